@@ -1,0 +1,54 @@
+/**
+ * Table and bucket definitions shared by the CDK stack and the local harness, so that the tables
+ * DynamoDB Local serves in tests are the tables `cdk deploy` creates.
+ */
+export type KeyType = 'S' | 'N' | 'B';
+
+export interface KeyAttribute {
+  name: string;
+  type: KeyType;
+}
+
+export interface GlobalIndexDefinition {
+  indexName: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute;
+  /** Attributes projected besides the keys; 'ALL' projects everything. */
+  projection: 'ALL' | 'KEYS_ONLY' | string[];
+}
+
+export interface TableDefinition {
+  /** Logical id in the stack and the suffix of the local table name. */
+  id: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute;
+  globalIndexes?: GlobalIndexDefinition[];
+  /** Attribute holding an epoch-seconds expiry. */
+  timeToLiveAttribute?: string;
+  stream?: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
+}
+
+/** Items: one row per catalogue item, vectors per model id, tombstones for deletes. */
+export const ITEMS_TABLE: TableDefinition = {
+  id: 'Items',
+  partitionKey: { name: 'itemId', type: 'S' },
+  globalIndexes: [
+    {
+      // Incremental index refresh: every write sets changeFeed='items' and changedAt (ms), so
+      // "everything changed since the snapshot watermark" is one ordered query.
+      indexName: 'byChange',
+      partitionKey: { name: 'changeFeed', type: 'S' },
+      sortKey: { name: 'changedAt', type: 'N' },
+      projection: 'KEYS_ONLY',
+    },
+  ],
+  stream: 'KEYS_ONLY',
+};
+
+export const TABLES: TableDefinition[] = [ITEMS_TABLE];
+
+/** Where catalogue tools put images; everything else in the bucket is ignored. */
+export const CATALOGUE_PREFIX = 'catalogue/';
+
+/** The image extensions that make an object under the prefix an item. */
+export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'avif', 'tif', 'tiff', 'heic', 'heif', 'svg'];
