@@ -1,0 +1,288 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import sharp, { type Metadata } from 'sharp';
+import { EmbeddingFailed, InvalidImage } from './errors';
+import { sniffImageFormat } from './image-format';
+import { type LoadedManifest, loadManifest, type ModelManifest } from './model-manifest';
+
+/** What the embedder accepts; everything outside gets an InvalidImage with its own code. */
+export interface ImageLimits {
+  /** Larger files are refused before decoding. */
+  maxBytes: number;
+  /** Width x height as declared by the header; checked before decoding, so bombs cost nothing. */
+  maxPixels: number;
+  /** Tracking pixels and icons say nothing about an item. */
+  minSide: number;
+  /** Banners and strips squashed to a square model input give meaningless vectors. */
+  maxAspectRatio: number;
+}
+
+export const DEFAULT_IMAGE_LIMITS: ImageLimits = {
+  maxBytes: 25 * 1024 * 1024,
+  maxPixels: 50_000_000,
+  minSide: 16,
+  maxAspectRatio: 20,
+};
+
+export interface EmbedderOptions {
+  /** Manifest of the model; defaults to {@link defaultManifestPath}. */
+  manifestPath?: string;
+  /**
+   * onnxruntime intra-op threads. Every caller (functions, CLI, tests) uses the same default, so that
+   * one image always gives the same vector wherever it is embedded.
+   * @default LOOKALIKE_ORT_THREADS or 1
+   */
+  threads?: number;
+  limits?: Partial<ImageLimits>;
+}
+
+export interface Embedding {
+  /** L2-normalised, length = manifest.output.dim. */
+  vector: Float32Array;
+  modelId: string;
+  preprocessMs: number;
+  inferenceMs: number;
+}
+
+/** Model layer in Lambda (/opt/model), an explicit env override, or the local build. */
+export function defaultManifestPath(): string {
+  if (process.env.LOOKALIKE_MODEL_MANIFEST) return resolve(process.env.LOOKALIKE_MODEL_MANIFEST);
+  if (existsSync('/opt/model/manifest.json')) return '/opt/model/manifest.json';
+  return resolve(__dirname, '../../layers/model/dist/manifest.json');
+}
+
+export function defaultThreads(): number {
+  const fromEnv = Number(process.env.LOOKALIKE_ORT_THREADS);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 1;
+}
+
+/** Decoded, resized sRGB pixels, interleaved RGB, exactly input.width x input.height. */
+export interface PreprocessedImage {
+  pixels: Buffer;
+  width: number;
+  height: number;
+}
+
+export class Embedder {
+  readonly manifest: ModelManifest;
+  readonly limits: ImageLimits;
+  private readonly session: ort.InferenceSession;
+  /** Per-channel lookup table: normalised value of each 8-bit level, so the tensor fill is one pass. */
+  private readonly levels: Float32Array;
+  /** onnxruntime sessions are not documented as re-entrant: runs are chained, decoding is not. */
+  private inferenceQueue: Promise<unknown> = Promise.resolve();
+
+  private constructor(loaded: LoadedManifest, session: ort.InferenceSession, limits: ImageLimits) {
+    this.manifest = loaded.manifest;
+    this.session = session;
+    this.limits = limits;
+    const { mean, std } = loaded.manifest.preprocess;
+    this.levels = new Float32Array(256 * 3);
+    for (let c = 0; c < 3; c++) {
+      for (let level = 0; level < 256; level++) {
+        this.levels[c * 256 + level] = (level / 255 - (mean[c] ?? 0)) / (std[c] ?? 1);
+      }
+    }
+  }
+
+  static async load(options: EmbedderOptions = {}): Promise<Embedder> {
+    const manifestPath = options.manifestPath ?? defaultManifestPath();
+    if (!existsSync(manifestPath)) {
+      throw new Error(`model manifest not found at ${manifestPath}: run \`npm run model\` to build the default model`);
+    }
+    const loaded = loadManifest(manifestPath);
+    const threads = options.threads ?? defaultThreads();
+    const session = await ort.InferenceSession.create(loaded.modelPath, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+    for (const [name, names] of [
+      [loaded.manifest.input.name, session.inputNames],
+      [loaded.manifest.output.name, session.outputNames],
+    ] as const) {
+      if (!names.includes(name)) throw new Error(`model ${loaded.modelPath} has no tensor named ${name}`);
+    }
+    return new Embedder(loaded, session, { ...DEFAULT_IMAGE_LIMITS, ...options.limits });
+  }
+
+  get modelId(): string {
+    return this.manifest.modelId;
+  }
+
+  get dim(): number {
+    return this.manifest.output.dim;
+  }
+
+  async embed(bytes: Uint8Array): Promise<Embedding> {
+    const started = performance.now();
+    const image = await this.preprocess(bytes);
+    const tensor = this.toTensor(image);
+    const preprocessed = performance.now();
+    const vector = await this.infer(tensor);
+    return {
+      vector,
+      modelId: this.manifest.modelId,
+      preprocessMs: preprocessed - started,
+      inferenceMs: performance.now() - preprocessed,
+    };
+  }
+
+  /** Validates and decodes: EXIF orientation, alpha onto the background, sRGB, first frame, resize. */
+  async preprocess(bytes: Uint8Array): Promise<PreprocessedImage> {
+    const { limits } = this;
+    if (bytes.length === 0) throw new InvalidImage('empty_file', 'the file is empty');
+    if (bytes.length > limits.maxBytes) {
+      throw new InvalidImage('file_too_large', `the file is ${bytes.length} bytes; the limit is ${limits.maxBytes}`, {
+        bytes: bytes.length,
+        limit: limits.maxBytes,
+      });
+    }
+    const sniffed = sniffImageFormat(bytes);
+    if (sniffed.kind === 'not_an_image') {
+      throw new InvalidImage('not_an_image', `the file is not an image (it looks like ${sniffed.looksLike})`, {
+        looksLike: sniffed.looksLike,
+      });
+    }
+    if (sniffed.kind === 'unsupported') {
+      throw new InvalidImage('unsupported_format', `image format ${sniffed.format} is not supported`, {
+        format: sniffed.format,
+      });
+    }
+    // SVG can reference external resources and expand entities; product photos are raster images.
+    if (sniffed.format === 'svg') throw new InvalidImage('svg_not_supported', 'SVG images are not accepted');
+
+    const { manifest } = this;
+    const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let header: Metadata;
+    try {
+      header = await sharp(input, { limitInputPixels: false, pages: 1 }).metadata();
+    } catch (error) {
+      throw decodeError(error, sniffed.format);
+    }
+    // The prebuilt libvips reads HEIF containers but decodes only AV1 (AVIF), not HEVC (iPhone HEIC).
+    if (header.format === 'heif' && header.compression !== 'av1') {
+      throw new InvalidImage('unsupported_format', `HEIF with ${header.compression ?? 'unknown'} compression is not supported`, {
+        format: 'heic',
+      });
+    }
+    const width = header.autoOrient?.width ?? header.width;
+    const height = header.autoOrient?.height ?? header.height;
+    if (!width || !height) throw new InvalidImage('corrupt_image', 'the image header has no dimensions');
+    if (width * height > limits.maxPixels) {
+      throw new InvalidImage('pixel_limit', `${width}x${height} exceeds the limit of ${limits.maxPixels} pixels`, {
+        width,
+        height,
+        limit: limits.maxPixels,
+      });
+    }
+    if (Math.max(width, height) / Math.min(width, height) > limits.maxAspectRatio) {
+      throw new InvalidImage('extreme_aspect_ratio', `${width}x${height} is too elongated to embed`, {
+        width,
+        height,
+        limit: limits.maxAspectRatio,
+      });
+    }
+    if (Math.min(width, height) < limits.minSide) {
+      throw new InvalidImage('image_too_small', `${width}x${height} is below the minimum side of ${limits.minSide}`, {
+        width,
+        height,
+        limit: limits.minSide,
+      });
+    }
+
+    const { width: targetWidth, height: targetHeight } = manifest.input;
+    const { kernel, fit, background } = manifest.preprocess;
+    try {
+      const { data, info } = await sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 })
+        .rotate()
+        .flatten({ background })
+        .toColourspace('srgb')
+        .resize(targetWidth, targetHeight, { fit, kernel, background })
+        .removeAlpha()
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.width !== targetWidth || info.height !== targetHeight || info.channels !== 3) {
+        throw new EmbeddingFailed(`decoder produced ${info.width}x${info.height}x${info.channels}`);
+      }
+      return { pixels: data, width: info.width, height: info.height };
+    } catch (error) {
+      if (error instanceof EmbeddingFailed) throw error;
+      throw decodeError(error, sniffed.format);
+    }
+  }
+
+  /** Pixels -> float32 tensor in the manifest's layout and normalisation. */
+  toTensor(image: PreprocessedImage): ort.Tensor {
+    const { width, height, pixels } = image;
+    const plane = width * height;
+    const data = new Float32Array(plane * 3);
+    const { levels } = this;
+    if (this.manifest.input.layout === 'NHWC') {
+      for (let i = 0, p = 0; p < plane; p++, i += 3) {
+        data[i] = levels[pixels[i] as number] as number;
+        data[i + 1] = levels[256 + (pixels[i + 1] as number)] as number;
+        data[i + 2] = levels[512 + (pixels[i + 2] as number)] as number;
+      }
+      return new ort.Tensor('float32', data, [1, height, width, 3]);
+    }
+    for (let i = 0, p = 0; p < plane; p++, i += 3) {
+      data[p] = levels[pixels[i] as number] as number;
+      data[plane + p] = levels[256 + (pixels[i + 1] as number)] as number;
+      data[2 * plane + p] = levels[512 + (pixels[i + 2] as number)] as number;
+    }
+    return new ort.Tensor('float32', data, [1, 3, height, width]);
+  }
+
+  /** Runs the model and L2-normalises its output. */
+  async infer(tensor: ort.Tensor): Promise<Float32Array> {
+    const run = this.inferenceQueue.then(() => this.session.run({ [this.manifest.input.name]: tensor }));
+    this.inferenceQueue = run.catch(() => undefined);
+    const outputs = await run;
+    const output = outputs[this.manifest.output.name];
+    if (!output || !(output.data instanceof Float32Array)) throw new EmbeddingFailed('the model gave no float32 output');
+    if (output.data.length !== this.manifest.output.dim) {
+      throw new EmbeddingFailed(`the model gave ${output.data.length} values; the manifest says ${this.manifest.output.dim}`);
+    }
+    return l2Normalise(output.data);
+  }
+}
+
+export function l2Normalise(values: Float32Array): Float32Array {
+  let sumOfSquares = 0;
+  for (const v of values) sumOfSquares += v * v;
+  const norm = Math.sqrt(sumOfSquares);
+  if (!Number.isFinite(norm) || norm === 0) throw new EmbeddingFailed(`cannot normalise a vector of norm ${norm}`);
+  const unit = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) unit[i] = (values[i] as number) / norm;
+  return unit;
+}
+
+/** Maps libvips' messages to our codes; the original message is kept for the logs. */
+function decodeError(error: unknown, format: string): InvalidImage {
+  const message = error instanceof Error ? error.message : String(error);
+  const details = { format, decoder: message.slice(0, 300) };
+  if (/pixel limit/i.test(message)) return new InvalidImage('pixel_limit', 'the image exceeds the pixel limit', details);
+  if (/premature end|truncated|unexpected end|read error|not enough data|short read|end of (file|stream)/i.test(message)) {
+    return new InvalidImage('truncated_image', `the ${format} file is truncated`, details);
+  }
+  if (/unsupported (image )?format|no decode|compression format has not been built in|not in a known format/i.test(message)) {
+    return new InvalidImage('unsupported_format', `this ${format} file cannot be decoded here`, details);
+  }
+  return new InvalidImage('corrupt_image', `the ${format} file is corrupt`, details);
+}
+
+let shared: Promise<Embedder> | undefined;
+
+/** One embedder per process: the session is created on first use and reused by every invocation. */
+export function getEmbedder(options?: EmbedderOptions): Promise<Embedder> {
+  if (!shared) {
+    shared = Embedder.load(options);
+    shared.catch(() => {
+      shared = undefined;
+    });
+  }
+  return shared;
+}
