@@ -1,0 +1,77 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { dynamoClient, s3Client } from '../shared/aws-clients';
+import { CatalogueRepository } from '../shared/catalogue-repository';
+import { listEnv, numberEnv, optionalEnv, requiredEnv } from '../shared/config';
+import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../shared/embedder';
+import { type IngestDeps, ingestRecord } from '../shared/ingest';
+import { observability } from '../shared/observability';
+import { S3ObjectStore } from '../shared/s3-object-store';
+
+const { logger, metrics } = observability('embed');
+const config = {
+  itemsTable: requiredEnv('ITEMS_TABLE'),
+  maxImageBytes: numberEnv('MAX_IMAGE_BYTES', DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
+  /** Models being rolled out are embedded beside the active one. */
+  extraManifests: listEnv('EXTRA_MODEL_MANIFESTS'),
+  vectorIndexAttribute: optionalEnv('VECTOR_INDEX_ATTRIBUTE'),
+  vectorIndexModelId: optionalEnv('VECTOR_INDEX_MODEL_ID'),
+  vectorIndexDim: numberEnv('VECTOR_INDEX_DIMENSION', 0, { min: 0 }),
+};
+const processor = new BatchProcessor(EventType.SQS);
+let deps: Promise<IngestDeps> | undefined;
+
+async function createDeps(): Promise<IngestDeps> {
+  const limits = { maxBytes: config.maxImageBytes };
+  const embedders = await Promise.all(
+    [defaultManifestPath(), ...config.extraManifests].map((manifestPath) => Embedder.load({ manifestPath, limits })),
+  );
+  const vectorIndex =
+    config.vectorIndexAttribute && config.vectorIndexModelId
+      ? { attribute: config.vectorIndexAttribute, modelId: config.vectorIndexModelId, dim: config.vectorIndexDim }
+      : undefined;
+  return {
+    repository: new CatalogueRepository(dynamoClient(), config.itemsTable, vectorIndex),
+    objects: new S3ObjectStore(s3Client(), config.maxImageBytes),
+    embedders,
+  };
+}
+
+/** One SQS message holds one S3 notification (or S3's test event); its records are applied in order. */
+async function handleMessage(message: SQSRecord): Promise<void> {
+  const notification = JSON.parse(message.body) as Partial<S3Event> & { Event?: string };
+  if (notification.Event === 's3:TestEvent') return;
+  if (!Array.isArray(notification.Records)) throw new Error('message is not an S3 event notification');
+  deps ??= createDeps();
+  const ready = await deps;
+  for (const record of notification.Records) {
+    logger.appendKeys({ s3Key: record.s3?.object?.key, sequencer: record.s3?.object?.sequencer });
+    try {
+      const started = performance.now();
+      const result = await ingestRecord(ready, record);
+      metrics.addMetric(`item_${result.outcome}`, MetricUnit.Count, 1);
+      metrics.addMetric('ingest_ms', MetricUnit.Milliseconds, performance.now() - started);
+      logger.info('ingested', { ...result });
+    } catch (error) {
+      metrics.addMetric('ingest_transient_failure', MetricUnit.Count, 1);
+      logger.warn('ingest failed; the message will be retried', { error: error as Error });
+      throw error;
+    } finally {
+      logger.removeKeys(['s3Key', 'sequencer']);
+    }
+  }
+}
+
+export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  logger.addContext(context);
+  try {
+    return await processPartialResponse(event, handleMessage, processor, {
+      context,
+      // A batch where every message failed is reported like any other: each is retried on its own.
+      throwOnFullBatchFailure: false,
+    });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

@@ -1,0 +1,47 @@
+import { CATALOGUE_PREFIX, IMAGE_EXTENSIONS } from '../../infra/resources';
+
+/** Where an object sits in the catalogue, derived from its key alone. */
+export interface CatalogueObject {
+  /** The decoded S3 key. */
+  key: string;
+  /** The file name without its extension: a SKU, say. Unique across the catalogue. */
+  itemId: string;
+  /** The first folder level under the prefix, if any. */
+  folderCategory?: string;
+}
+
+/** S3 notifications form-encode keys: '+' for space and %XX for the rest. */
+export function decodeNotificationKey(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '));
+}
+
+/** The inverse of {@link decodeNotificationKey}, as S3 encodes keys in notifications. */
+export function encodeNotificationKey(key: string): string {
+  return encodeURIComponent(key)
+    .replace(/%20/g, '+')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+const IMAGE_EXTENSION = new RegExp(`\\.(${IMAGE_EXTENSIONS.join('|')})$`, 'i');
+const MAX_ITEM_ID_BYTES = 512;
+
+/** Undefined when the key is not an item: outside the prefix, not an image, or a folder marker. */
+export function catalogueObjectFromKey(key: string, prefix = CATALOGUE_PREFIX): CatalogueObject | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const path = key.slice(prefix.length);
+  const segments = path.split('/');
+  const fileName = segments[segments.length - 1] ?? '';
+  const match = IMAGE_EXTENSION.exec(fileName);
+  if (!match) return undefined;
+  const itemId = fileName.slice(0, match.index);
+  if (itemId.trim() === '' || Buffer.byteLength(itemId) > MAX_ITEM_ID_BYTES) return undefined;
+  const folderCategory = segments.length > 1 && segments[0] !== '' ? segments[0] : undefined;
+  return { key, itemId, ...(folderCategory ? { folderCategory } : {}) };
+}
+
+/** Left-pads S3's hex sequencer so that string order is event order for one key (and DynamoDB can compare). */
+export function normaliseSequencer(sequencer: string): string {
+  const hex = sequencer.trim().toUpperCase();
+  if (!/^[0-9A-F]{1,64}$/.test(hex)) throw new Error(`not a sequencer: ${sequencer}`);
+  return hex.padStart(64, '0');
+}

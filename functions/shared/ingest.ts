@@ -1,0 +1,117 @@
+import type { S3EventRecord } from 'aws-lambda';
+import type { Embedder } from './embedder';
+import { InvalidImage } from './errors';
+import { type CatalogueItem, type CatalogueRepository, type ItemSource, isStale } from './catalogue-repository';
+import { catalogueObjectFromKey, decodeNotificationKey, normaliseSequencer } from './catalogue-key';
+import { parseItemMetadata } from './item-metadata';
+
+/** What ingestion needs from S3: a port, so the core runs on any object store. */
+export interface ObjectStore {
+  /** Undefined when the object (version) no longer exists. */
+  head(bucket: string, key: string, versionId?: string): Promise<ObjectHead | undefined>;
+  /** Undefined when the object (version) no longer exists; InvalidImage when it is too large to read. */
+  read(bucket: string, key: string, versionId?: string): Promise<Uint8Array | undefined>;
+}
+
+export interface ObjectHead {
+  etag?: string;
+  size?: number;
+  versionId?: string;
+  metadata: Record<string, string | undefined>;
+}
+
+export interface IngestDeps {
+  repository: CatalogueRepository;
+  objects: ObjectStore;
+  /** Every model the catalogue is embedded with: the active one, plus any being rolled out. */
+  embedders: Embedder[];
+  now?: () => number;
+}
+
+export type IngestOutcome =
+  | { outcome: 'ready'; itemId: string; modelIds: string[] }
+  | { outcome: 'metadata_updated'; itemId: string }
+  | { outcome: 'rejected'; itemId: string; code: string }
+  | { outcome: 'deleted'; itemId: string }
+  | { outcome: 'stale'; itemId: string; reason: string }
+  | { outcome: 'ignored'; key: string; reason: string };
+
+const stripQuotes = (etag?: string) => etag?.replace(/^"|"$/g, '');
+
+/**
+ * Applies one S3 notification record to the catalogue. Returns what happened; throws only for
+ * transient trouble (the message is then retried and, after the configured tries, dead-lettered).
+ */
+export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Promise<IngestOutcome> {
+  const now = deps.now ?? Date.now;
+  const key = decodeNotificationKey(record.s3.object.key);
+  const object = catalogueObjectFromKey(key);
+  if (!object) return { outcome: 'ignored', key, reason: 'not a catalogue image' };
+  const { itemId } = object;
+  const source: ItemSource = {
+    bucket: record.s3.bucket.name,
+    key,
+    sequencer: normaliseSequencer(record.s3.object.sequencer),
+    eventAt: Date.parse(record.eventTime) || now(),
+    ...(record.s3.object.versionId ? { versionId: record.s3.object.versionId } : {}),
+    ...(record.s3.object.eTag ? { etag: stripQuotes(record.s3.object.eTag) } : {}),
+    ...(record.s3.object.size !== undefined ? { size: Number(record.s3.object.size) } : {}),
+  };
+
+  if (record.eventName.startsWith('ObjectRemoved:')) {
+    const applied = await deps.repository.tombstoneIfNewer(itemId, source, now());
+    return applied ? { outcome: 'deleted', itemId } : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+  }
+  if (!record.eventName.startsWith('ObjectCreated:')) return { outcome: 'ignored', key, reason: record.eventName };
+
+  const stored = await deps.repository.get(itemId);
+  if (isStale(stored, source)) return { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+
+  const head = await deps.objects.head(source.bucket, key, source.versionId);
+  if (!head) {
+    // Deleted or replaced since this event: the newer event carries the state; nothing to embed.
+    return { outcome: 'stale', itemId, reason: 'the object version no longer exists' };
+  }
+  source.etag = source.etag ?? stripQuotes(head.etag);
+  source.size = source.size ?? head.size;
+  const { attributes, warnings } = parseItemMetadata(head.metadata, object.folderCategory);
+  const modelIds = deps.embedders.map((e) => e.modelId);
+
+  if (stored && sameContent(stored, source, modelIds)) {
+    const applied = await deps.repository.updateAttributesIfNewer(itemId, attributes, warnings, source, now());
+    if (applied) return { outcome: 'metadata_updated', itemId };
+    // The condition also fails when the content changed after our read: fall through and re-embed.
+  }
+
+  const timestamp = now();
+  const base: CatalogueItem = {
+    itemId,
+    ...attributes,
+    status: 'ready',
+    source,
+    vectors: {},
+    ...(warnings.length ? { metadataWarnings: warnings } : {}),
+    createdAt: stored && stored.status !== 'deleted' ? stored.createdAt : timestamp,
+    updatedAt: timestamp,
+  };
+  try {
+    const bytes = await deps.objects.read(source.bucket, key, source.versionId);
+    if (!bytes) return { outcome: 'stale', itemId, reason: 'the object version no longer exists' };
+    for (const embedder of deps.embedders) base.vectors[embedder.modelId] = (await embedder.embed(bytes)).vector;
+    base.dim = deps.embedders[0]?.dim;
+  } catch (error) {
+    if (!(error instanceof InvalidImage)) throw error;
+    const rejected: CatalogueItem = { ...base, status: 'rejected', vectors: {}, rejection: { code: error.code, message: error.message } };
+    const applied = await deps.repository.putIfNewer(rejected, now());
+    return applied ? { outcome: 'rejected', itemId, code: error.code } : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+  }
+  const applied = await deps.repository.putIfNewer(base, now());
+  return applied ? { outcome: 'ready', itemId, modelIds } : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+}
+
+/** The stored item already holds this exact content, fully processed for every model. */
+function sameContent(stored: CatalogueItem, source: ItemSource, modelIds: string[]): boolean {
+  if (stored.status === 'deleted' || !source.etag || stored.source.etag !== source.etag) return false;
+  if (stored.status === 'rejected') return true;
+  return modelIds.every((id) => stored.vectors[id] !== undefined);
+}
