@@ -1,0 +1,85 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type ILayerVersion, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { EXTERNAL_MODULES, FUNCTION_ARCHITECTURE, FUNCTION_RUNTIME, MANIFEST_PATH_IN_LAMBDA, REPO_ROOT } from './model-layers';
+
+export interface LookalikeFunctionProps {
+  /** The folder under functions/ whose handler.ts this function runs. */
+  readonly name: string;
+  /** Lambda layers; functions that embed images take the runtime and model layers. */
+  readonly layers?: ILayerVersion[];
+  /** @default 1024 */
+  readonly memorySize?: number;
+  /** @default 30 seconds */
+  readonly timeout?: Duration;
+  readonly environment?: Record<string, string>;
+}
+
+/** A handler from functions/<name>, bundled with esbuild, with the house defaults. */
+export class LookalikeFunction extends Construct {
+  public readonly function: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: LookalikeFunctionProps) {
+    super(scope, id);
+    const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: join(REPO_ROOT, 'functions', props.name, 'handler.ts'),
+      handler: 'handler',
+      runtime: FUNCTION_RUNTIME,
+      architecture: FUNCTION_ARCHITECTURE,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout ?? Duration.seconds(30),
+      layers: props.layers,
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      projectRoot: REPO_ROOT,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.name,
+        POWERTOOLS_METRICS_NAMESPACE: 'Lookalike',
+        LOOKALIKE_MODEL_MANIFEST: MANIFEST_PATH_IN_LAMBDA,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        externalModules: EXTERNAL_MODULES,
+        format: OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+      },
+    });
+  }
+
+  /** Grants exactly these actions on the table (and its indexes) and passes its name in `envName`. */
+  useTable(table: ITableV2, envName: string, actions: string[], { indexes = false } = {}): this {
+    this.function.addEnvironment(envName, table.tableName);
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: actions.map((a) => `dynamodb:${a}`),
+        resources: indexes ? [table.tableArn, `${table.tableArn}/index/*`] : [table.tableArn],
+      }),
+    );
+    return this;
+  }
+
+  /** Grants reads of objects under `prefix` and passes the bucket name in `envName`. */
+  useBucketObjects(bucket: IBucket, envName: string, prefix: string, actions: string[]): this {
+    this.function.addEnvironment(envName, bucket.bucketName);
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: actions.map((a) => `s3:${a}`),
+        resources: [bucket.arnForObjects(`${prefix}*`)],
+      }),
+    );
+    return this;
+  }
+}

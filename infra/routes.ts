@@ -1,0 +1,56 @@
+/**
+ * The HTTP API, defined once: the CDK stack creates these routes on API Gateway and the local server
+ * serves the same table through the same handlers, so the local API cannot drift from the deployed one.
+ */
+export type RouteFunction = 'track' | 'recommend';
+
+/**
+ * user: a JWT whose user claim must match the user in the path or in every event (or an admin);
+ * catalogue: any valid JWT; iam: signed by a trusted back end (SigV4).
+ */
+export type RouteAuth = 'user' | 'catalogue' | 'iam';
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** API Gateway path syntax: {name} is one path segment. */
+  path: string;
+  function: RouteFunction;
+  auth: RouteAuth;
+  summary: string;
+}
+
+export const ROUTES: readonly Route[] = [
+  { method: 'POST', path: '/events', function: 'track', auth: 'user', summary: 'Record a batch of 1..100 user events' },
+  {
+    method: 'POST',
+    path: '/events/import',
+    function: 'track',
+    auth: 'iam',
+    summary: 'Bulk-import historical events of many users (trusted back ends)',
+  },
+  { method: 'DELETE', path: '/users/{userId}', function: 'track', auth: 'user', summary: "Erase a user's profile and events" },
+  {
+    method: 'GET',
+    path: '/users/{userId}/recommendations',
+    function: 'recommend',
+    auth: 'user',
+    summary: 'Top-N items for a user',
+  },
+  { method: 'GET', path: '/items/{itemId}', function: 'recommend', auth: 'catalogue', summary: "An item's metadata and status" },
+  {
+    method: 'GET',
+    path: '/items/{itemId}/similar',
+    function: 'recommend',
+    auth: 'catalogue',
+    summary: 'Visually similar items',
+  },
+  { method: 'POST', path: '/search', function: 'recommend', auth: 'catalogue', summary: 'Items that look like an uploaded image' },
+];
+
+/** `routeKey` as API Gateway HTTP APIs write it into events, e.g. "GET /items/{itemId}". */
+export const routeKey = (route: Pick<Route, 'method' | 'path'>) => `${route.method} ${route.path}`;
+
+/** Request bodies above this are refused with 413 before a handler parses them. */
+export const MAX_JSON_BODY_BYTES = 1024 * 1024;
+/** API Gateway base64-encodes binary bodies and Lambda takes 6 MB per request: about 4 MB of image. */
+export const MAX_IMAGE_BODY_BYTES = 4 * 1024 * 1024;

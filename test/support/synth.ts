@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { LookalikeStack, type LookalikeStackProps } from '../../infra/lookalike-stack';
+
+const REPO = join(__dirname, '..', '..');
+const CACHE = join(REPO, '.cache', 'synth');
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.name === 'node_modules' || entry.name === 'dist') return [];
+    return entry.isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+/** Everything a synthesized template depends on: a change to any of these re-synthesizes. */
+function inputsHash(variant: string): string {
+  const hash = createHash('sha256').update(variant);
+  const inputs = [...filesUnder(join(REPO, 'infra')), ...filesUnder(join(REPO, 'functions'))].sort();
+  inputs.push(join(REPO, 'layers', 'model', 'dist', 'manifest.json'), join(REPO, 'package-lock.json'));
+  for (const file of inputs) hash.update(relative(REPO, file)).update(readFileSync(file));
+  return hash.digest('hex').slice(0, 16);
+}
+
+export interface Synthesized {
+  template: Template;
+  json: Record<string, unknown>;
+  /** cdk.out folder with the assets (bundled functions, layers). */
+  outdir: string;
+}
+
+/**
+ * One synth per variant and input state, shared by every template test and every jest worker through
+ * a file cache: esbuild-bundling the functions is the slow part of a synth.
+ */
+export function synthesize(variant = 'default', props: LookalikeStackProps = {}): Synthesized {
+  const key = `${variant}-${inputsHash(`${variant}:${JSON.stringify(props)}`)}`;
+  const outdir = join(CACHE, key);
+  const templateFile = join(outdir, 'Lookalike.template.json');
+  if (!existsSync(templateFile)) {
+    const staging = `${outdir}.tmp-${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { recursive: true });
+    const app = new App({ outdir: staging });
+    new LookalikeStack(app, 'Lookalike', { env: { account: '123456789012', region: 'eu-west-1' }, ...props });
+    app.synth();
+    if (!existsSync(templateFile)) {
+      rmSync(outdir, { recursive: true, force: true });
+      renameSync(staging, outdir);
+    } else {
+      rmSync(staging, { recursive: true, force: true });
+    }
+    // Old synths of changed inputs are garbage.
+    for (const entry of readdirSync(CACHE)) {
+      if (entry.startsWith(`${variant}-`) && entry !== key) rmSync(join(CACHE, entry), { recursive: true, force: true });
+    }
+  }
+  const json = JSON.parse(readFileSync(templateFile, 'utf8')) as Record<string, unknown>;
+  return { template: Template.fromJSON(json), json, outdir };
+}
+
+export function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? directoryBytes(path) : statSync(path).size;
+  }
+  return total;
+}
+
+export function writeJson(file: string, value: unknown): void {
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,89 @@
+import {
+  catalogueObjectFromKey,
+  decodeNotificationKey,
+  encodeNotificationKey,
+  normaliseSequencer,
+} from '../../functions/shared/catalogue-key';
+import { isStale } from '../../functions/shared/catalogue-repository';
+import { parseItemMetadata } from '../../functions/shared/item-metadata';
+
+describe('catalogue keys', () => {
+  it.each([
+    ['catalogue/SKU-1.jpg', 'SKU-1', undefined],
+    ['catalogue/shoes/SKU-2.JPEG', 'SKU-2', 'shoes'],
+    ['catalogue/shoes/summer/sale/SKU 3.png', 'SKU 3', 'shoes'],
+    ['catalogue/a+b/c+d.webp', 'c+d', 'a+b'],
+    ['catalogue/Ünïcødé/日本の靴.png', '日本の靴', 'Ünïcødé'],
+    ['catalogue/x/name.with.dots.gif', 'name.with.dots', 'x'],
+  ])('%s is item %s in category %s', (key, itemId, category) => {
+    expect(catalogueObjectFromKey(key)).toEqual({ key, itemId, ...(category ? { folderCategory: category } : {}) });
+  });
+
+  it.each(['other/SKU.jpg', 'catalogue/readme.txt', 'catalogue/folder/', 'catalogue/.jpg', 'catalogue/noext', 'xcatalogue/a.jpg'])(
+    'ignores %s',
+    (key) => {
+      expect(catalogueObjectFromKey(key)).toBeUndefined();
+    },
+  );
+
+  it('decodes keys exactly as S3 encodes them in notifications', () => {
+    expect(decodeNotificationKey('catalogue/my+shoe%2B1.jpg')).toBe('catalogue/my shoe+1.jpg');
+    expect(decodeNotificationKey('catalogue/%E6%97%A5%E6%9C%AC.png')).toBe('catalogue/日本.png');
+    for (const key of ['catalogue/a b+c/ü (1)*!.jpg', "catalogue/it's/~x.png", 'catalogue/%41.png']) {
+      expect(decodeNotificationKey(encodeNotificationKey(key))).toBe(key);
+    }
+    expect(encodeNotificationKey('catalogue/a b+c.jpg')).toBe('catalogue%2Fa+b%2Bc.jpg');
+  });
+
+  it('orders sequencers of different lengths numerically', () => {
+    expect(normaliseSequencer('0055AED6DCD90281E5') < normaliseSequencer('0055AED6DCD90281E6')).toBe(true);
+    expect(normaliseSequencer('FF') < normaliseSequencer('100')).toBe(true);
+    expect(normaliseSequencer('00ff')).toBe(normaliseSequencer('FF'));
+    expect(() => normaliseSequencer('xyz')).toThrow(/not a sequencer/);
+  });
+});
+
+describe('event order', () => {
+  const source = (key: string, sequencer: string, eventAt: number) => ({
+    bucket: 'b',
+    key,
+    sequencer: normaliseSequencer(sequencer),
+    eventAt,
+  });
+  const stored = (key: string, sequencer: string, eventAt: number) =>
+    ({ source: source(key, sequencer, eventAt) }) as Parameters<typeof isStale>[0];
+
+  it('compares sequencers for the same key, and ignores event time there', () => {
+    expect(isStale(stored('k', '0A', 5), source('k', '0B', 1))).toBe(false);
+    expect(isStale(stored('k', '0B', 1), source('k', '0A', 5))).toBe(true);
+    expect(isStale(stored('k', '0B', 1), source('k', '0B', 1))).toBe(true); // a duplicate
+  });
+
+  it('compares event times across keys of the same item id', () => {
+    expect(isStale(stored('catalogue/a/x.jpg', 'FF', 10), source('catalogue/b/x.jpg', '01', 11))).toBe(false);
+    expect(isStale(stored('catalogue/a/x.jpg', '01', 10), source('catalogue/b/x.jpg', 'FF', 9))).toBe(true);
+    expect(isStale(undefined, source('k', '01', 1))).toBe(false);
+  });
+});
+
+describe('item metadata', () => {
+  it('reads title, category, price, tags and availability', () => {
+    expect(
+      parseItemMetadata({ title: ' Red shoe ', category: 'shoes', price: '19.90', tags: 'red, leather,,red', available: 'false' }),
+    ).toEqual({
+      attributes: { title: 'Red shoe', category: 'shoes', price: 19.9, tags: ['red', 'leather'], available: false },
+      warnings: [],
+    });
+  });
+
+  it('falls back to the folder category, and metadata wins over it', () => {
+    expect(parseItemMetadata({}, 'bags').attributes).toEqual({ category: 'bags', available: true });
+    expect(parseItemMetadata({ category: 'totes' }, 'bags').attributes.category).toBe('totes');
+  });
+
+  it('keeps the item but reports unusable values', () => {
+    const parsed = parseItemMetadata({ price: '-3', available: 'maybe' });
+    expect(parsed.attributes).toEqual({ available: true });
+    expect(parsed.warnings).toEqual([expect.stringMatching(/^price/), expect.stringMatching(/^available/)]);
+  });
+});
