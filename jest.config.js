@@ -1,5 +1,5 @@
 // One jest project per test tier; `npm test` runs them all, `npm run test:<tier>` one.
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] };
+const transform = { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] };
 const ignored = ['<rootDir>/layers/runtime/nodejs/', '<rootDir>/cdk.out/', '<rootDir>/.cache/'];
 const tier = (name, extra = {}) => ({
   displayName: name,

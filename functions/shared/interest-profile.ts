@@ -1,0 +1,255 @@
+/**
+ * A user's interest profile as a pure fold over their events (see README, "Interest profiles").
+ *
+ * Time decay uses a fixed frame: an event of weight w at time t is stored as w * 2^((t - anchor) / h),
+ * so the value "now" of any decayed sum is stored * 2^((anchor - now) / h) whatever the anchor, and the
+ * sums do not depend on the order in which events arrive. Only the centroid each positive event joins
+ * depends on what came before (as in PinnerSage's online variant).
+ */
+export const EVENT_TYPES = ['view', 'click', 'like', 'add_to_cart', 'purchase', 'dislike', 'hide'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+export const NEGATIVE_TYPES: ReadonlySet<EventType> = new Set(['dislike', 'hide']);
+export const EXCLUDING_TYPES: ReadonlySet<EventType> = new Set(['hide', 'purchase']);
+
+export interface ProfileSettings {
+  /** Weight of each event type; positive types pull centroids, dislike/hide feed the penalty set. */
+  weights: Record<EventType, number>;
+  halfLifeDays: number;
+  /** K: the most interest centroids a user keeps. */
+  maxCentroids: number;
+  /** A positive event joins its nearest centroid when the cosine is at least this; else it opens one. */
+  joinSimilarity: number;
+  maxPenalties: number;
+  maxExclusions: number;
+  maxSeen: number;
+  /** Recent positive items: the "because you liked" reasons and the co-engagement pairs. */
+  maxPositives: number;
+}
+
+export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
+  weights: { view: 0.25, click: 0.5, like: 2, add_to_cart: 3, purchase: 4, dislike: 2, hide: 3 },
+  halfLifeDays: 30,
+  maxCentroids: 4,
+  joinSimilarity: 0.55,
+  maxPenalties: 100,
+  maxExclusions: 1000,
+  maxSeen: 300,
+  maxPositives: 50,
+};
+
+export interface InterestCentroid {
+  /** Frame-weighted sum of the unit vectors that joined; its direction is the taste. */
+  sum: Float64Array;
+  /** Frame-weighted mass: the decayed weight of the taste. */
+  mass: number;
+  /** Items that formed this taste, most recent last (bounded). */
+  itemIds: string[];
+  lastAt: number;
+}
+
+export interface WeightedItem {
+  itemId: string;
+  /** Frame weight (see module comment). */
+  weight: number;
+  lastAt: number;
+}
+
+export interface TimedItem {
+  itemId: string;
+  at: number;
+}
+
+export interface InterestProfile {
+  userId: string;
+  /** Time origin of the frame weights (ms). */
+  anchor: number;
+  dim: number;
+  eventCount: number;
+  /** Frame-weighted sums per event type. */
+  typeWeights: Record<EventType, number>;
+  centroids: InterestCentroid[];
+  penalties: WeightedItem[];
+  exclusions: TimedItem[];
+  seen: TimedItem[];
+  positives: WeightedItem[];
+  lastEventAt: number;
+}
+
+export interface ProfileEvent {
+  type: EventType;
+  itemId: string;
+  /** Event time, ms since the epoch. */
+  at: number;
+  /** The item's unit vector (active model); required for positive types. */
+  vector?: Float32Array;
+}
+
+const DAY_MS = 86_400_000;
+/** Rebase the frame before weights leave the comfortable range of a double. */
+const MAX_FRAME_HALF_LIVES = 256;
+
+export function emptyProfile(userId: string, dim: number, anchor: number): InterestProfile {
+  return {
+    userId,
+    anchor,
+    dim,
+    eventCount: 0,
+    typeWeights: Object.fromEntries(EVENT_TYPES.map((t) => [t, 0])) as Record<EventType, number>,
+    centroids: [],
+    penalties: [],
+    exclusions: [],
+    seen: [],
+    positives: [],
+    lastEventAt: 0,
+  };
+}
+
+/** The factor that turns a frame weight into its decayed value at `now`. */
+export function decayFactor(profile: Pick<InterestProfile, 'anchor'>, now: number, halfLifeDays: number): number {
+  return 2 ** ((profile.anchor - now) / (halfLifeDays * DAY_MS));
+}
+
+const frameWeight = (anchor: number, at: number, weight: number, halfLifeDays: number) =>
+  weight * 2 ** ((at - anchor) / (halfLifeDays * DAY_MS));
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+}
+
+function rebase(profile: InterestProfile, newAnchor: number, halfLifeDays: number): void {
+  const scale = 2 ** ((profile.anchor - newAnchor) / (halfLifeDays * DAY_MS));
+  for (const type of EVENT_TYPES) profile.typeWeights[type] *= scale;
+  for (const centroid of profile.centroids) {
+    centroid.mass *= scale;
+    for (let i = 0; i < centroid.sum.length; i++) centroid.sum[i] = (centroid.sum[i] as number) * scale;
+  }
+  for (const item of [...profile.penalties, ...profile.positives]) item.weight *= scale;
+  profile.anchor = newAnchor;
+}
+
+/** Keeps the `max` most recent entries, ties broken by item id, so the result is order independent. */
+function boundedByTime<T extends { itemId: string; at?: number; lastAt?: number }>(items: T[], max: number): T[] {
+  const time = (x: T) => x.at ?? x.lastAt ?? 0;
+  items.sort((a, b) => time(b) - time(a) || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+  return items.slice(0, max);
+}
+
+function upsertTimed(list: TimedItem[], itemId: string, at: number, max: number): TimedItem[] {
+  const existing = list.find((x) => x.itemId === itemId);
+  if (existing) existing.at = Math.max(existing.at, at);
+  else list.push({ itemId, at });
+  return boundedByTime(list, max);
+}
+
+function upsertWeighted(list: WeightedItem[], itemId: string, weight: number, at: number, max: number): WeightedItem[] {
+  const existing = list.find((x) => x.itemId === itemId);
+  if (existing) {
+    existing.weight += weight;
+    existing.lastAt = Math.max(existing.lastAt, at);
+  } else list.push({ itemId, weight, lastAt: at });
+  return boundedByTime(list, max);
+}
+
+function mergeClosestPair(centroids: InterestCentroid[], maxItems: number): void {
+  let best: [number, number, number] = [0, 1, -Infinity];
+  for (let i = 0; i < centroids.length; i++) {
+    for (let j = i + 1; j < centroids.length; j++) {
+      const similarity = cosine((centroids[i] as InterestCentroid).sum, (centroids[j] as InterestCentroid).sum);
+      if (similarity > best[2]) best = [i, j, similarity];
+    }
+  }
+  const [i, j] = best;
+  const keep = centroids[i] as InterestCentroid;
+  const gone = centroids[j] as InterestCentroid;
+  for (let d = 0; d < keep.sum.length; d++) keep.sum[d] = (keep.sum[d] as number) + (gone.sum[d] as number);
+  keep.mass += gone.mass;
+  keep.itemIds = [...keep.itemIds.filter((id) => !gone.itemIds.includes(id)), ...gone.itemIds].slice(-maxItems);
+  keep.lastAt = Math.max(keep.lastAt, gone.lastAt);
+  centroids.splice(j, 1);
+}
+
+const CENTROID_ITEMS = 20;
+
+/** Applies one event; mutates and returns the profile. */
+export function applyEvent(profile: InterestProfile, event: ProfileEvent, settings: ProfileSettings): InterestProfile {
+  const { halfLifeDays } = settings;
+  if ((event.at - profile.anchor) / (halfLifeDays * DAY_MS) > MAX_FRAME_HALF_LIVES) rebase(profile, event.at, halfLifeDays);
+  const weight = frameWeight(profile.anchor, event.at, settings.weights[event.type], halfLifeDays);
+  profile.eventCount += 1;
+  profile.typeWeights[event.type] += weight;
+  profile.lastEventAt = Math.max(profile.lastEventAt, event.at);
+  profile.seen = upsertTimed(profile.seen, event.itemId, event.at, settings.maxSeen);
+  if (EXCLUDING_TYPES.has(event.type)) {
+    profile.exclusions = upsertTimed(profile.exclusions, event.itemId, event.at, settings.maxExclusions);
+  }
+
+  if (NEGATIVE_TYPES.has(event.type)) {
+    profile.penalties = upsertWeighted(profile.penalties, event.itemId, weight, event.at, settings.maxPenalties);
+    return profile;
+  }
+  if (weight <= 0) return profile;
+  const vector = event.vector;
+  if (!vector || vector.length !== profile.dim) {
+    throw new Error(`a ${event.type} event needs the item's ${profile.dim}-d vector`);
+  }
+  profile.positives = upsertWeighted(profile.positives, event.itemId, weight, event.at, settings.maxPositives);
+
+  let nearest: InterestCentroid | undefined;
+  let nearestSimilarity = -Infinity;
+  for (const centroid of profile.centroids) {
+    const similarity = cosine(centroid.sum, vector);
+    if (similarity > nearestSimilarity) {
+      nearest = centroid;
+      nearestSimilarity = similarity;
+    }
+  }
+  if (nearest && nearestSimilarity >= settings.joinSimilarity) {
+    for (let d = 0; d < vector.length; d++) nearest.sum[d] = (nearest.sum[d] as number) + weight * (vector[d] as number);
+    nearest.mass += weight;
+    nearest.itemIds = [...nearest.itemIds.filter((id) => id !== event.itemId), event.itemId].slice(-CENTROID_ITEMS);
+    nearest.lastAt = Math.max(nearest.lastAt, event.at);
+  } else {
+    const sum = new Float64Array(vector.length);
+    for (let d = 0; d < vector.length; d++) sum[d] = weight * (vector[d] as number);
+    profile.centroids.push({ sum, mass: weight, itemIds: [event.itemId], lastAt: event.at });
+    while (profile.centroids.length > settings.maxCentroids) mergeClosestPair(profile.centroids, CENTROID_ITEMS);
+  }
+  return profile;
+}
+
+/** The profile from scratch: a fold over events in time order (ties by item id, then type). */
+export function foldEvents(
+  userId: string,
+  dim: number,
+  events: ProfileEvent[],
+  settings: ProfileSettings = DEFAULT_PROFILE_SETTINGS,
+): InterestProfile {
+  const ordered = [...events].sort(
+    (a, b) => a.at - b.at || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0) || a.type.localeCompare(b.type),
+  );
+  const profile = emptyProfile(userId, dim, ordered[0]?.at ?? 0);
+  for (const event of ordered) applyEvent(profile, event, settings);
+  return profile;
+}
+
+/** Decayed values at `now`, for ranking and for people. */
+export function decayedTotals(profile: InterestProfile, now: number, settings: ProfileSettings) {
+  const factor = decayFactor(profile, now, settings.halfLifeDays);
+  const byType = Object.fromEntries(EVENT_TYPES.map((t) => [t, profile.typeWeights[t] * factor])) as Record<EventType, number>;
+  return {
+    byType,
+    total: EVENT_TYPES.reduce((sum, t) => sum + byType[t], 0),
+    centroidWeights: profile.centroids.map((c) => c.mass * factor),
+    penaltyWeights: profile.penalties.map((p) => ({ itemId: p.itemId, weight: p.weight * factor })),
+  };
+}
