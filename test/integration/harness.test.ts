@@ -1,0 +1,414 @@
+import { createHash } from 'node:crypto';
+import {
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  paginateListObjectsV2,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { SQSEvent } from 'aws-lambda';
+import { routeObjectEvents } from '../../infra/local/harness';
+import { type DeadLetter, LocalQueue } from '../../infra/local/queue';
+import { decodeS3EventKey, type S3NotificationRecord } from '../../infra/local/s3-local';
+import { createTables, deleteTables } from '../../infra/local/tables';
+import type { TableDefinition } from '../../infra/resources';
+import { useLocalStack } from '../support/local-stack';
+
+const stack = useLocalStack({
+  env: ({ tables, bucket }) => ({ ITEMS_TABLE: tables.Items ?? '', CATALOGUE_BUCKET: bucket }),
+});
+
+/** Records published by the local S3 while `action` ran (they are published before the response). */
+async function eventsDuring(action: () => Promise<unknown>): Promise<S3NotificationRecord[]> {
+  const records: S3NotificationRecord[] = [];
+  const unsubscribe = stack.s3.onObjectEvent((record) => records.push(record));
+  try {
+    await action();
+  } finally {
+    unsubscribe();
+  }
+  return records;
+}
+
+const md5 = (body: string | Buffer) => createHash('md5').update(body).digest('hex');
+
+describe('tables', () => {
+  it('creates the Items table of infra/resources.ts with its keys, GSI and stream', async () => {
+    const { Table } = await stack.dynamoDbClient.send(
+      new DescribeTableCommand({ TableName: stack.tables.Items }),
+    );
+
+    expect(stack.tables.Items).toBe(`${stack.tablePrefix}Items`);
+    expect(process.env.ITEMS_TABLE).toBe(stack.tables.Items);
+    expect(Table?.KeySchema).toEqual([{ AttributeName: 'itemId', KeyType: 'HASH' }]);
+    expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(Table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'KEYS_ONLY' });
+    expect(Table?.GlobalSecondaryIndexes).toEqual([
+      expect.objectContaining({
+        IndexName: 'byChange',
+        KeySchema: [
+          { AttributeName: 'changeFeed', KeyType: 'HASH' },
+          { AttributeName: 'changedAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      }),
+    ]);
+    expect(new Set(Table?.AttributeDefinitions)).toEqual(
+      new Set([
+        { AttributeName: 'itemId', AttributeType: 'S' },
+        { AttributeName: 'changeFeed', AttributeType: 'S' },
+        { AttributeName: 'changedAt', AttributeType: 'N' },
+      ]),
+    );
+  });
+
+  it('creates sort keys, INCLUDE projections and TTL, tolerates a rerun, and deletes', async () => {
+    const profiles: TableDefinition = {
+      id: 'Profiles',
+      partitionKey: { name: 'userId', type: 'S' },
+      sortKey: { name: 'slot', type: 'N' },
+      globalIndexes: [
+        {
+          indexName: 'byUpdate',
+          partitionKey: { name: 'feed', type: 'S' },
+          projection: ['userId', 'weight'],
+        },
+      ],
+      timeToLiveAttribute: 'expiresAt',
+      stream: 'NEW_AND_OLD_IMAGES',
+    };
+    const client = stack.dynamoDbClient;
+    const prefix = `${stack.tablePrefix}extra-`;
+
+    const names = await createTables(client, [profiles], prefix);
+    await createTables(client, [profiles], prefix);
+
+    const name = `${prefix}Profiles`;
+    expect(names).toEqual({ Profiles: name });
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+    expect(Table?.KeySchema).toEqual([
+      { AttributeName: 'userId', KeyType: 'HASH' },
+      { AttributeName: 'slot', KeyType: 'RANGE' },
+    ]);
+    expect(Table?.GlobalSecondaryIndexes?.[0]?.Projection).toEqual({
+      ProjectionType: 'INCLUDE',
+      NonKeyAttributes: ['userId', 'weight'],
+    });
+    expect(Table?.StreamSpecification?.StreamViewType).toBe('NEW_AND_OLD_IMAGES');
+    const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: name }));
+    expect(ttl.TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' });
+
+    await deleteTables(client, [name]);
+    await expect(client.send(new DescribeTableCommand({ TableName: name }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
+  });
+
+  it('is reachable by a client configured only through the environment', async () => {
+    const client = new DynamoDBClient({});
+    try {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: stack.tables.Items }));
+      expect(Table?.TableStatus).toBe('ACTIVE');
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('S3 object events', () => {
+  // A client configured like production code: nothing but the environment set by useLocalStack.
+  let s3: S3Client;
+  beforeAll(() => {
+    s3 = new S3Client({});
+  });
+  afterAll(() => s3.destroy());
+
+  it('encodes keys like AWS (space as +, + as %2B, UTF-8 percent-encoded, / kept) and decodes back', async () => {
+    const key = 'catalogue/nested/deeper/red flower+1 (copy) é 🍓 日本.jpg';
+    const body = 'not really a jpeg';
+
+    const [record, ...others] = await eventsDuring(() =>
+      s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body })),
+    );
+
+    expect(others).toEqual([]);
+    expect(record).toMatchObject({
+      eventVersion: '2.1',
+      eventSource: 'aws:s3',
+      awsRegion: 'us-east-1',
+      eventName: 'ObjectCreated:Put',
+      s3: {
+        s3SchemaVersion: '1.0',
+        bucket: { name: stack.bucket, arn: `arn:aws:s3:::${stack.bucket}` },
+        object: { size: body.length, eTag: md5(body) },
+      },
+    });
+    expect(record?.s3.object.key).toBe(
+      'catalogue/nested/deeper/red+flower%2B1+%28copy%29+%C3%A9+%F0%9F%8D%93+%E6%97%A5%E6%9C%AC.jpg',
+    );
+    const decoded = decodeS3EventKey(record?.s3.object.key ?? '');
+    expect(decoded).toBe(key);
+    const stored = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: decoded }));
+    expect(await stored.Body?.transformToString()).toBe(body);
+  });
+
+  it('gives 50 rapid uploads strictly increasing fixed-width sequencers and unique version ids', async () => {
+    const uploads = Array.from({ length: 50 }, (_, i) => `catalogue/burst/${i % 10}.jpg`);
+
+    const records = await eventsDuring(() =>
+      Promise.all(
+        uploads.map((key, i) =>
+          s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: `${i}` })),
+        ),
+      ),
+    );
+
+    expect(records).toHaveLength(50);
+    const sequencers = records.map((record) => record.s3.object.sequencer);
+    for (const sequencer of sequencers) expect(sequencer).toMatch(/^[0-9A-F]{18}$/);
+    for (let i = 1; i < sequencers.length; i++) {
+      expect((sequencers[i] ?? '') > (sequencers[i - 1] ?? '')).toBe(true);
+    }
+    const versionIds = records.map((record) => record.s3.object.versionId);
+    expect(new Set(versionIds).size).toBe(50);
+  });
+
+  it('reports the same version id in the record, the PUT response and HeadObject', async () => {
+    const key = 'catalogue/versioned.jpg';
+
+    let versionId: string | undefined;
+    const [record] = await eventsDuring(async () => {
+      ({ VersionId: versionId } = await s3.send(
+        new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: 'v1' }),
+      ));
+    });
+
+    expect(versionId).toEqual(expect.any(String));
+    expect(record?.s3.object.versionId).toBe(versionId);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
+    expect(head.VersionId).toBe(versionId);
+    expect(stack.s3.currentVersionId(stack.bucket, key)).toBe(versionId);
+  });
+
+  it('names copies ObjectCreated:Copy and completed multipart uploads ObjectCreated:CompleteMultipartUpload', async () => {
+    const source = 'catalogue/original.jpg';
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: source, Body: 'original' }));
+
+    const [copy] = await eventsDuring(() =>
+      s3.send(
+        new CopyObjectCommand({
+          Bucket: stack.bucket,
+          Key: 'catalogue/copy.jpg',
+          CopySource: `${stack.bucket}/${source}`,
+        }),
+      ),
+    );
+    const multipartKey = 'catalogue/multi part.jpg';
+    const [completed] = await eventsDuring(async () => {
+      const { UploadId } = await s3.send(
+        new CreateMultipartUploadCommand({ Bucket: stack.bucket, Key: multipartKey }),
+      );
+      const part = await s3.send(
+        new UploadPartCommand({
+          Bucket: stack.bucket,
+          Key: multipartKey,
+          UploadId,
+          PartNumber: 1,
+          Body: 'one part',
+        }),
+      );
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: stack.bucket,
+          Key: multipartKey,
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      );
+    });
+
+    expect(copy).toMatchObject({
+      eventName: 'ObjectCreated:Copy',
+      s3: { object: { key: 'catalogue/copy.jpg', size: 'original'.length, eTag: md5('original') } },
+    });
+    expect(completed).toMatchObject({
+      eventName: 'ObjectCreated:CompleteMultipartUpload',
+      s3: { object: { key: 'catalogue/multi+part.jpg', size: 'one part'.length } },
+    });
+  });
+
+  it('emits ObjectRemoved:Delete for DeleteObject and for each object DeleteObjects removed', async () => {
+    const keys = ['catalogue/gone 1.jpg', 'catalogue/gone 2.jpg', 'catalogue/gone 3.jpg'];
+    for (const key of keys)
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: key }));
+    const removedVersion = stack.s3.currentVersionId(stack.bucket, 'catalogue/gone 1.jpg');
+
+    const [single, ...none] = await eventsDuring(() =>
+      s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'catalogue/gone 1.jpg' })),
+    );
+    const batch = await eventsDuring(() =>
+      s3.send(
+        new DeleteObjectsCommand({
+          Bucket: stack.bucket,
+          Delete: {
+            Objects: [
+              { Key: 'catalogue/gone 2.jpg' },
+              { Key: 'catalogue/gone 3.jpg' },
+              { Key: 'catalogue/never.jpg' },
+            ],
+          },
+        }),
+      ),
+    );
+
+    expect(none).toEqual([]);
+    expect(single?.eventName).toBe('ObjectRemoved:Delete');
+    // Like AWS: a removal record has no size or eTag.
+    expect(single?.s3.object).toEqual({
+      key: 'catalogue/gone+1.jpg',
+      versionId: removedVersion,
+      sequencer: expect.stringMatching(/^[0-9A-F]{18}$/),
+    });
+    expect(batch.map((record) => [record.eventName, record.s3.object.key]).sort()).toEqual([
+      ['ObjectRemoved:Delete', 'catalogue/gone+2.jpg'],
+      ['ObjectRemoved:Delete', 'catalogue/gone+3.jpg'],
+    ]);
+  });
+
+  it('paginates ListObjectsV2 without --openssl-legacy-provider', async () => {
+    for (const n of [1, 2, 3, 4, 5]) {
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `paged/${n}.txt`, Body: `${n}` }));
+    }
+
+    const listed: string[] = [];
+    for await (const page of paginateListObjectsV2(
+      { client: s3, pageSize: 2 },
+      { Bucket: stack.bucket, Prefix: 'paged/' },
+    )) {
+      listed.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+    }
+
+    expect(listed).toEqual(['paged/1.txt', 'paged/2.txt', 'paged/3.txt', 'paged/4.txt', 'paged/5.txt']);
+  });
+});
+
+describe('S3 -> SQS notification route', () => {
+  it('queues one {Records:[record]} message per matching event and ignores keys outside the prefix', async () => {
+    const bodies: string[] = [];
+    const queue = new LocalQueue({
+      handler: async (event: SQSEvent) => {
+        bodies.push(...event.Records.map((record) => record.body));
+      },
+    });
+    const unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket, prefix: 'catalogue/' });
+    try {
+      await stack.s3Client.send(
+        new PutObjectCommand({ Bucket: stack.bucket, Key: 'catalogue/routed.jpg', Body: 'x' }),
+      );
+      await stack.s3Client.send(
+        new PutObjectCommand({ Bucket: stack.bucket, Key: 'uploads/ignored.jpg', Body: 'x' }),
+      );
+      await stack.s3Client.send(
+        new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'catalogue/routed.jpg' }),
+      );
+      await queue.drain({ timeoutMs: 5_000 });
+    } finally {
+      unroute();
+      await queue.stop();
+    }
+
+    const messages = bodies.map((body) => JSON.parse(body) as { Records: S3NotificationRecord[] });
+    expect(
+      messages.map((message) => message.Records.map((record) => [record.eventName, record.s3.object.key])),
+    ).toEqual([
+      [['ObjectCreated:Put', 'catalogue/routed.jpg']],
+      [['ObjectRemoved:Delete', 'catalogue/routed.jpg']],
+    ]);
+  });
+});
+
+describe('LocalQueue', () => {
+  it('redelivers a failed record until maxReceiveCount, then dead-letters it with the reason; the rest of its batch succeeds once', async () => {
+    const receives = new Map<string, number[]>();
+    const queue = new LocalQueue({
+      name: 'ingest',
+      batchSize: 5,
+      maxReceiveCount: 3,
+      visibilityTimeoutMs: 20,
+      handler: async (event) => {
+        for (const record of event.Records) {
+          const counts = receives.get(record.body) ?? [];
+          counts.push(Number(record.attributes.ApproximateReceiveCount));
+          receives.set(record.body, counts);
+        }
+        return {
+          batchItemFailures: event.Records.filter((record) => record.body === 'poison').map((record) => ({
+            itemIdentifier: record.messageId,
+          })),
+        };
+      },
+    });
+
+    for (const body of ['a', 'poison', 'b', 'c']) queue.send(body);
+    await queue.drain({ timeoutMs: 5_000 });
+    await queue.stop();
+
+    expect(receives.get('poison')).toEqual([1, 2, 3]);
+    for (const body of ['a', 'b', 'c']) expect(receives.get(body)).toEqual([1]);
+    expect(queue.dlq()).toEqual<DeadLetter[]>([
+      expect.objectContaining({ body: 'poison', receiveCount: 3, reason: 'reported in batchItemFailures' }),
+    ]);
+    expect(queue.stats()).toMatchObject({
+      sent: 4,
+      succeeded: 3,
+      deadLettered: 1,
+      failedReceives: 3,
+      waiting: 0,
+    });
+  });
+
+  it('retries the whole batch when the handler throws, and keeps the error as the DLQ reason', async () => {
+    const records: SQSEvent['Records'] = [];
+    const queue = new LocalQueue({
+      batchSize: 10,
+      maxReceiveCount: 2,
+      visibilityTimeoutMs: 10,
+      batchWindowMs: 20,
+      handler: async (event) => {
+        records.push(...event.Records);
+        if (event.Records.some((record) => record.body === 'boom')) throw new Error('model not loaded');
+      },
+    });
+
+    queue.send('fine');
+    queue.send('boom');
+    await queue.drain({ timeoutMs: 5_000 });
+    await queue.stop();
+
+    // The batch window gathered both messages into each of the two invocations.
+    expect(queue.stats()).toMatchObject({ invocations: 2, received: 4, deadLettered: 2 });
+    expect(queue.dlq().map((letter) => [letter.body, letter.reason])).toEqual([
+      ['fine', 'Error: model not loaded'],
+      ['boom', 'Error: model not loaded'],
+    ]);
+    expect(records[0]).toMatchObject({
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:local-queue',
+      awsRegion: 'us-east-1',
+      md5OfBody: md5('fine'),
+      attributes: { ApproximateReceiveCount: '1' },
+    });
+  });
+});
