@@ -45,7 +45,31 @@ export const ITEMS_TABLE: TableDefinition = {
   stream: 'KEYS_ONLY',
 };
 
-export const TABLES: TableDefinition[] = [ITEMS_TABLE];
+/** Raw user events: the source of truth a profile is folded from; idempotency on (userId, eventId). */
+export const EVENTS_TABLE: TableDefinition = {
+  id: 'Events',
+  partitionKey: { name: 'userId', type: 'S' },
+  sortKey: { name: 'eventId', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+};
+
+/** One interest profile per user, versioned for optimistic concurrency. */
+export const PROFILES_TABLE: TableDefinition = {
+  id: 'Profiles',
+  partitionKey: { name: 'userId', type: 'S' },
+};
+
+/**
+ * Aggregates over all users: decayed item popularity (pk `popularity#<shard>`, sk itemId) and
+ * item-to-item co-engagement (pk `co#<itemId>`, sk other itemId). No user ids are stored here.
+ */
+export const STATS_TABLE: TableDefinition = {
+  id: 'Stats',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+};
+
+export const TABLES: TableDefinition[] = [ITEMS_TABLE, EVENTS_TABLE, PROFILES_TABLE, STATS_TABLE];
 
 /** Where catalogue tools put images; everything else in the bucket is ignored. */
 export const CATALOGUE_PREFIX = 'catalogue/';

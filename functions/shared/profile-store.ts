@@ -1,0 +1,277 @@
+import {
+  type DynamoDBClient,
+  TransactionCanceledException,
+  type TransactWriteItem,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  type TransactWriteCommandInput,
+  TransactWriteCommand,
+  UpdateCommand,
+  DeleteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { bytesToVector } from './catalogue-repository';
+import type { EventType, InterestCentroid, InterestProfile } from './interest-profile';
+
+/** A raw event as stored: the source of truth a profile can be rebuilt from. */
+export interface StoredEvent {
+  userId: string;
+  eventId: string;
+  itemId: string;
+  type: EventType;
+  /** Event time, ms. */
+  at: number;
+  /** Hash of the payload as sent: a repeat with another payload is a conflict, not a duplicate. */
+  payloadHash: string;
+  recommendationId?: string;
+  receivedAt: number;
+  /** TTL, epoch seconds. */
+  expiresAt: number;
+}
+
+export interface StoredProfile {
+  profile: InterestProfile;
+  version: number;
+  /** Hash of the settings the profile was folded with; another hash means "rebuild from the events". */
+  settingsId: string;
+}
+
+/** What the ranking needs of an item, read in bulk. */
+export interface ItemSnapshot {
+  itemId: string;
+  status: string;
+  available: boolean;
+  vector?: Float32Array;
+}
+
+export interface StoreTables {
+  events: string;
+  profiles: string;
+  stats: string;
+  items: string;
+}
+
+export const POPULARITY_SHARDS = 8;
+export const popularityShard = (itemId: string) => {
+  let hash = 0;
+  for (const char of itemId) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) >>> 0;
+  return `popularity#${hash % POPULARITY_SHARDS}`;
+};
+
+interface ProfileRow {
+  userId: string;
+  version: number;
+  settingsId: string;
+  updatedAt: number;
+  state: string;
+}
+
+/** A profile as JSON, with float64 centroid sums as base64. */
+export function serialiseProfile(profile: InterestProfile): string {
+  return JSON.stringify({
+    ...profile,
+    centroids: profile.centroids.map((c) => ({ ...c, sum: Buffer.from(c.sum.buffer, c.sum.byteOffset, c.sum.byteLength).toString('base64') })),
+  });
+}
+
+export function deserialiseProfile(state: string): InterestProfile {
+  const parsed = JSON.parse(state) as Omit<InterestProfile, 'centroids'> & { centroids: Array<Omit<InterestCentroid, 'sum'> & { sum: string }> };
+  return {
+    ...parsed,
+    centroids: parsed.centroids.map((c) => {
+      const bytes = Buffer.from(c.sum, 'base64');
+      return { ...c, sum: new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
+    }),
+  };
+}
+
+const chunks = <T>(values: T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(values.length / size) }, (_, i) => values.slice(i * size, (i + 1) * size));
+
+/** The commit lost a race (a concurrent writer, or an event stored meanwhile): re-read and retry. */
+export class CommitConflict extends Error {
+  readonly code = 'commit_conflict';
+}
+
+export class ProfileStore {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    readonly tables: StoreTables,
+    private readonly activeModelId: string,
+  ) {
+    this.documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async getProfile(userId: string): Promise<StoredProfile | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tables.profiles, Key: { userId }, ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    const row = Item as ProfileRow;
+    return { profile: deserialiseProfile(row.state), version: row.version, settingsId: row.settingsId };
+  }
+
+  /** Stored events of one user among `eventIds`. */
+  async getEvents(userId: string, eventIds: string[]): Promise<Map<string, StoredEvent>> {
+    const found = new Map<string, StoredEvent>();
+    for (const batch of chunks([...new Set(eventIds)], 100)) {
+      let keys: Record<string, unknown>[] | undefined = batch.map((eventId) => ({ userId, eventId }));
+      while (keys && keys.length > 0) {
+        const result = await this.documents.send(
+          new BatchGetCommand({ RequestItems: { [this.tables.events]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const event of (result.Responses?.[this.tables.events] ?? []) as StoredEvent[]) found.set(event.eventId, event);
+        keys = result.UnprocessedKeys?.[this.tables.events]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return found;
+  }
+
+  /** Every stored event of a user (for a rebuild or an erasure). */
+  async allEvents(userId: string): Promise<StoredEvent[]> {
+    const events: StoredEvent[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tables.events,
+          KeyConditionExpression: 'userId = :u',
+          ExpressionAttributeValues: { ':u': userId },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      events.push(...((page.Items ?? []) as StoredEvent[]));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return events;
+  }
+
+  /** Items by id with the active model's vector; missing ids are absent from the map. */
+  async getItems(itemIds: string[]): Promise<Map<string, ItemSnapshot>> {
+    const found = new Map<string, ItemSnapshot>();
+    for (const batch of chunks([...new Set(itemIds)], 100)) {
+      let keys: Record<string, unknown>[] | undefined = batch.map((itemId) => ({ itemId }));
+      while (keys && keys.length > 0) {
+        const result = await this.documents.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tables.items]: {
+                Keys: keys,
+                ProjectionExpression: 'itemId, #status, available, #vectors.#model',
+                ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors', '#model': this.activeModelId },
+              },
+            },
+          }),
+        );
+        for (const row of (result.Responses?.[this.tables.items] ?? []) as Array<{
+          itemId: string;
+          status: string;
+          available?: boolean;
+          vectors?: Record<string, Uint8Array>;
+        }>) {
+          const bytes = row.vectors?.[this.activeModelId];
+          found.set(row.itemId, {
+            itemId: row.itemId,
+            status: row.status,
+            available: row.available !== false,
+            ...(bytes ? { vector: bytesToVector(bytes) } : {}),
+          });
+        }
+        keys = result.UnprocessedKeys?.[this.tables.items]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Stores new events and the profile folded from them in one transaction: either all of it lands
+   * or none, so an event is never lost from the profile nor counted twice.
+   */
+  async commit(
+    userId: string,
+    events: StoredEvent[],
+    next: StoredProfile,
+    expectedVersion: number | undefined,
+    popularity: Array<{ itemId: string; weight: number }>,
+    now: number,
+  ): Promise<void> {
+    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
+    for (const event of events) {
+      items.push({
+        Put: { TableName: this.tables.events, Item: event, ConditionExpression: 'attribute_not_exists(eventId)' },
+      });
+    }
+    items.push({
+      Put: {
+        TableName: this.tables.profiles,
+        Item: { userId, version: next.version, settingsId: next.settingsId, updatedAt: now, state: serialiseProfile(next.profile) },
+        ...(expectedVersion === undefined
+          ? { ConditionExpression: 'attribute_not_exists(userId)' }
+          : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expectedVersion } }),
+      },
+    });
+    const merged = new Map<string, number>();
+    for (const { itemId, weight } of popularity) merged.set(itemId, (merged.get(itemId) ?? 0) + weight);
+    for (const [itemId, weight] of merged) {
+      items.push({
+        Update: {
+          TableName: this.tables.stats,
+          Key: { pk: popularityShard(itemId), sk: itemId },
+          UpdateExpression: 'ADD weight :w',
+          ExpressionAttributeValues: { ':w': weight },
+        },
+      });
+    }
+    try {
+      await this.documents.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (error) {
+      if (error instanceof TransactionCanceledException || (error as { name?: string }).name === 'TransactionCanceledException') {
+        throw new CommitConflict('a concurrent write changed the profile or stored one of the events');
+      }
+      throw error;
+    }
+  }
+
+  /** Best-effort co-engagement counts; aggregates only, no user ids. */
+  async addCoEngagement(pairs: Array<{ from: string; to: string; weight: number }>): Promise<void> {
+    await Promise.all(
+      pairs.map(({ from, to, weight }) =>
+        this.documents.send(
+          new UpdateCommand({
+            TableName: this.tables.stats,
+            Key: { pk: `co#${from}`, sk: to },
+            UpdateExpression: 'ADD weight :w',
+            ExpressionAttributeValues: { ':w': weight },
+          }),
+        ),
+      ),
+    );
+  }
+
+  /** Erases the profile (with its exclusion, seen and penalty sets) and every raw event of the user. */
+  async deleteUser(userId: string): Promise<{ events: number }> {
+    const events = await this.allEvents(userId);
+    for (const batch of chunks(events, 25)) {
+      let requests: Record<string, unknown>[] | undefined = batch.map((e) => ({
+        DeleteRequest: { Key: { userId, eventId: e.eventId } },
+      }));
+      while (requests && requests.length > 0) {
+        const result = await this.documents.send(
+          new BatchWriteCommand({ RequestItems: { [this.tables.events]: requests as never } }),
+        );
+        requests = result.UnprocessedItems?.[this.tables.events] as Record<string, unknown>[] | undefined;
+      }
+    }
+    await this.documents.send(new DeleteCommand({ TableName: this.tables.profiles, Key: { userId } }));
+    return { events: events.length };
+  }
+}
+
+export type { TransactWriteItem };

@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto';
+import { describeIssues, type EventResult, type TrackedEvent, TrackedEventSchema } from './event-schema';
+import {
+  applyEvent,
+  emptyProfile,
+  foldEvents,
+  type InterestProfile,
+  NEGATIVE_TYPES,
+  type ProfileEvent,
+  type ProfileSettings,
+} from './interest-profile';
+import { Contention } from './http';
+import { CommitConflict, type ItemSnapshot, type ProfileStore, type StoredEvent, type StoredProfile } from './profile-store';
+
+export interface TrackingPolicy {
+  settings: ProfileSettings;
+  /** Events further in the future are rejected (clock skew allowance). */
+  maxFutureMs: number;
+  /** Events older than this are rejected on the live route (the import route allows up to the TTL). */
+  maxAgeMs: number;
+  /** Raw events are kept this long after their time. */
+  eventTtlMs: number;
+  /** Start of the popularity frame (see README): fixed, so popularity sums are order independent. */
+  popularityEpoch: number;
+  /** Co-engagement pairs a positive event forms with the user's most recent positive items. */
+  coEngagementFanout: number;
+}
+
+const DAY = 86_400_000;
+export const DEFAULT_TRACKING_POLICY: Omit<TrackingPolicy, 'settings'> = {
+  maxFutureMs: 5 * 60_000,
+  maxAgeMs: 30 * DAY,
+  eventTtlMs: 90 * DAY,
+  popularityEpoch: Date.UTC(2025, 0, 1),
+  coEngagementFanout: 10,
+};
+
+export interface TrackDeps {
+  store: ProfileStore;
+  policy: TrackingPolicy;
+  dim: number;
+  now?: () => number;
+  /** Called after a commit; failures there must not fail the request (aggregates are best effort). */
+  onWarning?: (message: string, error: unknown) => void;
+}
+
+/** A hash of the settings a profile depends on: a change means profiles are rebuilt from raw events. */
+export function settingsId(settings: ProfileSettings): string {
+  return createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
+}
+
+/** Canonical payload as sent (timestamp as given, not as defaulted), so a retry hashes the same. */
+function payloadHash(event: TrackedEvent): string {
+  const canonical = JSON.stringify([event.userId, event.itemId, event.type, event.timestamp ?? null, event.context ?? null]);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+}
+
+interface Candidate {
+  index: number;
+  event: TrackedEvent;
+  hash: string;
+  at: number;
+}
+
+const MAX_EVENTS_PER_COMMIT = 40;
+const MAX_ATTEMPTS = 40;
+
+/**
+ * Validates, de-duplicates and applies a batch of events. Each user's new events and their updated
+ * profile are committed together (see ProfileStore.commit); a lost race re-reads and re-applies.
+ * `allowedUser` (from authentication) restricts whose events the batch may carry.
+ */
+export async function recordEvents(
+  deps: TrackDeps,
+  rawEvents: unknown[],
+  options: { maxAgeMs?: number; authorise?: (userId: string) => boolean } = {},
+): Promise<EventResult[]> {
+  const now = (deps.now ?? Date.now)();
+  const maxAgeMs = Math.min(options.maxAgeMs ?? deps.policy.maxAgeMs, deps.policy.eventTtlMs);
+  const results: EventResult[] = new Array(rawEvents.length);
+  const candidates: Candidate[] = [];
+  const firstSeen = new Map<string, Candidate>();
+
+  rawEvents.forEach((raw, index) => {
+    const parsed = TrackedEventSchema.safeParse(raw);
+    const eventId = typeof (raw as { eventId?: unknown })?.eventId === 'string' ? (raw as { eventId: string }).eventId : undefined;
+    if (!parsed.success) {
+      results[index] = { index, eventId, status: 'rejected', code: 'invalid_event', message: describeIssues(parsed.error) };
+      return;
+    }
+    const event = parsed.data;
+    if (options.authorise && !options.authorise(event.userId)) {
+      results[index] = { index, eventId, status: 'rejected', code: 'forbidden_user', message: `not allowed to post events for ${event.userId}` };
+      return;
+    }
+    const at = event.timestamp ?? now;
+    if (at > now + deps.policy.maxFutureMs) {
+      results[index] = { index, eventId, status: 'rejected', code: 'timestamp_in_future', message: `${new Date(at).toISOString()} is ahead of the server clock` };
+      return;
+    }
+    if (at < now - maxAgeMs) {
+      results[index] = { index, eventId, status: 'rejected', code: 'timestamp_too_old', message: `events older than ${Math.round(maxAgeMs / DAY)} days are not accepted here` };
+      return;
+    }
+    const candidate: Candidate = { index, event, hash: payloadHash(event), at };
+    const key = `${event.userId}\u0000${event.eventId}`;
+    const earlier = firstSeen.get(key);
+    if (earlier) {
+      results[index] =
+        earlier.hash === candidate.hash
+          ? { index, eventId: event.eventId, status: 'duplicate' }
+          : { index, eventId: event.eventId, status: 'rejected', code: 'event_id_conflict', message: 'this eventId was sent with another payload' };
+      return;
+    }
+    firstSeen.set(key, candidate);
+    candidates.push(candidate);
+  });
+
+  const items = await deps.store.getItems(candidates.map((c) => c.event.itemId));
+  const byUser = new Map<string, Candidate[]>();
+  for (const candidate of candidates) {
+    const { index, event } = candidate;
+    const item = items.get(event.itemId);
+    const reject = (code: string, message: string) => {
+      results[index] = { index, eventId: event.eventId, status: 'rejected', code, message };
+    };
+    if (!item || item.status === 'deleted') reject('unknown_item', `no item ${event.itemId} in the catalogue`);
+    else if (item.status !== 'ready' && !NEGATIVE_TYPES.has(event.type)) reject('item_not_ready', `item ${event.itemId} is ${item.status}`);
+    else if (!item.vector && !NEGATIVE_TYPES.has(event.type)) reject('item_not_ready', `item ${event.itemId} has no vector for the active model yet`);
+    else {
+      const list = byUser.get(event.userId) ?? [];
+      list.push(candidate);
+      byUser.set(event.userId, list);
+    }
+  }
+
+  for (const [userId, userCandidates] of byUser) {
+    for (let start = 0; start < userCandidates.length; start += MAX_EVENTS_PER_COMMIT) {
+      const chunk = userCandidates.slice(start, start + MAX_EVENTS_PER_COMMIT);
+      for (const outcome of await commitForUser(deps, userId, chunk, items, now)) results[outcome.index] = outcome;
+    }
+  }
+  return results;
+}
+
+async function commitForUser(
+  deps: TrackDeps,
+  userId: string,
+  candidates: Candidate[],
+  items: Map<string, ItemSnapshot>,
+  now: number,
+): Promise<EventResult[]> {
+  const { policy } = deps;
+  const currentSettings = settingsId(policy.settings);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const stored = await deps.store.getEvents(userId, candidates.map((c) => c.event.eventId));
+    const outcomes: EventResult[] = [];
+    const fresh: Candidate[] = [];
+    for (const candidate of candidates) {
+      const existing = stored.get(candidate.event.eventId);
+      const { index } = candidate;
+      const eventId = candidate.event.eventId;
+      if (!existing) fresh.push(candidate);
+      else if (existing.payloadHash === candidate.hash) outcomes.push({ index, eventId, status: 'duplicate' });
+      else outcomes.push({ index, eventId, status: 'rejected', code: 'event_id_conflict', message: 'this eventId was stored with another payload' });
+    }
+    if (fresh.length === 0) return outcomes;
+
+    const current = await deps.store.getProfile(userId);
+    let profile: InterestProfile;
+    if (!current) profile = emptyProfile(userId, deps.dim, Math.min(...fresh.map((c) => c.at)));
+    else if (current.settingsId !== currentSettings || current.profile.dim !== deps.dim) {
+      profile = await rebuildProfile(deps, userId);
+    } else profile = current.profile;
+
+    const ordered = [...fresh].sort((a, b) => a.at - b.at);
+    const profileEvents: ProfileEvent[] = ordered.map((c) => ({
+      type: c.event.type,
+      itemId: c.event.itemId,
+      at: c.at,
+      ...(NEGATIVE_TYPES.has(c.event.type) ? {} : { vector: items.get(c.event.itemId)?.vector }),
+    }));
+    const recentPositives = profile.positives.map((p) => p.itemId).slice(0, policy.coEngagementFanout);
+    for (const event of profileEvents) applyEvent(profile, event, policy.settings);
+    const next: StoredProfile = { profile, version: (current?.version ?? 0) + 1, settingsId: currentSettings };
+    const events: StoredEvent[] = ordered.map((c) => ({
+      userId,
+      eventId: c.event.eventId,
+      itemId: c.event.itemId,
+      type: c.event.type,
+      at: c.at,
+      payloadHash: c.hash,
+      ...(c.event.context?.recommendationId ? { recommendationId: c.event.context.recommendationId } : {}),
+      receivedAt: now,
+      expiresAt: Math.ceil((c.at + policy.eventTtlMs) / 1000),
+    }));
+    const popularity = profileEvents
+      .filter((e) => !NEGATIVE_TYPES.has(e.type))
+      .map((e) => ({ itemId: e.itemId, weight: popularityWeight(policy, e) }));
+    try {
+      await deps.store.commit(userId, events, next, current?.version, popularity, now);
+    } catch (error) {
+      if (!(error instanceof CommitConflict)) throw error;
+      await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
+      continue;
+    }
+    await recordCoEngagement(deps, profileEvents, recentPositives);
+    return [...outcomes, ...fresh.map((c): EventResult => ({ index: c.index, eventId: c.event.eventId, status: 'accepted' }))];
+  }
+  throw new Contention(`too many concurrent writes to the profile of ${userId}; retry the request`);
+}
+
+function popularityWeight(policy: TrackingPolicy, event: ProfileEvent): number {
+  return policy.settings.weights[event.type] * 2 ** ((event.at - policy.popularityEpoch) / (policy.settings.halfLifeDays * DAY));
+}
+
+async function recordCoEngagement(deps: TrackDeps, events: ProfileEvent[], recentPositives: string[]): Promise<void> {
+  const pairs: Array<{ from: string; to: string; weight: number }> = [];
+  const seen = [...recentPositives];
+  for (const event of events) {
+    if (NEGATIVE_TYPES.has(event.type) || deps.policy.settings.weights[event.type] <= 0) continue;
+    const weight = popularityWeight(deps.policy, event);
+    for (const other of seen.slice(0, deps.policy.coEngagementFanout)) {
+      if (other === event.itemId) continue;
+      pairs.push({ from: event.itemId, to: other, weight }, { from: other, to: event.itemId, weight });
+    }
+    seen.unshift(event.itemId);
+  }
+  if (pairs.length === 0) return;
+  try {
+    await deps.store.addCoEngagement(pairs);
+  } catch (error) {
+    deps.onWarning?.('co-engagement update failed; counts are best effort', error);
+  }
+}
+
+/** Folds every stored event again (after a change of weights, half-life or model). */
+export async function rebuildProfile(deps: TrackDeps, userId: string): Promise<InterestProfile> {
+  const events = await deps.store.allEvents(userId);
+  const items = await deps.store.getItems(events.map((e) => e.itemId));
+  const profileEvents: ProfileEvent[] = [];
+  for (const event of events) {
+    const vector = items.get(event.itemId)?.vector;
+    // Items deleted since, or without a vector for the active model, no longer shape the tastes.
+    if (!NEGATIVE_TYPES.has(event.type) && !vector) continue;
+    profileEvents.push({ type: event.type, itemId: event.itemId, at: event.at, ...(vector ? { vector } : {}) });
+  }
+  return foldEvents(userId, deps.dim, profileEvents, deps.policy.settings);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

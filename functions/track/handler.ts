@@ -1,0 +1,86 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MAX_JSON_BODY_BYTES } from '../../infra/routes';
+import { dynamoClient } from '../shared/aws-clients';
+import { numberEnv, requiredEnv } from '../shared/config';
+import { EventBatchSchema, describeIssues } from '../shared/event-schema';
+import { BadRequest, errorResponse, Forbidden, json, parseJsonBody, requestIdOf } from '../shared/http';
+import { canActFor, resolveCaller } from '../shared/identity';
+import { observability } from '../shared/observability';
+import { ProfileStore } from '../shared/profile-store';
+import { profileSettingsFromEnv } from '../shared/settings';
+import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../shared/track-events';
+
+const { logger, metrics } = observability('track');
+const DAY = 86_400_000;
+const eventTtlMs = numberEnv('EVENT_TTL_DAYS', 90, { min: 1, max: 3650 }) * DAY;
+const deps: TrackDeps = {
+  store: new ProfileStore(
+    dynamoClient(),
+    {
+      events: requiredEnv('EVENTS_TABLE'),
+      profiles: requiredEnv('PROFILES_TABLE'),
+      stats: requiredEnv('STATS_TABLE'),
+      items: requiredEnv('ITEMS_TABLE'),
+    },
+    requiredEnv('ACTIVE_MODEL_ID'),
+  ),
+  dim: numberEnv('MODEL_DIMENSION', 0, { min: 1 }),
+  policy: {
+    ...DEFAULT_TRACKING_POLICY,
+    settings: profileSettingsFromEnv(),
+    eventTtlMs,
+    // Never beyond the TTL: an event older than its own expiry would vanish at once.
+    maxAgeMs: Math.min(numberEnv('EVENT_MAX_AGE_DAYS', 30, { min: 0 }) * DAY, eventTtlMs),
+    maxFutureMs: numberEnv('EVENT_MAX_FUTURE_SECONDS', 300, { min: 0 }) * 1000,
+  },
+  onWarning: (message, error) => logger.warn(message, { error: error as Error }),
+};
+
+async function postEvents(event: APIGatewayProxyEventV2, bulkImport: boolean): Promise<APIGatewayProxyStructuredResultV2> {
+  const body = parseJsonBody(event, MAX_JSON_BODY_BYTES);
+  const envelope = EventBatchSchema.safeParse(body);
+  if (!envelope.success) throw new BadRequest('invalid_batch', describeIssues(envelope.error));
+  const caller = resolveCaller(event);
+  const results = await recordEvents(deps, envelope.data.events, {
+    ...(bulkImport ? { maxAgeMs: deps.policy.eventTtlMs } : {}),
+    authorise: (userId) => canActFor(caller, userId),
+  });
+  const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+  for (const result of results) counts[result.status]++;
+  for (const [status, count] of Object.entries(counts)) metrics.addMetric(`events_${status}`, MetricUnit.Count, count);
+  return json(202, { ...counts, results });
+}
+
+async function deleteUser(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  const userId = event.pathParameters?.userId ?? '';
+  if (!canActFor(resolveCaller(event), userId)) throw new Forbidden(`not allowed to erase ${userId}`);
+  const { events } = await deps.store.deleteUser(userId);
+  logger.info('user erased', { userId, events });
+  return json(200, { userId, erased: true, events });
+}
+
+export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
+  logger.addContext(context);
+  const requestId = requestIdOf(event);
+  logger.appendKeys({ requestId, routeKey: event.routeKey });
+  try {
+    switch (event.routeKey) {
+      case 'POST /events':
+        return await postEvents(event, false);
+      case 'POST /events/import':
+        return await postEvents(event, true);
+      case 'DELETE /users/{userId}':
+        return await deleteUser(event);
+      default:
+        return json(404, { code: 'route_not_found', message: `no route ${event.routeKey}`, requestId });
+    }
+  } catch (error) {
+    const response = errorResponse(error, requestId);
+    if (response.statusCode === 500) logger.error('request failed', { error: error as Error });
+    return response;
+  } finally {
+    logger.removeKeys(['requestId', 'routeKey']);
+    metrics.publishStoredMetrics();
+  }
+}
