@@ -255,6 +255,44 @@ export class ProfileStore {
     );
   }
 
+  /** Frame-weighted popularity of every item with any (see `popularityWeight`). */
+  async popularity(): Promise<Map<string, number>> {
+    const popularity = new Map<string, number>();
+    await Promise.all(
+      Array.from({ length: POPULARITY_SHARDS }, async (_, shard) => {
+        for (const row of await this.queryAll(`popularity#${shard}`)) popularity.set(row.sk, row.weight);
+      }),
+    );
+    return popularity;
+  }
+
+  /** Frame-weighted co-engagement from each of `itemIds` to other items, summed per target. */
+  async coEngagement(itemIds: string[]): Promise<Map<string, number>> {
+    const totals = new Map<string, number>();
+    const rows = await Promise.all([...new Set(itemIds)].map((itemId) => this.queryAll(`co#${itemId}`, 200)));
+    const sources = new Set(itemIds);
+    for (const row of rows.flat()) if (!sources.has(row.sk)) totals.set(row.sk, (totals.get(row.sk) ?? 0) + row.weight);
+    return totals;
+  }
+
+  private async queryAll(pk: string, limit = Number.POSITIVE_INFINITY): Promise<Array<{ sk: string; weight: number }>> {
+    const rows: Array<{ sk: string; weight: number }> = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tables.stats,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      rows.push(...((page.Items ?? []) as Array<{ sk: string; weight: number }>));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && rows.length < limit);
+    return rows;
+  }
+
   /** Erases the profile (with its exclusion, seen and penalty sets) and every raw event of the user. */
   async deleteUser(userId: string): Promise<{ events: number }> {
     const events = await this.allEvents(userId);

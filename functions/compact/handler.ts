@@ -1,0 +1,34 @@
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { dynamoClient, s3Client } from '../shared/aws-clients';
+import { CatalogueIndex } from '../shared/catalogue-index';
+import { numberEnv, requiredEnv } from '../shared/config';
+import { observability } from '../shared/observability';
+
+/**
+ * The one writer of index snapshots. The items table's stream wakes it (batched over a window, with
+ * a concurrency of one, so bursts of uploads make one snapshot); the payload itself is not needed:
+ * everything changed since the last watermark is read from the change index.
+ */
+const { logger, metrics } = observability('compact');
+const config = {
+  itemsTable: requiredEnv('ITEMS_TABLE'),
+  bucket: requiredEnv('CATALOGUE_BUCKET'),
+  modelId: requiredEnv('ACTIVE_MODEL_ID'),
+  dim: numberEnv('MODEL_DIMENSION', 0, { min: 1 }),
+};
+let catalogue: CatalogueIndex | undefined;
+
+export async function handler(event: DynamoDBStreamEvent): Promise<void> {
+  const started = performance.now();
+  if (!catalogue) {
+    catalogue = await CatalogueIndex.load({ dynamo: dynamoClient(), s3: s3Client(), ...config });
+  } else {
+    await catalogue.refresh();
+  }
+  const pointer = await catalogue.writeSnapshot();
+  metrics.addMetric('snapshot_items', MetricUnit.Count, pointer.count);
+  metrics.addMetric('compaction_ms', MetricUnit.Milliseconds, performance.now() - started);
+  logger.info('snapshot written', { ...pointer, streamRecords: event.Records?.length ?? 0 });
+  metrics.publishStoredMetrics();
+}

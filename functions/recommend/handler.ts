@@ -1,0 +1,116 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MAX_IMAGE_BODY_BYTES } from '../../infra/routes';
+import { dynamoClient, s3Client } from '../shared/aws-clients';
+import { CatalogueIndex } from '../shared/catalogue-index';
+import { CatalogueReader } from '../shared/catalogue-reader';
+import { numberEnv, requiredEnv } from '../shared/config';
+import { getEmbedder } from '../shared/embedder';
+import { BadRequest, bodyBytes, errorResponse, Forbidden, json, requestIdOf } from '../shared/http';
+import { canActFor, resolveCaller } from '../shared/identity';
+import { observability } from '../shared/observability';
+import { ProfileStore } from '../shared/profile-store';
+import { DEFAULT_RANKING_SETTINGS } from '../shared/ranking';
+import {
+  itemDetails,
+  ListQuerySchema,
+  parseQuery,
+  type RecommendDeps,
+  recommendForUser,
+  SearchQuerySchema,
+  SimilarQuerySchema,
+  searchByImage,
+  similarItems,
+} from '../shared/recommend';
+import { profileSettingsFromEnv } from '../shared/settings';
+import { DEFAULT_TRACKING_POLICY } from '../shared/track-events';
+
+const { logger, metrics } = observability('recommend');
+const modelId = requiredEnv('ACTIVE_MODEL_ID');
+const dim = numberEnv('MODEL_DIMENSION', 0, { min: 1 });
+const itemsTable = requiredEnv('ITEMS_TABLE');
+let catalogue: Promise<CatalogueIndex> | undefined;
+
+const deps: RecommendDeps = {
+  catalogue: () => {
+    catalogue ??= CatalogueIndex.load({
+      dynamo: dynamoClient(),
+      s3: s3Client(),
+      itemsTable,
+      bucket: requiredEnv('CATALOGUE_BUCKET'),
+      modelId,
+      dim,
+      refreshIntervalMs: numberEnv('INDEX_REFRESH_MS', 2000, { min: 0 }),
+    });
+    catalogue.catch(() => {
+      catalogue = undefined;
+    });
+    return catalogue;
+  },
+  reader: new CatalogueReader(dynamoClient(), s3Client(), itemsTable, numberEnv('IMAGE_URL_TTL_SECONDS', 900, { min: 1, max: 604800 })),
+  profiles: new ProfileStore(
+    dynamoClient(),
+    { events: requiredEnv('EVENTS_TABLE'), profiles: requiredEnv('PROFILES_TABLE'), stats: requiredEnv('STATS_TABLE'), items: itemsTable },
+    modelId,
+  ),
+  embedder: () => getEmbedder(),
+  modelId,
+  profileSettings: profileSettingsFromEnv(),
+  ranking: {
+    ...DEFAULT_RANKING_SETTINGS,
+    mmrLambda: numberEnv('MMR_LAMBDA', DEFAULT_RANKING_SETTINGS.mmrLambda, { min: 0, max: 1 }),
+    penaltyWeight: numberEnv('PENALTY_WEIGHT', DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
+    coEngagementWeight: numberEnv('CO_ENGAGEMENT_WEIGHT', DEFAULT_RANKING_SETTINGS.coEngagementWeight, { min: 0 }),
+  },
+  popularityEpoch: DEFAULT_TRACKING_POLICY.popularityEpoch,
+};
+
+async function route(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  const query = event.queryStringParameters;
+  switch (event.routeKey) {
+    case 'GET /users/{userId}/recommendations': {
+      const userId = event.pathParameters?.userId ?? '';
+      if (!canActFor(resolveCaller(event), userId)) throw new Forbidden(`not allowed to read recommendations of ${userId}`);
+      const list = await recommendForUser(deps, userId, parseQuery(ListQuerySchema, query));
+      logger.info('recommendations', { userId, recommendationId: list.recommendationId, strategy: list.strategy, count: list.items.length });
+      metrics.addMetric(`recommendations_${list.strategy}`, MetricUnit.Count, 1);
+      return json(200, list);
+    }
+    case 'GET /items/{itemId}/similar':
+      return json(200, await similarItems(deps, event.pathParameters?.itemId ?? '', parseQuery(SimilarQuerySchema, query)));
+    case 'GET /items/{itemId}':
+      return json(200, await itemDetails(deps, event.pathParameters?.itemId ?? ''));
+    case 'POST /search': {
+      const parsed = parseQuery(SearchQuerySchema, query);
+      const contentType = (event.headers?.['content-type'] ?? '').toLowerCase();
+      if (!contentType.startsWith('image/')) {
+        throw new BadRequest('unsupported_media_type', `send the image as the body with Content-Type image/*, not ${contentType || 'nothing'}`, 415);
+      }
+      const image = bodyBytes(event);
+      if (image.length > MAX_IMAGE_BODY_BYTES) {
+        throw new BadRequest('payload_too_large', `the image is ${image.length} bytes; the limit is ${MAX_IMAGE_BODY_BYTES}`, 413);
+      }
+      return json(200, await searchByImage(deps, image, parsed));
+    }
+    default:
+      return json(404, { code: 'route_not_found', message: `no route ${event.routeKey}` });
+  }
+}
+
+export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
+  logger.addContext(context);
+  const requestId = requestIdOf(event);
+  logger.appendKeys({ requestId, routeKey: event.routeKey });
+  const started = performance.now();
+  try {
+    return await route(event);
+  } catch (error) {
+    const response = errorResponse(error, requestId);
+    if (response.statusCode === 500) logger.error('request failed', { error: error as Error });
+    return response;
+  } finally {
+    metrics.addMetric('latency_ms', MetricUnit.Milliseconds, performance.now() - started);
+    logger.removeKeys(['requestId', 'routeKey']);
+    metrics.publishStoredMetrics();
+  }
+}

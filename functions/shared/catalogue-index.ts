@@ -1,0 +1,209 @@
+import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { bytesToVector, CHANGE_FEED } from './catalogue-repository';
+import { ExactIndex } from './vector-index';
+
+/**
+ * The exact index's cold start and freshness: a compact snapshot in S3 (written by the compactor)
+ * plus every item changed after its watermark, read from the items table's change index, applied at
+ * load and then every few seconds. Tombstones remove items, so deletes show as fast as uploads.
+ */
+export interface SnapshotPointer {
+  key: string;
+  /** Every change with changedAt <= watermark is in the snapshot. */
+  watermark: number;
+  count: number;
+  modelId: string;
+  createdAt: number;
+  /** The snapshot this one replaced, deleted when the next one is written. */
+  previousKey?: string;
+}
+
+export interface CatalogueIndexDeps {
+  dynamo: DynamoDBClient;
+  s3: S3Client;
+  itemsTable: string;
+  bucket: string;
+  modelId: string;
+  dim: number;
+  /** @default 2000 ms */
+  refreshIntervalMs?: number;
+  /**
+   * Changes are re-read this far behind the watermark: writers' clocks and the index's eventual
+   * consistency can make a change visible after a later one. @default 60 s
+   */
+  overlapMs?: number;
+}
+
+export const snapshotPrefix = (modelId: string) => `index/${modelId}/`;
+const pointerKey = (modelId: string) => `${snapshotPrefix(modelId)}latest.json`;
+
+interface ChangedRow {
+  itemId: string;
+  status: string;
+  available?: boolean;
+  category?: string;
+  changedAt: number;
+  vectors?: Record<string, Uint8Array>;
+}
+
+export class CatalogueIndex {
+  readonly index: ExactIndex;
+  /** Highest changedAt applied so far. */
+  watermark: number;
+  private lastRefresh = 0;
+  private refreshing: Promise<number> | undefined;
+  private readonly documents: DynamoDBDocumentClient;
+
+  private constructor(
+    private readonly deps: CatalogueIndexDeps,
+    index: ExactIndex,
+    watermark: number,
+  ) {
+    this.index = index;
+    this.watermark = watermark;
+    this.documents = DynamoDBDocumentClient.from(deps.dynamo);
+  }
+
+  /** Snapshot (if any) + the changes after it. */
+  static async load(deps: CatalogueIndexDeps): Promise<CatalogueIndex> {
+    const pointer = await readPointer(deps.s3, deps.bucket, deps.modelId);
+    let index = new ExactIndex(deps.dim);
+    let watermark = 0;
+    if (pointer) {
+      const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: pointer.key }));
+      const bytes = await object.Body?.transformToByteArray();
+      if (bytes) {
+        index = ExactIndex.deserialise(bytes);
+        watermark = pointer.watermark;
+      }
+    }
+    const catalogue = new CatalogueIndex(deps, index, watermark);
+    await catalogue.refresh(Date.now());
+    return catalogue;
+  }
+
+  private categoryCache: { watermark: number; size: number; categories: Set<string> } | undefined;
+
+  /** Categories with at least one served item (recomputed when the index changed). */
+  categories(): Set<string> {
+    const { watermark, index } = this;
+    if (this.categoryCache?.watermark === watermark && this.categoryCache.size === index.size) return this.categoryCache.categories;
+    const categories = new Set<string>();
+    for (const itemId of index.ids()) {
+      const category = index.attributes(itemId)?.category;
+      if (category) categories.add(category);
+    }
+    this.categoryCache = { watermark, size: index.size, categories };
+    return categories;
+  }
+
+  /** Applies recent changes when the last refresh is older than the interval; concurrent callers share one. */
+  async refreshIfDue(now = Date.now()): Promise<void> {
+    if (now - this.lastRefresh < (this.deps.refreshIntervalMs ?? 2000)) return;
+    await this.refresh(now);
+  }
+
+  async refresh(now = Date.now()): Promise<number> {
+    this.refreshing ??= this.applyChanges(now).finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async applyChanges(now: number): Promise<number> {
+    const since = this.watermark === 0 ? -1 : this.watermark - (this.deps.overlapMs ?? 60_000);
+    const changed = await this.changedSince(since);
+    for (const row of changed) {
+      const bytes = row.vectors?.[this.deps.modelId];
+      if (row.status === 'ready' && bytes) {
+        this.index.upsert(row.itemId, bytesToVector(bytes), {
+          available: row.available !== false,
+          ...(row.category ? { category: row.category } : {}),
+        });
+      } else {
+        this.index.remove(row.itemId);
+      }
+      this.watermark = Math.max(this.watermark, row.changedAt);
+    }
+    this.lastRefresh = now;
+    return changed.length;
+  }
+
+  /** Items changed after `since` (ms), with what the index needs. */
+  private async changedSince(since: number): Promise<ChangedRow[]> {
+    const ids: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.deps.itemsTable,
+          IndexName: 'byChange',
+          KeyConditionExpression: 'changeFeed = :feed AND changedAt > :since',
+          ExpressionAttributeValues: { ':feed': CHANGE_FEED, ':since': since },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const row of page.Items ?? []) ids.push(row.itemId as string);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    const rows: ChangedRow[] = [];
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((itemId) => ({ itemId }));
+      while (keys && keys.length > 0) {
+        const result = await this.documents.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.deps.itemsTable]: {
+                Keys: keys,
+                ProjectionExpression: 'itemId, #status, available, category, changedAt, #vectors.#model',
+                ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors', '#model': this.deps.modelId },
+              },
+            },
+          }),
+        );
+        rows.push(...((result.Responses?.[this.deps.itemsTable] ?? []) as ChangedRow[]));
+        keys = result.UnprocessedKeys?.[this.deps.itemsTable]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    // Apply in change order so that the watermark only moves forward over applied changes.
+    return rows.sort((a, b) => a.changedAt - b.changedAt);
+  }
+
+  /** Writes this index as the new snapshot and switches the pointer to it; returns the pointer. */
+  async writeSnapshot(now = Date.now()): Promise<SnapshotPointer> {
+    const { s3, bucket, modelId } = this.deps;
+    const previous = await readPointer(s3, bucket, modelId);
+    const key = `${snapshotPrefix(modelId)}snapshot-${String(this.watermark).padStart(15, '0')}-${now}.bin`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: this.index.serialise(), ContentType: 'application/octet-stream' }));
+    const pointer: SnapshotPointer = {
+      key,
+      watermark: this.watermark,
+      count: this.index.size,
+      modelId,
+      createdAt: now,
+      ...(previous ? { previousKey: previous.key } : {}),
+    };
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: pointerKey(modelId), Body: JSON.stringify(pointer), ContentType: 'application/json' }),
+    );
+    // A cold start may have read the previous pointer just now: keep that snapshot, drop the one before.
+    if (previous?.previousKey && previous.previousKey !== key) {
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: previous.previousKey }));
+    }
+    return pointer;
+  }
+}
+
+export async function readPointer(s3: S3Client, bucket: string, modelId: string): Promise<SnapshotPointer | undefined> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: pointerKey(modelId) }));
+    return JSON.parse((await object.Body?.transformToString()) ?? 'null') as SnapshotPointer | undefined;
+  } catch (error) {
+    const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (name === 'NoSuchKey' || name === 'NotFound' || $metadata?.httpStatusCode === 404) return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,201 @@
+import { cosine, decayFactor, type InterestProfile, type ProfileSettings } from './interest-profile';
+import type { ItemAttributes, VectorIndex } from './vector-index';
+
+export interface RankingSettings {
+  /** MMR trade-off: 1 = relevance only, 0 = diversity only. */
+  mmrLambda: number;
+  /** How hard disliked/hidden look-alikes are pushed down. */
+  penaltyWeight: number;
+  /** Weight of the co-engagement signal; 0 turns it off. */
+  coEngagementWeight: number;
+  /** Decayed co-engagement mass below which the signal is ignored (too little of it to trust). */
+  minCoEngagement: number;
+  /** Candidates re-ranked by penalties, co-engagement and MMR. */
+  candidatePool: number;
+}
+
+export const DEFAULT_RANKING_SETTINGS: RankingSettings = {
+  mmrLambda: 0.75,
+  penaltyWeight: 0.5,
+  coEngagementWeight: 0.15,
+  minCoEngagement: 3,
+  candidatePool: 300,
+};
+
+export type Reason =
+  | { kind: 'similar_to'; itemId: string; similarity: number }
+  | { kind: 'co_engaged'; itemId: string }
+  | { kind: 'popular' }
+  | { kind: 'similar_to_item'; itemId: string }
+  | { kind: 'similar_to_image' };
+
+export interface RankedItem {
+  itemId: string;
+  score: number;
+  reason: Reason;
+}
+
+export interface ListRequest {
+  limit: number;
+  category?: string;
+  excludeSeen?: boolean;
+}
+
+/** Co-engagement weights from the user's recent positive items to other items. */
+export type CoEngagement = Map<string, number>;
+
+export interface PersonalInputs {
+  index: VectorIndex;
+  profile: InterestProfile;
+  profileSettings: ProfileSettings;
+  settings: RankingSettings;
+  now: number;
+  /** Co-engagement towards each candidate, already decayed to `now` (see ProfileStore); may be empty. */
+  coEngagement?: CoEngagement;
+}
+
+/** Items that must not appear for this user and request. */
+export function exclusionFilter(profile: InterestProfile | undefined, request: ListRequest, extra: string[] = []) {
+  const excluded = new Set(extra);
+  for (const item of profile?.exclusions ?? []) excluded.add(item.itemId);
+  if (request.excludeSeen) for (const item of profile?.seen ?? []) excluded.add(item.itemId);
+  return (itemId: string, attributes: ItemAttributes) =>
+    attributes.available && !excluded.has(itemId) && (request.category === undefined || attributes.category === request.category);
+}
+
+const normalised = (sum: Float64Array): Float32Array => {
+  let norm = 0;
+  for (const v of sum) norm += v * v;
+  norm = Math.sqrt(norm) || 1;
+  return Float32Array.from(sum, (v) => v / norm);
+};
+
+/**
+ * Personal top-N: blend of centroid similarities by decayed centroid weight, minus the pull of the
+ * penalty set, plus co-engagement when there is enough of it, then MMR for diversity.
+ */
+export function rankForUser(inputs: PersonalInputs, request: ListRequest): RankedItem[] {
+  const { index, profile, settings, now } = inputs;
+  const factor = decayFactor(profile, now, inputs.profileSettings.halfLifeDays);
+  const queries = profile.centroids.map((c) => normalised(c.sum));
+  const weights = profile.centroids.map((c) => c.mass * factor);
+  const totalWeight = weights.reduce((s, w) => s + w, 0) || 1;
+  const blend = weights.map((w) => w / totalWeight);
+  const accept = exclusionFilter(profile, request);
+  const pool = index.search({ queries, weights: blend, k: Math.max(settings.candidatePool, request.limit), accept });
+
+  const candidates = new Map(pool.map((c) => [c.itemId, c.score]));
+  // Co-engaged items join the pool even when they look different: that is the point of the signal.
+  const co = inputs.coEngagement ?? new Map<string, number>();
+  let coTotal = 0;
+  for (const weight of co.values()) coTotal += weight;
+  const useCo = settings.coEngagementWeight > 0 && coTotal >= settings.minCoEngagement;
+  const coMax = useCo ? Math.max(...co.values()) : 1;
+  if (useCo) {
+    for (const itemId of co.keys()) {
+      const attributes = index.attributes(itemId);
+      const vector = index.vector(itemId);
+      if (!attributes || !vector || candidates.has(itemId) || !accept(itemId, attributes)) continue;
+      candidates.set(itemId, queries.reduce((s, q, k) => s + (blend[k] as number) * cosine(q, vector), 0));
+    }
+  }
+
+  const penalties = profile.penalties
+    .map((p) => ({
+      vector: index.vector(p.itemId),
+      strength: Math.min(1, (p.weight * factor) / Math.max(inputs.profileSettings.weights.dislike, 1e-9)),
+    }))
+    .filter((p): p is { vector: Float32Array; strength: number } => p.vector !== undefined);
+  const positives = profile.positives
+    .map((p) => ({ itemId: p.itemId, vector: index.vector(p.itemId) }))
+    .filter((p): p is { itemId: string; vector: Float32Array } => p.vector !== undefined);
+
+  const scored: Array<RankedItem & { vector: Float32Array }> = [];
+  for (const [itemId, visual] of candidates) {
+    const vector = index.vector(itemId);
+    if (!vector) continue;
+    let penalty = 0;
+    for (const p of penalties) penalty = Math.max(penalty, p.strength * Math.max(0, cosine(vector, p.vector)));
+    const coScore = useCo ? (co.get(itemId) ?? 0) / coMax : 0;
+    const score = visual - settings.penaltyWeight * penalty + settings.coEngagementWeight * coScore;
+    scored.push({ itemId, score, vector, reason: reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined) });
+  }
+  return maximalMarginalRelevance(scored, request.limit, settings.mmrLambda).map(({ itemId, score, reason }) => ({
+    itemId,
+    score,
+    reason,
+  }));
+}
+
+function reasonFor(vector: Float32Array, positives: Array<{ itemId: string; vector: Float32Array }>, coEngaged?: string): Reason {
+  let best: Reason | undefined;
+  let bestSimilarity = -Infinity;
+  for (const positive of positives) {
+    const similarity = cosine(vector, positive.vector);
+    if (similarity > bestSimilarity) {
+      bestSimilarity = similarity;
+      best = { kind: 'similar_to', itemId: positive.itemId, similarity: Math.round(similarity * 1000) / 1000 };
+    }
+  }
+  if (!best && coEngaged) return { kind: 'co_engaged', itemId: coEngaged };
+  return best ?? { kind: 'popular' };
+}
+
+/** Greedy MMR: each pick maximises lambda * relevance - (1 - lambda) * max similarity to the picks so far. */
+export function maximalMarginalRelevance<T extends { score: number; vector: Float32Array }>(
+  candidates: T[],
+  limit: number,
+  lambda: number,
+): T[] {
+  const remaining = [...candidates].sort((a, b) => b.score - a.score);
+  const picked: T[] = [];
+  const maxSimilarity = new Float64Array(remaining.length).fill(-Infinity);
+  const taken = new Uint8Array(remaining.length);
+  while (picked.length < limit && picked.length < remaining.length) {
+    let best = -1;
+    let bestValue = -Infinity;
+    for (let i = 0; i < remaining.length; i++) {
+      if (taken[i]) continue;
+      const redundancy = picked.length === 0 ? 0 : (maxSimilarity[i] as number);
+      const value = lambda * (remaining[i] as T).score - (1 - lambda) * redundancy;
+      if (value > bestValue) {
+        bestValue = value;
+        best = i;
+      }
+    }
+    if (best < 0) break;
+    taken[best] = 1;
+    const chosen = remaining[best] as T;
+    picked.push(chosen);
+    for (let i = 0; i < remaining.length; i++) {
+      if (!taken[i]) maxSimilarity[i] = Math.max(maxSimilarity[i] as number, cosine((remaining[i] as T).vector, chosen.vector));
+    }
+  }
+  return picked;
+}
+
+/** Most popular eligible items; popularity is decayed to `now` by the caller. */
+export function rankPopular(
+  index: VectorIndex,
+  popularity: Map<string, number>,
+  accept: (itemId: string, attributes: ItemAttributes) => boolean,
+  limit: number,
+): RankedItem[] {
+  const ranked: RankedItem[] = [];
+  const sorted = [...popularity].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  for (const [itemId, weight] of sorted) {
+    const attributes = index.attributes(itemId);
+    if (!attributes || !accept(itemId, attributes)) continue;
+    ranked.push({ itemId, score: weight, reason: { kind: 'popular' } });
+    if (ranked.length >= limit) return ranked;
+  }
+  // A young catalogue has little popularity yet: fill with other eligible items, in a stable order.
+  const chosen = new Set(ranked.map((r) => r.itemId));
+  for (const itemId of index.ids()) {
+    if (ranked.length >= limit) break;
+    const attributes = index.attributes(itemId);
+    if (chosen.has(itemId) || !attributes || !accept(itemId, attributes)) continue;
+    ranked.push({ itemId, score: 0, reason: { kind: 'popular' } });
+  }
+  return ranked;
+}

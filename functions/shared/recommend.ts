@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { CatalogueIndex } from './catalogue-index';
+import type { CatalogueReader, ItemView } from './catalogue-reader';
+import type { Embedder } from './embedder';
+import { describeIssues } from './event-schema';
+import { BadRequest, NotFound } from './http';
+import { decayFactor, type ProfileSettings } from './interest-profile';
+import type { ProfileStore } from './profile-store';
+import {
+  exclusionFilter,
+  type RankedItem,
+  type RankingSettings,
+  rankForUser,
+  rankPopular,
+  type Reason,
+} from './ranking';
+
+export interface RecommendDeps {
+  catalogue: () => Promise<CatalogueIndex>;
+  reader: CatalogueReader;
+  profiles: ProfileStore;
+  embedder: () => Promise<Embedder>;
+  modelId: string;
+  profileSettings: ProfileSettings;
+  ranking: RankingSettings;
+  popularityEpoch: number;
+  /** Popularity is cached this long per process. @default 30 s */
+  popularityTtlMs?: number;
+  now?: () => number;
+}
+
+export interface RecommendationItem extends ItemView {
+  score: number;
+  reason: Reason;
+}
+
+export interface RecommendationList {
+  recommendationId: string;
+  strategy: 'personal' | 'popular' | 'similar_item' | 'similar_image';
+  modelId: string;
+  items: RecommendationItem[];
+}
+
+const limit = z.coerce.number().int().min(1).max(100).default(10);
+const category = z.string().min(1).max(128).optional();
+export const ListQuerySchema = z.strictObject({
+  limit,
+  category,
+  exclude: z.enum(['seen']).optional(),
+});
+export const SimilarQuerySchema = z.strictObject({ limit, category });
+export const SearchQuerySchema = z.strictObject({ limit, category });
+
+export function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string | undefined> | undefined): z.output<T> {
+  const parsed = schema.safeParse(query ?? {});
+  if (!parsed.success) throw new BadRequest('invalid_query', describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** A category filter must name a category the catalogue has; a typo would silently return nothing. */
+function checkCategory(catalogue: CatalogueIndex, requested: string | undefined): void {
+  if (requested !== undefined && !catalogue.categories().has(requested)) {
+    throw new BadRequest('unknown_category', `no items in category ${requested}`, 400, { category: requested });
+  }
+}
+
+let popularityCache: { at: number; values: Map<string, number> } | undefined;
+
+async function decayedPopularity(deps: RecommendDeps, now: number): Promise<Map<string, number>> {
+  if (!popularityCache || now - popularityCache.at > (deps.popularityTtlMs ?? 30_000)) {
+    popularityCache = { at: now, values: await deps.profiles.popularity() };
+  }
+  const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
+  return new Map([...popularityCache.values].map(([itemId, weight]) => [itemId, weight * factor]));
+}
+
+async function withViews(deps: RecommendDeps, ranked: RankedItem[]): Promise<RecommendationItem[]> {
+  const views = await deps.reader.views(ranked.map((r) => r.itemId));
+  return ranked.flatMap((r) => {
+    const view = views.get(r.itemId);
+    return view ? [{ ...view, score: Math.round(r.score * 1e5) / 1e5, reason: r.reason }] : [];
+  });
+}
+
+export async function recommendForUser(
+  deps: RecommendDeps,
+  userId: string,
+  query: z.output<typeof ListQuerySchema>,
+): Promise<RecommendationList & { userId: string }> {
+  const now = (deps.now ?? Date.now)();
+  const catalogue = await deps.catalogue();
+  await catalogue.refreshIfDue(now);
+  checkCategory(catalogue, query.category);
+  const stored = await deps.profiles.getProfile(userId);
+  const request = { limit: query.limit, category: query.category, excludeSeen: query.exclude === 'seen' };
+  const recommendationId = randomUUID();
+  if (!stored || stored.profile.centroids.length === 0) {
+    const popular = rankPopular(catalogue.index, await decayedPopularity(deps, now), exclusionFilter(stored?.profile, request), query.limit);
+    return { userId, recommendationId, strategy: 'popular', modelId: deps.modelId, items: await withViews(deps, popular) };
+  }
+  const { profile } = stored;
+  const recent = profile.positives.slice(0, 10).map((p) => p.itemId);
+  const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
+  const coEngagement =
+    deps.ranking.coEngagementWeight > 0
+      ? new Map([...(await deps.profiles.coEngagement(recent))].map(([itemId, w]) => [itemId, w * factor]))
+      : undefined;
+  const ranked = rankForUser(
+    { index: catalogue.index, profile, profileSettings: deps.profileSettings, settings: deps.ranking, now, coEngagement },
+    request,
+  );
+  return { userId, recommendationId, strategy: 'personal', modelId: deps.modelId, items: await withViews(deps, ranked) };
+}
+
+export async function similarItems(
+  deps: RecommendDeps,
+  itemId: string,
+  query: z.output<typeof SimilarQuerySchema>,
+): Promise<RecommendationList & { itemId: string }> {
+  const catalogue = await deps.catalogue();
+  await catalogue.refreshIfDue((deps.now ?? Date.now)());
+  checkCategory(catalogue, query.category);
+  let vector = catalogue.index.vector(itemId);
+  if (!vector) {
+    // Not served (unavailable, say) but known: its stored vector still says what it looks like.
+    const item = await deps.reader.get(itemId);
+    if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
+    vector = item.vectors[deps.modelId];
+    if (!vector) throw new BadRequest('item_not_ready', `item ${itemId} is ${item.status} and has no vector`, 409);
+  }
+  const ranked = catalogue.index.search({
+    queries: [vector],
+    k: query.limit,
+    accept: (id, attributes) => id !== itemId && attributes.available && (query.category === undefined || attributes.category === query.category),
+  });
+  const items = await withViews(
+    deps,
+    ranked.map((r) => ({ ...r, reason: { kind: 'similar_to_item', itemId } as Reason })),
+  );
+  return { itemId, recommendationId: randomUUID(), strategy: 'similar_item', modelId: deps.modelId, items };
+}
+
+export async function searchByImage(
+  deps: RecommendDeps,
+  image: Uint8Array,
+  query: z.output<typeof SearchQuerySchema>,
+): Promise<RecommendationList & { queryMs: { embed: number } }> {
+  const catalogue = await deps.catalogue();
+  await catalogue.refreshIfDue((deps.now ?? Date.now)());
+  checkCategory(catalogue, query.category);
+  const started = performance.now();
+  const { vector } = await (await deps.embedder()).embed(image);
+  const embedMs = performance.now() - started;
+  const ranked = catalogue.index.search({
+    queries: [vector],
+    k: query.limit,
+    accept: (_id, attributes) => attributes.available && (query.category === undefined || attributes.category === query.category),
+  });
+  const items = await withViews(
+    deps,
+    ranked.map((r) => ({ ...r, reason: { kind: 'similar_to_image' } as Reason })),
+  );
+  return { recommendationId: randomUUID(), strategy: 'similar_image', modelId: deps.modelId, items, queryMs: { embed: Math.round(embedMs) } };
+}
+
+export async function itemDetails(deps: RecommendDeps, itemId: string) {
+  const item = await deps.reader.get(itemId);
+  if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
+  return {
+    itemId: item.itemId,
+    status: item.status,
+    ...(item.rejection ? { rejection: item.rejection } : {}),
+    title: item.title,
+    category: item.category,
+    price: item.price,
+    tags: item.tags,
+    available: item.available !== false,
+    modelIds: Object.keys(item.vectors).sort(),
+    servedByActiveModel: item.vectors[deps.modelId] !== undefined,
+    ...(item.metadataWarnings ? { metadataWarnings: item.metadataWarnings } : {}),
+    createdAt: new Date(item.createdAt).toISOString(),
+    updatedAt: new Date(item.updatedAt).toISOString(),
+    imageUrl: await deps.reader.imageUrl(item.source),
+  };
+}
