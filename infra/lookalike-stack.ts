@@ -2,7 +2,9 @@ import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CatalogueIngestion } from './constructs/catalogue-ingestion';
 import { tableFromDefinition } from './constructs/data-tables';
+import { InterestTracking } from './constructs/interest-tracking';
 import { ModelLayers } from './constructs/model-layers';
+import { type JwtSettings, RecommendationsApi, type ServingBackend } from './constructs/recommendations-api';
 import { ITEMS_TABLE } from './resources';
 
 export interface LookalikeStackProps extends StackProps {
@@ -23,12 +25,26 @@ export interface LookalikeStackProps extends StackProps {
   readonly dataRemovalPolicy?: RemovalPolicy;
   /** Tries of an upload's notification before it is dead-lettered. @default 5 */
   readonly ingestMaxReceiveCount?: number;
+  /** 'exact' (in-memory, up to a few hundred thousand items) or 'dynamodb-vector'. @default 'exact' */
+  readonly servingBackend?: ServingBackend;
+  /** Use an existing identity provider instead of creating a Cognito user pool. @default a new user pool */
+  readonly jwt?: JwtSettings;
+  /** JWT claim with the shop's user id. @default 'sub' */
+  readonly userClaim?: string;
+  /** Browser origins allowed to call the API. @default none */
+  readonly allowedOrigins?: string[];
+  /** Days raw events are kept. @default 90 */
+  readonly eventTtlDays?: number;
+  /** Half-life of interest, popularity and penalty weights, in days. @default 30 */
+  readonly halfLifeDays?: number;
 }
 
 /** Composes Lookalike's capabilities; the props are the knobs a user turns. */
 export class LookalikeStack extends Stack {
   public readonly layers: ModelLayers;
   public readonly ingestion: CatalogueIngestion;
+  public readonly tracking: InterestTracking;
+  public readonly api: RecommendationsApi;
 
   constructor(scope: Construct, id: string, props: LookalikeStackProps = {}) {
     super(scope, id, props);
@@ -40,6 +56,23 @@ export class LookalikeStack extends Stack {
       layers: this.layers,
       removalPolicy,
       maxReceiveCount: props.ingestMaxReceiveCount,
+    });
+    this.tracking = new InterestTracking(this, 'Interest', {
+      itemsTable,
+      activeModel: this.layers.manifest,
+      removalPolicy,
+      eventTtlDays: props.eventTtlDays,
+      halfLifeDays: props.halfLifeDays,
+    });
+    this.api = new RecommendationsApi(this, 'Recommendations', {
+      itemsTable,
+      bucket: this.ingestion.bucket,
+      layers: this.layers,
+      tracking: this.tracking,
+      backend: props.servingBackend,
+      jwt: props.jwt,
+      userClaim: props.userClaim,
+      allowedOrigins: props.allowedOrigins,
     });
   }
 }

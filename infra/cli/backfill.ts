@@ -1,0 +1,326 @@
+/**
+ * `npm run backfill -- --bucket <name> [--prefix catalogue/] [--concurrency n] [--model <manifest or id>]...
+ * [--items-table <name>]`: embeds every catalogue image that has no item, or no vector for a target
+ * model, through the same ordered, conditional writes as the embed function. Safe to rerun and safe
+ * to run while events flow: it never overwrites what an event wrote and never resurrects a deleted item.
+ * Progress goes to stderr; one summary JSON line goes to stdout.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import type { S3EventRecord } from 'aws-lambda';
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
+import { catalogueObjectFromKey, encodeNotificationKey } from '../../functions/shared/catalogue-key';
+import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
+import { listEnv, numberEnv, optionalEnv } from '../../functions/shared/config';
+import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../../functions/shared/embedder';
+import { isDomainError } from '../../functions/shared/errors';
+import { type IngestDeps, ingestRecord } from '../../functions/shared/ingest';
+import { loadManifest } from '../../functions/shared/model-manifest';
+import { S3ObjectStore } from '../../functions/shared/s3-object-store';
+import { CATALOGUE_PREFIX } from '../resources';
+
+/** One entry of a bucket listing. */
+export interface ListedObject {
+  key: string;
+  /** Without quotes. */
+  etag?: string;
+  size?: number;
+  lastModified?: Date;
+}
+
+/** Lists a bucket: a port, so a test can hand the backfill a listing taken at another moment. */
+export interface ObjectListing {
+  list(bucket: string, prefix: string): AsyncIterable<ListedObject>;
+}
+
+export interface BackfillDeps extends IngestDeps {
+  listing: ObjectListing;
+}
+
+export interface BackfillOptions {
+  bucket: string;
+  /** @default CATALOGUE_PREFIX */
+  prefix?: string;
+  /** Objects handled at the same time. @default 4 */
+  concurrency?: number;
+  /** Called after every object; `listed` grows while the listing pages in. */
+  onProgress?: (progress: { listed: number; done: number }) => void;
+  /** Called for each object that failed (transient trouble; a rerun retries it). */
+  onFailure?: (failure: { key: string; error: string }) => void;
+}
+
+export interface BackfillSummary {
+  listed: number;
+  /** Items written from scratch (every target model). */
+  embedded: number;
+  /** Vectors added to ready items that missed a target model. */
+  added_vectors: number;
+  /** Nothing to do: up to date, not a catalogue image, deleted, or owned by a newer event. */
+  skipped: number;
+  rejected: number;
+  failed: number;
+}
+
+/**
+ * The sequencer of a backfilled create: the lowest there is. S3 sequencers only order events of one
+ * key, and the backfill has none, so it claims to be older than every real event: a real create,
+ * replace or delete of the key, processed before or after, always wins (the writes are conditional on
+ * `stored.sequencer < incoming.sequencer`), and a tombstone can never be overwritten by it.
+ */
+export const BACKFILL_SEQUENCER = '0';
+
+export function s3Listing(client: S3Client, pageSize = 1000): ObjectListing {
+  return {
+    async *list(bucket, prefix) {
+      for await (const page of paginateListObjectsV2(
+        { client, pageSize },
+        { Bucket: bucket, Prefix: prefix },
+      )) {
+        for (const object of page.Contents ?? []) {
+          if (!object.Key) continue;
+          yield {
+            key: object.Key,
+            ...(object.ETag ? { etag: stripQuotes(object.ETag) } : {}),
+            ...(object.Size !== undefined ? { size: object.Size } : {}),
+            ...(object.LastModified ? { lastModified: object.LastModified } : {}),
+          };
+        }
+      }
+    },
+  };
+}
+
+export async function backfill(deps: BackfillDeps, options: BackfillOptions): Promise<BackfillSummary> {
+  const prefix = options.prefix ?? CATALOGUE_PREFIX;
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  if (deps.embedders.length === 0) throw new Error('backfill needs at least one model');
+  const now = deps.now ?? Date.now;
+  const summary: BackfillSummary = {
+    listed: 0,
+    embedded: 0,
+    added_vectors: 0,
+    skipped: 0,
+    rejected: 0,
+    failed: 0,
+  };
+  let done = 0;
+
+  /** What one object adds to the summary. */
+  const backfillObject = async (listed: ListedObject): Promise<Partial<BackfillSummary>> => {
+    const object = catalogueObjectFromKey(listed.key);
+    if (!object) return { skipped: 1 };
+    const stored = await deps.repository.get(object.itemId);
+    if (!stored) {
+      // HEAD pins the exact version (when the bucket is versioned) so the etag matches the bytes read.
+      const head = await deps.objects.head(options.bucket, listed.key);
+      if (!head) return { skipped: 1 };
+      const result = await ingestRecord(deps, syntheticCreateRecord(options.bucket, listed, head));
+      if (result.outcome === 'ready') return { embedded: 1 };
+      return result.outcome === 'rejected' ? { rejected: 1 } : { skipped: 1 };
+    }
+    // Deleted: a stale listing and a lost re-put notification look alike here; only a real event
+    // (e.g. CopyObject onto itself) may bring the item back. Rejected: already judged on this content.
+    if (stored.status !== 'ready') return { skipped: 1 };
+    // Another object holds this item id, or the content changed and its own event is on the way.
+    if (stored.source.key !== listed.key || !listed.etag || stored.source.etag !== listed.etag)
+      return { skipped: 1 };
+    const missing = deps.embedders.filter((embedder) => stored.vectors[embedder.modelId] === undefined);
+    if (missing.length === 0) return { skipped: 1 };
+    const bytes = await deps.objects.read(options.bucket, listed.key, stored.source.versionId);
+    if (!bytes) return { skipped: 1 };
+    let added = 0;
+    for (const embedder of missing) {
+      const { vector } = await embedder.embed(bytes);
+      // Conditional on the item still holding this content from this event: never touches newer state.
+      if (
+        await deps.repository.addVectorIfCurrent(
+          object.itemId,
+          embedder.modelId,
+          vector,
+          stored.source,
+          now(),
+        )
+      )
+        added++;
+    }
+    return added > 0 ? { added_vectors: added } : { skipped: 1 };
+  };
+
+  const worker = async (iterator: AsyncIterator<ListedObject>) => {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      summary.listed++;
+      options.onProgress?.({ listed: summary.listed, done });
+      try {
+        const counts = await backfillObject(next.value);
+        for (const [field, count] of Object.entries(counts) as Array<[keyof BackfillSummary, number]>)
+          summary[field] += count;
+      } catch (error) {
+        summary.failed++;
+        const message = isDomainError(error)
+          ? `${error.code}: ${error.message}`
+          : error instanceof Error
+            ? `${error.name}: ${error.message}`
+            : String(error);
+        options.onFailure?.({ key: next.value.key, error: message });
+      }
+      done++;
+      options.onProgress?.({ listed: summary.listed, done });
+    }
+  };
+
+  // An async generator queues concurrent next() calls, so the workers can share one listing.
+  const iterator = deps.listing.list(options.bucket, prefix)[Symbol.asyncIterator]();
+  await Promise.all(Array.from({ length: concurrency }, () => worker(iterator)));
+  return summary;
+}
+
+/** An S3 notification record for an object found by listing, ordered below every real event. */
+function syntheticCreateRecord(
+  bucket: string,
+  listed: ListedObject,
+  head: { etag?: string; size?: number; versionId?: string },
+): S3EventRecord {
+  const etag = head.etag ?? listed.etag ?? '';
+  return {
+    eventVersion: '2.1',
+    eventSource: 'lookalike:backfill',
+    awsRegion: process.env.AWS_REGION ?? '',
+    // Only compared with events of other keys that map to the same item id: the object's own age.
+    eventTime: (listed.lastModified ?? new Date(0)).toISOString(),
+    eventName: 'ObjectCreated:Put',
+    userIdentity: { principalId: 'lookalike-backfill' },
+    requestParameters: { sourceIPAddress: '' },
+    responseElements: { 'x-amz-request-id': '', 'x-amz-id-2': '' },
+    s3: {
+      s3SchemaVersion: '1.0',
+      configurationId: 'lookalike-backfill',
+      bucket: { name: bucket, ownerIdentity: { principalId: '' }, arn: `arn:aws:s3:::${bucket}` },
+      object: {
+        key: encodeNotificationKey(listed.key),
+        size: head.size ?? listed.size ?? 0,
+        eTag: etag,
+        ...(head.versionId ? { versionId: head.versionId } : {}),
+        sequencer: BACKFILL_SEQUENCER,
+      },
+    },
+  };
+}
+
+const stripQuotes = (etag: string) => etag.replace(/^"|"$/g, '');
+
+/** A manifest path (file or folder), or the id of the active model or of one in EXTRA_MODEL_MANIFESTS. */
+export function resolveModel(model: string): string {
+  if (existsSync(model))
+    return statSync(model).isDirectory() ? join(resolve(model), 'manifest.json') : resolve(model);
+  const known = [defaultManifestPath(), ...listEnv('EXTRA_MODEL_MANIFESTS')].filter((path) =>
+    existsSync(path),
+  );
+  const match = known.find((path) => loadManifest(path).manifest.modelId === model);
+  if (!match) {
+    const ids = known.map((path) => loadManifest(path).manifest.modelId).join(', ') || 'none';
+    throw new InvalidArgumentError(
+      `no manifest at "${model}" and no known model with that id (known: ${ids})`,
+    );
+  }
+  return match;
+}
+
+const positiveInteger = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer');
+  return parsed;
+};
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('backfill')
+    .description(
+      'Embed catalogue images that have no item or no vector for a model, without racing live events',
+    )
+    .requiredOption('--bucket <name>', 'catalogue bucket')
+    .option('--prefix <prefix>', 'list only keys under this prefix', CATALOGUE_PREFIX)
+    .option('--concurrency <n>', 'objects handled at the same time', positiveInteger, 4)
+    .option(
+      '--model <manifest or id>',
+      'a model every item must have a vector for (repeatable; default: the active model)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--items-table <name>', 'items table (default: $ITEMS_TABLE)')
+    .parse();
+  const options = program.opts<{
+    bucket: string;
+    prefix: string;
+    concurrency: number;
+    model?: string[];
+    itemsTable?: string;
+  }>();
+  const itemsTable =
+    options.itemsTable ??
+    optionalEnv('ITEMS_TABLE') ??
+    program.error('error: --items-table or ITEMS_TABLE is required');
+
+  // The same knobs as the embed function, so both write identical rows.
+  const maxBytes = numberEnv('MAX_IMAGE_BYTES', DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 });
+  const manifests = [...new Set((options.model ?? [defaultManifestPath()]).map(resolveModel))];
+  const embedders = await Promise.all(
+    manifests.map((manifestPath) => Embedder.load({ manifestPath, limits: { maxBytes } })),
+  );
+  const vectorIndexAttribute = optionalEnv('VECTOR_INDEX_ATTRIBUTE');
+  const vectorIndexModelId = optionalEnv('VECTOR_INDEX_MODEL_ID');
+  const vectorIndex =
+    vectorIndexAttribute && vectorIndexModelId
+      ? {
+          attribute: vectorIndexAttribute,
+          modelId: vectorIndexModelId,
+          dim: numberEnv('VECTOR_INDEX_DIMENSION', 0, { min: 0 }),
+        }
+      : undefined;
+
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: 'backfill [{bar}] {value}/{total} objects | {duration_formatted}',
+    hideCursor: true,
+  });
+  bar.start(0, 0);
+  const failures: Array<{ key: string; error: string }> = [];
+  let summary: BackfillSummary;
+  try {
+    summary = await backfill(
+      {
+        listing: s3Listing(s3Client()),
+        objects: new S3ObjectStore(s3Client(), maxBytes),
+        repository: new CatalogueRepository(dynamoClient(), itemsTable, vectorIndex),
+        embedders,
+      },
+      {
+        bucket: options.bucket,
+        prefix: options.prefix,
+        concurrency: options.concurrency,
+        onProgress: ({ listed, done }) => {
+          bar.setTotal(listed);
+          bar.update(done);
+        },
+        onFailure: (failure) => failures.push(failure),
+      },
+    );
+  } finally {
+    bar.stop();
+  }
+  for (const failure of failures) process.stderr.write(`failed: ${JSON.stringify(failure)}\n`);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  process.exitCode = summary.failed > 0 ? 2 : 0;
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,68 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import type { ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { EVENTS_TABLE, PROFILES_TABLE, STATS_TABLE } from '../resources';
+import { tableFromDefinition } from './data-tables';
+import { LookalikeFunction } from './lookalike-function';
+import type { ModelManifest } from '../../functions/shared/model-manifest';
+
+export interface InterestTrackingProps {
+  readonly itemsTable: ITableV2;
+  readonly activeModel: ModelManifest;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** Raw events are kept this long. @default 90 */
+  readonly eventTtlDays?: number;
+  /** Live events older than this are refused (the import route allows up to the TTL). @default 30 */
+  readonly eventMaxAgeDays?: number;
+  /** Half-life of every decayed weight, in days. @default 30 */
+  readonly halfLifeDays?: number;
+  /** Per-type event weights, e.g. { like: 2 }; unset types keep their defaults. @default see README */
+  readonly eventWeights?: Record<string, number>;
+  /** K, the most interest centroids per user. @default 4 */
+  readonly maxInterestCentroids?: number;
+}
+
+/** POST /events, POST /events/import and DELETE /users/{userId}: events, profiles and aggregates. */
+export class InterestTracking extends Construct {
+  public readonly eventsTable: TableV2;
+  public readonly profilesTable: TableV2;
+  public readonly statsTable: TableV2;
+  public readonly trackFunction: LookalikeFunction;
+  /** Settings the recommender must share with the tracker (same weights and half-life). */
+  public readonly profileEnvironment: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: InterestTrackingProps) {
+    super(scope, id);
+    const eventTtlDays = props.eventTtlDays ?? 90;
+    const eventMaxAgeDays = props.eventMaxAgeDays ?? 30;
+    if (eventMaxAgeDays > eventTtlDays) {
+      throw new Error(`InterestTracking: eventMaxAgeDays (${eventMaxAgeDays}) cannot exceed eventTtlDays (${eventTtlDays})`);
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.eventsTable = tableFromDefinition(this, EVENTS_TABLE, removalPolicy);
+    this.profilesTable = tableFromDefinition(this, PROFILES_TABLE, removalPolicy);
+    this.statsTable = tableFromDefinition(this, STATS_TABLE, removalPolicy);
+
+    this.profileEnvironment = {
+      ACTIVE_MODEL_ID: props.activeModel.modelId,
+      MODEL_DIMENSION: String(props.activeModel.output.dim),
+      ...(props.halfLifeDays !== undefined ? { HALF_LIFE_DAYS: String(props.halfLifeDays) } : {}),
+      ...(props.eventWeights ? { EVENT_WEIGHTS: JSON.stringify(props.eventWeights) } : {}),
+      ...(props.maxInterestCentroids !== undefined ? { MAX_INTEREST_CENTROIDS: String(props.maxInterestCentroids) } : {}),
+    };
+    this.trackFunction = new LookalikeFunction(this, 'Track', {
+      name: 'track',
+      memorySize: 512,
+      environment: {
+        ...this.profileEnvironment,
+        EVENT_TTL_DAYS: String(eventTtlDays),
+        EVENT_MAX_AGE_DAYS: String(eventMaxAgeDays),
+      },
+    })
+      .useTable(this.eventsTable, 'EVENTS_TABLE', ['BatchGetItem', 'Query', 'PutItem', 'BatchWriteItem', 'DeleteItem', 'ConditionCheckItem'])
+      .useTable(this.profilesTable, 'PROFILES_TABLE', ['GetItem', 'PutItem', 'DeleteItem', 'ConditionCheckItem'])
+      .useTable(this.statsTable, 'STATS_TABLE', ['UpdateItem'])
+      .useTable(props.itemsTable, 'ITEMS_TABLE', ['BatchGetItem']);
+  }
+}

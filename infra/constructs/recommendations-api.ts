@@ -1,0 +1,168 @@
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import {
+  CorsHttpMethod,
+  HttpApi,
+  HttpMethod,
+  HttpRoute,
+  HttpRouteKey,
+  HttpStage,
+  type IHttpRouteAuthorizer,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { UserPool, UserPoolClient, type IUserPool } from 'aws-cdk-lib/aws-cognito';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ROUTES, type RouteFunction } from '../routes';
+import { LookalikeFunction } from './lookalike-function';
+import type { ModelLayers } from './model-layers';
+import type { InterestTracking } from './interest-tracking';
+
+export type ServingBackend = 'exact' | 'dynamodb-vector';
+
+export interface JwtSettings {
+  /** Token issuer URL (e.g. your IdP's). */
+  readonly issuer: string;
+  /** Accepted audiences (client ids). */
+  readonly audience: string[];
+}
+
+export interface RecommendationsApiProps {
+  readonly itemsTable: ITableV2;
+  readonly bucket: IBucket;
+  readonly layers: ModelLayers;
+  readonly tracking: InterestTracking;
+  /** @default 'exact' */
+  readonly backend?: ServingBackend;
+  /** An existing IdP; when absent, a Cognito user pool is created and used. @default a new user pool */
+  readonly jwt?: JwtSettings;
+  /** JWT claim holding the shop's user id. @default 'sub' */
+  readonly userClaim?: string;
+  /** Browser origins allowed to call the API. @default none (no CORS) */
+  readonly allowedOrigins?: string[];
+  /** Steady-state requests per second across the API. @default 200 */
+  readonly throttleRateLimit?: number;
+  /** @default 400 */
+  readonly throttleBurstLimit?: number;
+  /** @default 2048 (MB): the exact index lives in memory, and more memory buys more CPU */
+  readonly recommendMemorySize?: number;
+}
+
+/** The HTTP API from the route table, its authorizers, the recommend and compact functions. */
+export class RecommendationsApi extends Construct {
+  public readonly api: HttpApi;
+  public readonly stage: HttpStage;
+  public readonly recommendFunction: LookalikeFunction;
+  public readonly compactFunction: LookalikeFunction;
+  public readonly userPool?: IUserPool;
+  public readonly accessLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: RecommendationsApiProps) {
+    super(scope, id);
+    const backend = props.backend ?? 'exact';
+    if (props.jwt && (!props.jwt.issuer.startsWith('https://') || props.jwt.audience.length === 0)) {
+      throw new Error('RecommendationsApi: jwt.issuer must be an https URL and jwt.audience must name at least one client');
+    }
+    const manifest = props.layers.manifest;
+    const shared = {
+      ...props.tracking.profileEnvironment,
+      SERVING_BACKEND: backend,
+      ...(props.userClaim ? { USER_CLAIM: props.userClaim } : {}),
+    };
+
+    this.recommendFunction = new LookalikeFunction(this, 'Recommend', {
+      name: 'recommend',
+      layers: [props.layers.runtimeLayer, props.layers.modelLayer],
+      memorySize: props.recommendMemorySize ?? 2048,
+      timeout: Duration.seconds(29),
+      environment: shared,
+    })
+      .useTable(props.itemsTable, 'ITEMS_TABLE', ['GetItem', 'BatchGetItem', 'Query'], { indexes: true })
+      .useTable(props.tracking.profilesTable, 'PROFILES_TABLE', ['GetItem'])
+      .useTable(props.tracking.statsTable, 'STATS_TABLE', ['Query'])
+      .useBucketObjects(props.bucket, 'CATALOGUE_BUCKET', 'catalogue/', ['GetObject']);
+    // The profile store is shared with the tracker; the recommender never touches raw events.
+    this.recommendFunction.function.addEnvironment('EVENTS_TABLE', props.tracking.eventsTable.tableName);
+    props.bucket.grantRead(this.recommendFunction.function, 'index/*');
+
+    this.compactFunction = new LookalikeFunction(this, 'Compact', {
+      name: 'compact',
+      layers: [props.layers.runtimeLayer, props.layers.modelLayer],
+      memorySize: 2048,
+      timeout: Duration.minutes(5),
+      environment: { ACTIVE_MODEL_ID: manifest.modelId, MODEL_DIMENSION: String(manifest.output.dim) },
+    }).useTable(props.itemsTable, 'ITEMS_TABLE', ['BatchGetItem', 'Query'], { indexes: true });
+    this.compactFunction.function.addEnvironment('CATALOGUE_BUCKET', props.bucket.bucketName);
+    props.bucket.grantReadWrite(this.compactFunction.function, 'index/*');
+    props.bucket.grantDelete(this.compactFunction.function, 'index/*');
+    this.compactFunction.function.addEventSource(
+      new DynamoEventSource(props.itemsTable, {
+        startingPosition: StartingPosition.LATEST,
+        batchSize: 1000,
+        // Bursts of uploads make one snapshot: wait up to a minute, one compactor at a time.
+        maxBatchingWindow: Duration.seconds(60),
+        parallelizationFactor: 1,
+        retryAttempts: 3,
+      }),
+    );
+
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.THREE_MONTHS });
+    this.api = new HttpApi(this, 'Api', {
+      description: 'Lookalike recommendations API',
+      createDefaultStage: false,
+      ...(props.allowedOrigins?.length
+        ? {
+            corsPreflight: {
+              allowOrigins: props.allowedOrigins,
+              allowHeaders: ['authorization', 'content-type'],
+              allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.DELETE],
+              maxAge: Duration.hours(1),
+            },
+          }
+        : {}),
+    });
+    this.stage = new HttpStage(this, 'Stage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRateLimit ?? 200, burstLimit: props.throttleBurstLimit ?? 400 },
+      accessLogSettings: { destination: new LogGroupLogDestination(this.accessLogs) },
+    });
+
+    let jwtAuthorizer: IHttpRouteAuthorizer;
+    if (props.jwt) {
+      jwtAuthorizer = new HttpJwtAuthorizer('Jwt', props.jwt.issuer, { jwtAudience: props.jwt.audience });
+    } else {
+      const pool = new UserPool(this, 'Users', {
+        selfSignUpEnabled: false,
+        passwordPolicy: { minLength: 12, requireDigits: true, requireLowercase: true, requireUppercase: true, requireSymbols: true },
+      });
+      const client = new UserPoolClient(this, 'AppClient', { userPool: pool, generateSecret: false });
+      this.userPool = pool;
+      const issuer = `https://cognito-idp.${Stack.of(this).region}.amazonaws.com/${pool.userPoolId}`;
+      jwtAuthorizer = new HttpJwtAuthorizer('Jwt', issuer, { jwtAudience: [client.userPoolClientId] });
+      new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId });
+      new CfnOutput(this, 'UserPoolClientId', { value: client.userPoolClientId });
+    }
+    const iamAuthorizer = new HttpIamAuthorizer();
+
+    const integrations: Record<RouteFunction, HttpLambdaIntegration> = {
+      track: new HttpLambdaIntegration('TrackIntegration', props.tracking.trackFunction.function),
+      recommend: new HttpLambdaIntegration('RecommendIntegration', this.recommendFunction.function),
+    };
+    for (const route of ROUTES) {
+      new HttpRoute(this, `${route.method}${route.path.replace(/[^A-Za-z0-9]/g, '')}`, {
+        httpApi: this.api,
+        routeKey: HttpRouteKey.with(route.path, HttpMethod[route.method]),
+        integration: integrations[route.function],
+        authorizer: route.auth === 'iam' ? iamAuthorizer : jwtAuthorizer,
+      });
+    }
+    new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
+  }
+}
