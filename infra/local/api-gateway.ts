@@ -46,8 +46,8 @@ export type RouteTemplate = Pick<Route, 'method' | 'path'>;
 
 /**
  * Answers API Gateway gives itself, in our `{ code, message }` shape with API Gateway's status and
- * message. A path that exists under another method is a 404 too: the deployed API (without an ANY or
- * $default route) cannot say 405, and a client must not come to rely on an answer only the twin gives.
+ * message. A path that exists only under other methods is a 404 too, as API Gateway answers it, so a
+ * client cannot come to rely on a 405 that only the twin gives; the code still tells the two apart.
  */
 export const GATEWAY_ERRORS = {
   route_not_found: { status: 404, message: 'Not Found' },
@@ -261,7 +261,7 @@ export function toApiGatewayEvent<R extends RouteTemplate>(
   const queryStringParameters: Record<string, string> = {};
   for (const key of new Set(query.keys())) queryStringParameters[key] = query.getAll(key).join(',');
 
-  const contentType = headers['content-type'];
+  const textBody = isTextContentType(headers['content-type']);
   const domainName = headers.host ?? 'localhost';
   const key = routeKey(match.route);
   return {
@@ -292,12 +292,7 @@ export function toApiGatewayEvent<R extends RouteTemplate>(
       timeEpoch: now.getTime(),
     },
     ...(request.body.length > 0
-      ? {
-          body: isTextContentType(contentType)
-            ? request.body.toString('utf8')
-            : request.body.toString('base64'),
-          isBase64Encoded: !isTextContentType(contentType),
-        }
+      ? { body: request.body.toString(textBody ? 'utf8' : 'base64'), isBase64Encoded: !textBody }
       : { isBase64Encoded: false }),
   };
 }

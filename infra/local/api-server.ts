@@ -118,6 +118,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       else res.destroy();
     });
   });
+  server.on('checkContinue', (req, res) => {
+    // curl asks before uploading over 1 MB: a body announced too large is refused before it is sent.
+    if (!(Number(req.headers['content-length']) > maxRawBodyBytes(req.headers['content-type'])))
+      res.writeContinue();
+    server.emit('request', req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {
