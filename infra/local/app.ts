@@ -1,0 +1,124 @@
+/**
+ * The whole system on local stand-ins: storage from the harness, the real handlers wired exactly as
+ * the stack wires them (S3 -> queue -> embed; HTTP API routes -> track / recommend; a compactor),
+ * with the environment the stack gives each function. Used by `npm start` and integration tests.
+ */
+import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
+import { defaultManifestPath } from '../../functions/shared/embedder';
+import { loadManifest, type ModelManifest } from '../../functions/shared/model-manifest';
+import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
+import type { Authorize } from './api-gateway';
+import { type LocalStack, type LocalStackOptions, routeObjectEvents, startLocalStack } from './harness';
+import { LocalQueue } from './queue';
+
+export interface LocalAppOptions extends LocalStackOptions {
+  /** @default 0 (a free port); -1 starts no HTTP server */
+  readonly apiPort?: number;
+  readonly staticDir?: string;
+  readonly authorize?: Authorize;
+  /** Extra routes served beside the API (e.g. /openapi.json). */
+  readonly extraRoutes?: Parameters<typeof startApiServer>[0]['extraRoutes'];
+  /** @default 3 */
+  readonly maxReceiveCount?: number;
+  /** @default 2000 */
+  readonly visibilityTimeoutMs?: number;
+  /** Embed batches handled at once. @default 1 */
+  readonly embedConcurrency?: number;
+  /** Extra function environment (e.g. ranking settings). */
+  readonly environment?: Record<string, string>;
+  /** Keep function logs quiet. @default true */
+  readonly quiet?: boolean;
+}
+
+export interface LocalApp {
+  readonly stack: LocalStack;
+  readonly queue: LocalQueue;
+  readonly handlers: ApiHandlers;
+  readonly manifest: ModelManifest;
+  /** Set when the HTTP server runs. */
+  readonly url?: string;
+  /** Writes an index snapshot now, as the compactor does after a burst of item changes. */
+  compact(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const lambdaContext = (functionName: string): Context =>
+  ({
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '2048',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 120_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  }) as Context;
+
+export async function startLocalApp(options: LocalAppOptions = {}): Promise<LocalApp> {
+  const manifestPath = defaultManifestPath();
+  const { manifest } = loadManifest(manifestPath);
+  const stack = await startLocalStack(options);
+  const environment: Record<string, string> = {
+    ...stack.env,
+    ITEMS_TABLE: stack.tables.Items as string,
+    EVENTS_TABLE: stack.tables.Events as string,
+    PROFILES_TABLE: stack.tables.Profiles as string,
+    STATS_TABLE: stack.tables.Stats as string,
+    CATALOGUE_BUCKET: stack.bucket,
+    ACTIVE_MODEL_ID: manifest.modelId,
+    MODEL_DIMENSION: String(manifest.output.dim),
+    LOOKALIKE_MODEL_MANIFEST: manifestPath,
+    ...(options.quiet === false ? {} : { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' }),
+    ...options.environment,
+  };
+  // One process hosts every function: they read their configuration at module load, like a cold start.
+  Object.assign(process.env, environment);
+  const [embed, track, recommend, compact] = await Promise.all([
+    import('../../functions/embed/handler'),
+    import('../../functions/track/handler'),
+    import('../../functions/recommend/handler'),
+    import('../../functions/compact/handler'),
+  ]);
+  const queue = new LocalQueue({
+    handler: (event) => embed.handler(event, lambdaContext('embed')),
+    name: 'lookalike-uploads',
+    batchSize: 5,
+    maxReceiveCount: options.maxReceiveCount ?? 3,
+    visibilityTimeoutMs: options.visibilityTimeoutMs ?? 2000,
+    concurrency: options.embedConcurrency ?? 1,
+  });
+  const unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
+  const handlers: ApiHandlers = {
+    track: track.handler as ApiHandler,
+    recommend: recommend.handler as ApiHandler,
+  };
+  const server =
+    options.apiPort === -1
+      ? undefined
+      : await startApiServer({
+          handlers,
+          port: options.apiPort ?? 0,
+          staticDir: options.staticDir,
+          authorize: options.authorize,
+          extraRoutes: options.extraRoutes,
+        });
+  return {
+    stack,
+    queue,
+    handlers,
+    manifest,
+    ...(server ? { url: server.url } : {}),
+    compact: () => compact.handler({ Records: [] } as DynamoDBStreamEvent),
+    async stop() {
+      unroute();
+      await server?.close();
+      await queue.drain({ timeoutMs: 30_000 }).catch(() => undefined);
+      queue.stop();
+      await stack.stop();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** One image of the demo catalogue, uploaded as a catalogue tool would. */
+export interface DemoImage {
+  key: string;
+  file: string;
+  metadata: Record<string, string>;
+}
+
+interface EmojiEntry {
+  name?: string | null;
+  short_name: string;
+  image: string;
+  subcategory: string;
+  sort_order: number;
+  has_img_google?: boolean;
+}
+
+/** S3 user metadata travels as HTTP headers: plain ASCII only. */
+const ascii = (text: string) =>
+  text
+    .normalize('NFKD')
+    .replace(/[^\x20-\x7e]/g, '')
+    .trim();
+
+const titleCase = (text: string) => text.toLowerCase().replace(/\b[a-z]/g, (c) => c.toUpperCase());
+
+/**
+ * A few hundred Noto Emoji images (emoji-datasource-google, Apache-2.0) in ~20 categories: the
+ * subcategories with the most images, up to 15 each, in Unicode order.
+ */
+export function demoCatalogue(perCategory = 15, categories = 20): DemoImage[] {
+  const root = join(require.resolve('emoji-datasource-google/package.json'), '..');
+  const entries = (JSON.parse(readFileSync(join(root, 'emoji.json'), 'utf8')) as EmojiEntry[])
+    .filter((e) => e.has_img_google && e.subcategory !== 'country-flag')
+    .sort((a, b) => a.sort_order - b.sort_order);
+  const bySubcategory = new Map<string, EmojiEntry[]>();
+  for (const entry of entries) bySubcategory.set(entry.subcategory, [...(bySubcategory.get(entry.subcategory) ?? []), entry]);
+  const chosen = [...bySubcategory]
+    .filter(([, list]) => list.length >= 12)
+    .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
+    .slice(0, categories);
+  return chosen.flatMap(([subcategory, list]) =>
+    list.slice(0, perCategory).map((entry) => ({
+      key: `catalogue/${subcategory}/${entry.short_name}.png`,
+      file: join(root, 'img', 'google', '64', entry.image),
+      metadata: {
+        title: ascii(titleCase(entry.name ?? entry.short_name.replace(/_/g, ' '))) || entry.short_name,
+        category: subcategory,
+        tags: ascii(entry.short_name.replace(/_/g, ' ')),
+      },
+    })),
+  );
+}

@@ -1,0 +1,164 @@
+/**
+ * `npm start`: Lookalike on local stand-ins, with the demo catalogue and the demo page.
+ *   --api-port (LOOKALIKE_API_PORT, 3000)   --s3-port (LOOKALIKE_S3_PORT, 4569)
+ *   --dynamo-port (LOOKALIKE_DYNAMO_PORT, 8000)   --data-dir (.lookalike)   --reset   --no-seed
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import { ensureModel } from '../../layers/model/build';
+import { backfill, s3Listing } from '../cli/backfill';
+import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
+import { Embedder } from '../../functions/shared/embedder';
+import { S3ObjectStore } from '../../functions/shared/s3-object-store';
+import { type LocalApp, startLocalApp } from './app';
+import { createLocalDynamoDbClient, createLocalS3Client } from './aws-env';
+import { openApiRoute } from './openapi';
+import { demoCatalogue } from './demo-catalogue';
+
+const REPO = resolve(__dirname, '..', '..');
+
+const port = (value: string) => {
+  const parsed = Number.parseInt(value, 10);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535) throw new InvalidArgumentError('a port is 1..65535');
+  return parsed;
+};
+
+interface StartOptions {
+  apiPort: number;
+  s3Port: number;
+  dynamoPort: number;
+  dataDir: string;
+  reset?: boolean;
+  seed: boolean;
+}
+
+async function seedDemoCatalogue(app: LocalApp, s3: S3Client): Promise<number> {
+  const images = demoCatalogue();
+  const bar = new SingleBar({ format: 'seeding demo catalogue [{bar}] {value}/{total} uploaded', hideCursor: true, stream: process.stderr });
+  bar.start(images.length, 0);
+  let next = 0;
+  // A catalogue tool uploads a few at a time; ingestion runs for real behind it.
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < images.length) {
+        const image = images[next++];
+        if (!image) break;
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: app.stack.bucket,
+            Key: image.key,
+            Body: readFileSync(image.file),
+            ContentType: 'image/png',
+            Metadata: image.metadata,
+          }),
+        );
+        bar.increment();
+      }
+    }),
+  );
+  bar.stop();
+  return images.length;
+}
+
+async function itemCount(app: LocalApp): Promise<number> {
+  const dynamo = createLocalDynamoDbClient(app.stack.endpoints.dynamodb);
+  const { Count = 0 } = await dynamo.send(new ScanCommand({ TableName: app.stack.tables.Items, Select: 'COUNT', Limit: 1 }));
+  dynamo.destroy();
+  return Count;
+}
+
+async function main(): Promise<void> {
+  const options = new Command()
+    .name('npm start --')
+    .description('Run Lookalike locally on DynamoDB Local and s3rver, with a demo catalogue and page')
+    .option('--api-port <port>', 'HTTP API port', port, Number(process.env.LOOKALIKE_API_PORT ?? 3000))
+    .option('--s3-port <port>', 'S3 (s3rver) port', port, Number(process.env.LOOKALIKE_S3_PORT ?? 4569))
+    .option('--dynamo-port <port>', 'DynamoDB Local port', port, Number(process.env.LOOKALIKE_DYNAMO_PORT ?? 8000))
+    .option('--data-dir <dir>', 'where local state survives restarts', process.env.LOOKALIKE_DATA_DIR ?? join(REPO, '.lookalike'))
+    .option('--reset', 'delete the local state first')
+    .option('--no-seed', 'do not upload the demo catalogue')
+    .parse()
+    .opts<StartOptions>();
+
+  const started = Date.now();
+  if (options.reset) rmSync(options.dataDir, { recursive: true, force: true });
+  await ensureModel();
+  const app = await startLocalApp({
+    dataDir: options.dataDir,
+    apiPort: options.apiPort,
+    s3Port: options.s3Port,
+    dynamoPort: options.dynamoPort,
+    staticDir: join(__dirname, 'demo'),
+    extraRoutes: [openApiRoute()],
+    embedConcurrency: 2,
+  });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write('\nstopping...\n');
+    await app.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  const s3 = createLocalS3Client(app.stack.endpoints.s3);
+  // Anything uploaded while we were down (or before a Ctrl-C interrupted its embedding) is caught up.
+  const embedder = await Embedder.load();
+  const catchUp = await backfill(
+    {
+      repository: new CatalogueRepository(createLocalDynamoDbClient(app.stack.endpoints.dynamodb), app.stack.tables.Items as string),
+      objects: new S3ObjectStore(s3, embedder.limits.maxBytes),
+      embedders: [embedder],
+      listing: s3Listing(s3),
+    },
+    { bucket: app.stack.bucket, concurrency: 2 },
+  );
+  if (catchUp.embedded + catchUp.added_vectors > 0) {
+    process.stderr.write(`caught up on ${catchUp.embedded + catchUp.added_vectors} images uploaded while Lookalike was stopped\n`);
+  }
+  if (options.seed && (await itemCount(app)) === 0) {
+    const count = await seedDemoCatalogue(app, s3);
+    await app.queue.drain({ timeoutMs: 600_000 });
+    process.stderr.write(`demo catalogue: ${count} items embedded\n`);
+  }
+  await app.compact();
+  setInterval(() => void app.compact().catch(() => undefined), 30_000).unref();
+
+  const api = app.url as string;
+  const { s3: s3Endpoint } = app.stack.endpoints;
+  const bucket = app.stack.bucket;
+  process.stdout.write(`
+Lookalike is running locally (${((Date.now() - started) / 1000).toFixed(1)} s)
+  demo page     ${api}/
+  API           ${api}
+  OpenAPI       ${api}/openapi.json
+  S3 endpoint   ${s3Endpoint}   bucket: ${bucket}   (access key S3RVER, secret S3RVER)
+  DynamoDB      ${app.stack.endpoints.dynamodb}
+  state         ${options.dataDir}
+
+Quick start (another terminal):
+  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
+  aws s3 cp my-photo.jpg s3://${bucket}/catalogue/shoes/SKU-123.jpg --endpoint-url ${s3Endpoint} --metadata title="Red shoe",price=59
+  curl -s ${api}/items/SKU-123
+  curl -s -X POST ${api}/events -H 'content-type: application/json' \\
+    -d '{"events":[{"eventId":"e1","userId":"alice","itemId":"SKU-123","type":"like"}]}'
+  curl -s "${api}/users/alice/recommendations?limit=5"
+  curl -s "${api}/items/SKU-123/similar?limit=5"
+  curl -s -X POST "${api}/search?limit=5" -H 'content-type: image/jpeg' --data-binary @my-photo.jpg
+
+ready
+`);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
+import { decayedTotals, DEFAULT_PROFILE_SETTINGS, foldEvents, type ProfileEvent } from '../../functions/shared/interest-profile';
+import { ProfileStore } from '../../functions/shared/profile-store';
+import { emojiImages } from '../support/images';
+import { postJson, useLocalApp } from '../support/local-app';
+
+const DAY = 86_400_000;
+const local = useLocalApp();
+const catalogue = emojiImages('google').slice(300, 312);
+const itemIds = catalogue.map((_, i) => `sku-${i}`);
+let store: ProfileStore;
+
+beforeAll(async () => {
+  await Promise.all(catalogue.map((image, i) => local.upload(`catalogue/emoji/sku-${i}.png`, readFileSync(image.file))));
+  await local.app.queue.drain({ timeoutMs: 60_000 });
+  const { tables, endpoints } = local.app.stack;
+  store = new ProfileStore(
+    createLocalDynamoDbClient(endpoints.dynamodb),
+    { events: tables.Events as string, profiles: tables.Profiles as string, stats: tables.Stats as string, items: tables.Items as string },
+    local.app.manifest.modelId,
+  );
+}, 120_000);
+
+type Result = { status: string; code?: string; index: number };
+const post = async (events: unknown[], path = '/events') => {
+  const response = await local.call(postJson(path, { events }));
+  return { status: response.status, body: response.json<{ accepted: number; duplicate: number; rejected: number; results: Result[] }>() };
+};
+
+describe('POST /events under concurrency', () => {
+  it('counts 500 events exactly once with 50 requests in flight and repeats in between', async () => {
+    const userId = 'busy-user';
+    const now = Date.now();
+    const types = ['view', 'click', 'like', 'add_to_cart', 'purchase', 'dislike', 'hide'] as const;
+    const events = Array.from({ length: 500 }, (_, i) => ({
+      eventId: `e-${i}`,
+      userId,
+      itemId: itemIds[(i * 7) % itemIds.length] as string,
+      type: types[i % types.length] as (typeof types)[number],
+      timestamp: now - ((i * 7919) % (10 * DAY)),
+    }));
+    const batches = Array.from({ length: 50 }, (_, b) => events.slice(b * 10, b * 10 + 10));
+    // Ten batches are sent twice, and one more re-sends a few events of other batches.
+    const repeats = [...batches.slice(0, 10), events.filter((_, i) => i % 97 === 0)];
+    const requests = [...batches, ...repeats].sort((a, b) => (a[0]?.eventId ?? '').localeCompare(b[0]?.eventId ?? ''));
+    const responses = await Promise.all(requests.map((batch) => post(batch)));
+
+    for (const response of responses) expect(response.status).toBe(202);
+    const accepted = responses.reduce((sum, r) => sum + r.body.accepted, 0);
+    const duplicates = responses.reduce((sum, r) => sum + r.body.duplicate, 0);
+    expect(accepted).toBe(500);
+    expect(duplicates).toBe(repeats.reduce((sum, batch) => sum + batch.length, 0));
+
+    const stored = await store.getProfile(userId);
+    expect(stored?.profile.eventCount).toBe(500);
+    const items = await store.getItems(itemIds);
+    const sequential = foldEvents(
+      userId,
+      local.app.manifest.output.dim,
+      events.map(
+        (e): ProfileEvent => ({
+          type: e.type,
+          itemId: e.itemId,
+          at: e.timestamp,
+          ...(e.type === 'dislike' || e.type === 'hide' ? {} : { vector: items.get(e.itemId)?.vector }),
+        }),
+      ),
+      DEFAULT_PROFILE_SETTINGS,
+    );
+    const at = now + DAY;
+    const concurrentTotal = decayedTotals(stored?.profile ?? sequential, at, DEFAULT_PROFILE_SETTINGS).total;
+    const sequentialTotal = decayedTotals(sequential, at, DEFAULT_PROFILE_SETTINGS).total;
+    expect(Math.abs(concurrentTotal / sequentialTotal - 1)).toBeLessThan(1e-6);
+  }, 120_000);
+});
+
+describe('POST /events with bad input', () => {
+  it('rejects each malformed event on its own and applies only what it reports as accepted', async () => {
+    const userId = 'careful-user';
+    const good = { eventId: 'ok-1', userId, itemId: itemIds[0], type: 'like' };
+    const { status, body } = await post([
+      good,
+      { eventId: 'bad-type', userId, itemId: itemIds[0], type: 'love' },
+      { eventId: 'no-item', userId, type: 'like' },
+      { eventId: 42, userId, itemId: itemIds[0], type: 'like' },
+      { eventId: 'ghost', userId, itemId: 'no-such-item', type: 'like' },
+      { eventId: 'future', userId, itemId: itemIds[1], type: 'like', timestamp: Date.now() + DAY },
+      { eventId: 'ancient', userId, itemId: itemIds[1], type: 'like', timestamp: Date.now() - 40 * DAY },
+      { eventId: 'garbled-time', userId, itemId: itemIds[1], type: 'like', timestamp: 'yesterday' },
+      { eventId: 'extra', userId, itemId: itemIds[1], type: 'like', sneaky: true },
+      { ...good, type: 'purchase' }, // same eventId, other payload, same request
+      'not an object',
+    ]);
+    expect(status).toBe(202);
+    expect(body.results.map((r) => r.code ?? r.status)).toEqual([
+      'accepted',
+      'invalid_event',
+      'invalid_event',
+      'invalid_event',
+      'unknown_item',
+      'timestamp_in_future',
+      'timestamp_too_old',
+      'invalid_event',
+      'invalid_event',
+      'event_id_conflict',
+      'invalid_event',
+    ]);
+    const again = await post([{ ...good, type: 'purchase' }, good]);
+    expect(again.body.results.map((r) => r.code ?? r.status)).toEqual(['event_id_conflict', 'duplicate']);
+    expect((await store.getProfile(userId))?.profile.eventCount).toBe(1);
+  });
+
+  it.each([
+    ['101 events', () => postJson('/events', { events: Array.from({ length: 101 }, (_, i) => ({ eventId: `x${i}` })) }), 400, 'invalid_batch'],
+    ['no events', () => postJson('/events', { events: [] }), 400, 'invalid_batch'],
+    ['a 2 MB body', () => postJson('/events', { events: [{ eventId: 'x'.repeat(2 * 1024 * 1024) }] }), 413, 'payload_too_large'],
+    ['invalid JSON', () => ({ ...postJson('/events', {}), body: '{"events": [' }), 400, 'invalid_json'],
+    ['an empty body', () => ({ ...postJson('/events', {}), body: '' }), 400, 'empty_body'],
+    ['a non-JSON content type', () => ({ ...postJson('/events', {}), headers: { 'content-type': 'text/plain' } }), 415, 'unsupported_media_type'],
+    ['an array instead of an envelope', () => postJson('/events', []), 400, 'invalid_batch'],
+  ])('answers %s with %i %s', async (_name, request, status, code) => {
+    const response = await local.call(request());
+    expect(response.status).toBe(status);
+    expect(response.json<{ code: string }>().code).toBe(code);
+  });
+});
+
+describe('profiles', () => {
+  it('reflects an accepted event as soon as POST /events returns', async () => {
+    const { body } = await post([{ eventId: 'fresh-1', userId: 'fresh-user', itemId: itemIds[3], type: 'like' }]);
+    expect(body.accepted).toBe(1);
+    const stored = await store.getProfile('fresh-user');
+    expect(stored?.profile.positives.map((p) => p.itemId)).toEqual([itemIds[3]]);
+    expect(stored?.profile.centroids).toHaveLength(1);
+  });
+
+  it('imports history older than the live window through the import route only', async () => {
+    const old = Date.now() - 60 * DAY;
+    const history = ['shop-a', 'shop-b'].flatMap((userId) =>
+      itemIds.slice(0, 3).map((itemId, i) => ({ eventId: `h-${i}`, userId, itemId, type: 'purchase', timestamp: old + i })),
+    );
+    const live = await post(history);
+    expect(live.body.results.every((r) => r.code === 'timestamp_too_old')).toBe(true);
+    const imported = await post(history, '/events/import');
+    expect(imported.body.accepted).toBe(6);
+    expect((await post(history, '/events/import')).body.duplicate).toBe(6);
+    expect((await store.getProfile('shop-b'))?.profile.exclusions).toHaveLength(3);
+  });
+});
+
+describe('DELETE /users/{userId}', () => {
+  it('erases the profile and every raw event of the user', async () => {
+    const userId = 'leaving user/ü';
+    await post(itemIds.slice(0, 5).map((itemId, i) => ({ eventId: `d-${i}`, userId, itemId, type: i === 4 ? 'hide' : 'like' })));
+    expect(await store.getProfile(userId)).toBeDefined();
+    const response = await local.call({ method: 'DELETE', path: `/users/${encodeURIComponent(userId)}` });
+    expect(response.status).toBe(200);
+    expect(response.json()).toMatchObject({ userId, erased: true, events: 5 });
+
+    const dynamo = createLocalDynamoDbClient(local.app.stack.endpoints.dynamodb);
+    for (const table of Object.values(local.app.stack.tables)) {
+      const { Items = [] } = await dynamo.send(new ScanCommand({ TableName: table }));
+      expect(JSON.stringify(Items)).not.toContain(userId);
+    }
+  });
+});
