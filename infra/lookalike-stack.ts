@@ -1,11 +1,11 @@
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CatalogueIngestion } from './constructs/catalogue-ingestion';
-import { tableFromDefinition } from './constructs/data-tables';
+import { addItemVectorIndex, tableFromDefinition } from './constructs/data-tables';
 import { InterestTracking } from './constructs/interest-tracking';
 import { ModelLayers } from './constructs/model-layers';
 import { type JwtSettings, RecommendationsApi, type ServingBackend } from './constructs/recommendations-api';
-import { ITEMS_TABLE } from './resources';
+import { ITEMS_TABLE, VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from './resources';
 
 export interface LookalikeStackProps extends StackProps {
   /**
@@ -51,11 +51,20 @@ export class LookalikeStack extends Stack {
     const removalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
     this.layers = new ModelLayers(this, 'Layers', { modelDir: props.modelDir, runtimeDir: props.runtimeDir });
     const itemsTable = tableFromDefinition(this, ITEMS_TABLE, removalPolicy);
+    const { manifest } = this.layers;
+    const vectorIndex =
+      props.servingBackend === 'dynamodb-vector'
+        ? { attribute: VECTOR_ATTRIBUTE, modelId: manifest.modelId, dimensions: manifest.output.dim }
+        : undefined;
+    if (vectorIndex) {
+      addItemVectorIndex(itemsTable, ITEMS_TABLE, { indexName: VECTOR_INDEX_NAME, ...vectorIndex });
+    }
     this.ingestion = new CatalogueIngestion(this, 'Catalogue', {
       itemsTable,
       layers: this.layers,
       removalPolicy,
       maxReceiveCount: props.ingestMaxReceiveCount,
+      vectorIndex,
     });
     this.tracking = new InterestTracking(this, 'Interest', {
       itemsTable,

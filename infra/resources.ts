@@ -69,6 +69,10 @@ export const STATS_TABLE: TableDefinition = {
   sortKey: { name: 'sk', type: 'S' },
 };
 
+/** The `dynamodb-vector` backend's index on the items table and the attribute it indexes. */
+export const VECTOR_INDEX_NAME = 'byVector';
+export const VECTOR_ATTRIBUTE = 'embedding';
+
 export const TABLES: TableDefinition[] = [ITEMS_TABLE, EVENTS_TABLE, PROFILES_TABLE, STATS_TABLE];
 
 /** Where catalogue tools put images; everything else in the bucket is ignored. */

@@ -4,7 +4,8 @@ import { MAX_IMAGE_BODY_BYTES } from '../../infra/routes';
 import { dynamoClient, s3Client } from '../shared/aws-clients';
 import { CatalogueIndex } from '../shared/catalogue-index';
 import { CatalogueReader } from '../shared/catalogue-reader';
-import { numberEnv, requiredEnv } from '../shared/config';
+import { numberEnv, optionalEnv, requiredEnv } from '../shared/config';
+import { DynamoVectorRetriever, VECTOR_INDEX_NAME } from '../shared/dynamodb-vector';
 import { getEmbedder } from '../shared/embedder';
 import { BadRequest, bodyBytes, errorResponse, Forbidden, json, requestIdOf } from '../shared/http';
 import { canActFor, resolveCaller } from '../shared/identity';
@@ -14,6 +15,7 @@ import { DEFAULT_RANKING_SETTINGS } from '../shared/ranking';
 import {
   itemDetails,
   ListQuerySchema,
+  exactServing,
   parseQuery,
   type RecommendDeps,
   recommendForUser,
@@ -21,6 +23,7 @@ import {
   SimilarQuerySchema,
   searchByImage,
   similarItems,
+  vectorServing,
 } from '../shared/recommend';
 import { profileSettingsFromEnv } from '../shared/settings';
 import { DEFAULT_TRACKING_POLICY } from '../shared/track-events';
@@ -29,24 +32,35 @@ const { logger, metrics } = observability('recommend');
 const modelId = requiredEnv('ACTIVE_MODEL_ID');
 const dim = numberEnv('MODEL_DIMENSION', 0, { min: 1 });
 const itemsTable = requiredEnv('ITEMS_TABLE');
+const backend = optionalEnv('SERVING_BACKEND') ?? 'exact';
+if (backend !== 'exact' && backend !== 'dynamodb-vector') throw new Error(`SERVING_BACKEND=${backend} is not exact or dynamodb-vector`);
+const bucket = requiredEnv('CATALOGUE_BUCKET');
 let catalogue: Promise<CatalogueIndex> | undefined;
 
+/** The exact index loads on first use and is kept for the life of the function instance. */
+function loadCatalogue(): Promise<CatalogueIndex> {
+  catalogue ??= CatalogueIndex.load({
+    dynamo: dynamoClient(),
+    s3: s3Client(),
+    itemsTable,
+    bucket,
+    modelId,
+    dim,
+    refreshIntervalMs: numberEnv('INDEX_REFRESH_MS', 2000, { min: 0 }),
+  });
+  catalogue.catch(() => {
+    catalogue = undefined;
+  });
+  return catalogue;
+}
+
 const deps: RecommendDeps = {
-  catalogue: () => {
-    catalogue ??= CatalogueIndex.load({
-      dynamo: dynamoClient(),
-      s3: s3Client(),
-      itemsTable,
-      bucket: requiredEnv('CATALOGUE_BUCKET'),
-      modelId,
-      dim,
-      refreshIntervalMs: numberEnv('INDEX_REFRESH_MS', 2000, { min: 0 }),
-    });
-    catalogue.catch(() => {
-      catalogue = undefined;
-    });
-    return catalogue;
-  },
+  serving:
+    backend === 'exact'
+      ? exactServing(loadCatalogue)
+      : vectorServing(
+          new DynamoVectorRetriever(dynamoClient(), { table: itemsTable, indexName: VECTOR_INDEX_NAME, modelId, dim }),
+        ),
   reader: new CatalogueReader(dynamoClient(), s3Client(), itemsTable, numberEnv('IMAGE_URL_TTL_SECONDS', 900, { min: 1, max: 604800 })),
   profiles: new ProfileStore(
     dynamoClient(),

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { CatalogueIndex } from './catalogue-index';
+import type { DynamoVectorRetriever } from './dynamodb-vector';
+import type { VectorIndex } from './vector-index';
 import type { CatalogueReader, ItemView } from './catalogue-reader';
 import type { Embedder } from './embedder';
 import { describeIssues } from './event-schema';
@@ -16,8 +18,42 @@ import {
   type Reason,
 } from './ranking';
 
+/**
+ * Where candidates come from. `exact`: the one in-memory index holds everything. `dynamodb-vector`:
+ * each request gets a small index of over-fetched candidates (see DynamoVectorRetriever).
+ */
+export interface Serving {
+  /** An index holding at least the best `k` items for these queries, plus `alsoLoad`. */
+  forQueries(queries: Float32Array[], k: number, options: { category?: string; alsoLoad?: string[] }): Promise<VectorIndex>;
+  /** An index holding at least these items (popular lists). */
+  forItems(itemIds: string[]): Promise<VectorIndex>;
+  /** Categories the catalogue serves, when the backend can tell; undefined when it cannot. */
+  categories(): Promise<Set<string> | undefined>;
+}
+
+export function exactServing(catalogue: () => Promise<CatalogueIndex>, now: () => number = Date.now): Serving {
+  const fresh = async () => {
+    const index = await catalogue();
+    await index.refreshIfDue(now());
+    return index;
+  };
+  return {
+    forQueries: async () => (await fresh()).index,
+    forItems: async () => (await fresh()).index,
+    categories: async () => (await fresh()).categories(),
+  };
+}
+
+export function vectorServing(retriever: DynamoVectorRetriever, overFetch = 4): Serving {
+  return {
+    forQueries: (queries, k, options) => retriever.candidates(queries, Math.ceil((k * overFetch) / queries.length), options),
+    forItems: (itemIds) => retriever.load(itemIds),
+    categories: async () => undefined,
+  };
+}
+
 export interface RecommendDeps {
-  catalogue: () => Promise<CatalogueIndex>;
+  serving: Serving;
   reader: CatalogueReader;
   profiles: ProfileStore;
   embedder: () => Promise<Embedder>;
@@ -59,11 +95,20 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: Record<string,
 }
 
 /** A category filter must name a category the catalogue has; a typo would silently return nothing. */
-function checkCategory(catalogue: CatalogueIndex, requested: string | undefined): void {
-  if (requested !== undefined && !catalogue.categories().has(requested)) {
+async function checkCategory(serving: Serving, requested: string | undefined): Promise<void> {
+  if (requested === undefined) return;
+  const categories = await serving.categories();
+  if (categories && !categories.has(requested)) {
     throw new BadRequest('unknown_category', `no items in category ${requested}`, 400, { category: requested });
   }
 }
+
+const unit = (sum: Float64Array): Float32Array => {
+  let norm = 0;
+  for (const v of sum) norm += v * v;
+  norm = Math.sqrt(norm) || 1;
+  return Float32Array.from(sum, (v) => v / norm);
+};
 
 let popularityCache: { at: number; values: Map<string, number> } | undefined;
 
@@ -89,14 +134,15 @@ export async function recommendForUser(
   query: z.output<typeof ListQuerySchema>,
 ): Promise<RecommendationList & { userId: string }> {
   const now = (deps.now ?? Date.now)();
-  const catalogue = await deps.catalogue();
-  await catalogue.refreshIfDue(now);
-  checkCategory(catalogue, query.category);
+  await checkCategory(deps.serving, query.category);
   const stored = await deps.profiles.getProfile(userId);
   const request = { limit: query.limit, category: query.category, excludeSeen: query.exclude === 'seen' };
   const recommendationId = randomUUID();
   if (!stored || stored.profile.centroids.length === 0) {
-    const popular = rankPopular(catalogue.index, await decayedPopularity(deps, now), exclusionFilter(stored?.profile, request), query.limit);
+    const popularity = await decayedPopularity(deps, now);
+    const top = [...popularity].sort((a, b) => b[1] - a[1]).slice(0, 10 * query.limit + (stored?.profile.exclusions.length ?? 0));
+    const index = await deps.serving.forItems(top.map(([itemId]) => itemId));
+    const popular = rankPopular(index, popularity, exclusionFilter(stored?.profile, request), query.limit);
     return { userId, recommendationId, strategy: 'popular', modelId: deps.modelId, items: await withViews(deps, popular) };
   }
   const { profile } = stored;
@@ -106,8 +152,13 @@ export async function recommendForUser(
     deps.ranking.coEngagementWeight > 0
       ? new Map([...(await deps.profiles.coEngagement(recent))].map(([itemId, w]) => [itemId, w * factor]))
       : undefined;
+  const queries = profile.centroids.map((c) => unit(c.sum));
+  const index = await deps.serving.forQueries(queries, Math.max(deps.ranking.candidatePool, query.limit), {
+    category: query.category,
+    alsoLoad: [...profile.positives.map((p) => p.itemId), ...profile.penalties.map((p) => p.itemId), ...(coEngagement?.keys() ?? [])],
+  });
   const ranked = rankForUser(
-    { index: catalogue.index, profile, profileSettings: deps.profileSettings, settings: deps.ranking, now, coEngagement },
+    { index, profile, profileSettings: deps.profileSettings, settings: deps.ranking, now, coEngagement },
     request,
   );
   return { userId, recommendationId, strategy: 'personal', modelId: deps.modelId, items: await withViews(deps, ranked) };
@@ -118,10 +169,9 @@ export async function similarItems(
   itemId: string,
   query: z.output<typeof SimilarQuerySchema>,
 ): Promise<RecommendationList & { itemId: string }> {
-  const catalogue = await deps.catalogue();
-  await catalogue.refreshIfDue((deps.now ?? Date.now)());
-  checkCategory(catalogue, query.category);
-  let vector = catalogue.index.vector(itemId);
+  await checkCategory(deps.serving, query.category);
+  let index = await deps.serving.forQueries([], 0, {});
+  let vector = index.vector(itemId);
   if (!vector) {
     // Not served (unavailable, say) but known: its stored vector still says what it looks like.
     const item = await deps.reader.get(itemId);
@@ -129,7 +179,8 @@ export async function similarItems(
     vector = item.vectors[deps.modelId];
     if (!vector) throw new BadRequest('item_not_ready', `item ${itemId} is ${item.status} and has no vector`, 409);
   }
-  const ranked = catalogue.index.search({
+  index = await deps.serving.forQueries([vector], query.limit + 1, { category: query.category });
+  const ranked = index.search({
     queries: [vector],
     k: query.limit,
     accept: (id, attributes) => id !== itemId && attributes.available && (query.category === undefined || attributes.category === query.category),
@@ -146,13 +197,12 @@ export async function searchByImage(
   image: Uint8Array,
   query: z.output<typeof SearchQuerySchema>,
 ): Promise<RecommendationList & { queryMs: { embed: number } }> {
-  const catalogue = await deps.catalogue();
-  await catalogue.refreshIfDue((deps.now ?? Date.now)());
-  checkCategory(catalogue, query.category);
+  await checkCategory(deps.serving, query.category);
   const started = performance.now();
   const { vector } = await (await deps.embedder()).embed(image);
   const embedMs = performance.now() - started;
-  const ranked = catalogue.index.search({
+  const index = await deps.serving.forQueries([vector], query.limit, { category: query.category });
+  const ranked = index.search({
     queries: [vector],
     k: query.limit,
     accept: (_id, attributes) => attributes.available && (query.category === undefined || attributes.category === query.category),

@@ -1,5 +1,14 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, Billing, type ITableV2, ProjectionType, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  Billing,
+  type CfnGlobalTable,
+  type ITableV2,
+  ProjectionType,
+  StreamViewType,
+  TableEncryptionV2,
+  TableV2,
+} from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import type { KeyAttribute, TableDefinition } from '../resources';
 
@@ -38,3 +47,40 @@ export function tableFromDefinition(scope: Construct, definition: TableDefinitio
 }
 
 export type { ITableV2 };
+
+/**
+ * DynamoDB's native vector index on the items table (the `dynamodb-vector` backend): cosine over the
+ * active model's vector, with `category` as an inline filter so category requests filter in the index.
+ */
+export function addItemVectorIndex(
+  table: TableV2,
+  definition: TableDefinition,
+  options: { indexName: string; attribute: string; dimensions: number },
+): void {
+  if (!Number.isInteger(options.dimensions) || options.dimensions < 1 || options.dimensions > 4096) {
+    throw new Error(`addItemVectorIndex: DynamoDB vector indexes take 1..4096 dimensions, got ${options.dimensions}`);
+  }
+  const cfn = table.node.defaultChild as CfnGlobalTable;
+  const keys = [
+    definition.partitionKey,
+    ...(definition.sortKey ? [definition.sortKey] : []),
+    ...(definition.globalIndexes ?? []).flatMap((index) => [index.partitionKey, ...(index.sortKey ? [index.sortKey] : [])]),
+    { name: 'category', type: 'S' as const },
+  ];
+  const unique = [...new Map(keys.map((key) => [key.name, key])).values()];
+  // Search-schema attributes must be declared like keys; the L2 only declares key attributes.
+  cfn.addPropertyOverride(
+    'AttributeDefinitions',
+    unique.map((key) => ({ AttributeName: key.name, AttributeType: key.type })),
+  );
+  cfn.vectorIndexes = [
+    {
+      indexName: options.indexName,
+      dimensions: options.dimensions,
+      distanceFunction: 'COSINE',
+      vectorAttribute: { attributeName: options.attribute },
+      projection: { projectionType: 'INCLUDE', nonKeyAttributes: ['available'] },
+      searchSchema: [{ attributeName: 'category', searchSchemaElementType: 'INLINE_FILTER' }],
+    },
+  ];
+}

@@ -82,7 +82,12 @@ export class RecommendationsApi extends Construct {
       timeout: Duration.seconds(29),
       environment: shared,
     })
-      .useTable(props.itemsTable, 'ITEMS_TABLE', ['GetItem', 'BatchGetItem', 'Query'], { indexes: true })
+      .useTable(
+        props.itemsTable,
+        'ITEMS_TABLE',
+        backend === 'dynamodb-vector' ? ['GetItem', 'BatchGetItem', 'Query', 'SearchVectors'] : ['GetItem', 'BatchGetItem', 'Query'],
+        { indexes: true },
+      )
       .useTable(props.tracking.profilesTable, 'PROFILES_TABLE', ['GetItem'])
       .useTable(props.tracking.statsTable, 'STATS_TABLE', ['Query'])
       .useBucketObjects(props.bucket, 'CATALOGUE_BUCKET', 'catalogue/', ['GetObject']);

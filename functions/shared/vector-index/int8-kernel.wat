@@ -1,4 +1,4 @@
-;; Approximate blended scores for int8-quantised rows: the hot loop of ExactIndex.search.
+;; The two hot loops of ExactIndex: quantising float32 rows to int8 and scanning the int8 rows.
 ;;
 ;; Memory (imported, owned by ExactIndex):
 ;;   rows     row-major int8 matrix, `stride` bytes per row (stride is a multiple of 32, zero-padded)
@@ -76,4 +76,48 @@
         (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
         (local.set $scores (i32.add (local.get $scores) (i32.const 4)))
         (local.set $row (local.get $rowEnd))
-        (br_if $eachRow (i32.lt_u (local.get $row) (local.get $matrixEnd)))))))
+        (br_if $eachRow (i32.lt_u (local.get $row) (local.get $matrixEnd))))))
+
+  ;; Quantises one float32 row (`stride` floats, zero-padded) at $source to int8 at $target:
+  ;; round(v * 127 / max|v|). Returns max|v|: NaN or infinity if the row was not finite (max
+  ;; propagates NaN), 0 for a zero row (which is then written as zeros).
+  (func (export "quantise")
+    (param $source i32) (param $stride i32) (param $target i32) (result f32)
+    (local $p i32) (local $end i32) (local $peak v128) (local $peak1 v128) (local $peak2 v128)
+    (local $peak3 v128) (local $scale v128) (local $maxAbs f32)
+    (local.set $end (i32.add (local.get $source) (i32.shl (local.get $stride) (i32.const 2))))
+    (local.set $p (local.get $source))
+    ;; 16 floats per step into four independent maxima (a single one is a latency chain).
+    (loop $eachSixteen
+      (local.set $peak (f32x4.max (local.get $peak) (f32x4.abs (v128.load (local.get $p)))))
+      (local.set $peak1 (f32x4.max (local.get $peak1) (f32x4.abs (v128.load offset=16 (local.get $p)))))
+      (local.set $peak2 (f32x4.max (local.get $peak2) (f32x4.abs (v128.load offset=32 (local.get $p)))))
+      (local.set $peak3 (f32x4.max (local.get $peak3) (f32x4.abs (v128.load offset=48 (local.get $p)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
+      (br_if $eachSixteen (i32.lt_u (local.get $p) (local.get $end))))
+    (local.set $peak
+      (f32x4.max
+        (f32x4.max (local.get $peak) (local.get $peak1))
+        (f32x4.max (local.get $peak2) (local.get $peak3))))
+    (local.set $maxAbs
+      (f32.max
+        (f32.max (f32x4.extract_lane 0 (local.get $peak)) (f32x4.extract_lane 1 (local.get $peak)))
+        (f32.max (f32x4.extract_lane 2 (local.get $peak)) (f32x4.extract_lane 3 (local.get $peak)))))
+    (local.set $scale
+      (f32x4.splat
+        (select (f32.const 0) (f32.div (f32.const 127) (local.get $maxAbs)) (f32.eq (local.get $maxAbs) (f32.const 0)))))
+    (local.set $p (local.get $source))
+    ;; 16 floats -> 16 int8 per step; |v| * scale <= 127, so the saturating narrows never clip.
+    (loop $eachOutput
+      (v128.store (local.get $target)
+        (i8x16.narrow_i16x8_s
+          (i16x8.narrow_i32x4_s
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load (local.get $p)) (local.get $scale))))
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=16 (local.get $p)) (local.get $scale)))))
+          (i16x8.narrow_i32x4_s
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=32 (local.get $p)) (local.get $scale))))
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=48 (local.get $p)) (local.get $scale)))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
+      (local.set $target (i32.add (local.get $target) (i32.const 16)))
+      (br_if $eachOutput (i32.lt_u (local.get $p) (local.get $end))))
+    (local.get $maxAbs)))

@@ -1,0 +1,121 @@
+import {
+  type DynamoDBClient,
+  SearchVectorsCommand,
+  type SearchVectorsCommandInput,
+  type SearchVectorsCommandOutput,
+} from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { bytesToVector } from './catalogue-repository';
+import { ExactIndex } from './vector-index';
+
+/** What the stack creates for the `dynamodb-vector` backend (see the RecommendationsApi construct). */
+export interface VectorIndexSettings {
+  table: string;
+  indexName: string;
+  /** The model whose vectors the index holds (the active one). */
+  modelId: string;
+  dim: number;
+  /** DynamoDB caps TopK; larger over-fetches are split across the queries. @default 100 */
+  maxTopK?: number;
+}
+
+export { VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from '../../infra/resources';
+
+/**
+ * Retrieval on DynamoDB's vector index for catalogues that outgrow one function's memory. It
+ * over-fetches per query vector (room for exclusions, filters and MMR), then loads the candidates'
+ * exact vectors into a small in-memory index, so the ranking code is the same for both backends.
+ */
+export class DynamoVectorRetriever {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(
+    private readonly client: Pick<DynamoDBClient, 'send'>,
+    readonly settings: VectorIndexSettings,
+  ) {
+    this.documents = DynamoDBDocumentClient.from(client as DynamoDBClient);
+  }
+
+  /** The SearchVectors request for one query vector; `category` filters inside the index. */
+  request(query: Float32Array, topK: number, category?: string): SearchVectorsCommandInput {
+    if (query.length !== this.settings.dim) {
+      throw new Error(`the vector index has ${this.settings.dim} dimensions; the query has ${query.length}`);
+    }
+    return {
+      TableName: this.settings.table,
+      IndexName: this.settings.indexName,
+      // float32-representable numbers, as the index validates them
+      SearchVector: Array.from(query, (value) => ({ N: String(Math.fround(value)) })),
+      TopK: Math.max(1, Math.min(topK, this.settings.maxTopK ?? 100)),
+      ProjectionExpression: 'itemId',
+      ...(category !== undefined
+        ? {
+            SearchConditionExpression: '#category = :category',
+            ExpressionAttributeNames: { '#category': 'category' },
+            ExpressionAttributeValues: { ':category': { S: category } },
+          }
+        : {}),
+    };
+  }
+
+  /** Item ids and cosine similarities (1 − COSINE distance) of one response, best first. */
+  static results(output: Pick<SearchVectorsCommandOutput, 'SearchResults'>): Array<{ itemId: string; similarity: number }> {
+    return (output.SearchResults ?? [])
+      .flatMap((result) => {
+        const itemId = result.Item?.itemId?.S;
+        return itemId && typeof result.Score === 'number' ? [{ itemId, similarity: 1 - result.Score }] : [];
+      })
+      .sort((a, b) => b.similarity - a.similarity);
+  }
+
+  /**
+   * Candidates for these queries (plus `alsoLoad`, e.g. the user's liked and disliked items, whose
+   * vectors the ranking needs), as an in-memory index of their exact vectors.
+   */
+  async candidates(queries: Float32Array[], perQuery: number, options: { category?: string; alsoLoad?: string[] } = {}): Promise<ExactIndex> {
+    const responses = await Promise.all(
+      queries.map((query) => this.client.send(new SearchVectorsCommand(this.request(query, perQuery, options.category)))),
+    );
+    const ids = new Set<string>(options.alsoLoad ?? []);
+    for (const response of responses) for (const { itemId } of DynamoVectorRetriever.results(response)) ids.add(itemId);
+    return this.load([...ids]);
+  }
+
+  /** Loads items' exact vectors and attributes into a small index. */
+  async load(itemIds: string[]): Promise<ExactIndex> {
+    const index = new ExactIndex(this.settings.dim);
+    const unique = [...new Set(itemIds)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((itemId) => ({ itemId }));
+      while (keys && keys.length > 0) {
+        const result = await this.documents.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.settings.table]: {
+                Keys: keys,
+                ProjectionExpression: 'itemId, #status, available, category, #vectors.#model',
+                ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors', '#model': this.settings.modelId },
+              },
+            },
+          }),
+        );
+        for (const row of (result.Responses?.[this.settings.table] ?? []) as Array<{
+          itemId: string;
+          status: string;
+          available?: boolean;
+          category?: string;
+          vectors?: Record<string, Uint8Array>;
+        }>) {
+          const bytes = row.vectors?.[this.settings.modelId];
+          if (row.status !== 'ready' || !bytes) continue;
+          index.upsert(row.itemId, bytesToVector(bytes), {
+            available: row.available !== false,
+            ...(row.category ? { category: row.category } : {}),
+          });
+        }
+        keys = result.UnprocessedKeys?.[this.settings.table]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return index;
+  }
+}

@@ -1,0 +1,379 @@
+import { Float32Rows } from './float32-rows';
+import { INT8_KERNEL_WASM_BASE64 } from './int8-kernel.wasm';
+import { blendedScore, byScoreThenId, isFiniteVector, type ResolvedSearch, resolveSearch } from './scoring';
+import { decodeSnapshot, encodeSnapshot } from './snapshot';
+import {
+  type ItemAttributes,
+  MAX_LABEL_LENGTH,
+  MAX_QUERIES,
+  type ScoredItem,
+  type SearchRequest,
+  type VectorIndex,
+} from './types';
+import { VectorIndexError } from './vector-index-error';
+import { MAX_WASM_PAGES, WASM_PAGE_BYTES, type WasmMemory, wasmApi } from './wasm-runtime';
+
+/** The kernel consumes 32 int8 components per step; rows are zero-padded to a multiple of that. */
+const KERNEL_STEP = 32;
+const DEFAULT_INITIAL_CAPACITY = 1024;
+const INT8_MAX = 127;
+const INT32_MAX = 2 ** 31 - 1;
+
+type QuantiseKernel = (source: number, stride: number, target: number) => number;
+type ScanKernel = (
+  firstRow: number,
+  rowCount: number,
+  stride: number,
+  queries: number,
+  queryCount: number,
+  factors: number,
+  scales: number,
+  scores: number,
+) => void;
+
+let compiledKernel: object | undefined;
+function int8Kernel(): object {
+  compiledKernel ??= new wasmApi.Module(Buffer.from(INT8_KERNEL_WASM_BASE64, 'base64'));
+  return compiledKernel;
+}
+
+/**
+ * In-memory top-N over unit embeddings that returns exact float32 scores.
+ *
+ * Each item is held twice: exactly (float32, in JS blocks) and as int8 with a per-item symmetric scale
+ * (in wasm memory). A search scans the int8 copy with a SIMD kernel, reading a quarter of the bytes a
+ * float32 scan would, keeps the best `candidates` eligible rows in a bounded min-heap, and re-ranks
+ * those exactly in float32.
+ *
+ * Wasm memory layout: query rows (int16) | query factors | one float32 staging row | int8 matrix |
+ * row scales | approximate scores. It grows by capacity doubling; the matrix stays in place and the
+ * per-row arrays move up.
+ *
+ * Removal swap-deletes: the last row moves into the hole, so rows [0, size) are always live, the scan
+ * needs no tombstone check and a removed item can never be returned.
+ */
+export class ExactIndex implements VectorIndex {
+  readonly dim: number;
+  /** Bytes per int8 row: dim rounded up to the kernel step. */
+  private readonly stride: number;
+  /** Quantised query components lie in [-queryRange, queryRange]; see queryRangeFor. */
+  private readonly queryRange: number;
+  private readonly factorsBase: number;
+  private readonly stagingBase: number;
+  private readonly matrixBase: number;
+  private readonly memory: WasmMemory;
+  private readonly scan: ScanKernel;
+  private readonly quantiseStaged: QuantiseKernel;
+  private readonly exact: Float32Rows;
+  private readonly rowOf = new Map<string, number>();
+  private readonly itemIdOf: string[] = [];
+  private readonly attributesOf: ItemAttributes[] = [];
+  private count = 0;
+  private capacity = 0;
+  private int8!: Int8Array;
+  private int16!: Int16Array;
+  private float32!: Float32Array;
+
+  constructor(dim: number, options: { initialCapacity?: number } = {}) {
+    if (!Number.isInteger(dim) || dim < 1 || dim > 65_536) {
+      throw new VectorIndexError('dimension_mismatch', `dim must be an integer in 1..65536, got ${dim}`);
+    }
+    this.dim = dim;
+    this.stride = Math.ceil(dim / KERNEL_STEP) * KERNEL_STEP;
+    this.queryRange = queryRangeFor(this.stride);
+    this.factorsBase = MAX_QUERIES * this.stride * 2;
+    this.stagingBase = this.factorsBase + 64;
+    this.matrixBase = this.stagingBase + this.stride * 4;
+    this.exact = new Float32Rows(dim);
+    this.memory = new wasmApi.Memory({ initial: 1, maximum: MAX_WASM_PAGES });
+    const instance = new wasmApi.Instance(int8Kernel(), { index: { memory: this.memory } });
+    const kernel = instance.exports as { scan: ScanKernel; quantise: QuantiseKernel };
+    this.scan = kernel.scan;
+    this.quantiseStaged = kernel.quantise;
+    this.growTo(Math.max(1, Math.floor(options.initialCapacity ?? DEFAULT_INITIAL_CAPACITY)));
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  upsert(itemId: string, vector: Float32Array, attributes: ItemAttributes): void {
+    if (typeof itemId !== 'string' || itemId.length === 0 || itemId.length > MAX_LABEL_LENGTH) {
+      throw new VectorIndexError('invalid_item', `item id must be 1..${MAX_LABEL_LENGTH} characters`);
+    }
+    if (!(vector instanceof Float32Array) || vector.length !== this.dim) {
+      throw new VectorIndexError('dimension_mismatch', `${itemId}: a Float32Array of ${this.dim} expected`, {
+        itemId,
+      });
+    }
+    if (!isFiniteVector(vector)) {
+      throw new VectorIndexError('invalid_item', `${itemId}: vector has a non-finite component`, { itemId });
+    }
+    const stored = storedAttributes(itemId, attributes);
+    let row = this.rowOf.get(itemId);
+    if (row === undefined) {
+      if (this.count === this.capacity) this.growTo(this.nextCapacity());
+      row = this.count++;
+      this.rowOf.set(itemId, row);
+      this.itemIdOf[row] = itemId;
+    }
+    this.exact.reserve(this.count);
+    this.exact.write(row, vector);
+    this.quantise(row, vector, 0);
+    this.attributesOf[row] = stored;
+  }
+
+  remove(itemId: string): boolean {
+    const row = this.rowOf.get(itemId);
+    if (row === undefined) return false;
+    const last = this.count - 1;
+    if (row !== last) {
+      const movedId = this.itemIdOf[last] as string;
+      this.exact.move(last, row);
+      this.int8.copyWithin(this.rowByte(row), this.rowByte(last), this.rowByte(last) + this.stride);
+      this.float32[this.scalesBase() / 4 + row] = this.float32[this.scalesBase() / 4 + last] as number;
+      this.itemIdOf[row] = movedId;
+      this.attributesOf[row] = this.attributesOf[last] as ItemAttributes;
+      this.rowOf.set(movedId, row);
+    }
+    this.itemIdOf.pop();
+    this.attributesOf.pop();
+    this.rowOf.delete(itemId);
+    this.count = last;
+    return true;
+  }
+
+  has(itemId: string): boolean {
+    return this.rowOf.has(itemId);
+  }
+
+  vector(itemId: string): Float32Array | undefined {
+    const row = this.rowOf.get(itemId);
+    return row === undefined ? undefined : this.exact.read(row);
+  }
+
+  attributes(itemId: string): ItemAttributes | undefined {
+    const row = this.rowOf.get(itemId);
+    return row === undefined ? undefined : this.attributesOf[row];
+  }
+
+  ids(): IterableIterator<string> {
+    return this.rowOf.keys();
+  }
+
+  search(request: SearchRequest): ScoredItem[] {
+    const search = resolveSearch(request, this.dim);
+    if (this.count === 0) return [];
+    const rows =
+      search.candidates >= this.count
+        ? this.eligibleRows(request.accept)
+        : this.approximateTop(search, request.accept);
+    const scored: ScoredItem[] = [];
+    for (const row of rows) {
+      scored.push({
+        itemId: this.itemIdOf[row] as string,
+        score: blendedScore(
+          this.exact.block(row),
+          this.exact.offset(row),
+          search.queries,
+          search.weights,
+          this.dim,
+        ),
+      });
+    }
+    return scored.sort(byScoreThenId).slice(0, search.k);
+  }
+
+  serialise(): Uint8Array {
+    return encodeSnapshot({
+      dim: this.dim,
+      itemIds: this.itemIdOf,
+      attributes: this.attributesOf,
+      rows: this.exact,
+    });
+  }
+
+  /**
+   * Loads a snapshot from serialise(). The exact vectors stay in `bytes` (when it is 4-byte aligned,
+   * as a freshly read S3 body is) instead of being copied, so the index owns `bytes` from now on.
+   */
+  static deserialise(bytes: Uint8Array): ExactIndex {
+    const { dim, itemIds, attributes, matrix } = decodeSnapshot(bytes);
+    const index = new ExactIndex(dim, { initialCapacity: itemIds.length });
+    index.exact.adopt(itemIds.length, matrix);
+    for (let row = 0; row < itemIds.length; row++) {
+      if (!index.quantise(row, index.exact.block(row), index.exact.offset(row))) {
+        throw new VectorIndexError(
+          'corrupt_snapshot',
+          `corrupt vector index snapshot: item ${row} is not finite`,
+        );
+      }
+      const itemId = itemIds[row] as string;
+      index.rowOf.set(itemId, row);
+      index.itemIdOf.push(itemId);
+      index.attributesOf.push(attributes[row] as ItemAttributes);
+    }
+    index.count = itemIds.length;
+    return index;
+  }
+
+  /** Without candidates to skip, every eligible row is re-ranked exactly. */
+  private eligibleRows(accept: SearchRequest['accept']): number[] {
+    const rows: number[] = [];
+    for (let row = 0; row < this.count; row++) {
+      if (!accept || accept(this.itemIdOf[row] as string, this.attributesOf[row] as ItemAttributes))
+        rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
+   * The `candidates` eligible rows with the best approximate blended scores. The filter runs only on
+   * rows that would enter the heap, so a selective filter costs little and the heap holds
+   * min(candidates, eligible) rows: k results whenever k eligible items exist.
+   */
+  private approximateTop(search: ResolvedSearch, accept: SearchRequest['accept']): Int32Array {
+    const scoresBase = this.scoresBase();
+    this.scan(
+      this.matrixBase,
+      this.count,
+      this.stride,
+      0,
+      this.loadQueries(search),
+      this.factorsBase,
+      this.scalesBase(),
+      scoresBase,
+    );
+    const scores = this.float32;
+    const first = scoresBase / 4;
+    const limit = search.candidates;
+    const heapScores = new Float32Array(limit);
+    const heapRows = new Int32Array(limit);
+    let size = 0;
+    for (let row = 0; row < this.count; row++) {
+      const score = scores[first + row] as number;
+      if (size === limit && score <= (heapScores[0] as number)) continue;
+      if (accept && !accept(this.itemIdOf[row] as string, this.attributesOf[row] as ItemAttributes)) continue;
+      if (size < limit) {
+        let child = size++;
+        while (child > 0) {
+          const parent = (child - 1) >> 1;
+          if ((heapScores[parent] as number) <= score) break;
+          heapScores[child] = heapScores[parent] as number;
+          heapRows[child] = heapRows[parent] as number;
+          child = parent;
+        }
+        heapScores[child] = score;
+        heapRows[child] = row;
+      } else {
+        let parent = 0;
+        for (;;) {
+          let child = 2 * parent + 1;
+          if (child >= size) break;
+          if (child + 1 < size && (heapScores[child + 1] as number) < (heapScores[child] as number)) child++;
+          if ((heapScores[child] as number) >= score) break;
+          heapScores[parent] = heapScores[child] as number;
+          heapRows[parent] = heapRows[child] as number;
+          parent = child;
+        }
+        heapScores[parent] = score;
+        heapRows[parent] = row;
+      }
+    }
+    return heapRows.subarray(0, size);
+  }
+
+  /** Writes the queries as int16 rows and their factors (weight / scale); returns how many. */
+  private loadQueries({ queries, weights }: ResolvedSearch): number {
+    const queryRows = this.int16;
+    const factors = this.float32;
+    queries.forEach((query, k) => {
+      const start = k * this.stride;
+      let maxAbs = 0;
+      for (let j = 0; j < this.dim; j++) maxAbs = Math.max(maxAbs, Math.abs(query[j] as number));
+      const scale = maxAbs === 0 ? 0 : this.queryRange / maxAbs;
+      for (let j = 0; j < this.dim; j++) queryRows[start + j] = Math.round((query[j] as number) * scale);
+      queryRows.fill(0, start + this.dim, start + this.stride);
+      factors[this.factorsBase / 4 + k] = scale === 0 ? 0 : (weights[k] as number) / scale;
+    });
+    return queries.length;
+  }
+
+  /**
+   * int8 row = round(v * 127 / max|v|) (in wasm: 10x faster than JS, which matters when a snapshot
+   * loads); the row's scale max|v| / 127 turns int8 dots back into cosines. False if not finite.
+   */
+  private quantise(row: number, source: Float32Array, offset: number): boolean {
+    // Only the first dim floats are ever written, so the staging row's padding stays zero.
+    this.float32.set(source.subarray(offset, offset + this.dim), this.stagingBase / 4);
+    const maxAbs = this.quantiseStaged(this.stagingBase, this.stride, this.rowByte(row));
+    this.float32[this.scalesBase() / 4 + row] = maxAbs / INT8_MAX;
+    return Number.isFinite(maxAbs);
+  }
+
+  /** Double, but stop at what 4 GiB of wasm memory holds (5.4M items at 768 dimensions) rather than fail. */
+  private nextCapacity(): number {
+    const largest = Math.floor((MAX_WASM_PAGES * WASM_PAGE_BYTES - this.matrixBase) / (this.stride + 8));
+    return Math.min(this.capacity * 2, largest);
+  }
+
+  private growTo(capacity: number): void {
+    const bytesNeeded = this.matrixBase + capacity * (this.stride + 8);
+    const pagesNeeded = Math.ceil(bytesNeeded / WASM_PAGE_BYTES);
+    if (pagesNeeded > MAX_WASM_PAGES || capacity <= this.count) {
+      throw new VectorIndexError('capacity_exceeded', `the int8 copy of ${this.count + 1} items exceeds 4 GiB`, {
+        capacity,
+        dim: this.dim,
+      });
+    }
+    const oldScalesBase = this.scalesBase();
+    const pagesHeld = this.memory.buffer.byteLength / WASM_PAGE_BYTES;
+    if (pagesNeeded > pagesHeld) this.memory.grow(pagesNeeded - pagesHeld);
+    this.int8 = new Int8Array(this.memory.buffer);
+    this.int16 = new Int16Array(this.memory.buffer);
+    this.float32 = new Float32Array(this.memory.buffer);
+    this.capacity = capacity;
+    this.int8.copyWithin(this.scalesBase(), oldScalesBase, oldScalesBase + 4 * this.count);
+  }
+
+  private rowByte(row: number): number {
+    return this.matrixBase + row * this.stride;
+  }
+
+  private scalesBase(): number {
+    return this.matrixBase + this.capacity * this.stride;
+  }
+
+  private scoresBase(): number {
+    return this.scalesBase() + this.capacity * 4;
+  }
+}
+
+/**
+ * The largest int16 query range for which no row can overflow the kernel's int32 sums:
+ * |sum q_j v_j| <= stride * 127 * range < 2^31. That is the full int16 range up to 528 dimensions and
+ * still 11+ bits at 4096, far finer than the int8 items.
+ */
+function queryRangeFor(stride: number): number {
+  return Math.min(32_767, Math.floor(INT32_MAX / (INT8_MAX * stride)));
+}
+
+function storedAttributes(itemId: string, attributes: ItemAttributes): ItemAttributes {
+  const { category, available } = attributes ?? {};
+  if (typeof available !== 'boolean') {
+    throw new VectorIndexError('invalid_item', `${itemId}: attributes.available must be a boolean`, {
+      itemId,
+    });
+  }
+  if (category === undefined) return Object.freeze({ available });
+  if (typeof category !== 'string' || category.length > MAX_LABEL_LENGTH) {
+    throw new VectorIndexError(
+      'invalid_item',
+      `${itemId}: category must be a string of <= ${MAX_LABEL_LENGTH}`,
+      {
+        itemId,
+      },
+    );
+  }
+  return Object.freeze({ category, available });
+}

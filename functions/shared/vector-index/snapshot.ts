@@ -1,0 +1,150 @@
+import { endianness } from 'node:os';
+import type { Float32Rows } from './float32-rows';
+import type { ItemAttributes } from './types';
+import { VectorIndexError } from './vector-index-error';
+
+/*
+ * Snapshot layout, version 1, little-endian:
+ *   0   "LKVI"            magic
+ *   4   u16 version       1
+ *   6   u16 header bytes  32
+ *   8   u32 dim
+ *   12  u32 count         items
+ *   16  u32 categories    distinct category labels
+ *   20  u32 label bytes   the label section below
+ *   24  u32 matrix offset multiple of 64
+ *   28  u32 reserved      0
+ *   32  count x u32       attributes: bit 0 available, bits 1..31 category number + 1 (0 = none)
+ *   ..  labels            count item ids, then the category labels; each u16 byte length + UTF-8
+ *   ..  zero padding up to the matrix offset
+ *   ..  count x dim f32   exact embeddings in item order
+ * The int8 copy is not stored: re-quantising on load is cheaper than downloading a quarter more bytes.
+ */
+const MAGIC = 0x49564b4c; // "LKVI" read as a little-endian u32
+export const SNAPSHOT_VERSION = 1;
+const HEADER_BYTES = 32;
+const MATRIX_ALIGNMENT = 64;
+
+export interface SnapshotContents {
+  dim: number;
+  /** Item ids in row order. */
+  itemIds: readonly string[];
+  attributes: readonly ItemAttributes[];
+  rows: Float32Rows;
+}
+
+export interface DecodedSnapshot {
+  dim: number;
+  itemIds: string[];
+  attributes: ItemAttributes[];
+  /** count x dim float32 bytes, a view into the snapshot (not necessarily 4-byte aligned). */
+  matrix: Uint8Array;
+}
+
+export function encodeSnapshot({ dim, itemIds, attributes, rows }: SnapshotContents): Uint8Array {
+  assertLittleEndianHost();
+  const count = itemIds.length;
+  const categoryNumbers = new Map<string, number>();
+  for (const { category } of attributes) {
+    if (category !== undefined && !categoryNumbers.has(category))
+      categoryNumbers.set(category, categoryNumbers.size);
+  }
+  const labels = [...itemIds, ...categoryNumbers.keys()];
+  const labelBytes = labels.reduce((total, label) => total + 2 + Buffer.byteLength(label, 'utf8'), 0);
+  const labelsStart = HEADER_BYTES + 4 * count;
+  const matrixOffset = alignUp(labelsStart + labelBytes, MATRIX_ALIGNMENT);
+  const snapshot = Buffer.alloc(matrixOffset + count * dim * 4);
+
+  snapshot.writeUInt32LE(MAGIC, 0);
+  snapshot.writeUInt16LE(SNAPSHOT_VERSION, 4);
+  snapshot.writeUInt16LE(HEADER_BYTES, 6);
+  snapshot.writeUInt32LE(dim, 8);
+  snapshot.writeUInt32LE(count, 12);
+  snapshot.writeUInt32LE(categoryNumbers.size, 16);
+  snapshot.writeUInt32LE(labelBytes, 20);
+  snapshot.writeUInt32LE(matrixOffset, 24);
+  attributes.forEach(({ available, category }, row) => {
+    const categoryNumber = category === undefined ? 0 : (categoryNumbers.get(category) as number) + 1;
+    // `* 2 +` rather than `<< 1 |`: category numbers may use all 31 bits without going negative.
+    snapshot.writeUInt32LE(categoryNumber * 2 + (available ? 1 : 0), HEADER_BYTES + 4 * row);
+  });
+  let cursor = labelsStart;
+  for (const label of labels) {
+    const length = snapshot.write(label, cursor + 2, 'utf8');
+    snapshot.writeUInt16LE(length, cursor);
+    cursor += 2 + length;
+  }
+  rows.copyOut(count, snapshot.subarray(matrixOffset));
+  return new Uint8Array(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
+}
+
+export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
+  assertLittleEndianHost();
+  const snapshot = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (snapshot.length < HEADER_BYTES || snapshot.readUInt32LE(0) !== MAGIC)
+    corrupt('not a vector index snapshot');
+  const version = snapshot.readUInt16LE(4);
+  if (version !== SNAPSHOT_VERSION) {
+    throw new VectorIndexError(
+      'unsupported_snapshot',
+      `snapshot version ${version}; this code reads ${SNAPSHOT_VERSION}`,
+      {
+        version,
+      },
+    );
+  }
+  const dim = snapshot.readUInt32LE(8);
+  const count = snapshot.readUInt32LE(12);
+  const categoryCount = snapshot.readUInt32LE(16);
+  const labelBytes = snapshot.readUInt32LE(20);
+  const matrixOffset = snapshot.readUInt32LE(24);
+  const labelsStart = HEADER_BYTES + 4 * count;
+  if (
+    snapshot.readUInt16LE(6) !== HEADER_BYTES ||
+    dim < 1 ||
+    labelsStart + labelBytes > matrixOffset ||
+    matrixOffset + count * dim * 4 !== snapshot.length
+  ) {
+    corrupt('section sizes do not add up');
+  }
+
+  let cursor = labelsStart;
+  const labelsEnd = labelsStart + labelBytes;
+  const readLabel = (): string => {
+    if (cursor + 2 > labelsEnd) corrupt('labels overrun their section');
+    const length = snapshot.readUInt16LE(cursor);
+    const start = cursor + 2;
+    cursor = start + length;
+    if (cursor > labelsEnd) corrupt('labels overrun their section');
+    return snapshot.toString('utf8', start, cursor);
+  };
+  const itemIds = Array.from({ length: count }, readLabel);
+  if (new Set(itemIds).size !== count) corrupt('duplicate item ids');
+  const categories = Array.from({ length: categoryCount }, readLabel);
+  if (cursor !== labelsEnd) corrupt('label section has trailing bytes');
+
+  const attributes = itemIds.map((_, row): ItemAttributes => {
+    const word = snapshot.readUInt32LE(HEADER_BYTES + 4 * row);
+    const available = word % 2 === 1;
+    const categoryNumber = Math.floor(word / 2);
+    if (categoryNumber === 0) return Object.freeze({ available });
+    const category = categories[categoryNumber - 1];
+    if (category === undefined)
+      corrupt(`item ${row} names category ${categoryNumber - 1} of ${categoryCount}`);
+    return Object.freeze({ category, available });
+  });
+  return { dim, itemIds, attributes, matrix: bytes.subarray(matrixOffset) };
+}
+
+function corrupt(reason: string): never {
+  throw new VectorIndexError('corrupt_snapshot', `corrupt vector index snapshot: ${reason}`);
+}
+
+/** The matrix is copied byte for byte; a big-endian host would need a swap (no Lambda host is one). */
+function assertLittleEndianHost(): void {
+  if (endianness() !== 'LE') throw new Error('vector index snapshots need a little-endian host');
+}
+
+function alignUp(value: number, alignment: number): number {
+  return Math.ceil(value / alignment) * alignment;
+}

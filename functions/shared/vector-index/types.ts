@@ -1,0 +1,48 @@
+/** What the filters of a search can see about an item besides its embedding. */
+export interface ItemAttributes {
+  category?: string;
+  available: boolean;
+}
+
+export interface ScoredItem {
+  itemId: string;
+  /** Exact float32 blended cosine: sum over queries of weight * (query . item). */
+  score: number;
+}
+
+export interface SearchRequest {
+  /** Unit vectors (interest centroids), 1..8, each of the index's dimension. */
+  queries: Float32Array[];
+  /** One per query; default equal weights 1 / queries.length. Blended score = sum w_k * cos_k. */
+  weights?: number[];
+  /** How many items to return, 1..1000. */
+  k: number;
+  /** How many approximate candidates to re-rank exactly; default max(10 * k, 200), never below k. */
+  candidates?: number;
+  /**
+   * Item filter (excluded items, category, availability). Applied while candidates are selected, so
+   * k items come back whenever k eligible items exist. Must not modify the index.
+   */
+  accept?: (itemId: string, attributes: ItemAttributes) => boolean;
+}
+
+export interface VectorIndex {
+  readonly dim: number;
+  readonly size: number;
+  /** Adds the item, or replaces its vector and attributes if it is already indexed. */
+  upsert(itemId: string, vector: Float32Array, attributes: ItemAttributes): void;
+  /** True if the item was indexed. */
+  remove(itemId: string): boolean;
+  has(itemId: string): boolean;
+  /** A copy of the item's exact float32 embedding. */
+  vector(itemId: string): Float32Array | undefined;
+  attributes(itemId: string): ItemAttributes | undefined;
+  /** Top-k items by exact float32 blended score, best first; ties by item id. */
+  search(request: SearchRequest): ScoredItem[];
+  ids(): IterableIterator<string>;
+}
+
+export const MAX_QUERIES = 8;
+export const MAX_K = 1000;
+/** Ids and categories are length-prefixed with a uint16 in snapshots; 1024 UTF-16 units is < 65536 UTF-8 bytes. */
+export const MAX_LABEL_LENGTH = 1024;

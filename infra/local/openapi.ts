@@ -1,0 +1,480 @@
+/**
+ * The OpenAPI 3.1 description of the HTTP API, generated from the route table and the zod schemas the
+ * handlers validate with, so it cannot drift from the code: a unit test compares it with the checked-in
+ * docs/openapi.json (`npx tsx infra/local/write-openapi.ts` rewrites that). Served locally at /openapi.json.
+ */
+import { z } from 'zod';
+import { INVALID_IMAGE_CODES } from '../../functions/shared/errors';
+import {
+  EventBatchSchema,
+  MAX_EVENTS_PER_REQUEST,
+  TrackedEventSchema,
+} from '../../functions/shared/event-schema';
+import type { Reason } from '../../functions/shared/ranking';
+import {
+  type itemDetails,
+  ListQuerySchema,
+  type RecommendationItem,
+  type recommendForUser,
+  SearchQuerySchema,
+  SimilarQuerySchema,
+  type searchByImage,
+  type similarItems,
+} from '../../functions/shared/recommend';
+import type { recordEvents } from '../../functions/shared/track-events';
+import { version } from '../../package.json';
+import {
+  MAX_IMAGE_BODY_BYTES,
+  MAX_JSON_BODY_BYTES,
+  ROUTES,
+  type Route,
+  type RouteAuth,
+  routeKey,
+} from '../routes';
+import type { ExtraRoute } from './api-server';
+
+type JsonObject = { [key: string]: unknown };
+
+/** Schemas that become `components/schemas` entries; any schema nested in another is a `$ref`. */
+const components = z.registry<{ id: string }>();
+const component = <T extends z.ZodType>(id: string, schema: T, description?: string): T => {
+  const described = description ? schema.describe(description) : schema;
+  components.add(described, { id });
+  return described;
+};
+
+const ErrorSchema = component(
+  'Error',
+  z.object({
+    code: z.string().describe('Stable machine-readable code, e.g. invalid_query, unknown_item, not_an_image'),
+    message: z.string().describe('For people; may change between versions'),
+    details: z.record(z.string(), z.unknown()).optional(),
+    requestId: z
+      .string()
+      .optional()
+      .describe('Correlation id of the request (absent when API Gateway itself answered)'),
+  }),
+  'Every 4xx and 5xx answer has this shape.',
+);
+
+const TrackedEvent = component('TrackedEvent', TrackedEventSchema, 'One user interaction with an item.');
+const EventBatch = component(
+  'EventBatch',
+  EventBatchSchema.extend({ events: z.array(TrackedEvent).min(1).max(MAX_EVENTS_PER_REQUEST) }),
+  'Each event is validated on its own: an invalid one is rejected in the results and the rest are recorded.',
+);
+
+const EventResultSchema = component(
+  'EventResult',
+  z.discriminatedUnion('status', [
+    z.object({ index: z.number().int().nonnegative(), eventId: z.string(), status: z.literal('accepted') }),
+    z
+      .object({ index: z.number().int().nonnegative(), eventId: z.string(), status: z.literal('duplicate') })
+      .describe('This eventId was already recorded with the same payload: retries are safe'),
+    z.object({
+      index: z.number().int().nonnegative(),
+      eventId: z.string().optional(),
+      status: z.literal('rejected'),
+      code: z
+        .string()
+        .describe(
+          'invalid_event, forbidden_user, timestamp_in_future, timestamp_too_old, event_id_conflict, unknown_item, item_not_ready',
+        ),
+      message: z.string(),
+    }),
+  ]),
+);
+
+const EventResults = component(
+  'EventResults',
+  z.object({
+    accepted: z.number().int().nonnegative(),
+    duplicate: z.number().int().nonnegative(),
+    rejected: z.number().int().nonnegative(),
+    results: z.array(EventResultSchema).describe('One per event, in request order (`index`)'),
+  }),
+);
+
+const ReasonSchema = component(
+  'Reason',
+  z.discriminatedUnion('kind', [
+    z
+      .object({ kind: z.literal('similar_to'), itemId: z.string(), similarity: z.number() })
+      .describe('Looks like an item the user liked, bought or clicked'),
+    z
+      .object({ kind: z.literal('co_engaged'), itemId: z.string() })
+      .describe('Users who engaged with that item also engaged with this one'),
+    z.object({ kind: z.literal('popular') }).describe('Popular overall (users without history)'),
+    z.object({ kind: z.literal('similar_to_item'), itemId: z.string() }),
+    z.object({ kind: z.literal('similar_to_image') }),
+  ]),
+  'Why an item was recommended, for a "because you liked ..." line.',
+);
+
+const itemViewShape = {
+  itemId: z.string(),
+  title: z.string().optional(),
+  category: z.string().optional(),
+  price: z.number().optional(),
+  tags: z.array(z.string()).optional(),
+  available: z.boolean(),
+  imageUrl: z
+    .string()
+    .optional()
+    .describe('Presigned S3 GET URL of the image, valid for 15 minutes by default'),
+};
+
+const RecommendationItemSchema = component(
+  'RecommendationItem',
+  z.object({ ...itemViewShape, score: z.number(), reason: ReasonSchema }),
+);
+
+const recommendationListShape = {
+  recommendationId: z
+    .string()
+    .describe('Send it back as context.recommendationId on events about these items'),
+  strategy: z.enum(['personal', 'popular', 'similar_item', 'similar_image']),
+  modelId: z.string(),
+  items: z.array(RecommendationItemSchema),
+};
+
+const UserRecommendations = component(
+  'UserRecommendations',
+  z.object({ userId: z.string(), ...recommendationListShape }),
+);
+const SimilarItems = component('SimilarItems', z.object({ itemId: z.string(), ...recommendationListShape }));
+const ImageSearchResults = component(
+  'ImageSearchResults',
+  z.object({ ...recommendationListShape, queryMs: z.object({ embed: z.number() }) }),
+);
+
+const isoTime = z.string().meta({ format: 'date-time', examples: ['2026-01-31T12:00:00.000Z'] });
+const ItemDetails = component(
+  'ItemDetails',
+  z.object({
+    ...itemViewShape,
+    imageUrl: itemViewShape.imageUrl.unwrap().describe(itemViewShape.imageUrl.description ?? ''),
+    status: z
+      .enum(['ready', 'rejected'])
+      .describe('rejected: the image could not be embedded (see rejection)'),
+    rejection: z
+      .object({ code: z.string().describe('e.g. not_an_image, pixel_limit'), message: z.string() })
+      .optional(),
+    modelIds: z.array(z.string()).describe('Models that have a vector for this item'),
+    servedByActiveModel: z.boolean(),
+    metadataWarnings: z
+      .array(z.string())
+      .optional()
+      .describe('S3 metadata values that were present but unusable'),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+  }),
+);
+
+const UserErased = component(
+  'UserErased',
+  z.object({
+    userId: z.string(),
+    erased: z.literal(true),
+    events: z.number().int().nonnegative().describe('Events deleted'),
+  }),
+);
+
+/** `true` when A and B have the same property names. */
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Returned<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
+type Assert<T extends true[]> = T;
+/**
+ * Compile-time drift check: `npm run typecheck` fails here when a handler's response gains or loses a
+ * field that the document does not describe.
+ */
+export type DocumentedResponsesMatch = Assert<
+  [
+    SameKeys<z.output<typeof UserRecommendations>, Returned<typeof recommendForUser>>,
+    SameKeys<z.output<typeof SimilarItems>, Returned<typeof similarItems>>,
+    SameKeys<z.output<typeof ImageSearchResults>, Returned<typeof searchByImage>>,
+    SameKeys<z.output<typeof RecommendationItemSchema>, RecommendationItem>,
+    SameKeys<z.output<typeof ItemDetails>, Returned<typeof itemDetails>>,
+    SameKeys<z.output<typeof EventResultSchema>, Returned<typeof recordEvents>[number]>,
+    Same<z.output<typeof EventResultSchema>['status'], Returned<typeof recordEvents>[number]['status']>,
+    Same<z.output<typeof ReasonSchema>['kind'], Reason['kind']>,
+  ]
+>;
+
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503;
+
+const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string }> = {
+  400: {
+    name: 'BadRequest',
+    description: 'The request is malformed (see code: invalid_query, unknown_category, invalid_json, ...)',
+  },
+  401: { name: 'Unauthorized', description: 'No valid credentials (once authentication is enabled)' },
+  403: { name: 'Forbidden', description: 'The caller may not act for this user' },
+  404: { name: 'NotFound', description: 'Unknown item (code unknown_item) or no such route' },
+  409: { name: 'ItemNotReady', description: 'The item exists but has no vector yet (code item_not_ready)' },
+  413: { name: 'PayloadTooLarge', description: 'The body is over the limit (code payload_too_large)' },
+  415: { name: 'UnsupportedMediaType', description: 'Wrong Content-Type (code unsupported_media_type)' },
+  422: {
+    name: 'InvalidImage',
+    description: `The body is not an image that can be embedded; code is one of ${INVALID_IMAGE_CODES.join(', ')}`,
+  },
+  500: { name: 'InternalError', description: 'Something failed; requestId identifies it in the logs' },
+  503: {
+    name: 'ServiceUnavailable',
+    description:
+      'Contention on one profile (code contention, retry after 1 s: event ids make it safe) or a timeout',
+  },
+};
+
+type QuerySchema = typeof ListQuerySchema | typeof SimilarQuerySchema | typeof SearchQuerySchema;
+
+interface OperationSpec {
+  operationId: string;
+  description: string;
+  query?: QuerySchema;
+  body?: 'events' | 'image';
+  success: { status: 200 | 202; description: string; schema: z.ZodType };
+  errors: ErrorStatus[];
+}
+
+const eventsBody = (live: boolean): Omit<OperationSpec, 'operationId'> => ({
+  description: live
+    ? 'Likes, purchases, views, dislikes, hides... of one or more users, each with a client-chosen eventId ' +
+      '(retries are idempotent). Events older than 30 days are rejected here.'
+    : 'Historical events of many users, up to the event TTL (90 days by default) old. Signed with SigV4.',
+  body: 'events',
+  success: {
+    status: 202,
+    description: 'Per-event results: accepted, duplicate or rejected with a code',
+    schema: EventResults,
+  },
+  errors: [400, 401, 403, 413, 415, 500, 503],
+});
+
+/** What the route table does not say about each route; a route without an entry fails generation. */
+const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
+  'POST /events': { operationId: 'postEvents', ...eventsBody(true) },
+  'POST /events/import': { operationId: 'importEvents', ...eventsBody(false) },
+  'DELETE /users/{userId}': {
+    operationId: 'eraseUser',
+    description: "Deletes the user's interest profile and every stored event of theirs.",
+    success: { status: 200, description: 'Erased', schema: UserErased },
+    errors: [401, 403, 500],
+  },
+  'GET /users/{userId}/recommendations': {
+    operationId: 'getRecommendations',
+    description:
+      'Items for this user, each with a reason. A user without history gets popular items (strategy popular).',
+    query: ListQuerySchema,
+    success: { status: 200, description: 'Recommendations, best first', schema: UserRecommendations },
+    errors: [400, 401, 403, 500],
+  },
+  'GET /items/{itemId}': {
+    operationId: 'getItem',
+    description: 'Whether an uploaded image became an item (status ready) or was rejected, and its metadata.',
+    success: { status: 200, description: 'The item', schema: ItemDetails },
+    errors: [401, 404, 500],
+  },
+  'GET /items/{itemId}/similar': {
+    operationId: 'getSimilarItems',
+    description: 'Items that look like this one, most similar first ("more like this").',
+    query: SimilarQuerySchema,
+    success: { status: 200, description: 'Similar items', schema: SimilarItems },
+    errors: [400, 401, 404, 409, 500],
+  },
+  'POST /search': {
+    operationId: 'searchByImage',
+    description: 'Items that look like the uploaded image. Send the image bytes as the body.',
+    query: SearchQuerySchema,
+    body: 'image',
+    success: { status: 200, description: 'Items, most similar first', schema: ImageSearchResults },
+    errors: [400, 401, 413, 415, 422, 500],
+  },
+};
+
+const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  userId: "The shop's user id",
+  itemId: 'The image file name without its extension: catalogue/shoes/SKU-123.jpg is item SKU-123',
+  limit: 'How many items to return',
+  category: 'Only items of this category; a category the catalogue does not have is a 400 (unknown_category)',
+  exclude: 'seen: leave out items the user has already interacted with',
+};
+
+const PATH_PARAMETER_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  userId: TrackedEventSchema.shape.userId,
+  itemId: TrackedEventSchema.shape.itemId,
+};
+
+const SECURITY: Readonly<Record<RouteAuth, { scheme: string; note: string }>> = {
+  user: {
+    scheme: 'bearerJwt',
+    note: "Auth: a JWT whose user claim is the user in the path or in every event (or an admin's).",
+  },
+  catalogue: { scheme: 'bearerJwt', note: 'Auth: any valid JWT.' },
+  iam: { scheme: 'sigv4', note: 'Auth: AWS Signature Version 4 by an IAM principal the stack trusts.' },
+};
+
+const REFS = { uri: (id: string) => `#/components/schemas/${id}` } as const;
+const toJsonSchema = (schema: z.ZodType): JsonObject => {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: 'input' });
+  return rest;
+};
+/** A registered schema as a $ref, anything else inline. */
+const schemaOrRef = (schema: z.ZodType): JsonObject => {
+  const id = components.get(schema)?.id;
+  return id ? { $ref: REFS.uri(id) } : toJsonSchema(schema);
+};
+
+function parameters(route: Route, query: QuerySchema | undefined): JsonObject[] {
+  const pathNames = [...route.path.matchAll(/\{([^{}]+)\}/g)].map((match) => match[1] ?? '');
+  const inPath = pathNames.map((name) => {
+    const schema = PATH_PARAMETER_SCHEMAS[name];
+    if (!schema) throw new Error(`no schema for path parameter ${name} of ${routeKey(route)}`);
+    return {
+      name,
+      in: 'path',
+      required: true,
+      description: PARAMETER_DESCRIPTIONS[name],
+      schema: toJsonSchema(schema),
+    };
+  });
+  if (!query) return inPath;
+  const object = toJsonSchema(query) as { properties?: Record<string, JsonObject>; required?: string[] };
+  const inQuery = Object.entries(object.properties ?? {}).map(([name, schema]) => ({
+    name,
+    in: 'query',
+    required: object.required?.includes(name) ?? false,
+    ...(PARAMETER_DESCRIPTIONS[name] ? { description: PARAMETER_DESCRIPTIONS[name] } : {}),
+    schema,
+  }));
+  return [...inPath, ...inQuery];
+}
+
+function requestBody(kind: OperationSpec['body']): JsonObject | undefined {
+  if (kind === 'events') {
+    return {
+      required: true,
+      description: `At most ${MAX_JSON_BODY_BYTES} bytes of JSON.`,
+      content: { 'application/json': { schema: schemaOrRef(EventBatch) } },
+    };
+  }
+  if (kind === 'image') {
+    return {
+      required: true,
+      description:
+        `The image file itself (JPEG, PNG, WebP, GIF, AVIF or TIFF), at most ${MAX_IMAGE_BODY_BYTES} bytes ` +
+        '(API Gateway base64-encodes it and Lambda takes 6 MB). Content-Type must be the image type.',
+      content: { 'image/*': { schema: { type: 'string', contentMediaType: 'image/*' } } },
+      'x-max-bytes': MAX_IMAGE_BODY_BYTES,
+    };
+  }
+  return undefined;
+}
+
+function operation(route: Route): JsonObject {
+  const key = routeKey(route);
+  const spec = OPERATIONS[key];
+  if (!spec)
+    throw new Error(`infra/local/openapi.ts has no operation for ${key}: describe the new route there`);
+  const security = SECURITY[route.auth];
+  const body = requestBody(spec.body);
+  const errors = spec.errors.map((status) => [
+    String(status),
+    { $ref: `#/components/responses/${ERROR_RESPONSES[status].name}` },
+  ]);
+  return {
+    operationId: spec.operationId,
+    summary: route.summary,
+    description: `${spec.description}\n\n${security.note}`,
+    tags: [route.function],
+    security: [{ [security.scheme]: [] }],
+    ...(spec.query || route.path.includes('{') ? { parameters: parameters(route, spec.query) } : {}),
+    ...(body ? { requestBody: body } : {}),
+    responses: {
+      [String(spec.success.status)]: {
+        description: spec.success.description,
+        content: { 'application/json': { schema: schemaOrRef(spec.success.schema) } },
+      },
+      ...Object.fromEntries(errors),
+    },
+  };
+}
+
+/** The whole document; deterministic, so the checked-in copy can be compared with it. */
+export function generateOpenApi(): JsonObject {
+  const paths: Record<string, Record<string, JsonObject>> = {};
+  for (const route of ROUTES) {
+    paths[route.path] ??= {};
+    (paths[route.path] as Record<string, JsonObject>)[route.method.toLowerCase()] = operation(route);
+  }
+  const { schemas } = z.toJSONSchema(components, { io: 'input', ...REFS }) as {
+    schemas: Record<string, JsonObject>;
+  };
+  // The ids live in the components map; `$id` and `$schema` inside an OpenAPI document are noise.
+  for (const schema of Object.values(schemas)) {
+    delete schema.$id;
+    delete schema.$schema;
+  }
+  const errorResponses = Object.values(ERROR_RESPONSES).map(({ name, description }) => [
+    name,
+    { description, content: { 'application/json': { schema: schemaOrRef(ErrorSchema) } } },
+  ]);
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Lookalike',
+      version,
+      description:
+        'Visual recommendations: images uploaded to the catalogue bucket become items; user events shape ' +
+        'interest profiles; these routes return recommendations, similar items and image search results. ' +
+        "Generated from infra/routes.ts and the handlers' zod schemas. Run locally, authentication is not " +
+        'enforced yet.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
+    servers: [
+      { url: '/', description: 'This API (the deployed stage URL, or http://127.0.0.1:3000 locally)' },
+    ],
+    tags: [
+      { name: 'track', description: 'User events and erasure' },
+      { name: 'recommend', description: 'Recommendations, similar items, image search, item status' },
+    ],
+    paths,
+    components: {
+      schemas,
+      responses: Object.fromEntries(errorResponses),
+      securitySchemes: {
+        bearerJwt: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'A JWT from the identity provider the stack trusts (API Gateway JWT authorizer)',
+        },
+        sigv4: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Authorization',
+          description: 'AWS Signature Version 4 (API Gateway IAM authorization), for trusted back ends',
+          'x-amazon-apigateway-authtype': 'awsSigv4',
+        },
+      },
+    },
+  };
+}
+
+/** `GET /openapi.json` on the local server. */
+export function openApiRoute(): ExtraRoute {
+  let body: string | undefined;
+  return {
+    method: 'GET',
+    path: '/openapi.json',
+    handler: async () => {
+      body ??= JSON.stringify(generateOpenApi());
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' },
+        body,
+      };
+    },
+  };
+}
