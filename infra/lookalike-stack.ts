@@ -1,9 +1,11 @@
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { CatalogueIngestion } from './constructs/catalogue-ingestion';
 import { addItemVectorIndex, tableFromDefinition } from './constructs/data-tables';
 import { InterestTracking } from './constructs/interest-tracking';
 import { ModelLayers } from './constructs/model-layers';
+import { Observability } from './constructs/observability';
 import { type JwtSettings, RecommendationsApi, type ServingBackend } from './constructs/recommendations-api';
 import { ITEMS_TABLE, VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from './resources';
 
@@ -37,6 +39,8 @@ export interface LookalikeStackProps extends StackProps {
   readonly eventTtlDays?: number;
   /** Half-life of interest, popularity and penalty weights, in days. @default 30 */
   readonly halfLifeDays?: number;
+  /** Alarms notify this topic. @default a new SNS topic (subscribe to it after deploying) */
+  readonly alarmTopic?: ITopic;
 }
 
 /** Composes Lookalike's capabilities; the props are the knobs a user turns. */
@@ -45,6 +49,7 @@ export class LookalikeStack extends Stack {
   public readonly ingestion: CatalogueIngestion;
   public readonly tracking: InterestTracking;
   public readonly api: RecommendationsApi;
+  public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: LookalikeStackProps = {}) {
     super(scope, id, props);
@@ -82,6 +87,18 @@ export class LookalikeStack extends Stack {
       jwt: props.jwt,
       userClaim: props.userClaim,
       allowedOrigins: props.allowedOrigins,
+    });
+    this.observability = new Observability(this, 'Observability', {
+      functions: {
+        Embed: this.ingestion.embedFunction.function,
+        Track: this.tracking.trackFunction.function,
+        Recommend: this.api.recommendFunction.function,
+        Compact: this.api.compactFunction.function,
+      },
+      deadLetterQueues: { Uploads: this.ingestion.deadLetterQueue, Compaction: this.api.compactDeadLetters },
+      api: this.api.api,
+      alarmTopic: props.alarmTopic,
+      createAlarmTopic: props.alarmTopic === undefined,
     });
   }
 }

@@ -25,11 +25,17 @@ let deps: Promise<IngestDeps> | undefined;
 async function createDeps(): Promise<IngestDeps> {
   const limits = { maxBytes: config.maxImageBytes };
   const embedders = await Promise.all(
-    [defaultManifestPath(), ...config.extraManifests].map((manifestPath) => Embedder.load({ manifestPath, limits })),
+    [defaultManifestPath(), ...config.extraManifests].map((manifestPath) =>
+      Embedder.load({ manifestPath, limits }),
+    ),
   );
   const vectorIndex =
     config.vectorIndexAttribute && config.vectorIndexModelId
-      ? { attribute: config.vectorIndexAttribute, modelId: config.vectorIndexModelId, dim: config.vectorIndexDim }
+      ? {
+          attribute: config.vectorIndexAttribute,
+          modelId: config.vectorIndexModelId,
+          dim: config.vectorIndexDim,
+        }
       : undefined;
   return {
     repository: new CatalogueRepository(dynamoClient(), config.itemsTable, vectorIndex),
@@ -46,19 +52,19 @@ async function handleMessage(message: SQSRecord): Promise<void> {
   deps ??= createDeps();
   const ready = await deps;
   for (const record of notification.Records) {
-    logger.appendKeys({ s3Key: record.s3?.object?.key, sequencer: record.s3?.object?.sequencer });
+    // Per log line, not logger.appendKeys: the batch processor runs messages concurrently, and
+    // appended keys are shared by all of them.
+    const keys = { s3Key: record.s3?.object?.key, sequencer: record.s3?.object?.sequencer };
     try {
       const started = performance.now();
       const result = await ingestRecord(ready, record);
       metrics.addMetric(`item_${result.outcome}`, MetricUnit.Count, 1);
       metrics.addMetric('ingest_ms', MetricUnit.Milliseconds, performance.now() - started);
-      logger.info('ingested', { ...result });
+      logger.info('ingested', { ...keys, ...result });
     } catch (error) {
       metrics.addMetric('ingest_transient_failure', MetricUnit.Count, 1);
-      logger.warn('ingest failed; the message will be retried', { error: error as Error });
+      logger.warn('ingest failed; the message will be retried', { ...keys, error: error as Error });
       throw error;
-    } finally {
-      logger.removeKeys(['s3Key', 'sequencer']);
     }
   }
 }

@@ -8,7 +8,7 @@ import { numberEnv, optionalEnv, requiredEnv } from '../shared/config';
 import { DynamoVectorRetriever, VECTOR_INDEX_NAME } from '../shared/dynamodb-vector';
 import { getEmbedder } from '../shared/embedder';
 import { BadRequest, bodyBytes, errorResponse, Forbidden, json, requestIdOf } from '../shared/http';
-import { canActFor, resolveCaller } from '../shared/identity';
+import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
 import { observability } from '../shared/observability';
 import { ProfileStore } from '../shared/profile-store';
 import { DEFAULT_RANKING_SETTINGS } from '../shared/ranking';
@@ -29,6 +29,7 @@ import { profileSettingsFromEnv } from '../shared/settings';
 import { DEFAULT_TRACKING_POLICY } from '../shared/track-events';
 
 const { logger, metrics } = observability('recommend');
+const identity = identityConfigFromEnv();
 const modelId = requiredEnv('ACTIVE_MODEL_ID');
 const dim = numberEnv('MODEL_DIMENSION', 0, { min: 1 });
 const itemsTable = requiredEnv('ITEMS_TABLE');
@@ -84,7 +85,7 @@ async function route(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
   switch (event.routeKey) {
     case 'GET /users/{userId}/recommendations': {
       const userId = event.pathParameters?.userId ?? '';
-      if (!canActFor(resolveCaller(event), userId)) throw new Forbidden(`not allowed to read recommendations of ${userId}`);
+      if (!canActFor(resolveCaller(event, identity), userId)) throw new Forbidden(`not allowed to read recommendations of ${userId}`);
       const list = await recommendForUser(deps, userId, parseQuery(ListQuerySchema, query));
       logger.info('recommendations', { userId, recommendationId: list.recommendationId, strategy: list.strategy, count: list.items.length });
       metrics.addMetric(`recommendations_${list.strategy}`, MetricUnit.Count, 1);

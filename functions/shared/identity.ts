@@ -53,3 +53,12 @@ export function canActFor(caller: Caller, userId: string): boolean {
   // Trusted back ends (IAM) and an API without authorizers (local development) act for anyone.
   return true;
 }
+
+/** The identity settings the stack passes to the functions. */
+export function identityConfigFromEnv(env: NodeJS.ProcessEnv = process.env): IdentityConfig {
+  return {
+    userClaim: env.USER_CLAIM || DEFAULT_IDENTITY_CONFIG.userClaim,
+    adminScope: env.ADMIN_SCOPE || DEFAULT_IDENTITY_CONFIG.adminScope,
+    adminGroup: env.ADMIN_GROUP || DEFAULT_IDENTITY_CONFIG.adminGroup,
+  };
+}

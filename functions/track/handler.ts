@@ -5,13 +5,14 @@ import { dynamoClient } from '../shared/aws-clients';
 import { numberEnv, requiredEnv } from '../shared/config';
 import { EventBatchSchema, describeIssues } from '../shared/event-schema';
 import { BadRequest, errorResponse, Forbidden, json, parseJsonBody, requestIdOf } from '../shared/http';
-import { canActFor, resolveCaller } from '../shared/identity';
+import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
 import { observability } from '../shared/observability';
 import { ProfileStore } from '../shared/profile-store';
 import { profileSettingsFromEnv } from '../shared/settings';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../shared/track-events';
 
 const { logger, metrics } = observability('track');
+const identity = identityConfigFromEnv();
 const DAY = 86_400_000;
 const eventTtlMs = numberEnv('EVENT_TTL_DAYS', 90, { min: 1, max: 3650 }) * DAY;
 const deps: TrackDeps = {
@@ -41,7 +42,14 @@ async function postEvents(event: APIGatewayProxyEventV2, bulkImport: boolean): P
   const body = parseJsonBody(event, MAX_JSON_BODY_BYTES);
   const envelope = EventBatchSchema.safeParse(body);
   if (!envelope.success) throw new BadRequest('invalid_batch', describeIssues(envelope.error));
-  const caller = resolveCaller(event);
+  const caller = resolveCaller(event, identity);
+  if (bulkImport && caller.kind === 'user') throw new Forbidden('the import route is for trusted back ends (IAM), not user tokens');
+  // A user token writes that user's events only: one foreign event refuses the whole request.
+  const foreign = envelope.data.events.find((e) => {
+    const userId = (e as { userId?: unknown })?.userId;
+    return typeof userId === 'string' && !canActFor(caller, userId);
+  });
+  if (foreign) throw new Forbidden(`not allowed to post events for ${(foreign as { userId: string }).userId}`);
   const results = await recordEvents(deps, envelope.data.events, {
     ...(bulkImport ? { maxAgeMs: deps.policy.eventTtlMs } : {}),
     authorise: (userId) => canActFor(caller, userId),
@@ -54,7 +62,7 @@ async function postEvents(event: APIGatewayProxyEventV2, bulkImport: boolean): P
 
 async function deleteUser(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const userId = event.pathParameters?.userId ?? '';
-  if (!canActFor(resolveCaller(event), userId)) throw new Forbidden(`not allowed to erase ${userId}`);
+  if (!canActFor(resolveCaller(event, identity), userId)) throw new Forbidden(`not allowed to erase ${userId}`);
   const { events } = await deps.store.deleteUser(userId);
   logger.info('user erased', { userId, events });
   return json(200, { userId, erased: true, events });

@@ -14,7 +14,8 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { UserPool, UserPoolClient, type IUserPool } from 'aws-cdk-lib/aws-cognito';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -59,6 +60,8 @@ export class RecommendationsApi extends Construct {
   public readonly stage: HttpStage;
   public readonly recommendFunction: LookalikeFunction;
   public readonly compactFunction: LookalikeFunction;
+  /** Stream batches the compactor failed on after its retries. */
+  public readonly compactDeadLetters: Queue;
   public readonly userPool?: IUserPool;
   public readonly accessLogs: LogGroup;
 
@@ -105,6 +108,11 @@ export class RecommendationsApi extends Construct {
     this.compactFunction.function.addEnvironment('CATALOGUE_BUCKET', props.bucket.bucketName);
     props.bucket.grantReadWrite(this.compactFunction.function, 'index/*');
     props.bucket.grantDelete(this.compactFunction.function, 'index/*');
+    this.compactDeadLetters = new Queue(this, 'CompactionFailures', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
     this.compactFunction.function.addEventSource(
       new DynamoEventSource(props.itemsTable, {
         startingPosition: StartingPosition.LATEST,
@@ -113,6 +121,7 @@ export class RecommendationsApi extends Construct {
         maxBatchingWindow: Duration.seconds(60),
         parallelizationFactor: 1,
         retryAttempts: 3,
+        onFailure: new SqsDlq(this.compactDeadLetters),
       }),
     );
 

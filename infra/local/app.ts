@@ -7,7 +7,9 @@ import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { defaultManifestPath } from '../../functions/shared/embedder';
 import { loadManifest, type ModelManifest } from '../../functions/shared/model-manifest';
 import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
+import { join } from 'node:path';
 import type { Authorize } from './api-gateway';
+import { createLocalIssuer, type LocalIssuer } from './auth';
 import { type LocalStack, type LocalStackOptions, routeObjectEvents, startLocalStack } from './harness';
 import { LocalQueue } from './queue';
 
@@ -28,6 +30,11 @@ export interface LocalAppOptions extends LocalStackOptions {
   readonly environment?: Record<string, string>;
   /** Keep function logs quiet. @default true */
   readonly quiet?: boolean;
+  /**
+   * Run the deployed stack's authorizers (a local JWT issuer, SigV4 for IAM routes). Only for
+   * experiments: everything a user sees runs with auth. @default true
+   */
+  readonly auth?: boolean;
 }
 
 export interface LocalApp {
@@ -35,6 +42,10 @@ export interface LocalApp {
   readonly queue: LocalQueue;
   readonly handlers: ApiHandlers;
   readonly manifest: ModelManifest;
+  /** The local token issuer, when auth is on. */
+  readonly issuer?: LocalIssuer;
+  /** The authorizers the HTTP server applies; use with `invoke` for socket-less calls. */
+  readonly authorize?: Authorize;
   /** Set when the HTTP server runs. */
   readonly url?: string;
   /** Writes an index snapshot now, as the compactor does after a burst of item changes. */
@@ -58,10 +69,42 @@ const lambdaContext = (functionName: string): Context =>
     succeed: () => undefined,
   }) as Context;
 
+/**
+ * Local-only routes of the issuer: its JWKS, and tokens for the demo page (GET /local/token?userId=).
+ * They exist only on the local server; the deployed API has an identity provider instead.
+ */
+function issuerRoutes(issuer: LocalIssuer) {
+  const json = (statusCode: number, body: unknown) => ({
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify(body),
+  });
+  return [
+    { method: 'GET' as const, path: '/.well-known/jwks.json', handler: async () => json(200, issuer.jwks) },
+    {
+      method: 'GET' as const,
+      path: '/local/token',
+      handler: async (event: { queryStringParameters?: Record<string, string | undefined> }) => {
+        const userId = event.queryStringParameters?.userId ?? '';
+        if (!/^[^\u0000-\u001f]{1,256}$/.test(userId)) return json(400, { code: 'invalid_user', message: 'userId is 1..256 characters' });
+        const admin = event.queryStringParameters?.admin === 'true';
+        return json(200, { userId, admin, token: await issuer.token(userId, { admin }), expiresIn: 3600 });
+      },
+    },
+  ];
+}
+
 export async function startLocalApp(options: LocalAppOptions = {}): Promise<LocalApp> {
   const manifestPath = defaultManifestPath();
   const { manifest } = loadManifest(manifestPath);
   const stack = await startLocalStack(options);
+  const issuer =
+    options.auth === false
+      ? undefined
+      : await createLocalIssuer({
+          ...(options.dataDir ? { keyFile: join(options.dataDir, 'issuer-key.json') } : {}),
+          userClaim: options.environment?.USER_CLAIM,
+        });
   const environment: Record<string, string> = {
     ...stack.env,
     ITEMS_TABLE: stack.tables.Items as string,
@@ -103,8 +146,8 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
           handlers,
           port: options.apiPort ?? 0,
           staticDir: options.staticDir,
-          authorize: options.authorize,
-          extraRoutes: options.extraRoutes,
+          authorize: options.authorize ?? issuer?.authorize,
+          extraRoutes: [...(issuer ? issuerRoutes(issuer) : []), ...(options.extraRoutes ?? [])],
         });
   return {
     stack,
@@ -112,6 +155,8 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     handlers,
     manifest,
     ...(server ? { url: server.url } : {}),
+    ...(issuer ? { issuer } : {}),
+    ...(options.authorize ?? issuer?.authorize ? { authorize: options.authorize ?? issuer?.authorize } : {}),
     compact: () => compact.handler({ Records: [] } as DynamoDBStreamEvent),
     async stop() {
       unroute();

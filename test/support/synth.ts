@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join, relative } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
 import { LookalikeStack, type LookalikeStackProps } from '../../infra/lookalike-stack';
 
 const REPO = join(__dirname, '..', '..');
@@ -26,7 +28,26 @@ function inputsHash(variant: string): string {
   return hash.digest('hex').slice(0, 16);
 }
 
+export interface NagReport {
+  violations: Array<{ ruleName: string; description: string; resources: string[] }>;
+  acknowledgements: Array<{ path: string; id: string; reason: string }>;
+}
+
+/** Every acknowledgement in the tree, as recorded by `Validations.of(scope).acknowledge`. */
+function acknowledgementsOf(root: IConstruct): NagReport['acknowledgements'] {
+  return root.node.findAll().flatMap((construct) =>
+    construct.node.metadata
+      .filter((entry) => /acknowledg/i.test(entry.type))
+      .flatMap((entry) => {
+        const data = entry.data as unknown;
+        const list = (Array.isArray(data) ? data : [data]) as Array<{ id?: string; reason?: string }>;
+        return list.map((item) => ({ path: construct.node.path, id: String(item.id ?? ''), reason: String(item.reason ?? '') }));
+      }),
+  );
+}
+
 export interface Synthesized {
+  nag: NagReport;
   template: Template;
   json: Record<string, unknown>;
   /** cdk.out folder with the assets (bundled functions, layers). */
@@ -46,7 +67,17 @@ export function synthesize(variant = 'default', props: LookalikeStackProps = {})
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(staging, { recursive: true });
     const app = new App({ outdir: staging });
-    new LookalikeStack(app, 'Lookalike', { env: { account: '123456789012', region: 'eu-west-1' }, ...props });
+    const stack = new LookalikeStack(app, 'Lookalike', { env: { account: '123456789012', region: 'eu-west-1' }, ...props });
+    // cdk-nag walks the construct tree (acknowledgements live there), so it runs before the tree is gone.
+    const nag = new AwsSolutionsChecks().validateScope(stack);
+    writeJson(join(staging, 'nag-report.json'), {
+      violations: nag.violations.map((v) => ({
+        ruleName: v.ruleName,
+        description: v.description,
+        resources: v.violatingResources.map((r) => r.resourceLogicalId),
+      })),
+      acknowledgements: acknowledgementsOf(stack),
+    });
     app.synth();
     if (!existsSync(templateFile)) {
       rmSync(outdir, { recursive: true, force: true });
@@ -60,7 +91,8 @@ export function synthesize(variant = 'default', props: LookalikeStackProps = {})
     }
   }
   const json = JSON.parse(readFileSync(templateFile, 'utf8')) as Record<string, unknown>;
-  return { template: Template.fromJSON(json), json, outdir };
+  const nag = JSON.parse(readFileSync(join(outdir, 'nag-report.json'), 'utf8')) as NagReport;
+  return { template: Template.fromJSON(json), json, outdir, nag };
 }
 
 export function directoryBytes(dir: string): number {

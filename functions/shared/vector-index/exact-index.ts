@@ -213,6 +213,9 @@ export class ExactIndex implements VectorIndex {
       index.itemIdOf.push(itemId);
       index.attributesOf.push(attributes[row] as ItemAttributes);
     }
+    if (index.rowOf.size !== itemIds.length) {
+      throw new VectorIndexError('corrupt_snapshot', 'corrupt vector index snapshot: duplicate item ids');
+    }
     index.count = itemIds.length;
     return index;
   }
@@ -321,10 +324,14 @@ export class ExactIndex implements VectorIndex {
     const bytesNeeded = this.matrixBase + capacity * (this.stride + 8);
     const pagesNeeded = Math.ceil(bytesNeeded / WASM_PAGE_BYTES);
     if (pagesNeeded > MAX_WASM_PAGES || capacity <= this.count) {
-      throw new VectorIndexError('capacity_exceeded', `the int8 copy of ${this.count + 1} items exceeds 4 GiB`, {
-        capacity,
-        dim: this.dim,
-      });
+      throw new VectorIndexError(
+        'capacity_exceeded',
+        `the int8 copy of ${this.count + 1} items exceeds 4 GiB`,
+        {
+          capacity,
+          dim: this.dim,
+        },
+      );
     }
     const oldScalesBase = this.scalesBase();
     const pagesHeld = this.memory.buffer.byteLength / WASM_PAGE_BYTES;

@@ -35,6 +35,7 @@ export interface SnapshotContents {
 
 export interface DecodedSnapshot {
   dim: number;
+  /** Not checked for duplicates here: the loader's id map finds them for free. */
   itemIds: string[];
   attributes: ItemAttributes[];
   /** count x dim float32 bytes, a view into the snapshot (not necessarily 4-byte aligned). */
@@ -46,44 +47,48 @@ export function encodeSnapshot({ dim, itemIds, attributes, rows }: SnapshotConte
   const count = itemIds.length;
   const categoryNumbers = new Map<string, number>();
   for (const { category } of attributes) {
-    if (category !== undefined && !categoryNumbers.has(category))
+    if (category !== undefined && !categoryNumbers.has(category)) {
       categoryNumbers.set(category, categoryNumbers.size);
+    }
   }
   const labels = [...itemIds, ...categoryNumbers.keys()];
   const labelBytes = labels.reduce((total, label) => total + 2 + Buffer.byteLength(label, 'utf8'), 0);
   const labelsStart = HEADER_BYTES + 4 * count;
   const matrixOffset = alignUp(labelsStart + labelBytes, MATRIX_ALIGNMENT);
-  const snapshot = Buffer.alloc(matrixOffset + count * dim * 4);
+  const bytes = new Uint8Array(matrixOffset + count * dim * 4);
+  // Buffer methods only ever see the part before the matrix: in Node 20, Buffer#write into a Buffer
+  // longer than 2 GiB silently writes nothing (a 1M x 768 snapshot is 3 GB).
+  const prefix = Buffer.from(bytes.buffer, 0, matrixOffset);
 
-  snapshot.writeUInt32LE(MAGIC, 0);
-  snapshot.writeUInt16LE(SNAPSHOT_VERSION, 4);
-  snapshot.writeUInt16LE(HEADER_BYTES, 6);
-  snapshot.writeUInt32LE(dim, 8);
-  snapshot.writeUInt32LE(count, 12);
-  snapshot.writeUInt32LE(categoryNumbers.size, 16);
-  snapshot.writeUInt32LE(labelBytes, 20);
-  snapshot.writeUInt32LE(matrixOffset, 24);
+  prefix.writeUInt32LE(MAGIC, 0);
+  prefix.writeUInt16LE(SNAPSHOT_VERSION, 4);
+  prefix.writeUInt16LE(HEADER_BYTES, 6);
+  prefix.writeUInt32LE(dim, 8);
+  prefix.writeUInt32LE(count, 12);
+  prefix.writeUInt32LE(categoryNumbers.size, 16);
+  prefix.writeUInt32LE(labelBytes, 20);
+  prefix.writeUInt32LE(matrixOffset, 24);
   attributes.forEach(({ available, category }, row) => {
     const categoryNumber = category === undefined ? 0 : (categoryNumbers.get(category) as number) + 1;
     // `* 2 +` rather than `<< 1 |`: category numbers may use all 31 bits without going negative.
-    snapshot.writeUInt32LE(categoryNumber * 2 + (available ? 1 : 0), HEADER_BYTES + 4 * row);
+    prefix.writeUInt32LE(categoryNumber * 2 + (available ? 1 : 0), HEADER_BYTES + 4 * row);
   });
   let cursor = labelsStart;
   for (const label of labels) {
-    const length = snapshot.write(label, cursor + 2, 'utf8');
-    snapshot.writeUInt16LE(length, cursor);
+    const length = prefix.write(label, cursor + 2, 'utf8');
+    prefix.writeUInt16LE(length, cursor);
     cursor += 2 + length;
   }
-  rows.copyOut(count, snapshot.subarray(matrixOffset));
-  return new Uint8Array(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
+  rows.copyOut(count, bytes.subarray(matrixOffset));
+  return bytes;
 }
 
 export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   assertLittleEndianHost();
-  const snapshot = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (snapshot.length < HEADER_BYTES || snapshot.readUInt32LE(0) !== MAGIC)
-    corrupt('not a vector index snapshot');
-  const version = snapshot.readUInt16LE(4);
+  if (bytes.byteLength < HEADER_BYTES) corrupt('not a vector index snapshot');
+  const header = Buffer.from(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
+  if (header.readUInt32LE(0) !== MAGIC) corrupt('not a vector index snapshot');
+  const version = header.readUInt16LE(4);
   if (version !== SNAPSHOT_VERSION) {
     throw new VectorIndexError(
       'unsupported_snapshot',
@@ -93,38 +98,39 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
       },
     );
   }
-  const dim = snapshot.readUInt32LE(8);
-  const count = snapshot.readUInt32LE(12);
-  const categoryCount = snapshot.readUInt32LE(16);
-  const labelBytes = snapshot.readUInt32LE(20);
-  const matrixOffset = snapshot.readUInt32LE(24);
+  const dim = header.readUInt32LE(8);
+  const count = header.readUInt32LE(12);
+  const categoryCount = header.readUInt32LE(16);
+  const labelBytes = header.readUInt32LE(20);
+  const matrixOffset = header.readUInt32LE(24);
   const labelsStart = HEADER_BYTES + 4 * count;
   if (
-    snapshot.readUInt16LE(6) !== HEADER_BYTES ||
+    header.readUInt16LE(6) !== HEADER_BYTES ||
     dim < 1 ||
     labelsStart + labelBytes > matrixOffset ||
-    matrixOffset + count * dim * 4 !== snapshot.length
+    matrixOffset + count * dim * 4 !== bytes.byteLength
   ) {
     corrupt('section sizes do not add up');
   }
+  // Everything before the matrix (see encodeSnapshot for why a Buffer never spans the matrix).
+  const prefix = Buffer.from(bytes.buffer, bytes.byteOffset, matrixOffset);
 
   let cursor = labelsStart;
   const labelsEnd = labelsStart + labelBytes;
   const readLabel = (): string => {
     if (cursor + 2 > labelsEnd) corrupt('labels overrun their section');
-    const length = snapshot.readUInt16LE(cursor);
+    const length = prefix.readUInt16LE(cursor);
     const start = cursor + 2;
     cursor = start + length;
     if (cursor > labelsEnd) corrupt('labels overrun their section');
-    return snapshot.toString('utf8', start, cursor);
+    return prefix.toString('utf8', start, cursor);
   };
   const itemIds = Array.from({ length: count }, readLabel);
-  if (new Set(itemIds).size !== count) corrupt('duplicate item ids');
   const categories = Array.from({ length: categoryCount }, readLabel);
   if (cursor !== labelsEnd) corrupt('label section has trailing bytes');
 
   const attributes = itemIds.map((_, row): ItemAttributes => {
-    const word = snapshot.readUInt32LE(HEADER_BYTES + 4 * row);
+    const word = prefix.readUInt32LE(HEADER_BYTES + 4 * row);
     const available = word % 2 === 1;
     const categoryNumber = Math.floor(word / 2);
     if (categoryNumber === 0) return Object.freeze({ available });
