@@ -1,0 +1,274 @@
+import { readFileSync } from 'node:fs';
+import {
+  ExactIndex,
+  exactSearchReference,
+  type ItemAttributes,
+  type SearchRequest,
+  VectorIndexError,
+} from '../../functions/shared/vector-index';
+import {
+  assembleKernel,
+  KERNEL_WAT_PATH,
+  renderKernelModule,
+} from '../../functions/shared/vector-index/build-kernel';
+import { INT8_KERNEL_WASM_BASE64 } from '../../functions/shared/vector-index/int8-kernel.wasm';
+
+// Not a multiple of the kernel's 32-component step, so row and query padding is exercised.
+const DIM = 200;
+const CATEGORIES = ['shoes', 'bags', 'hats', 'coats'];
+
+/** Seeded uniform [0, 1) (mulberry32), so a failure reproduces. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function normalised(vector: Float32Array): Float32Array {
+  const norm = Math.hypot(...vector);
+  return vector.map((x) => x / norm);
+}
+
+/** Unit embeddings around a few hundred style centres, like a catalogue of lookalike products. */
+function syntheticCatalogue(seed: number, itemCount: number, centreCount = 200) {
+  const random = seededRandom(seed);
+  const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const centres = Array.from({ length: centreCount }, () =>
+    normalised(Float32Array.from({ length: DIM }, gaussian)),
+  );
+  const near = (spread: number) => {
+    const centre = centres[Math.floor(random() * centreCount)] as Float32Array;
+    return normalised(centre.map((x) => x + spread * gaussian()));
+  };
+  const items = Array.from({ length: itemCount }, (_, i) => ({
+    itemId: `item-${i}`,
+    embedding: near(0.08),
+    attributes: { category: CATEGORIES[i % CATEGORIES.length], available: i % 7 !== 0 } as ItemAttributes,
+  }));
+  return { items, query: () => near(0.1) };
+}
+
+function indexOf(
+  items: ReturnType<typeof syntheticCatalogue>['items'],
+  initialCapacity?: number,
+): ExactIndex {
+  const index = new ExactIndex(DIM, { initialCapacity });
+  for (const { itemId, embedding, attributes } of items) index.upsert(itemId, embedding, attributes);
+  return index;
+}
+
+const catalogue = syntheticCatalogue(42, 10_000);
+// Starting at capacity 1 makes the 10k upserts go through every doubling of the wasm memory.
+const index = indexOf(catalogue.items, 1);
+const queries = Array.from({ length: 60 }, catalogue.query);
+
+describe('ExactIndex search', () => {
+  it('finds at least 99% of the exact float32 top 10 on clustered data', () => {
+    let found = 0;
+    for (const query of queries) {
+      const exact = new Set(
+        exactSearchReference(index, { queries: [query], k: 10 }).map((hit) => hit.itemId),
+      );
+      found += index.search({ queries: [query], k: 10 }).filter((hit) => exact.has(hit.itemId)).length;
+    }
+    expect(found / (10 * queries.length)).toBeGreaterThanOrEqual(0.99);
+  });
+
+  it('returns exact float32 scores, best first', () => {
+    const query = queries[0] as Float32Array;
+    const hits = index.search({ queries: [query], k: 25 });
+    expect(hits).toHaveLength(25);
+    for (const { itemId, score } of hits) {
+      const embedding = index.vector(itemId) as Float32Array;
+      expect(score).toBeCloseTo(
+        embedding.reduce((sum, x, j) => sum + x * (query[j] as number), 0),
+        12,
+      );
+    }
+    expect(hits.map((hit) => hit.score)).toEqual([...hits.map((hit) => hit.score)].sort((a, b) => b - a));
+  });
+
+  it('blends several interest queries exactly as the reference does', () => {
+    const request: SearchRequest = { queries: queries.slice(1, 4), weights: [0.5, 0.3, 0.2], k: 20 };
+    expect(index.search(request)).toEqual(exactSearchReference(index, request));
+    const equalWeights: SearchRequest = { queries: queries.slice(4, 6), k: 10 };
+    expect(index.search(equalWeights)).toEqual(exactSearchReference(index, equalWeights));
+  });
+
+  it('honours filters and still returns k items when the best candidates are filtered out', () => {
+    const query = queries[6] as Float32Array;
+    // Exclude more items than the 200 default candidates: every approximate favourite is rejected.
+    const excluded = new Set(
+      exactSearchReference(index, { queries: [query], k: 500 }).map((hit) => hit.itemId),
+    );
+    const request: SearchRequest = {
+      queries: [query],
+      k: 10,
+      accept: (itemId, { category, available }) => available && category === 'bags' && !excluded.has(itemId),
+    };
+    const hits = index.search(request);
+    expect(hits).toHaveLength(10);
+    expect(hits).toEqual(exactSearchReference(index, request));
+    for (const { itemId } of hits) {
+      expect(excluded.has(itemId)).toBe(false);
+      expect(index.attributes(itemId)).toEqual({ category: 'bags', available: true });
+    }
+  });
+
+  it('returns every eligible item when fewer than k are eligible', () => {
+    const few = new Set(['item-3', 'item-5000', 'item-9998']);
+    const hits = index.search({
+      queries: [queries[7] as Float32Array],
+      k: 10,
+      accept: (itemId) => few.has(itemId),
+    });
+    expect(new Set(hits.map((hit) => hit.itemId))).toEqual(few);
+  });
+
+  it('rejects malformed requests with stable codes', () => {
+    const query = queries[0] as Float32Array;
+    const codeOf = (request: SearchRequest) => {
+      try {
+        index.search(request);
+      } catch (error) {
+        return (error as VectorIndexError).code;
+      }
+      return 'accepted';
+    };
+    expect(codeOf({ queries: [new Float32Array(DIM + 1)], k: 10 })).toBe('dimension_mismatch');
+    expect(codeOf({ queries: [query], k: 0 })).toBe('invalid_search');
+    expect(codeOf({ queries: [query], k: 1001 })).toBe('invalid_search');
+    expect(codeOf({ queries: [], k: 10 })).toBe('invalid_search');
+    expect(codeOf({ queries: Array(9).fill(query), k: 10 })).toBe('invalid_search');
+    expect(codeOf({ queries: [query, query], weights: [1], k: 10 })).toBe('invalid_search');
+    expect(() => index.upsert('bad', new Float32Array(DIM).fill(Number.NaN), { available: true })).toThrow(
+      VectorIndexError,
+    );
+  });
+});
+
+describe('ExactIndex updates', () => {
+  const { items, query } = syntheticCatalogue(7, 3_000);
+
+  it('replaces an item on upsert instead of adding it again', () => {
+    const updated = indexOf(items);
+    const probe = query();
+    updated.upsert('item-10', probe, { category: 'hats', available: false });
+    expect(updated.size).toBe(items.length);
+    expect(updated.vector('item-10')).toEqual(probe);
+    expect(updated.attributes('item-10')).toEqual({ category: 'hats', available: false });
+    expect(updated.search({ queries: [probe], k: 1 })).toEqual([
+      { itemId: 'item-10', score: expect.any(Number) },
+    ]);
+  });
+
+  it('never returns a removed item, and the items moved into removed rows stay searchable', () => {
+    const pruned = indexOf(items);
+    const probe = query();
+    const removed = new Set(pruned.search({ queries: [probe], k: 50 }).map((hit) => hit.itemId));
+    for (let i = 0; i < items.length; i += 3) removed.add(`item-${i}`);
+    for (const itemId of removed) expect(pruned.remove(itemId)).toBe(true);
+    expect(pruned.remove('item-0')).toBe(false);
+    expect(pruned.size).toBe(items.length - removed.size);
+    for (const itemId of removed) expect(pruned.has(itemId)).toBe(false);
+
+    for (const request of [
+      { queries: [probe], k: 100 },
+      { queries: [query()], k: 10, candidates: 20 },
+    ]) {
+      const hits = pruned.search(request);
+      expect(hits.filter((hit) => removed.has(hit.itemId))).toEqual([]);
+      expect(hits).toEqual(exactSearchReference(pruned, request));
+    }
+    // With no re-ranking slack the answer is the approximate ranking itself: rows moved by removals
+    // must carry their int8 copy and scale along to match an index built from the survivors.
+    const rebuilt = indexOf(items.filter(({ itemId }) => !removed.has(itemId)));
+    for (let q = 0; q < 20; q++) {
+      const request = { queries: [query()], k: 10, candidates: 10 };
+      expect(pruned.search(request)).toEqual(rebuilt.search(request));
+    }
+    // Every survivor still answers a search for its own embedding, whichever row it now sits in.
+    for (let i = 1; i < items.length; i += 97) {
+      const { itemId, embedding } = items[i] as (typeof items)[number];
+      if (!removed.has(itemId)) expect(pruned.search({ queries: [embedding], k: 1 })[0]?.itemId).toBe(itemId);
+    }
+  });
+});
+
+describe('ExactIndex snapshots', () => {
+  const { items, query } = syntheticCatalogue(11, 2_000);
+  const original = indexOf(items);
+  original.upsert('no-category', query(), { available: true });
+  original.upsert('ünïcödé-🧢', query(), { category: 'chapeaux-🎩', available: false });
+  const snapshot = original.serialise();
+
+  it('round-trips ids, vectors, attributes and search results', () => {
+    // An odd offset forces the copying path; a fresh buffer is adopted without a copy.
+    const unaligned = new Uint8Array(snapshot.length + 1).subarray(1);
+    unaligned.set(snapshot);
+    for (const bytes of [snapshot.slice(), unaligned]) {
+      const loaded = ExactIndex.deserialise(bytes);
+      expect(loaded.dim).toBe(DIM);
+      expect([...loaded.ids()]).toEqual([...original.ids()]);
+      for (const itemId of original.ids()) {
+        const [before, after] = [original.vector(itemId), loaded.vector(itemId)] as Float32Array[];
+        // Byte equality: toEqual on 2000 Float32Arrays is slow, and bytes also catch -0 vs 0.
+        expect(
+          Buffer.from((after as Float32Array).buffer).equals(Buffer.from((before as Float32Array).buffer)),
+        ).toBe(true);
+        expect(loaded.attributes(itemId)).toEqual(original.attributes(itemId));
+      }
+      const request = { queries: [query(), query()], weights: [0.7, 0.3], k: 30 };
+      expect(loaded.search(request)).toEqual(original.search(request));
+      loaded.upsert('after-load', query(), { available: true });
+      expect(loaded.size).toBe(original.size + 1);
+    }
+  });
+
+  it('round-trips an empty index', () => {
+    const loaded = ExactIndex.deserialise(new ExactIndex(DIM).serialise());
+    expect(loaded.size).toBe(0);
+    expect(loaded.search({ queries: [query()], k: 10 })).toEqual([]);
+  });
+
+  it('refuses corrupt or unknown snapshots with stable codes', () => {
+    const codeOf = (bytes: Uint8Array) => {
+      try {
+        ExactIndex.deserialise(bytes);
+      } catch (error) {
+        return (error as VectorIndexError).code;
+      }
+      return 'accepted';
+    };
+    const newerVersion = snapshot.slice();
+    newerVersion[4] = 2;
+    expect(codeOf(newerVersion)).toBe('unsupported_snapshot');
+    expect(codeOf(snapshot.subarray(0, snapshot.length - 4))).toBe('corrupt_snapshot');
+    expect(codeOf(new TextEncoder().encode('definitely not a snapshot, just some words'))).toBe(
+      'corrupt_snapshot',
+    );
+    const twins = new ExactIndex(DIM);
+    twins.upsert('twin-a', query(), { available: true });
+    twins.upsert('twin-b', query(), { available: true });
+    const duplicateIds = Buffer.from(twins.serialise());
+    duplicateIds.write('a', duplicateIds.indexOf('twin-b') + 5);
+    expect(codeOf(duplicateIds)).toBe('corrupt_snapshot');
+    const nanVector = snapshot.slice();
+    new DataView(nanVector.buffer).setFloat32(nanVector.length - 4, Number.NaN, true);
+    expect(codeOf(nanVector)).toBe('corrupt_snapshot');
+  });
+});
+
+describe('int8 kernel build', () => {
+  it('commits exactly the bytes that assembling int8-kernel.wat produces', async () => {
+    const assembled = await assembleKernel();
+    expect(Buffer.from(INT8_KERNEL_WASM_BASE64, 'base64').equals(Buffer.from(assembled))).toBe(true);
+    const committedModule = readFileSync(KERNEL_WAT_PATH.replace(/\.wat$/, '.wasm.ts'), 'utf8');
+    expect(committedModule).toBe(renderKernelModule(assembled));
+  });
+});
