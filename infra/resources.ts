@@ -79,4 +79,16 @@ export const TABLES: TableDefinition[] = [ITEMS_TABLE, EVENTS_TABLE, PROFILES_TA
 export const CATALOGUE_PREFIX = 'catalogue/';
 
 /** The image extensions that make an object under the prefix an item. */
-export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'avif', 'tif', 'tiff', 'heic', 'heif', 'svg'];
+export const IMAGE_EXTENSIONS = [
+  'jpg',
+  'jpeg',
+  'png',
+  'webp',
+  'gif',
+  'avif',
+  'tif',
+  'tiff',
+  'heic',
+  'heif',
+  'svg',
+];

@@ -20,7 +20,13 @@ export interface Route {
 }
 
 export const ROUTES: readonly Route[] = [
-  { method: 'POST', path: '/events', function: 'track', auth: 'user', summary: 'Record a batch of 1..100 user events' },
+  {
+    method: 'POST',
+    path: '/events',
+    function: 'track',
+    auth: 'user',
+    summary: 'Record a batch of 1..100 user events',
+  },
   {
     method: 'POST',
     path: '/events/import',
@@ -28,7 +34,13 @@ export const ROUTES: readonly Route[] = [
     auth: 'iam',
     summary: 'Bulk-import historical events of many users (trusted back ends)',
   },
-  { method: 'DELETE', path: '/users/{userId}', function: 'track', auth: 'user', summary: "Erase a user's profile and events" },
+  {
+    method: 'DELETE',
+    path: '/users/{userId}',
+    function: 'track',
+    auth: 'user',
+    summary: "Erase a user's profile and events",
+  },
   {
     method: 'GET',
     path: '/users/{userId}/recommendations',
@@ -36,7 +48,13 @@ export const ROUTES: readonly Route[] = [
     auth: 'user',
     summary: 'Top-N items for a user',
   },
-  { method: 'GET', path: '/items/{itemId}', function: 'recommend', auth: 'catalogue', summary: "An item's metadata and status" },
+  {
+    method: 'GET',
+    path: '/items/{itemId}',
+    function: 'recommend',
+    auth: 'catalogue',
+    summary: "An item's metadata and status",
+  },
   {
     method: 'GET',
     path: '/items/{itemId}/similar',
@@ -44,7 +62,13 @@ export const ROUTES: readonly Route[] = [
     auth: 'catalogue',
     summary: 'Visually similar items',
   },
-  { method: 'POST', path: '/search', function: 'recommend', auth: 'catalogue', summary: 'Items that look like an uploaded image' },
+  {
+    method: 'POST',
+    path: '/search',
+    function: 'recommend',
+    auth: 'catalogue',
+    summary: 'Items that look like an uploaded image',
+  },
 ];
 
 /** `routeKey` as API Gateway HTTP APIs write it into events, e.g. "GET /items/{itemId}". */

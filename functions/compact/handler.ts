@@ -1,5 +1,5 @@
-import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { dynamoClient, s3Client } from '../shared/aws-clients';
 import { CatalogueIndex } from '../shared/catalogue-index';
 import { numberEnv, requiredEnv } from '../shared/config';

@@ -1,5 +1,5 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { MAX_IMAGE_BODY_BYTES } from '../../infra/routes';
 import { dynamoClient, s3Client } from '../shared/aws-clients';
 import { CatalogueIndex } from '../shared/catalogue-index';
@@ -13,9 +13,9 @@ import { observability } from '../shared/observability';
 import { ProfileStore } from '../shared/profile-store';
 import { DEFAULT_RANKING_SETTINGS } from '../shared/ranking';
 import {
+  exactServing,
   itemDetails,
   ListQuerySchema,
-  exactServing,
   parseQuery,
   type RecommendDeps,
   recommendForUser,
@@ -34,7 +34,8 @@ const modelId = requiredEnv('ACTIVE_MODEL_ID');
 const dim = numberEnv('MODEL_DIMENSION', 0, { min: 1 });
 const itemsTable = requiredEnv('ITEMS_TABLE');
 const backend = optionalEnv('SERVING_BACKEND') ?? 'exact';
-if (backend !== 'exact' && backend !== 'dynamodb-vector') throw new Error(`SERVING_BACKEND=${backend} is not exact or dynamodb-vector`);
+if (backend !== 'exact' && backend !== 'dynamodb-vector')
+  throw new Error(`SERVING_BACKEND=${backend} is not exact or dynamodb-vector`);
 const bucket = requiredEnv('CATALOGUE_BUCKET');
 let catalogue: Promise<CatalogueIndex> | undefined;
 
@@ -60,12 +61,27 @@ const deps: RecommendDeps = {
     backend === 'exact'
       ? exactServing(loadCatalogue)
       : vectorServing(
-          new DynamoVectorRetriever(dynamoClient(), { table: itemsTable, indexName: VECTOR_INDEX_NAME, modelId, dim }),
+          new DynamoVectorRetriever(dynamoClient(), {
+            table: itemsTable,
+            indexName: VECTOR_INDEX_NAME,
+            modelId,
+            dim,
+          }),
         ),
-  reader: new CatalogueReader(dynamoClient(), s3Client(), itemsTable, numberEnv('IMAGE_URL_TTL_SECONDS', 900, { min: 1, max: 604800 })),
+  reader: new CatalogueReader(
+    dynamoClient(),
+    s3Client(),
+    itemsTable,
+    numberEnv('IMAGE_URL_TTL_SECONDS', 900, { min: 1, max: 604800 }),
+  ),
   profiles: new ProfileStore(
     dynamoClient(),
-    { events: requiredEnv('EVENTS_TABLE'), profiles: requiredEnv('PROFILES_TABLE'), stats: requiredEnv('STATS_TABLE'), items: itemsTable },
+    {
+      events: requiredEnv('EVENTS_TABLE'),
+      profiles: requiredEnv('PROFILES_TABLE'),
+      stats: requiredEnv('STATS_TABLE'),
+      items: itemsTable,
+    },
     modelId,
   ),
   embedder: () => getEmbedder(),
@@ -75,7 +91,9 @@ const deps: RecommendDeps = {
     ...DEFAULT_RANKING_SETTINGS,
     mmrLambda: numberEnv('MMR_LAMBDA', DEFAULT_RANKING_SETTINGS.mmrLambda, { min: 0, max: 1 }),
     penaltyWeight: numberEnv('PENALTY_WEIGHT', DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
-    coEngagementWeight: numberEnv('CO_ENGAGEMENT_WEIGHT', DEFAULT_RANKING_SETTINGS.coEngagementWeight, { min: 0 }),
+    coEngagementWeight: numberEnv('CO_ENGAGEMENT_WEIGHT', DEFAULT_RANKING_SETTINGS.coEngagementWeight, {
+      min: 0,
+    }),
   },
   popularityEpoch: DEFAULT_TRACKING_POLICY.popularityEpoch,
 };
@@ -85,25 +103,42 @@ async function route(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
   switch (event.routeKey) {
     case 'GET /users/{userId}/recommendations': {
       const userId = event.pathParameters?.userId ?? '';
-      if (!canActFor(resolveCaller(event, identity), userId)) throw new Forbidden(`not allowed to read recommendations of ${userId}`);
+      if (!canActFor(resolveCaller(event, identity), userId))
+        throw new Forbidden(`not allowed to read recommendations of ${userId}`);
       const list = await recommendForUser(deps, userId, parseQuery(ListQuerySchema, query));
-      logger.info('recommendations', { userId, recommendationId: list.recommendationId, strategy: list.strategy, count: list.items.length });
+      logger.info('recommendations', {
+        userId,
+        recommendationId: list.recommendationId,
+        strategy: list.strategy,
+        count: list.items.length,
+      });
       metrics.addMetric(`recommendations_${list.strategy}`, MetricUnit.Count, 1);
       return json(200, list);
     }
     case 'GET /items/{itemId}/similar':
-      return json(200, await similarItems(deps, event.pathParameters?.itemId ?? '', parseQuery(SimilarQuerySchema, query)));
+      return json(
+        200,
+        await similarItems(deps, event.pathParameters?.itemId ?? '', parseQuery(SimilarQuerySchema, query)),
+      );
     case 'GET /items/{itemId}':
       return json(200, await itemDetails(deps, event.pathParameters?.itemId ?? ''));
     case 'POST /search': {
       const parsed = parseQuery(SearchQuerySchema, query);
       const contentType = (event.headers?.['content-type'] ?? '').toLowerCase();
       if (!contentType.startsWith('image/')) {
-        throw new BadRequest('unsupported_media_type', `send the image as the body with Content-Type image/*, not ${contentType || 'nothing'}`, 415);
+        throw new BadRequest(
+          'unsupported_media_type',
+          `send the image as the body with Content-Type image/*, not ${contentType || 'nothing'}`,
+          415,
+        );
       }
       const image = bodyBytes(event);
       if (image.length > MAX_IMAGE_BODY_BYTES) {
-        throw new BadRequest('payload_too_large', `the image is ${image.length} bytes; the limit is ${MAX_IMAGE_BODY_BYTES}`, 413);
+        throw new BadRequest(
+          'payload_too_large',
+          `the image is ${image.length} bytes; the limit is ${MAX_IMAGE_BODY_BYTES}`,
+          413,
+        );
       }
       return json(200, await searchByImage(deps, image, parsed));
     }
@@ -112,7 +147,10 @@ async function route(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
   }
 }
 
-export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
+export async function handler(
+  event: APIGatewayProxyEventV2,
+  context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> {
   logger.addContext(context);
   const requestId = requestIdOf(event);
   logger.appendKeys({ requestId, routeKey: event.routeKey });

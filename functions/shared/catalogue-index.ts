@@ -1,4 +1,4 @@
-import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { bytesToVector, CHANGE_FEED } from './catalogue-repository';
@@ -89,7 +89,8 @@ export class CatalogueIndex {
   /** Categories with at least one served item (recomputed when the index changed). */
   categories(): Set<string> {
     const { watermark, index } = this;
-    if (this.categoryCache?.watermark === watermark && this.categoryCache.size === index.size) return this.categoryCache.categories;
+    if (this.categoryCache?.watermark === watermark && this.categoryCache.size === index.size)
+      return this.categoryCache.categories;
     const categories = new Set<string>();
     for (const itemId of index.ids()) {
       const category = index.attributes(itemId)?.category;
@@ -151,7 +152,9 @@ export class CatalogueIndex {
     const rows: ChangedRow[] = [];
     const unique = [...new Set(ids)];
     for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((itemId) => ({ itemId }));
+      let keys: Record<string, unknown>[] | undefined = unique
+        .slice(i, i + 100)
+        .map((itemId) => ({ itemId }));
       while (keys && keys.length > 0) {
         const result = await this.documents.send(
           new BatchGetCommand({
@@ -159,7 +162,11 @@ export class CatalogueIndex {
               [this.deps.itemsTable]: {
                 Keys: keys,
                 ProjectionExpression: 'itemId, #status, available, category, changedAt, #vectors.#model',
-                ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors', '#model': this.deps.modelId },
+                ExpressionAttributeNames: {
+                  '#status': 'status',
+                  '#vectors': 'vectors',
+                  '#model': this.deps.modelId,
+                },
               },
             },
           }),
@@ -177,7 +184,14 @@ export class CatalogueIndex {
     const { s3, bucket, modelId } = this.deps;
     const previous = await readPointer(s3, bucket, modelId);
     const key = `${snapshotPrefix(modelId)}snapshot-${String(this.watermark).padStart(15, '0')}-${now}.bin`;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: this.index.serialise(), ContentType: 'application/octet-stream' }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: this.index.serialise(),
+        ContentType: 'application/octet-stream',
+      }),
+    );
     const pointer: SnapshotPointer = {
       key,
       watermark: this.watermark,
@@ -187,7 +201,12 @@ export class CatalogueIndex {
       ...(previous ? { previousKey: previous.key } : {}),
     };
     await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: pointerKey(modelId), Body: JSON.stringify(pointer), ContentType: 'application/json' }),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: pointerKey(modelId),
+        Body: JSON.stringify(pointer),
+        ContentType: 'application/json',
+      }),
     );
     // A cold start may have read the previous pointer just now: keep that snapshot, drop the one before.
     if (previous?.previousKey && previous.previousKey !== key) {
@@ -197,7 +216,11 @@ export class CatalogueIndex {
   }
 }
 
-export async function readPointer(s3: S3Client, bucket: string, modelId: string): Promise<SnapshotPointer | undefined> {
+export async function readPointer(
+  s3: S3Client,
+  bucket: string,
+  modelId: string,
+): Promise<SnapshotPointer | undefined> {
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: pointerKey(modelId) }));
     return JSON.parse((await object.Body?.transformToString()) ?? 'null') as SnapshotPointer | undefined;

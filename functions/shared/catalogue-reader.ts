@@ -46,7 +46,9 @@ export class CatalogueReader {
   }
 
   async imageUrl(source: { bucket: string; key: string }): Promise<string> {
-    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: source.bucket, Key: source.key }), { expiresIn: this.urlTtlSeconds });
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: source.bucket, Key: source.key }), {
+      expiresIn: this.urlTtlSeconds,
+    });
   }
 
   /** Views of many items, in one round trip per 100; missing or deleted items are absent. */
@@ -54,7 +56,9 @@ export class CatalogueReader {
     const rows: ViewRow[] = [];
     const unique = [...new Set(itemIds)];
     for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((itemId) => ({ itemId }));
+      let keys: Record<string, unknown>[] | undefined = unique
+        .slice(i, i + 100)
+        .map((itemId) => ({ itemId }));
       while (keys && keys.length > 0) {
         const result = await this.documents.send(
           new BatchGetCommand({

@@ -72,7 +72,9 @@ export class CatalogueRepository {
     readonly tableName: string,
     private readonly vectorIndex?: VectorIndexTarget,
   ) {
-    this.documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.documents = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
   }
 
   async get(itemId: string, consistent = true): Promise<CatalogueItem | undefined> {
@@ -86,7 +88,9 @@ export class CatalogueRepository {
   async putIfNewer(item: CatalogueItem, now: number): Promise<boolean> {
     const row: ItemRow = {
       ...item,
-      vectors: Object.fromEntries(Object.entries(item.vectors).map(([model, v]) => [model, vectorToBytes(v)])),
+      vectors: Object.fromEntries(
+        Object.entries(item.vectors).map(([model, v]) => [model, vectorToBytes(v)]),
+      ),
       changeFeed: CHANGE_FEED,
       changedAt: now,
     };
@@ -94,7 +98,9 @@ export class CatalogueRepository {
     const indexed = this.vectorIndex && item.vectors[this.vectorIndex.modelId];
     if (this.vectorIndex && indexed) {
       if (indexed.length !== this.vectorIndex.dim) {
-        throw new Error(`vector index wants ${this.vectorIndex.dim} dimensions; model gives ${indexed.length}`);
+        throw new Error(
+          `vector index wants ${this.vectorIndex.dim} dimensions; model gives ${indexed.length}`,
+        );
       }
       row[this.vectorIndex.attribute] = Array.from(indexed);
     }
@@ -195,7 +201,13 @@ export class CatalogueRepository {
    * Adds one model's vector to an item whose content is still the one that was embedded (the
    * backfill path). Never touches a deleted, rejected or replaced item.
    */
-  async addVectorIfCurrent(itemId: string, modelId: string, vector: Float32Array, expected: ItemSource, now: number) {
+  async addVectorIfCurrent(
+    itemId: string,
+    modelId: string,
+    vector: Float32Array,
+    expected: ItemSource,
+    now: number,
+  ) {
     const names: Record<string, string> = {
       '#vectors': 'vectors',
       '#model': modelId,
@@ -237,7 +249,10 @@ export class CatalogueRepository {
       await this.documents.send(command as PutCommand);
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException') {
+      if (
+        error instanceof ConditionalCheckFailedException ||
+        (error as { name?: string }).name === 'ConditionalCheckFailedException'
+      ) {
         return false;
       }
       throw error;
@@ -251,8 +266,17 @@ function newerThanStored(source: ItemSource) {
     ConditionExpression:
       'attribute_not_exists(itemId) OR (#source.#key = :key AND #source.#sequencer < :sequencer) OR ' +
       '(#source.#key <> :key AND #source.#eventAt < :eventAt)',
-    ExpressionAttributeNames: { '#source': 'source', '#key': 'key', '#sequencer': 'sequencer', '#eventAt': 'eventAt' },
-    ExpressionAttributeValues: { ':key': source.key, ':sequencer': source.sequencer, ':eventAt': source.eventAt },
+    ExpressionAttributeNames: {
+      '#source': 'source',
+      '#key': 'key',
+      '#sequencer': 'sequencer',
+      '#eventAt': 'eventAt',
+    },
+    ExpressionAttributeValues: {
+      ':key': source.key,
+      ':sequencer': source.sequencer,
+      ':eventAt': source.eventAt,
+    },
   };
 }
 
@@ -260,7 +284,9 @@ export function fromRow(row: ItemRow, vectorIndexAttribute?: string): CatalogueI
   const { vectors, changeFeed: _feed, changedAt: _changed, ...rest } = row;
   if (vectorIndexAttribute) delete rest[vectorIndexAttribute];
   const item = rest as unknown as CatalogueItem;
-  item.vectors = Object.fromEntries(Object.entries(vectors ?? {}).map(([model, bytes]) => [model, bytesToVector(bytes)]));
+  item.vectors = Object.fromEntries(
+    Object.entries(vectors ?? {}).map(([model, bytes]) => [model, bytesToVector(bytes)]),
+  );
   return item;
 }
 

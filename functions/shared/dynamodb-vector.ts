@@ -59,7 +59,9 @@ export class DynamoVectorRetriever {
   }
 
   /** Item ids and cosine similarities (1 − COSINE distance) of one response, best first. */
-  static results(output: Pick<SearchVectorsCommandOutput, 'SearchResults'>): Array<{ itemId: string; similarity: number }> {
+  static results(
+    output: Pick<SearchVectorsCommandOutput, 'SearchResults'>,
+  ): Array<{ itemId: string; similarity: number }> {
     return (output.SearchResults ?? [])
       .flatMap((result) => {
         const itemId = result.Item?.itemId?.S;
@@ -72,12 +74,19 @@ export class DynamoVectorRetriever {
    * Candidates for these queries (plus `alsoLoad`, e.g. the user's liked and disliked items, whose
    * vectors the ranking needs), as an in-memory index of their exact vectors.
    */
-  async candidates(queries: Float32Array[], perQuery: number, options: { category?: string; alsoLoad?: string[] } = {}): Promise<ExactIndex> {
+  async candidates(
+    queries: Float32Array[],
+    perQuery: number,
+    options: { category?: string; alsoLoad?: string[] } = {},
+  ): Promise<ExactIndex> {
     const responses = await Promise.all(
-      queries.map((query) => this.client.send(new SearchVectorsCommand(this.request(query, perQuery, options.category)))),
+      queries.map((query) =>
+        this.client.send(new SearchVectorsCommand(this.request(query, perQuery, options.category))),
+      ),
     );
     const ids = new Set<string>(options.alsoLoad ?? []);
-    for (const response of responses) for (const { itemId } of DynamoVectorRetriever.results(response)) ids.add(itemId);
+    for (const response of responses)
+      for (const { itemId } of DynamoVectorRetriever.results(response)) ids.add(itemId);
     return this.load([...ids]);
   }
 
@@ -86,7 +95,9 @@ export class DynamoVectorRetriever {
     const index = new ExactIndex(this.settings.dim);
     const unique = [...new Set(itemIds)];
     for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((itemId) => ({ itemId }));
+      let keys: Record<string, unknown>[] | undefined = unique
+        .slice(i, i + 100)
+        .map((itemId) => ({ itemId }));
       while (keys && keys.length > 0) {
         const result = await this.documents.send(
           new BatchGetCommand({
@@ -94,7 +105,11 @@ export class DynamoVectorRetriever {
               [this.settings.table]: {
                 Keys: keys,
                 ProjectionExpression: 'itemId, #status, available, category, #vectors.#model',
-                ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors', '#model': this.settings.modelId },
+                ExpressionAttributeNames: {
+                  '#status': 'status',
+                  '#vectors': 'vectors',
+                  '#model': this.settings.modelId,
+                },
               },
             },
           }),

@@ -89,7 +89,9 @@ export class Embedder {
   static async load(options: EmbedderOptions = {}): Promise<Embedder> {
     const manifestPath = options.manifestPath ?? defaultManifestPath();
     if (!existsSync(manifestPath)) {
-      throw new Error(`model manifest not found at ${manifestPath}: run \`npm run model\` to build the default model`);
+      throw new Error(
+        `model manifest not found at ${manifestPath}: run \`npm run model\` to build the default model`,
+      );
     }
     const loaded = loadManifest(manifestPath);
     const threads = options.threads ?? defaultThreads();
@@ -135,16 +137,24 @@ export class Embedder {
     const { limits } = this;
     if (bytes.length === 0) throw new InvalidImage('empty_file', 'the file is empty');
     if (bytes.length > limits.maxBytes) {
-      throw new InvalidImage('file_too_large', `the file is ${bytes.length} bytes; the limit is ${limits.maxBytes}`, {
-        bytes: bytes.length,
-        limit: limits.maxBytes,
-      });
+      throw new InvalidImage(
+        'file_too_large',
+        `the file is ${bytes.length} bytes; the limit is ${limits.maxBytes}`,
+        {
+          bytes: bytes.length,
+          limit: limits.maxBytes,
+        },
+      );
     }
     const sniffed = sniffImageFormat(bytes);
     if (sniffed.kind === 'not_an_image') {
-      throw new InvalidImage('not_an_image', `the file is not an image (it looks like ${sniffed.looksLike})`, {
-        looksLike: sniffed.looksLike,
-      });
+      throw new InvalidImage(
+        'not_an_image',
+        `the file is not an image (it looks like ${sniffed.looksLike})`,
+        {
+          looksLike: sniffed.looksLike,
+        },
+      );
     }
     if (sniffed.kind === 'unsupported') {
       throw new InvalidImage('unsupported_format', `image format ${sniffed.format} is not supported`, {
@@ -155,7 +165,9 @@ export class Embedder {
     if (sniffed.format === 'svg') throw new InvalidImage('svg_not_supported', 'SVG images are not accepted');
 
     const { manifest } = this;
-    const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const input = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let header: Metadata;
     try {
       header = await sharp(input, { limitInputPixels: false, pages: 1 }).metadata();
@@ -164,19 +176,27 @@ export class Embedder {
     }
     // The prebuilt libvips reads HEIF containers but decodes only AV1 (AVIF), not HEVC (iPhone HEIC).
     if (header.format === 'heif' && header.compression !== 'av1') {
-      throw new InvalidImage('unsupported_format', `HEIF with ${header.compression ?? 'unknown'} compression is not supported`, {
-        format: 'heic',
-      });
+      throw new InvalidImage(
+        'unsupported_format',
+        `HEIF with ${header.compression ?? 'unknown'} compression is not supported`,
+        {
+          format: 'heic',
+        },
+      );
     }
     const width = header.autoOrient?.width ?? header.width;
     const height = header.autoOrient?.height ?? header.height;
     if (!width || !height) throw new InvalidImage('corrupt_image', 'the image header has no dimensions');
     if (width * height > limits.maxPixels) {
-      throw new InvalidImage('pixel_limit', `${width}x${height} exceeds the limit of ${limits.maxPixels} pixels`, {
-        width,
-        height,
-        limit: limits.maxPixels,
-      });
+      throw new InvalidImage(
+        'pixel_limit',
+        `${width}x${height} exceeds the limit of ${limits.maxPixels} pixels`,
+        {
+          width,
+          height,
+          limit: limits.maxPixels,
+        },
+      );
     }
     if (Math.max(width, height) / Math.min(width, height) > limits.maxAspectRatio) {
       throw new InvalidImage('extreme_aspect_ratio', `${width}x${height} is too elongated to embed`, {
@@ -186,17 +206,25 @@ export class Embedder {
       });
     }
     if (Math.min(width, height) < limits.minSide) {
-      throw new InvalidImage('image_too_small', `${width}x${height} is below the minimum side of ${limits.minSide}`, {
-        width,
-        height,
-        limit: limits.minSide,
-      });
+      throw new InvalidImage(
+        'image_too_small',
+        `${width}x${height} is below the minimum side of ${limits.minSide}`,
+        {
+          width,
+          height,
+          limit: limits.minSide,
+        },
+      );
     }
 
     const { width: targetWidth, height: targetHeight } = manifest.input;
     const { kernel, fit, background } = manifest.preprocess;
     try {
-      const { data, info } = await sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 })
+      const { data, info } = await sharp(input, {
+        limitInputPixels: limits.maxPixels,
+        failOn: 'truncated',
+        pages: 1,
+      })
         .rotate()
         .flatten({ background })
         .toColourspace('srgb')
@@ -242,9 +270,12 @@ export class Embedder {
     this.inferenceQueue = run.catch(() => undefined);
     const outputs = await run;
     const output = outputs[this.manifest.output.name];
-    if (!output || !(output.data instanceof Float32Array)) throw new EmbeddingFailed('the model gave no float32 output');
+    if (!output || !(output.data instanceof Float32Array))
+      throw new EmbeddingFailed('the model gave no float32 output');
     if (output.data.length !== this.manifest.output.dim) {
-      throw new EmbeddingFailed(`the model gave ${output.data.length} values; the manifest says ${this.manifest.output.dim}`);
+      throw new EmbeddingFailed(
+        `the model gave ${output.data.length} values; the manifest says ${this.manifest.output.dim}`,
+      );
     }
     return l2Normalise(output.data);
   }
@@ -254,7 +285,8 @@ export function l2Normalise(values: Float32Array): Float32Array {
   let sumOfSquares = 0;
   for (const v of values) sumOfSquares += v * v;
   const norm = Math.sqrt(sumOfSquares);
-  if (!Number.isFinite(norm) || norm === 0) throw new EmbeddingFailed(`cannot normalise a vector of norm ${norm}`);
+  if (!Number.isFinite(norm) || norm === 0)
+    throw new EmbeddingFailed(`cannot normalise a vector of norm ${norm}`);
   const unit = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) unit[i] = (values[i] as number) / norm;
   return unit;
@@ -264,11 +296,20 @@ export function l2Normalise(values: Float32Array): Float32Array {
 function decodeError(error: unknown, format: string): InvalidImage {
   const message = error instanceof Error ? error.message : String(error);
   const details = { format, decoder: message.slice(0, 300) };
-  if (/pixel limit/i.test(message)) return new InvalidImage('pixel_limit', 'the image exceeds the pixel limit', details);
-  if (/premature end|truncated|unexpected end|read error|not enough data|short read|end of (file|stream)/i.test(message)) {
+  if (/pixel limit/i.test(message))
+    return new InvalidImage('pixel_limit', 'the image exceeds the pixel limit', details);
+  if (
+    /premature end|truncated|unexpected end|read error|not enough data|short read|end of (file|stream)/i.test(
+      message,
+    )
+  ) {
     return new InvalidImage('truncated_image', `the ${format} file is truncated`, details);
   }
-  if (/unsupported (image )?format|no decode|compression format has not been built in|not in a known format/i.test(message)) {
+  if (
+    /unsupported (image )?format|no decode|compression format has not been built in|not in a known format/i.test(
+      message,
+    )
+  ) {
     return new InvalidImage('unsupported_format', `this ${format} file cannot be decoded here`, details);
   }
   return new InvalidImage('corrupt_image', `the ${format} file is corrupt`, details);

@@ -5,7 +5,7 @@ const id = z
   .string()
   .min(1)
   .max(256)
-  .refine((value) => !/[\u0000-\u001f]/.test(value), 'must not contain control characters');
+  .refine((value) => ![...value].some((c) => c.charCodeAt(0) < 32), 'must not contain control characters');
 
 /** Epoch milliseconds or an ISO-8601 string with a time zone. */
 const timestamp = z.union([

@@ -33,7 +33,11 @@ export class Contention extends DomainError {
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
-export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+export function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
@@ -62,13 +66,20 @@ export function parseJsonBody(event: APIGatewayProxyEventV2, maxBytes: number): 
   }
   const bytes = bodyBytes(event);
   if (bytes.length > maxBytes) {
-    throw new BadRequest('payload_too_large', `the body is ${bytes.length} bytes; the limit is ${maxBytes}`, 413);
+    throw new BadRequest(
+      'payload_too_large',
+      `the body is ${bytes.length} bytes; the limit is ${maxBytes}`,
+      413,
+    );
   }
   if (bytes.length === 0) throw new BadRequest('empty_body', 'a JSON body is required');
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (error) {
-    throw new BadRequest('invalid_json', `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
+    throw new BadRequest(
+      'invalid_json',
+      `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`,
+    );
   }
 }
 

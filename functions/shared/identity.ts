@@ -16,7 +16,11 @@ export interface IdentityConfig {
   adminGroup: string;
 }
 
-export const DEFAULT_IDENTITY_CONFIG: IdentityConfig = { userClaim: 'sub', adminScope: 'lookalike/admin', adminGroup: 'admin' };
+export const DEFAULT_IDENTITY_CONFIG: IdentityConfig = {
+  userClaim: 'sub',
+  adminScope: 'lookalike/admin',
+  adminGroup: 'admin',
+};
 
 type AuthorizerContext = {
   jwt?: { claims?: Record<string, string | number | boolean | string[]>; scopes?: string[] | null };
@@ -27,10 +31,16 @@ const asList = (value: unknown): string[] => {
   if (Array.isArray(value)) return value.map(String);
   if (typeof value !== 'string') return [];
   // API Gateway flattens array claims into "[a b]" strings.
-  return value.replace(/^\[|\]$/g, '').split(/[\s,]+/).filter(Boolean);
+  return value
+    .replace(/^\[|\]$/g, '')
+    .split(/[\s,]+/)
+    .filter(Boolean);
 };
 
-export function resolveCaller(event: APIGatewayProxyEventV2, config: IdentityConfig = DEFAULT_IDENTITY_CONFIG): Caller {
+export function resolveCaller(
+  event: APIGatewayProxyEventV2,
+  config: IdentityConfig = DEFAULT_IDENTITY_CONFIG,
+): Caller {
   const authorizer = (event.requestContext as { authorizer?: AuthorizerContext }).authorizer;
   if (authorizer?.jwt?.claims) {
     const claims = authorizer.jwt.claims;
@@ -43,7 +53,8 @@ export function resolveCaller(event: APIGatewayProxyEventV2, config: IdentityCon
       admin: scopes.includes(config.adminScope) || groups.includes(config.adminGroup),
     };
   }
-  if (authorizer?.iam) return { kind: 'service', principal: authorizer.iam.userArn ?? authorizer.iam.callerId ?? 'iam' };
+  if (authorizer?.iam)
+    return { kind: 'service', principal: authorizer.iam.userArn ?? authorizer.iam.callerId ?? 'iam' };
   return { kind: 'unauthenticated' };
 }
 

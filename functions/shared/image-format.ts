@@ -20,15 +20,21 @@ const AVIF_BRANDS = new Set(['avif', 'avis']);
 
 export function sniffImageFormat(bytes: Uint8Array): SniffResult {
   if (startsWith(bytes, [0xff, 0xd8, 0xff])) return { kind: 'image', format: 'jpeg' };
-  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { kind: 'image', format: 'png' };
-  if (ascii(bytes, 0, 6) === 'GIF87a' || ascii(bytes, 0, 6) === 'GIF89a') return { kind: 'image', format: 'gif' };
-  if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP') return { kind: 'image', format: 'webp' };
+  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+    return { kind: 'image', format: 'png' };
+  if (ascii(bytes, 0, 6) === 'GIF87a' || ascii(bytes, 0, 6) === 'GIF89a')
+    return { kind: 'image', format: 'gif' };
+  if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP')
+    return { kind: 'image', format: 'webp' };
   if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a])) {
     return { kind: 'image', format: 'tiff' };
   }
   if (ascii(bytes, 4, 8) === 'ftyp') {
     // ISO-BMFF: the major brand and the compatible brands say whether this is AVIF (AV1) or HEIC (HEVC).
-    const boxSize = Math.min(bytes.length, Math.max(16, new DataView(bytes.buffer, bytes.byteOffset).getUint32(0)));
+    const boxSize = Math.min(
+      bytes.length,
+      Math.max(16, new DataView(bytes.buffer, bytes.byteOffset).getUint32(0)),
+    );
     const brands: string[] = [ascii(bytes, 8, 12)];
     for (let offset = 16; offset + 4 <= boxSize; offset += 4) brands.push(ascii(bytes, offset, offset + 4));
     if (brands.some((b) => AVIF_BRANDS.has(b))) return { kind: 'image', format: 'avif' };
@@ -49,7 +55,8 @@ export function sniffImageFormat(bytes: Uint8Array): SniffResult {
   if (head.startsWith('<svg') || (head.startsWith('<?xml') && head.includes('<svg'))) {
     return { kind: 'image', format: 'svg' };
   }
-  if (head.startsWith('<!doctype html') || head.startsWith('<html')) return { kind: 'not_an_image', looksLike: 'html' };
+  if (head.startsWith('<!doctype html') || head.startsWith('<html'))
+    return { kind: 'not_an_image', looksLike: 'html' };
   if (head.startsWith('<')) return { kind: 'not_an_image', looksLike: 'xml' };
   return { kind: 'not_an_image', looksLike: looksLikeText(bytes) ? 'text' : 'binary' };
 }
@@ -57,6 +64,7 @@ export function sniffImageFormat(bytes: Uint8Array): SniffResult {
 function looksLikeText(bytes: Uint8Array): boolean {
   const sample = bytes.subarray(0, 512);
   let printable = 0;
-  for (const b of sample) if (b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 128) printable++;
+  for (const b of sample)
+    if (b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 128) printable++;
   return sample.length > 0 && printable / sample.length > 0.95;
 }

@@ -1,8 +1,13 @@
 import type { S3EventRecord } from 'aws-lambda';
+import { catalogueObjectFromKey, decodeNotificationKey, normaliseSequencer } from './catalogue-key';
+import {
+  type CatalogueItem,
+  type CatalogueRepository,
+  type ItemSource,
+  isStale,
+} from './catalogue-repository';
 import type { Embedder } from './embedder';
 import { InvalidImage } from './errors';
-import { type CatalogueItem, type CatalogueRepository, type ItemSource, isStale } from './catalogue-repository';
-import { catalogueObjectFromKey, decodeNotificationKey, normaliseSequencer } from './catalogue-key';
 import { parseItemMetadata } from './item-metadata';
 
 /** What ingestion needs from S3: a port, so the core runs on any object store. */
@@ -60,9 +65,12 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
 
   if (record.eventName.startsWith('ObjectRemoved:')) {
     const applied = await deps.repository.tombstoneIfNewer(itemId, source, now());
-    return applied ? { outcome: 'deleted', itemId } : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+    return applied
+      ? { outcome: 'deleted', itemId }
+      : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
   }
-  if (!record.eventName.startsWith('ObjectCreated:')) return { outcome: 'ignored', key, reason: record.eventName };
+  if (!record.eventName.startsWith('ObjectCreated:'))
+    return { outcome: 'ignored', key, reason: record.eventName };
 
   const stored = await deps.repository.get(itemId);
   if (isStale(stored, source)) return { outcome: 'stale', itemId, reason: 'a newer event was applied' };
@@ -78,7 +86,13 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
   const modelIds = deps.embedders.map((e) => e.modelId);
 
   if (stored && sameContent(stored, source, modelIds)) {
-    const applied = await deps.repository.updateAttributesIfNewer(itemId, attributes, warnings, source, now());
+    const applied = await deps.repository.updateAttributesIfNewer(
+      itemId,
+      attributes,
+      warnings,
+      source,
+      now(),
+    );
     if (applied) return { outcome: 'metadata_updated', itemId };
     // The condition also fails when the content changed after our read: fall through and re-embed.
   }
@@ -97,16 +111,26 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
   try {
     const bytes = await deps.objects.read(source.bucket, key, source.versionId);
     if (!bytes) return { outcome: 'stale', itemId, reason: 'the object version no longer exists' };
-    for (const embedder of deps.embedders) base.vectors[embedder.modelId] = (await embedder.embed(bytes)).vector;
+    for (const embedder of deps.embedders)
+      base.vectors[embedder.modelId] = (await embedder.embed(bytes)).vector;
     base.dim = deps.embedders[0]?.dim;
   } catch (error) {
     if (!(error instanceof InvalidImage)) throw error;
-    const rejected: CatalogueItem = { ...base, status: 'rejected', vectors: {}, rejection: { code: error.code, message: error.message } };
+    const rejected: CatalogueItem = {
+      ...base,
+      status: 'rejected',
+      vectors: {},
+      rejection: { code: error.code, message: error.message },
+    };
     const applied = await deps.repository.putIfNewer(rejected, now());
-    return applied ? { outcome: 'rejected', itemId, code: error.code } : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+    return applied
+      ? { outcome: 'rejected', itemId, code: error.code }
+      : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
   }
   const applied = await deps.repository.putIfNewer(base, now());
-  return applied ? { outcome: 'ready', itemId, modelIds } : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+  return applied
+    ? { outcome: 'ready', itemId, modelIds }
+    : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
 }
 
 /** The stored item already holds this exact content, fully processed for every model. */

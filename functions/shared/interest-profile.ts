@@ -105,7 +105,11 @@ export function emptyProfile(userId: string, dim: number, anchor: number): Inter
 }
 
 /** The factor that turns a frame weight into its decayed value at `now`. */
-export function decayFactor(profile: Pick<InterestProfile, 'anchor'>, now: number, halfLifeDays: number): number {
+export function decayFactor(
+  profile: Pick<InterestProfile, 'anchor'>,
+  now: number,
+  halfLifeDays: number,
+): number {
   return 2 ** ((profile.anchor - now) / (halfLifeDays * DAY_MS));
 }
 
@@ -138,7 +142,10 @@ function rebase(profile: InterestProfile, newAnchor: number, halfLifeDays: numbe
 }
 
 /** Keeps the `max` most recent entries, ties broken by item id, so the result is order independent. */
-function boundedByTime<T extends { itemId: string; at?: number; lastAt?: number }>(items: T[], max: number): T[] {
+function boundedByTime<T extends { itemId: string; at?: number; lastAt?: number }>(
+  items: T[],
+  max: number,
+): T[] {
   const time = (x: T) => x.at ?? x.lastAt ?? 0;
   items.sort((a, b) => time(b) - time(a) || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
   return items.slice(0, max);
@@ -151,7 +158,13 @@ function upsertTimed(list: TimedItem[], itemId: string, at: number, max: number)
   return boundedByTime(list, max);
 }
 
-function upsertWeighted(list: WeightedItem[], itemId: string, weight: number, at: number, max: number): WeightedItem[] {
+function upsertWeighted(
+  list: WeightedItem[],
+  itemId: string,
+  weight: number,
+  at: number,
+  max: number,
+): WeightedItem[] {
   const existing = list.find((x) => x.itemId === itemId);
   if (existing) {
     existing.weight += weight;
@@ -164,7 +177,10 @@ function mergeClosestPair(centroids: InterestCentroid[], maxItems: number): void
   let best: [number, number, number] = [0, 1, -Infinity];
   for (let i = 0; i < centroids.length; i++) {
     for (let j = i + 1; j < centroids.length; j++) {
-      const similarity = cosine((centroids[i] as InterestCentroid).sum, (centroids[j] as InterestCentroid).sum);
+      const similarity = cosine(
+        (centroids[i] as InterestCentroid).sum,
+        (centroids[j] as InterestCentroid).sum,
+      );
       if (similarity > best[2]) best = [i, j, similarity];
     }
   }
@@ -173,7 +189,9 @@ function mergeClosestPair(centroids: InterestCentroid[], maxItems: number): void
   const gone = centroids[j] as InterestCentroid;
   for (let d = 0; d < keep.sum.length; d++) keep.sum[d] = (keep.sum[d] as number) + (gone.sum[d] as number);
   keep.mass += gone.mass;
-  keep.itemIds = [...keep.itemIds.filter((id) => !gone.itemIds.includes(id)), ...gone.itemIds].slice(-maxItems);
+  keep.itemIds = [...keep.itemIds.filter((id) => !gone.itemIds.includes(id)), ...gone.itemIds].slice(
+    -maxItems,
+  );
   keep.lastAt = Math.max(keep.lastAt, gone.lastAt);
   centroids.splice(j, 1);
 }
@@ -181,9 +199,14 @@ function mergeClosestPair(centroids: InterestCentroid[], maxItems: number): void
 const CENTROID_ITEMS = 20;
 
 /** Applies one event; mutates and returns the profile. */
-export function applyEvent(profile: InterestProfile, event: ProfileEvent, settings: ProfileSettings): InterestProfile {
+export function applyEvent(
+  profile: InterestProfile,
+  event: ProfileEvent,
+  settings: ProfileSettings,
+): InterestProfile {
   const { halfLifeDays } = settings;
-  if ((event.at - profile.anchor) / (halfLifeDays * DAY_MS) > MAX_FRAME_HALF_LIVES) rebase(profile, event.at, halfLifeDays);
+  if ((event.at - profile.anchor) / (halfLifeDays * DAY_MS) > MAX_FRAME_HALF_LIVES)
+    rebase(profile, event.at, halfLifeDays);
   const weight = frameWeight(profile.anchor, event.at, settings.weights[event.type], halfLifeDays);
   profile.eventCount += 1;
   profile.typeWeights[event.type] += weight;
@@ -194,7 +217,13 @@ export function applyEvent(profile: InterestProfile, event: ProfileEvent, settin
   }
 
   if (NEGATIVE_TYPES.has(event.type)) {
-    profile.penalties = upsertWeighted(profile.penalties, event.itemId, weight, event.at, settings.maxPenalties);
+    profile.penalties = upsertWeighted(
+      profile.penalties,
+      event.itemId,
+      weight,
+      event.at,
+      settings.maxPenalties,
+    );
     return profile;
   }
   if (weight <= 0) return profile;
@@ -202,7 +231,13 @@ export function applyEvent(profile: InterestProfile, event: ProfileEvent, settin
   if (!vector || vector.length !== profile.dim) {
     throw new Error(`a ${event.type} event needs the item's ${profile.dim}-d vector`);
   }
-  profile.positives = upsertWeighted(profile.positives, event.itemId, weight, event.at, settings.maxPositives);
+  profile.positives = upsertWeighted(
+    profile.positives,
+    event.itemId,
+    weight,
+    event.at,
+    settings.maxPositives,
+  );
 
   let nearest: InterestCentroid | undefined;
   let nearestSimilarity = -Infinity;
@@ -214,15 +249,19 @@ export function applyEvent(profile: InterestProfile, event: ProfileEvent, settin
     }
   }
   if (nearest && nearestSimilarity >= settings.joinSimilarity) {
-    for (let d = 0; d < vector.length; d++) nearest.sum[d] = (nearest.sum[d] as number) + weight * (vector[d] as number);
+    for (let d = 0; d < vector.length; d++)
+      nearest.sum[d] = (nearest.sum[d] as number) + weight * (vector[d] as number);
     nearest.mass += weight;
-    nearest.itemIds = [...nearest.itemIds.filter((id) => id !== event.itemId), event.itemId].slice(-CENTROID_ITEMS);
+    nearest.itemIds = [...nearest.itemIds.filter((id) => id !== event.itemId), event.itemId].slice(
+      -CENTROID_ITEMS,
+    );
     nearest.lastAt = Math.max(nearest.lastAt, event.at);
   } else {
     const sum = new Float64Array(vector.length);
     for (let d = 0; d < vector.length; d++) sum[d] = weight * (vector[d] as number);
     profile.centroids.push({ sum, mass: weight, itemIds: [event.itemId], lastAt: event.at });
-    while (profile.centroids.length > settings.maxCentroids) mergeClosestPair(profile.centroids, CENTROID_ITEMS);
+    while (profile.centroids.length > settings.maxCentroids)
+      mergeClosestPair(profile.centroids, CENTROID_ITEMS);
   }
   return profile;
 }
@@ -235,7 +274,8 @@ export function foldEvents(
   settings: ProfileSettings = DEFAULT_PROFILE_SETTINGS,
 ): InterestProfile {
   const ordered = [...events].sort(
-    (a, b) => a.at - b.at || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0) || a.type.localeCompare(b.type),
+    (a, b) =>
+      a.at - b.at || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0) || a.type.localeCompare(b.type),
   );
   const profile = emptyProfile(userId, dim, ordered[0]?.at ?? 0);
   for (const event of ordered) applyEvent(profile, event, settings);
@@ -245,7 +285,10 @@ export function foldEvents(
 /** Decayed values at `now`, for ranking and for people. */
 export function decayedTotals(profile: InterestProfile, now: number, settings: ProfileSettings) {
   const factor = decayFactor(profile, now, settings.halfLifeDays);
-  const byType = Object.fromEntries(EVENT_TYPES.map((t) => [t, profile.typeWeights[t] * factor])) as Record<EventType, number>;
+  const byType = Object.fromEntries(EVENT_TYPES.map((t) => [t, profile.typeWeights[t] * factor])) as Record<
+    EventType,
+    number
+  >;
   return {
     byType,
     total: EVENT_TYPES.reduce((sum, t) => sum + byType[t], 0),

@@ -23,7 +23,10 @@ const text = (value: string | undefined): string | undefined => {
 };
 
 /** S3 lower-cases user metadata keys; values are strings. */
-export function parseItemMetadata(metadata: Record<string, string | undefined> = {}, folderCategory?: string): ParsedMetadata {
+export function parseItemMetadata(
+  metadata: Record<string, string | undefined> = {},
+  folderCategory?: string,
+): ParsedMetadata {
   const warnings: string[] = [];
   const attributes: ItemAttributes = { available: true };
   const title = text(metadata.title);
@@ -36,14 +39,22 @@ export function parseItemMetadata(metadata: Record<string, string | undefined> =
     else warnings.push(`price: "${metadata.price.slice(0, 40)}" is not a non-negative number`);
   }
   if (metadata.tags !== undefined) {
-    const tags = [...new Set(metadata.tags.split(',').map((t) => t.trim()).filter(Boolean))].map((t) => t.slice(0, 64));
+    const tags = [
+      ...new Set(
+        metadata.tags
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+      ),
+    ].map((t) => t.slice(0, 64));
     if (tags.length > MAX_TAGS) warnings.push(`tags: only the first ${MAX_TAGS} of ${tags.length} are kept`);
     if (tags.length > 0) attributes.tags = tags.slice(0, MAX_TAGS);
   }
   if (metadata.available !== undefined) {
     const available = metadata.available.trim().toLowerCase();
     if (available === 'false' || available === '0' || available === 'no') attributes.available = false;
-    else if (!['true', '1', 'yes', ''].includes(available)) warnings.push(`available: "${available.slice(0, 20)}" is not true/false`);
+    else if (!['true', '1', 'yes', ''].includes(available))
+      warnings.push(`available: "${available.slice(0, 20)}" is not true/false`);
   }
   return { attributes, warnings };
 }

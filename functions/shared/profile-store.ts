@@ -6,13 +6,13 @@ import {
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
-  type TransactWriteCommandInput,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
-  DeleteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { bytesToVector } from './catalogue-repository';
 import type { EventType, InterestCentroid, InterestProfile } from './interest-profile';
@@ -74,17 +74,25 @@ interface ProfileRow {
 export function serialiseProfile(profile: InterestProfile): string {
   return JSON.stringify({
     ...profile,
-    centroids: profile.centroids.map((c) => ({ ...c, sum: Buffer.from(c.sum.buffer, c.sum.byteOffset, c.sum.byteLength).toString('base64') })),
+    centroids: profile.centroids.map((c) => ({
+      ...c,
+      sum: Buffer.from(c.sum.buffer, c.sum.byteOffset, c.sum.byteLength).toString('base64'),
+    })),
   });
 }
 
 export function deserialiseProfile(state: string): InterestProfile {
-  const parsed = JSON.parse(state) as Omit<InterestProfile, 'centroids'> & { centroids: Array<Omit<InterestCentroid, 'sum'> & { sum: string }> };
+  const parsed = JSON.parse(state) as Omit<InterestProfile, 'centroids'> & {
+    centroids: Array<Omit<InterestCentroid, 'sum'> & { sum: string }>;
+  };
   return {
     ...parsed,
     centroids: parsed.centroids.map((c) => {
       const bytes = Buffer.from(c.sum, 'base64');
-      return { ...c, sum: new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
+      return {
+        ...c,
+        sum: new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+      };
     }),
   };
 }
@@ -105,7 +113,9 @@ export class ProfileStore {
     readonly tables: StoreTables,
     private readonly activeModelId: string,
   ) {
-    this.documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.documents = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
   }
 
   async getProfile(userId: string): Promise<StoredProfile | undefined> {
@@ -124,9 +134,12 @@ export class ProfileStore {
       let keys: Record<string, unknown>[] | undefined = batch.map((eventId) => ({ userId, eventId }));
       while (keys && keys.length > 0) {
         const result = await this.documents.send(
-          new BatchGetCommand({ RequestItems: { [this.tables.events]: { Keys: keys, ConsistentRead: true } } }),
+          new BatchGetCommand({
+            RequestItems: { [this.tables.events]: { Keys: keys, ConsistentRead: true } },
+          }),
         );
-        for (const event of (result.Responses?.[this.tables.events] ?? []) as StoredEvent[]) found.set(event.eventId, event);
+        for (const event of (result.Responses?.[this.tables.events] ?? []) as StoredEvent[])
+          found.set(event.eventId, event);
         keys = result.UnprocessedKeys?.[this.tables.events]?.Keys as Record<string, unknown>[] | undefined;
       }
     }
@@ -165,7 +178,11 @@ export class ProfileStore {
               [this.tables.items]: {
                 Keys: keys,
                 ProjectionExpression: 'itemId, #status, available, #vectors.#model',
-                ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors', '#model': this.activeModelId },
+                ExpressionAttributeNames: {
+                  '#status': 'status',
+                  '#vectors': 'vectors',
+                  '#model': this.activeModelId,
+                },
               },
             },
           }),
@@ -205,13 +222,23 @@ export class ProfileStore {
     const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
     for (const event of events) {
       items.push({
-        Put: { TableName: this.tables.events, Item: event, ConditionExpression: 'attribute_not_exists(eventId)' },
+        Put: {
+          TableName: this.tables.events,
+          Item: event,
+          ConditionExpression: 'attribute_not_exists(eventId)',
+        },
       });
     }
     items.push({
       Put: {
         TableName: this.tables.profiles,
-        Item: { userId, version: next.version, settingsId: next.settingsId, updatedAt: now, state: serialiseProfile(next.profile) },
+        Item: {
+          userId,
+          version: next.version,
+          settingsId: next.settingsId,
+          updatedAt: now,
+          state: serialiseProfile(next.profile),
+        },
         ...(expectedVersion === undefined
           ? { ConditionExpression: 'attribute_not_exists(userId)' }
           : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expectedVersion } }),
@@ -232,7 +259,10 @@ export class ProfileStore {
     try {
       await this.documents.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
-      if (error instanceof TransactionCanceledException || (error as { name?: string }).name === 'TransactionCanceledException') {
+      if (
+        error instanceof TransactionCanceledException ||
+        (error as { name?: string }).name === 'TransactionCanceledException'
+      ) {
         throw new CommitConflict('a concurrent write changed the profile or stored one of the events');
       }
       throw error;
@@ -271,11 +301,15 @@ export class ProfileStore {
     const totals = new Map<string, number>();
     const rows = await Promise.all([...new Set(itemIds)].map((itemId) => this.queryAll(`co#${itemId}`, 200)));
     const sources = new Set(itemIds);
-    for (const row of rows.flat()) if (!sources.has(row.sk)) totals.set(row.sk, (totals.get(row.sk) ?? 0) + row.weight);
+    for (const row of rows.flat())
+      if (!sources.has(row.sk)) totals.set(row.sk, (totals.get(row.sk) ?? 0) + row.weight);
     return totals;
   }
 
-  private async queryAll(pk: string, limit = Number.POSITIVE_INFINITY): Promise<Array<{ sk: string; weight: number }>> {
+  private async queryAll(
+    pk: string,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<Array<{ sk: string; weight: number }>> {
     const rows: Array<{ sk: string; weight: number }> = [];
     let startKey: Record<string, unknown> | undefined;
     do {

@@ -55,12 +55,18 @@ export interface PersonalInputs {
 }
 
 /** Items that must not appear for this user and request. */
-export function exclusionFilter(profile: InterestProfile | undefined, request: ListRequest, extra: string[] = []) {
+export function exclusionFilter(
+  profile: InterestProfile | undefined,
+  request: ListRequest,
+  extra: string[] = [],
+) {
   const excluded = new Set(extra);
   for (const item of profile?.exclusions ?? []) excluded.add(item.itemId);
   if (request.excludeSeen) for (const item of profile?.seen ?? []) excluded.add(item.itemId);
   return (itemId: string, attributes: ItemAttributes) =>
-    attributes.available && !excluded.has(itemId) && (request.category === undefined || attributes.category === request.category);
+    attributes.available &&
+    !excluded.has(itemId) &&
+    (request.category === undefined || attributes.category === request.category);
 }
 
 const normalised = (sum: Float64Array): Float32Array => {
@@ -82,7 +88,12 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
   const totalWeight = weights.reduce((s, w) => s + w, 0) || 1;
   const blend = weights.map((w) => w / totalWeight);
   const accept = exclusionFilter(profile, request);
-  const pool = index.search({ queries, weights: blend, k: Math.max(settings.candidatePool, request.limit), accept });
+  const pool = index.search({
+    queries,
+    weights: blend,
+    k: Math.max(settings.candidatePool, request.limit),
+    accept,
+  });
 
   const candidates = new Map(pool.map((c) => [c.itemId, c.score]));
   // Co-engaged items join the pool even when they look different: that is the point of the signal.
@@ -96,7 +107,10 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
       const attributes = index.attributes(itemId);
       const vector = index.vector(itemId);
       if (!attributes || !vector || candidates.has(itemId) || !accept(itemId, attributes)) continue;
-      candidates.set(itemId, queries.reduce((s, q, k) => s + (blend[k] as number) * cosine(q, vector), 0));
+      candidates.set(
+        itemId,
+        queries.reduce((s, q, k) => s + (blend[k] as number) * cosine(q, vector), 0),
+      );
     }
   }
 
@@ -115,26 +129,42 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     const vector = index.vector(itemId);
     if (!vector) continue;
     let penalty = 0;
-    for (const p of penalties) penalty = Math.max(penalty, p.strength * Math.max(0, cosine(vector, p.vector)));
+    for (const p of penalties)
+      penalty = Math.max(penalty, p.strength * Math.max(0, cosine(vector, p.vector)));
     const coScore = useCo ? (co.get(itemId) ?? 0) / coMax : 0;
     const score = visual - settings.penaltyWeight * penalty + settings.coEngagementWeight * coScore;
-    scored.push({ itemId, score, vector, reason: reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined) });
+    scored.push({
+      itemId,
+      score,
+      vector,
+      reason: reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined),
+    });
   }
-  return maximalMarginalRelevance(scored, request.limit, settings.mmrLambda).map(({ itemId, score, reason }) => ({
-    itemId,
-    score,
-    reason,
-  }));
+  return maximalMarginalRelevance(scored, request.limit, settings.mmrLambda).map(
+    ({ itemId, score, reason }) => ({
+      itemId,
+      score,
+      reason,
+    }),
+  );
 }
 
-function reasonFor(vector: Float32Array, positives: Array<{ itemId: string; vector: Float32Array }>, coEngaged?: string): Reason {
+function reasonFor(
+  vector: Float32Array,
+  positives: Array<{ itemId: string; vector: Float32Array }>,
+  coEngaged?: string,
+): Reason {
   let best: Reason | undefined;
   let bestSimilarity = -Infinity;
   for (const positive of positives) {
     const similarity = cosine(vector, positive.vector);
     if (similarity > bestSimilarity) {
       bestSimilarity = similarity;
-      best = { kind: 'similar_to', itemId: positive.itemId, similarity: Math.round(similarity * 1000) / 1000 };
+      best = {
+        kind: 'similar_to',
+        itemId: positive.itemId,
+        similarity: Math.round(similarity * 1000) / 1000,
+      };
     }
   }
   if (!best && coEngaged) return { kind: 'co_engaged', itemId: coEngaged };
@@ -168,7 +198,11 @@ export function maximalMarginalRelevance<T extends { score: number; vector: Floa
     const chosen = remaining[best] as T;
     picked.push(chosen);
     for (let i = 0; i < remaining.length; i++) {
-      if (!taken[i]) maxSimilarity[i] = Math.max(maxSimilarity[i] as number, cosine((remaining[i] as T).vector, chosen.vector));
+      if (!taken[i])
+        maxSimilarity[i] = Math.max(
+          maxSimilarity[i] as number,
+          cosine((remaining[i] as T).vector, chosen.vector),
+        );
     }
   }
   return picked;

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { CatalogueIndex } from './catalogue-index';
-import type { DynamoVectorRetriever } from './dynamodb-vector';
-import type { VectorIndex } from './vector-index';
 import type { CatalogueReader, ItemView } from './catalogue-reader';
+import type { DynamoVectorRetriever } from './dynamodb-vector';
 import type { Embedder } from './embedder';
 import { describeIssues } from './event-schema';
 import { BadRequest, NotFound } from './http';
@@ -13,10 +12,11 @@ import {
   exclusionFilter,
   type RankedItem,
   type RankingSettings,
+  type Reason,
   rankForUser,
   rankPopular,
-  type Reason,
 } from './ranking';
+import type { VectorIndex } from './vector-index';
 
 /**
  * Where candidates come from. `exact`: the one in-memory index holds everything. `dynamodb-vector`:
@@ -24,14 +24,21 @@ import {
  */
 export interface Serving {
   /** An index holding at least the best `k` items for these queries, plus `alsoLoad`. */
-  forQueries(queries: Float32Array[], k: number, options: { category?: string; alsoLoad?: string[] }): Promise<VectorIndex>;
+  forQueries(
+    queries: Float32Array[],
+    k: number,
+    options: { category?: string; alsoLoad?: string[] },
+  ): Promise<VectorIndex>;
   /** An index holding at least these items (popular lists). */
   forItems(itemIds: string[]): Promise<VectorIndex>;
   /** Categories the catalogue serves, when the backend can tell; undefined when it cannot. */
   categories(): Promise<Set<string> | undefined>;
 }
 
-export function exactServing(catalogue: () => Promise<CatalogueIndex>, now: () => number = Date.now): Serving {
+export function exactServing(
+  catalogue: () => Promise<CatalogueIndex>,
+  now: () => number = Date.now,
+): Serving {
   const fresh = async () => {
     const index = await catalogue();
     await index.refreshIfDue(now());
@@ -46,7 +53,8 @@ export function exactServing(catalogue: () => Promise<CatalogueIndex>, now: () =
 
 export function vectorServing(retriever: DynamoVectorRetriever, overFetch = 4): Serving {
   return {
-    forQueries: (queries, k, options) => retriever.candidates(queries, Math.ceil((k * overFetch) / queries.length), options),
+    forQueries: (queries, k, options) =>
+      retriever.candidates(queries, Math.ceil((k * overFetch) / queries.length), options),
     forItems: (itemIds) => retriever.load(itemIds),
     categories: async () => undefined,
   };
@@ -88,7 +96,10 @@ export const ListQuerySchema = z.strictObject({
 export const SimilarQuerySchema = z.strictObject({ limit, category });
 export const SearchQuerySchema = z.strictObject({ limit, category });
 
-export function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string | undefined> | undefined): z.output<T> {
+export function parseQuery<T extends z.ZodType>(
+  schema: T,
+  query: Record<string, string | undefined> | undefined,
+): z.output<T> {
   const parsed = schema.safeParse(query ?? {});
   if (!parsed.success) throw new BadRequest('invalid_query', describeIssues(parsed.error));
   return parsed.data;
@@ -99,7 +110,9 @@ async function checkCategory(serving: Serving, requested: string | undefined): P
   if (requested === undefined) return;
   const categories = await serving.categories();
   if (categories && !categories.has(requested)) {
-    throw new BadRequest('unknown_category', `no items in category ${requested}`, 400, { category: requested });
+    throw new BadRequest('unknown_category', `no items in category ${requested}`, 400, {
+      category: requested,
+    });
   }
 }
 
@@ -140,10 +153,18 @@ export async function recommendForUser(
   const recommendationId = randomUUID();
   if (!stored || stored.profile.centroids.length === 0) {
     const popularity = await decayedPopularity(deps, now);
-    const top = [...popularity].sort((a, b) => b[1] - a[1]).slice(0, 10 * query.limit + (stored?.profile.exclusions.length ?? 0));
+    const top = [...popularity]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10 * query.limit + (stored?.profile.exclusions.length ?? 0));
     const index = await deps.serving.forItems(top.map(([itemId]) => itemId));
     const popular = rankPopular(index, popularity, exclusionFilter(stored?.profile, request), query.limit);
-    return { userId, recommendationId, strategy: 'popular', modelId: deps.modelId, items: await withViews(deps, popular) };
+    return {
+      userId,
+      recommendationId,
+      strategy: 'popular',
+      modelId: deps.modelId,
+      items: await withViews(deps, popular),
+    };
   }
   const { profile } = stored;
   const recent = profile.positives.slice(0, 10).map((p) => p.itemId);
@@ -155,13 +176,23 @@ export async function recommendForUser(
   const queries = profile.centroids.map((c) => unit(c.sum));
   const index = await deps.serving.forQueries(queries, Math.max(deps.ranking.candidatePool, query.limit), {
     category: query.category,
-    alsoLoad: [...profile.positives.map((p) => p.itemId), ...profile.penalties.map((p) => p.itemId), ...(coEngagement?.keys() ?? [])],
+    alsoLoad: [
+      ...profile.positives.map((p) => p.itemId),
+      ...profile.penalties.map((p) => p.itemId),
+      ...(coEngagement?.keys() ?? []),
+    ],
   });
   const ranked = rankForUser(
     { index, profile, profileSettings: deps.profileSettings, settings: deps.ranking, now, coEngagement },
     request,
   );
-  return { userId, recommendationId, strategy: 'personal', modelId: deps.modelId, items: await withViews(deps, ranked) };
+  return {
+    userId,
+    recommendationId,
+    strategy: 'personal',
+    modelId: deps.modelId,
+    items: await withViews(deps, ranked),
+  };
 }
 
 export async function similarItems(
@@ -177,13 +208,17 @@ export async function similarItems(
     const item = await deps.reader.get(itemId);
     if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
     vector = item.vectors[deps.modelId];
-    if (!vector) throw new BadRequest('item_not_ready', `item ${itemId} is ${item.status} and has no vector`, 409);
+    if (!vector)
+      throw new BadRequest('item_not_ready', `item ${itemId} is ${item.status} and has no vector`, 409);
   }
   index = await deps.serving.forQueries([vector], query.limit + 1, { category: query.category });
   const ranked = index.search({
     queries: [vector],
     k: query.limit,
-    accept: (id, attributes) => id !== itemId && attributes.available && (query.category === undefined || attributes.category === query.category),
+    accept: (id, attributes) =>
+      id !== itemId &&
+      attributes.available &&
+      (query.category === undefined || attributes.category === query.category),
   });
   const items = await withViews(
     deps,
@@ -205,13 +240,20 @@ export async function searchByImage(
   const ranked = index.search({
     queries: [vector],
     k: query.limit,
-    accept: (_id, attributes) => attributes.available && (query.category === undefined || attributes.category === query.category),
+    accept: (_id, attributes) =>
+      attributes.available && (query.category === undefined || attributes.category === query.category),
   });
   const items = await withViews(
     deps,
     ranked.map((r) => ({ ...r, reason: { kind: 'similar_to_image' } as Reason })),
   );
-  return { recommendationId: randomUUID(), strategy: 'similar_image', modelId: deps.modelId, items, queryMs: { embed: Math.round(embedMs) } };
+  return {
+    recommendationId: randomUUID(),
+    strategy: 'similar_image',
+    modelId: deps.modelId,
+    items,
+    queryMs: { embed: Math.round(embedMs) },
+  };
 }
 
 export async function itemDetails(deps: RecommendDeps, itemId: string) {

@@ -4,7 +4,12 @@ import type { ObjectHead, ObjectStore } from './ingest';
 
 const isMissing = (error: unknown) => {
   const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchVersion' || $metadata?.httpStatusCode === 404;
+  return (
+    name === 'NotFound' ||
+    name === 'NoSuchKey' ||
+    name === 'NoSuchVersion' ||
+    $metadata?.httpStatusCode === 404
+  );
 };
 
 /** ObjectStore on S3; reads the exact version an event names when the bucket is versioned. */
@@ -17,7 +22,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(bucket: string, key: string, versionId?: string): Promise<ObjectHead | undefined> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }),
+      );
       return {
         etag: head.ETag?.replace(/^"|"$/g, ''),
         size: head.ContentLength,
@@ -32,10 +39,15 @@ export class S3ObjectStore implements ObjectStore {
 
   async read(bucket: string, key: string, versionId?: string): Promise<Uint8Array | undefined> {
     try {
-      const object = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+      const object = await this.client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }),
+      );
       if ((object.ContentLength ?? 0) > this.maxBytes) {
         await object.Body?.transformToWebStream().cancel();
-        throw new InvalidImage('file_too_large', `the object is ${object.ContentLength} bytes; the limit is ${this.maxBytes}`);
+        throw new InvalidImage(
+          'file_too_large',
+          `the object is ${object.ContentLength} bytes; the limit is ${this.maxBytes}`,
+        );
       }
       return (await object.Body?.transformToByteArray()) ?? new Uint8Array(0);
     } catch (error) {

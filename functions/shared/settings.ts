@@ -1,5 +1,10 @@
 import { numberEnv, optionalEnv } from './config';
-import { DEFAULT_PROFILE_SETTINGS, EVENT_TYPES, type EventType, type ProfileSettings } from './interest-profile';
+import {
+  DEFAULT_PROFILE_SETTINGS,
+  EVENT_TYPES,
+  type EventType,
+  type ProfileSettings,
+} from './interest-profile';
 
 /**
  * Profile settings from the environment (stack props end up here). EVENT_WEIGHTS is JSON, e.g.
@@ -11,8 +16,10 @@ export function profileSettingsFromEnv(): ProfileSettings {
   if (raw) {
     const parsed = JSON.parse(raw) as Record<string, unknown>;
     for (const [type, weight] of Object.entries(parsed)) {
-      if (!EVENT_TYPES.includes(type as EventType)) throw new Error(`EVENT_WEIGHTS: unknown event type ${type}`);
-      if (typeof weight !== 'number' || !(weight >= 0)) throw new Error(`EVENT_WEIGHTS: ${type} must be a number >= 0`);
+      if (!EVENT_TYPES.includes(type as EventType))
+        throw new Error(`EVENT_WEIGHTS: unknown event type ${type}`);
+      if (typeof weight !== 'number' || !(weight >= 0))
+        throw new Error(`EVENT_WEIGHTS: ${type} must be a number >= 0`);
       weights[type as EventType] = weight;
     }
   }
@@ -20,7 +27,13 @@ export function profileSettingsFromEnv(): ProfileSettings {
     ...DEFAULT_PROFILE_SETTINGS,
     weights,
     halfLifeDays: numberEnv('HALF_LIFE_DAYS', DEFAULT_PROFILE_SETTINGS.halfLifeDays, { min: 0.01 }),
-    maxCentroids: numberEnv('MAX_INTEREST_CENTROIDS', DEFAULT_PROFILE_SETTINGS.maxCentroids, { min: 1, max: 16 }),
-    joinSimilarity: numberEnv('CENTROID_JOIN_SIMILARITY', DEFAULT_PROFILE_SETTINGS.joinSimilarity, { min: -1, max: 1 }),
+    maxCentroids: numberEnv('MAX_INTEREST_CENTROIDS', DEFAULT_PROFILE_SETTINGS.maxCentroids, {
+      min: 1,
+      max: 16,
+    }),
+    joinSimilarity: numberEnv('CENTROID_JOIN_SIMILARITY', DEFAULT_PROFILE_SETTINGS.joinSimilarity, {
+      min: -1,
+      max: 1,
+    }),
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describeIssues, type EventResult, type TrackedEvent, TrackedEventSchema } from './event-schema';
+import { Contention } from './http';
 import {
   applyEvent,
   emptyProfile,
@@ -9,8 +10,13 @@ import {
   type ProfileEvent,
   type ProfileSettings,
 } from './interest-profile';
-import { Contention } from './http';
-import { CommitConflict, type ItemSnapshot, type ProfileStore, type StoredEvent, type StoredProfile } from './profile-store';
+import {
+  CommitConflict,
+  type ItemSnapshot,
+  type ProfileStore,
+  type StoredEvent,
+  type StoredProfile,
+} from './profile-store';
 
 export interface TrackingPolicy {
   settings: ProfileSettings;
@@ -51,7 +57,13 @@ export function settingsId(settings: ProfileSettings): string {
 
 /** Canonical payload as sent (timestamp as given, not as defaulted), so a retry hashes the same. */
 function payloadHash(event: TrackedEvent): string {
-  const canonical = JSON.stringify([event.userId, event.itemId, event.type, event.timestamp ?? null, event.context ?? null]);
+  const canonical = JSON.stringify([
+    event.userId,
+    event.itemId,
+    event.type,
+    event.timestamp ?? null,
+    event.context ?? null,
+  ]);
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
 }
 
@@ -83,23 +95,50 @@ export async function recordEvents(
 
   rawEvents.forEach((raw, index) => {
     const parsed = TrackedEventSchema.safeParse(raw);
-    const eventId = typeof (raw as { eventId?: unknown })?.eventId === 'string' ? (raw as { eventId: string }).eventId : undefined;
+    const eventId =
+      typeof (raw as { eventId?: unknown })?.eventId === 'string'
+        ? (raw as { eventId: string }).eventId
+        : undefined;
     if (!parsed.success) {
-      results[index] = { index, eventId, status: 'rejected', code: 'invalid_event', message: describeIssues(parsed.error) };
+      results[index] = {
+        index,
+        eventId,
+        status: 'rejected',
+        code: 'invalid_event',
+        message: describeIssues(parsed.error),
+      };
       return;
     }
     const event = parsed.data;
     if (options.authorise && !options.authorise(event.userId)) {
-      results[index] = { index, eventId, status: 'rejected', code: 'forbidden_user', message: `not allowed to post events for ${event.userId}` };
+      results[index] = {
+        index,
+        eventId,
+        status: 'rejected',
+        code: 'forbidden_user',
+        message: `not allowed to post events for ${event.userId}`,
+      };
       return;
     }
     const at = event.timestamp ?? now;
     if (at > now + deps.policy.maxFutureMs) {
-      results[index] = { index, eventId, status: 'rejected', code: 'timestamp_in_future', message: `${new Date(at).toISOString()} is ahead of the server clock` };
+      results[index] = {
+        index,
+        eventId,
+        status: 'rejected',
+        code: 'timestamp_in_future',
+        message: `${new Date(at).toISOString()} is ahead of the server clock`,
+      };
       return;
     }
     if (at < now - maxAgeMs) {
-      results[index] = { index, eventId, status: 'rejected', code: 'timestamp_too_old', message: `events older than ${Math.round(maxAgeMs / DAY)} days are not accepted here` };
+      results[index] = {
+        index,
+        eventId,
+        status: 'rejected',
+        code: 'timestamp_too_old',
+        message: `events older than ${Math.round(maxAgeMs / DAY)} days are not accepted here`,
+      };
       return;
     }
     const candidate: Candidate = { index, event, hash: payloadHash(event), at };
@@ -109,7 +148,13 @@ export async function recordEvents(
       results[index] =
         earlier.hash === candidate.hash
           ? { index, eventId: event.eventId, status: 'duplicate' }
-          : { index, eventId: event.eventId, status: 'rejected', code: 'event_id_conflict', message: 'this eventId was sent with another payload' };
+          : {
+              index,
+              eventId: event.eventId,
+              status: 'rejected',
+              code: 'event_id_conflict',
+              message: 'this eventId was sent with another payload',
+            };
       return;
     }
     firstSeen.set(key, candidate);
@@ -124,9 +169,12 @@ export async function recordEvents(
     const reject = (code: string, message: string) => {
       results[index] = { index, eventId: event.eventId, status: 'rejected', code, message };
     };
-    if (!item || item.status === 'deleted') reject('unknown_item', `no item ${event.itemId} in the catalogue`);
-    else if (item.status !== 'ready' && !NEGATIVE_TYPES.has(event.type)) reject('item_not_ready', `item ${event.itemId} is ${item.status}`);
-    else if (!item.vector && !NEGATIVE_TYPES.has(event.type)) reject('item_not_ready', `item ${event.itemId} has no vector for the active model yet`);
+    if (!item || item.status === 'deleted')
+      reject('unknown_item', `no item ${event.itemId} in the catalogue`);
+    else if (item.status !== 'ready' && !NEGATIVE_TYPES.has(event.type))
+      reject('item_not_ready', `item ${event.itemId} is ${item.status}`);
+    else if (!item.vector && !NEGATIVE_TYPES.has(event.type))
+      reject('item_not_ready', `item ${event.itemId} has no vector for the active model yet`);
     else {
       const list = byUser.get(event.userId) ?? [];
       list.push(candidate);
@@ -137,7 +185,8 @@ export async function recordEvents(
   for (const [userId, userCandidates] of byUser) {
     for (let start = 0; start < userCandidates.length; start += MAX_EVENTS_PER_COMMIT) {
       const chunk = userCandidates.slice(start, start + MAX_EVENTS_PER_COMMIT);
-      for (const outcome of await commitForUser(deps, userId, chunk, items, now)) results[outcome.index] = outcome;
+      for (const outcome of await commitForUser(deps, userId, chunk, items, now))
+        results[outcome.index] = outcome;
     }
   }
   return results;
@@ -153,7 +202,10 @@ async function commitForUser(
   const { policy } = deps;
   const currentSettings = settingsId(policy.settings);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const stored = await deps.store.getEvents(userId, candidates.map((c) => c.event.eventId));
+    const stored = await deps.store.getEvents(
+      userId,
+      candidates.map((c) => c.event.eventId),
+    );
     const outcomes: EventResult[] = [];
     const fresh: Candidate[] = [];
     for (const candidate of candidates) {
@@ -161,8 +213,16 @@ async function commitForUser(
       const { index } = candidate;
       const eventId = candidate.event.eventId;
       if (!existing) fresh.push(candidate);
-      else if (existing.payloadHash === candidate.hash) outcomes.push({ index, eventId, status: 'duplicate' });
-      else outcomes.push({ index, eventId, status: 'rejected', code: 'event_id_conflict', message: 'this eventId was stored with another payload' });
+      else if (existing.payloadHash === candidate.hash)
+        outcomes.push({ index, eventId, status: 'duplicate' });
+      else
+        outcomes.push({
+          index,
+          eventId,
+          status: 'rejected',
+          code: 'event_id_conflict',
+          message: 'this eventId was stored with another payload',
+        });
     }
     if (fresh.length === 0) return outcomes;
 
@@ -182,7 +242,11 @@ async function commitForUser(
     }));
     const recentPositives = profile.positives.map((p) => p.itemId).slice(0, policy.coEngagementFanout);
     for (const event of profileEvents) applyEvent(profile, event, policy.settings);
-    const next: StoredProfile = { profile, version: (current?.version ?? 0) + 1, settingsId: currentSettings };
+    const next: StoredProfile = {
+      profile,
+      version: (current?.version ?? 0) + 1,
+      settingsId: currentSettings,
+    };
     const events: StoredEvent[] = ordered.map((c) => ({
       userId,
       eventId: c.event.eventId,
@@ -205,16 +269,26 @@ async function commitForUser(
       continue;
     }
     await recordCoEngagement(deps, profileEvents, recentPositives);
-    return [...outcomes, ...fresh.map((c): EventResult => ({ index: c.index, eventId: c.event.eventId, status: 'accepted' }))];
+    return [
+      ...outcomes,
+      ...fresh.map((c): EventResult => ({ index: c.index, eventId: c.event.eventId, status: 'accepted' })),
+    ];
   }
   throw new Contention(`too many concurrent writes to the profile of ${userId}; retry the request`);
 }
 
 function popularityWeight(policy: TrackingPolicy, event: ProfileEvent): number {
-  return policy.settings.weights[event.type] * 2 ** ((event.at - policy.popularityEpoch) / (policy.settings.halfLifeDays * DAY));
+  return (
+    policy.settings.weights[event.type] *
+    2 ** ((event.at - policy.popularityEpoch) / (policy.settings.halfLifeDays * DAY))
+  );
 }
 
-async function recordCoEngagement(deps: TrackDeps, events: ProfileEvent[], recentPositives: string[]): Promise<void> {
+async function recordCoEngagement(
+  deps: TrackDeps,
+  events: ProfileEvent[],
+  recentPositives: string[],
+): Promise<void> {
   const pairs: Array<{ from: string; to: string; weight: number }> = [];
   const seen = [...recentPositives];
   for (const event of events) {
@@ -243,7 +317,12 @@ export async function rebuildProfile(deps: TrackDeps, userId: string): Promise<I
     const vector = items.get(event.itemId)?.vector;
     // Items deleted since, or without a vector for the active model, no longer shape the tastes.
     if (!NEGATIVE_TYPES.has(event.type) && !vector) continue;
-    profileEvents.push({ type: event.type, itemId: event.itemId, at: event.at, ...(vector ? { vector } : {}) });
+    profileEvents.push({
+      type: event.type,
+      itemId: event.itemId,
+      at: event.at,
+      ...(vector ? { vector } : {}),
+    });
   }
   return foldEvents(userId, deps.dim, profileEvents, deps.policy.settings);
 }

@@ -1,9 +1,9 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { MAX_JSON_BODY_BYTES } from '../../infra/routes';
 import { dynamoClient } from '../shared/aws-clients';
 import { numberEnv, requiredEnv } from '../shared/config';
-import { EventBatchSchema, describeIssues } from '../shared/event-schema';
+import { describeIssues, EventBatchSchema } from '../shared/event-schema';
 import { BadRequest, errorResponse, Forbidden, json, parseJsonBody, requestIdOf } from '../shared/http';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
 import { observability } from '../shared/observability';
@@ -38,37 +38,47 @@ const deps: TrackDeps = {
   onWarning: (message, error) => logger.warn(message, { error: error as Error }),
 };
 
-async function postEvents(event: APIGatewayProxyEventV2, bulkImport: boolean): Promise<APIGatewayProxyStructuredResultV2> {
+async function postEvents(
+  event: APIGatewayProxyEventV2,
+  bulkImport: boolean,
+): Promise<APIGatewayProxyStructuredResultV2> {
   const body = parseJsonBody(event, MAX_JSON_BODY_BYTES);
   const envelope = EventBatchSchema.safeParse(body);
   if (!envelope.success) throw new BadRequest('invalid_batch', describeIssues(envelope.error));
   const caller = resolveCaller(event, identity);
-  if (bulkImport && caller.kind === 'user') throw new Forbidden('the import route is for trusted back ends (IAM), not user tokens');
+  if (bulkImport && caller.kind === 'user')
+    throw new Forbidden('the import route is for trusted back ends (IAM), not user tokens');
   // A user token writes that user's events only: one foreign event refuses the whole request.
   const foreign = envelope.data.events.find((e) => {
     const userId = (e as { userId?: unknown })?.userId;
     return typeof userId === 'string' && !canActFor(caller, userId);
   });
-  if (foreign) throw new Forbidden(`not allowed to post events for ${(foreign as { userId: string }).userId}`);
+  if (foreign)
+    throw new Forbidden(`not allowed to post events for ${(foreign as { userId: string }).userId}`);
   const results = await recordEvents(deps, envelope.data.events, {
     ...(bulkImport ? { maxAgeMs: deps.policy.eventTtlMs } : {}),
     authorise: (userId) => canActFor(caller, userId),
   });
   const counts = { accepted: 0, duplicate: 0, rejected: 0 };
   for (const result of results) counts[result.status]++;
-  for (const [status, count] of Object.entries(counts)) metrics.addMetric(`events_${status}`, MetricUnit.Count, count);
+  for (const [status, count] of Object.entries(counts))
+    metrics.addMetric(`events_${status}`, MetricUnit.Count, count);
   return json(202, { ...counts, results });
 }
 
 async function deleteUser(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const userId = event.pathParameters?.userId ?? '';
-  if (!canActFor(resolveCaller(event, identity), userId)) throw new Forbidden(`not allowed to erase ${userId}`);
+  if (!canActFor(resolveCaller(event, identity), userId))
+    throw new Forbidden(`not allowed to erase ${userId}`);
   const { events } = await deps.store.deleteUser(userId);
   logger.info('user erased', { userId, events });
   return json(200, { userId, erased: true, events });
 }
 
-export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> {
+export async function handler(
+  event: APIGatewayProxyEventV2,
+  context: Context,
+): Promise<APIGatewayProxyStructuredResultV2> {
   logger.addContext(context);
   const requestId = requestIdOf(event);
   logger.appendKeys({ requestId, routeKey: event.routeKey });

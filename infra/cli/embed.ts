@@ -26,7 +26,7 @@ async function* filesUnder(path: string): AsyncGenerator<string> {
 
 export function encodeVector(vector: Float32Array): string {
   const littleEndian = Buffer.alloc(vector.length * 4);
-  vector.forEach((value, i) => littleEndian.writeFloatLE(value, i * 4));
+  for (let i = 0; i < vector.length; i++) littleEndian.writeFloatLE(vector[i] as number, i * 4);
   return littleEndian.toString('base64');
 }
 
@@ -36,7 +36,9 @@ async function main(): Promise<void> {
     .description('Embed image files with the Lookalike model, one JSON line per file')
     .argument('<paths...>', 'files or folders (searched recursively)')
     .option('--vectors', 'include the vector (base64 of little-endian float32)')
-    .option('--threads <n>', 'onnxruntime threads (default: as the functions use)', (v) => Number.parseInt(v, 10))
+    .option('--threads <n>', 'onnxruntime threads (default: as the functions use)', (v) =>
+      Number.parseInt(v, 10),
+    )
     .parse();
   const paths = program.args;
   const options = program.opts<{ vectors?: boolean; threads?: number }>();
@@ -55,7 +57,12 @@ async function main(): Promise<void> {
         failures++;
         line = isDomainError(error)
           ? { file, ok: false, code: error.code, message: error.message }
-          : { file, ok: false, code: 'read_error', message: error instanceof Error ? error.message : String(error) };
+          : {
+              file,
+              ok: false,
+              code: 'read_error',
+              message: error instanceof Error ? error.message : String(error),
+            };
       }
       process.stdout.write(`${JSON.stringify(line)}\n`);
     }

@@ -15,7 +15,11 @@ async function main(): Promise<void> {
     .argument('<userId>', 'the user the token speaks for')
     .option('--admin', 'an admin token (may act for any user)')
     .option('--expires-in <seconds>', 'lifetime', (v) => Number.parseInt(v, 10), 3600)
-    .option('--data-dir <dir>', 'the data folder of npm start', process.env.LOOKALIKE_DATA_DIR ?? resolve(__dirname, '..', '..', '.lookalike'))
+    .option(
+      '--data-dir <dir>',
+      'the data folder of npm start',
+      process.env.LOOKALIKE_DATA_DIR ?? resolve(__dirname, '..', '..', '.lookalike'),
+    )
     .parse();
   const [userId] = program.args;
   const options = program.opts<{ admin?: boolean; expiresIn: number; dataDir: string }>();
@@ -25,7 +29,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const issuer = await createLocalIssuer({ keyFile });
-  process.stdout.write(`${await issuer.token(userId as string, { admin: options.admin === true, expiresInSeconds: options.expiresIn })}\n`);
+  process.stdout.write(
+    `${await issuer.token(userId as string, { admin: options.admin === true, expiresInSeconds: options.expiresIn })}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

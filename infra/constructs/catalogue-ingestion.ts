@@ -1,7 +1,14 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { BlockPublicAccess, Bucket, BucketEncryption, EventType, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  EventType,
+  type IBucket,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -47,7 +54,9 @@ export class CatalogueIngestion extends Construct {
     const maxReceiveCount = props.maxReceiveCount ?? 5;
     const batchSize = props.batchSize ?? 5;
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
-      throw new Error(`CatalogueIngestion: maxReceiveCount must be an integer in 1..1000, got ${maxReceiveCount}`);
+      throw new Error(
+        `CatalogueIngestion: maxReceiveCount must be an integer in 1..1000, got ${maxReceiveCount}`,
+      );
     }
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
       throw new Error(`CatalogueIngestion: batchSize must be an integer in 1..10, got ${batchSize}`);
@@ -63,8 +72,15 @@ export class CatalogueIngestion extends Construct {
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy,
       autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
-      ...(props.accessLogsBucket ? { serverAccessLogsBucket: props.accessLogsBucket, serverAccessLogsPrefix: 'catalogue-bucket/' } : {}),
-      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+      ...(props.accessLogsBucket
+        ? { serverAccessLogsBucket: props.accessLogsBucket, serverAccessLogsPrefix: 'catalogue-bucket/' }
+        : {}),
+      lifecycleRules: [
+        {
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
     });
 
     const timeout = Duration.minutes(2);
@@ -72,6 +88,10 @@ export class CatalogueIngestion extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the uploads queue; an alarm watches its depth.',
     });
     this.queue = new Queue(this, 'Uploads', {
       encryption: QueueEncryption.SQS_MANAGED,
@@ -87,7 +107,8 @@ export class CatalogueIngestion extends Construct {
     this.bucket.addEventNotification(EventType.OBJECT_REMOVED, destination, { prefix: CATALOGUE_PREFIX });
 
     const environment: Record<string, string> = {};
-    if (props.extraModelManifests?.length) environment.EXTRA_MODEL_MANIFESTS = props.extraModelManifests.join(',');
+    if (props.extraModelManifests?.length)
+      environment.EXTRA_MODEL_MANIFESTS = props.extraModelManifests.join(',');
     if (props.vectorIndex) {
       environment.VECTOR_INDEX_ATTRIBUTE = props.vectorIndex.attribute;
       environment.VECTOR_INDEX_MODEL_ID = props.vectorIndex.modelId;

@@ -22,10 +22,16 @@ const STREAMS = {
 };
 
 /** A table exactly as the shared definition says (the local harness creates the same one). */
-export function tableFromDefinition(scope: Construct, definition: TableDefinition, removalPolicy: RemovalPolicy): TableV2 {
+export function tableFromDefinition(
+  scope: Construct,
+  definition: TableDefinition,
+  removalPolicy: RemovalPolicy,
+): TableV2 {
   return new TableV2(scope, definition.id, {
     partitionKey: { name: definition.partitionKey.name, type: attributeType(definition.partitionKey) },
-    ...(definition.sortKey ? { sortKey: { name: definition.sortKey.name, type: attributeType(definition.sortKey) } } : {}),
+    ...(definition.sortKey
+      ? { sortKey: { name: definition.sortKey.name, type: attributeType(definition.sortKey) } }
+      : {}),
     billing: Billing.onDemand(),
     encryption: TableEncryptionV2.awsManagedKey(),
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -58,13 +64,18 @@ export function addItemVectorIndex(
   options: { indexName: string; attribute: string; dimensions: number },
 ): void {
   if (!Number.isInteger(options.dimensions) || options.dimensions < 1 || options.dimensions > 4096) {
-    throw new Error(`addItemVectorIndex: DynamoDB vector indexes take 1..4096 dimensions, got ${options.dimensions}`);
+    throw new Error(
+      `addItemVectorIndex: DynamoDB vector indexes take 1..4096 dimensions, got ${options.dimensions}`,
+    );
   }
   const cfn = table.node.defaultChild as CfnGlobalTable;
   const keys = [
     definition.partitionKey,
     ...(definition.sortKey ? [definition.sortKey] : []),
-    ...(definition.globalIndexes ?? []).flatMap((index) => [index.partitionKey, ...(index.sortKey ? [index.sortKey] : [])]),
+    ...(definition.globalIndexes ?? []).flatMap((index) => [
+      index.partitionKey,
+      ...(index.sortKey ? [index.sortKey] : []),
+    ]),
     { name: 'category', type: 'S' as const },
   ];
   const unique = [...new Map(keys.map((key) => [key.name, key])).values()];

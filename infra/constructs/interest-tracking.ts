@@ -1,10 +1,10 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import type { ModelManifest } from '../../functions/shared/model-manifest';
 import { EVENTS_TABLE, PROFILES_TABLE, STATS_TABLE } from '../resources';
 import { tableFromDefinition } from './data-tables';
 import { LookalikeFunction } from './lookalike-function';
-import type { ModelManifest } from '../../functions/shared/model-manifest';
 
 export interface InterestTrackingProps {
   readonly itemsTable: ITableV2;
@@ -37,7 +37,9 @@ export class InterestTracking extends Construct {
     const eventTtlDays = props.eventTtlDays ?? 90;
     const eventMaxAgeDays = props.eventMaxAgeDays ?? 30;
     if (eventMaxAgeDays > eventTtlDays) {
-      throw new Error(`InterestTracking: eventMaxAgeDays (${eventMaxAgeDays}) cannot exceed eventTtlDays (${eventTtlDays})`);
+      throw new Error(
+        `InterestTracking: eventMaxAgeDays (${eventMaxAgeDays}) cannot exceed eventTtlDays (${eventTtlDays})`,
+      );
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.eventsTable = tableFromDefinition(this, EVENTS_TABLE, removalPolicy);
@@ -49,7 +51,9 @@ export class InterestTracking extends Construct {
       MODEL_DIMENSION: String(props.activeModel.output.dim),
       ...(props.halfLifeDays !== undefined ? { HALF_LIFE_DAYS: String(props.halfLifeDays) } : {}),
       ...(props.eventWeights ? { EVENT_WEIGHTS: JSON.stringify(props.eventWeights) } : {}),
-      ...(props.maxInterestCentroids !== undefined ? { MAX_INTEREST_CENTROIDS: String(props.maxInterestCentroids) } : {}),
+      ...(props.maxInterestCentroids !== undefined
+        ? { MAX_INTEREST_CENTROIDS: String(props.maxInterestCentroids) }
+        : {}),
     };
     this.trackFunction = new LookalikeFunction(this, 'Track', {
       name: 'track',
@@ -60,8 +64,20 @@ export class InterestTracking extends Construct {
         EVENT_MAX_AGE_DAYS: String(eventMaxAgeDays),
       },
     })
-      .useTable(this.eventsTable, 'EVENTS_TABLE', ['BatchGetItem', 'Query', 'PutItem', 'BatchWriteItem', 'DeleteItem', 'ConditionCheckItem'])
-      .useTable(this.profilesTable, 'PROFILES_TABLE', ['GetItem', 'PutItem', 'DeleteItem', 'ConditionCheckItem'])
+      .useTable(this.eventsTable, 'EVENTS_TABLE', [
+        'BatchGetItem',
+        'Query',
+        'PutItem',
+        'BatchWriteItem',
+        'DeleteItem',
+        'ConditionCheckItem',
+      ])
+      .useTable(this.profilesTable, 'PROFILES_TABLE', [
+        'GetItem',
+        'PutItem',
+        'DeleteItem',
+        'ConditionCheckItem',
+      ])
       .useTable(this.statsTable, 'STATS_TABLE', ['UpdateItem'])
       .useTable(props.itemsTable, 'ITEMS_TABLE', ['BatchGetItem']);
   }

@@ -1,4 +1,5 @@
-import { Duration } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type ILayerVersion, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -6,8 +7,13 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { join } from 'node:path';
-import { EXTERNAL_MODULES, FUNCTION_ARCHITECTURE, FUNCTION_RUNTIME, MANIFEST_PATH_IN_LAMBDA, REPO_ROOT } from './model-layers';
+import {
+  EXTERNAL_MODULES,
+  FUNCTION_ARCHITECTURE,
+  FUNCTION_RUNTIME,
+  MANIFEST_PATH_IN_LAMBDA,
+  REPO_ROOT,
+} from './model-layers';
 
 export interface LookalikeFunctionProps {
   /** The folder under functions/ whose handler.ts this function runs. */
@@ -55,11 +61,28 @@ export class LookalikeFunction extends Construct {
         target: 'node22',
       },
     });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        'The AWS managed basic execution policy grants only CloudWatch Logs writes (CreateLogGroup, CreateLogStream, PutLogEvents), which every function needs.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so they need Resource "*".',
+    });
   }
 
   /** Grants exactly these actions on the table (and its indexes) and passes its name in `envName`. */
   useTable(table: ITableV2, envName: string, actions: string[], { indexes = false } = {}): this {
     this.function.addEnvironment(envName, table.tableName);
+    if (indexes) {
+      Validations.of(this).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(table).resolve((table.node.defaultChild as CfnResource).logicalId)}.Arn>/index/*]`,
+        reason:
+          "Queries on the table's own secondary indexes (the change feed and the vector index); nothing else.",
+      });
+    }
     this.function.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
@@ -70,9 +93,18 @@ export class LookalikeFunction extends Construct {
     return this;
   }
 
-  /** Grants reads of objects under `prefix` and passes the bucket name in `envName`. */
+  /** Grants these actions on objects under `prefix` and passes the bucket name in `envName`. */
   useBucketObjects(bucket: IBucket, envName: string, prefix: string, actions: string[]): this {
     this.function.addEnvironment(envName, bucket.bucketName);
+    return this.grantObjects(bucket, prefix, actions);
+  }
+
+  /** Grants these actions on objects under `prefix` only. */
+  grantObjects(bucket: IBucket, prefix: string, actions: string[]): this {
+    Validations.of(this).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(bucket).resolve((bucket.node.defaultChild as CfnResource).logicalId)}.Arn>/${prefix}*]`,
+      reason: `Object-level actions (${actions.join(', ')}) on the ${prefix} prefix only: object keys are not known in advance.`,
+    });
     this.function.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,

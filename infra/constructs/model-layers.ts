@@ -46,7 +46,9 @@ export class ModelLayers extends Construct {
       throw new Error(`ModelLayers: no manifest.json in ${modelDir}; run \`npm run model\` or pass modelDir`);
     }
     if (!existsSync(join(runtimeDir, 'nodejs', 'node_modules', 'onnxruntime-node'))) {
-      throw new Error(`ModelLayers: ${runtimeDir}/nodejs/node_modules has no onnxruntime-node; run \`npm run layer\``);
+      throw new Error(
+        `ModelLayers: ${runtimeDir}/nodejs/node_modules has no onnxruntime-node; run \`npm run layer\``,
+      );
     }
     const loaded = loadManifest(manifestFile);
     this.manifest = loaded.manifest;

@@ -1,6 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Alarm, ComparisonOperator, Metric, type IAlarmAction, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IAlarmAction,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
@@ -27,7 +33,10 @@ export class Observability extends Construct {
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     this.topic =
-      props.alarmTopic ?? (props.createAlarmTopic ? new Topic(this, 'Alarms', { enforceSSL: true, displayName: 'Lookalike alarms' }) : undefined);
+      props.alarmTopic ??
+      (props.createAlarmTopic
+        ? new Topic(this, 'Alarms', { enforceSSL: true, displayName: 'Lookalike alarms' })
+        : undefined);
     const action: IAlarmAction | undefined = this.topic ? new SnsAction(this.topic) : undefined;
     const add = (alarm: Alarm) => {
       if (action) {
@@ -41,7 +50,10 @@ export class Observability extends Construct {
       add(
         new Alarm(this, `${name}DeadLetters`, {
           alarmDescription: `Messages in the ${name} dead-letter queue: uploads that could not be processed after every retry`,
-          metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+          metric: queue.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(1),
+            statistic: 'Maximum',
+          }),
           threshold: 0,
           comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 1,

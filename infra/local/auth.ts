@@ -20,7 +20,7 @@ import {
   SignJWT,
 } from 'jose';
 import type { Route } from '../routes';
-import type { AuthResult, Authorize } from './api-gateway';
+import type { Authorize, AuthResult } from './api-gateway';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-env';
 
 export const LOCAL_ISSUER = 'https://lookalike.local/issuer';
@@ -52,7 +52,9 @@ interface StoredKey {
   publicJwk: JWK;
 }
 
-async function loadOrCreateKey(keyFile?: string): Promise<{ privateKey: KeyLike | Uint8Array; publicJwk: JWK }> {
+async function loadOrCreateKey(
+  keyFile?: string,
+): Promise<{ privateKey: KeyLike | Uint8Array; publicJwk: JWK }> {
   if (keyFile && existsSync(keyFile)) {
     const stored = JSON.parse(readFileSync(keyFile, 'utf8')) as StoredKey;
     return { privateKey: await importJWK(stored.privateJwk, 'ES256'), publicJwk: stored.publicJwk };
@@ -61,7 +63,11 @@ async function loadOrCreateKey(keyFile?: string): Promise<{ privateKey: KeyLike 
   const publicJwk = { ...(await exportJWK(publicKey)), kid: KEY_ID, alg: 'ES256', use: 'sig' };
   if (keyFile) {
     mkdirSync(dirname(keyFile), { recursive: true });
-    writeFileSync(keyFile, JSON.stringify({ privateJwk: await exportJWK(privateKey), publicJwk } satisfies StoredKey), { mode: 0o600 });
+    writeFileSync(
+      keyFile,
+      JSON.stringify({ privateJwk: await exportJWK(privateKey), publicJwk } satisfies StoredKey),
+      { mode: 0o600 },
+    );
   }
   return { privateKey, publicJwk };
 }
@@ -70,7 +76,9 @@ async function loadOrCreateKey(keyFile?: string): Promise<{ privateKey: KeyLike 
  * @param keyFile keep the signing key here so that tokens printed by `npm run token` work against a
  * running `npm start` (both use the data folder's key).
  */
-export async function createLocalIssuer(options: { keyFile?: string; userClaim?: string } = {}): Promise<LocalIssuer> {
+export async function createLocalIssuer(
+  options: { keyFile?: string; userClaim?: string } = {},
+): Promise<LocalIssuer> {
   const { privateKey, publicJwk } = await loadOrCreateKey(options.keyFile);
   const jwks: JSONWebKeySet = { keys: [publicJwk] };
   const keySet = createLocalJWKSet(jwks);
@@ -92,7 +100,8 @@ export async function createLocalIssuer(options: { keyFile?: string; userClaim?:
   };
 
   const authorize: Authorize = async (event, route: Route) => {
-    if (route.auth === 'iam') return (await verifySigV4(event)) ? iamAuthorizer() : { allow: false, status: 403 };
+    if (route.auth === 'iam')
+      return (await verifySigV4(event)) ? iamAuthorizer() : { allow: false, status: 403 };
     const header = event.headers?.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) return { allow: false, status: 401 };
@@ -105,7 +114,10 @@ export async function createLocalIssuer(options: { keyFile?: string; userClaim?:
       const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
       // API Gateway passes claims to the function as strings (arrays flattened), so do the same.
       const claims = Object.fromEntries(
-        Object.entries(payload).map(([name, value]) => [name, Array.isArray(value) ? `[${value.join(' ')}]` : String(value)]),
+        Object.entries(payload).map(([name, value]) => [
+          name,
+          Array.isArray(value) ? `[${value.join(' ')}]` : String(value),
+        ]),
       );
       return { allow: true, authorizer: { jwt: { claims, scopes }, principalId: '', integrationLatency: 0 } };
     } catch {
@@ -143,7 +155,10 @@ const signer = new SignatureV4({
 /** Re-signs the request with the local credentials and compares signatures, as IAM auth would. */
 async function verifySigV4(event: APIGatewayProxyEventV2): Promise<boolean> {
   const authorization = event.headers?.authorization ?? '';
-  const parsed = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/[^,]+, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]+)$/.exec(authorization);
+  const parsed =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/[^,]+, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]+)$/.exec(
+      authorization,
+    );
   const amzDate = event.headers?.['x-amz-date'];
   if (!parsed || !amzDate || parsed[1] !== LOCAL_CREDENTIALS.accessKeyId) return false;
   const signedHeaders = (parsed[3] as string).split(';');
@@ -153,9 +168,17 @@ async function verifySigV4(event: APIGatewayProxyEventV2): Promise<boolean> {
     if (value === undefined) return false;
     headers[name] = value;
   }
-  const signingDate = new Date(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
-  if (Number.isNaN(signingDate.getTime()) || Math.abs(Date.now() - signingDate.getTime()) > 15 * 60_000) return false;
-  const body = event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body;
+  const signingDate = new Date(
+    amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
+  );
+  if (Number.isNaN(signingDate.getTime()) || Math.abs(Date.now() - signingDate.getTime()) > 15 * 60_000)
+    return false;
+  const body =
+    event.body === undefined
+      ? undefined
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64')
+        : event.body;
   const query = Object.fromEntries(new URLSearchParams(event.rawQueryString ?? ''));
   const [hostname = '', port] = (headers.host ?? '').split(':');
   const signed = await signer.sign(
@@ -169,7 +192,10 @@ async function verifySigV4(event: APIGatewayProxyEventV2): Promise<boolean> {
       headers,
       body,
     },
-    { signingDate, unsignableHeaders: new Set(Object.keys(event.headers ?? {}).filter((h) => !signedHeaders.includes(h))) },
+    {
+      signingDate,
+      unsignableHeaders: new Set(Object.keys(event.headers ?? {}).filter((h) => !signedHeaders.includes(h))),
+    },
   );
   const expected = /Signature=([0-9a-f]+)/.exec(String(signed.headers.authorization ?? ''))?.[1];
   return expected !== undefined && expected === parsed[4];

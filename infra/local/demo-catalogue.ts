@@ -36,7 +36,8 @@ export function demoCatalogue(perCategory = 15, categories = 20): DemoImage[] {
     .filter((e) => e.has_img_google && e.subcategory !== 'country-flag')
     .sort((a, b) => a.sort_order - b.sort_order);
   const bySubcategory = new Map<string, EmojiEntry[]>();
-  for (const entry of entries) bySubcategory.set(entry.subcategory, [...(bySubcategory.get(entry.subcategory) ?? []), entry]);
+  for (const entry of entries)
+    bySubcategory.set(entry.subcategory, [...(bySubcategory.get(entry.subcategory) ?? []), entry]);
   const chosen = [...bySubcategory]
     .filter(([, list]) => list.length >= 12)
     .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))

@@ -4,7 +4,17 @@
  * node_modules, so the layer carries exactly the versions pinned in package-lock.json and the build
  * works offline. Usage: `npm run layer` (`--if-missing` skips a layer that is already built).
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -59,7 +69,8 @@ function keep(name: string, relativePath: string): boolean {
     if (bin[0] === 'bin' && bin.length >= 3 && bin[2] !== 'linux') return false;
     if (bin[0] === 'bin' && bin.length >= 4 && bin[3] !== 'x64') return false;
   }
-  if (name === 'sharp' && (relativePath.startsWith('src') || relativePath.startsWith('install'))) return false;
+  if (name === 'sharp' && (relativePath.startsWith('src') || relativePath.startsWith('install')))
+    return false;
   return !DROP_FILE.test(relativePath);
 }
 
@@ -83,7 +94,9 @@ export function buildRuntimeLayer(): { dir: string; bytes: number; packages: str
   }
   const manifest = Object.fromEntries(
     [...packages.keys()].sort().map((name) => {
-      const pkg = JSON.parse(readFileSync(join(packages.get(name) as string, 'package.json'), 'utf8')) as PackageJson;
+      const pkg = JSON.parse(
+        readFileSync(join(packages.get(name) as string, 'package.json'), 'utf8'),
+      ) as PackageJson;
       return [name, pkg.version];
     }),
   );
@@ -91,7 +104,11 @@ export function buildRuntimeLayer(): { dir: string; bytes: number; packages: str
   rmSync(TARGET, { recursive: true, force: true });
   mkdirSync(dirname(TARGET), { recursive: true });
   renameSync(staging, TARGET);
-  return { dir: join(RUNTIME_LAYER_DIR, 'nodejs'), bytes: directoryBytes(TARGET), packages: Object.keys(manifest) };
+  return {
+    dir: join(RUNTIME_LAYER_DIR, 'nodejs'),
+    bytes: directoryBytes(TARGET),
+    packages: Object.keys(manifest),
+  };
 }
 
 export function runtimeLayerIsBuilt(): boolean {
@@ -117,6 +134,8 @@ if (require.main === module) {
     console.log(`runtime layer already built at ${relative(process.cwd(), TARGET)}`);
   } else {
     const { bytes, packages } = buildRuntimeLayer();
-    console.log(`runtime layer: ${packages.join(', ')}; ${(bytes / 1e6).toFixed(1)} MB unzipped at ${relative(process.cwd(), TARGET)}`);
+    console.log(
+      `runtime layer: ${packages.join(', ')}; ${(bytes / 1e6).toFixed(1)} MB unzipped at ${relative(process.cwd(), TARGET)}`,
+    );
   }
 }

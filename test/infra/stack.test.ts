@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { TableV2, AttributeType } from 'aws-cdk-lib/aws-dynamodb';
+import { Match } from 'aws-cdk-lib/assertions';
+import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { CatalogueIngestion } from '../../infra/constructs/catalogue-ingestion';
 import { ModelLayers } from '../../infra/constructs/model-layers';
 import { directoryBytes, synthesize } from '../support/synth';
@@ -21,8 +21,13 @@ describe('layers and functions', () => {
   });
 
   it('runs every function on nodejs24.x, x86_64, with tracing', () => {
-    const functions = ofType('AWS::Lambda::Function').filter(([, f]) => f.Properties.Runtime !== undefined && String(f.Properties.Handler) === 'index.handler');
-    expect(functions.length).toBeGreaterThan(0);
+    // Ours, not the custom resources CDK adds (the bucket-notification handler).
+    const functions = ofType('AWS::Lambda::Function').filter(
+      ([, f]) =>
+        (f.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
+          ?.POWERTOOLS_SERVICE_NAME,
+    );
+    expect(functions).toHaveLength(4);
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.Architectures).toEqual(['x86_64']);
@@ -31,15 +36,26 @@ describe('layers and functions', () => {
   });
 
   it('keeps layers plus the embed bundle under 200 MB unzipped, with the native packages left out of the bundle', () => {
-    const assetDir = (id: string) => join(outdir, `asset.${(resources[id]?.Properties.Code as { S3Key?: string } | undefined)?.S3Key?.replace('.zip', '') ?? ''}`);
+    const assetDir = (id: string) =>
+      join(
+        outdir,
+        `asset.${(resources[id]?.Properties.Code as { S3Key?: string } | undefined)?.S3Key?.replace('.zip', '') ?? ''}`,
+      );
     const embed = ofType('AWS::Lambda::Function').find(([id]) => id.includes('Embed'));
     expect(embed).toBeDefined();
     const [embedId] = embed as [string, unknown];
     const layerIds = ofType('AWS::Lambda::LayerVersion').map(([id]) => id);
-    const layerDirs = layerIds.map((id) => join(outdir, `asset.${String((resources[id]?.Properties.Content as { S3Key: string }).S3Key).replace('.zip', '')}`));
+    const layerDirs = layerIds.map((id) =>
+      join(
+        outdir,
+        `asset.${String((resources[id]?.Properties.Content as { S3Key?: string } | undefined)?.S3Key).replace('.zip', '')}`,
+      ),
+    );
     const bytes = [...layerDirs, assetDir(embedId)].map(directoryBytes);
     const total = bytes.reduce((a, b) => a + b, 0);
-    console.log(`layers + embed bundle: ${bytes.map((b) => (b / 1e6).toFixed(1)).join(' + ')} = ${(total / 1e6).toFixed(1)} MB unzipped`);
+    console.log(
+      `layers + embed bundle: ${bytes.map((b) => (b / 1e6).toFixed(1)).join(' + ')} = ${(total / 1e6).toFixed(1)} MB unzipped`,
+    );
     expect(total).toBeLessThan(200 * 1024 * 1024);
     const bundle = directoryBytes(assetDir(embedId));
     expect(bundle).toBeLessThan(5 * 1024 * 1024);
@@ -55,8 +71,15 @@ describe('layers and functions', () => {
 describe('catalogue ingestion', () => {
   it('creates a private, encrypted, versioned, TLS-only bucket', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
       VersioningConfiguration: { Status: 'Enabled' },
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
@@ -72,8 +95,14 @@ describe('catalogue ingestion', () => {
     template.hasResourceProperties('Custom::S3BucketNotifications', {
       NotificationConfiguration: {
         QueueConfigurations: Match.arrayWith([
-          Match.objectLike({ Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'catalogue/' }] } } }),
-          Match.objectLike({ Events: ['s3:ObjectRemoved:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'catalogue/' }] } } }),
+          Match.objectLike({
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'catalogue/' }] } },
+          }),
+          Match.objectLike({
+            Events: ['s3:ObjectRemoved:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'catalogue/' }] } },
+          }),
         ]),
       },
     });
@@ -104,14 +133,21 @@ describe('catalogue ingestion', () => {
           ],
         }),
       ],
-      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      Replicas: [
+        Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ],
     });
   });
 
   it('grants the embed function only what it uses', () => {
     const policies = ofType('AWS::IAM::Policy').filter(([id]) => id.includes('Embed'));
     expect(policies).toHaveLength(1);
-    const statements = (policies[0]?.[1].Properties.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement;
+    const [, policy] = policies[0] as [string, { Properties: Record<string, unknown> }];
+    const statements = (
+      policy.Properties.PolicyDocument as {
+        Statement: Array<{ Action: string | string[]; Resource: unknown }>;
+      }
+    ).Statement;
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort();
     expect(actions).toEqual(
       [
@@ -129,9 +165,17 @@ describe('catalogue ingestion', () => {
         'xray:PutTelemetryRecords',
       ].sort(),
     );
-    const s3 = statements.find((s) => String(s.Action).startsWith('s3:') || (Array.isArray(s.Action) && String(s.Action[0]).startsWith('s3:')));
+    const s3 = statements.find(
+      (s) =>
+        String(s.Action).startsWith('s3:') ||
+        (Array.isArray(s.Action) && String(s.Action[0]).startsWith('s3:')),
+    );
     expect(JSON.stringify(s3?.Resource)).toContain('/catalogue/*');
-    for (const s of statements.filter((s) => !String(s.Action).startsWith('xray:') && !(Array.isArray(s.Action) && String(s.Action[0]).startsWith('xray:')))) {
+    for (const s of statements.filter(
+      (s) =>
+        !String(s.Action).startsWith('xray:') &&
+        !(Array.isArray(s.Action) && String(s.Action[0]).startsWith('xray:')),
+    )) {
       expect(JSON.stringify(s.Resource)).not.toBe('"*"');
     }
   });
@@ -143,8 +187,8 @@ describe('catalogue ingestion', () => {
     expect(() => new CatalogueIngestion(stack, 'C', { itemsTable: table, layers, batchSize: 50 })).toThrow(
       /batchSize must be an integer in 1\.\.10, got 50/,
     );
-    expect(() => new CatalogueIngestion(stack, 'D', { itemsTable: table, layers, maxReceiveCount: 0 })).toThrow(
-      /maxReceiveCount/,
-    );
+    expect(
+      () => new CatalogueIngestion(stack, 'D', { itemsTable: table, layers, maxReceiveCount: 0 }),
+    ).toThrow(/maxReceiveCount/);
   });
 });

@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
-import { decayedTotals, DEFAULT_PROFILE_SETTINGS, foldEvents, type ProfileEvent } from '../../functions/shared/interest-profile';
+import {
+  DEFAULT_PROFILE_SETTINGS,
+  decayedTotals,
+  foldEvents,
+  type ProfileEvent,
+} from '../../functions/shared/interest-profile';
 import { ProfileStore } from '../../functions/shared/profile-store';
+import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
 import { postJson, useLocalApp } from '../support/local-app';
 
@@ -13,12 +18,19 @@ const itemIds = catalogue.map((_, i) => `sku-${i}`);
 let store: ProfileStore;
 
 beforeAll(async () => {
-  await Promise.all(catalogue.map((image, i) => local.upload(`catalogue/emoji/sku-${i}.png`, readFileSync(image.file))));
+  await Promise.all(
+    catalogue.map((image, i) => local.upload(`catalogue/emoji/sku-${i}.png`, readFileSync(image.file))),
+  );
   await local.app.queue.drain({ timeoutMs: 60_000 });
   const { tables, endpoints } = local.app.stack;
   store = new ProfileStore(
     createLocalDynamoDbClient(endpoints.dynamodb),
-    { events: tables.Events as string, profiles: tables.Profiles as string, stats: tables.Stats as string, items: tables.Items as string },
+    {
+      events: tables.Events as string,
+      profiles: tables.Profiles as string,
+      stats: tables.Stats as string,
+      items: tables.Items as string,
+    },
     local.app.manifest.modelId,
   );
 }, 120_000);
@@ -26,7 +38,10 @@ beforeAll(async () => {
 type Result = { status: string; code?: string; index: number };
 const post = async (events: unknown[], path = '/events') => {
   const response = await local.call(postJson(path, { events }));
-  return { status: response.status, body: response.json<{ accepted: number; duplicate: number; rejected: number; results: Result[] }>() };
+  return {
+    status: response.status,
+    body: response.json<{ accepted: number; duplicate: number; rejected: number; results: Result[] }>(),
+  };
 };
 
 describe('POST /events under concurrency', () => {
@@ -44,7 +59,9 @@ describe('POST /events under concurrency', () => {
     const batches = Array.from({ length: 50 }, (_, b) => events.slice(b * 10, b * 10 + 10));
     // Ten batches are sent twice, and one more re-sends a few events of other batches.
     const repeats = [...batches.slice(0, 10), events.filter((_, i) => i % 97 === 0)];
-    const requests = [...batches, ...repeats].sort((a, b) => (a[0]?.eventId ?? '').localeCompare(b[0]?.eventId ?? ''));
+    const requests = [...batches, ...repeats].sort((a, b) =>
+      (a[0]?.eventId ?? '').localeCompare(b[0]?.eventId ?? ''),
+    );
     const responses = await Promise.all(requests.map((batch) => post(batch)));
 
     for (const response of responses) expect(response.status).toBe(202);
@@ -113,12 +130,27 @@ describe('POST /events with bad input', () => {
   });
 
   it.each([
-    ['101 events', () => postJson('/events', { events: Array.from({ length: 101 }, (_, i) => ({ eventId: `x${i}` })) }), 400, 'invalid_batch'],
+    [
+      '101 events',
+      () => postJson('/events', { events: Array.from({ length: 101 }, (_, i) => ({ eventId: `x${i}` })) }),
+      400,
+      'invalid_batch',
+    ],
     ['no events', () => postJson('/events', { events: [] }), 400, 'invalid_batch'],
-    ['a 2 MB body', () => postJson('/events', { events: [{ eventId: 'x'.repeat(2 * 1024 * 1024) }] }), 413, 'payload_too_large'],
+    [
+      'a 2 MB body',
+      () => postJson('/events', { events: [{ eventId: 'x'.repeat(2 * 1024 * 1024) }] }),
+      413,
+      'payload_too_large',
+    ],
     ['invalid JSON', () => ({ ...postJson('/events', {}), body: '{"events": [' }), 400, 'invalid_json'],
     ['an empty body', () => ({ ...postJson('/events', {}), body: '' }), 400, 'empty_body'],
-    ['a non-JSON content type', () => ({ ...postJson('/events', {}), headers: { 'content-type': 'text/plain' } }), 415, 'unsupported_media_type'],
+    [
+      'a non-JSON content type',
+      () => ({ ...postJson('/events', {}), headers: { 'content-type': 'text/plain' } }),
+      415,
+      'unsupported_media_type',
+    ],
     ['an array instead of an envelope', () => postJson('/events', []), 400, 'invalid_batch'],
   ])('answers %s with %i %s', async (_name, request, status, code) => {
     const response = await local.call(request());
@@ -129,7 +161,9 @@ describe('POST /events with bad input', () => {
 
 describe('profiles', () => {
   it('reflects an accepted event as soon as POST /events returns', async () => {
-    const { body } = await post([{ eventId: 'fresh-1', userId: 'fresh-user', itemId: itemIds[3], type: 'like' }]);
+    const { body } = await post([
+      { eventId: 'fresh-1', userId: 'fresh-user', itemId: itemIds[3], type: 'like' },
+    ]);
     expect(body.accepted).toBe(1);
     const stored = await store.getProfile('fresh-user');
     expect(stored?.profile.positives.map((p) => p.itemId)).toEqual([itemIds[3]]);
@@ -139,7 +173,9 @@ describe('profiles', () => {
   it('imports history older than the live window through the import route only', async () => {
     const old = Date.now() - 60 * DAY;
     const history = ['shop-a', 'shop-b'].flatMap((userId) =>
-      itemIds.slice(0, 3).map((itemId, i) => ({ eventId: `h-${i}`, userId, itemId, type: 'purchase', timestamp: old + i })),
+      itemIds
+        .slice(0, 3)
+        .map((itemId, i) => ({ eventId: `h-${i}`, userId, itemId, type: 'purchase', timestamp: old + i })),
     );
     const live = await post(history);
     expect(live.body.results.every((r) => r.code === 'timestamp_too_old')).toBe(true);
@@ -153,7 +189,11 @@ describe('profiles', () => {
 describe('DELETE /users/{userId}', () => {
   it('erases the profile and every raw event of the user', async () => {
     const userId = 'leaving user/ü';
-    await post(itemIds.slice(0, 5).map((itemId, i) => ({ eventId: `d-${i}`, userId, itemId, type: i === 4 ? 'hide' : 'like' })));
+    await post(
+      itemIds
+        .slice(0, 5)
+        .map((itemId, i) => ({ eventId: `d-${i}`, userId, itemId, type: i === 4 ? 'hide' : 'like' })),
+    );
     expect(await store.getProfile(userId)).toBeDefined();
     const response = await local.call({ method: 'DELETE', path: `/users/${encodeURIComponent(userId)}` });
     expect(response.status).toBe(200);

@@ -40,13 +40,17 @@ describe('embedder', () => {
     for (const bytes of files) sequential.push((await embedder.embed(bytes)).vector);
     const concurrent = await Promise.all(files.map((bytes) => embedder.embed(bytes)));
     concurrent.forEach((result, i) => {
-      expect(Buffer.from(result.vector.buffer).equals(Buffer.from((sequential[i] as Float32Array).buffer))).toBe(true);
+      expect(
+        Buffer.from(result.vector.buffer).equals(Buffer.from((sequential[i] as Float32Array).buffer)),
+      ).toBe(true);
     });
   });
 
   it('places a resized, re-encoded copy of an image nearer to it than to other images', async () => {
     const images = emojiImages('google').slice(200, 230);
-    const vectors = await Promise.all(images.map(async (i) => (await embedder.embed(readFileSync(i.file))).vector));
+    const vectors = await Promise.all(
+      images.map(async (i) => (await embedder.embed(readFileSync(i.file))).vector),
+    );
     const copy = (await embedder.embed(await catalogueJpeg(images[7]?.file as string, 700, 80))).vector;
     const similarities = vectors.map((v) => cosine(v, copy));
     const best = similarities.indexOf(Math.max(...similarities));
@@ -103,7 +107,8 @@ describe('embedder', () => {
       expect(outcome.code).toBe(expected);
       // Bounded time: rejections happen on the header, not after decoding gigapixels.
       expect(performance.now() - started).toBeLessThan(10_000);
-      if ('result' in outcome && outcome.result) expect(Math.abs(norm(outcome.result.vector) - 1)).toBeLessThan(1e-5);
+      if ('result' in outcome && outcome.result)
+        expect(Math.abs(norm(outcome.result.vector) - 1)).toBeLessThan(1e-5);
     });
 
     it('rejects the decompression bomb without allocating its pixels', async () => {

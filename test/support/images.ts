@@ -107,29 +107,87 @@ export async function badInputCorpus(): Promise<Array<{ name: string; bytes: Buf
   const heic = readFileSync(heicPath);
   return [
     { name: 'zero bytes', bytes: Buffer.alloc(0), expected: 'empty_file' },
-    { name: 'truncated JPEG', bytes: jpeg.subarray(0, Math.floor(jpeg.length / 2)), expected: 'truncated_image' },
-    { name: 'truncated PNG', bytes: png.subarray(0, Math.floor(png.length / 2)), expected: 'truncated_image' },
-    { name: 'text', bytes: Buffer.from('just some text, not a picture\n'.repeat(20)), expected: 'not_an_image' },
-    { name: 'PDF', bytes: Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n'), expected: 'not_an_image' },
-    { name: 'HTML', bytes: Buffer.from('<!DOCTYPE html><html><body><img src=x></body></html>'), expected: 'not_an_image' },
+    {
+      name: 'truncated JPEG',
+      bytes: jpeg.subarray(0, Math.floor(jpeg.length / 2)),
+      expected: 'truncated_image',
+    },
+    {
+      name: 'truncated PNG',
+      bytes: png.subarray(0, Math.floor(png.length / 2)),
+      expected: 'truncated_image',
+    },
+    {
+      name: 'text',
+      bytes: Buffer.from('just some text, not a picture\n'.repeat(20)),
+      expected: 'not_an_image',
+    },
+    {
+      name: 'PDF',
+      bytes: Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n'),
+      expected: 'not_an_image',
+    },
+    {
+      name: 'HTML',
+      bytes: Buffer.from('<!DOCTYPE html><html><body><img src=x></body></html>'),
+      expected: 'not_an_image',
+    },
     { name: 'random bytes', bytes: randomBytes(4096), expected: 'not_an_image' },
-    { name: 'JPEG magic then garbage', bytes: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(2048, 7)]), expected: 'corrupt_image' },
+    {
+      name: 'JPEG magic then garbage',
+      bytes: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(2048, 7)]),
+      expected: 'corrupt_image',
+    },
     { name: 'decompression bomb 40000x40000', bytes: pngBomb(), expected: 'pixel_limit' },
     { name: '1x1', bytes: await solid(1, 1).png().toBuffer(), expected: 'image_too_small' },
     { name: '10000x10', bytes: await solid(10_000, 10).png().toBuffer(), expected: 'extreme_aspect_ratio' },
     { name: 'HEIC (HEVC)', bytes: heic, expected: 'unsupported_format' },
     {
       name: 'SVG',
-      bytes: Buffer.from('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "x">]><svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><image href="http://169.254.169.254/latest/meta-data"/></svg>'),
+      bytes: Buffer.from(
+        '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "x">]><svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><image href="http://169.254.169.254/latest/meta-data"/></svg>',
+      ),
       expected: 'svg_not_supported',
     },
-    { name: 'BMP', bytes: Buffer.concat([Buffer.from('BM'), randomBytes(100, 3)]), expected: 'unsupported_format' },
-    { name: '16-bit PNG', bytes: await solid(128, 96).toColourspace('rgb16').png().toBuffer(), expected: 'ok' },
+    {
+      name: 'BMP',
+      bytes: Buffer.concat([Buffer.from('BM'), randomBytes(100, 3)]),
+      expected: 'unsupported_format',
+    },
+    {
+      name: '16-bit PNG',
+      bytes: await solid(128, 96).toColourspace('rgb16').png().toBuffer(),
+      expected: 'ok',
+    },
     { name: 'greyscale PNG', bytes: await solid(128, 96).greyscale().png().toBuffer(), expected: 'ok' },
-    { name: 'CMYK JPEG', bytes: await solid(128, 96).toColourspace('cmyk').jpeg().toBuffer(), expected: 'ok' },
-    { name: 'animated GIF', bytes: await sharp(frames, { join: { animated: true } }).gif().toBuffer(), expected: 'ok' },
-    { name: 'animated WebP', bytes: await sharp(frames, { join: { animated: true } }).webp().toBuffer(), expected: 'ok' },
-    { name: 'PNG with alpha', bytes: await sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer(), expected: 'ok' },
+    {
+      name: 'CMYK JPEG',
+      bytes: await solid(128, 96).toColourspace('cmyk').jpeg().toBuffer(),
+      expected: 'ok',
+    },
+    {
+      name: 'animated GIF',
+      bytes: await sharp(frames, { join: { animated: true } })
+        .gif()
+        .toBuffer(),
+      expected: 'ok',
+    },
+    {
+      name: 'animated WebP',
+      bytes: await sharp(frames, { join: { animated: true } })
+        .webp()
+        .toBuffer(),
+      expected: 'ok',
+    },
+    {
+      name: 'PNG with alpha',
+      bytes: await sharp({
+        create: { width: 64, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } },
+      })
+        .png()
+        .toBuffer(),
+      expected: 'ok',
+    },
     { name: 'AVIF', bytes: await solid(64, 64).avif().toBuffer(), expected: 'ok' },
     { name: 'TIFF', bytes: await solid(64, 64).tiff().toBuffer(), expected: 'ok' },
   ];

@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { invoke, type LocalResponse } from '../../infra/local/api-server';
+import { type LocalApp, type LocalAppOptions, startLocalApp } from '../../infra/local/app';
 import { signForLocalIam } from '../../infra/local/auth';
 import { createLocalS3Client } from '../../infra/local/aws-env';
-import { type LocalApp, type LocalAppOptions, startLocalApp } from '../../infra/local/app';
 import { DYNAMODB_ENDPOINT_ENV } from './shared-dynamodb';
 
 /** Who makes a call: a user (their token), an admin token, a trusted back end (SigV4), or nobody. */
-export type Caller = { user: string } | { admin: true } | { iam: true } | { anonymous: true } | { token: string };
+export type Caller =
+  | { user: string }
+  | { admin: true }
+  | { iam: true }
+  | { anonymous: true }
+  | { token: string };
 
 export interface TestApp {
   readonly app: LocalApp;
@@ -49,20 +54,32 @@ export function useLocalApp(options: LocalAppOptions = {}): TestApp {
     },
     async call(request, as) {
       const { issuer, authorize } = app();
-      const caller: Caller = as ?? (request.path.startsWith('/events/import') ? { iam: true } : { admin: true });
+      const caller: Caller =
+        as ?? (request.path.startsWith('/events/import') ? { iam: true } : { admin: true });
       const headers: Record<string, string> = { ...request.headers };
       if (issuer && 'user' in caller) headers.authorization = `Bearer ${await issuer.token(caller.user)}`;
-      if (issuer && 'admin' in caller) headers.authorization = `Bearer ${await issuer.token('test-admin', { admin: true })}`;
+      if (issuer && 'admin' in caller)
+        headers.authorization = `Bearer ${await issuer.token('test-admin', { admin: true })}`;
       if ('token' in caller) headers.authorization = `Bearer ${caller.token}`;
       if ('iam' in caller) {
         const body = request.body === undefined ? undefined : request.body.toString();
-        Object.assign(headers, await signForLocalIam({ method: request.method, url: `http://127.0.0.1${request.path}`, headers, body }));
+        Object.assign(
+          headers,
+          await signForLocalIam({
+            method: request.method,
+            url: `http://127.0.0.1${request.path}`,
+            headers,
+            body,
+          }),
+        );
       }
       return invoke(app().handlers, { ...request, headers }, authorize ? { authorize } : {});
     },
     async upload(key, body, metadata) {
       const s3 = createLocalS3Client(app().stack.endpoints.s3);
-      await s3.send(new PutObjectCommand({ Bucket: app().stack.bucket, Key: key, Body: body, Metadata: metadata }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: app().stack.bucket, Key: key, Body: body, Metadata: metadata }),
+      );
       s3.destroy();
     },
   };

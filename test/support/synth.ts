@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -37,12 +46,14 @@ export interface NagReport {
 function acknowledgementsOf(root: IConstruct): NagReport['acknowledgements'] {
   return root.node.findAll().flatMap((construct) =>
     construct.node.metadata
-      .filter((entry) => /acknowledg/i.test(entry.type))
-      .flatMap((entry) => {
-        const data = entry.data as unknown;
-        const list = (Array.isArray(data) ? data : [data]) as Array<{ id?: string; reason?: string }>;
-        return list.map((item) => ({ path: construct.node.path, id: String(item.id ?? ''), reason: String(item.reason ?? '') }));
-      }),
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) =>
+        Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
+          path: construct.node.path,
+          id,
+          reason,
+        })),
+      ),
   );
 }
 
@@ -67,14 +78,17 @@ export function synthesize(variant = 'default', props: LookalikeStackProps = {})
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(staging, { recursive: true });
     const app = new App({ outdir: staging });
-    const stack = new LookalikeStack(app, 'Lookalike', { env: { account: '123456789012', region: 'eu-west-1' }, ...props });
+    const stack = new LookalikeStack(app, 'Lookalike', {
+      env: { account: '123456789012', region: 'eu-west-1' },
+      ...props,
+    });
     // cdk-nag walks the construct tree (acknowledgements live there), so it runs before the tree is gone.
     const nag = new AwsSolutionsChecks().validateScope(stack);
     writeJson(join(staging, 'nag-report.json'), {
       violations: nag.violations.map((v) => ({
         ruleName: v.ruleName,
         description: v.description,
-        resources: v.violatingResources.map((r) => r.resourceLogicalId),
+        resources: v.violatingResources.map((r) => r.constructPath ?? r.resourceLogicalId ?? '?'),
       })),
       acknowledgements: acknowledgementsOf(stack),
     });
@@ -87,7 +101,8 @@ export function synthesize(variant = 'default', props: LookalikeStackProps = {})
     }
     // Old synths of changed inputs are garbage.
     for (const entry of readdirSync(CACHE)) {
-      if (entry.startsWith(`${variant}-`) && entry !== key) rmSync(join(CACHE, entry), { recursive: true, force: true });
+      if (entry.startsWith(`${variant}-`) && entry !== key)
+        rmSync(join(CACHE, entry), { recursive: true, force: true });
     }
   }
   const json = JSON.parse(readFileSync(templateFile, 'utf8')) as Record<string, unknown>;

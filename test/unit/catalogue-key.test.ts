@@ -16,15 +16,23 @@ describe('catalogue keys', () => {
     ['catalogue/Ünïcødé/日本の靴.png', '日本の靴', 'Ünïcødé'],
     ['catalogue/x/name.with.dots.gif', 'name.with.dots', 'x'],
   ])('%s is item %s in category %s', (key, itemId, category) => {
-    expect(catalogueObjectFromKey(key)).toEqual({ key, itemId, ...(category ? { folderCategory: category } : {}) });
+    expect(catalogueObjectFromKey(key)).toEqual({
+      key,
+      itemId,
+      ...(category ? { folderCategory: category } : {}),
+    });
   });
 
-  it.each(['other/SKU.jpg', 'catalogue/readme.txt', 'catalogue/folder/', 'catalogue/.jpg', 'catalogue/noext', 'xcatalogue/a.jpg'])(
-    'ignores %s',
-    (key) => {
-      expect(catalogueObjectFromKey(key)).toBeUndefined();
-    },
-  );
+  it.each([
+    'other/SKU.jpg',
+    'catalogue/readme.txt',
+    'catalogue/folder/',
+    'catalogue/.jpg',
+    'catalogue/noext',
+    'xcatalogue/a.jpg',
+  ])('ignores %s', (key) => {
+    expect(catalogueObjectFromKey(key)).toBeUndefined();
+  });
 
   it('decodes keys exactly as S3 encodes them in notifications', () => {
     expect(decodeNotificationKey('catalogue/my+shoe%2B1.jpg')).toBe('catalogue/my shoe+1.jpg');
@@ -69,9 +77,21 @@ describe('event order', () => {
 describe('item metadata', () => {
   it('reads title, category, price, tags and availability', () => {
     expect(
-      parseItemMetadata({ title: ' Red shoe ', category: 'shoes', price: '19.90', tags: 'red, leather,,red', available: 'false' }),
+      parseItemMetadata({
+        title: ' Red shoe ',
+        category: 'shoes',
+        price: '19.90',
+        tags: 'red, leather,,red',
+        available: 'false',
+      }),
     ).toEqual({
-      attributes: { title: 'Red shoe', category: 'shoes', price: 19.9, tags: ['red', 'leather'], available: false },
+      attributes: {
+        title: 'Red shoe',
+        category: 'shoes',
+        price: 19.9,
+        tags: ['red', 'leather'],
+        available: false,
+      },
       warnings: [],
     });
   });

@@ -10,7 +10,12 @@ import {
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
-const settings: ProfileSettings = { ...DEFAULT_PROFILE_SETTINGS, halfLifeDays: 30, maxCentroids: 2, joinSimilarity: 0.8 };
+const settings: ProfileSettings = {
+  ...DEFAULT_PROFILE_SETTINGS,
+  halfLifeDays: 30,
+  maxCentroids: 2,
+  joinSimilarity: 0.8,
+};
 const unit = (...values: number[]) => {
   const norm = Math.hypot(...values);
   return Float32Array.from(values.map((v) => v / norm));
@@ -64,7 +69,7 @@ describe('order independence of the decayed sums', () => {
   it('gives the same weights per type, total centroid mass and penalties in any arrival order', () => {
     const next = random(7);
     const types = ['view', 'click', 'like', 'add_to_cart', 'purchase', 'dislike', 'hide'] as const;
-    const events: ProfileEvent[] = Array.from({ length: 300 }, (_, i) => ({
+    const events: ProfileEvent[] = Array.from({ length: 300 }, (_, _i) => ({
       type: types[Math.floor(next() * types.length)] as (typeof types)[number],
       itemId: `item-${Math.floor(next() * 40)}`,
       at: T0 + Math.floor(next() * 90 * DAY),
@@ -81,8 +86,11 @@ describe('order independence of the decayed sums', () => {
     const mass = (w: number[]) => w.reduce((s, x) => s + x, 0);
     expect(mass(b.centroidWeights) / mass(a.centroidWeights)).toBeCloseTo(1, 12);
     const penalties = (t: typeof a) => Object.fromEntries(t.penaltyWeights.map((p) => [p.itemId, p.weight]));
-    for (const [itemId, weight] of Object.entries(penalties(a))) expect(penalties(b)[itemId]).toBeCloseTo(weight, 9);
-    expect(new Set(shuffled.exclusions.map((x) => x.itemId))).toEqual(new Set(inOrder.exclusions.map((x) => x.itemId)));
+    for (const [itemId, weight] of Object.entries(penalties(a)))
+      expect(penalties(b)[itemId]).toBeCloseTo(weight, 9);
+    expect(new Set(shuffled.exclusions.map((x) => x.itemId))).toEqual(
+      new Set(inOrder.exclusions.map((x) => x.itemId)),
+    );
   });
 });
 
@@ -152,14 +160,20 @@ describe('negative feedback, exclusions and seen items', () => {
   });
 
   it('bounds the lists, keeping the most recent', () => {
-    const events: ProfileEvent[] = Array.from({ length: 20 }, (_, i) => ({ type: 'hide', itemId: `h${i}`, at: T0 + i }));
+    const events: ProfileEvent[] = Array.from({ length: 20 }, (_, i) => ({
+      type: 'hide',
+      itemId: `h${i}`,
+      at: T0 + i,
+    }));
     const bounded = foldEvents('u', 3, events, { ...settings, maxExclusions: 5, maxSeen: 3 });
     expect(bounded.exclusions.map((x) => x.itemId)).toEqual(['h19', 'h18', 'h17', 'h16', 'h15']);
     expect(bounded.seen).toHaveLength(3);
   });
 
   it('refuses a positive event without the item vector', () => {
-    expect(() => applyEvent(emptyProfile('u', 3, T0), { type: 'like', itemId: 'a', at: T0 }, settings)).toThrow(/vector/);
+    expect(() =>
+      applyEvent(emptyProfile('u', 3, T0), { type: 'like', itemId: 'a', at: T0 }, settings),
+    ).toThrow(/vector/);
   });
 });
 

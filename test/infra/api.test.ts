@@ -1,0 +1,160 @@
+import { App } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { LookalikeStack } from '../../infra/lookalike-stack';
+import { ROUTES, routeKey } from '../../infra/routes';
+import { synthesize } from '../support/synth';
+
+const { template, json } = synthesize();
+const resources = json.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const statementsOf = (fragment: string) =>
+  ofType('AWS::IAM::Policy')
+    .filter(([id]) => id.includes(fragment))
+    .flatMap(
+      ([, p]) =>
+        (
+          p.Properties.PolicyDocument as {
+            Statement: Array<{ Action: string | string[]; Resource: unknown }>;
+          }
+        ).Statement,
+    );
+const actionsOf = (fragment: string) =>
+  statementsOf(fragment)
+    .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
+    .filter((a) => !a.startsWith('xray:'))
+    .sort();
+
+describe('HTTP API', () => {
+  it('creates every route of the route table, with the authorizer its auth names', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route');
+    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(ROUTES.map(routeKey).sort());
+    for (const route of ROUTES) {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: routeKey(route),
+        AuthorizationType: route.auth === 'iam' ? 'AWS_IAM' : 'JWT',
+      });
+    }
+  });
+
+  it('validates tokens of a Cognito user pool it creates when no issuer is given', () => {
+    template.resourceCountIs('AWS::Cognito::UserPool', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Audience: [Match.anyValue()], Issuer: Match.anyValue() },
+    });
+  });
+
+  it('throttles, logs access and deploys the default stage', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
+    });
+  });
+
+  it('uses an external issuer when one is given, and refuses a bad one', () => {
+    const app = new App();
+    const external = new LookalikeStack(app, 'External', {
+      jwt: { issuer: 'https://id.example.com', audience: ['shop-app'] },
+      allowedOrigins: ['https://shop.example.com'],
+    });
+    const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
+    const externalTemplate = Template.fromStack(external);
+    externalTemplate.resourceCountIs('AWS::Cognito::UserPool', 0);
+    externalTemplate.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      JwtConfiguration: { Audience: ['shop-app'], Issuer: 'https://id.example.com' },
+    });
+    externalTemplate.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://shop.example.com'] }),
+    });
+    expect(
+      () => new LookalikeStack(new App(), 'Bad', { jwt: { issuer: 'http://insecure', audience: [] } }),
+    ).toThrow(/issuer must be an https URL/);
+  });
+});
+
+describe('interest tracking', () => {
+  it('keeps raw events with a TTL and every table on demand with point-in-time recovery', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'userId', KeyType: 'HASH' },
+        { AttributeName: 'eventId', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+    const tables = ofType('AWS::DynamoDB::GlobalTable');
+    expect(tables).toHaveLength(4);
+    for (const [, table] of tables) {
+      expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(JSON.stringify(table.Properties.Replicas)).toContain('"PointInTimeRecoveryEnabled":true');
+    }
+  });
+
+  it('grants the track function what it uses, on its tables only', () => {
+    expect(actionsOf('Track')).toEqual(
+      [
+        'dynamodb:BatchGetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ].sort(),
+    );
+  });
+
+  it('lets the recommender read, never write, user data', () => {
+    const actions = actionsOf('Recommend');
+    expect(actions.filter((a) => /Put|Update|Delete|Write/.test(a) && a.startsWith('dynamodb:'))).toEqual([]);
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query', 's3:GetObject']));
+  });
+});
+
+describe('serving backends', () => {
+  it('adds no vector index to the items table with the exact backend', () => {
+    for (const [, table] of ofType('AWS::DynamoDB::GlobalTable'))
+      expect(table.Properties.VectorIndexes).toBeUndefined();
+  });
+
+  it('creates a cosine vector index of the model dimension and writes vectors for it with dynamodb-vector', () => {
+    const vector = synthesize('dynamodb-vector', { servingBackend: 'dynamodb-vector' });
+    const dim = (
+      JSON.parse(require('node:fs').readFileSync('layers/model/dist/manifest.json', 'utf8')) as {
+        output: { dim: number };
+      }
+    ).output.dim;
+    vector.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      VectorIndexes: [
+        {
+          IndexName: 'byVector',
+          Dimensions: dim,
+          DistanceFunction: 'COSINE',
+          VectorAttribute: { AttributeName: 'embedding' },
+          Projection: Match.anyValue(),
+          SearchSchema: [{ AttributeName: 'category', SearchSchemaElementType: 'INLINE_FILTER' }],
+        },
+      ],
+      AttributeDefinitions: Match.arrayWith([{ AttributeName: 'category', AttributeType: 'S' }]),
+    });
+    vector.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          VECTOR_INDEX_ATTRIBUTE: 'embedding',
+          VECTOR_INDEX_DIMENSION: String(dim),
+        }),
+      },
+    });
+    vector.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SERVING_BACKEND: 'dynamodb-vector' }) },
+    });
+    const searchVectors = JSON.stringify(vector.json.Resources).includes('dynamodb:SearchVectors');
+    expect(searchVectors).toBe(true);
+  });
+});
