@@ -3,7 +3,7 @@ const transform = { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] };
 const ignored = ['<rootDir>/layers/runtime/nodejs/', '<rootDir>/cdk.out/', '<rootDir>/.cache/'];
 const tier = (name, extra = {}) => ({
   displayName: name,
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/support/node-environment.js',
   transform,
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
   modulePathIgnorePatterns: ignored,
@@ -19,5 +19,6 @@ module.exports = {
     tier('model', { testTimeout: 120_000 }),
     tier('infra', { testTimeout: 120_000 }),
     tier('integration', { testTimeout: 120_000 }),
+    tier('e2e', { testTimeout: 180_000 }),
   ],
 };

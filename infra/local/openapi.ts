@@ -209,7 +209,7 @@ const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string }
     name: 'BadRequest',
     description: 'The request is malformed (see code: invalid_query, unknown_category, invalid_json, ...)',
   },
-  401: { name: 'Unauthorized', description: 'No valid credentials (once authentication is enabled)' },
+  401: { name: 'Unauthorized', description: 'No valid credentials' },
   403: { name: 'Forbidden', description: 'The caller may not act for this user' },
   404: { name: 'NotFound', description: 'Unknown item (code unknown_item) or no such route' },
   409: { name: 'ItemNotReady', description: 'The item exists but has no vector yet (code item_not_ready)' },
@@ -428,8 +428,8 @@ export function generateOpenApi(): JsonObject {
       description:
         'Visual recommendations: images uploaded to the catalogue bucket become items; user events shape ' +
         'interest profiles; these routes return recommendations, similar items and image search results. ' +
-        "Generated from infra/routes.ts and the handlers' zod schemas. Run locally, authentication is not " +
-        'enforced yet.',
+        "Generated from infra/routes.ts and the handlers' zod schemas. Locally (npm start), " +
+        'GET /local/token?userId=<id> issues a bearer token for a user.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: [

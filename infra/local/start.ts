@@ -5,25 +5,27 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { ensureModel } from '../../layers/model/build';
-import { backfill, s3Listing } from '../cli/backfill';
 import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
 import { Embedder } from '../../functions/shared/embedder';
 import { S3ObjectStore } from '../../functions/shared/s3-object-store';
+import { ensureModel } from '../../layers/model/build';
+import { backfill, s3Listing } from '../cli/backfill';
 import { type LocalApp, startLocalApp } from './app';
 import { createLocalDynamoDbClient, createLocalS3Client } from './aws-env';
-import { openApiRoute } from './openapi';
 import { demoCatalogue } from './demo-catalogue';
+import { localCatalogueRoute } from './demo-routes';
+import { openApiRoute } from './openapi';
 
 const REPO = resolve(__dirname, '..', '..');
 
 const port = (value: string) => {
   const parsed = Number.parseInt(value, 10);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535) throw new InvalidArgumentError('a port is 1..65535');
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535)
+    throw new InvalidArgumentError('a port is 1..65535');
   return parsed;
 };
 
@@ -38,7 +40,11 @@ interface StartOptions {
 
 async function seedDemoCatalogue(app: LocalApp, s3: S3Client): Promise<number> {
   const images = demoCatalogue();
-  const bar = new SingleBar({ format: 'seeding demo catalogue [{bar}] {value}/{total} uploaded', hideCursor: true, stream: process.stderr });
+  const bar = new SingleBar({
+    format: 'seeding demo catalogue [{bar}] {value}/{total} uploaded',
+    hideCursor: true,
+    stream: process.stderr,
+  });
   bar.start(images.length, 0);
   let next = 0;
   // A catalogue tool uploads a few at a time; ingestion runs for real behind it.
@@ -66,7 +72,9 @@ async function seedDemoCatalogue(app: LocalApp, s3: S3Client): Promise<number> {
 
 async function itemCount(app: LocalApp): Promise<number> {
   const dynamo = createLocalDynamoDbClient(app.stack.endpoints.dynamodb);
-  const { Count = 0 } = await dynamo.send(new ScanCommand({ TableName: app.stack.tables.Items, Select: 'COUNT', Limit: 1 }));
+  const { Count = 0 } = await dynamo.send(
+    new ScanCommand({ TableName: app.stack.tables.Items, Select: 'COUNT', Limit: 1 }),
+  );
   dynamo.destroy();
   return Count;
 }
@@ -77,8 +85,17 @@ async function main(): Promise<void> {
     .description('Run Lookalike locally on DynamoDB Local and s3rver, with a demo catalogue and page')
     .option('--api-port <port>', 'HTTP API port', port, Number(process.env.LOOKALIKE_API_PORT ?? 3000))
     .option('--s3-port <port>', 'S3 (s3rver) port', port, Number(process.env.LOOKALIKE_S3_PORT ?? 4569))
-    .option('--dynamo-port <port>', 'DynamoDB Local port', port, Number(process.env.LOOKALIKE_DYNAMO_PORT ?? 8000))
-    .option('--data-dir <dir>', 'where local state survives restarts', process.env.LOOKALIKE_DATA_DIR ?? join(REPO, '.lookalike'))
+    .option(
+      '--dynamo-port <port>',
+      'DynamoDB Local port',
+      port,
+      Number(process.env.LOOKALIKE_DYNAMO_PORT ?? 8000),
+    )
+    .option(
+      '--data-dir <dir>',
+      'where local state survives restarts',
+      process.env.LOOKALIKE_DATA_DIR ?? join(REPO, '.lookalike'),
+    )
     .option('--reset', 'delete the local state first')
     .option('--no-seed', 'do not upload the demo catalogue')
     .parse()
@@ -93,7 +110,7 @@ async function main(): Promise<void> {
     s3Port: options.s3Port,
     dynamoPort: options.dynamoPort,
     staticDir: join(__dirname, 'demo'),
-    extraRoutes: [openApiRoute()],
+    extraRoutes: [openApiRoute(), localCatalogueRoute()],
     embedConcurrency: 2,
   });
   let stopping = false;
@@ -112,7 +129,10 @@ async function main(): Promise<void> {
   const embedder = await Embedder.load();
   const catchUp = await backfill(
     {
-      repository: new CatalogueRepository(createLocalDynamoDbClient(app.stack.endpoints.dynamodb), app.stack.tables.Items as string),
+      repository: new CatalogueRepository(
+        createLocalDynamoDbClient(app.stack.endpoints.dynamodb),
+        app.stack.tables.Items as string,
+      ),
       objects: new S3ObjectStore(s3, embedder.limits.maxBytes),
       embedders: [embedder],
       listing: s3Listing(s3),
@@ -120,7 +140,9 @@ async function main(): Promise<void> {
     { bucket: app.stack.bucket, concurrency: 2 },
   );
   if (catchUp.embedded + catchUp.added_vectors > 0) {
-    process.stderr.write(`caught up on ${catchUp.embedded + catchUp.added_vectors} images uploaded while Lookalike was stopped\n`);
+    process.stderr.write(
+      `caught up on ${catchUp.embedded + catchUp.added_vectors} images uploaded while Lookalike was stopped\n`,
+    );
   }
   if (options.seed && (await itemCount(app)) === 0) {
     const count = await seedDemoCatalogue(app, s3);
@@ -142,15 +164,17 @@ Lookalike is running locally (${((Date.now() - started) / 1000).toFixed(1)} s)
   DynamoDB      ${app.stack.endpoints.dynamodb}
   state         ${options.dataDir}
 
-Quick start (another terminal):
+Quick start (another terminal; every API call carries a token of the local issuer):
   export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
   aws s3 cp my-photo.jpg s3://${bucket}/catalogue/shoes/SKU-123.jpg --endpoint-url ${s3Endpoint} --metadata title="Red shoe",price=59
-  curl -s ${api}/items/SKU-123
-  curl -s -X POST ${api}/events -H 'content-type: application/json' \\
+  TOKEN=$(curl -s "${api}/local/token?userId=alice" | jq -r .token)
+  curl -s ${api}/items/SKU-123 -H "authorization: Bearer $TOKEN"
+  curl -s -X POST ${api}/events -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
     -d '{"events":[{"eventId":"e1","userId":"alice","itemId":"SKU-123","type":"like"}]}'
-  curl -s "${api}/users/alice/recommendations?limit=5"
-  curl -s "${api}/items/SKU-123/similar?limit=5"
-  curl -s -X POST "${api}/search?limit=5" -H 'content-type: image/jpeg' --data-binary @my-photo.jpg
+  curl -s "${api}/users/alice/recommendations?limit=5" -H "authorization: Bearer $TOKEN"
+  curl -s "${api}/items/SKU-123/similar?limit=5" -H "authorization: Bearer $TOKEN"
+  curl -s -X POST "${api}/search?limit=5" -H "authorization: Bearer $TOKEN" -H 'content-type: image/jpeg' --data-binary @my-photo.jpg
+  # no jq? 'npm run -s token -- alice --data-dir ${options.dataDir}' prints a token too
 
 ready
 `);

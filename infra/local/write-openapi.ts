@@ -13,8 +13,12 @@ export const OPENAPI_FILE = join(__dirname, '..', '..', 'docs', 'openapi.json');
 if (require.main === module) {
   writeFileSync(OPENAPI_FILE, `${JSON.stringify(generateOpenApi(), null, 2)}\n`);
   // Formatted as `npm run format` would, so the lint passes on a freshly written file.
-  execFileSync(process.execPath, [require.resolve('@biomejs/biome/bin/biome'), 'format', '--write', OPENAPI_FILE], {
-    stdio: 'ignore',
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve('@biomejs/biome/bin/biome'), 'format', '--write', OPENAPI_FILE],
+    {
+      stdio: 'ignore',
+    },
+  );
   process.stdout.write(`wrote ${relative(process.cwd(), OPENAPI_FILE)}\n`);
 }

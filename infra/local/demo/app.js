@@ -1,0 +1,411 @@
+// The Lookalike demo page: plain browser JavaScript, no build step. Every call goes through api().
+
+const DEMO_USERS = ['alice', 'bob', 'carol'];
+const RECOMMENDATIONS = 10;
+const CATALOGUE_PAGE = 120;
+
+const $ = (id) => document.getElementById(id);
+const elements = {
+  user: $('user'),
+  newUser: $('new-user'),
+  currentUser: $('current-user'),
+  status: $('status'),
+  strategy: $('strategy'),
+  recommendations: $('recommendations'),
+  resultsPanel: $('results-panel'),
+  resultsHeading: $('results-heading'),
+  results: $('results'),
+  queryPreview: $('query-preview'),
+  closeResults: $('close-results'),
+  category: $('category'),
+  catalogue: $('catalogue'),
+  catalogueCount: $('catalogue-count'),
+  more: $('more'),
+  searchFile: $('search-file'),
+};
+
+const state = {
+  userId: localStorage.getItem('lookalike.user') || DEMO_USERS[0],
+  /** Titles of every item seen in any answer, for "because you liked <title>". */
+  titles: new Map(),
+  /** What this user did to items in this session: itemId -> event type. */
+  actions: new Map(),
+  /** Events the API accepted for the current user, and the count the shown recommendations reflect. */
+  eventsSent: 0,
+  catalogue: { category: '', offset: 0, total: 0 },
+  refreshes: 0,
+};
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body && typeof body === 'object' && body.message ? body.message : `HTTP ${status}`);
+    this.status = status;
+    this.code = body && typeof body === 'object' ? body.code : undefined;
+  }
+}
+
+/**
+ * Bearer tokens per user from the local token endpoint, once it exists. While it answers 404, no
+ * Authorization header is sent (the local API does not enforce authentication yet).
+ */
+const tokens = { endpointMissing: false, byUser: new Map() };
+
+function tokenFor(userId) {
+  if (tokens.endpointMissing) return Promise.resolve(undefined);
+  // The promise is cached, so calls made at the same moment share one token request.
+  if (!tokens.byUser.has(userId)) {
+    const pending = fetchToken(userId);
+    pending.catch(() => tokens.byUser.delete(userId));
+    tokens.byUser.set(userId, pending);
+  }
+  return tokens.byUser.get(userId);
+}
+
+async function fetchToken(userId) {
+  const response = await fetch(`/local/token?userId=${encodeURIComponent(userId)}`);
+  if (response.status === 404) {
+    tokens.endpointMissing = true;
+    return undefined;
+  }
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => undefined));
+  const type = response.headers.get('content-type') || '';
+  const body = type.includes('json') ? await response.json() : (await response.text()).trim();
+  return typeof body === 'string' ? body : body.token || body.accessToken || body.access_token;
+}
+
+/** The one place that calls the API: JSON in and out, the caller's token, typed errors. */
+async function api(path, options = {}) {
+  const send = async () => {
+    const headers = new Headers(options.headers);
+    const token = await tokenFor(state.userId);
+    if (token) headers.set('authorization', `Bearer ${token}`);
+    return fetch(path, { ...options, headers });
+  };
+  let response = await send();
+  if (response.status === 401 && tokens.byUser.has(state.userId)) {
+    // An expired token: fetch a fresh one, once.
+    tokens.byUser.delete(state.userId);
+    response = await send();
+  }
+  const type = response.headers.get('content-type') || '';
+  const body = type.includes('json') ? await response.json() : await response.text();
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+const postJson = (path, body) =>
+  api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+function randomId(prefix) {
+  if (crypto.randomUUID) return `${prefix}${crypto.randomUUID()}`;
+  // crypto.randomUUID exists only in secure contexts (not on http://<lan-ip>).
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function announce(message, isError = false) {
+  elements.status.textContent = message;
+  elements.status.classList.toggle('error', isError);
+}
+
+const errorText = (error) =>
+  error instanceof ApiError ? `${error.message} (${error.status})` : String(error);
+const titleOf = (itemId) => state.titles.get(itemId) || itemId;
+const remember = (items) => {
+  for (const item of items) if (item.title) state.titles.set(item.itemId, item.title);
+};
+
+const PAST_TENSE = {
+  like: 'liked',
+  purchase: 'bought',
+  add_to_cart: 'added to your cart',
+  click: 'looked at',
+};
+const ACTION_LABELS = { like: 'Liked', dislike: 'Disliked', hide: 'Hidden', purchase: 'Bought' };
+
+function reasonText(reason) {
+  switch (reason?.kind) {
+    case 'similar_to':
+      return `because you ${PAST_TENSE[state.actions.get(reason.itemId)] || 'liked'} ${titleOf(reason.itemId)}`;
+    case 'co_engaged':
+      return `people who liked ${titleOf(reason.itemId)} also liked this`;
+    case 'similar_to_item':
+      return `looks like ${titleOf(reason.itemId)}`;
+    case 'similar_to_image':
+      return 'looks like your image';
+    case 'popular':
+      return 'popular right now';
+    default:
+      return '';
+  }
+}
+
+function element(tag, attributes = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === false) continue;
+    if (name === 'text') node.textContent = value;
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  node.append(...children);
+  return node;
+}
+
+/** An item card; `context` says where it is shown, sent with its events. */
+function card(item, context) {
+  const title = item.title || item.itemId;
+  const done = state.actions.get(item.itemId);
+  const actions = [
+    ['like', 'Like'],
+    ['dislike', 'Dislike'],
+    ['hide', 'Hide'],
+    ['purchase', 'Buy'],
+  ].map(([type, label]) =>
+    element('button', {
+      type: 'button',
+      class: `action ${type}`,
+      'data-action': type,
+      'aria-label': `${label} ${title}`,
+      text: label,
+    }),
+  );
+  actions.push(
+    element('button', {
+      type: 'button',
+      class: 'action similar',
+      'data-action': 'similar',
+      'aria-label': `More like ${title}`,
+      text: 'More like this',
+    }),
+  );
+  const li = element(
+    'li',
+    {
+      class: `card${done ? ` done-${done}` : ''}`,
+      'data-item-id': item.itemId,
+      'data-category': item.category || '',
+      'data-position': context.position,
+      'data-recommendation-id': context.recommendationId,
+      'data-surface': context.surface,
+    },
+    [
+      element('img', {
+        src: item.imageUrl,
+        alt: title,
+        width: 64,
+        height: 64,
+        loading: context.surface === 'catalogue' ? 'lazy' : undefined,
+        decoding: 'async',
+      }),
+      element('h3', { class: 'title', text: title }),
+      element('p', { class: 'category', text: item.category || 'uncategorised' }),
+      ...(item.reason ? [element('p', { class: 'reason', text: reasonText(item.reason) })] : []),
+      ...(done ? [element('p', { class: 'badge', text: ACTION_LABELS[done] || done })] : []),
+      element('div', { class: 'actions', role: 'group', 'aria-label': `Actions for ${title}` }, actions),
+    ],
+  );
+  return li;
+}
+
+function renderList(list, items, context) {
+  remember(items);
+  list.replaceChildren(...items.map((item, position) => card(item, { ...context, position })));
+}
+
+async function refreshRecommendations() {
+  const refresh = ++state.refreshes;
+  const userId = state.userId;
+  const reflects = state.eventsSent;
+  elements.recommendations.setAttribute('aria-busy', 'true');
+  try {
+    const list = await api(
+      `/users/${encodeURIComponent(userId)}/recommendations?limit=${RECOMMENDATIONS}&exclude=seen`,
+    );
+    // A later refresh (or another user) may have answered first: show only the newest.
+    if (refresh !== state.refreshes || userId !== state.userId) return false;
+    renderList(elements.recommendations, list.items, {
+      surface: 'recommendations',
+      recommendationId: list.recommendationId,
+    });
+    elements.strategy.textContent =
+      list.strategy === 'popular'
+        ? 'Popular items: like a few things to make these yours.'
+        : 'Based on what you liked, bought and hid.';
+    if (list.items.length === 0)
+      elements.recommendations.append(element('li', { class: 'empty', text: 'Nothing to recommend yet.' }));
+    elements.recommendations.dataset.profileEvents = String(reflects);
+    return true;
+  } catch (error) {
+    if (refresh === state.refreshes) announce(`Could not load recommendations: ${errorText(error)}`, true);
+    return false;
+  } finally {
+    if (refresh === state.refreshes) elements.recommendations.setAttribute('aria-busy', 'false');
+  }
+}
+
+async function loadCatalogue(append = false) {
+  const { category } = state.catalogue;
+  const offset = append ? state.catalogue.offset : 0;
+  const query = new URLSearchParams({ limit: String(CATALOGUE_PAGE), offset: String(offset) });
+  if (category) query.set('category', category);
+  elements.catalogue.setAttribute('aria-busy', 'true');
+  try {
+    const page = await api(`/local/catalogue?${query}`);
+    if (category !== state.catalogue.category) return;
+    remember(page.items);
+    const cards = page.items.map((item, i) => card(item, { surface: 'catalogue', position: offset + i }));
+    if (append) elements.catalogue.append(...cards);
+    else elements.catalogue.replaceChildren(...cards);
+    state.catalogue.offset = offset + page.items.length;
+    state.catalogue.total = page.total;
+    elements.catalogueCount.textContent = `(${page.total} items)`;
+    elements.more.hidden = state.catalogue.offset >= page.total;
+    fillCategories(page.categories);
+    if (page.total === 0 && !category) {
+      elements.catalogue.replaceChildren(
+        element('li', {
+          class: 'empty',
+          text: 'No items yet: upload images to the catalogue bucket (see the terminal).',
+        }),
+      );
+    }
+  } catch (error) {
+    announce(`Could not load the catalogue: ${errorText(error)}`, true);
+  } finally {
+    elements.catalogue.setAttribute('aria-busy', 'false');
+  }
+}
+
+function fillCategories(categories) {
+  const select = elements.category;
+  if (select.options.length - 1 === categories.length) return;
+  const current = select.value;
+  select.replaceChildren(
+    element('option', { value: '', text: 'All categories' }),
+    ...categories.map(({ category, count }) =>
+      element('option', { value: category, text: `${category} (${count})` }),
+    ),
+  );
+  select.value = current;
+}
+
+async function sendEvent(type, li) {
+  const itemId = li.dataset.itemId;
+  const title = titleOf(itemId);
+  const context = { surface: li.dataset.surface };
+  if (li.dataset.recommendationId) context.recommendationId = li.dataset.recommendationId;
+  if (li.dataset.position !== undefined) context.position = Number(li.dataset.position);
+  const event = { eventId: randomId('demo-'), userId: state.userId, itemId, type, context };
+  try {
+    const { results } = await postJson('/events', { events: [event] });
+    const result = results[0];
+    if (event.userId !== state.userId) return;
+    if (result.status === 'rejected') {
+      announce(`${title}: ${result.message} (${result.code})`, true);
+      return;
+    }
+    state.actions.set(itemId, type);
+    state.eventsSent += 1;
+    for (const node of document.querySelectorAll(`[data-item-id="${CSS.escape(itemId)}"]`)) {
+      node.className = `card done-${type}`;
+      node.querySelector('.badge')?.remove();
+      node.querySelector('.actions').before(element('p', { class: 'badge', text: ACTION_LABELS[type] }));
+    }
+    announce(`${ACTION_LABELS[type]} ${title}. Updating your recommendations…`);
+    if (await refreshRecommendations())
+      announce(`${ACTION_LABELS[type]} ${title}. Your recommendations are updated.`);
+  } catch (error) {
+    announce(`Could not record that: ${errorText(error)}`, true);
+  }
+}
+
+function showResults(heading, list, preview) {
+  renderList(elements.results, list.items, {
+    surface: list.strategy,
+    recommendationId: list.recommendationId,
+  });
+  elements.resultsHeading.textContent = heading;
+  elements.queryPreview.hidden = !preview;
+  if (preview) {
+    if (elements.queryPreview.src) URL.revokeObjectURL(elements.queryPreview.src);
+    elements.queryPreview.src = preview;
+    elements.queryPreview.alt = 'Your image';
+  }
+  elements.resultsPanel.hidden = false;
+  elements.resultsHeading.focus();
+}
+
+async function moreLikeThis(li) {
+  const itemId = li.dataset.itemId;
+  try {
+    const list = await api(`/items/${encodeURIComponent(itemId)}/similar?limit=${RECOMMENDATIONS}`);
+    showResults(`More like ${titleOf(itemId)}`, list);
+  } catch (error) {
+    announce(`Could not find similar items: ${errorText(error)}`, true);
+  }
+}
+
+async function searchByImage(file) {
+  announce(`Searching for items that look like ${file.name}…`);
+  try {
+    const list = await api(`/search?limit=${RECOMMENDATIONS}`, {
+      method: 'POST',
+      headers: { 'content-type': file.type || 'application/octet-stream' },
+      body: file,
+    });
+    showResults(`Looks like ${file.name}`, list, URL.createObjectURL(file));
+    announce(`${list.items.length} items look like ${file.name}.`);
+  } catch (error) {
+    const reason =
+      error instanceof ApiError && error.status === 413 ? 'the image is over 4 MB' : errorText(error);
+    announce(`Could not search with ${file.name}: ${reason}`, true);
+  }
+}
+
+function selectUser(userId) {
+  state.userId = userId;
+  state.actions = new Map();
+  state.eventsSent = 0;
+  localStorage.setItem('lookalike.user', userId);
+  if (![...elements.user.options].some((option) => option.value === userId)) {
+    elements.user.append(element('option', { value: userId, text: userId }));
+  }
+  elements.user.value = userId;
+  elements.currentUser.textContent = userId;
+  for (const node of document.querySelectorAll('.card')) {
+    node.className = 'card';
+    node.querySelector('.badge')?.remove();
+  }
+  refreshRecommendations();
+}
+
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-action]');
+  if (!button) return;
+  const li = button.closest('[data-item-id]');
+  if (button.dataset.action === 'similar') moreLikeThis(li);
+  else sendEvent(button.dataset.action, li);
+});
+elements.user.addEventListener('change', () => selectUser(elements.user.value));
+elements.newUser.addEventListener('click', () => {
+  selectUser(randomId('shopper-').slice(0, 16));
+  announce(`Now shopping as ${state.userId}, a new user without history.`);
+});
+elements.category.addEventListener('change', () => {
+  state.catalogue.category = elements.category.value;
+  loadCatalogue();
+});
+elements.more.addEventListener('click', () => loadCatalogue(true));
+elements.searchFile.addEventListener('change', () => {
+  const [file] = elements.searchFile.files;
+  if (file) searchByImage(file);
+});
+elements.closeResults.addEventListener('click', () => {
+  elements.resultsPanel.hidden = true;
+  elements.searchFile.value = '';
+});
+for (const form of document.querySelectorAll('form'))
+  form.addEventListener('submit', (event) => event.preventDefault());
+
+selectUser(state.userId);
+loadCatalogue();

@@ -1,0 +1,199 @@
+/**
+ * The demo page in a real browser (Debian's Chromium driven by playwright-core) against the whole local
+ * system: real handlers, DynamoDB Local, s3rver, the upload queue and the model.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { type LocalApp, startLocalApp } from '../../infra/local/app';
+import { createLocalS3Client } from '../../infra/local/aws-env';
+import { demoCatalogue } from '../../infra/local/demo-catalogue';
+import { localCatalogueRoute } from '../../infra/local/demo-routes';
+import { openApiRoute } from '../../infra/local/openapi';
+
+const CHROMIUM = process.env.LOOKALIKE_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const ARTIFACTS = join(__dirname, '..', '.artifacts');
+/** Moon phases: visually one family, so liking three of them should fill the recommendations. */
+const CATEGORY = 'sky & weather';
+
+// In CI a missing browser must fail the run; on a developer's machine it may only skip, visibly.
+const runInBrowser = existsSync(CHROMIUM) || process.env.CI !== undefined;
+if (!runInBrowser) {
+  console.warn(
+    `SKIPPED the demo page browser test: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set LOOKALIKE_CHROMIUM)`,
+  );
+}
+const describeInBrowser = runInBrowser ? describe : describe.skip;
+
+const catalogue = demoCatalogue(12, 8);
+
+async function uploadCatalogue(app: LocalApp): Promise<void> {
+  const s3 = createLocalS3Client(app.stack.endpoints.s3);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let image = catalogue[next++]; image; image = catalogue[next++]) {
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: app.stack.bucket,
+            Key: image.key,
+            Body: readFileSync(image.file),
+            ContentType: 'image/png',
+            Metadata: image.metadata,
+          }),
+        );
+      }
+    }),
+  );
+  s3.destroy();
+  await app.queue.drain({ timeoutMs: 90_000 });
+  await app.compact();
+  const listed = (await (await fetch(`${app.url}/local/catalogue?limit=1`)).json()) as { total: number };
+  if (listed.total !== catalogue.length) {
+    throw new Error(`only ${listed.total} of ${catalogue.length} uploaded images became items`);
+  }
+}
+
+const cardsIn = (page: Page, list: string) => page.locator(`#${list} > li[data-item-id]`);
+
+async function categoriesOf(page: Page, list: string): Promise<string[]> {
+  const cards = cardsIn(page, list);
+  const count = await cards.count();
+  const categories: string[] = [];
+  for (let i = 0; i < count; i++) categories.push((await cards.nth(i).getAttribute('data-category')) ?? '');
+  return categories;
+}
+
+describeInBrowser('demo page', () => {
+  const savedEnv = { ...process.env };
+  const dataDir = mkdtempSync(join(tmpdir(), 'lookalike-e2e-'));
+  const pageErrors: string[] = [];
+  let app: LocalApp | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`CI runs the browser tests: no Chromium at ${CHROMIUM}`);
+    const sharedDynamoDb = process.env.LOOKALIKE_DYNAMODB_ENDPOINT || undefined;
+    [app, browser] = await Promise.all([
+      startLocalApp({
+        dataDir,
+        apiPort: 0,
+        staticDir: join(__dirname, '..', '..', 'infra', 'local', 'demo'),
+        extraRoutes: [openApiRoute(), localCatalogueRoute()],
+        embedConcurrency: 2,
+        ...(sharedDynamoDb
+          ? { dynamoEndpoint: sharedDynamoDb, tablePrefix: `e2e-${randomBytes(4).toString('hex')}-` }
+          : {}),
+      }),
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS }),
+    ]);
+    await uploadCatalogue(app);
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+  }, 150_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+    Object.assign(process.env, savedEnv);
+  }, 60_000);
+
+  it('a new user who likes three items of a category is recommended mostly that category', async () => {
+    await page.goto(`${app?.url}/`);
+    await cardsIn(page, 'catalogue').first().waitFor();
+    expect(await cardsIn(page, 'catalogue').count()).toBe(catalogue.length);
+    expect(await page.getByRole('link', { name: 'Apache License 2.0' }).count()).toBe(1);
+
+    await page.getByRole('button', { name: 'New user' }).click();
+    const userId = (await page.locator('#current-user').textContent()) ?? '';
+    expect(userId).toMatch(/^shopper-/);
+    await page.locator('#recommendations[aria-busy="false"]').waitFor();
+    expect(await page.locator('#strategy').textContent()).toMatch(/Popular/);
+
+    await page.getByLabel('Category').selectOption(CATEGORY);
+    await page
+      .locator(`#catalogue > li:not([data-category="${CATEGORY}"])`)
+      .first()
+      .waitFor({ state: 'detached' });
+    await cardsIn(page, 'catalogue').first().waitFor();
+    expect(await cardsIn(page, 'catalogue').count()).toBe(12);
+    expect(await page.getByRole('button', { name: 'Show more' }).isVisible()).toBe(false);
+    const liked: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const item = cardsIn(page, 'catalogue').nth(i * 3);
+      liked.push((await item.locator('.title').textContent()) ?? '');
+      const like = item.getByRole('button', { name: /^Like / });
+      // The last one by keyboard: the page must be usable without a mouse.
+      if (i === 2) {
+        await like.focus();
+        await page.keyboard.press('Enter');
+      } else {
+        await like.click();
+      }
+      await page.locator(`#recommendations[data-profile-events="${i + 1}"][aria-busy="false"]`).waitFor();
+    }
+
+    const categories = await categoriesOf(page, 'recommendations');
+    expect(categories).toHaveLength(10);
+    expect(categories.filter((category) => category === CATEGORY).length).toBeGreaterThanOrEqual(7);
+    const reasons = await page.locator('#recommendations .reason').allTextContents();
+    expect(reasons.some((reason) => liked.some((title) => reason === `because you liked ${title}`))).toBe(
+      true,
+    );
+    expect(await page.locator('#strategy').textContent()).toMatch(/Based on what you liked/);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'demo.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('shows items that look like an item, and like an uploaded image', async () => {
+    const first = cardsIn(page, 'catalogue').first();
+    const title = (await first.locator('.title').textContent()) ?? '';
+    await first.getByRole('button', { name: `More like ${title}` }).click();
+    await page.getByRole('heading', { name: `More like ${title}` }).waitFor();
+    const similar = await categoriesOf(page, 'results');
+    expect(similar).toHaveLength(10);
+    expect(await page.locator('#results .reason').first().textContent()).toBe(`looks like ${title}`);
+
+    const query = catalogue.find((image) => image.metadata.category === 'animal-mammal');
+    if (!query) throw new Error('the demo catalogue has no animal-mammal images');
+    await page.locator('#search-file').setInputFiles(query.file);
+    await page.getByRole('heading', { name: /^Looks like / }).waitFor();
+    // The very image of an item finds that item first.
+    const top = await cardsIn(page, 'results').first().locator('.title').textContent();
+    expect(top).toBe(query.metadata.title);
+    expect(pageErrors).toEqual([]);
+  }, 30_000);
+
+  it('is accessible: labelled controls, alt text, a live recommendations region', async () => {
+    const images = page.locator('img:visible');
+    for (let i = 0; i < (await images.count()); i++) {
+      expect(await images.nth(i).getAttribute('alt')).toBeTruthy();
+    }
+    expect(await page.locator('#recommendations').getAttribute('aria-live')).toBe('polite');
+    for (const label of ['Shopping as', 'Search by image', 'Category']) {
+      expect(await page.getByLabel(label, { exact: true }).count()).toBe(1);
+    }
+    const buttonTexts = await page.locator('button:visible').allTextContents();
+    expect(buttonTexts.length).toBeGreaterThan(100);
+    expect(buttonTexts.filter((text) => text.trim() === '')).toEqual([]);
+  });
+});
