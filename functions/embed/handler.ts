@@ -49,7 +49,13 @@ async function handleMessage(message: SQSRecord): Promise<void> {
   const notification = JSON.parse(message.body) as Partial<S3Event> & { Event?: string };
   if (notification.Event === 's3:TestEvent') return;
   if (!Array.isArray(notification.Records)) throw new Error('message is not an S3 event notification');
-  deps ??= createDeps();
+  if (!deps) {
+    deps = createDeps();
+    // A failed load (say, a corrupt layer) must not poison every later message of this container.
+    deps.catch(() => {
+      deps = undefined;
+    });
+  }
   const ready = await deps;
   for (const record of notification.Records) {
     // Per log line, not logger.appendKeys: the batch processor runs messages concurrently, and

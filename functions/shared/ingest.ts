@@ -64,13 +64,26 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
   };
 
   if (record.eventName.startsWith('ObjectRemoved:')) {
-    const applied = await deps.repository.tombstoneIfNewer(itemId, source, now());
-    return applied
-      ? { outcome: 'deleted', itemId }
-      : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
-  }
-  if (!record.eventName.startsWith('ObjectCreated:'))
+    // In a versioned bucket a plain delete is `DeleteMarkerCreated`; `Delete` with a version id removes
+    // one version for good, or removes a delete marker (an undelete). Either way the key may still
+    // have a current version, and then that version is the item's state.
+    const current =
+      record.eventName === 'ObjectRemoved:Delete' && source.versionId
+        ? await deps.objects.head(source.bucket, key)
+        : undefined;
+    if (!current) {
+      const applied = await deps.repository.tombstoneIfNewer(itemId, source, now());
+      return applied
+        ? { outcome: 'deleted', itemId }
+        : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+    }
+    delete source.versionId;
+    delete source.etag;
+    delete source.size;
+    if (current.versionId) source.versionId = current.versionId;
+  } else if (!record.eventName.startsWith('ObjectCreated:')) {
     return { outcome: 'ignored', key, reason: record.eventName };
+  }
 
   const stored = await deps.repository.get(itemId);
   if (isStale(stored, source)) return { outcome: 'stale', itemId, reason: 'a newer event was applied' };

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import type { S3EventRecord } from 'aws-lambda';
+import { encodeNotificationKey } from '../../functions/shared/catalogue-key';
+import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
+import { Embedder } from '../../functions/shared/embedder';
+import { ingestRecord, type ObjectHead, type ObjectStore } from '../../functions/shared/ingest';
+import { emojiImages } from '../support/images';
+import { useLocalStack } from '../support/local-stack';
+
+/**
+ * A versioned bucket as S3 keeps it (s3rver keeps no versions): every put adds a version, a plain
+ * delete adds a delete marker, and a version (or a marker) can be removed for good.
+ */
+class VersionedBucket implements ObjectStore {
+  private readonly versions = new Map<
+    string,
+    Array<{ versionId: string; bytes?: Uint8Array; etag: string }>
+  >();
+  private counter = 0;
+
+  put(key: string, bytes: Uint8Array): string {
+    const versionId = `v${++this.counter}`;
+    this.list(key).push({ versionId, bytes, etag: `etag-${versionId}` });
+    return versionId;
+  }
+  deleteMarker(key: string): string {
+    const versionId = `m${++this.counter}`;
+    this.list(key).push({ versionId, etag: '' });
+    return versionId;
+  }
+  removeVersion(key: string, versionId: string): void {
+    this.versions.set(
+      key,
+      this.list(key).filter((v) => v.versionId !== versionId),
+    );
+  }
+  private list(key: string) {
+    const list = this.versions.get(key) ?? [];
+    this.versions.set(key, list);
+    return list;
+  }
+  private find(key: string, versionId?: string) {
+    const list = this.list(key);
+    const version = versionId ? list.find((v) => v.versionId === versionId) : list[list.length - 1];
+    return version?.bytes ? version : undefined;
+  }
+  async head(_bucket: string, key: string, versionId?: string): Promise<ObjectHead | undefined> {
+    const version = this.find(key, versionId);
+    return version ? { etag: version.etag, versionId: version.versionId, metadata: {} } : undefined;
+  }
+  async read(_bucket: string, key: string, versionId?: string): Promise<Uint8Array | undefined> {
+    return this.find(key, versionId)?.bytes;
+  }
+}
+
+const stack = useLocalStack();
+let sequencer = 0x100;
+const record = (eventName: string, key: string, versionId: string, etag?: string) =>
+  ({
+    eventVersion: '2.1',
+    eventSource: 'aws:s3',
+    awsRegion: 'us-east-1',
+    eventTime: new Date().toISOString(),
+    eventName,
+    s3: {
+      bucket: { name: 'b', arn: 'arn:aws:s3:::b' },
+      object: {
+        key: encodeNotificationKey(key),
+        versionId,
+        sequencer: (sequencer++).toString(16).toUpperCase(),
+        ...(etag ? { eTag: etag } : {}),
+      },
+    },
+  }) as unknown as S3EventRecord;
+
+describe('deletes in a versioned bucket', () => {
+  let embedder: Embedder;
+  beforeAll(async () => {
+    embedder = await Embedder.load();
+  });
+
+  it('tombstones on a delete marker, and brings the item back when the marker is removed', async () => {
+    const bucket = new VersionedBucket();
+    const deps = {
+      repository: new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items ?? ''),
+      objects: bucket,
+      embedders: [embedder],
+    };
+    const key = 'catalogue/hats/H-1.png';
+    const v1 = bucket.put(key, readFileSync(emojiImages()[10]?.file as string));
+    expect((await ingestRecord(deps, record('ObjectCreated:Put', key, v1, `etag-${v1}`))).outcome).toBe(
+      'ready',
+    );
+
+    const marker = bucket.deleteMarker(key);
+    expect((await ingestRecord(deps, record('ObjectRemoved:DeleteMarkerCreated', key, marker))).outcome).toBe(
+      'deleted',
+    );
+    expect((await deps.repository.get('H-1'))?.status).toBe('deleted');
+
+    bucket.removeVersion(key, marker);
+    expect((await ingestRecord(deps, record('ObjectRemoved:Delete', key, marker))).outcome).toBe('ready');
+    expect((await deps.repository.get('H-1'))?.status).toBe('ready');
+  });
+
+  it('keeps the item when an old version is removed for good, and tombstones when the last one goes', async () => {
+    const bucket = new VersionedBucket();
+    const deps = {
+      repository: new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items ?? ''),
+      objects: bucket,
+      embedders: [embedder],
+    };
+    const key = 'catalogue/hats/H-2.png';
+    const v1 = bucket.put(key, readFileSync(emojiImages()[11]?.file as string));
+    await ingestRecord(deps, record('ObjectCreated:Put', key, v1, `etag-${v1}`));
+    const v2 = bucket.put(key, readFileSync(emojiImages()[12]?.file as string));
+    await ingestRecord(deps, record('ObjectCreated:Put', key, v2, `etag-${v2}`));
+    const before = await deps.repository.get('H-2');
+
+    bucket.removeVersion(key, v1);
+    expect((await ingestRecord(deps, record('ObjectRemoved:Delete', key, v1))).outcome).toBe(
+      'metadata_updated',
+    );
+    const after = await deps.repository.get('H-2');
+    expect(after?.status).toBe('ready');
+    expect(after?.source.versionId).toBe(v2);
+    expect(Buffer.from(after?.vectors[embedder.modelId]?.buffer ?? new ArrayBuffer(0))).toEqual(
+      Buffer.from(before?.vectors[embedder.modelId]?.buffer ?? new ArrayBuffer(1)),
+    );
+
+    bucket.removeVersion(key, v2);
+    expect((await ingestRecord(deps, record('ObjectRemoved:Delete', key, v2))).outcome).toBe('deleted');
+  });
+});
