@@ -30,5 +30,5 @@ export async function handler(event: DynamoDBStreamEvent): Promise<void> {
   metrics.addMetric('snapshot_items', MetricUnit.Count, pointer.count);
   metrics.addMetric('compaction_ms', MetricUnit.Milliseconds, performance.now() - started);
   logger.info('snapshot written', { ...pointer, streamRecords: event.Records?.length ?? 0 });
-  metrics.publishStoredMetrics();
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }

@@ -164,6 +164,6 @@ export async function handler(
   } finally {
     metrics.addMetric('latency_ms', MetricUnit.Milliseconds, performance.now() - started);
     logger.removeKeys(['requestId', 'routeKey']);
-    metrics.publishStoredMetrics();
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }

@@ -75,7 +75,29 @@ interface Candidate {
 }
 
 const MAX_EVENTS_PER_COMMIT = 40;
-const MAX_ATTEMPTS = 40;
+const MAX_ATTEMPTS = 60;
+
+/**
+ * Requests for one user handled by one process are applied one after another: they would only
+ * lose the optimistic race to each other. Across processes (Lambda instances) the transaction's
+ * conditions decide, and the loser retries.
+ */
+const queues = new WeakMap<TrackDeps, Map<string, Promise<unknown>>>();
+function oneAtATime<T>(deps: TrackDeps, userId: string, work: () => Promise<T>): Promise<T> {
+  let userQueues = queues.get(deps);
+  if (!userQueues) {
+    userQueues = new Map();
+    queues.set(deps, userQueues);
+  }
+  const previous = userQueues.get(userId) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const settled = next.catch(() => undefined);
+  userQueues.set(userId, settled);
+  void settled.then(() => {
+    if (userQueues?.get(userId) === settled) userQueues.delete(userId);
+  });
+  return next;
+}
 
 /**
  * Validates, de-duplicates and applies a batch of events. Each user's new events and their updated
@@ -92,6 +114,8 @@ export async function recordEvents(
   const results: EventResult[] = new Array(rawEvents.length);
   const candidates: Candidate[] = [];
   const firstSeen = new Map<string, Candidate>();
+  /** Same eventId as an earlier event of this request, other payload. */
+  const repeats: Candidate[] = [];
 
   rawEvents.forEach((raw, index) => {
     const parsed = TrackedEventSchema.safeParse(raw);
@@ -145,16 +169,10 @@ export async function recordEvents(
     const key = `${event.userId}\u0000${event.eventId}`;
     const earlier = firstSeen.get(key);
     if (earlier) {
-      results[index] =
-        earlier.hash === candidate.hash
-          ? { index, eventId: event.eventId, status: 'duplicate' }
-          : {
-              index,
-              eventId: event.eventId,
-              status: 'rejected',
-              code: 'event_id_conflict',
-              message: 'this eventId was sent with another payload',
-            };
+      if (earlier.hash === candidate.hash)
+        results[index] = { index, eventId: event.eventId, status: 'duplicate' };
+      // Which of the two payloads is the stored one is known only after the commit.
+      else repeats.push(candidate);
       return;
     }
     firstSeen.set(key, candidate);
@@ -185,9 +203,25 @@ export async function recordEvents(
   for (const [userId, userCandidates] of byUser) {
     for (let start = 0; start < userCandidates.length; start += MAX_EVENTS_PER_COMMIT) {
       const chunk = userCandidates.slice(start, start + MAX_EVENTS_PER_COMMIT);
-      for (const outcome of await commitForUser(deps, userId, chunk, items, now))
+      for (const outcome of await oneAtATime(deps, userId, () =>
+        commitForUser(deps, userId, chunk, items, now),
+      ))
         results[outcome.index] = outcome;
     }
+  }
+  for (const repeat of repeats) {
+    const { userId, eventId } = repeat.event;
+    const stored = (await deps.store.getEvents(userId, [eventId])).get(eventId);
+    results[repeat.index] =
+      stored?.payloadHash === repeat.hash
+        ? { index: repeat.index, eventId, status: 'duplicate' }
+        : {
+            index: repeat.index,
+            eventId,
+            status: 'rejected',
+            code: 'event_id_conflict',
+            message: 'this eventId was sent with another payload',
+          };
   }
   return results;
 }
@@ -265,7 +299,7 @@ async function commitForUser(
       await deps.store.commit(userId, events, next, current?.version, popularity, now);
     } catch (error) {
       if (!(error instanceof CommitConflict)) throw error;
-      await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
+      await sleep(Math.min(500, 5 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random()));
       continue;
     }
     await recordCoEngagement(deps, profileEvents, recentPositives);

@@ -99,6 +99,6 @@ export async function handler(
     return response;
   } finally {
     logger.removeKeys(['requestId', 'routeKey']);
-    metrics.publishStoredMetrics();
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }

@@ -7,6 +7,7 @@ import {
   type ProfileEvent,
 } from '../../functions/shared/interest-profile';
 import { ProfileStore } from '../../functions/shared/profile-store';
+import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/shared/track-events';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
 import { postJson, useLocalApp } from '../support/local-app';
@@ -93,6 +94,46 @@ describe('POST /events under concurrency', () => {
   }, 120_000);
 });
 
+describe('several function instances writing one profile', () => {
+  it('counts every event once when the transaction conditions, not a lock, decide', async () => {
+    const userId = 'contended-user';
+    const { tables } = local.app.stack;
+    // Four "instances": separate stores and tracking deps, as four Lambda containers would have.
+    const instances = Array.from({ length: 4 }, () => ({
+      store: new ProfileStore(
+        createLocalDynamoDbClient(local.app.stack.endpoints.dynamodb),
+        {
+          events: tables.Events as string,
+          profiles: tables.Profiles as string,
+          stats: tables.Stats as string,
+          items: tables.Items as string,
+        },
+        local.app.manifest.modelId,
+      ),
+      policy: { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS },
+      dim: local.app.manifest.output.dim,
+    }));
+    const events = Array.from({ length: 80 }, (_, i) => ({
+      eventId: `c-${i}`,
+      userId,
+      itemId: itemIds[i % 5],
+      type: 'like',
+    }));
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, r) =>
+        recordEvents(
+          instances[r % 4] as (typeof instances)[0],
+          events.slice((r % 8) * 10, (r % 8) * 10 + 10),
+        ),
+      ),
+    );
+    const statuses = results.flat().map((r) => r.status);
+    expect(statuses.filter((s) => s === 'accepted')).toHaveLength(80);
+    expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(80);
+    expect((await store.getProfile(userId))?.profile.eventCount).toBe(80);
+  });
+});
+
 describe('POST /events with bad input', () => {
   it('rejects each malformed event on its own and applies only what it reports as accepted', async () => {
     const userId = 'careful-user';
@@ -152,7 +193,7 @@ describe('POST /events with bad input', () => {
       'unsupported_media_type',
     ],
     ['an array instead of an envelope', () => postJson('/events', []), 400, 'invalid_batch'],
-  ])('answers %s with %i %s', async (_name, request, status, code) => {
+  ])('answers %s', async (_name, request, status, code) => {
     const response = await local.call(request());
     expect(response.status).toBe(status);
     expect(response.json<{ code: string }>().code).toBe(code);
@@ -188,7 +229,7 @@ describe('profiles', () => {
 
 describe('DELETE /users/{userId}', () => {
   it('erases the profile and every raw event of the user', async () => {
-    const userId = 'leaving user/ü';
+    const userId = 'leaving user ü+1';
     await post(
       itemIds
         .slice(0, 5)
