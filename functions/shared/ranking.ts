@@ -12,14 +12,20 @@ export interface RankingSettings {
   minCoEngagement: number;
   /** Candidates re-ranked by penalties, co-engagement and MMR. */
   candidatePool: number;
+  /**
+   * Each taste's similarities are divided by max(its best candidate's, this): a tight taste cannot
+   * crowd out a loose one, and a taste whose best match is weak is not amplified into noise.
+   */
+  calibrationFloor: number;
 }
 
 export const DEFAULT_RANKING_SETTINGS: RankingSettings = {
-  mmrLambda: 0.75,
+  mmrLambda: 0.85,
   penaltyWeight: 0.5,
   coEngagementWeight: 0.15,
   minCoEngagement: 3,
   candidatePool: 300,
+  calibrationFloor: 0.5,
 };
 
 export type Reason =
@@ -88,14 +94,14 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
   const totalWeight = weights.reduce((s, w) => s + w, 0) || 1;
   const blend = weights.map((w) => w / totalWeight);
   const accept = exclusionFilter(profile, request);
-  const pool = index.search({
-    queries,
-    weights: blend,
-    k: Math.max(settings.candidatePool, request.limit),
-    accept,
+  // Each taste retrieves its own candidates (a share of the pool by weight, never fewer than a few
+  // lists' worth), as PinnerSage does per medoid: a blended query would let the tightest taste crowd
+  // out the others before scoring even starts.
+  const candidates = new Set<string>();
+  queries.forEach((query, k) => {
+    const quota = Math.max(request.limit * 3, Math.ceil(settings.candidatePool * (blend[k] as number)));
+    for (const hit of index.search({ queries: [query], k: quota, accept })) candidates.add(hit.itemId);
   });
-
-  const candidates = new Map(pool.map((c) => [c.itemId, c.score]));
   // Co-engaged items join the pool even when they look different: that is the point of the signal.
   const co = inputs.coEngagement ?? new Map<string, number>();
   let coTotal = 0;
@@ -105,14 +111,31 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
   if (useCo) {
     for (const itemId of co.keys()) {
       const attributes = index.attributes(itemId);
-      const vector = index.vector(itemId);
-      if (!attributes || !vector || candidates.has(itemId) || !accept(itemId, attributes)) continue;
-      candidates.set(
-        itemId,
-        queries.reduce((s, q, k) => s + (blend[k] as number) * cosine(q, vector), 0),
-      );
+      if (attributes && index.vector(itemId) && accept(itemId, attributes)) candidates.add(itemId);
     }
   }
+
+  // Similarity to each taste, calibrated by that taste's best candidate, then blended by weight:
+  // a loose taste (vehicles of all kinds) counts as much as a tight one (hearts) of equal weight.
+  const vectors = new Map<string, Float32Array>();
+  for (const itemId of candidates) {
+    const vector = index.vector(itemId);
+    if (vector) vectors.set(itemId, vector);
+  }
+  const similarities = new Map<string, number[]>();
+  const best = queries.map(() => 0);
+  for (const [itemId, vector] of vectors) {
+    const sims = queries.map((query) => cosine(query, vector));
+    sims.forEach((sim, k) => {
+      best[k] = Math.max(best[k] as number, sim);
+    });
+    similarities.set(itemId, sims);
+  }
+  const visualScore = (itemId: string) =>
+    (similarities.get(itemId) ?? []).reduce((sum, sim, k) => {
+      const top = best[k] as number;
+      return sum + (blend[k] as number) * (sim / Math.max(top, settings.calibrationFloor));
+    }, 0);
 
   const penalties = profile.penalties
     .map((p) => ({
@@ -125,9 +148,8 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     .filter((p): p is { itemId: string; vector: Float32Array } => p.vector !== undefined);
 
   const scored: Array<RankedItem & { vector: Float32Array }> = [];
-  for (const [itemId, visual] of candidates) {
-    const vector = index.vector(itemId);
-    if (!vector) continue;
+  for (const [itemId, vector] of vectors) {
+    const visual = visualScore(itemId);
     let penalty = 0;
     for (const p of penalties)
       penalty = Math.max(penalty, p.strength * Math.max(0, cosine(vector, p.vector)));
@@ -171,23 +193,30 @@ function reasonFor(
   return best ?? { kind: 'popular' };
 }
 
-/** Greedy MMR: each pick maximises lambda * relevance - (1 - lambda) * max similarity to the picks so far. */
+/**
+ * Greedy MMR: each pick maximises lambda * relevance - (1 - lambda) * max similarity to the picks so
+ * far. Relevance is rescaled to [0, 1] over the candidates first: blended scores and item-to-item
+ * cosines live on different scales, and unscaled, redundancy would swamp relevance.
+ */
 export function maximalMarginalRelevance<T extends { score: number; vector: Float32Array }>(
   candidates: T[],
   limit: number,
   lambda: number,
 ): T[] {
   const remaining = [...candidates].sort((a, b) => b.score - a.score);
+  const top = remaining[0]?.score ?? 0;
+  const bottom = remaining[remaining.length - 1]?.score ?? 0;
+  const range = top - bottom;
+  const relevance = remaining.map((c) => (range > 0 ? (c.score - bottom) / range : 1));
   const picked: T[] = [];
-  const maxSimilarity = new Float64Array(remaining.length).fill(-Infinity);
+  const maxSimilarity = new Float64Array(remaining.length);
   const taken = new Uint8Array(remaining.length);
   while (picked.length < limit && picked.length < remaining.length) {
     let best = -1;
     let bestValue = -Infinity;
     for (let i = 0; i < remaining.length; i++) {
       if (taken[i]) continue;
-      const redundancy = picked.length === 0 ? 0 : (maxSimilarity[i] as number);
-      const value = lambda * (remaining[i] as T).score - (1 - lambda) * redundancy;
+      const value = lambda * (relevance[i] as number) - (1 - lambda) * (maxSimilarity[i] as number);
       if (value > bestValue) {
         bestValue = value;
         best = i;
@@ -198,11 +227,10 @@ export function maximalMarginalRelevance<T extends { score: number; vector: Floa
     const chosen = remaining[best] as T;
     picked.push(chosen);
     for (let i = 0; i < remaining.length; i++) {
-      if (!taken[i])
-        maxSimilarity[i] = Math.max(
-          maxSimilarity[i] as number,
-          cosine((remaining[i] as T).vector, chosen.vector),
-        );
+      if (!taken[i]) {
+        const similarity = Math.max(0, cosine((remaining[i] as T).vector, chosen.vector));
+        maxSimilarity[i] = Math.max(maxSimilarity[i] as number, similarity);
+      }
     }
   }
   return picked;
