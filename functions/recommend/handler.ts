@@ -7,7 +7,16 @@ import { CatalogueReader } from '../shared/catalogue-reader';
 import { numberEnv, optionalEnv, requiredEnv } from '../shared/config';
 import { DynamoVectorRetriever, VECTOR_INDEX_NAME } from '../shared/dynamodb-vector';
 import { getEmbedder } from '../shared/embedder';
-import { BadRequest, bodyBytes, errorResponse, Forbidden, json, requestIdOf } from '../shared/http';
+import {
+  BadRequest,
+  bodyBytes,
+  errorResponse,
+  Forbidden,
+  json,
+  pathItemId,
+  pathUserId,
+  requestIdOf,
+} from '../shared/http';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
 import { observability } from '../shared/observability';
 import { ProfileStore } from '../shared/profile-store';
@@ -102,7 +111,7 @@ async function route(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
   const query = event.queryStringParameters;
   switch (event.routeKey) {
     case 'GET /users/{userId}/recommendations': {
-      const userId = event.pathParameters?.userId ?? '';
+      const userId = pathUserId(event);
       if (!canActFor(resolveCaller(event, identity), userId))
         throw new Forbidden(`not allowed to read recommendations of ${userId}`);
       const list = await recommendForUser(deps, userId, parseQuery(ListQuerySchema, query));
@@ -116,12 +125,9 @@ async function route(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
       return json(200, list);
     }
     case 'GET /items/{itemId}/similar':
-      return json(
-        200,
-        await similarItems(deps, event.pathParameters?.itemId ?? '', parseQuery(SimilarQuerySchema, query)),
-      );
+      return json(200, await similarItems(deps, pathItemId(event), parseQuery(SimilarQuerySchema, query)));
     case 'GET /items/{itemId}':
-      return json(200, await itemDetails(deps, event.pathParameters?.itemId ?? ''));
+      return json(200, await itemDetails(deps, pathItemId(event)));
     case 'POST /search': {
       const parsed = parseQuery(SearchQuerySchema, query);
       const contentType = (event.headers?.['content-type'] ?? '').toLowerCase();

@@ -23,7 +23,7 @@ export function encodeNotificationKey(key: string): string {
 }
 
 const IMAGE_EXTENSION = new RegExp(`\\.(${IMAGE_EXTENSIONS.join('|')})$`, 'i');
-const MAX_ITEM_ID_BYTES = 512;
+export const MAX_ITEM_ID_BYTES = 512;
 
 /** Undefined when the key is not an item: outside the prefix, not an image, or a folder marker. */
 export function catalogueObjectFromKey(key: string, prefix = CATALOGUE_PREFIX): CatalogueObject | undefined {

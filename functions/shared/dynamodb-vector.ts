@@ -1,10 +1,13 @@
 import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
   type DynamoDBClient,
+  type KeysAndAttributes,
   SearchVectorsCommand,
   type SearchVectorsCommandInput,
   type SearchVectorsCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { bytesToVector } from './catalogue-repository';
 import { ExactIndex } from './vector-index';
 
@@ -27,14 +30,10 @@ export { VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from '../../infra/resources';
  * exact vectors into a small in-memory index, so the ranking code is the same for both backends.
  */
 export class DynamoVectorRetriever {
-  private readonly documents: DynamoDBDocumentClient;
-
   constructor(
     private readonly client: Pick<DynamoDBClient, 'send'>,
     readonly settings: VectorIndexSettings,
-  ) {
-    this.documents = DynamoDBDocumentClient.from(client as DynamoDBClient);
-  }
+  ) {}
 
   /** The SearchVectors request for one query vector; `category` filters inside the index. */
   request(query: Float32Array, topK: number, category?: string): SearchVectorsCommandInput {
@@ -95,32 +94,27 @@ export class DynamoVectorRetriever {
     const index = new ExactIndex(this.settings.dim);
     const unique = [...new Set(itemIds)];
     for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique
-        .slice(i, i + 100)
-        .map((itemId) => ({ itemId }));
-      while (keys && keys.length > 0) {
-        const result = await this.documents.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.settings.table]: {
-                Keys: keys,
-                ProjectionExpression: 'itemId, #status, available, category, #vectors.#model',
-                ExpressionAttributeNames: {
-                  '#status': 'status',
-                  '#vectors': 'vectors',
-                  '#model': this.settings.modelId,
-                },
-              },
-            },
-          }),
+      let request: KeysAndAttributes | undefined = {
+        Keys: unique.slice(i, i + 100).map((itemId) => ({ itemId: { S: itemId } })),
+        ProjectionExpression: 'itemId, #status, available, category, #vectors.#model',
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          '#vectors': 'vectors',
+          '#model': this.settings.modelId,
+        },
+      };
+      while (request?.Keys && request.Keys.length > 0) {
+        const result: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.settings.table]: request } }),
         );
-        for (const row of (result.Responses?.[this.settings.table] ?? []) as Array<{
-          itemId: string;
-          status: string;
-          available?: boolean;
-          category?: string;
-          vectors?: Record<string, Uint8Array>;
-        }>) {
+        for (const raw of result.Responses?.[this.settings.table] ?? []) {
+          const row = unmarshall(raw) as {
+            itemId: string;
+            status: string;
+            available?: boolean;
+            category?: string;
+            vectors?: Record<string, Uint8Array>;
+          };
           const bytes = row.vectors?.[this.settings.modelId];
           if (row.status !== 'ready' || !bytes) continue;
           index.upsert(row.itemId, bytesToVector(bytes), {
@@ -128,7 +122,7 @@ export class DynamoVectorRetriever {
             ...(row.category ? { category: row.category } : {}),
           });
         }
-        keys = result.UnprocessedKeys?.[this.settings.table]?.Keys as Record<string, unknown>[] | undefined;
+        request = result.UnprocessedKeys?.[this.settings.table];
       }
     }
     return index;

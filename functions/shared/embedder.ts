@@ -168,11 +168,19 @@ export class Embedder {
     const input = Buffer.isBuffer(bytes)
       ? bytes
       : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let header: Metadata;
-    try {
-      header = await sharp(input, { limitInputPixels: false, pages: 1 }).metadata();
-    } catch (error) {
-      throw decodeError(error, sniffed.format);
+    let header: Pick<Metadata, 'format' | 'compression' | 'width' | 'height' | 'autoOrient'>;
+    // The usual catalogue photo, a plain JPEG within every limit, skips libvips' separate header read
+    // (a thread-pool round trip per image). Any other file, or a JPEG that fails a limit, is read by
+    // libvips, so every rejection and its details stay as they were.
+    const frame = sniffed.format === 'jpeg' ? jpegFrameSize(input) : undefined;
+    if (frame && withinLimits(frame, limits)) {
+      header = { format: 'jpeg', ...frame, autoOrient: frame };
+    } else {
+      try {
+        header = await sharp(input, { limitInputPixels: false, pages: 1 }).metadata();
+      } catch (error) {
+        throw decodeError(error, sniffed.format);
+      }
     }
     // The prebuilt libvips reads HEIF containers but decodes only AV1 (AVIF), not HEVC (iPhone HEIC).
     if (header.format === 'heif' && header.compression !== 'av1') {
@@ -278,6 +286,62 @@ export class Embedder {
       );
     }
     return l2Normalise(output.data);
+  }
+}
+
+/** Every limit is symmetric in width and height, so EXIF orientation does not matter here. */
+function withinLimits({ width, height }: { width: number; height: number }, limits: ImageLimits): boolean {
+  return (
+    width * height <= limits.maxPixels &&
+    Math.max(width, height) / Math.min(width, height) <= limits.maxAspectRatio &&
+    Math.min(width, height) >= limits.minSide
+  );
+}
+
+const isFrameMarker = (m: number) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+/** DHT, DAC, DQT, DRI, COM and APPn except Adobe's APP14: segments libjpeg reads without warnings. */
+const isQuietMarker = (m: number) =>
+  m === 0xc4 ||
+  m === 0xcc ||
+  m === 0xdb ||
+  m === 0xdd ||
+  m === 0xfe ||
+  (m >= 0xe0 && m <= 0xef && m !== 0xee);
+
+/**
+ * Frame size of a strictly well-formed JPEG: SOI, length-prefixed segments up to the first scan,
+ * exactly one frame header. Undefined for anything libjpeg could warn about while reading the header
+ * (extraneous bytes, other markers, JFIF major version other than 1, an Adobe segment): those files
+ * take the libvips header read, which fails on warnings.
+ */
+export function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  let frame: { width: number; height: number } | undefined;
+  let offset = 2;
+  for (;;) {
+    if (bytes[offset] !== 0xff) return undefined;
+    while (bytes[offset] === 0xff) offset++;
+    const marker = bytes[offset++] as number;
+    if (marker === 0xda) return frame;
+    if (offset + 2 > bytes.length) return undefined;
+    const length = ((bytes[offset] as number) << 8) | (bytes[offset + 1] as number);
+    if (length < 2 || offset + length > bytes.length) return undefined;
+    if (isFrameMarker(marker)) {
+      if (frame || length < 8) return undefined;
+      const height = ((bytes[offset + 3] as number) << 8) | (bytes[offset + 4] as number);
+      const width = ((bytes[offset + 5] as number) << 8) | (bytes[offset + 6] as number);
+      if (width === 0 || height === 0) return undefined;
+      frame = { width, height };
+    } else if (!isQuietMarker(marker)) {
+      return undefined;
+    } else if (
+      marker === 0xe0 &&
+      length >= 16 &&
+      Buffer.from(bytes.subarray(offset + 2, offset + 7)).toString('latin1') === 'JFIF\0' &&
+      bytes[offset + 7] !== 1
+    ) {
+      return undefined;
+    }
+    offset += length;
   }
 }
 

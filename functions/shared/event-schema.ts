@@ -6,6 +6,8 @@ const id = z
   .min(1)
   .max(256)
   .refine((value) => ![...value].some((c) => c.charCodeAt(0) < 32), 'must not contain control characters');
+/** A user id as events carry it; user ids in paths are held to the same rule. */
+export const UserIdSchema = id;
 
 /** Epoch milliseconds or an ISO-8601 string with a time zone. */
 const timestamp = z.union([

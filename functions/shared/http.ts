@@ -1,5 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { MAX_ITEM_ID_BYTES } from './catalogue-key';
 import { DomainError, InvalidImage } from './errors';
+import { UserIdSchema } from './event-schema';
 
 /** A request the API refuses, with the status it maps to. */
 export class BadRequest extends DomainError {
@@ -81,6 +83,21 @@ export function parseJsonBody(event: APIGatewayProxyEventV2, maxBytes: number): 
       `the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`,
     );
   }
+}
+
+/** The path's user id; one no event could carry is refused before a store is asked for it. */
+export function pathUserId(event: APIGatewayProxyEventV2): string {
+  const userId = event.pathParameters?.userId ?? '';
+  if (!UserIdSchema.safeParse(userId).success)
+    throw new BadRequest('invalid_user_id', 'a user id is 1..256 characters without control characters');
+  return userId;
+}
+
+/** The path's item id; longer than ingestion ever creates, it is unknown (DynamoDB would refuse the key). */
+export function pathItemId(event: APIGatewayProxyEventV2): string {
+  const itemId = event.pathParameters?.itemId ?? '';
+  if (Buffer.byteLength(itemId) > MAX_ITEM_ID_BYTES) throw new NotFound('item', itemId);
+  return itemId;
 }
 
 export function requestIdOf(event: APIGatewayProxyEventV2): string {

@@ -195,8 +195,8 @@ function reasonFor(
 
 /**
  * Greedy MMR: each pick maximises lambda * relevance - (1 - lambda) * max similarity to the picks so
- * far. Relevance is rescaled to [0, 1] over the candidates first: blended scores and item-to-item
- * cosines live on different scales, and unscaled, redundancy would swamp relevance.
+ * far. Relevance is divided by the best candidate's first: blended scores and item-to-item cosines
+ * live on different scales, and unscaled, redundancy would swamp relevance.
  */
 export function maximalMarginalRelevance<T extends { score: number; vector: Float32Array }>(
   candidates: T[],
@@ -205,9 +205,7 @@ export function maximalMarginalRelevance<T extends { score: number; vector: Floa
 ): T[] {
   const remaining = [...candidates].sort((a, b) => b.score - a.score);
   const top = remaining[0]?.score ?? 0;
-  const bottom = remaining[remaining.length - 1]?.score ?? 0;
-  const range = top - bottom;
-  const relevance = remaining.map((c) => (range > 0 ? (c.score - bottom) / range : 1));
+  const relevance = remaining.map((c) => (top > 0 ? c.score / top : c.score));
   const picked: T[] = [];
   const maxSimilarity = new Float64Array(remaining.length);
   const taken = new Uint8Array(remaining.length);

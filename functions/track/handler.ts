@@ -4,7 +4,15 @@ import { MAX_JSON_BODY_BYTES } from '../../infra/routes';
 import { dynamoClient } from '../shared/aws-clients';
 import { numberEnv, requiredEnv } from '../shared/config';
 import { describeIssues, EventBatchSchema } from '../shared/event-schema';
-import { BadRequest, errorResponse, Forbidden, json, parseJsonBody, requestIdOf } from '../shared/http';
+import {
+  BadRequest,
+  errorResponse,
+  Forbidden,
+  json,
+  parseJsonBody,
+  pathUserId,
+  requestIdOf,
+} from '../shared/http';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
 import { observability } from '../shared/observability';
 import { ProfileStore } from '../shared/profile-store';
@@ -67,7 +75,7 @@ async function postEvents(
 }
 
 async function deleteUser(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
-  const userId = event.pathParameters?.userId ?? '';
+  const userId = pathUserId(event);
   if (!canActFor(resolveCaller(event, identity), userId))
     throw new Forbidden(`not allowed to erase ${userId}`);
   const { events } = await deps.store.deleteUser(userId);

@@ -1,0 +1,181 @@
+import type { SearchVectorsCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoVectorRetriever } from '../../functions/shared/dynamodb-vector';
+import { DEFAULT_PROFILE_SETTINGS, foldEvents } from '../../functions/shared/interest-profile';
+import {
+  DEFAULT_RANKING_SETTINGS,
+  maximalMarginalRelevance,
+  rankForUser,
+} from '../../functions/shared/ranking';
+import { ExactIndex } from '../../functions/shared/vector-index';
+
+const unit = (...values: number[]) => {
+  const norm = Math.hypot(...values);
+  return Float32Array.from(values.map((v) => v / norm));
+};
+
+describe('maximal marginal relevance', () => {
+  const a1 = { id: 'a1', score: 0.3, vector: unit(1, 0.05, 0) };
+  const a2 = { id: 'a2', score: 0.29, vector: unit(1, 0.06, 0) };
+  const b1 = { id: 'b1', score: 0.2, vector: unit(0, 1, 0) };
+
+  it('is plain relevance order at lambda 1', () => {
+    expect(maximalMarginalRelevance([b1, a2, a1], 3, 1).map((c) => c.id)).toEqual(['a1', 'a2', 'b1']);
+  });
+
+  it('puts a different item before a near-duplicate, on rescaled relevance', () => {
+    expect(maximalMarginalRelevance([a1, a2, b1], 2, 0.6).map((c) => c.id)).toEqual(['a1', 'b1']);
+  });
+});
+
+describe('rankForUser', () => {
+  // Two tastes on different axes: a tight one (hearts) and a loose one (vehicles).
+  const index = new ExactIndex(4);
+  const now = Date.UTC(2026, 5, 1);
+  const spread = (i: number, scale: number) =>
+    [scale * Math.sin(i * 1.7), scale * Math.cos(i * 2.3)] as const;
+  for (let i = 0; i < 20; i++) {
+    const [a, b] = spread(i, 0.15);
+    index.upsert(`heart-${i}`, unit(1, a, b, 0), { available: true, category: 'heart' });
+  }
+  for (let i = 0; i < 20; i++) {
+    const [a, b] = spread(i, 0.6);
+    index.upsert(`car-${i}`, unit(a, 1, 0, b), { available: true, category: 'car' });
+  }
+  for (let i = 0; i < 20; i++) {
+    const [a, b] = spread(i, 0.5);
+    index.upsert(`other-${i}`, unit(-1, a, 1, b), { available: i !== 3, category: 'other' });
+  }
+  const events = [
+    ...['heart-0', 'heart-1'].map((itemId, i) => ({
+      type: 'like' as const,
+      itemId,
+      at: now - 1000 + i,
+      vector: index.vector(itemId),
+    })),
+    ...['car-0', 'car-1'].map((itemId, i) => ({
+      type: 'like' as const,
+      itemId,
+      at: now - 500 + i,
+      vector: index.vector(itemId),
+    })),
+  ];
+  const profile = foldEvents('u', 4, events, DEFAULT_PROFILE_SETTINGS);
+  const rank = (request: Parameters<typeof rankForUser>[1], extra: object = {}) =>
+    rankForUser(
+      {
+        index,
+        profile,
+        profileSettings: DEFAULT_PROFILE_SETTINGS,
+        settings: DEFAULT_RANKING_SETTINGS,
+        now,
+        ...extra,
+      },
+      request,
+    );
+
+  it('serves both tastes, with the liked item each result is closest to as its reason', () => {
+    const ranked = rank({ limit: 10, excludeSeen: true });
+    const categories = ranked.map((r) => r.itemId.split('-')[0]);
+    expect(categories.filter((c) => c === 'heart').length).toBeGreaterThanOrEqual(3);
+    expect(categories.filter((c) => c === 'car').length).toBeGreaterThanOrEqual(3);
+    for (const item of ranked) {
+      expect(item.reason).toMatchObject({ kind: 'similar_to' });
+      expect((item.reason as { itemId: string }).itemId.split('-')[0]).toBe(item.itemId.split('-')[0]);
+    }
+    expect(ranked.map((r) => r.itemId)).not.toEqual(expect.arrayContaining(['heart-0']));
+  });
+
+  it('honours category filters and exclusions and still fills the list', () => {
+    const ranked = rank({ limit: 15, category: 'other' });
+    expect(ranked).toHaveLength(15);
+    expect(ranked.every((r) => r.itemId.startsWith('other-') && r.itemId !== 'other-3')).toBe(true);
+  });
+
+  it('pulls co-engaged items into the list when there is enough co-engagement, and not when its weight is 0', () => {
+    const coEngagement = new Map([['other-7', 10]]);
+    // Co-engagement is a bonus on top of the visual score: give it a weight that can lift a stranger.
+    const strong = { ...DEFAULT_RANKING_SETTINGS, coEngagementWeight: 1.5 };
+    expect(rank({ limit: 10 }, { coEngagement, settings: strong }).map((r) => r.itemId)).toContain('other-7');
+    const off = rank({ limit: 10 }, { coEngagement, settings: { ...strong, coEngagementWeight: 0 } });
+    expect(off.map((r) => r.itemId)).not.toContain('other-7');
+  });
+});
+
+describe('the dynamodb-vector backend (mocked client: DynamoDB Local has no vector index)', () => {
+  const settings = { table: 'Items', indexName: 'byVector', modelId: 'm1', dim: 3 };
+  const vectorBytes = (v: Float32Array) => new Uint8Array(v.buffer.slice(0));
+
+  it('builds SearchVectors requests with float32 numbers, capped TopK and the category filter', () => {
+    const retriever = new DynamoVectorRetriever({ send: async () => ({}) } as never, settings);
+    const request = retriever.request(Float32Array.from([0.1, 0.2, 0.3]), 500, 'hearts');
+    expect(request).toEqual({
+      TableName: 'Items',
+      IndexName: 'byVector',
+      SearchVector: [
+        { N: String(Math.fround(0.1)) },
+        { N: String(Math.fround(0.2)) },
+        { N: String(Math.fround(0.3)) },
+      ],
+      TopK: 100,
+      ProjectionExpression: 'itemId',
+      SearchConditionExpression: '#category = :category',
+      ExpressionAttributeNames: { '#category': 'category' },
+      ExpressionAttributeValues: { ':category': { S: 'hearts' } },
+    } satisfies SearchVectorsCommandInput);
+    expect(() => retriever.request(new Float32Array(4), 10)).toThrow(/3 dimensions/);
+  });
+
+  it('turns COSINE distances into similarities and loads only ready candidates with their exact vectors', async () => {
+    const sent: string[] = [];
+    const client = {
+      send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+        sent.push(command.constructor.name);
+        if (command.constructor.name === 'SearchVectorsCommand') {
+          return {
+            SearchResults: [
+              { Item: { itemId: { S: 'b' } }, Score: 0.4 },
+              { Item: { itemId: { S: 'a' } }, Score: 0.1 },
+              { Item: { itemId: { S: 'gone' } }, Score: 0.2 },
+            ],
+          };
+        }
+        return {
+          Responses: {
+            Items: [
+              {
+                itemId: { S: 'a' },
+                status: { S: 'ready' },
+                category: { S: 'x' },
+                vectors: { M: { m1: { B: vectorBytes(unit(1, 0, 0)) } } },
+              },
+              {
+                itemId: { S: 'b' },
+                status: { S: 'ready' },
+                available: { BOOL: false },
+                vectors: { M: { m1: { B: vectorBytes(unit(0, 1, 0)) } } },
+              },
+              { itemId: { S: 'gone' }, status: { S: 'deleted' } },
+            ],
+          },
+        };
+      },
+    };
+    expect(
+      DynamoVectorRetriever.results({
+        SearchResults: [
+          { Item: { itemId: { S: 'b' } }, Score: 0.4 },
+          { Item: { itemId: { S: 'a' } }, Score: 0.1 },
+        ],
+      }),
+    ).toEqual([
+      { itemId: 'a', similarity: 0.9 },
+      { itemId: 'b', similarity: 0.6 },
+    ]);
+    const retriever = new DynamoVectorRetriever(client as never, settings);
+    const candidates = await retriever.candidates([unit(1, 0, 0)], 40, { alsoLoad: ['liked'] });
+    expect(sent).toEqual(['SearchVectorsCommand', 'BatchGetItemCommand']);
+    expect([...candidates.ids()].sort()).toEqual(['a', 'b']);
+    expect(candidates.attributes('b')).toEqual({ available: false });
+    expect(candidates.search({ queries: [unit(1, 0, 0)], k: 1 })[0]?.itemId).toBe('a');
+  });
+});
