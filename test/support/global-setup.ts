@@ -1,4 +1,6 @@
 import { assertJavaAvailable, startDynamoDbLocal } from '../../infra/local/dynamodb-local';
+import { ensureModel } from '../../layers/model/build';
+import { ensureRuntimeLayer } from '../../layers/runtime/build';
 import {
   DYNAMODB_ENDPOINT_ENV,
   integrationTestsSelected,
@@ -12,6 +14,9 @@ import {
  * reach of the test workers, so each integration test file starts its own (see local-stack.ts).
  */
 export default async function globalSetup(globalConfig: JestRunSelection): Promise<void> {
+  // Every tier but unit needs the model and the runtime layer; build them once, before the workers.
+  await ensureModel();
+  ensureRuntimeLayer();
   // Still running from the previous run in watch mode, or provided by the developer.
   if (sharedDynamoDb.get() || process.env[DYNAMODB_ENDPOINT_ENV]) return;
   if (!integrationTestsSelected(globalConfig)) return;
