@@ -15,10 +15,13 @@ export interface PooledBlock {
   pooling: Pooling;
 }
 
-/** y = (x - mean) · componentsᵀ, components row-major [outDim, inDim] (whitening folded into the rows). */
+/**
+ * y = (x - mean) · componentsᵀ, components row-major [outDim, inDim] with any whitening folded into
+ * the rows; without components it is centring only.
+ */
 export interface Projection {
   mean: ArrayLike<number>;
-  components: ArrayLike<number>;
+  components?: ArrayLike<number>;
   outDim: number;
 }
 
@@ -112,7 +115,8 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
   for (const layer of source.layers) {
     if (!needed.has(layer.name)) continue;
     for (const inbound of layer.inputs) {
-      if (inbound.nodeIndex !== 0 || inbound.tensorIndex !== 0) throw new Error(`${layer.name}: multi-output inbound`);
+      if (inbound.nodeIndex !== 0 || inbound.tensorIndex !== 0)
+        throw new Error(`${layer.name}: multi-output inbound`);
       consumers.set(inbound.layer, [...(consumers.get(inbound.layer) ?? []), layer.name]);
     }
   }
@@ -161,7 +165,11 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
     switch (layer.className) {
       case 'InputLayer': {
         if (layer.name !== source.inputLayer) throw new Error(`unexpected input layer ${layer.name}`);
-        define(layer, graph.node('Transpose', [inputName], layer.name, { perm: [0, 3, 1, 2] }), [3, size, size]);
+        define(layer, graph.node('Transpose', [inputName], layer.name, { perm: [0, 3, 1, 2] }), [
+          3,
+          size,
+          size,
+        ]);
         break;
       }
       case 'ZeroPadding2D': {
@@ -188,8 +196,16 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
         // Reached only when it could not be folded into the preceding convolution.
         const [c] = inputShape(layer) as [number];
         const { scale, shift } = batchNormAffine(layer, config, c);
-        const scaled = graph.node('Mul', [inputTensor(layer), graph.constant(`${layer.name}/scale`, [c, 1, 1], scale)], `${layer.name}/scaled`);
-        define(layer, graph.node('Add', [scaled, graph.constant(`${layer.name}/shift`, [c, 1, 1], shift)], layer.name), inputShape(layer));
+        const scaled = graph.node(
+          'Mul',
+          [inputTensor(layer), graph.constant(`${layer.name}/scale`, [c, 1, 1], scale)],
+          `${layer.name}/scaled`,
+        );
+        define(
+          layer,
+          graph.node('Add', [scaled, graph.constant(`${layer.name}/shift`, [c, 1, 1], shift)], layer.name),
+          inputShape(layer),
+        );
         break;
       }
       case 'ReLU': {
@@ -205,7 +221,11 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
         break;
       }
       case 'Activation': {
-        define(layer, activation(inputTensor(layer), config.activation ?? 'linear', layer.name), inputShape(layer));
+        define(
+          layer,
+          activation(inputTensor(layer), config.activation ?? 'linear', layer.name),
+          inputShape(layer),
+        );
         break;
       }
       case 'Add': {
@@ -216,7 +236,8 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
       case 'Concatenate': {
         const first = inputShape(layer);
         const axis = config.axis as number;
-        if (axis !== -1 && axis !== first.length) throw new Error(`${layer.name}: only channel concatenation`);
+        if (axis !== -1 && axis !== first.length)
+          throw new Error(`${layer.name}: only channel concatenation`);
         const shapes = layer.inputs.map((_, i) => inputShape(layer, i));
         const channels = shapes.reduce((sum, s) => sum + (s[0] as number), 0);
         const inputs = layer.inputs.map((_, i) => inputTensor(layer, i));
@@ -229,7 +250,11 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
         const strides = config.strides ?? kernel;
         const [c, h, w] = inputShape(layer) as [number, number, number];
         const geometry = windowGeometry([h, w], kernel, strides, [1, 1], config.padding as string);
-        const attributes: Record<string, number[] | number> = { kernel_shape: kernel, strides, pads: geometry.pads };
+        const attributes: Record<string, number[] | number> = {
+          kernel_shape: kernel,
+          strides,
+          pads: geometry.pads,
+        };
         // TF averages over the valid pixels only when padding is 'same'.
         if (layer.className === 'AveragePooling2D') attributes.count_include_pad = 0;
         const op = layer.className === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool';
@@ -240,7 +265,9 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
       case 'GlobalMaxPooling2D': {
         const op = layer.className === 'GlobalMaxPooling2D' ? 'GlobalMaxPool' : 'GlobalAveragePool';
         const pooled = graph.node(op, [inputTensor(layer)], `${layer.name}/pooled`);
-        define(layer, graph.node('Flatten', [pooled], layer.name, { axis: 1 }), [inputShape(layer)[0] as number]);
+        define(layer, graph.node('Flatten', [pooled], layer.name, { axis: 1 }), [
+          inputShape(layer)[0] as number,
+        ]);
         break;
       }
       case 'Flatten': {
@@ -250,7 +277,9 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
         if (shape.length === 3 && (shape[1] !== 1 || shape[2] !== 1)) {
           tensor = graph.node('Transpose', [tensor], `${layer.name}/nhwc`, { perm: [0, 2, 3, 1] });
         }
-        define(layer, graph.node('Flatten', [tensor], layer.name, { axis: 1 }), [shape.reduce((a, b) => a * b, 1)]);
+        define(layer, graph.node('Flatten', [tensor], layer.name, { axis: 1 }), [
+          shape.reduce((a, b) => a * b, 1),
+        ]);
         break;
       }
       case 'Dense': {
@@ -263,7 +292,11 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
         );
         if (config.use_bias !== false) {
           const bias = weight(`${layer.name}/bias`);
-          output = graph.node('Add', [output, graph.constant(`${layer.name}/bias`, [outDim], bias.values)], `${layer.name}/biased`);
+          output = graph.node(
+            'Add',
+            [output, graph.constant(`${layer.name}/bias`, [outDim], bias.values)],
+            `${layer.name}/biased`,
+          );
         }
         define(layer, activation(output, config.activation ?? 'linear', layer.name), [outDim]);
         break;
@@ -317,7 +350,9 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
         for (let i = 0; i < inChannels; i++) {
           for (let j = 0; j < last; j++) {
             const from = ((y * kw + x) * inChannels + i) * last + j;
-            const to = depthwise ? ((i * last + j) * kh + y) * kw + x : ((j * inChannels + i) * kh + y) * kw + x;
+            const to = depthwise
+              ? ((i * last + j) * kh + y) * kw + x
+              : ((j * inChannels + i) * kh + y) * kw + x;
             values[to] = kernel.values[from] as number;
           }
         }
@@ -333,12 +368,14 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
       const { scale, shift } = batchNormAffine(next, next.config as LayerConfig, outChannels);
       for (let o = 0; o < outChannels; o++) {
         const s = scale[o] as number;
-        for (let k = 0; k < perOutput; k++) values[o * perOutput + k] = (values[o * perOutput + k] as number) * s;
+        for (let k = 0; k < perOutput; k++)
+          values[o * perOutput + k] = (values[o * perOutput + k] as number) * s;
         bias[o] = (bias[o] as number) * s + (shift[o] as number);
       }
       outputLayer = next;
     }
-    const convOutput = config.activation && config.activation !== 'linear' ? `${layer.name}/linear` : outputLayer.name;
+    const convOutput =
+      config.activation && config.activation !== 'linear' ? `${layer.name}/linear` : outputLayer.name;
     let output = graph.node(
       'Conv',
       [
@@ -355,7 +392,8 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
         group: depthwise ? inChannels : 1,
       },
     );
-    if (convOutput !== outputLayer.name) output = activation(output, config.activation as string, outputLayer.name);
+    if (convOutput !== outputLayer.name)
+      output = activation(output, config.activation as string, outputLayer.name);
     const shape = [outChannels, ...geometry.output];
     define(layer, output, shape);
     if (outputLayer !== layer) define(outputLayer, output, shape);
@@ -415,36 +453,53 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
     if (head.blocks.length === 0) throw new Error('a descriptor head needs at least one block');
     const parts = head.blocks.map((block) => {
       const pooled = pool(block);
-      return { ...pooled, tensor: head.l2PerBlock ? l2Normalise(pooled.name, `${pooled.name}/l2`) : pooled.name };
+      return {
+        ...pooled,
+        tensor: head.l2PerBlock ? l2Normalise(pooled.name, `${pooled.name}/l2`) : pooled.name,
+      };
     });
     featureDim = parts.reduce((sum, part) => sum + part.channels, 0);
     let current =
       parts.length === 1 && !head.projection && !head.l2Output
         ? graph.node('Identity', [(parts[0] as { tensor: string }).tensor], FEATURES_OUTPUT)
-        : graph.node('Concat', parts.map((p) => p.tensor), FEATURES_OUTPUT, { axis: 1 });
+        : graph.node(
+            'Concat',
+            parts.map((p) => p.tensor),
+            FEATURES_OUTPUT,
+            { axis: 1 },
+          );
     addOutput(FEATURES_OUTPUT, [featureDim]);
     embeddingDim = featureDim;
     if (head.projection) {
       const { mean, components, outDim } = head.projection;
-      if (mean.length !== featureDim || components.length !== outDim * featureDim) {
-        throw new Error(`projection expects ${mean.length} inputs but the features have ${featureDim}`);
+      const expected = components ? outDim * featureDim : 0;
+      if (
+        mean.length !== featureDim ||
+        (components?.length ?? 0) !== expected ||
+        (!components && outDim !== featureDim)
+      ) {
+        throw new Error(`projection does not fit ${featureDim}-d features`);
       }
       const negatedMean = Array.from(mean, (m) => -m);
-      // Stored transposed ([in, out]) so MatMul needs no Transpose node.
-      const matrix = new Float64Array(featureDim * outDim);
-      for (let k = 0; k < outDim; k++) {
-        for (let d = 0; d < featureDim; d++) matrix[d * outDim + k] = components[k * featureDim + d] as number;
-      }
-      const centred = graph.node(
+      const centredName = components || head.l2Output ? 'projection/centred' : EMBEDDING_OUTPUT;
+      current = graph.node(
         'Add',
         [current, graph.constant(PROJECTION_NEG_MEAN, [featureDim], negatedMean)],
-        'projection/centred',
+        centredName,
       );
-      current = graph.node(
-        'MatMul',
-        [centred, graph.constant(PROJECTION_MATRIX, [featureDim, outDim], matrix)],
-        head.l2Output ? 'projection/projected' : EMBEDDING_OUTPUT,
-      );
+      if (components) {
+        // Stored transposed ([in, out]) so MatMul needs no Transpose node.
+        const matrix = new Float64Array(featureDim * outDim);
+        for (let k = 0; k < outDim; k++) {
+          for (let d = 0; d < featureDim; d++)
+            matrix[d * outDim + k] = components[k * featureDim + d] as number;
+        }
+        current = graph.node(
+          'MatMul',
+          [current, graph.constant(PROJECTION_MATRIX, [featureDim, outDim], matrix)],
+          head.l2Output ? 'projection/projected' : EMBEDDING_OUTPUT,
+        );
+      }
       embeddingDim = outDim;
     }
     if (head.l2Output) l2Normalise(current, EMBEDDING_OUTPUT);

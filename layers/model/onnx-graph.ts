@@ -15,7 +15,12 @@ export class OnnxGraphBuilder {
   private readonly initializerNames = new Set<string>();
   private readonly nodeNames = new Set<string>();
 
-  node(opType: string, inputs: string[], output: string, attributes: Record<string, AttributeValue> = {}): string {
+  node(
+    opType: string,
+    inputs: string[],
+    output: string,
+    attributes: Record<string, AttributeValue> = {},
+  ): string {
     let name = output;
     for (let suffix = 1; this.nodeNames.has(name); suffix++) name = `${output}#${suffix}`;
     this.nodeNames.add(name);
@@ -35,7 +40,8 @@ export class OnnxGraphBuilder {
   constant(name: string, dims: number[], values: ArrayLike<number>): string {
     if (this.initializerNames.has(name)) throw new Error(`duplicate initializer ${name}`);
     const count = dims.reduce((a, b) => a * b, 1);
-    if (count !== values.length) throw new Error(`initializer ${name}: ${values.length} values for dims ${dims}`);
+    if (count !== values.length)
+      throw new Error(`initializer ${name}: ${values.length} values for dims ${dims}`);
     // Little-endian regardless of the host, as the ONNX spec requires for raw_data.
     const bytes = new Uint8Array(count * 4);
     const view = new DataView(bytes.buffer);
@@ -52,10 +58,15 @@ export class OnnxGraphBuilder {
     if (this.initializerNames.has(name)) throw new Error(`duplicate initializer ${name}`);
     const bytes = new Uint8Array(values.length * 8);
     const view = new DataView(bytes.buffer);
-    values.forEach((value, i) => view.setBigInt64(i * 8, BigInt(value), true));
+    for (const [i, value] of values.entries()) view.setBigInt64(i * 8, BigInt(value), true);
     this.initializerNames.add(name);
     this.initializers.push(
-      onnx.TensorProto.create({ name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: bytes }),
+      onnx.TensorProto.create({
+        name,
+        dims: [values.length],
+        dataType: onnx.TensorProto.DataType.INT64,
+        rawData: bytes,
+      }),
     );
     return name;
   }
@@ -114,15 +125,18 @@ function valueInfo(name: string, shape: (number | string)[]): onnx.IValueInfoPro
 }
 
 /** Reads a float32 initializer back from serialized model bytes (for tests and tools). */
-export function readInitializer(modelBytes: Uint8Array, name: string): { dims: number[]; values: Float32Array } {
+export function readInitializer(
+  modelBytes: Uint8Array,
+  name: string,
+): { dims: number[]; values: Float32Array } {
   const model = onnx.ModelProto.decode(modelBytes);
-  const tensor = model.graph?.initializer.find((t) => t.name === name);
+  const tensor = model.graph?.initializer?.find((t) => t.name === name);
   if (!tensor?.rawData) throw new Error(`no float initializer ${name}`);
   const raw = tensor.rawData;
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const values = new Float32Array(raw.byteLength / 4);
   for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(i * 4, true);
-  return { dims: tensor.dims.map(Number), values };
+  return { dims: (tensor.dims ?? []).map(Number), values };
 }
 
 /** Names of a serialized model's graph outputs, in order. */

@@ -1,0 +1,213 @@
+/**
+ * Builds the chosen descriptor (layers/model/chosen-descriptor.ts, measured in docs/descriptors.md)
+ * into dist/model.onnx + dist/manifest.json. Byte-identical from run to run on the same machine.
+ *
+ *   npx tsx layers/model/build.ts [outDir]
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { type ModelManifest, ModelManifestSchema } from '../../functions/shared/model-manifest';
+import { CHOSEN_DESCRIPTOR } from './chosen-descriptor';
+import { convertToOnnx, EMBEDDING_OUTPUT, pooledOutputName } from './convert';
+import {
+  combineBlocks,
+  type DescriptorSpec,
+  describeDescriptor,
+  descriptorLabel,
+  fitTransform,
+} from './descriptor';
+import { type EmojiPackage, emojiPackageVersion, FITTING_STRIDE, fittingSet } from './emoji-dataset';
+import { createSession, extractFeatures } from './features';
+import { OPSET } from './onnx-graph';
+import { canonicalPreprocessing, PREPROCESSING } from './preprocess';
+import { loadSourceModel, nsfwjsVersion } from './source-model';
+
+export const DEFAULT_MODEL_DIR = join(__dirname, 'dist');
+const MODEL_FILE = 'model.onnx';
+const MANIFEST_FILE = 'manifest.json';
+const INPUT_NAME = 'input';
+/** The report package's transform is fitted on this package too, so docs/descriptors.md measures this model. */
+const FITTING_PACKAGE: EmojiPackage = 'google';
+/**
+ * Two threads for the fitting images: onnxruntime's CPU kernels split work by output, so the
+ * features (and the fitted constants) come out the same as with one thread, twice as fast.
+ */
+const FITTING_THREADS = 2;
+
+export interface BuiltModel {
+  manifestPath: string;
+  modelPath: string;
+  manifest: ModelManifest;
+}
+
+const log = (message: string) => process.stderr.write(`[model] ${message}\n`);
+
+/** Builds the model and manifest into outDir (created if needed); files are replaced atomically. */
+export async function buildModel(
+  outDir: string = DEFAULT_MODEL_DIR,
+  spec: DescriptorSpec = CHOSEN_DESCRIPTOR,
+): Promise<BuiltModel> {
+  const started = Date.now();
+  const source = loadSourceModel(spec.model);
+  const size = source.inputSize;
+
+  let projection: ReturnType<typeof fitTransform>;
+  const fittingImages = fittingSet(FITTING_PACKAGE);
+  if (spec.transform.kind !== 'none') {
+    const { bytes } = convertToOnnx(source, { pooledOutputs: spec.blocks });
+    const session = await createSession(bytes, FITTING_THREADS);
+    const names = spec.blocks.map(pooledOutputName);
+    const pooled = await extractFeatures(
+      session,
+      fittingImages.map((image) => image.path),
+      size,
+      PREPROCESSING,
+      names,
+    );
+    await session.release();
+    const features = fittingImages.map((_, i) =>
+      combineBlocks(
+        names.map((name) => pooled.get(name)?.[i] as Float32Array),
+        spec.l2PerBlock,
+      ),
+    );
+    projection = fitTransform(spec, features);
+    log(
+      `fitted ${spec.transform.kind} on ${features.length} images in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+  }
+
+  const description = describeDescriptor(spec);
+  const converted = convertToOnnx(source, {
+    inputName: INPUT_NAME,
+    head: { blocks: spec.blocks, l2PerBlock: spec.l2PerBlock, projection, l2Output: false },
+    docString: `Lookalike image embedding: ${description}. From nsfwjs ${source.packageVersion} (${source.name}).`,
+  });
+  const preprocessingJson = canonicalPreprocessing(PREPROCESSING, size, size);
+  const digest = createHash('sha256')
+    .update(converted.bytes)
+    .update('\n')
+    .update(preprocessingJson)
+    .digest('hex');
+
+  const manifest: ModelManifest = ModelManifestSchema.parse({
+    modelId: `${descriptorLabel(spec).replace(/\+/g, '_')}-${digest.slice(0, 16)}`,
+    file: MODEL_FILE,
+    input: { name: INPUT_NAME, width: size, height: size, channels: 3, layout: 'NHWC' },
+    preprocess: PREPROCESSING,
+    output: { name: EMBEDDING_OUTPUT, dim: converted.embeddingDim, description },
+    source: {
+      package: 'nsfwjs',
+      packageVersion: source.packageVersion,
+      license: 'MIT',
+      network: source.name,
+      descriptor: descriptorLabel(spec),
+      blocks: spec.blocks,
+      l2PerBlock: spec.l2PerBlock,
+      transform: spec.transform,
+      fittedOn:
+        spec.transform.kind === 'none'
+          ? null
+          : `emoji-datasource-${FITTING_PACKAGE} ${emojiPackageVersion(FITTING_PACKAGE)}: ${fittingImages.length} images ` +
+            `(every ${FITTING_STRIDE === 2 ? 'second' : `${FITTING_STRIDE}th`} emoji by sort_order outside the evaluation sets)`,
+      extraOutputs: converted.outputs.map((o) => o.name).filter((name) => name !== EMBEDDING_OUTPUT),
+      evaluation: 'docs/descriptors.md',
+      opset: OPSET,
+      buildFingerprint: buildFingerprint(spec),
+    },
+  });
+
+  mkdirSync(outDir, { recursive: true });
+  const modelPath = join(outDir, MODEL_FILE);
+  const manifestPath = join(outDir, MANIFEST_FILE);
+  // Manifest last: a reader that finds a manifest also finds the model it describes.
+  writeAtomically(modelPath, converted.bytes);
+  writeAtomically(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  log(
+    `${manifest.modelId}: ${(converted.bytes.length / 1e6).toFixed(1)} MB, ${manifest.output.dim}-d, ` +
+      `built in ${((Date.now() - started) / 1000).toFixed(1)} s -> ${outDir}`,
+  );
+  return { manifestPath, modelPath, manifest };
+}
+
+/**
+ * Builds only when outDir has no manifest, or one built from different inputs (sources, package
+ * versions) or whose model file no longer matches its id.
+ */
+export async function ensureModel(outDir: string = DEFAULT_MODEL_DIR): Promise<BuiltModel> {
+  const manifestPath = join(outDir, MANIFEST_FILE);
+  const current = readCurrentBuild(manifestPath);
+  if (current) return current;
+  log(existsSync(manifestPath) ? 'model is stale; rebuilding' : 'no model yet; building');
+  return buildModel(outDir);
+}
+
+function readCurrentBuild(manifestPath: string): BuiltModel | undefined {
+  if (!existsSync(manifestPath)) return undefined;
+  try {
+    const manifest = ModelManifestSchema.parse(JSON.parse(readFileSync(manifestPath, 'utf8')));
+    if (manifest.source?.buildFingerprint !== buildFingerprint(CHOSEN_DESCRIPTOR)) return undefined;
+    const modelPath = resolve(dirname(manifestPath), manifest.file);
+    if (!existsSync(modelPath)) return undefined;
+    const preprocessingJson = canonicalPreprocessing(
+      manifest.preprocess,
+      manifest.input.width,
+      manifest.input.height,
+    );
+    const digest = createHash('sha256')
+      .update(readFileSync(modelPath))
+      .update('\n')
+      .update(preprocessingJson)
+      .digest('hex');
+    if (!manifest.modelId.endsWith(`-${digest.slice(0, 16)}`)) return undefined;
+    return { manifestPath, modelPath, manifest };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Everything the bytes depend on: this folder's build sources, the descriptor, and the versions
+ * of the packages that supply weights, images, decoding and inference for the fit.
+ */
+function buildFingerprint(spec: DescriptorSpec): string {
+  const hash = createHash('sha256');
+  const sources = readdirSync(__dirname)
+    .filter((file) => file.endsWith('.ts') && file !== 'evaluate-descriptors.ts')
+    .sort();
+  for (const file of sources)
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(__dirname, file)))
+      .update('\0');
+  const packageVersion = (name: string) =>
+    (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string })
+      .version;
+  hash.update(
+    JSON.stringify({
+      spec,
+      nsfwjs: nsfwjsVersion(),
+      emoji: emojiPackageVersion(FITTING_PACKAGE),
+      onnxruntime: packageVersion('onnxruntime-node'),
+      sharp: sharp.versions,
+      node: process.versions.node,
+    }),
+  );
+  return hash.digest('hex');
+}
+
+function writeAtomically(path: string, content: Uint8Array | string): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, content);
+  renameSync(temporary, path);
+}
+
+if (require.main === module) {
+  buildModel(process.argv[2] ? resolve(process.argv[2]) : DEFAULT_MODEL_DIR).catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
