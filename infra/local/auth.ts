@@ -3,6 +3,7 @@
  * a local JWT issuer (its own signing key and JWKS) for user and catalogue routes, and SigV4
  * verification with the local credentials for IAM routes. Nothing here is deployed.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Hash } from '@smithy/hash-node';
@@ -179,6 +180,13 @@ async function verifySigV4(event: APIGatewayProxyEventV2): Promise<boolean> {
       : event.isBase64Encoded
         ? Buffer.from(event.body, 'base64')
         : event.body;
+  // The signer takes a signed x-amz-content-sha256 header as the payload hash without hashing the body:
+  // the body must match it, or a signed request would carry any payload.
+  const payloadHash = headers['x-amz-content-sha256'];
+  const bodyHash = createHash('sha256')
+    .update(body ?? '')
+    .digest('hex');
+  if (payloadHash !== undefined && payloadHash !== bodyHash) return false;
   const query = Object.fromEntries(new URLSearchParams(event.rawQueryString ?? ''));
   const [hostname = '', port] = (headers.host ?? '').split(':');
   const signed = await signer.sign(
