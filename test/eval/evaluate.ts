@@ -1,0 +1,457 @@
+/**
+ * One offline evaluation run: a labelled emoji catalogue ingested through the real local pipeline,
+ * simulated users replayed through POST /events, the real recommendation endpoint against baselines
+ * and ablations on the same split, the same embeddings and the same exclusions.
+ */
+import { readFile } from 'node:fs/promises';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DEFAULT_PROFILE_SETTINGS, type InterestProfile } from '../../functions/shared/interest-profile';
+import { ProfileStore } from '../../functions/shared/profile-store';
+import { DEFAULT_RANKING_SETTINGS } from '../../functions/shared/ranking';
+import { ExactIndex } from '../../functions/shared/vector-index';
+import { invoke } from '../../infra/local/api-server';
+import { type LocalApp, startLocalApp } from '../../infra/local/app';
+import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
+import { type Alignment, alignedTable } from './markdown';
+import {
+  ABLATIONS,
+  decayedPopularity,
+  meanVectorList,
+  OFFLINE_DEFAULT,
+  type OfflineInputs,
+  popularList,
+  randomList,
+  rebuild,
+  type Variant,
+  variantList,
+} from './methods';
+import { METRICS, type PerUser, type Scores, type ScoringContext, scoreLists } from './metrics';
+import { SeededRandom } from './prng';
+import {
+  buildCatalogue,
+  type Catalogue,
+  type CatalogueImage,
+  type EmojiPackage,
+  PRESETS,
+  type Preset,
+  type PresetName,
+  SIMULATION,
+  type SimulatedUser,
+  simulateUsers,
+} from './simulation';
+
+const DAY_MS = 86_400_000;
+
+export interface EvaluationOptions {
+  emojiPackage: EmojiPackage;
+  seed: number;
+  preset: PresetName;
+  /** Overrides the preset's user count. */
+  users?: number;
+  /** A DynamoDB Local already running (Jest's); by default the local app starts its own. */
+  dynamoEndpoint?: string;
+  tablePrefix?: string;
+  /** Extra offline variants to score (tuning); reported apart from the methods. */
+  sweep?: Variant[];
+  log?: (line: string) => void;
+}
+
+export type MethodKind = 'baseline' | 'lookalike' | 'ablation';
+
+export interface MethodResult {
+  id: string;
+  name: string;
+  kind: MethodKind;
+  scores: Scores;
+  perUser: PerUser;
+}
+
+export interface EvaluationResult {
+  emojiPackage: EmojiPackage;
+  seed: number;
+  preset: PresetName;
+  parameters: Preset & { simulation: typeof SIMULATION };
+  modelId: string;
+  catalogue: { subcategories: string[]; warm: number; cold: number };
+  users: { oneTaste: number; twoTastes: number; events: number };
+  settings: { profile: typeof DEFAULT_PROFILE_SETTINGS; ranking: typeof DEFAULT_RANKING_SETTINGS };
+  methods: MethodResult[];
+  sweep?: MethodResult[];
+  /** Offline default (rebuilt from raw events, ranked on an ExactIndex) against the endpoint's lists. */
+  endpointCheck: {
+    users: number;
+    identicalLists: number;
+    identicalAfterColdUpload: number;
+    mismatches: string[];
+  };
+  timings: Record<string, number>;
+}
+
+/** Runs `fn` over `values` with at most `limit` in flight; results in input order. */
+async function mapLimit<T, R>(
+  values: readonly T[],
+  limit: number,
+  fn: (value: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(values.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < values.length) {
+      const i = next++;
+      results[i] = await fn(values[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, values.length) }, worker));
+  return results;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface RecommendationResponse {
+  strategy: string;
+  items: Array<{ itemId: string }>;
+}
+
+class Pipeline {
+  private readonly s3;
+
+  constructor(
+    private readonly app: LocalApp,
+    private readonly log: (line: string) => void,
+  ) {
+    this.s3 = createLocalS3Client(app.stack.endpoints.s3);
+  }
+
+  /** Uploads images to the catalogue bucket and waits until the embed function has handled every one. */
+  async ingest(images: readonly CatalogueImage[]): Promise<void> {
+    await mapLimit(images, 8, async (image) => {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.app.stack.bucket,
+          // One folder for all: the label must not reach the system as a category.
+          Key: `catalogue/emoji/${image.itemId}.png`,
+          Body: await readFile(image.file),
+          ContentType: 'image/png',
+        }),
+      );
+    });
+    await this.app.queue.drain({ timeoutMs: 20 * 60_000 });
+    const dead = this.app.queue.dlq();
+    if (dead.length > 0)
+      throw new Error(`${dead.length} uploads were dead-lettered: ${JSON.stringify(dead[0])}`);
+  }
+
+  async postEvents(user: SimulatedUser, historyStart: number): Promise<void> {
+    const events = user.events.map((event) => ({
+      eventId: event.eventId,
+      userId: user.userId,
+      itemId: event.itemId,
+      type: event.type,
+      timestamp: historyStart + event.offsetMs,
+    }));
+    const response = await invoke(this.app.handlers, {
+      method: 'POST',
+      path: '/events',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events }),
+    });
+    const body = response.json<{ accepted: number; results: unknown[] }>();
+    if (response.status !== 202 || body.accepted !== events.length) {
+      throw new Error(
+        `POST /events for ${user.userId}: ${response.status} ${JSON.stringify(body).slice(0, 500)}`,
+      );
+    }
+  }
+
+  async recommendations(userId: string): Promise<string[]> {
+    const response = await invoke(this.app.handlers, {
+      method: 'GET',
+      path: `/users/${encodeURIComponent(userId)}/recommendations?limit=10&exclude=seen`,
+    });
+    const body = response.json<RecommendationResponse>();
+    if (response.status !== 200 || body.strategy !== 'personal') {
+      throw new Error(
+        `recommendations for ${userId}: ${response.status} ${JSON.stringify(body).slice(0, 500)}`,
+      );
+    }
+    return body.items.map((item) => item.itemId);
+  }
+
+  /** True when POST /search with the item's own image finds it: the recommend function serves it. */
+  async served(image: CatalogueImage): Promise<boolean> {
+    const response = await invoke(this.app.handlers, {
+      method: 'POST',
+      path: '/search?limit=5',
+      headers: { 'content-type': 'image/png' },
+      body: await readFile(image.file),
+    });
+    return (
+      response.status === 200 &&
+      response.json<RecommendationResponse>().items.some((i) => i.itemId === image.itemId)
+    );
+  }
+
+  /** Waits out the recommend function's index refresh (every 2 s) until every image is served. */
+  async waitUntilServed(images: readonly CatalogueImage[], timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let pending = [...images];
+    while (pending.length > 0) {
+      const served = await mapLimit(pending, 4, (image) => this.served(image));
+      pending = pending.filter((_, i) => !served[i]);
+      if (pending.length === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(`not served after ${timeoutMs} ms: ${pending.map((i) => i.itemId).join(', ')}`);
+      this.log(`  ${pending.length} new items not served yet; waiting for the index refresh`);
+      await sleep(1000);
+    }
+  }
+
+  close(): void {
+    this.s3.destroy();
+  }
+}
+
+function buildIndex(
+  dim: number,
+  vectors: ReadonlyMap<string, Float32Array>,
+  itemIds: readonly string[],
+): ExactIndex {
+  const index = new ExactIndex(dim, { initialCapacity: itemIds.length });
+  for (const itemId of itemIds) {
+    const vector = vectors.get(itemId);
+    if (!vector) throw new Error(`no vector for ${itemId}`);
+    index.upsert(itemId, vector, { available: true, category: 'emoji' });
+  }
+  return index;
+}
+
+export async function evaluate(options: EvaluationOptions): Promise<EvaluationResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const preset: Preset = { ...PRESETS[options.preset], ...(options.users ? { users: options.users } : {}) };
+  const timings: Record<string, number> = {};
+  const started = performance.now();
+  let phaseStart = started;
+  const phase = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round((now - phaseStart) / 100) / 10;
+    phaseStart = now;
+    log(`[${options.emojiPackage} seed ${options.seed}] ${name}: ${timings[name]} s`);
+  };
+
+  const catalogue: Catalogue = buildCatalogue(options.emojiPackage, preset, options.seed);
+  const users = simulateUsers(catalogue, preset.users, options.seed);
+  const subcategoryOf = new Map(
+    [...catalogue.warm, ...catalogue.cold].map((image) => [image.itemId, image.subcategory]),
+  );
+  log(
+    `[${options.emojiPackage} seed ${options.seed}] ${catalogue.subcategories.length} subcategories, ` +
+      `${catalogue.warm.length} + ${catalogue.cold.length} cold images, ${users.length} users`,
+  );
+
+  // No dataDir: DynamoDB Local in memory takes the event replay's ~200 writes per user about eight
+  // times faster than on disk, and s3rver gets a temporary folder that stop() removes.
+  const app = await startLocalApp({
+    apiPort: -1,
+    ...(options.dynamoEndpoint ? { dynamoEndpoint: options.dynamoEndpoint } : {}),
+    ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
+    embedConcurrency: 2,
+    // A batch of five images can take longer than the default 2 s on a busy machine: no redelivery.
+    visibilityTimeoutMs: 60_000,
+  });
+  const pipeline = new Pipeline(app, log);
+  const dynamo = createLocalDynamoDbClient(app.stack.endpoints.dynamodb);
+  try {
+    phase('start');
+    await pipeline.ingest(catalogue.warm);
+    await app.compact();
+    phase('ingest');
+
+    const { tables } = app.stack;
+    const store = new ProfileStore(
+      dynamo,
+      {
+        events: tables.Events as string,
+        profiles: tables.Profiles as string,
+        stats: tables.Stats as string,
+        items: tables.Items as string,
+      },
+      app.manifest.modelId,
+    );
+    const dim = app.manifest.output.dim;
+    const vectors = new Map<string, Float32Array>();
+    const readVectors = async (images: readonly CatalogueImage[]) => {
+      const items = await store.getItems(images.map((image) => image.itemId));
+      for (const image of images) {
+        const item = items.get(image.itemId);
+        if (item?.status !== 'ready' || !item.vector)
+          throw new Error(`${image.itemId} is ${item?.status ?? 'missing'}, not ready`);
+        vectors.set(image.itemId, item.vector);
+      }
+    };
+    await readVectors(catalogue.warm);
+
+    const historyStart = Date.now() - SIMULATION.historyDays * DAY_MS;
+    await mapLimit(users, 4, (user) => pipeline.postEvents(user, historyStart));
+    phase('events');
+
+    const endpointWarm = new Map<string, string[]>();
+    await mapLimit(users, 4, async (user) =>
+      endpointWarm.set(user.userId, await pipeline.recommendations(user.userId)),
+    );
+    phase('recommend');
+
+    const inputs: OfflineInputs = {
+      store,
+      dim,
+      served: { profile: DEFAULT_PROFILE_SETTINGS },
+      coEngagementCache: new Map(),
+    };
+    const warmIds = catalogue.warm.map((image) => image.itemId);
+    const allIds = [...warmIds, ...catalogue.cold.map((image) => image.itemId)];
+    const variants: Variant[] = [OFFLINE_DEFAULT, ...ABLATIONS, ...(options.sweep ?? [])];
+    // One fold per distinct profile setting: variants that only change the ranking share it.
+    const profiles = new Map<string, Map<string, InterestProfile>>();
+    const profileKey = (variant: Variant) =>
+      JSON.stringify(variant.profile, (_, v) => (v === Number.POSITIVE_INFINITY ? 'Infinity' : v));
+    for (const variant of variants) {
+      const key = profileKey(variant);
+      if (profiles.has(key)) continue;
+      const byUser = new Map<string, InterestProfile>();
+      profiles.set(key, byUser);
+      await mapLimit(users, 4, async (user) => {
+        byUser.set(user.userId, await rebuild(inputs, user.userId, variant.profile));
+      });
+    }
+
+    /** Every method's lists on one catalogue (the warm one, or with the cold items added). */
+    const offlineLists = async (itemIds: readonly string[], stream: number) => {
+      const index = buildIndex(dim, vectors, itemIds);
+      const popularity = await decayedPopularity(inputs, Date.now());
+      const random = new SeededRandom(options.seed, stream);
+      const lists = new Map<string, Map<string, string[]>>();
+      const put = (method: string, userId: string, list: string[]) => {
+        const byUser = lists.get(method) ?? new Map<string, string[]>();
+        byUser.set(userId, list);
+        lists.set(method, byUser);
+      };
+      for (const user of users) {
+        const interacted = new Set(user.events.map((event) => event.itemId));
+        const positives = user.events
+          .filter((e) => e.type === 'like' || e.type === 'purchase')
+          .map((e) => e.itemId);
+        put('random', user.userId, randomList(index, interacted, random));
+        put('popular', user.userId, popularList(index, popularity, interacted));
+        put('mean-vector', user.userId, meanVectorList(index, positives, interacted));
+        for (const variant of variants) {
+          const profile = profiles.get(profileKey(variant))?.get(user.userId) as InterestProfile;
+          put(variant.id, user.userId, await variantList(inputs, index, profile, variant));
+        }
+      }
+      return lists;
+    };
+    const warmLists = await offlineLists(warmIds, 3);
+    phase('offline');
+
+    await pipeline.ingest(catalogue.cold);
+    await readVectors(catalogue.cold);
+    await pipeline.waitUntilServed(catalogue.cold);
+    phase('cold ingest');
+    const endpointCold = new Map<string, string[]>();
+    await mapLimit(users, 4, async (user) =>
+      endpointCold.set(user.userId, await pipeline.recommendations(user.userId)),
+    );
+    const coldLists = await offlineLists(allIds, 4);
+    phase('cold recommend');
+
+    const same = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
+      a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+    const mismatches = users
+      .filter(
+        (user) => !same(endpointWarm.get(user.userId), warmLists.get(OFFLINE_DEFAULT.id)?.get(user.userId)),
+      )
+      .map((user) => user.userId);
+    const endpointCheck = {
+      users: users.length,
+      identicalLists: users.length - mismatches.length,
+      identicalAfterColdUpload: users.filter((user) =>
+        same(endpointCold.get(user.userId), coldLists.get(OFFLINE_DEFAULT.id)?.get(user.userId)),
+      ).length,
+      mismatches: mismatches.slice(0, 5),
+    };
+
+    const context: ScoringContext = {
+      users,
+      subcategoryOf: (itemId) => subcategoryOf.get(itemId),
+      vectorOf: (itemId) => vectors.get(itemId),
+      catalogueSize: warmIds.length,
+      coldIds: new Set(catalogue.cold.map((image) => image.itemId)),
+    };
+    const score = (
+      id: string,
+      name: string,
+      kind: MethodKind,
+      warm?: Map<string, string[]>,
+      cold?: Map<string, string[]>,
+    ) => ({
+      id,
+      name,
+      kind,
+      ...scoreLists(context, warm ?? new Map(), cold ?? new Map()),
+    });
+    const methods: MethodResult[] = [
+      score('random', 'Random', 'baseline', warmLists.get('random'), coldLists.get('random')),
+      score('popular', 'Most popular', 'baseline', warmLists.get('popular'), coldLists.get('popular')),
+      score(
+        'mean-vector',
+        'Mean vector (original design)',
+        'baseline',
+        warmLists.get('mean-vector'),
+        coldLists.get('mean-vector'),
+      ),
+      score('lookalike', 'Lookalike default (endpoint)', 'lookalike', endpointWarm, endpointCold),
+      ...ABLATIONS.map((v) => score(v.id, v.name, 'ablation', warmLists.get(v.id), coldLists.get(v.id))),
+    ];
+    const sweep = (options.sweep ?? []).map((v) =>
+      score(v.id, v.name, 'ablation', warmLists.get(v.id), coldLists.get(v.id)),
+    );
+    timings.total = Math.round((performance.now() - started) / 100) / 10;
+    return {
+      emojiPackage: options.emojiPackage,
+      seed: options.seed,
+      preset: options.preset,
+      parameters: { ...preset, simulation: SIMULATION },
+      modelId: app.manifest.modelId,
+      catalogue: {
+        subcategories: catalogue.subcategories,
+        warm: catalogue.warm.length,
+        cold: catalogue.cold.length,
+      },
+      users: {
+        oneTaste: users.filter((u) => u.tastes.length === 1).length,
+        twoTastes: users.filter((u) => u.tastes.length === 2).length,
+        events: users.reduce((sum, u) => sum + u.events.length, 0),
+      },
+      settings: { profile: DEFAULT_PROFILE_SETTINGS, ranking: DEFAULT_RANKING_SETTINGS },
+      methods,
+      ...(sweep.length > 0 ? { sweep } : {}),
+      endpointCheck,
+      timings,
+    };
+  } finally {
+    pipeline.close();
+    dynamo.destroy();
+    await app.stop();
+  }
+}
+
+/** The Markdown table of one run: a row per method, a column per metric. */
+export function markdownTable(result: Pick<EvaluationResult, 'methods'>): string {
+  return alignedTable(
+    ['Method', ...METRICS.map((m) => m.label)],
+    ['left', ...METRICS.map((): Alignment => 'right')],
+    result.methods.map((method) => [
+      method.kind === 'lookalike' ? `**${method.name}**` : method.name,
+      ...METRICS.map((m) => method.scores[m.id].toFixed(3)),
+    ]),
+  );
+}

@@ -1,0 +1,194 @@
+import {
+  DEFAULT_PROFILE_SETTINGS,
+  decayFactor,
+  type InterestProfile,
+  type ProfileSettings,
+} from '../../functions/shared/interest-profile';
+import type { ProfileStore } from '../../functions/shared/profile-store';
+import {
+  DEFAULT_RANKING_SETTINGS,
+  type RankingSettings,
+  rankForUser,
+  rankPopular,
+} from '../../functions/shared/ranking';
+import { DEFAULT_TRACKING_POLICY, rebuildProfile } from '../../functions/shared/track-events';
+import type { ExactIndex } from '../../functions/shared/vector-index';
+import { CUTOFF } from './metrics';
+import type { SeededRandom } from './prng';
+
+/** A profile-based variant of Lookalike: the same fold and ranking code with other settings. */
+export interface Variant {
+  id: string;
+  name: string;
+  profile: ProfileSettings;
+  ranking: RankingSettings;
+}
+
+const DEFAULTS = { profile: DEFAULT_PROFILE_SETTINGS, ranking: DEFAULT_RANKING_SETTINGS };
+
+/** The default, recomputed offline: must give the endpoint's lists (the check in the report). */
+export const OFFLINE_DEFAULT: Variant = {
+  id: 'offline-default',
+  name: 'Lookalike default, offline',
+  ...DEFAULTS,
+};
+
+export const ABLATIONS: Variant[] = [
+  {
+    id: 'no-decay',
+    name: 'Lookalike − time decay',
+    profile: { ...DEFAULT_PROFILE_SETTINGS, halfLifeDays: Number.POSITIVE_INFINITY },
+    ranking: DEFAULT_RANKING_SETTINGS,
+  },
+  {
+    id: 'one-centroid',
+    name: 'Lookalike − several tastes (K = 1)',
+    profile: { ...DEFAULT_PROFILE_SETTINGS, maxCentroids: 1 },
+    ranking: DEFAULT_RANKING_SETTINGS,
+  },
+  {
+    id: 'no-mmr',
+    name: 'Lookalike − MMR (λ = 1)',
+    profile: DEFAULT_PROFILE_SETTINGS,
+    ranking: { ...DEFAULT_RANKING_SETTINGS, mmrLambda: 1 },
+  },
+  {
+    id: 'no-co-engagement',
+    name: 'Lookalike − co-engagement',
+    profile: DEFAULT_PROFILE_SETTINGS,
+    ranking: { ...DEFAULT_RANKING_SETTINGS, coEngagementWeight: 0 },
+  },
+];
+
+export interface OfflineInputs {
+  store: ProfileStore;
+  dim: number;
+  /** The settings the deployed functions run with: the Stats aggregates are in their frame. */
+  served: { profile: ProfileSettings };
+  /** Stored co-engagement by the user's recent items (see coEngagementFor). */
+  coEngagementCache: Map<string, Map<string, number>>;
+}
+
+/** Rebuilds a user's profile from the raw events in the Events table, as a change of settings does. */
+export function rebuild(
+  inputs: OfflineInputs,
+  userId: string,
+  settings: ProfileSettings,
+): Promise<InterestProfile> {
+  return rebuildProfile(
+    { store: inputs.store, dim: inputs.dim, policy: { ...DEFAULT_TRACKING_POLICY, settings } },
+    userId,
+  );
+}
+
+/** Popularity from the Stats table, decayed to `now` exactly as the endpoint does. */
+export async function decayedPopularity(inputs: OfflineInputs, now: number): Promise<Map<string, number>> {
+  const factor = decayFactor(
+    { anchor: DEFAULT_TRACKING_POLICY.popularityEpoch },
+    now,
+    inputs.served.profile.halfLifeDays,
+  );
+  return new Map([...(await inputs.store.popularity())].map(([itemId, weight]) => [itemId, weight * factor]));
+}
+
+/** Co-engagement towards candidates from the user's 10 most recent positive items, as recommendForUser reads it. */
+export async function coEngagementFor(
+  inputs: OfflineInputs,
+  profile: InterestProfile,
+  now: number,
+): Promise<Map<string, number>> {
+  const recent = profile.positives.slice(0, 10).map((p) => p.itemId);
+  const key = recent.join('\n');
+  // Variants share the user's recent items; the aggregates do not change while lists are computed.
+  let stored = inputs.coEngagementCache.get(key);
+  if (!stored) {
+    stored = await inputs.store.coEngagement(recent);
+    inputs.coEngagementCache.set(key, stored);
+  }
+  const factor = decayFactor(
+    { anchor: DEFAULT_TRACKING_POLICY.popularityEpoch },
+    now,
+    inputs.served.profile.halfLifeDays,
+  );
+  return new Map([...stored].map(([itemId, w]) => [itemId, w * factor]));
+}
+
+export async function variantList(
+  inputs: OfflineInputs,
+  index: ExactIndex,
+  profile: InterestProfile,
+  variant: Variant,
+): Promise<string[]> {
+  const now = Date.now();
+  const coEngagement =
+    variant.ranking.coEngagementWeight > 0 ? await coEngagementFor(inputs, profile, now) : undefined;
+  return rankForUser(
+    { index, profile, profileSettings: variant.profile, settings: variant.ranking, now, coEngagement },
+    { limit: CUTOFF, excludeSeen: true },
+  ).map((r) => r.itemId);
+}
+
+const notIn = (excluded: ReadonlySet<string>) => (itemId: string, attributes: { available: boolean }) =>
+  attributes.available && !excluded.has(itemId);
+
+export function randomList(
+  index: ExactIndex,
+  interacted: ReadonlySet<string>,
+  random: SeededRandom,
+): string[] {
+  const eligible = [...index.ids()].filter((itemId) => !interacted.has(itemId)).sort();
+  return random.sample(eligible, CUTOFF);
+}
+
+export function popularList(
+  index: ExactIndex,
+  popularity: Map<string, number>,
+  interacted: ReadonlySet<string>,
+): string[] {
+  return rankPopular(index, popularity, notIn(interacted), CUTOFF).map((r) => r.itemId);
+}
+
+/** The original design: the mean of the user's liked and purchased items' vectors, cosine top-N. */
+export function meanVectorList(
+  index: ExactIndex,
+  positives: readonly string[],
+  interacted: ReadonlySet<string>,
+): string[] {
+  const sum = new Float64Array(index.dim);
+  for (const itemId of new Set(positives)) {
+    const vector = index.vector(itemId);
+    if (!vector) throw new Error(`no vector for ${itemId}`);
+    for (let d = 0; d < sum.length; d++) sum[d] = (sum[d] as number) + (vector[d] as number);
+  }
+  const norm = Math.sqrt(sum.reduce((s, v) => s + v * v, 0)) || 1;
+  const query = Float32Array.from(sum, (v) => v / norm);
+  return index.search({ queries: [query], k: CUTOFF, accept: notIn(interacted) }).map((r) => r.itemId);
+}
+
+/**
+ * The tuning sweep: each setting varied alone around the defaults, scored on the tuning run only
+ * (scoring it on the report run would turn the report into a second tuning run).
+ */
+export function tuningSweep(): Variant[] {
+  const profile = (name: string, change: Partial<ProfileSettings>): Variant => ({
+    id: `sweep:${name}`,
+    name,
+    profile: { ...DEFAULT_PROFILE_SETTINGS, ...change },
+    ranking: DEFAULT_RANKING_SETTINGS,
+  });
+  const ranking = (name: string, change: Partial<RankingSettings>): Variant => ({
+    id: `sweep:${name}`,
+    name,
+    profile: DEFAULT_PROFILE_SETTINGS,
+    ranking: { ...DEFAULT_RANKING_SETTINGS, ...change },
+  });
+  return [
+    ...[0.4, 0.7].map((v) => profile(`joinSimilarity ${v}`, { joinSimilarity: v })),
+    ...[2, 8].map((v) => profile(`maxCentroids ${v}`, { maxCentroids: v })),
+    ...[7, 90].map((v) => profile(`halfLifeDays ${v}`, { halfLifeDays: v })),
+    ...[0.7, 0.75, 0.95].map((v) => ranking(`mmrLambda ${v}`, { mmrLambda: v })),
+    ...[0, 0.3, 0.7].map((v) => ranking(`calibrationFloor ${v}`, { calibrationFloor: v })),
+    ...[0, 1].map((v) => ranking(`penaltyWeight ${v}`, { penaltyWeight: v })),
+    ...[0.05, 0.3].map((v) => ranking(`coEngagementWeight ${v}`, { coEngagementWeight: v })),
+  ];
+}

@@ -1,0 +1,293 @@
+import type { EvaluationResult, MethodResult } from './evaluate';
+import { markdownTable } from './evaluate';
+import { type Alignment, alignedTable } from './markdown';
+import { METRICS, type MetricId, type PerUser, pairedDifference } from './metrics';
+import { POSITIVES_PER_TASTE, SIMULATION } from './simulation';
+
+export interface LabelledRun {
+  role: 'tune' | 'report' | 'custom';
+  result: EvaluationResult;
+}
+
+/** The claim the evaluation checks: Lookalike's default beats these baselines on these metrics. */
+export const CLAIM = {
+  baselines: ['mean-vector', 'popular'],
+  metrics: ['recall', 'ndcg', 'precision'] as Array<keyof PerUser & MetricId>,
+};
+
+export function claimHolds(result: EvaluationResult): { holds: boolean; failures: string[] } {
+  const lookalike = result.methods.find((m) => m.id === 'lookalike') as MethodResult;
+  const failures: string[] = [];
+  for (const baseline of CLAIM.baselines) {
+    const other = result.methods.find((m) => m.id === baseline) as MethodResult;
+    for (const metric of CLAIM.metrics) {
+      if (!(lookalike.scores[metric] > other.scores[metric])) {
+        failures.push(
+          `${metric}: ${lookalike.scores[metric].toFixed(3)} vs ${other.name} ${other.scores[metric].toFixed(3)}`,
+        );
+      }
+    }
+  }
+  return { holds: failures.length === 0, failures };
+}
+
+const ROLE_TITLE = {
+  tune: 'Tuning run',
+  report: 'Report run',
+  custom: 'Run',
+} as const;
+
+export const runTitle = (run: LabelledRun) =>
+  `${ROLE_TITLE[run.role]}: emoji-datasource-${run.result.emojiPackage}, seed ${run.result.seed}, ${run.result.preset} preset`;
+
+function verdict(result: EvaluationResult): string {
+  const { holds, failures } = claimHolds(result);
+  return holds
+    ? 'Lookalike’s default beats the mean vector and most-popular on Recall@10, NDCG@10 and taste precision@10.'
+    : `Lookalike’s default does **not** beat both baselines on every claimed metric: ${failures.join('; ')}.`;
+}
+
+/** What else the table says, in words; each sentence only where the numbers support it. */
+function findings(result: EvaluationResult): string[] {
+  const by = (id: string) => result.methods.find((m) => m.id === id)?.scores as MethodResult['scores'];
+  const lookalike = by('lookalike');
+  const mean = by('mean-vector');
+  const noCo = by('no-co-engagement');
+  const pct = (value: number) => `${Math.round(value * 100)} %`;
+  const lines = [
+    `- Two-taste users: ${pct(lookalike.bothTastes)} of Lookalike’s lists show both tastes, against ${pct(mean.bothTastes)} for the mean vector, ` +
+      'whose single direction falls between the two tastes.',
+  ];
+  const coldGap = lookalike.coldHitRate < mean.coldHitRate;
+  lines.push(
+    `- Cold items: after the upload, ${pct(lookalike.coldHitRate)} of users get a new item of their taste from Lookalike and ` +
+      `${pct(mean.coldHitRate)} from the mean vector` +
+      (coldGap && noCo.coldHitRate > lookalike.coldHitRate
+        ? `; without co-engagement Lookalike reaches ${pct(noCo.coldHitRate)}. New items have no co-engagement yet, so the ` +
+          'boost that lifts accuracy for known items ranks them lower: they are recommendable at once, but not as often.'
+        : '.'),
+  );
+  return lines;
+}
+
+/** Lookalike minus each claimed baseline, per claimed metric, with the paired standard error over users. */
+function marginTable(result: EvaluationResult): string {
+  const lookalike = result.methods.find((m) => m.id === 'lookalike') as MethodResult;
+  const label = (metric: MetricId) => METRICS.find((m) => m.id === metric)?.label ?? metric;
+  const rows = CLAIM.baselines.map((baseline) => {
+    const other = result.methods.find((m) => m.id === baseline) as MethodResult;
+    const cells = CLAIM.metrics.map((metric) => {
+      const { mean, standardError } = pairedDifference(lookalike.perUser[metric], other.perUser[metric]);
+      return `${mean >= 0 ? '+' : '−'}${Math.abs(mean).toFixed(3)} ± ${standardError.toFixed(3)}`;
+    });
+    return [`− ${other.name}`, ...cells];
+  });
+  return alignedTable(
+    ['Lookalike default', ...CLAIM.metrics.map(label)],
+    ['left', ...CLAIM.metrics.map((): Alignment => 'right')],
+    rows,
+  );
+}
+
+function checkLine(result: EvaluationResult): string {
+  const c = result.endpointCheck;
+  return (
+    `The default recomputed offline (profiles rebuilt from the Events table with \`foldEvents\`, ranked with ` +
+    `\`rankForUser\` on an \`ExactIndex\` of the same vectors) gives the endpoint’s list, item for item and in order, ` +
+    `for ${c.identicalLists} of ${c.users} users before the cold upload and ${c.identicalAfterColdUpload} of ${c.users} after it` +
+    (c.mismatches.length > 0 ? ` (first differing users: ${c.mismatches.join(', ')})` : '') +
+    '.'
+  );
+}
+
+function timingLine(result: EvaluationResult): string {
+  return Object.entries(result.timings)
+    .map(([phase, seconds]) => `${phase} ${seconds} s`)
+    .join(', ');
+}
+
+/** The report run leads: it is the result; the tuning run is where settings were looked at. */
+export const reportFirst = (runs: readonly LabelledRun[]) =>
+  [...runs].sort((a, b) => (a.role === 'report' ? -1 : b.role === 'report' ? 1 : 0));
+
+export interface DocumentOptions {
+  runs: LabelledRun[];
+  command: string;
+  chartFile: string;
+  wallSeconds: number;
+  tuningNotes: string;
+}
+
+export function evaluationDocument(options: DocumentOptions): string {
+  const { runs } = options;
+  const first = runs[0]?.result as EvaluationResult;
+  const p = first.parameters;
+  const s = SIMULATION;
+  const sections: string[] = [
+    '# Offline evaluation: does Lookalike recommend better than the baselines?',
+    '',
+    `Generated by \`${options.command}\` (${Math.round(options.wallSeconds)} s on this machine, ` +
+      `model \`${first.modelId}\`). Every number below comes from that command; rerunning it with the same ` +
+      'seeds gives the same users, events and held-out items.',
+    '',
+  ];
+  for (const run of reportFirst(runs)) {
+    sections.push(
+      `## ${runTitle(run)}`,
+      '',
+      `${run.result.catalogue.warm} items in ${run.result.catalogue.subcategories.length} subcategories ` +
+        `(+ ${run.result.catalogue.cold} cold items uploaded later), ${run.result.users.oneTaste} one-taste and ` +
+        `${run.result.users.twoTastes} two-taste users, ${run.result.users.events} training events.`,
+      '',
+      markdownTable(run.result),
+      '',
+      `${verdict(run.result)} The margins, with their standard errors over users (paired: same users, same held-out items):`,
+      '',
+      marginTable(run.result),
+      '',
+      checkLine(run.result),
+      '',
+      ...findings(run.result),
+      '',
+    );
+  }
+  sections.push(
+    `![Grouped bars: each metric for each method, ${reportFirst(runs)
+      .map((r) => ROLE_TITLE[r.role].toLowerCase())
+      .join(' and ')}](${options.chartFile})`,
+    '',
+    '## Protocol',
+    '',
+    '- **Tune on one seed and one package, report on another seed and the other package.** Settings ' +
+      '(`DEFAULT_PROFILE_SETTINGS`, `DEFAULT_RANKING_SETTINGS`) may only be adjusted by looking at the tuning run ' +
+      '(emoji-datasource-google, seed 1); the report run (emoji-datasource-twitter, seed 2: the same emoji drawn in ' +
+      'another style, other users) only reports, with the settings fixed.',
+    '- **Catalogue.** The images docs/descriptors.md evaluates on (subcategories with at least 25 emoji, the first ' +
+      '25 of each by `sort_order`), which the model’s PCA was never fitted on, in either style. The label (the taste) is ' +
+      `the emoji’s subcategory. Per subcategory, the first ${p.warmPerSubcategory + p.coldPerSubcategory} images: ` +
+      `${p.coldPerSubcategory} chosen at random are held back as cold items, the other ${p.warmPerSubcategory} form the ` +
+      'catalogue. All images go to one folder (`catalogue/emoji/`), so the label never reaches the system.',
+    '- **Ingestion is the real one.** `startLocalApp` (its own DynamoDB Local, in memory: the event replay writes ' +
+      'about eight times faster than on disk; s3rver in a temporary folder; the real handlers): each PNG is ' +
+      'uploaded to the local bucket, the S3 notification goes through the queue to the embed function, and the run ' +
+      'waits for `queue.drain()` (and fails on any dead letter); then the compactor writes an index snapshot. Every ' +
+      'method reads the same vectors from the items table.',
+    '- **Events go through `POST /events`** (the API Gateway twin, `invoke`), one request per user with the user’s ' +
+      'training events in time order; every event must be accepted. Popularity and co-engagement are the aggregates ' +
+      'the track function writes.',
+    '- **Lookalike’s default is the real endpoint**: `GET /users/{id}/recommendations?limit=10&exclude=seen`.',
+    '- **Same exclusions for every method**: everything the user interacted with (liked, purchased, viewed, ' +
+      'disliked) is excluded, which is what `exclude=seen` does.',
+    '- **Baselines.** _Random_: 10 eligible items drawn uniformly with the seeded PRNG. _Most popular_: the ' +
+      'endpoint’s popular ranking (`rankPopular`) on the popularity the training events of all users wrote to the ' +
+      'Stats table. _Mean vector (the original design)_: the mean of the vectors of the items the user liked or ' +
+      'purchased, cosine top 10 on the same exact index (views are left out, which only helps it).',
+    '- **Ablations** rebuild every profile from the raw events in the Events table with each setting ' +
+      '(`rebuildProfile`, i.e. `foldEvents`, the path a change of settings takes) and rank with `rankForUser` on an ' +
+      '`ExactIndex` of the same vectors: _− time decay_ (infinite half-life), _− several tastes_ (`maxCentroids` = 1), ' +
+      '_− MMR_ (`mmrLambda` = 1), _− co-engagement_ (`coEngagementWeight` = 0). Co-engagement and popularity are ' +
+      'read from the Stats table, in the served frame, for every variant. The same code with the default settings ' +
+      'must reproduce the endpoint’s lists: the check under each table.',
+    '- **Cold items.** After the lists above, the held-back items are uploaded through S3 and the run waits for ' +
+      '`queue.drain()` and then for the recommend function’s index refresh (every 2 s, from the change feed) until ' +
+      '`POST /search` with each new image finds it. Then every method is asked again.',
+    '',
+    '## Simulation parameters',
+    '',
+    alignedTable(
+      ['parameter', 'value'],
+      ['left', 'left'],
+      [
+        [
+          'users',
+          `${first.users.oneTaste + first.users.twoTastes} (${Math.round(s.twoTasteShare * 100)} % with two tastes, the rest ` +
+            'with one; tastes are distinct subcategories drawn uniformly)',
+        ],
+        [
+          'per taste',
+          `${POSITIVES_PER_TASTE} distinct items of the subcategory: ${s.likesPerTaste} likes and ${s.purchasesPerTaste} ` +
+            `purchases; ${s.heldOutPerTaste} more items held out`,
+        ],
+        [
+          'noise',
+          `${s.noiseViews} views, each of an item of a different subcategory outside the user’s tastes; ${s.dislikes} ` +
+            'dislike of an item of a subcategory outside the user’s tastes',
+        ],
+        [
+          'time',
+          `event times uniform over the ${s.historyDays} days before the replay, sorted; the order of the events is ` +
+            'shuffled first, so tastes and noise interleave',
+        ],
+        [
+          'catalogue',
+          `${p.warmPerSubcategory} items per subcategory (+ ${p.coldPerSubcategory} cold) in ` +
+            `${first.catalogue.subcategories.length} subcategories (all of them if the package has no more; otherwise ` +
+            'drawn with the seed)',
+        ],
+        [
+          'randomness',
+          'one seeded PRNG (sfc32 seeded with splitmix32, `test/eval/prng.ts`), a separate stream per purpose; same ' +
+            'seed, same catalogue split, users, events and held-out items',
+        ],
+      ],
+    ),
+    '',
+    '## Metrics (at 10, averaged over users)',
+    '',
+    alignedTable(
+      ['metric', 'definition'],
+      ['left', 'left'],
+      METRICS.map((m) => [m.label, m.help]),
+    ),
+    '',
+    'The cold-item hit rate counts a user when the list computed _after_ the cold upload holds at least one of the ' +
+      `${first.parameters.coldPerSubcategory} new items of one of the user’s tastes (the user has no event on them; ` +
+      'nothing but their image says what they are). All other metrics use the lists computed before the upload.',
+    '',
+    '## Settings',
+    '',
+    'Profile (`DEFAULT_PROFILE_SETTINGS`):',
+    '',
+    '```json',
+    JSON.stringify(first.settings.profile, null, 2),
+    '```',
+    '',
+    'Ranking (`DEFAULT_RANKING_SETTINGS`):',
+    '',
+    '```json',
+    JSON.stringify(first.settings.ranking, null, 2),
+    '```',
+    '',
+    options.tuningNotes,
+    '',
+    ...runs.flatMap((run) =>
+      run.result.sweep
+        ? [
+            `One setting at a time around the defaults, scored offline like the ablations on the ${ROLE_TITLE[run.role].toLowerCase()} ` +
+              `(${run.result.emojiPackage}, seed ${run.result.seed}) only:`,
+            '',
+            markdownTable({
+              ...run.result,
+              methods: [...run.result.methods.filter((m) => m.id === 'lookalike'), ...run.result.sweep],
+            }),
+            '',
+          ]
+        : [],
+    ),
+    '## Timings',
+    '',
+    ...runs.map((run) => `- ${runTitle(run)}: ${timingLine(run.result)}.`),
+    '',
+    '## Reproduce',
+    '',
+    '```bash',
+    options.command,
+    '```',
+    '',
+    'Options: `--preset ci` (fewer users and subcategories, under 3 minutes; also the Jest test ' +
+      '`test/integration/eval.test.ts`), `--package google|twitter --seed n` for a single run, `--users n`, ' +
+      '`--out <file.md>` (the chart goes next to it as `.svg`).',
+    '',
+  );
+  return sections.join('\n');
+}
