@@ -108,7 +108,8 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
   ) => {
     let versionId: string | undefined;
     if (eventName === 'ObjectRemoved:Delete') {
-      versionId = versions.get(versionKey(bucket, key));
+      // s3rver deletes like an unversioned bucket, and AWS's record of such a delete names no
+      // version (a version id on `Delete` means one version of a versioned bucket went for good).
       versions.delete(versionKey(bucket, key));
     } else {
       versionId = newVersionId();

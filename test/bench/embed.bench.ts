@@ -1,0 +1,247 @@
+/**
+ * `npm run bench:embed`: the shared embedder on catalogue-like photos (~1000 x 1000 JPEGs, built
+ * before any clock starts; warm-up calls are not timed).
+ *
+ * - Single thread (sharp.concurrency(1), ORT intraOpNumThreads 1: the 1-vCPU Lambda) and default
+ *   threads (sharp's default, ORT threads = os.availableParallelism()): median ms per image for
+ *   decode + preprocess (`preprocess` + `toTensor`), inference (`infer`) and end to end (`embed`).
+ * - preprocess_over_sharp_floor: ours over sharp alone decoding and resizing the same file with the
+ *   manifest's resize options to raw pixels; the two alternate per image over many rounds, single thread.
+ * - tfjs_over_ort: the same model, same input tensor, in the pure-JS TF.js CPU backend over ORT (both
+ *   single thread; see {@link TfjsReference} for what is timed).
+ * - cold_start_ms: a fresh `node` process on an esbuild bundle that requires the embedder, creates
+ *   the session and embeds one image; the child reports its own clock (origin = its start).
+ *
+ * Progress goes to stderr; the last stdout line is one JSON object. Timings are never asserted on.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { defaultManifestPath, Embedder } from '../../functions/shared/embedder';
+import { loadManifest } from '../../functions/shared/model-manifest';
+import { catalogueJpeg, emojiImages } from '../support/images';
+import { bundleForNode, runNodeChild, scratchDir } from './support/child-process';
+import { median, progress, round } from './support/stats';
+import { TfjsReference } from './support/tfjs-reference';
+
+const IMAGES = Number(process.env.BENCH_IMAGES ?? 30);
+/** Rounds of the alternating preprocess / sharp-floor comparison (each round visits every image). */
+const FLOOR_ROUNDS = Number(process.env.BENCH_FLOOR_ROUNDS ?? 20);
+/** TF.js CPU takes tens of seconds per image: a few images, after one untimed call. */
+const TFJS_IMAGES = Number(process.env.BENCH_TFJS_IMAGES ?? 3);
+const ORT_RUNS_PER_TFJS_IMAGE = 3;
+const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 5);
+const WARMUP_IMAGES = 3;
+
+const log = progress('embed');
+
+interface StageTimes {
+  preprocessMs: number;
+  inferenceMs: number;
+  e2eMs: number;
+}
+
+interface ColdStartReport {
+  bootMs: number;
+  requireMs: number;
+  sessionMs: number;
+  firstEmbedMs: number;
+  coldStartMs: number;
+  dim: number;
+}
+
+async function time<T>(samples: number[], work: () => Promise<T> | T): Promise<T> {
+  const started = performance.now();
+  const result = await work();
+  samples.push(performance.now() - started);
+  return result;
+}
+
+/** Median preprocess (alone), inference (on prebuilt tensors) and end-to-end time per image. */
+async function stageTimes(embedder: Embedder, bodies: Buffer[]): Promise<StageTimes> {
+  for (const bytes of bodies.slice(0, WARMUP_IMAGES)) await embedder.embed(bytes);
+  const preprocessMs: number[] = [];
+  const tensors: ort.Tensor[] = [];
+  for (const bytes of bodies) {
+    tensors.push(await time(preprocessMs, async () => embedder.toTensor(await embedder.preprocess(bytes))));
+  }
+  const inferenceMs: number[] = [];
+  for (const tensor of tensors) await time(inferenceMs, () => embedder.infer(tensor));
+  const e2eMs: number[] = [];
+  for (const bytes of bodies) await time(e2eMs, () => embedder.embed(bytes));
+  return { preprocessMs: median(preprocessMs), inferenceMs: median(inferenceMs), e2eMs: median(e2eMs) };
+}
+
+/** Our decode + preprocess against sharp alone, alternating per image (who goes first alternates too). */
+async function preprocessAgainstFloor(embedder: Embedder, bodies: Buffer[]) {
+  const { width, height } = embedder.manifest.input;
+  const { fit, kernel } = embedder.manifest.preprocess;
+  const floor = (bytes: Buffer) => sharp(bytes).resize(width, height, { fit, kernel }).raw().toBuffer();
+  // Our two steps are also timed apart, to show where any excess over the floor goes.
+  const decodeMs: number[] = [];
+  const toTensorMs: number[] = [];
+  const ours = async (bytes: Buffer) => {
+    const image = await time(decodeMs, () => embedder.preprocess(bytes));
+    return time(toTensorMs, () => embedder.toTensor(image));
+  };
+  for (const bytes of bodies.slice(0, WARMUP_IMAGES)) {
+    await floor(bytes);
+    await ours(bytes);
+  }
+  decodeMs.length = 0;
+  toTensorMs.length = 0;
+  const oursMs: number[] = [];
+  const floorMs: number[] = [];
+  for (let r = 0; r < FLOOR_ROUNDS; r++) {
+    for (const [i, bytes] of bodies.entries()) {
+      if ((r + i) % 2 === 0) {
+        await time(oursMs, () => ours(bytes));
+        await time(floorMs, () => floor(bytes));
+      } else {
+        await time(floorMs, () => floor(bytes));
+        await time(oursMs, () => ours(bytes));
+      }
+    }
+  }
+  return {
+    oursMs: median(oursMs),
+    floorMs: median(floorMs),
+    decodeMs: median(decodeMs),
+    toTensorMs: median(toTensorMs),
+  };
+}
+
+/**
+ * ORT: `Embedder.infer` = the whole ONNX graph (truncated InceptionV3, GeM pooling, per-block L2,
+ * concatenation, centring, PCA projection) + the final L2 normalisation in JS.
+ * TF.js: `TfjsReference.embed` = the original Keras network truncated at the same layers, the same
+ * pooling in TF.js, the same head constants applied in JS, the same final L2 normalisation.
+ * Same input tensor on both sides; the outputs must agree, or the ratio would compare different work.
+ */
+async function tfjsAgainstOrt(embedder: Embedder, tensors: ort.Tensor[]) {
+  const { modelPath } = loadManifest(defaultManifestPath());
+  const reference = await TfjsReference.load(embedder.manifest, modelPath);
+  try {
+    const [first] = tensors;
+    if (!first) throw new Error('no tensors');
+    log('TF.js: untimed first call');
+    reference.embed(first.data as Float32Array);
+    const ortMs: number[] = [];
+    const tfjsMs: number[] = [];
+    let maxDifference = 0;
+    for (const [i, tensor] of tensors.slice(1, 1 + TFJS_IMAGES).entries()) {
+      const runs: number[] = [];
+      let vector: Float32Array | undefined;
+      for (let run = 0; run < ORT_RUNS_PER_TFJS_IMAGE; run++)
+        vector = await time(runs, () => embedder.infer(tensor));
+      ortMs.push(median(runs));
+      const expected = await time(tfjsMs, () => reference.embed(tensor.data as Float32Array));
+      expected.forEach((v, k) => {
+        maxDifference = Math.max(maxDifference, Math.abs(v - ((vector as Float32Array)[k] as number)));
+      });
+      log(
+        `TF.js image ${i + 1}/${TFJS_IMAGES}: ${round(tfjsMs.at(-1) ?? 0, 0)} ms; ORT ${round(ortMs.at(-1) ?? 0, 1)} ms`,
+      );
+    }
+    if (!(maxDifference < 1e-4)) throw new Error(`TF.js and ORT embeddings differ by ${maxDifference}`);
+    return { tfjsMs: median(tfjsMs), ortMs: median(ortMs), maxDifference };
+  } finally {
+    reference.dispose();
+  }
+}
+
+async function coldStarts(image: Buffer): Promise<ColdStartReport[]> {
+  const dir = scratchDir('embed-bench');
+  try {
+    const imagePath = join(dir, 'image.jpg');
+    writeFileSync(imagePath, image);
+    const script = await bundleForNode(
+      join(__dirname, 'support/embed-cold-start.ts'),
+      join(dir, 'child.js'),
+      {
+        external: ['onnxruntime-node', 'sharp'],
+      },
+    );
+    const reports: ColdStartReport[] = [];
+    for (let run = 0; run < COLD_STARTS; run++) {
+      const { report } = await runNodeChild<ColdStartReport>(script, [imagePath], {
+        LOOKALIKE_MODEL_MANIFEST: defaultManifestPath(),
+      });
+      log(`cold start ${run + 1}/${COLD_STARTS}: ${JSON.stringify(report)}`);
+      reports.push(report);
+    }
+    return reports;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const defaultSharpConcurrency = sharp.concurrency();
+  const catalogue = emojiImages();
+  log(`building ${IMAGES} catalogue JPEGs (1000 x 1000)...`);
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < IMAGES; i++) {
+    const image = catalogue[Math.floor((i * catalogue.length) / IMAGES)];
+    bodies.push(await catalogueJpeg(image?.file ?? '', 1000));
+  }
+
+  log('single thread: preprocess against the sharp floor (alternating)');
+  sharp.concurrency(1);
+  const single = await Embedder.load({ threads: 1 });
+  const floor = await preprocessAgainstFloor(single, bodies);
+  log(`ours ${round(floor.oursMs)} ms, sharp floor ${round(floor.floorMs)} ms`);
+  log('single thread: stages');
+  const singleStages = await stageTimes(single, bodies);
+  log(JSON.stringify(singleStages));
+
+  log(`TF.js CPU against ORT, ${TFJS_IMAGES} images (each takes tens of seconds in TF.js)`);
+  const tensors: ort.Tensor[] = [];
+  for (const bytes of bodies.slice(0, 1 + TFJS_IMAGES))
+    tensors.push(single.toTensor(await single.preprocess(bytes)));
+  const tfjs = await tfjsAgainstOrt(single, tensors);
+
+  const threads = availableParallelism();
+  log(`default threads: sharp ${defaultSharpConcurrency}, ORT ${threads}`);
+  sharp.concurrency(defaultSharpConcurrency);
+  const multi = await Embedder.load({ threads });
+  const multiStages = await stageTimes(multi, bodies);
+  log(JSON.stringify(multiStages));
+
+  log(`cold start: ${COLD_STARTS} fresh processes`);
+  const cold = await coldStarts(bodies[0] as Buffer);
+
+  const summary = {
+    images: IMAGES,
+    e2e_ms_1thread: round(singleStages.e2eMs),
+    preprocess_over_sharp_floor: round(floor.oursMs / floor.floorMs, 3),
+    tfjs_over_ort: round(tfjs.tfjsMs / tfjs.ortMs, 1),
+    cold_start_ms: round(median(cold.map((c) => c.coldStartMs)), 1),
+    e2e_ms_default_threads: round(multiStages.e2eMs),
+    inference_ms_1thread: round(singleStages.inferenceMs),
+    preprocess_ms_1thread: round(floor.oursMs),
+    sharp_floor_ms_1thread: round(floor.floorMs),
+    preprocess_only_ms_1thread: round(floor.decodeMs),
+    to_tensor_ms_1thread: round(floor.toTensorMs),
+    inference_ms_default_threads: round(multiStages.inferenceMs),
+    preprocess_ms_default_threads: round(multiStages.preprocessMs),
+    tfjs_ms: round(tfjs.tfjsMs, 0),
+    tfjs_ort_ms: round(tfjs.ortMs),
+    tfjs_max_abs_difference: Number(tfjs.maxDifference.toExponential(2)),
+    cold_start_require_ms: round(median(cold.map((c) => c.requireMs)), 1),
+    cold_start_session_ms: round(median(cold.map((c) => c.sessionMs)), 1),
+    cold_start_first_embed_ms: round(median(cold.map((c) => c.firstEmbedMs)), 1),
+    threads_default: threads,
+    sharp_concurrency_default: defaultSharpConcurrency,
+    dim: single.dim,
+    model_id: single.modelId,
+  };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exitCode = 1;
+});

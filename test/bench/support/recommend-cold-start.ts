@@ -1,0 +1,98 @@
+/**
+ * Child process of `bench:coldstart` (bundled with esbuild, run with plain `node`): loads the built
+ * recommend handler and asks it twice for one user's recommendations, as API Gateway would with no
+ * authorizer. Times are read from this process's own clock, whose origin is its start.
+ * Usage: node recommend-cold-start.js <handler bundle> <userId>
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+
+type Handler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const mainStartedMs = performance.now();
+
+function recommendationsRequest(userId: string): APIGatewayProxyEventV2 {
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: 'GET /users/{userId}/recommendations',
+    rawPath: `/users/${encodeURIComponent(userId)}/recommendations`,
+    rawQueryString: 'limit=10',
+    headers: { accept: 'application/json' },
+    pathParameters: { userId },
+    queryStringParameters: { limit: '10' },
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: 'localhost',
+      domainPrefix: 'localhost',
+      http: {
+        method: 'GET',
+        path: `/users/${encodeURIComponent(userId)}/recommendations`,
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'coldstart-bench',
+      },
+      requestId: crypto.randomUUID(),
+      routeKey: 'GET /users/{userId}/recommendations',
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+  };
+}
+
+const context = {
+  functionName: 'recommend',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:recommend',
+  memoryLimitInMB: '1024',
+  awsRequestId: crypto.randomUUID(),
+  logGroupName: '/aws/lambda/recommend',
+  logStreamName: 'local',
+  callbackWaitsForEmptyEventLoop: false,
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+} as Context;
+
+function summary(response: APIGatewayProxyStructuredResultV2) {
+  const body = JSON.parse(response.body ?? '{}') as { strategy?: string; items?: { itemId: string }[] };
+  return {
+    statusCode: response.statusCode,
+    strategy: body.strategy,
+    itemIds: (body.items ?? []).map((item) => item.itemId),
+    ...(response.statusCode === 200 ? {} : { body: response.body }),
+  };
+}
+
+async function main(): Promise<void> {
+  const [handlerPath, userId] = process.argv.slice(2) as [string, string];
+  const requireStarted = performance.now();
+  const { handler } = require(handlerPath) as { handler: Handler };
+  const firstStarted = performance.now();
+  const first = await handler(recommendationsRequest(userId), context);
+  const firstAnswered = performance.now();
+  const second = await handler(recommendationsRequest(userId), context);
+  const warmMs = performance.now() - firstAnswered;
+  process.stdout.write(
+    `${JSON.stringify({
+      bootMs: mainStartedMs,
+      requireMs: firstStarted - requireStarted,
+      firstRequestMs: firstAnswered - firstStarted,
+      coldMs: firstAnswered,
+      warmMs,
+      first: summary(first),
+      second: summary(second),
+    })}\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exitCode = 1;
+});
