@@ -362,6 +362,12 @@ function decodeError(error: unknown, format: string): InvalidImage {
   const details = { format, decoder: message.slice(0, 300) };
   if (/pixel limit/i.test(message))
     return new InvalidImage('pixel_limit', 'the image exceeds the pixel limit', details);
+  // A header that does not parse is corruption, even when libvips adds that the data ended early.
+  if (
+    /corrupt header|contains no image|not a (jpeg|png)|bad (signature|header)|improper call/i.test(message)
+  ) {
+    return new InvalidImage('corrupt_image', `the ${format} file is corrupt`, details);
+  }
   if (
     /premature end|truncated|unexpected end|read error|not enough data|short read|end of (file|stream)/i.test(
       message,
