@@ -72,6 +72,8 @@ export class Embedder {
   private readonly levels: Float32Array;
   /** onnxruntime sessions are not documented as re-entrant: runs are chained, decoding is not. */
   private inferenceQueue: Promise<unknown> = Promise.resolve();
+  /** Input buffers of finished inferences, reused by toTensor. */
+  private readonly spareTensors: Float32Array[] = [];
 
   private constructor(loaded: LoadedManifest, session: ort.InferenceSession, limits: ImageLimits) {
     this.manifest = loaded.manifest;
@@ -254,7 +256,9 @@ export class Embedder {
   toTensor(image: PreprocessedImage): ort.Tensor {
     const { width, height, pixels } = image;
     const plane = width * height;
-    const data = new Float32Array(plane * 3);
+    // Fresh 1 MB tensors cost more than the resize itself; finished ones come back after inference.
+    const spare = this.spareTensors.pop();
+    const data = spare?.length === plane * 3 ? spare : new Float32Array(plane * 3);
     const { levels } = this;
     if (this.manifest.input.layout === 'NHWC') {
       for (let i = 0, p = 0; p < plane; p++, i += 3) {
@@ -272,11 +276,18 @@ export class Embedder {
     return new ort.Tensor('float32', data, [1, 3, height, width]);
   }
 
+  /** Hands a tensor's buffer back for reuse once nothing reads it any more (infer does this). */
+  releaseTensor(tensor: ort.Tensor): void {
+    if (tensor.data instanceof Float32Array && this.spareTensors.length < 4)
+      this.spareTensors.push(tensor.data);
+  }
+
   /** Runs the model and L2-normalises its output. */
   async infer(tensor: ort.Tensor): Promise<Float32Array> {
     const run = this.inferenceQueue.then(() => this.session.run({ [this.manifest.input.name]: tensor }));
     this.inferenceQueue = run.catch(() => undefined);
     const outputs = await run;
+    this.releaseTensor(tensor);
     const output = outputs[this.manifest.output.name];
     if (!output || !(output.data instanceof Float32Array))
       throw new EmbeddingFailed('the model gave no float32 output');

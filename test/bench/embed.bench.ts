@@ -82,9 +82,12 @@ async function preprocessAgainstFloor(embedder: Embedder, bodies: Buffer[]) {
   // Our two steps are also timed apart, to show where any excess over the floor goes.
   const decodeMs: number[] = [];
   const toTensorMs: number[] = [];
+  // As in the pipeline, where inference hands each input buffer back for the next image.
   const ours = async (bytes: Buffer) => {
     const image = await time(decodeMs, () => embedder.preprocess(bytes));
-    return time(toTensorMs, () => embedder.toTensor(image));
+    const tensor = await time(toTensorMs, () => embedder.toTensor(image));
+    embedder.releaseTensor(tensor);
+    return tensor;
   };
   for (const bytes of bodies.slice(0, WARMUP_IMAGES)) {
     await floor(bytes);
