@@ -437,7 +437,10 @@ function renderMarkdown(input: {
     ...(chosen ? [line(chosen, '**chosen** ')] : []),
     ...references.map((row) => line(row, 'reference: ')),
     ...(['mobilenet_v2', 'inception_v3'] as const).map((model) =>
-      line(rows.find((row) => row.spec.model === model) as Row, `best ${model === 'mobilenet_v2' ? 'MobileNetV2' : 'InceptionV3'}: `),
+      line(
+        rows.find((row) => row.spec.model === model) as Row,
+        `best ${model === 'mobilenet_v2' ? 'MobileNetV2' : 'InceptionV3'}: `,
+      ),
     ),
     ...rows.slice(0, 30).map((row) => line(row)),
     '',
