@@ -29,15 +29,6 @@ export interface HostileUpload {
 
 const rejected = (code: string): Expected => ({ outcome: 'rejected', code });
 
-/**
- * Where the embedder answers other than badInputCorpus() expects (the model tier's embedder test
- * fails on it too). Ingestion must record what the embedder says; which code is right is the
- * embedder's question: libvips reports "corrupt header: premature end", and decodeError checks
- * the truncation pattern first.
- */
-const KNOWN_DISAGREEMENTS: Readonly<Record<string, string>> = {
-  'JPEG magic then garbage': 'truncated_image',
-};
 const MB = 1024 * 1024;
 
 function crc32(bytes: Buffer): number {
@@ -216,7 +207,7 @@ export async function hostileUploads(): Promise<HostileUpload[]> {
   for (const [i, entry] of (await badInputCorpus()).entries()) {
     if (entry.expected === 'ok') continue;
     const itemId = `bad-${i}`;
-    const code = KNOWN_DISAGREEMENTS[entry.name] ?? entry.expected;
+    const code = entry.expected;
     add(
       `embedder bad input: ${entry.name}`,
       `catalogue/bad/${itemId}.png`,
