@@ -6,7 +6,6 @@ import { CatalogueIndex } from '../shared/catalogue-index';
 import { CatalogueReader } from '../shared/catalogue-reader';
 import { numberEnv, optionalEnv, requiredEnv } from '../shared/config';
 import { DynamoVectorRetriever, VECTOR_INDEX_NAME } from '../shared/dynamodb-vector';
-import { getEmbedder } from '../shared/embedder';
 import {
   BadRequest,
   bodyBytes,
@@ -19,7 +18,7 @@ import {
 } from '../shared/http';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
 import { observability } from '../shared/observability';
-import { ProfileStore } from '../shared/profile-store';
+import { ProfileStore, storeTablesFromEnv } from '../shared/profile-store';
 import { DEFAULT_RANKING_SETTINGS } from '../shared/ranking';
 import {
   exactServing,
@@ -83,17 +82,9 @@ const deps: RecommendDeps = {
     itemsTable,
     numberEnv('IMAGE_URL_TTL_SECONDS', 900, { min: 1, max: 604800 }),
   ),
-  profiles: new ProfileStore(
-    dynamoClient(),
-    {
-      events: requiredEnv('EVENTS_TABLE'),
-      profiles: requiredEnv('PROFILES_TABLE'),
-      stats: requiredEnv('STATS_TABLE'),
-      items: itemsTable,
-    },
-    modelId,
-  ),
-  embedder: () => getEmbedder(),
+  profiles: new ProfileStore(dynamoClient(), storeTablesFromEnv(), modelId),
+  // Only image search embeds: onnxruntime and sharp load on its first use, not at every cold start.
+  embedder: () => import('../shared/embedder').then(({ getEmbedder }) => getEmbedder()),
   modelId,
   profileSettings: profileSettingsFromEnv(),
   ranking: {

@@ -15,6 +15,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { bytesToVector } from './catalogue-repository';
+import { requiredEnv } from './config';
 import type { EventType, InterestCentroid, InterestProfile } from './interest-profile';
 
 /** A raw event as stored: the source of truth a profile can be rebuilt from. */
@@ -53,6 +54,16 @@ export interface StoreTables {
   profiles: string;
   stats: string;
   items: string;
+}
+
+/** The tables the stack passes to the track and recommend functions. */
+export function storeTablesFromEnv(): StoreTables {
+  return {
+    events: requiredEnv('EVENTS_TABLE'),
+    profiles: requiredEnv('PROFILES_TABLE'),
+    stats: requiredEnv('STATS_TABLE'),
+    items: requiredEnv('ITEMS_TABLE'),
+  };
 }
 
 export const POPULARITY_SHARDS = 8;

@@ -15,7 +15,7 @@ import {
 } from '../shared/http';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
 import { observability } from '../shared/observability';
-import { ProfileStore } from '../shared/profile-store';
+import { ProfileStore, storeTablesFromEnv } from '../shared/profile-store';
 import { profileSettingsFromEnv } from '../shared/settings';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../shared/track-events';
 
@@ -24,16 +24,7 @@ const identity = identityConfigFromEnv();
 const DAY = 86_400_000;
 const eventTtlMs = numberEnv('EVENT_TTL_DAYS', 90, { min: 1, max: 3650 }) * DAY;
 const deps: TrackDeps = {
-  store: new ProfileStore(
-    dynamoClient(),
-    {
-      events: requiredEnv('EVENTS_TABLE'),
-      profiles: requiredEnv('PROFILES_TABLE'),
-      stats: requiredEnv('STATS_TABLE'),
-      items: requiredEnv('ITEMS_TABLE'),
-    },
-    requiredEnv('ACTIVE_MODEL_ID'),
-  ),
+  store: new ProfileStore(dynamoClient(), storeTablesFromEnv(), requiredEnv('ACTIVE_MODEL_ID')),
   dim: numberEnv('MODEL_DIMENSION', 0, { min: 1 }),
   policy: {
     ...DEFAULT_TRACKING_POLICY,

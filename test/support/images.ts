@@ -49,7 +49,7 @@ export async function catalogueJpeg(file: string, side = 1000, quality = 88): Pr
 export const solid = (width: number, height: number, colour = '#cc5500') =>
   sharp({ create: { width, height, channels: 3, background: colour } });
 
-function crc32(bytes: Buffer): number {
+export function crc32(bytes: Buffer): number {
   let crc = 0xffffffff;
   for (const byte of bytes) {
     crc ^= byte;
@@ -58,7 +58,8 @@ function crc32(bytes: Buffer): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-function pngChunk(type: string, data: Buffer): Buffer {
+/** A PNG chunk with its length and CRC. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);
   length.writeUInt32BE(data.length);
   const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);

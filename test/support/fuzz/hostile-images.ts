@@ -4,7 +4,7 @@
  * that is ready (a valid image whatever else the file holds), or nothing at all (not a catalogue image).
  */
 import { deflateSync } from 'node:zlib';
-import { badInputCorpus, solid } from '../images';
+import { badInputCorpus, crc32, pngChunk, solid } from '../images';
 
 export type Expected =
   | { readonly outcome: 'rejected'; readonly code: string }
@@ -30,24 +30,6 @@ export interface HostileUpload {
 const rejected = (code: string): Expected => ({ outcome: 'rejected', code });
 
 const MB = 1024 * 1024;
-
-function crc32(bytes: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
 
 /** A PNG with `chunk` inserted right after IHDR (where text chunks usually sit). */
 function withPngChunk(png: Buffer, chunk: Buffer): Buffer {
