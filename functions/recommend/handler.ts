@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { MAX_IMAGE_BODY_BYTES } from '../../infra/routes';
+import { AggregateCache } from '../shared/aggregate-cache';
 import { dynamoClient, s3Client } from '../shared/aws-clients';
 import { CatalogueIndex } from '../shared/catalogue-index';
 import { CatalogueReader } from '../shared/catalogue-reader';
@@ -45,9 +46,17 @@ const backend = optionalEnv('SERVING_BACKEND') ?? 'exact';
 if (backend !== 'exact' && backend !== 'dynamodb-vector')
   throw new Error(`SERVING_BACKEND=${backend} is not exact or dynamodb-vector`);
 const bucket = requiredEnv('CATALOGUE_BUCKET');
+const reader = new CatalogueReader(dynamoClient(), s3Client(), itemsTable, {
+  urlTtlSeconds: numberEnv('IMAGE_URL_TTL_SECONDS', 900, { min: 1, max: 604800 }),
+  viewCacheMs: numberEnv('VIEW_CACHE_MS', 30_000, { min: 0 }),
+});
+const profiles = new ProfileStore(dynamoClient(), storeTablesFromEnv(), modelId);
 let catalogue: Promise<CatalogueIndex> | undefined;
 
-/** The exact index loads on first use and is kept for the life of the function instance. */
+/**
+ * The exact index loads on first use and is kept for the life of the function instance. Items it
+ * sees change also leave the view cache, so a new title or price shows with the next refresh.
+ */
 function loadCatalogue(): Promise<CatalogueIndex> {
   catalogue ??= CatalogueIndex.load({
     dynamo: dynamoClient(),
@@ -57,6 +66,7 @@ function loadCatalogue(): Promise<CatalogueIndex> {
     modelId,
     dim,
     refreshIntervalMs: numberEnv('INDEX_REFRESH_MS', 2000, { min: 0 }),
+    onChanged: (itemIds) => reader.forget(itemIds),
   });
   catalogue.catch(() => {
     catalogue = undefined;
@@ -76,13 +86,9 @@ const deps: RecommendDeps = {
             dim,
           }),
         ),
-  reader: new CatalogueReader(
-    dynamoClient(),
-    s3Client(),
-    itemsTable,
-    numberEnv('IMAGE_URL_TTL_SECONDS', 900, { min: 1, max: 604800 }),
-  ),
-  profiles: new ProfileStore(dynamoClient(), storeTablesFromEnv(), modelId),
+  reader,
+  profiles,
+  aggregates: new AggregateCache(profiles, { ttlMs: numberEnv('AGGREGATE_CACHE_MS', 30_000, { min: 1 }) }),
   // Only image search embeds: onnxruntime and sharp load on its first use, not at every cold start.
   embedder: () => import('../shared/embedder').then(({ getEmbedder }) => getEmbedder()),
   modelId,

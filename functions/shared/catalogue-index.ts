@@ -34,6 +34,8 @@ export interface CatalogueIndexDeps {
    * consistency can make a change visible after a later one. @default 60 s
    */
   overlapMs?: number;
+  /** Told the ids of items whose rows were (re)applied, after each refresh that found any. */
+  onChanged?: (itemIds: string[]) => void;
 }
 
 export const snapshotPrefix = (modelId: string) => `index/${modelId}/`;
@@ -128,6 +130,7 @@ export class CatalogueIndex {
       }
       this.watermark = Math.max(this.watermark, row.changedAt);
     }
+    if (changed.length > 0) this.deps.onChanged?.(changed.map((row) => row.itemId));
     this.lastRefresh = now;
     return changed.length;
   }

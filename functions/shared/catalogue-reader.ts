@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { LRUCache } from 'lru-cache';
 import { type CatalogueItem, CatalogueRepository } from './catalogue-repository';
 
 /** What the API shows of an item. */
@@ -26,19 +27,39 @@ interface ViewRow {
   source?: { bucket: string; key: string; versionId?: string };
 }
 
+export interface CatalogueReaderOptions {
+  /** How long a presigned image URL is valid. @default 900 s */
+  urlTtlSeconds?: number;
+  /**
+   * How long an item's view (title, price, image URL...) is reused; 0 reads every time. Whether an
+   * item may be served at all is never cached here: the index decides that on every request. A URL is
+   * reused for at most a third of its validity, so a client always gets two thirds of it. @default 30 s
+   */
+  viewCacheMs?: number;
+  /** Views kept at most (least recently used go first). @default 20000 */
+  maxCachedViews?: number;
+}
+
 /** Reads items for responses, with short-lived presigned image URLs. */
 export class CatalogueReader {
   private readonly documents: DynamoDBDocumentClient;
   readonly repository: CatalogueRepository;
+  private readonly urlTtlSeconds: number;
+  /** Views by item id (a missing or deleted item is read again next time). */
+  private readonly cache: LRUCache<string, ItemView> | undefined;
 
   constructor(
     dynamo: DynamoDBClient,
     private readonly s3: S3Client,
     private readonly itemsTable: string,
-    private readonly urlTtlSeconds = 900,
+    options: CatalogueReaderOptions = {},
   ) {
     this.documents = DynamoDBDocumentClient.from(dynamo);
     this.repository = new CatalogueRepository(dynamo, itemsTable);
+    this.urlTtlSeconds = options.urlTtlSeconds ?? 900;
+    const ttl = Math.min(options.viewCacheMs ?? 30_000, (this.urlTtlSeconds * 1000) / 3);
+    this.cache =
+      ttl >= 1 ? new LRUCache({ max: options.maxCachedViews ?? 20_000, ttl: Math.floor(ttl) }) : undefined;
   }
 
   async get(itemId: string): Promise<CatalogueItem | undefined> {
@@ -51,12 +72,39 @@ export class CatalogueReader {
     });
   }
 
-  /** Views of many items, in one round trip per 100; missing or deleted items are absent. */
+  /** Drops cached views of items that changed (the exact index calls this as it applies changes). */
+  forget(itemIds: Iterable<string>): void {
+    if (!this.cache) return;
+    for (const itemId of itemIds) this.cache.delete(itemId);
+  }
+
+  /**
+   * Views of many items (missing or deleted ones are absent): cached ones from memory, the rest in
+   * one round trip per 100.
+   */
   async views(itemIds: string[]): Promise<Map<string, ItemView>> {
+    const views = new Map<string, ItemView>();
+    const toRead: string[] = [];
+    for (const itemId of new Set(itemIds)) {
+      const cached = this.cache?.get(itemId);
+      if (cached === undefined) toRead.push(itemId);
+      else views.set(itemId, cached);
+    }
+    if (toRead.length === 0) return views;
+    const read = await this.readViews(toRead);
+    for (const itemId of toRead) {
+      const view = read.get(itemId);
+      if (!view) continue;
+      this.cache?.set(itemId, view);
+      views.set(itemId, view);
+    }
+    return views;
+  }
+
+  private async readViews(itemIds: string[]): Promise<Map<string, ItemView>> {
     const rows: ViewRow[] = [];
-    const unique = [...new Set(itemIds)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique
+    for (let i = 0; i < itemIds.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = itemIds
         .slice(i, i + 100)
         .map((itemId) => ({ itemId }));
       while (keys && keys.length > 0) {

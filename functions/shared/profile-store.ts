@@ -309,12 +309,16 @@ export class ProfileStore {
 
   /** Frame-weighted co-engagement from each of `itemIds` to other items, summed per target. */
   async coEngagement(itemIds: string[]): Promise<Map<string, number>> {
-    const totals = new Map<string, number>();
-    const rows = await Promise.all([...new Set(itemIds)].map((itemId) => this.queryAll(`co#${itemId}`, 200)));
-    const sources = new Set(itemIds);
-    for (const row of rows.flat())
-      if (!sources.has(row.sk)) totals.set(row.sk, (totals.get(row.sk) ?? 0) + row.weight);
-    return totals;
+    const sources = [...new Set(itemIds)];
+    return sumCoEngagement(
+      sources,
+      await Promise.all(sources.map((itemId) => this.coEngagementFrom(itemId))),
+    );
+  }
+
+  /** Frame-weighted co-engagement from one item to others (at most the first 200 rows). */
+  async coEngagementFrom(itemId: string): Promise<Array<{ itemId: string; weight: number }>> {
+    return (await this.queryAll(`co#${itemId}`, 200)).map((row) => ({ itemId: row.sk, weight: row.weight }));
   }
 
   private async queryAll(
@@ -358,3 +362,15 @@ export class ProfileStore {
 }
 
 export type { TransactWriteItem };
+
+/** Co-engagement from `sources` (one row list each) summed per target, the sources themselves left out. */
+export function sumCoEngagement(
+  sources: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<{ itemId: string; weight: number }>>,
+): Map<string, number> {
+  const excluded = new Set(sources);
+  const totals = new Map<string, number>();
+  for (const row of rows.flat())
+    if (!excluded.has(row.itemId)) totals.set(row.itemId, (totals.get(row.itemId) ?? 0) + row.weight);
+  return totals;
+}

@@ -1,4 +1,4 @@
-import { cosine, decayFactor, type InterestProfile, type ProfileSettings } from './interest-profile';
+import { decayFactor, type InterestProfile, type ProfileSettings } from './interest-profile';
 import type { ItemAttributes, VectorIndex } from './vector-index';
 
 export interface RankingSettings {
@@ -100,7 +100,10 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
   const candidates = new Set<string>();
   queries.forEach((query, k) => {
     const quota = Math.max(request.limit * 3, Math.ceil(settings.candidatePool * (blend[k] as number)));
-    for (const hit of index.search({ queries: [query], k: quota, accept })) candidates.add(hit.itemId);
+    // The pool only has to hold the best items, not order them: its members are scored exactly below,
+    // so the int8 scan's own top `quota` will do (the index's default over-fetch is for exact top-k).
+    const hits = index.search({ queries: [query], k: quota, candidates: quota, accept });
+    for (const hit of hits) candidates.add(hit.itemId);
   });
   // Co-engaged items join the pool even when they look different: that is the point of the signal.
   const co = inputs.coEngagement ?? new Map<string, number>();
@@ -117,15 +120,16 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
 
   // Similarity to each taste, calibrated by that taste's best candidate, then blended by weight:
   // a loose taste (vehicles of all kinds) counts as much as a tight one (hearts) of equal weight.
+  // Every vector is made unit once, so each cosine below is a plain dot product.
   const vectors = new Map<string, Float32Array>();
   for (const itemId of candidates) {
     const vector = index.vector(itemId);
-    if (vector) vectors.set(itemId, vector);
+    if (vector) vectors.set(itemId, toUnit(vector));
   }
   const similarities = new Map<string, number[]>();
   const best = queries.map(() => 0);
   for (const [itemId, vector] of vectors) {
-    const sims = queries.map((query) => cosine(query, vector));
+    const sims = queries.map((query) => dot(query, vector));
     sims.forEach((sim, k) => {
       best[k] = Math.max(best[k] as number, sim);
     });
@@ -137,38 +141,51 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
       return sum + (blend[k] as number) * (sim / Math.max(top, settings.calibrationFloor));
     }, 0);
 
+  const unitVector = (itemId: string) => {
+    const vector = index.vector(itemId);
+    return vector && toUnit(vector);
+  };
   const penalties = profile.penalties
     .map((p) => ({
-      vector: index.vector(p.itemId),
+      vector: unitVector(p.itemId),
       strength: Math.min(1, (p.weight * factor) / Math.max(inputs.profileSettings.weights.dislike, 1e-9)),
     }))
     .filter((p): p is { vector: Float32Array; strength: number } => p.vector !== undefined);
-  const positives = profile.positives
-    .map((p) => ({ itemId: p.itemId, vector: index.vector(p.itemId) }))
-    .filter((p): p is { itemId: string; vector: Float32Array } => p.vector !== undefined);
 
-  const scored: Array<RankedItem & { vector: Float32Array }> = [];
+  const scored: Array<{ itemId: string; score: number; vector: Float32Array; coScore: number }> = [];
   for (const [itemId, vector] of vectors) {
     const visual = visualScore(itemId);
     let penalty = 0;
-    for (const p of penalties)
-      penalty = Math.max(penalty, p.strength * Math.max(0, cosine(vector, p.vector)));
+    for (const p of penalties) penalty = Math.max(penalty, p.strength * Math.max(0, dot(vector, p.vector)));
     const coScore = useCo ? (co.get(itemId) ?? 0) / coMax : 0;
     const score = visual - settings.penaltyWeight * penalty + settings.coEngagementWeight * coScore;
-    scored.push({
-      itemId,
-      score,
-      vector,
-      reason: reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined),
-    });
+    scored.push({ itemId, score, vector, coScore });
   }
+  // Reasons only for what is shown: the liked item each pick looks most like.
+  const positives = profile.positives
+    .map((p) => ({ itemId: p.itemId, vector: unitVector(p.itemId) }))
+    .filter((p): p is { itemId: string; vector: Float32Array } => p.vector !== undefined);
   return maximalMarginalRelevance(scored, request.limit, settings.mmrLambda).map(
-    ({ itemId, score, reason }) => ({
+    ({ itemId, score, vector, coScore }) => ({
       itemId,
       score,
-      reason,
+      reason: reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined),
     }),
   );
+}
+
+/** a . b over a's length: the cosine when both are unit vectors. */
+function dot(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += (a[i] as number) * (b[i] as number);
+  return sum;
+}
+
+/** Scales `vector` to unit length in place (a zero vector stays zero) and returns it. */
+function toUnit(vector: Float32Array): Float32Array {
+  const norm = Math.sqrt(dot(vector, vector));
+  if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i] = (vector[i] as number) / norm;
+  return vector;
 }
 
 function reasonFor(
@@ -179,7 +196,7 @@ function reasonFor(
   let best: Reason | undefined;
   let bestSimilarity = -Infinity;
   for (const positive of positives) {
-    const similarity = cosine(vector, positive.vector);
+    const similarity = dot(vector, positive.vector);
     if (similarity > bestSimilarity) {
       bestSimilarity = similarity;
       best = {
@@ -196,7 +213,8 @@ function reasonFor(
 /**
  * Greedy MMR: each pick maximises lambda * relevance - (1 - lambda) * max similarity to the picks so
  * far. Relevance is divided by the best candidate's first: blended scores and item-to-item cosines
- * live on different scales, and unscaled, redundancy would swamp relevance.
+ * live on different scales, and unscaled, redundancy would swamp relevance. Vectors must be unit
+ * (similarity is their dot product).
  */
 export function maximalMarginalRelevance<T extends { score: number; vector: Float32Array }>(
   candidates: T[],
@@ -207,14 +225,24 @@ export function maximalMarginalRelevance<T extends { score: number; vector: Floa
   const top = remaining[0]?.score ?? 0;
   const relevance = remaining.map((c) => (top > 0 ? c.score / top : c.score));
   const picked: T[] = [];
+  // Similarities are computed lazily: maxSimilarity[i] covers picks [0, compared[i]).
   const maxSimilarity = new Float64Array(remaining.length);
+  const compared = new Uint32Array(remaining.length);
   const taken = new Uint8Array(remaining.length);
   while (picked.length < limit && picked.length < remaining.length) {
     let best = -1;
     let bestValue = -Infinity;
     for (let i = 0; i < remaining.length; i++) {
       if (taken[i]) continue;
-      const value = lambda * (relevance[i] as number) - (1 - lambda) * (maxSimilarity[i] as number);
+      // Similarity is >= 0, so no value beats lambda * relevance, and relevance only falls from here.
+      if (best >= 0 && lambda * (relevance[i] as number) <= bestValue) break;
+      const candidate = remaining[i] as T;
+      let similarity = maxSimilarity[i] as number;
+      for (let p = compared[i] as number; p < picked.length; p++)
+        similarity = Math.max(similarity, dot(candidate.vector, (picked[p] as T).vector));
+      maxSimilarity[i] = similarity;
+      compared[i] = picked.length;
+      const value = lambda * (relevance[i] as number) - (1 - lambda) * similarity;
       if (value > bestValue) {
         bestValue = value;
         best = i;
@@ -222,14 +250,7 @@ export function maximalMarginalRelevance<T extends { score: number; vector: Floa
     }
     if (best < 0) break;
     taken[best] = 1;
-    const chosen = remaining[best] as T;
-    picked.push(chosen);
-    for (let i = 0; i < remaining.length; i++) {
-      if (!taken[i]) {
-        const similarity = Math.max(0, cosine((remaining[i] as T).vector, chosen.vector));
-        maxSimilarity[i] = Math.max(maxSimilarity[i] as number, similarity);
-      }
-    }
+    picked.push(remaining[best] as T);
   }
   return picked;
 }

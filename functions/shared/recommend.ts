@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { AggregateCache } from './aggregate-cache';
 import type { CatalogueIndex } from './catalogue-index';
 import type { CatalogueReader, ItemView } from './catalogue-reader';
 import type { DynamoVectorRetriever } from './dynamodb-vector';
@@ -64,13 +65,13 @@ export interface RecommendDeps {
   serving: Serving;
   reader: CatalogueReader;
   profiles: ProfileStore;
+  /** Popularity and co-engagement, reused for a few seconds (aggregates, never one user's data). */
+  aggregates: AggregateCache;
   embedder: () => Promise<Embedder>;
   modelId: string;
   profileSettings: ProfileSettings;
   ranking: RankingSettings;
   popularityEpoch: number;
-  /** Popularity is cached this long per process. @default 30 s */
-  popularityTtlMs?: number;
   now?: () => number;
 }
 
@@ -123,14 +124,10 @@ const unit = (sum: Float64Array): Float32Array => {
   return Float32Array.from(sum, (v) => v / norm);
 };
 
-let popularityCache: { at: number; values: Map<string, number> } | undefined;
-
 async function decayedPopularity(deps: RecommendDeps, now: number): Promise<Map<string, number>> {
-  if (!popularityCache || now - popularityCache.at > (deps.popularityTtlMs ?? 30_000)) {
-    popularityCache = { at: now, values: await deps.profiles.popularity() };
-  }
+  const popularity = await deps.aggregates.popularity();
   const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
-  return new Map([...popularityCache.values].map(([itemId, weight]) => [itemId, weight * factor]));
+  return new Map([...popularity].map(([itemId, weight]) => [itemId, weight * factor]));
 }
 
 async function withViews(deps: RecommendDeps, ranked: RankedItem[]): Promise<RecommendationItem[]> {
@@ -171,7 +168,7 @@ export async function recommendForUser(
   const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
   const coEngagement =
     deps.ranking.coEngagementWeight > 0
-      ? new Map([...(await deps.profiles.coEngagement(recent))].map(([itemId, w]) => [itemId, w * factor]))
+      ? new Map([...(await deps.aggregates.coEngagement(recent))].map(([itemId, w]) => [itemId, w * factor]))
       : undefined;
   const queries = profile.centroids.map((c) => unit(c.sum));
   const index = await deps.serving.forQueries(queries, Math.max(deps.ranking.candidatePool, query.limit), {

@@ -10,6 +10,7 @@ import { type CatalogueItem, CatalogueRepository } from '../../../functions/shar
 import { ProfileStore } from '../../../functions/shared/profile-store';
 import type { LocalApp } from '../../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../../infra/local/aws-env';
+import { openLoop } from './open-loop';
 
 export interface LoadOptions {
   /** Synthetic items written straight to the items table (the rows the embed handler writes). */
@@ -208,37 +209,30 @@ async function recommendationRun(
   rate: number,
   seconds: number,
 ): Promise<RateStep> {
-  let next = 0;
-  const result = await autocannon({
-    url: app.url as string,
-    connections: Math.min(options.connections, Math.max(2, rate)),
-    duration: seconds,
-    overallRate: rate,
+  // Evenly spaced arrivals from another thread, latency from each request's due time (open-loop.ts);
+  // users take turns.
+  const result = await openLoop({
+    origin: app.url as string,
+    rate,
+    seconds,
+    maxSockets: options.connections,
     // As long as the API waits for a function: a slower answer is its 503, not a client timeout.
-    timeout: 30,
-    requests: [
-      {
-        method: 'GET',
-        setupRequest: (request) => {
-          const user = next++ % options.users;
-          return {
-            ...request,
-            path: `/users/${userIdOf(user)}/recommendations?limit=10`,
-            headers: { ...request.headers, authorization: `Bearer ${tokens[user]}` },
-          };
-        },
-      },
-    ],
+    timeoutMs: 30_000,
+    requests: tokens.map((token, user) => ({
+      method: 'GET',
+      path: `/users/${userIdOf(user)}/recommendations?limit=10`,
+      headers: { authorization: `Bearer ${token}` },
+    })),
   });
   return {
     rate,
     seconds,
-    requests: result.requests.total,
-    achieved_rps: round(result.requests.total / result.duration),
-    p50_ms: result.latency.p50,
-    p99_ms: result.latency.p99,
-    max_ms: result.latency.max,
-    errors: result.errors + result.timeouts + result.non2xx,
+    requests: result.sent,
+    achieved_rps: result.achievedRps,
+    p50_ms: result.p50Ms,
+    p99_ms: result.p99Ms,
+    max_ms: result.maxMs,
+    errors: result.errors,
   };
 }
 

@@ -1,0 +1,49 @@
+import { LRUCache } from 'lru-cache';
+import { type ProfileStore, sumCoEngagement } from './profile-store';
+
+export interface AggregateCacheOptions {
+  /** How long popularity and co-engagement rows are reused. @default 30 s */
+  ttlMs?: number;
+  /** Source items whose co-engagement rows are kept at most. @default 10000 */
+  maxSources?: number;
+}
+
+type CoEngagementRows = Array<{ itemId: string; weight: number }>;
+
+/**
+ * Popularity and co-engagement for the recommender, reused for a few seconds per process. Both are
+ * aggregates over every user (never one user's data), move slowly, and are read on every request:
+ * without this, a personal list would cost one query per recent item. Concurrent misses for the same
+ * key share one read.
+ */
+export class AggregateCache {
+  private readonly coEngagementRows: LRUCache<string, CoEngagementRows>;
+  private readonly popularityCache: LRUCache<'all', Map<string, number>>;
+
+  constructor(
+    store: Pick<ProfileStore, 'popularity' | 'coEngagementFrom'>,
+    options: AggregateCacheOptions = {},
+  ) {
+    const ttl = Math.max(1, options.ttlMs ?? 30_000);
+    this.coEngagementRows = new LRUCache({
+      max: options.maxSources ?? 10_000,
+      ttl,
+      fetchMethod: (itemId) => store.coEngagementFrom(itemId),
+    });
+    this.popularityCache = new LRUCache({ max: 1, ttl, fetchMethod: () => store.popularity() });
+  }
+
+  /** Frame-weighted popularity of every item with any (not yet decayed to now). */
+  async popularity(): Promise<Map<string, number>> {
+    return (await this.popularityCache.fetch('all')) ?? new Map();
+  }
+
+  /** Co-engagement from `itemIds` to other items, summed per target (see ProfileStore.coEngagement). */
+  async coEngagement(itemIds: string[]): Promise<Map<string, number>> {
+    const sources = [...new Set(itemIds)];
+    const rows = await Promise.all(
+      sources.map(async (itemId) => (await this.coEngagementRows.fetch(itemId)) ?? []),
+    );
+    return sumCoEngagement(sources, rows);
+  }
+}
