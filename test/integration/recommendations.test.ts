@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { createLocalS3Client } from '../../infra/local/aws-env';
 import { catalogueJpeg, emojiImages, type LabelledImage } from '../support/images';
 import { postJson, useLocalApp } from '../support/local-app';
@@ -29,6 +29,8 @@ const lateOf = (taste: string) => byTaste.get(taste)?.[14] as LabelledImage;
 
 type Item = {
   itemId: string;
+  title?: string;
+  price?: number;
   category: string;
   score: number;
   reason: { kind: string; itemId?: string };
@@ -170,6 +172,31 @@ describe('GET /users/{userId}/recommendations', () => {
     expect(
       (await local.call({ method: 'GET', path: `/items/${encodeURIComponent(itemId(newcomer))}` })).status,
     ).toBe(404);
+  });
+
+  it('shows a new title and price in the next list: cached views follow the change feed', async () => {
+    const clocks = (byTaste.get('time') ?? []).slice(0, 3).map(itemId);
+    await events(
+      'clock-fan',
+      clocks.map((id) => ['like', id]),
+    );
+    const before = (await recommend('clock-fan', 'limit=5&exclude=seen')).body.items;
+    const shown = before[0] as Item;
+    expect(shown.title).not.toBe('Renamed');
+    const key = `catalogue/${shown.category}/${shown.itemId}.png`;
+    const s3 = createLocalS3Client(local.app.stack.endpoints.s3);
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: local.app.stack.bucket,
+        Key: key,
+        CopySource: `${local.app.stack.bucket}/${key}`,
+        MetadataDirective: 'REPLACE',
+        Metadata: { title: 'Renamed', price: '12.5' },
+      }),
+    );
+    await local.app.queue.drain({ timeoutMs: 60_000 });
+    const after = (await recommend('clock-fan', 'limit=5&exclude=seen')).body.items;
+    expect(after.find((item) => item.itemId === shown.itemId)).toMatchObject({ title: 'Renamed', price: 12.5 });
   });
 
   it('refuses a bad limit or an unknown category with 400', async () => {

@@ -1,4 +1,5 @@
 import type { SearchVectorsCommandInput } from '@aws-sdk/client-dynamodb';
+import fc from 'fast-check';
 import { DynamoVectorRetriever } from '../../functions/shared/dynamodb-vector';
 import { DEFAULT_PROFILE_SETTINGS, foldEvents } from '../../functions/shared/interest-profile';
 import {
@@ -24,6 +25,58 @@ describe('maximal marginal relevance', () => {
 
   it('puts a different item before a near-duplicate, on rescaled relevance', () => {
     expect(maximalMarginalRelevance([a1, a2, b1], 2, 0.6).map((c) => c.id)).toEqual(['a1', 'b1']);
+  });
+
+  /** The textbook greedy MMR: every candidate against every pick, every round. */
+  const referenceMmr = <T extends { score: number; vector: Float32Array }>(
+    candidates: T[],
+    limit: number,
+    lambda: number,
+  ): T[] => {
+    const remaining = [...candidates].sort((a, b) => b.score - a.score);
+    const top = remaining[0]?.score ?? 0;
+    const relevance = (c: T) => (top > 0 ? c.score / top : c.score);
+    const cos = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + v * (b[i] as number), 0);
+    const picked: T[] = [];
+    while (picked.length < Math.min(limit, remaining.length)) {
+      let best: T | undefined;
+      let bestValue = -Infinity;
+      for (const c of remaining) {
+        if (picked.includes(c)) continue;
+        const redundancy = Math.max(0, ...picked.map((p) => cos(c.vector, p.vector)));
+        const value = lambda * relevance(c) - (1 - lambda) * redundancy;
+        if (value > bestValue) {
+          bestValue = value;
+          best = c;
+        }
+      }
+      picked.push(best as T);
+    }
+    return picked;
+  };
+
+  it('picks exactly what the textbook greedy MMR picks, though it stops scanning early', () => {
+    const candidate = fc.record({
+      id: fc.uuid(),
+      // Scores in thousandths: a top score of 1e-300 would make relevance infinite in both versions.
+      score: fc.integer({ min: -1000, max: 2000 }).map((v) => v / 1000),
+      vector: fc
+        .array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 4, maxLength: 4 })
+        .filter((v) => v.some((x) => Math.abs(x) > 1e-3))
+        .map((v) => unit(...v)),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(candidate, { maxLength: 40 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (candidates, limit, lambda) => {
+          const ours = maximalMarginalRelevance(candidates, limit, lambda).map((c) => c.id);
+          expect(ours).toEqual(referenceMmr(candidates, limit, lambda).map((c) => c.id));
+        },
+      ),
+      { numRuns: 500, seed: 7 },
+    );
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * The load scenario shared by the benchmark (`test/bench/load.bench.ts`) and its reduced variant in
- * the test command (`test/integration/load.test.ts`): autocannon against the local app's HTTP server
- * on 127.0.0.1, (a) recommendations for users with profiles over a synthetic catalogue, rate by rate,
- * and (b) a burst of events for one hot user, after which nothing may be lost or counted twice.
+ * the test command (`test/integration/load.test.ts`), against the local app's HTTP server on
+ * 127.0.0.1: (a) recommendations for users with profiles over a synthetic catalogue, rate by rate,
+ * open-loop from a worker thread (open-loop.ts), and (b) a burst of events for one hot user
+ * (autocannon, a fixed number of requests), after which nothing may be lost or counted twice.
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import autocannon from 'autocannon';
@@ -59,6 +60,8 @@ export interface LoadReport {
   steps: RateStep[];
   max_rps_p99_under_200ms: number;
   sustained: RateStep;
+  /** The sustained run kept up with its rate, with no errors, at p99 under 200 ms. */
+  sustained_kept_up: boolean;
   p99_ms_at_100rps?: number;
   errors: number;
   events_requests: number;
@@ -426,6 +429,7 @@ export async function runLoad(app: LocalApp, options: LoadOptions): Promise<Load
       steps,
       max_rps_p99_under_200ms: Math.max(0, ...passing.map((step) => step.rate)),
       sustained,
+      sustained_kept_up: keptUp(sustained),
       ...(at100 ? { p99_ms_at_100rps: at100.p99_ms } : {}),
       errors: [...steps, sustained].reduce((sum, step) => sum + step.errors, 0) + hot.errors,
       events_requests: hot.tally.requests,
