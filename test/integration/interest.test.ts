@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { AggregateCache } from '../../functions/shared/aggregate-cache';
 import {
   DEFAULT_PROFILE_SETTINGS,
   decayedTotals,
@@ -245,5 +246,45 @@ describe('DELETE /users/{userId}', () => {
       const { Items = [] } = await dynamo.send(new ScanCommand({ TableName: table }));
       expect(JSON.stringify(Items)).not.toContain(userId);
     }
+  });
+});
+
+describe('the recommender’s aggregate cache over the stats table', () => {
+  it('reuses popularity and co-engagement within its TTL, shares concurrent reads, and rereads after', async () => {
+    const reads = { popularity: 0, coEngagement: 0 };
+    const counting = {
+      popularity: () => {
+        reads.popularity += 1;
+        return store.popularity();
+      },
+      coEngagementFrom: (itemId: string) => {
+        reads.coEngagement += 1;
+        return store.coEngagementFrom(itemId);
+      },
+    };
+    const cache = new AggregateCache(counting, { ttlMs: 400 });
+    await store.addCoEngagement([
+      { from: 'cache-a', to: 'cache-b', weight: 2 },
+      { from: 'cache-c', to: 'cache-b', weight: 1 },
+    ]);
+    // Concurrent misses share one read per source; the sources themselves never count as targets.
+    const [first, second] = await Promise.all([
+      cache.coEngagement(['cache-a', 'cache-c']),
+      cache.coEngagement(['cache-a', 'cache-c', 'cache-a']),
+    ]);
+    expect(first).toEqual(new Map([['cache-b', 3]]));
+    expect(second).toEqual(first);
+    expect(reads.coEngagement).toBe(2);
+    const popular = await Promise.all([cache.popularity(), cache.popularity()]);
+    expect(popular[1]).toBe(popular[0]);
+    expect(reads.popularity).toBe(1);
+
+    // A change inside the TTL is not seen yet; after it, it is.
+    await store.addCoEngagement([{ from: 'cache-a', to: 'cache-b', weight: 5 }]);
+    expect((await cache.coEngagement(['cache-a', 'cache-c'])).get('cache-b')).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect((await cache.coEngagement(['cache-a', 'cache-c'])).get('cache-b')).toBe(8);
+    await cache.popularity();
+    expect(reads).toEqual({ popularity: 2, coEngagement: 4 });
   });
 });
