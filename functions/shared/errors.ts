@@ -19,6 +19,7 @@ export abstract class DomainError extends Error {
   }
 }
 
+/** What the embedder answers wherever an image is embedded: catalogue ingestion and image search. */
 export const INVALID_IMAGE_CODES = [
   'empty_file',
   'file_too_large',
@@ -31,7 +32,24 @@ export const INVALID_IMAGE_CODES = [
   'image_too_small',
   'extreme_aspect_ratio',
 ] as const;
-export type InvalidImageCode = (typeof INVALID_IMAGE_CODES)[number];
+
+/**
+ * What only catalogue ingestion answers: the stricter checks for files it stores and serves
+ * (functions/shared/image-structure.ts), run before decoding. Image search never stores the upload,
+ * so it does not run them and never answers these (its documented 422 codes are the list above).
+ */
+export const CATALOGUE_IMAGE_CODES = [
+  /** The key's extension does not name the format the bytes are in (a JPEG named .webp). */
+  'extension_mismatch',
+  /** Bytes follow the image's end: a ZIP, an HTML page, a script... (up to 16 padding bytes are fine). */
+  'polyglot_file',
+  /** More than 1 MiB of text, EXIF, XMP, ICC, comments or application data, compressed text inflated. */
+  'metadata_too_large',
+  /** The EXIF block's TIFF header, IFD0 or a value IFD0 points to lies outside the block. */
+  'corrupt_metadata',
+] as const;
+
+export type InvalidImageCode = (typeof INVALID_IMAGE_CODES)[number] | (typeof CATALOGUE_IMAGE_CODES)[number];
 
 /** The bytes are not an image we can embed; retrying will not help. */
 export class InvalidImage extends DomainError {

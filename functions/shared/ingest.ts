@@ -8,6 +8,7 @@ import {
 } from './catalogue-repository';
 import type { Embedder } from './embedder';
 import { InvalidImage } from './errors';
+import { checkCatalogueUpload } from './image-structure';
 import { parseItemMetadata } from './item-metadata';
 
 /** What ingestion needs from S3: a port, so the core runs on any object store. */
@@ -124,6 +125,9 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
   try {
     const bytes = await deps.objects.read(source.bucket, key, source.versionId);
     if (!bytes) return { outcome: 'stale', itemId, reason: 'the object version no longer exists' };
+    // The catalogue keeps and serves what it ingests, so it holds files to stricter rules than image
+    // search, which shares the embedder but never stores the file.
+    checkCatalogueUpload(key, bytes, { maxBytes: Math.min(...deps.embedders.map((e) => e.limits.maxBytes)) });
     for (const embedder of deps.embedders)
       base.vectors[embedder.modelId] = (await embedder.embed(bytes)).vector;
     base.dim = deps.embedders[0]?.dim;

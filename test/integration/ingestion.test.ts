@@ -451,7 +451,9 @@ describe('catalogue ingestion through the embed handler', () => {
       { key: 'catalogue/日本/商品 42.PNG', itemId: '商品 42', category: '日本' },
     ];
 
-    for (const [i, { key }] of cases.entries()) await put(key, await png(120 + i));
+    // Each file's bytes fit its name: a PNG named .jpg would be rejected as extension_mismatch.
+    for (const [i, { key }] of cases.entries())
+      await put(key, key.endsWith('.jpg') ? await catalogueJpeg(emoji(120 + i).file) : await png(120 + i));
     await drain(queue);
 
     for (const { key, itemId, category } of cases) {

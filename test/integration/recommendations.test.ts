@@ -196,7 +196,10 @@ describe('GET /users/{userId}/recommendations', () => {
     );
     await local.app.queue.drain({ timeoutMs: 60_000 });
     const after = (await recommend('clock-fan', 'limit=5&exclude=seen')).body.items;
-    expect(after.find((item) => item.itemId === shown.itemId)).toMatchObject({ title: 'Renamed', price: 12.5 });
+    expect(after.find((item) => item.itemId === shown.itemId)).toMatchObject({
+      title: 'Renamed',
+      price: 12.5,
+    });
   });
 
   it('refuses a bad limit or an unknown category with 400', async () => {

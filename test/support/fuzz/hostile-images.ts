@@ -1,9 +1,12 @@
 /**
  * Hostile catalogue uploads: polyglots, metadata bombs, lying extensions and headers, keys at the
  * limits of S3. Each kind says what ingestion must make of it: an item rejected with a code, an item
- * that is ready (a valid image whatever else the file holds), or nothing at all (not a catalogue image).
+ * that is ready (a valid image, with what legitimate files carry besides the pixels), or nothing at all
+ * (not a catalogue image).
  */
 import { deflateSync } from 'node:zlib';
+import { sniffImageFormat } from '../../../functions/shared/image-format';
+import { EXTENSIONS_BY_FORMAT } from '../../../functions/shared/image-structure';
 import { badInputCorpus, crc32, pngChunk, solid } from '../images';
 
 export type Expected =
@@ -32,13 +35,13 @@ const rejected = (code: string): Expected => ({ outcome: 'rejected', code });
 const MB = 1024 * 1024;
 
 /** A PNG with `chunk` inserted right after IHDR (where text chunks usually sit). */
-function withPngChunk(png: Buffer, chunk: Buffer): Buffer {
+export function withPngChunk(png: Buffer, chunk: Buffer): Buffer {
   const afterIhdr = 8 + 8 + 13 + 4;
   return Buffer.concat([png.subarray(0, afterIhdr), chunk, png.subarray(afterIhdr)]);
 }
 
 /** A ZIP (stored, one file) whose offsets count `prefixBytes` before it: a proper PNG+ZIP polyglot. */
-function zipOf(name: string, content: Buffer, prefixBytes: number): Buffer {
+export function zipOf(name: string, content: Buffer, prefixBytes: number): Buffer {
   const fileName = Buffer.from(name);
   const crc = crc32(content);
   const local = Buffer.alloc(30);
@@ -68,7 +71,7 @@ function zipOf(name: string, content: Buffer, prefixBytes: number): Buffer {
 }
 
 /** `GIF89a/*` + a real GIF stream + `*\/=1;alert(1)`: the classic GIF/JavaScript polyglot. */
-function gifJavaScriptPolyglot(gif: Buffer): Buffer {
+export function gifJavaScriptPolyglot(gif: Buffer): Buffer {
   // The logical screen width and height become "/*" and "/*" (10799 x 10799): a JS comment opens.
   const body = Buffer.from(gif);
   body.write('/*/*', 6, 'latin1');
@@ -78,7 +81,7 @@ function gifJavaScriptPolyglot(gif: Buffer): Buffer {
 }
 
 /** JPEG segments inserted after SOI, each at most 65533 bytes of payload, up to `bytes` in total. */
-function jpegWithSegments(jpeg: Buffer, marker: number, payload: Buffer, bytes: number): Buffer {
+export function jpegWithSegments(jpeg: Buffer, marker: number, payload: Buffer, bytes: number): Buffer {
   const segments: Buffer[] = [];
   for (let written = 0; written < bytes; written += payload.length) {
     const header = Buffer.from([0xff, marker, 0, 0]);
@@ -89,7 +92,7 @@ function jpegWithSegments(jpeg: Buffer, marker: number, payload: Buffer, bytes: 
 }
 
 /** An APP1 Exif payload whose IFD claims 65535 entries and a string far beyond the segment. */
-function hostileExif(): Buffer {
+export function hostileExif(): Buffer {
   const tiff = Buffer.alloc(65_000);
   tiff.write('Exif\0\0II*\0', 0, 'latin1');
   tiff.writeUInt32LE(8, 10);
@@ -165,16 +168,80 @@ function deepKey(fileName: string): string {
   return key;
 }
 
+/** The segments with `marker` in a JPEG's header (before its first scan), each with marker and length. */
+export function jpegSegments(jpeg: Buffer, marker: number): Buffer[] {
+  const found: Buffer[] = [];
+  for (let offset = 2; offset + 4 <= jpeg.length && jpeg[offset + 1] !== 0xda; ) {
+    const end = offset + 2 + jpeg.readUInt16BE(offset + 2);
+    if (jpeg[offset + 1] === marker) found.push(jpeg.subarray(offset, end));
+    offset = end;
+  }
+  return found;
+}
+
+/**
+ * `primary` with a Multi-Picture (MPF) APP2 segment and `secondary` appended after its EOI, the layout
+ * phone cameras use for gain maps and depth maps. The MP index here is an empty IFD: enough to name
+ * the layout, which is all the structure check looks at.
+ */
+export function withMultiPicture(primary: Buffer, secondary: Buffer): Buffer {
+  const index = Buffer.concat([
+    Buffer.from('MPF\0II*\0', 'latin1'),
+    Buffer.from([8, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+  ]);
+  const header = Buffer.from([0xff, 0xe2, 0, 0]);
+  header.writeUInt16BE(index.length + 2, 2);
+  return Buffer.concat([primary.subarray(0, 2), header, index, primary.subarray(2), secondary]);
+}
+
+/** A GIF with a comment extension of `bytes` bytes (in 255-byte sub-blocks) before its first block. */
+export function gifWithComment(gif: Buffer, bytes: number): Buffer {
+  const packed = gif[10] as number;
+  const firstBlock = 13 + (packed & 0x80 ? 3 << ((packed & 7) + 1) : 0);
+  const blocks: Buffer[] = [Buffer.from([0x21, 0xfe])];
+  for (let left = bytes; left > 0; left -= 255) {
+    const size = Math.min(255, left);
+    blocks.push(Buffer.from([size]), Buffer.alloc(size, 0x43));
+  }
+  blocks.push(Buffer.from([0]));
+  return Buffer.concat([gif.subarray(0, firstBlock), ...blocks, gif.subarray(firstBlock)]);
+}
+
+/** A WebP with one more RIFF chunk at its end, the RIFF size updated to hold it. */
+export function webpWithChunk(webp: Buffer, type: string, data: Buffer): Buffer {
+  const header = Buffer.alloc(8);
+  header.write(type, 0, 'latin1');
+  header.writeUInt32LE(data.length, 4);
+  const out = Buffer.concat([webp, header, data, Buffer.alloc(data.length & 1)]);
+  out.writeUInt32LE(out.length - 8, 4);
+  return out;
+}
+
+/** The extension a file of this format is named with; .png for what is no image of ours. */
+function extensionFor(bytes: Buffer): string {
+  const sniffed = sniffImageFormat(bytes);
+  if (sniffed.kind !== 'image') return 'png';
+  return sniffed.format === 'svg' ? 'svg' : (EXTENSIONS_BY_FORMAT[sniffed.format][0] as string);
+}
+
 /** Controls, the embedder's bad inputs, then what an attacker with upload rights tries. */
 export async function hostileUploads(): Promise<HostileUpload[]> {
   const png = await solid(96, 96, '#2a7fff').png().toBuffer();
   const gif = await solid(64, 64, '#3366cc').gif().toBuffer();
   const jpeg = await solid(96, 96, '#ff7f2a').jpeg().toBuffer();
+  const webp = await solid(96, 96, '#2aff7f').webp().toBuffer();
   const smallJpeg = await solid(64, 64, '#7f2aff').jpeg().toBuffer();
+  const described = await solid(96, 96, '#ff7f2a')
+    .jpeg()
+    .withIccProfile('srgb')
+    .withExif({ IFD0: { ImageDescription: 'a red shoe', Copyright: 'Lookalike' } })
+    .toBuffer();
   const bombPng = (await badInputCorpus()).find((entry) => entry.expected === 'pixel_limit')?.bytes as Buffer;
   const uploads: HostileUpload[] = [];
   const add = (kind: string, key: string, itemId: string | undefined, bytes: Buffer, expected: Expected) =>
     uploads.push({ kind, key, ...(itemId !== undefined ? { itemId } : {}), bytes, expected });
+  const ready = (kind: string, key: string, itemId: string, bytes: Buffer, embedsLike: string) =>
+    uploads.push({ kind, key, itemId, bytes, expected: { outcome: 'ready' }, embedsLike });
 
   add('control: the clean PNG', 'catalogue/control/control-png.png', 'control-png', png, {
     outcome: 'ready',
@@ -185,14 +252,76 @@ export async function hostileUploads(): Promise<HostileUpload[]> {
   add('control: the clean GIF', 'catalogue/control/control-gif.gif', 'control-gif', gif, {
     outcome: 'ready',
   });
+  // What legitimate files carry must not trip the catalogue's structure checks.
+  ready(
+    'control: the JPEG with an EXIF block and an sRGB ICC profile',
+    'catalogue/control/jpeg-exif-icc.jpg',
+    'jpeg-exif-icc',
+    Buffer.concat([
+      jpeg.subarray(0, 2),
+      ...jpegSegments(described, 0xe1),
+      ...jpegSegments(described, 0xe2),
+      jpeg.subarray(2),
+    ]),
+    'control-jpeg',
+  );
+  ready(
+    'control: the JPEG with a 60 KB comment',
+    'catalogue/control/jpeg-comment.jpg',
+    'jpeg-comment',
+    jpegWithSegments(jpeg, 0xfe, Buffer.alloc(60_000, 0x20), 1),
+    'control-jpeg',
+  );
+  ready(
+    'control: the JPEG with a second image appended under an MPF index (a phone gain map)',
+    'catalogue/control/jpeg-mpf.jpg',
+    'jpeg-mpf',
+    withMultiPicture(jpeg, smallJpeg),
+    'control-jpeg',
+  );
+  ready(
+    'control: the JPEG named .JPEG, with CR LF after its end',
+    'catalogue/control/jpeg-upper.JPEG',
+    'jpeg-upper',
+    Buffer.concat([jpeg, Buffer.from('\r\n')]),
+    'control-jpeg',
+  );
+  ready(
+    'control: the PNG with a small tEXt and a zTXt inflating to 200 KB',
+    'catalogue/control/png-text-small.png',
+    'png-text-small',
+    withPngChunk(
+      withPngChunk(png, pngChunk('tEXt', Buffer.from('Title\0Blue square', 'latin1'))),
+      pngChunk(
+        'zTXt',
+        Buffer.concat([Buffer.from('Comment\0\0', 'latin1'), deflateSync(Buffer.alloc(200_000, 0x41))]),
+      ),
+    ),
+    'control-png',
+  );
+  ready(
+    'control: the PNG with 8 zero bytes of padding after IEND',
+    'catalogue/control/png-padded.png',
+    'png-padded',
+    Buffer.concat([png, Buffer.alloc(8)]),
+    'control-png',
+  );
+  ready(
+    'control: the GIF with a short comment and 8 zero bytes of padding after its trailer',
+    'catalogue/control/gif-padded.gif',
+    'gif-padded',
+    Buffer.concat([gifWithComment(gif, 300), Buffer.alloc(8)]),
+    'control-gif',
+  );
 
   for (const [i, entry] of (await badInputCorpus()).entries()) {
     if (entry.expected === 'ok') continue;
     const itemId = `bad-${i}`;
     const code = entry.expected;
+    // Named as its format asks, so that each answers the embedder's code, not extension_mismatch.
     add(
       `embedder bad input: ${entry.name}`,
-      `catalogue/bad/${itemId}.png`,
+      `catalogue/bad/${itemId}.${extensionFor(entry.bytes)}`,
       itemId,
       entry.bytes,
       rejected(code),
@@ -200,31 +329,41 @@ export async function hostileUploads(): Promise<HostileUpload[]> {
   }
 
   const html = Buffer.from('<html><body><script>alert(document.cookie)</script></body></html>');
-  uploads.push({
-    kind: 'polyglot: valid PNG + ZIP (with an HTML file) appended',
-    key: 'catalogue/poly/png-zip.png',
-    itemId: 'png-zip',
-    bytes: Buffer.concat([png, zipOf('index.html', html, png.length)]),
-    expected: { outcome: 'ready' },
-    embedsLike: 'control-png',
-  });
-  uploads.push({
-    kind: 'polyglot: valid PNG + HTML appended',
-    key: 'catalogue/poly/png-html.png',
-    itemId: 'png-html',
-    bytes: Buffer.concat([png, html]),
-    expected: { outcome: 'ready' },
-    embedsLike: 'control-png',
-  });
-  uploads.push({
-    // libvips sizes a GIF by its frames, not by the logical screen the JavaScript comment lives in.
-    kind: 'polyglot: GIF that is valid JavaScript (GIF89a/*...*/=1;alert())',
-    key: 'catalogue/poly/gif-js.gif',
-    itemId: 'gif-js',
-    bytes: gifJavaScriptPolyglot(gif),
-    expected: { outcome: 'ready' },
-    embedsLike: 'control-gif',
-  });
+  add(
+    'polyglot: valid PNG + ZIP (with an HTML file) appended',
+    'catalogue/poly/png-zip.png',
+    'png-zip',
+    Buffer.concat([png, zipOf('index.html', html, png.length)]),
+    rejected('polyglot_file'),
+  );
+  add(
+    'polyglot: valid PNG + HTML appended',
+    'catalogue/poly/png-html.png',
+    'png-html',
+    Buffer.concat([png, html]),
+    rejected('polyglot_file'),
+  );
+  add(
+    'polyglot: GIF that is valid JavaScript (GIF89a/*...*/=1;alert())',
+    'catalogue/poly/gif-js.gif',
+    'gif-js',
+    gifJavaScriptPolyglot(gif),
+    rejected('polyglot_file'),
+  );
+  add(
+    'polyglot: valid JPEG + PDF appended',
+    'catalogue/poly/jpeg-pdf.jpg',
+    'jpeg-pdf',
+    Buffer.concat([jpeg, Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n')]),
+    rejected('polyglot_file'),
+  );
+  add(
+    'polyglot: valid WebP + ZIP appended',
+    'catalogue/poly/webp-zip.webp',
+    'webp-zip',
+    Buffer.concat([webp, zipOf('index.html', html, webp.length)]),
+    rejected('polyglot_file'),
+  );
   add(
     'polyglot: HTML page with a PNG signature in front',
     'catalogue/poly/sig-html.png',
@@ -234,58 +373,74 @@ export async function hostileUploads(): Promise<HostileUpload[]> {
   );
 
   const text = Buffer.concat([Buffer.from('Comment\0', 'latin1'), Buffer.alloc(5 * MB, 0x41)]);
-  uploads.push({
-    kind: 'huge metadata: PNG with a 5 MB tEXt chunk',
-    key: 'catalogue/meta/png-text.png',
-    itemId: 'png-text',
-    bytes: withPngChunk(png, pngChunk('tEXt', text)),
-    expected: { outcome: 'ready' },
-    embedsLike: 'control-png',
-  });
+  add(
+    'huge metadata: PNG with a 5 MB tEXt chunk',
+    'catalogue/meta/png-text.png',
+    'png-text',
+    withPngChunk(png, pngChunk('tEXt', text)),
+    rejected('metadata_too_large'),
+  );
   const compressed = Buffer.concat([
     Buffer.from('Comment\0\0', 'latin1'),
     deflateSync(Buffer.alloc(100 * MB, 0x41), { level: 9 }),
   ]);
-  uploads.push({
-    kind: 'huge metadata: PNG with a zTXt chunk inflating to 100 MB',
-    key: 'catalogue/meta/png-ztxt.png',
-    itemId: 'png-ztxt',
-    bytes: withPngChunk(png, pngChunk('zTXt', compressed)),
-    expected: { outcome: 'ready' },
-    embedsLike: 'control-png',
-  });
-  uploads.push({
-    kind: 'huge metadata: JPEG with 5 MB of COM segments',
-    key: 'catalogue/meta/jpeg-com.jpg',
-    itemId: 'jpeg-com',
-    bytes: jpegWithSegments(jpeg, 0xfe, Buffer.alloc(65_533, 0x42), 5 * MB),
-    expected: { outcome: 'ready' },
-    embedsLike: 'control-jpeg',
-  });
-  uploads.push({
-    kind: 'huge metadata: JPEG with a lying 64 KB EXIF segment (65535 entries, 4 GB string)',
-    key: 'catalogue/meta/jpeg-exif.jpg',
-    itemId: 'jpeg-exif',
-    bytes: jpegWithSegments(jpeg, 0xe1, hostileExif(), 1),
-    expected: { outcome: 'ready' },
-    embedsLike: 'control-jpeg',
-  });
+  add(
+    'huge metadata: PNG with a zTXt chunk inflating to 100 MB',
+    'catalogue/meta/png-ztxt.png',
+    'png-ztxt',
+    withPngChunk(png, pngChunk('zTXt', compressed)),
+    rejected('metadata_too_large'),
+  );
+  add(
+    'huge metadata: JPEG with 5 MB of COM segments',
+    'catalogue/meta/jpeg-com.jpg',
+    'jpeg-com',
+    jpegWithSegments(jpeg, 0xfe, Buffer.alloc(65_533, 0x42), 5 * MB),
+    rejected('metadata_too_large'),
+  );
+  add(
+    'huge metadata: GIF with a 2 MB comment extension',
+    'catalogue/meta/gif-comment.gif',
+    'gif-comment',
+    gifWithComment(gif, 2 * MB),
+    rejected('metadata_too_large'),
+  );
+  add(
+    'huge metadata: JPEG with a lying 64 KB EXIF segment (65535 entries, 4 GB string)',
+    'catalogue/meta/jpeg-exif.jpg',
+    'jpeg-exif',
+    jpegWithSegments(jpeg, 0xe1, hostileExif(), 1),
+    rejected('corrupt_metadata'),
+  );
+  add(
+    'lying metadata: PNG eXIf chunk whose IFD0 lies past its end',
+    'catalogue/meta/png-exif.png',
+    'png-exif',
+    withPngChunk(png, pngChunk('eXIf', Buffer.from([0x4d, 0x4d, 0, 42, 0x7f, 0xff, 0xff, 0xff]))),
+    rejected('corrupt_metadata'),
+  );
 
   add(
     'wrong extension: PNG bomb named .jpg',
     'catalogue/ext/png-as-jpg.jpg',
     'png-as-jpg',
     bombPng,
-    rejected('pixel_limit'),
+    rejected('extension_mismatch'),
   );
-  uploads.push({
-    kind: 'wrong extension: JPEG named .webp',
-    key: 'catalogue/ext/jpeg-as-webp.webp',
-    itemId: 'jpeg-as-webp',
-    bytes: jpeg,
-    expected: { outcome: 'ready' },
-    embedsLike: 'control-jpeg',
-  });
+  add(
+    'wrong extension: JPEG named .webp',
+    'catalogue/ext/jpeg-as-webp.webp',
+    'jpeg-as-webp',
+    jpeg,
+    rejected('extension_mismatch'),
+  );
+  add(
+    'wrong extension: PNG named .svg',
+    'catalogue/ext/png-as-svg.svg',
+    'png-as-svg',
+    png,
+    rejected('extension_mismatch'),
+  );
   add(
     'wrong extension: PDF named .png',
     'catalogue/ext/pdf-as-png.png',
