@@ -203,10 +203,12 @@ export async function recordEvents(
   for (const [userId, userCandidates] of byUser) {
     for (let start = 0; start < userCandidates.length; start += MAX_EVENTS_PER_COMMIT) {
       const chunk = userCandidates.slice(start, start + MAX_EVENTS_PER_COMMIT);
-      for (const outcome of await oneAtATime(deps, userId, () =>
-        commitForUser(deps, userId, chunk, items, now),
-      ))
-        results[outcome.index] = outcome;
+      const committed = await oneAtATime(deps, userId, () => commitForUser(deps, userId, chunk, items, now));
+      for (const outcome of committed.outcomes) results[outcome.index] = outcome;
+      // Aggregates only, and additions commute: outside the user's turn, so the next request for the
+      // same user need not wait for them.
+      if (committed.coEngagement)
+        await recordCoEngagement(deps, committed.coEngagement.events, committed.coEngagement.recentPositives);
     }
   }
   for (const repeat of repeats) {
@@ -232,7 +234,11 @@ async function commitForUser(
   candidates: Candidate[],
   items: Map<string, ItemSnapshot>,
   now: number,
-): Promise<EventResult[]> {
+): Promise<{
+  outcomes: EventResult[];
+  /** What the committed events add to co-engagement (recorded by the caller). */
+  coEngagement?: { events: ProfileEvent[]; recentPositives: string[] };
+}> {
   const { policy } = deps;
   const currentSettings = settingsId(policy.settings);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -258,7 +264,7 @@ async function commitForUser(
           message: 'this eventId was stored with another payload',
         });
     }
-    if (fresh.length === 0) return outcomes;
+    if (fresh.length === 0) return { outcomes };
 
     const current = await deps.store.getProfile(userId);
     let profile: InterestProfile;
@@ -302,11 +308,13 @@ async function commitForUser(
       await sleep(Math.min(500, 5 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random()));
       continue;
     }
-    await recordCoEngagement(deps, profileEvents, recentPositives);
-    return [
-      ...outcomes,
-      ...fresh.map((c): EventResult => ({ index: c.index, eventId: c.event.eventId, status: 'accepted' })),
-    ];
+    return {
+      outcomes: [
+        ...outcomes,
+        ...fresh.map((c): EventResult => ({ index: c.index, eventId: c.event.eventId, status: 'accepted' })),
+      ],
+      coEngagement: { events: profileEvents, recentPositives },
+    };
   }
   throw new Contention(`too many concurrent writes to the profile of ${userId}; retry the request`);
 }
@@ -335,8 +343,16 @@ async function recordCoEngagement(
     seen.unshift(event.itemId);
   }
   if (pairs.length === 0) return;
+  // One update per (from, to): a batch that touches the same pair twice adds its weights first.
+  const merged = new Map<string, { from: string; to: string; weight: number }>();
+  for (const pair of pairs) {
+    const key = `${pair.from}\u0000${pair.to}`;
+    const existing = merged.get(key);
+    if (existing) existing.weight += pair.weight;
+    else merged.set(key, { ...pair });
+  }
   try {
-    await deps.store.addCoEngagement(pairs);
+    await deps.store.addCoEngagement([...merged.values()]);
   } catch (error) {
     deps.onWarning?.('co-engagement update failed; counts are best effort', error);
   }
