@@ -30,6 +30,11 @@ export interface TrackingPolicy {
   popularityEpoch: number;
   /** Co-engagement pairs a positive event forms with the user's most recent positive items. */
   coEngagementFanout: number;
+  /**
+   * Only events weighing at least this form co-engagement pairs (clicks and stronger, by default):
+   * a view is the weakest and most common signal, and each pair costs two counter updates.
+   */
+  coEngagementMinWeight: number;
 }
 
 const DAY = 86_400_000;
@@ -39,6 +44,7 @@ export const DEFAULT_TRACKING_POLICY: Omit<TrackingPolicy, 'settings'> = {
   eventTtlMs: 90 * DAY,
   popularityEpoch: Date.UTC(2025, 0, 1),
   coEngagementFanout: 10,
+  coEngagementMinWeight: 0.5,
 };
 
 export interface TrackDeps {
@@ -334,7 +340,14 @@ async function recordCoEngagement(
   const pairs: Array<{ from: string; to: string; weight: number }> = [];
   const seen = [...recentPositives];
   for (const event of events) {
-    if (NEGATIVE_TYPES.has(event.type) || deps.policy.settings.weights[event.type] <= 0) continue;
+    const typeWeight = deps.policy.settings.weights[event.type];
+    if (NEGATIVE_TYPES.has(event.type) || typeWeight <= 0) continue;
+    // A weak event forms no pairs itself, but its item is a partner for later strong ones (as the
+    // profile's recent positives, which include viewed items, are).
+    if (typeWeight < deps.policy.coEngagementMinWeight) {
+      seen.unshift(event.itemId);
+      continue;
+    }
     const weight = popularityWeight(deps.policy, event);
     for (const other of seen.slice(0, deps.policy.coEngagementFanout)) {
       if (other === event.itemId) continue;

@@ -288,3 +288,36 @@ describe('the recommender’s aggregate cache over the stats table', () => {
     expect(reads).toEqual({ popularity: 2, coEngagement: 4 });
   });
 });
+
+describe('co-engagement pairs', () => {
+  it('are formed by clicks and stronger events with recent items, viewed ones included, never by views', async () => {
+    const userId = 'pair-user';
+    const weightOf = async (from: string, to: string) =>
+      (await store.coEngagementFrom(from)).find((row) => row.itemId === to)?.weight ?? 0;
+    const before = {
+      viewPair: await weightOf('sku-3', 'sku-4'),
+      likeToView: await weightOf('sku-5', 'sku-3'),
+      viewToLike: await weightOf('sku-3', 'sku-5'),
+    };
+    const now = Date.now();
+    const event = (eventId: string, itemId: string, type: string, at: number) => ({
+      eventId,
+      userId,
+      itemId,
+      type,
+      timestamp: at,
+    });
+    const views = await post([
+      event('v1', 'sku-3', 'view', now - 2000),
+      event('v2', 'sku-4', 'view', now - 1000),
+    ]);
+    expect(views.body.accepted).toBe(2);
+    expect(await weightOf('sku-3', 'sku-4')).toBe(before.viewPair);
+
+    const like = await post([event('l1', 'sku-5', 'like', now)]);
+    expect(like.body.accepted).toBe(1);
+    expect(await weightOf('sku-5', 'sku-3')).toBeGreaterThan(before.likeToView);
+    expect(await weightOf('sku-3', 'sku-5')).toBeGreaterThan(before.viewToLike);
+    expect(await weightOf('sku-3', 'sku-4')).toBe(before.viewPair);
+  });
+});
