@@ -19,12 +19,14 @@ type CoEngagementRows = Array<{ itemId: string; weight: number }>;
 export class AggregateCache {
   private readonly coEngagementRows: LRUCache<string, CoEngagementRows>;
   private readonly popularityCache: LRUCache<'all', Map<string, number>>;
+  private readonly ttl: number;
 
   constructor(
     store: Pick<ProfileStore, 'popularity' | 'coEngagementFrom'>,
     options: AggregateCacheOptions = {},
   ) {
     const ttl = Math.max(1, options.ttlMs ?? 30_000);
+    this.ttl = ttl;
     this.coEngagementRows = new LRUCache({
       max: options.maxSources ?? 10_000,
       ttl,
@@ -38,12 +40,23 @@ export class AggregateCache {
     return (await this.popularityCache.fetch('all')) ?? new Map();
   }
 
-  /** Co-engagement from `itemIds` to other items, summed per target (see ProfileStore.coEngagement). */
+  /**
+   * Co-engagement from `itemIds` to other items, summed per target (see ProfileStore.coEngagement).
+   * Each source's rows live between half the TTL and the TTL, at random: rows read together (a
+   * warm-up, a burst of users) do not all expire in the same instant and stall the requests then.
+   */
   async coEngagement(itemIds: string[]): Promise<Map<string, number>> {
     const sources = [...new Set(itemIds)];
     const rows = await Promise.all(
-      sources.map(async (itemId) => (await this.coEngagementRows.fetch(itemId)) ?? []),
+      sources.map(
+        async (itemId) => (await this.coEngagementRows.fetch(itemId, { ttl: jitteredTtl(this.ttl) })) ?? [],
+      ),
     );
     return sumCoEngagement(sources, rows);
   }
+}
+
+/** Somewhere between half of `ttl` and all of it (at least 1 ms). */
+export function jitteredTtl(ttl: number): number {
+  return Math.max(1, Math.round(ttl * (0.5 + 0.5 * Math.random())));
 }

@@ -3,6 +3,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LRUCache } from 'lru-cache';
+import { jitteredTtl } from './aggregate-cache';
 import { type CatalogueItem, CatalogueRepository } from './catalogue-repository';
 
 /** What the API shows of an item. */
@@ -47,6 +48,7 @@ export class CatalogueReader {
   private readonly urlTtlSeconds: number;
   /** Views by item id (a missing or deleted item is read again next time). */
   private readonly cache: LRUCache<string, ItemView> | undefined;
+  private readonly viewTtl: number;
 
   constructor(
     dynamo: DynamoDBClient,
@@ -58,6 +60,7 @@ export class CatalogueReader {
     this.repository = new CatalogueRepository(dynamo, itemsTable);
     this.urlTtlSeconds = options.urlTtlSeconds ?? 900;
     const ttl = Math.min(options.viewCacheMs ?? 30_000, (this.urlTtlSeconds * 1000) / 3);
+    this.viewTtl = Math.floor(ttl);
     this.cache =
       ttl >= 1 ? new LRUCache({ max: options.maxCachedViews ?? 20_000, ttl: Math.floor(ttl) }) : undefined;
   }
@@ -95,7 +98,8 @@ export class CatalogueReader {
     for (const itemId of toRead) {
       const view = read.get(itemId);
       if (!view) continue;
-      this.cache?.set(itemId, view);
+      // Between half the TTL and the TTL: views read together do not all expire together.
+      this.cache?.set(itemId, view, { ttl: jitteredTtl(this.viewTtl) });
       views.set(itemId, view);
     }
     return views;

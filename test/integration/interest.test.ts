@@ -262,7 +262,8 @@ describe('the recommender’s aggregate cache over the stats table', () => {
         return store.coEngagementFrom(itemId);
       },
     };
-    const cache = new AggregateCache(counting, { ttlMs: 400 });
+    // Entries live between half the TTL and the TTL.
+    const cache = new AggregateCache(counting, { ttlMs: 1000 });
     await store.addCoEngagement([
       { from: 'cache-a', to: 'cache-b', weight: 2 },
       { from: 'cache-c', to: 'cache-b', weight: 1 },
@@ -282,7 +283,7 @@ describe('the recommender’s aggregate cache over the stats table', () => {
     // A change inside the TTL is not seen yet; after it, it is.
     await store.addCoEngagement([{ from: 'cache-a', to: 'cache-b', weight: 5 }]);
     expect((await cache.coEngagement(['cache-a', 'cache-c'])).get('cache-b')).toBe(3);
-    await new Promise((resolve) => setTimeout(resolve, 450));
+    await new Promise((resolve) => setTimeout(resolve, 1050));
     expect((await cache.coEngagement(['cache-a', 'cache-c'])).get('cache-b')).toBe(8);
     await cache.popularity();
     expect(reads).toEqual({ popularity: 2, coEngagement: 4 });
