@@ -1,6 +1,6 @@
 /**
  * Load on the whole local system over HTTP, 127.0.0.1 only: recommendations for 50 users with
- * profiles over a 10k-item synthetic catalogue, after a 10 s warm-up, stepped 50, 100, 150, 200, 300
+ * profiles over a 10k-item synthetic catalogue, after a 10 s warm-up, stepped 50, 100, 150, 200, 250, 300
  * and 400 requests/s until a step misses p99 < 200 ms, then 100/s for 30 s; then 1000 requests of
  * one hot user's events (5 each, 15% repeats) from 50 connections (autocannon).
  *
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       categories: 40,
       users: numberFrom('LOAD_USERS', 50),
       warmupSeconds: numberFrom('LOAD_WARMUP_SECONDS', 10),
-      rates: (process.env.LOAD_RATES ?? '50,100,150,200,300,400').split(',').map(Number),
+      rates: (process.env.LOAD_RATES ?? '50,100,150,200,250,300,400').split(',').map(Number),
       stepSeconds: numberFrom('LOAD_STEP_SECONDS', 15),
       sustainRate: 100,
       sustainSeconds: numberFrom('LOAD_SUSTAIN_SECONDS', 30),
