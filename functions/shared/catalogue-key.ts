@@ -27,14 +27,27 @@ export const MAX_ITEM_ID_BYTES = 512;
 
 /** Undefined when the key is not an item: outside the prefix, not an image, or a folder marker. */
 export function catalogueObjectFromKey(key: string, prefix = CATALOGUE_PREFIX): CatalogueObject | undefined {
-  if (!key.startsWith(prefix)) return undefined;
+  const classified = classifyCatalogueKey(key, prefix);
+  return 'ignored' in classified ? undefined : classified;
+}
+
+/** The item a key names, or why it names none (logged with the ignored notification). */
+export function classifyCatalogueKey(
+  key: string,
+  prefix = CATALOGUE_PREFIX,
+): CatalogueObject | { ignored: string } {
+  if (!key.startsWith(prefix)) return { ignored: `outside ${prefix}` };
   const path = key.slice(prefix.length);
   const segments = path.split('/');
   const fileName = segments[segments.length - 1] ?? '';
   const match = IMAGE_EXTENSION.exec(fileName);
-  if (!match) return undefined;
+  if (!match) return { ignored: `the file name has no image extension (${IMAGE_EXTENSIONS.join(', ')})` };
   const itemId = fileName.slice(0, match.index);
-  if (itemId.trim() === '' || Buffer.byteLength(itemId) > MAX_ITEM_ID_BYTES) return undefined;
+  if (itemId.trim() === '') return { ignored: 'the file name is only an extension' };
+  if (Buffer.byteLength(itemId) > MAX_ITEM_ID_BYTES)
+    return {
+      ignored: `the item id is ${Buffer.byteLength(itemId)} bytes; the limit is ${MAX_ITEM_ID_BYTES}`,
+    };
   const folderCategory = segments.length > 1 && segments[0] !== '' ? segments[0] : undefined;
   return { key, itemId, ...(folderCategory ? { folderCategory } : {}) };
 }

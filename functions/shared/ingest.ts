@@ -1,5 +1,5 @@
 import type { S3EventRecord } from 'aws-lambda';
-import { catalogueObjectFromKey, decodeNotificationKey, normaliseSequencer } from './catalogue-key';
+import { classifyCatalogueKey, decodeNotificationKey, normaliseSequencer } from './catalogue-key';
 import {
   type CatalogueItem,
   type CatalogueRepository,
@@ -51,8 +51,8 @@ const stripQuotes = (etag?: string) => etag?.replace(/^"|"$/g, '');
 export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Promise<IngestOutcome> {
   const now = deps.now ?? Date.now;
   const key = decodeNotificationKey(record.s3.object.key);
-  const object = catalogueObjectFromKey(key);
-  if (!object) return { outcome: 'ignored', key, reason: 'not a catalogue image' };
+  const object = classifyCatalogueKey(key);
+  if ('ignored' in object) return { outcome: 'ignored', key, reason: object.ignored };
   const { itemId } = object;
   const source: ItemSource = {
     bucket: record.s3.bucket.name,

@@ -1,5 +1,6 @@
 import {
   catalogueObjectFromKey,
+  classifyCatalogueKey,
   decodeNotificationKey,
   encodeNotificationKey,
   normaliseSequencer,
@@ -32,6 +33,17 @@ describe('catalogue keys', () => {
     'xcatalogue/a.jpg',
   ])('ignores %s', (key) => {
     expect(catalogueObjectFromKey(key)).toBeUndefined();
+  });
+
+  it.each([
+    ['other/SKU.jpg', 'outside catalogue/'],
+    ['catalogue/readme.txt', 'the file name has no image extension'],
+    ['catalogue/folder/', 'the file name has no image extension'],
+    ['catalogue/.jpg', 'the file name is only an extension'],
+    [`catalogue/${'M'.repeat(513)}.png`, 'the item id is 513 bytes; the limit is 512'],
+  ])('says why %s is no item', (key, reason) => {
+    const classified = classifyCatalogueKey(key);
+    expect('ignored' in classified && classified.ignored).toContain(reason);
   });
 
   it('decodes keys exactly as S3 encodes them in notifications', () => {
