@@ -15,6 +15,7 @@ import { runInNewContext } from 'node:vm';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { ExactIndex } from '../../functions/shared/vector-index';
+import { seededUniform } from '../support/seeded-random';
 
 const SIZES = { '10k': 10_000, '100k': 100_000, '1M': 1_000_000 } as const;
 type SizeLabel = keyof typeof SIZES;
@@ -44,18 +45,6 @@ function modelDim(): number {
 function collectGarbage(): void {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
-}
-
-/** Seeded uniform [0, 1) (mulberry32). */
-function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** Gaussian from a uniform source (Box-Muller, both outputs used). */

@@ -17,6 +17,7 @@ import { readInitializer } from '../../layers/model/onnx-graph';
 import { applyProjection } from '../../layers/model/pca';
 import { imageToTensor } from '../../layers/model/preprocess';
 import { loadSourceModel } from '../../layers/model/source-model';
+import { seededUniform } from '../support/seeded-random';
 
 // The converted, truncated, pooled and projected ONNX model must compute what the original TF.js
 // model computes: same layers, same pooling, same projection constants.
@@ -42,17 +43,6 @@ function poolInTfjs(featureMap: tf.Tensor4D, pooling: Pooling): Float32Array {
         .pow(1 / pooling.p);
     })
     .dataSync() as Float32Array;
-}
-
-function seededUniform(length: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  return Float32Array.from({ length }, () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  });
 }
 
 describe('ONNX model parity with the original TF.js model', () => {
@@ -86,7 +76,10 @@ describe('ONNX model parity with the original TF.js model', () => {
       if (!image) throw new Error('evaluation set too small');
       inputs.push({ name: image.path, tensor: await imageToTensor(await readFile(image.path), size, size) });
     }
-    inputs.push({ name: 'uniform noise', tensor: seededUniform(size * size * 3, 42) });
+    inputs.push({
+      name: 'uniform noise',
+      tensor: Float32Array.from({ length: size * size * 3 }, seededUniform(42)),
+    });
   }, 300_000);
 
   afterAll(async () => {

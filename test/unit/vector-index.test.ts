@@ -12,22 +12,11 @@ import {
   renderKernelModule,
 } from '../../functions/shared/vector-index/build-kernel';
 import { INT8_KERNEL_WASM_BASE64 } from '../../functions/shared/vector-index/int8-kernel.wasm';
+import { seededUniform } from '../support/seeded-random';
 
 // Not a multiple of the kernel's 32-component step, so row and query padding is exercised.
 const DIM = 200;
 const CATEGORIES = ['shoes', 'bags', 'hats', 'coats'];
-
-/** Seeded uniform [0, 1) (mulberry32), so a failure reproduces. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function normalised(vector: Float32Array): Float32Array {
   const norm = Math.hypot(...vector);
@@ -36,7 +25,7 @@ function normalised(vector: Float32Array): Float32Array {
 
 /** Unit embeddings around a few hundred style centres, like a catalogue of lookalike products. */
 function syntheticCatalogue(seed: number, itemCount: number, centreCount = 200) {
-  const random = seededRandom(seed);
+  const random = seededUniform(seed);
   const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const centres = Array.from({ length: centreCount }, () =>
     normalised(Float32Array.from({ length: DIM }, gaussian)),

@@ -11,6 +11,7 @@ import { type CatalogueItem, CatalogueRepository } from '../../../functions/shar
 import { ProfileStore } from '../../../functions/shared/profile-store';
 import type { LocalApp } from '../../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../../infra/local/aws-env';
+import { gaussian, seededUniform } from '../seeded-random';
 import { openLoop } from './open-loop';
 
 export interface LoadOptions {
@@ -77,18 +78,6 @@ export interface LoadReport {
   events_errors: number;
 }
 
-/** Seeded uniform [0, 1) (mulberry32): the same catalogue every run. */
-function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function unit(values: Float32Array): Float32Array {
   let norm = 0;
   for (const v of values) norm += v * v;
@@ -109,9 +98,8 @@ async function seedCatalogue(app: LocalApp, options: LoadOptions): Promise<strin
   const { manifest, stack } = app;
   const dim = manifest.output.dim;
   const random = seededUniform(7);
-  const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const centres = Array.from({ length: options.categories }, () =>
-    unit(Float32Array.from({ length: dim }, gaussian)),
+    unit(Float32Array.from({ length: dim }, () => gaussian(random))),
   );
   const repository = new CatalogueRepository(
     createLocalDynamoDbClient(stack.endpoints.dynamodb),
@@ -124,7 +112,7 @@ async function seedCatalogue(app: LocalApp, options: LoadOptions): Promise<strin
   const writer = async () => {
     for (let i = next++; i < itemIds.length; i = next++) {
       const centre = centres[i % options.categories] as Float32Array;
-      const vector = unit(centre.map((c) => c + 0.08 * gaussian()));
+      const vector = unit(centre.map((c) => c + 0.08 * gaussian(random)));
       const category = categoryOf(i, options.categories);
       const item: CatalogueItem = {
         itemId: itemIds[i] as string,
