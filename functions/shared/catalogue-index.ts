@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll } from './batch-get';
 import { bytesToVector, CHANGE_FEED } from './catalogue-repository';
 import { ExactIndex } from './vector-index';
 
@@ -152,32 +153,15 @@ export class CatalogueIndex {
       for (const row of page.Items ?? []) ids.push(row.itemId as string);
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    const rows: ChangedRow[] = [];
-    const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique
-        .slice(i, i + 100)
-        .map((itemId) => ({ itemId }));
-      while (keys && keys.length > 0) {
-        const result = await this.documents.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.deps.itemsTable]: {
-                Keys: keys,
-                ProjectionExpression: 'itemId, #status, available, category, changedAt, #vectors.#model',
-                ExpressionAttributeNames: {
-                  '#status': 'status',
-                  '#vectors': 'vectors',
-                  '#model': this.deps.modelId,
-                },
-              },
-            },
-          }),
-        );
-        rows.push(...((result.Responses?.[this.deps.itemsTable] ?? []) as ChangedRow[]));
-        keys = result.UnprocessedKeys?.[this.deps.itemsTable]?.Keys as Record<string, unknown>[] | undefined;
-      }
-    }
+    const rows = await batchGetAll<ChangedRow>(
+      this.documents,
+      this.deps.itemsTable,
+      [...new Set(ids)].map((itemId) => ({ itemId })),
+      {
+        ProjectionExpression: 'itemId, #status, available, category, changedAt, #vectors.#model',
+        ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors', '#model': this.deps.modelId },
+      },
+    );
     // Apply in change order so that the watermark only moves forward over applied changes.
     return rows.sort((a, b) => a.changedAt - b.changedAt);
   }

@@ -1,9 +1,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LRUCache } from 'lru-cache';
 import { jitteredTtl } from './aggregate-cache';
+import { batchGetAll } from './batch-get';
 import { type CatalogueItem, CatalogueRepository } from './catalogue-repository';
 
 /** What the API shows of an item. */
@@ -17,14 +18,15 @@ export interface ItemView {
   imageUrl?: string;
 }
 
-interface ViewRow {
+/** The attributes of an item row a view is made from. */
+export interface ViewRow {
   itemId: string;
   title?: string;
   category?: string;
   price?: number;
   tags?: string[];
   available?: boolean;
-  status: string;
+  status?: string;
   source?: { bucket: string; key: string; versionId?: string };
 }
 
@@ -106,43 +108,30 @@ export class CatalogueReader {
   }
 
   private async readViews(itemIds: string[]): Promise<Map<string, ItemView>> {
-    const rows: ViewRow[] = [];
-    for (let i = 0; i < itemIds.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = itemIds
-        .slice(i, i + 100)
-        .map((itemId) => ({ itemId }));
-      while (keys && keys.length > 0) {
-        const result = await this.documents.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.itemsTable]: {
-                Keys: keys,
-                ProjectionExpression: 'itemId, title, category, price, tags, available, #status, #source',
-                ExpressionAttributeNames: { '#status': 'status', '#source': 'source' },
-              },
-            },
-          }),
-        );
-        rows.push(...((result.Responses?.[this.itemsTable] ?? []) as ViewRow[]));
-        keys = result.UnprocessedKeys?.[this.itemsTable]?.Keys as Record<string, unknown>[] | undefined;
-      }
-    }
-    const views = new Map<string, ItemView>();
-    await Promise.all(
-      rows
-        .filter((row) => row.status !== 'deleted')
-        .map(async (row) => {
-          views.set(row.itemId, {
-            itemId: row.itemId,
-            ...(row.title ? { title: row.title } : {}),
-            ...(row.category ? { category: row.category } : {}),
-            ...(row.price !== undefined ? { price: row.price } : {}),
-            ...(row.tags ? { tags: row.tags } : {}),
-            available: row.available !== false,
-            ...(row.source ? { imageUrl: await this.imageUrl(row.source) } : {}),
-          });
-        }),
+    const rows = await batchGetAll<ViewRow>(
+      this.documents,
+      this.itemsTable,
+      itemIds.map((itemId) => ({ itemId })),
+      {
+        ProjectionExpression: 'itemId, title, category, price, tags, available, #status, #source',
+        ExpressionAttributeNames: { '#status': 'status', '#source': 'source' },
+      },
     );
-    return views;
+    const live = rows.filter((row) => row.status !== 'deleted');
+    const views = await Promise.all(live.map((row) => this.toView(row)));
+    return new Map(views.map((view) => [view.itemId, view]));
+  }
+
+  /** What the API shows of a stored row, with a freshly presigned image URL. */
+  async toView(row: ViewRow): Promise<ItemView> {
+    return {
+      itemId: row.itemId,
+      ...(row.title ? { title: row.title } : {}),
+      ...(row.category ? { category: row.category } : {}),
+      ...(row.price !== undefined ? { price: row.price } : {}),
+      ...(row.tags ? { tags: row.tags } : {}),
+      available: row.available !== false,
+      ...(row.source ? { imageUrl: await this.imageUrl(row.source) } : {}),
+    };
   }
 }

@@ -4,7 +4,6 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
@@ -14,6 +13,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll } from './batch-get';
 import { bytesToVector } from './catalogue-repository';
 import { requiredEnv } from './config';
 import type { EventType, InterestCentroid, InterestProfile } from './interest-profile';
@@ -54,6 +54,16 @@ export interface StoreTables {
   profiles: string;
   stats: string;
   items: string;
+}
+
+/** The store's tables from a map of table names by logical id (`Events`, `Profiles`...), as the local stack has them. */
+export function storeTablesOf(tables: Readonly<Record<string, string | undefined>>): StoreTables {
+  const name = (id: string) => {
+    const table = tables[id];
+    if (!table) throw new Error(`no ${id} table`);
+    return table;
+  };
+  return { events: name('Events'), profiles: name('Profiles'), stats: name('Stats'), items: name('Items') };
 }
 
 /** The tables the stack passes to the track and recommend functions. */
@@ -140,21 +150,11 @@ export class ProfileStore {
 
   /** Stored events of one user among `eventIds`. */
   async getEvents(userId: string, eventIds: string[]): Promise<Map<string, StoredEvent>> {
-    const found = new Map<string, StoredEvent>();
-    for (const batch of chunks([...new Set(eventIds)], 100)) {
-      let keys: Record<string, unknown>[] | undefined = batch.map((eventId) => ({ userId, eventId }));
-      while (keys && keys.length > 0) {
-        const result = await this.documents.send(
-          new BatchGetCommand({
-            RequestItems: { [this.tables.events]: { Keys: keys, ConsistentRead: true } },
-          }),
-        );
-        for (const event of (result.Responses?.[this.tables.events] ?? []) as StoredEvent[])
-          found.set(event.eventId, event);
-        keys = result.UnprocessedKeys?.[this.tables.events]?.Keys as Record<string, unknown>[] | undefined;
-      }
-    }
-    return found;
+    const keys = [...new Set(eventIds)].map((eventId) => ({ userId, eventId }));
+    const events = await batchGetAll<StoredEvent>(this.documents, this.tables.events, keys, {
+      ConsistentRead: true,
+    });
+    return new Map(events.map((event) => [event.eventId, event]));
   }
 
   /** Every stored event of a user (for a rebuild or an erasure). */
@@ -179,41 +179,33 @@ export class ProfileStore {
 
   /** Items by id with the active model's vector; missing ids are absent from the map. */
   async getItems(itemIds: string[]): Promise<Map<string, ItemSnapshot>> {
+    const rows = await batchGetAll<{
+      itemId: string;
+      status: string;
+      available?: boolean;
+      vectors?: Record<string, Uint8Array>;
+    }>(
+      this.documents,
+      this.tables.items,
+      [...new Set(itemIds)].map((itemId) => ({ itemId })),
+      {
+        ProjectionExpression: 'itemId, #status, available, #vectors.#model',
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          '#vectors': 'vectors',
+          '#model': this.activeModelId,
+        },
+      },
+    );
     const found = new Map<string, ItemSnapshot>();
-    for (const batch of chunks([...new Set(itemIds)], 100)) {
-      let keys: Record<string, unknown>[] | undefined = batch.map((itemId) => ({ itemId }));
-      while (keys && keys.length > 0) {
-        const result = await this.documents.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tables.items]: {
-                Keys: keys,
-                ProjectionExpression: 'itemId, #status, available, #vectors.#model',
-                ExpressionAttributeNames: {
-                  '#status': 'status',
-                  '#vectors': 'vectors',
-                  '#model': this.activeModelId,
-                },
-              },
-            },
-          }),
-        );
-        for (const row of (result.Responses?.[this.tables.items] ?? []) as Array<{
-          itemId: string;
-          status: string;
-          available?: boolean;
-          vectors?: Record<string, Uint8Array>;
-        }>) {
-          const bytes = row.vectors?.[this.activeModelId];
-          found.set(row.itemId, {
-            itemId: row.itemId,
-            status: row.status,
-            available: row.available !== false,
-            ...(bytes ? { vector: bytesToVector(bytes) } : {}),
-          });
-        }
-        keys = result.UnprocessedKeys?.[this.tables.items]?.Keys as Record<string, unknown>[] | undefined;
-      }
+    for (const row of rows) {
+      const bytes = row.vectors?.[this.activeModelId];
+      found.set(row.itemId, {
+        itemId: row.itemId,
+        status: row.status,
+        available: row.available !== false,
+        ...(bytes ? { vector: bytesToVector(bytes) } : {}),
+      });
     }
     return found;
   }

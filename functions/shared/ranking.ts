@@ -75,7 +75,8 @@ export function exclusionFilter(
     (request.category === undefined || attributes.category === request.category);
 }
 
-const normalised = (sum: Float64Array): Float32Array => {
+/** A centroid's direction: its sum scaled to unit length, as float32 (a zero sum stays zero). */
+export const normalised = (sum: Float64Array): Float32Array => {
   let norm = 0;
   for (const v of sum) norm += v * v;
   norm = Math.sqrt(norm) || 1;

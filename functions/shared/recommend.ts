@@ -11,6 +11,7 @@ import { decayFactor, type ProfileSettings } from './interest-profile';
 import type { ProfileStore } from './profile-store';
 import {
   exclusionFilter,
+  normalised,
   type RankedItem,
   type RankingSettings,
   type Reason,
@@ -117,13 +118,6 @@ async function checkCategory(serving: Serving, requested: string | undefined): P
   }
 }
 
-const unit = (sum: Float64Array): Float32Array => {
-  let norm = 0;
-  for (const v of sum) norm += v * v;
-  norm = Math.sqrt(norm) || 1;
-  return Float32Array.from(sum, (v) => v / norm);
-};
-
 async function decayedPopularity(deps: RecommendDeps, now: number): Promise<Map<string, number>> {
   const popularity = await deps.aggregates.popularity();
   const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
@@ -170,7 +164,7 @@ export async function recommendForUser(
     deps.ranking.coEngagementWeight > 0
       ? new Map([...(await deps.aggregates.coEngagement(recent))].map(([itemId, w]) => [itemId, w * factor]))
       : undefined;
-  const queries = profile.centroids.map((c) => unit(c.sum));
+  const queries = profile.centroids.map((c) => normalised(c.sum));
   const index = await deps.serving.forQueries(queries, Math.max(deps.ranking.candidatePool, query.limit), {
     category: query.category,
     alsoLoad: [

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /** One image of the demo catalogue, uploaded as a catalogue tool would. */
 export interface DemoImage {
@@ -52,5 +53,31 @@ export function demoCatalogue(perCategory = 15, categories = 20): DemoImage[] {
         tags: ascii(entry.short_name.replace(/_/g, ' ')),
       },
     })),
+  );
+}
+
+/** Uploads `images` four at a time, as a catalogue tool would; ingestion runs for real behind it. */
+export async function uploadDemoImages(
+  s3: S3Client,
+  bucket: string,
+  images: readonly DemoImage[],
+  onUploaded: () => void = () => {},
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let image = images[next++]; image; image = images[next++]) {
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: image.key,
+            Body: readFileSync(image.file),
+            ContentType: 'image/png',
+            Metadata: image.metadata,
+          }),
+        );
+        onUploaded();
+      }
+    }),
   );
 }

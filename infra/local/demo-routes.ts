@@ -7,7 +7,7 @@ import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
-import { CatalogueReader, type ItemView } from '../../functions/shared/catalogue-reader';
+import { CatalogueReader, type ItemView, type ViewRow } from '../../functions/shared/catalogue-reader';
 import { requiredEnv } from '../../functions/shared/config';
 import { describeIssues } from '../../functions/shared/event-schema';
 import { json } from '../../functions/shared/http';
@@ -35,19 +35,9 @@ const CatalogueQuerySchema = z.strictObject({
   offset: z.coerce.number().int().min(0).default(0),
 });
 
-interface ItemRow {
-  itemId: string;
-  title?: string;
-  category?: string;
-  price?: number;
-  tags?: string[];
-  available?: boolean;
-  source?: { bucket: string; key: string };
-}
-
 /** Ready items in a stable order (category, title, id): a full scan, fine for a local catalogue. */
-async function readyItems(deps: LocalCatalogueDeps): Promise<ItemRow[]> {
-  const rows: ItemRow[] = [];
+async function readyItems(deps: LocalCatalogueDeps): Promise<ViewRow[]> {
+  const rows: ViewRow[] = [];
   const pages = paginateScan(
     { client: DynamoDBDocumentClient.from(deps.dynamo) },
     {
@@ -58,7 +48,7 @@ async function readyItems(deps: LocalCatalogueDeps): Promise<ItemRow[]> {
       ExpressionAttributeValues: { ':ready': 'ready' },
     },
   );
-  for await (const page of pages) rows.push(...((page.Items ?? []) as ItemRow[]));
+  for await (const page of pages) rows.push(...((page.Items ?? []) as ViewRow[]));
   const text = (value: string | undefined) => value ?? '';
   return rows.sort(
     (a, b) =>
@@ -78,19 +68,7 @@ export async function cataloguePage(
   const matching =
     query.category === undefined ? rows : rows.filter((row) => row.category === query.category);
   const slice = matching.slice(query.offset, query.offset + query.limit);
-  const items = await Promise.all(
-    slice.map(
-      async (row): Promise<ItemView> => ({
-        itemId: row.itemId,
-        ...(row.title ? { title: row.title } : {}),
-        ...(row.category ? { category: row.category } : {}),
-        ...(row.price !== undefined ? { price: row.price } : {}),
-        ...(row.tags ? { tags: row.tags } : {}),
-        available: row.available !== false,
-        ...(row.source ? { imageUrl: await deps.reader.imageUrl(row.source) } : {}),
-      }),
-    ),
-  );
+  const items = await Promise.all(slice.map((row) => deps.reader.toView(row)));
   return {
     total: matching.length,
     offset: query.offset,

@@ -3,10 +3,10 @@
  *   --api-port (LOOKALIKE_API_PORT, 3000)   --s3-port (LOOKALIKE_S3_PORT, 4569)
  *   --dynamo-port (LOOKALIKE_DYNAMO_PORT, 8000)   --data-dir (.lookalike)   --reset   --no-seed
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
@@ -16,7 +16,7 @@ import { ensureModel } from '../../layers/model/build';
 import { backfill, s3Listing } from '../cli/backfill';
 import { type LocalApp, startLocalApp } from './app';
 import { createLocalDynamoDbClient, createLocalS3Client } from './aws-env';
-import { demoCatalogue } from './demo-catalogue';
+import { demoCatalogue, uploadDemoImages } from './demo-catalogue';
 import { localCatalogueRoute } from './demo-routes';
 import { openApiRoute } from './openapi';
 
@@ -46,26 +46,7 @@ async function seedDemoCatalogue(app: LocalApp, s3: S3Client): Promise<number> {
     stream: process.stderr,
   });
   bar.start(images.length, 0);
-  let next = 0;
-  // A catalogue tool uploads a few at a time; ingestion runs for real behind it.
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (next < images.length) {
-        const image = images[next++];
-        if (!image) break;
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: app.stack.bucket,
-            Key: image.key,
-            Body: readFileSync(image.file),
-            ContentType: 'image/png',
-            Metadata: image.metadata,
-          }),
-        );
-        bar.increment();
-      }
-    }),
-  );
+  await uploadDemoImages(s3, app.stack.bucket, images, () => bar.increment());
   bar.stop();
   return images.length;
 }

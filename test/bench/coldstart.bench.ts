@@ -31,7 +31,7 @@ import {
 import { defaultManifestPath } from '../../functions/shared/embedder';
 import { DEFAULT_PROFILE_SETTINGS } from '../../functions/shared/interest-profile';
 import { loadManifest } from '../../functions/shared/model-manifest';
-import { ProfileStore } from '../../functions/shared/profile-store';
+import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
 import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/shared/track-events';
 import { ExactIndex } from '../../functions/shared/vector-index';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
@@ -189,16 +189,7 @@ async function giveUserAProfile(
   modelId: string,
   dim: number,
 ) {
-  const store = new ProfileStore(
-    dynamo,
-    {
-      events: tables.Events as string,
-      profiles: tables.Profiles as string,
-      stats: tables.Stats as string,
-      items: tables.Items as string,
-    },
-    modelId,
-  );
+  const store = new ProfileStore(dynamo, storeTablesOf(tables), modelId);
   const results = await recordEvents(
     { store, policy: { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS }, dim },
     LIKED.map((row, i) => ({ eventId: `like-${i}`, userId: USER_ID, itemId: itemId(row), type: 'like' })),

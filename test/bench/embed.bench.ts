@@ -22,9 +22,9 @@ import sharp from 'sharp';
 import { defaultManifestPath, Embedder } from '../../functions/shared/embedder';
 import { loadManifest } from '../../functions/shared/model-manifest';
 import { catalogueJpeg, emojiImages } from '../support/images';
+import { TfjsReference } from '../support/tfjs-reference';
 import { bundleForNode, runNodeChild, scratchDir } from './support/child-process';
 import { median, progress, round } from './support/stats';
-import { TfjsReference } from './support/tfjs-reference';
 
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 30);
 /** Rounds of the alternating preprocess / sharp-floor comparison (each round visits every image). */

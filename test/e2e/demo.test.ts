@@ -3,14 +3,13 @@
  * system: real handlers, DynamoDB Local, s3rver, the upload queue and the model.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { type LocalApp, startLocalApp } from '../../infra/local/app';
 import { createLocalS3Client } from '../../infra/local/aws-env';
-import { demoCatalogue } from '../../infra/local/demo-catalogue';
+import { demoCatalogue, uploadDemoImages } from '../../infra/local/demo-catalogue';
 import { localCatalogueRoute } from '../../infra/local/demo-routes';
 import { openApiRoute } from '../../infra/local/openapi';
 
@@ -40,22 +39,7 @@ const catalogue = demoCatalogue(12, 8);
 
 async function uploadCatalogue(app: LocalApp): Promise<void> {
   const s3 = createLocalS3Client(app.stack.endpoints.s3);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      for (let image = catalogue[next++]; image; image = catalogue[next++]) {
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: app.stack.bucket,
-            Key: image.key,
-            Body: readFileSync(image.file),
-            ContentType: 'image/png',
-            Metadata: image.metadata,
-          }),
-        );
-      }
-    }),
-  );
+  await uploadDemoImages(s3, app.stack.bucket, catalogue);
   s3.destroy();
   await app.queue.drain({ timeoutMs: 90_000 });
   await app.compact();

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DEFAULT_PROFILE_SETTINGS, type InterestProfile } from '../../functions/shared/interest-profile';
-import { ProfileStore } from '../../functions/shared/profile-store';
+import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
 import { DEFAULT_RANKING_SETTINGS } from '../../functions/shared/ranking';
 import { ExactIndex } from '../../functions/shared/vector-index';
 import { invoke } from '../../infra/local/api-server';
@@ -267,16 +267,7 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
     phase('ingest');
 
     const { tables } = app.stack;
-    const store = new ProfileStore(
-      dynamo,
-      {
-        events: tables.Events as string,
-        profiles: tables.Profiles as string,
-        stats: tables.Stats as string,
-        items: tables.Items as string,
-      },
-      app.manifest.modelId,
-    );
+    const store = new ProfileStore(dynamo, storeTablesOf(tables), app.manifest.modelId);
     const dim = app.manifest.output.dim;
     const vectors = new Map<string, Float32Array>();
     const readVectors = async (images: readonly CatalogueImage[]) => {

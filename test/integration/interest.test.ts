@@ -7,7 +7,7 @@ import {
   foldEvents,
   type ProfileEvent,
 } from '../../functions/shared/interest-profile';
-import { ProfileStore } from '../../functions/shared/profile-store';
+import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
 import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/shared/track-events';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
@@ -27,12 +27,7 @@ beforeAll(async () => {
   const { tables, endpoints } = local.app.stack;
   store = new ProfileStore(
     createLocalDynamoDbClient(endpoints.dynamodb),
-    {
-      events: tables.Events as string,
-      profiles: tables.Profiles as string,
-      stats: tables.Stats as string,
-      items: tables.Items as string,
-    },
+    storeTablesOf(tables),
     local.app.manifest.modelId,
   );
 }, 120_000);
@@ -103,12 +98,7 @@ describe('several function instances writing one profile', () => {
     const instances = Array.from({ length: 4 }, () => ({
       store: new ProfileStore(
         createLocalDynamoDbClient(local.app.stack.endpoints.dynamodb),
-        {
-          events: tables.Events as string,
-          profiles: tables.Profiles as string,
-          stats: tables.Stats as string,
-          items: tables.Items as string,
-        },
+        storeTablesOf(tables),
         local.app.manifest.modelId,
       ),
       policy: { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS },

@@ -8,7 +8,7 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import autocannon from 'autocannon';
 import { type CatalogueItem, CatalogueRepository } from '../../../functions/shared/catalogue-repository';
-import { ProfileStore } from '../../../functions/shared/profile-store';
+import { ProfileStore, storeTablesOf } from '../../../functions/shared/profile-store';
 import type { LocalApp } from '../../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../../infra/local/aws-env';
 import { gaussian, seededUniform } from '../seeded-random';
@@ -309,16 +309,7 @@ async function hotUserRun(app: LocalApp, token: string, options: LoadOptions, it
   // What the tables hold afterwards: the profile's count and the raw events.
   const { stack, manifest } = app;
   const dynamo = createLocalDynamoDbClient(stack.endpoints.dynamodb);
-  const store = new ProfileStore(
-    dynamo,
-    {
-      events: stack.tables.Events as string,
-      profiles: stack.tables.Profiles as string,
-      stats: stack.tables.Stats as string,
-      items: stack.tables.Items as string,
-    },
-    manifest.modelId,
-  );
+  const store = new ProfileStore(dynamo, storeTablesOf(stack.tables), manifest.modelId);
   const profile = await store.getProfile(userId);
   let stored = 0;
   let startKey: Record<string, never> | undefined;

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import type { ModelManifest } from '../../../functions/shared/model-manifest';
-import { PROJECTION_MATRIX, PROJECTION_NEG_MEAN, type Projection } from '../../../layers/model/convert';
-import { combineBlocks } from '../../../layers/model/descriptor';
-import { readInitializer } from '../../../layers/model/onnx-graph';
-import { applyProjection } from '../../../layers/model/pca';
-import { loadSourceModel } from '../../../layers/model/source-model';
+import type { ModelManifest } from '../../functions/shared/model-manifest';
+import { PROJECTION_MATRIX, PROJECTION_NEG_MEAN, type Projection } from '../../layers/model/convert';
+import { combineBlocks } from '../../layers/model/descriptor';
+import { readInitializer } from '../../layers/model/onnx-graph';
+import { applyProjection } from '../../layers/model/pca';
+import { loadSourceModel } from '../../layers/model/source-model';
 
 /** What the manifest records about how the ONNX graph was cut from the nsfwjs model. */
 const SourceSchema = z.object({
@@ -29,10 +29,11 @@ const SourceSchema = z.object({
 type Pooling = z.infer<typeof SourceSchema>['blocks'][number]['pooling'];
 
 /**
- * The embedding computed by the original nsfwjs Keras model in TF.js, the way test/model/parity.test.ts
- * rebuilds it: the network truncated at the manifest's blocks, the same global pooling in TF.js, then
- * the head (per-block L2, concatenation, centring and projection with the constants baked into the
- * ONNX graph) in plain JS, and the embedder's final L2 normalisation.
+ * The embedding computed by the original nsfwjs Keras model in TF.js: the network truncated at the
+ * manifest's blocks, the same global pooling in TF.js, then the head (per-block L2, concatenation,
+ * centring and projection with the constants baked into the ONNX graph) in plain JS, and the
+ * embedder's final L2 normalisation. test/model/parity.test.ts holds the ONNX model to it block by
+ * block; bench:embed times it.
  */
 export class TfjsReference {
   private constructor(
@@ -68,8 +69,8 @@ export class TfjsReference {
     );
   }
 
-  /** One image: network, pooling and head; returns the unit embedding. */
-  embed(tensor: Float32Array): Float32Array {
+  /** The network truncated at the manifest's blocks and each block's global pooling, for one image. */
+  pooledBlocks(tensor: Float32Array): Float32Array[] {
     const pooled = tf.tidy(() => {
       const result = this.truncated.predict(tf.tensor4d(tensor, this.inputShape));
       const featureMaps = (Array.isArray(result) ? result : [result]) as tf.Tensor4D[];
@@ -77,8 +78,18 @@ export class TfjsReference {
     });
     const blocks = pooled.map((block) => block.dataSync() as Float32Array);
     tf.dispose(pooled);
+    return blocks;
+  }
+
+  /** The head on pooled blocks: per-block L2, concatenation, centring and projection (the model's output). */
+  head(blocks: Float32Array[]): Float64Array {
     const features = combineBlocks(blocks, this.source.l2PerBlock);
-    const projected = this.projection ? applyProjection(this.projection, features) : features;
+    return this.projection ? applyProjection(this.projection, features) : features;
+  }
+
+  /** One image: network, pooling and head; returns the unit embedding. */
+  embed(tensor: Float32Array): Float32Array {
+    const projected = this.head(this.pooledBlocks(tensor));
     let norm = 0;
     for (const v of projected) norm += v * v;
     norm = Math.sqrt(norm);
@@ -90,7 +101,7 @@ export class TfjsReference {
   }
 }
 
-/** The same global pooling as the ONNX head, over NHWC feature maps (as in the parity test). */
+/** The same global pooling as the ONNX head, over NHWC feature maps. */
 function pool(featureMap: tf.Tensor4D, pooling: Pooling): tf.Tensor {
   if (pooling.kind === 'avg') return featureMap.mean([1, 2]);
   if (pooling.kind === 'max') return featureMap.max([1, 2]);
