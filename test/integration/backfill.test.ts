@@ -16,7 +16,6 @@ import { ingestRecord } from '../../functions/shared/ingest';
 import { loadManifest } from '../../functions/shared/model-manifest';
 import { S3ObjectStore } from '../../functions/shared/s3-object-store';
 import { type BackfillDeps, type BackfillSummary, backfill, s3Listing } from '../../infra/cli/backfill';
-import type { S3NotificationRecord } from '../../infra/local/s3-local';
 import { catalogueJpeg, emojiImages } from '../support/images';
 import { useLocalStack } from '../support/local-stack';
 
@@ -58,13 +57,7 @@ async function put(key: string, body: Buffer | string, metadata?: Record<string,
 
 /** The notification S3 would have sent for `action`, captured instead of delivered. */
 async function eventDuring(action: () => Promise<unknown>): Promise<S3EventRecord> {
-  const records: S3NotificationRecord[] = [];
-  const unsubscribe = stack.s3.onObjectEvent((record) => records.push(record));
-  try {
-    await action();
-  } finally {
-    unsubscribe();
-  }
+  const records = await stack.eventsDuring(action);
   expect(records).toHaveLength(1);
   return records[0] as unknown as S3EventRecord;
 }

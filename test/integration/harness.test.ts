@@ -30,18 +30,6 @@ const stack = useLocalStack({
   env: ({ tables, bucket }) => ({ ITEMS_TABLE: tables.Items ?? '', CATALOGUE_BUCKET: bucket }),
 });
 
-/** Records published by the local S3 while `action` ran (they are published before the response). */
-async function eventsDuring(action: () => Promise<unknown>): Promise<S3NotificationRecord[]> {
-  const records: S3NotificationRecord[] = [];
-  const unsubscribe = stack.s3.onObjectEvent((record) => records.push(record));
-  try {
-    await action();
-  } finally {
-    unsubscribe();
-  }
-  return records;
-}
-
 const md5 = (body: string | Buffer) => createHash('md5').update(body).digest('hex');
 
 describe('tables', () => {
@@ -139,7 +127,7 @@ describe('S3 object events', () => {
     const key = 'catalogue/nested/deeper/red flower+1 (copy) é 🍓 日本.jpg';
     const body = 'not really a jpeg';
 
-    const [record, ...others] = await eventsDuring(() =>
+    const [record, ...others] = await stack.eventsDuring(() =>
       s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body })),
     );
 
@@ -167,7 +155,7 @@ describe('S3 object events', () => {
   it('gives 50 rapid uploads strictly increasing fixed-width sequencers and unique version ids', async () => {
     const uploads = Array.from({ length: 50 }, (_, i) => `catalogue/burst/${i % 10}.jpg`);
 
-    const records = await eventsDuring(() =>
+    const records = await stack.eventsDuring(() =>
       Promise.all(
         uploads.map((key, i) =>
           s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: `${i}` })),
@@ -189,7 +177,7 @@ describe('S3 object events', () => {
     const key = 'catalogue/versioned.jpg';
 
     let versionId: string | undefined;
-    const [record] = await eventsDuring(async () => {
+    const [record] = await stack.eventsDuring(async () => {
       ({ VersionId: versionId } = await s3.send(
         new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: 'v1' }),
       ));
@@ -206,7 +194,7 @@ describe('S3 object events', () => {
     const source = 'catalogue/original.jpg';
     await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: source, Body: 'original' }));
 
-    const [copy] = await eventsDuring(() =>
+    const [copy] = await stack.eventsDuring(() =>
       s3.send(
         new CopyObjectCommand({
           Bucket: stack.bucket,
@@ -216,7 +204,7 @@ describe('S3 object events', () => {
       ),
     );
     const multipartKey = 'catalogue/multi part.jpg';
-    const [completed] = await eventsDuring(async () => {
+    const [completed] = await stack.eventsDuring(async () => {
       const { UploadId } = await s3.send(
         new CreateMultipartUploadCommand({ Bucket: stack.bucket, Key: multipartKey }),
       );
@@ -255,10 +243,10 @@ describe('S3 object events', () => {
       await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: key }));
     const removedVersion = stack.s3.currentVersionId(stack.bucket, 'catalogue/gone 1.jpg');
 
-    const [single, ...none] = await eventsDuring(() =>
+    const [single, ...none] = await stack.eventsDuring(() =>
       s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'catalogue/gone 1.jpg' })),
     );
-    const batch = await eventsDuring(() =>
+    const batch = await stack.eventsDuring(() =>
       s3.send(
         new DeleteObjectsCommand({
           Bucket: stack.bucket,

@@ -88,18 +88,6 @@ async function put(key: string, body: Buffer | string, metadata?: Record<string,
   );
 }
 
-/** Records the local S3 published while `action` ran (it publishes before responding). */
-async function eventsDuring(action: () => Promise<unknown>): Promise<S3NotificationRecord[]> {
-  const records: S3NotificationRecord[] = [];
-  const unsubscribe = stack.s3.onObjectEvent((record) => records.push(record));
-  try {
-    await action();
-  } finally {
-    unsubscribe();
-  }
-  return records;
-}
-
 async function item(itemId: string): Promise<CatalogueItem> {
   const stored = await repository.get(itemId);
   if (!stored) throw new Error(`no item ${itemId}`);
@@ -207,7 +195,7 @@ describe('catalogue ingestion through the embed handler', () => {
   it('writes once when the same notification is delivered twice (and again later)', async () => {
     const { queue } = ingestionQueue({ route: false });
     const body = await png(101);
-    const [created] = await eventsDuring(() => put('catalogue/duplicate.png', body));
+    const [created] = await stack.eventsDuring(() => put('catalogue/duplicate.png', body));
     const embedsBefore = handlerEmbeds();
 
     queue.send(message(created as S3NotificationRecord));
@@ -233,8 +221,8 @@ describe('catalogue ingestion through the embed handler', () => {
     const { queue } = ingestionQueue({ route: false });
     const key = 'catalogue/reordered.png';
     const [first, second] = [await png(102), await png(103)];
-    const [createV1] = await eventsDuring(() => put(key, first));
-    const [createV2] = await eventsDuring(() => put(key, second));
+    const [createV1] = await stack.eventsDuring(() => put(key, first));
+    const [createV2] = await stack.eventsDuring(() => put(key, second));
 
     queue.send(message(createV2 as S3NotificationRecord));
     await drain(queue);
@@ -253,8 +241,8 @@ describe('catalogue ingestion through the embed handler', () => {
     const { queue } = ingestionQueue({ route: false });
     const key = 'catalogue/deleted-first.png';
     const body = await png(104);
-    const [created] = await eventsDuring(() => put(key, body));
-    const [removed] = await eventsDuring(() =>
+    const [created] = await stack.eventsDuring(() => put(key, body));
+    const [removed] = await stack.eventsDuring(() =>
       stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: key })),
     );
     // Put the bytes back without a notification: the late create must lose on order, not on a 404.
@@ -277,11 +265,11 @@ describe('catalogue ingestion through the embed handler', () => {
     const { queue, unroute } = ingestionQueue();
     const key = 'catalogue/short-lived.png';
     const body = await png(105);
-    const [created] = await eventsDuring(() => put(key, body));
+    const [created] = await stack.eventsDuring(() => put(key, body));
     await drain(queue);
     expect((await item('short-lived')).status).toBe('ready');
 
-    const [removed] = await eventsDuring(() =>
+    const [removed] = await stack.eventsDuring(() =>
       stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: key })),
     );
     await drain(queue);
@@ -300,7 +288,7 @@ describe('catalogue ingestion through the embed handler', () => {
 
     // As in a versioned bucket, the deleted version is still readable: only the order keeps it dead.
     unroute();
-    const [reput] = await eventsDuring(() => put(key, body));
+    const [reput] = await stack.eventsDuring(() => put(key, body));
     queue.send(message(created as S3NotificationRecord));
     await drain(queue);
     expect(await item('short-lived')).toEqual(tombstone);
@@ -399,7 +387,7 @@ describe('catalogue ingestion through the embed handler', () => {
     const keys = ['catalogue/batch-ok-1.png', 'catalogue/batch-broken.png', 'catalogue/batch-ok-2.png'];
     const records: S3NotificationRecord[] = [];
     for (const [i, key] of keys.entries())
-      records.push(...(await eventsDuring(async () => put(key, await png(110 + i)))));
+      records.push(...(await stack.eventsDuring(async () => put(key, await png(110 + i)))));
     // A storage fault on one object: s3rver keeps its metadata in a JSON file beside the bytes; made
     // unreadable, HEAD and GET of that key answer 500 InternalError, which the handler cannot tell
     // from a transient S3 failure. Every other key is served normally.

@@ -8,6 +8,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../infra/local/harness';
+import type { S3NotificationRecord } from '../../infra/local/s3-local';
 import { DYNAMODB_ENDPOINT_ENV } from './shared-dynamodb';
 
 export interface TestLocalStack
@@ -16,6 +17,8 @@ export interface TestLocalStack
   readonly s3Client: S3Client;
   readonly dynamoDbClient: DynamoDBClient;
   readonly tablePrefix: string;
+  /** The notification records the local S3 published while `action` ran (published before it returns). */
+  eventsDuring(action: () => Promise<unknown>): Promise<S3NotificationRecord[]>;
 }
 
 export interface UseLocalStackOptions extends Pick<LocalStackOptions, 'bucketName' | 'tables'> {
@@ -97,6 +100,16 @@ export function useLocalStack(options: UseLocalStackOptions = {}): TestLocalStac
     },
     get dynamoDbClient() {
       return current().dynamoDbClient;
+    },
+    async eventsDuring(action) {
+      const records: S3NotificationRecord[] = [];
+      const unsubscribe = current().stack.s3.onObjectEvent((record) => records.push(record));
+      try {
+        await action();
+      } finally {
+        unsubscribe();
+      }
+      return records;
     },
   };
 }
