@@ -54,6 +54,8 @@ export class LookalikeStack extends Stack {
 
   constructor(scope: Construct, id: string, props: LookalikeStackProps = {}) {
     super(scope, id, props);
+    // Server access logs are delivered under a bucket policy, not the legacy LogDeliveryWrite ACL.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const removalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
     this.layers = new ModelLayers(this, 'Layers', { modelDir: props.modelDir, runtimeDir: props.runtimeDir });
     const itemsTable = tableFromDefinition(this, ITEMS_TABLE, removalPolicy);
@@ -69,7 +71,7 @@ export class LookalikeStack extends Stack {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy,
       autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
       lifecycleRules: [{ expiration: Duration.days(365) }],

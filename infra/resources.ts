@@ -78,6 +78,9 @@ export const TABLES: TableDefinition[] = [ITEMS_TABLE, EVENTS_TABLE, PROFILES_TA
 /** Where catalogue tools put images; everything else in the bucket is ignored. */
 export const CATALOGUE_PREFIX = 'catalogue/';
 
+/** Where the compactor writes index snapshots (`index/<modelId>/...`) and their pointer. */
+export const INDEX_PREFIX = 'index/';
+
 /** The image extensions that make an object under the prefix an item. */
 export const IMAGE_EXTENSIONS = [
   'jpg',

@@ -26,9 +26,12 @@ export async function handler(event: DynamoDBStreamEvent): Promise<void> {
   } else {
     await catalogue.refresh();
   }
-  const pointer = await catalogue.writeSnapshot();
+  const { pointer, written } = await catalogue.writeSnapshot();
   metrics.addMetric('snapshot_items', MetricUnit.Count, pointer.count);
   metrics.addMetric('compaction_ms', MetricUnit.Milliseconds, performance.now() - started);
-  logger.info('snapshot written', { ...pointer, streamRecords: event.Records?.length ?? 0 });
+  logger.info(written ? 'snapshot written' : 'snapshot already current', {
+    ...pointer,
+    streamRecords: event.Records?.length ?? 0,
+  });
   if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
 }

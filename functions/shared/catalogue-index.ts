@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { INDEX_PREFIX } from '../../infra/resources';
 import { batchGetAll } from './batch-get';
 import { bytesToVector, CHANGE_FEED } from './catalogue-repository';
 import { ExactIndex } from './vector-index';
@@ -39,7 +40,7 @@ export interface CatalogueIndexDeps {
   onChanged?: (itemIds: string[]) => void;
 }
 
-export const snapshotPrefix = (modelId: string) => `index/${modelId}/`;
+export const snapshotPrefix = (modelId: string) => `${INDEX_PREFIX}${modelId}/`;
 const pointerKey = (modelId: string) => `${snapshotPrefix(modelId)}latest.json`;
 
 interface ChangedRow {
@@ -166,40 +167,104 @@ export class CatalogueIndex {
     return rows.sort((a, b) => a.changedAt - b.changedAt);
   }
 
-  /** Writes this index as the new snapshot and switches the pointer to it; returns the pointer. */
-  async writeSnapshot(now = Date.now()): Promise<SnapshotPointer> {
+  /**
+   * Writes this index as the new snapshot and switches the pointer to it, unless the stored pointer is
+   * already at this watermark or past it. The switch is a conditional write on the pointer's ETag, so
+   * when compactions overlap (a stream with several shards, a retried batch) the newest snapshot wins
+   * whatever order they finish in, without reserving concurrency.
+   */
+  async writeSnapshot(now = Date.now()): Promise<SnapshotWrite> {
     const { s3, bucket, modelId } = this.deps;
-    const previous = await readPointer(s3, bucket, modelId);
-    const key = `${snapshotPrefix(modelId)}snapshot-${String(this.watermark).padStart(15, '0')}-${now}.bin`;
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: this.index.serialise(),
-        ContentType: 'application/octet-stream',
-      }),
-    );
-    const pointer: SnapshotPointer = {
-      key,
-      watermark: this.watermark,
-      count: this.index.size,
-      modelId,
-      createdAt: now,
-      ...(previous ? { previousKey: previous.key } : {}),
-    };
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: pointerKey(modelId),
-        Body: JSON.stringify(pointer),
-        ContentType: 'application/json',
-      }),
-    );
-    // A cold start may have read the previous pointer just now: keep that snapshot, drop the one before.
-    if (previous?.previousKey && previous.previousKey !== key) {
-      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: previous.previousKey }));
+    let written: string | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const stored = await readStoredPointer(s3, bucket, modelId);
+      if (stored && stored.pointer.watermark >= this.watermark) {
+        // Nothing newer to publish; a snapshot uploaded by an attempt that lost the race is garbage.
+        if (written) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: written }));
+        return { pointer: stored.pointer, written: false };
+      }
+      if (!written) {
+        written = `${snapshotPrefix(modelId)}snapshot-${String(this.watermark).padStart(15, '0')}-${now}.bin`;
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: written,
+            Body: this.index.serialise(),
+            ContentType: 'application/octet-stream',
+          }),
+        );
+      }
+      const previous = stored?.pointer;
+      const pointer: SnapshotPointer = {
+        key: written,
+        watermark: this.watermark,
+        count: this.index.size,
+        modelId,
+        createdAt: now,
+        ...(previous ? { previousKey: previous.key } : {}),
+      };
+      try {
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: pointerKey(modelId),
+            Body: JSON.stringify(pointer),
+            ContentType: 'application/json',
+            ...(stored?.etag ? { IfMatch: stored.etag } : { IfNoneMatch: '*' }),
+          }),
+        );
+      } catch (error) {
+        // Another compaction switched the pointer since it was read: look again.
+        if (isConditionFailure(error) && attempt < MAX_POINTER_ATTEMPTS) continue;
+        throw error;
+      }
+      // A cold start may have read the previous pointer just now: keep that snapshot, drop the one before.
+      if (previous?.previousKey && previous.previousKey !== written) {
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: previous.previousKey }));
+      }
+      return { pointer, written: true };
     }
-    return pointer;
+  }
+}
+
+export interface SnapshotWrite {
+  /** The pointer now stored: this index's, or a newer (or equal) one that was already there. */
+  pointer: SnapshotPointer;
+  written: boolean;
+}
+
+const MAX_POINTER_ATTEMPTS = 5;
+
+const isConditionFailure = (error: unknown) => {
+  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  // 412 when the ETag changed; 409 when another conditional write to the key is in flight.
+  return (
+    name === 'PreconditionFailed' ||
+    name === 'ConditionalRequestConflict' ||
+    $metadata?.httpStatusCode === 412 ||
+    $metadata?.httpStatusCode === 409
+  );
+};
+
+const isMissing = (error: unknown) => {
+  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return name === 'NoSuchKey' || name === 'NotFound' || $metadata?.httpStatusCode === 404;
+};
+
+/** The pointer with the ETag a conditional replace needs; undefined when there is none yet. */
+async function readStoredPointer(
+  s3: S3Client,
+  bucket: string,
+  modelId: string,
+): Promise<{ pointer: SnapshotPointer; etag: string | undefined } | undefined> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: pointerKey(modelId) }));
+    const pointer = JSON.parse((await object.Body?.transformToString()) ?? 'null') as SnapshotPointer | null;
+    return pointer ? { pointer, etag: object.ETag } : undefined;
+  } catch (error) {
+    // Only a 404 means "no snapshot yet"; a 403 is a missing grant and must surface.
+    if (isMissing(error)) return undefined;
+    throw error;
   }
 }
 
@@ -208,12 +273,5 @@ export async function readPointer(
   bucket: string,
   modelId: string,
 ): Promise<SnapshotPointer | undefined> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: pointerKey(modelId) }));
-    return JSON.parse((await object.Body?.transformToString()) ?? 'null') as SnapshotPointer | undefined;
-  } catch (error) {
-    const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (name === 'NoSuchKey' || name === 'NotFound' || $metadata?.httpStatusCode === 404) return undefined;
-    throw error;
-  }
+  return (await readStoredPointer(s3, bucket, modelId))?.pointer;
 }

@@ -122,7 +122,9 @@ export class CatalogueIngestion extends Construct {
       environment,
     })
       .useTable(props.itemsTable, 'ITEMS_TABLE', ['GetItem', 'PutItem', 'UpdateItem'])
-      .useBucketObjects(this.bucket, 'CATALOGUE_BUCKET', CATALOGUE_PREFIX, ['GetObject', 'GetObjectVersion']);
+      .useBucketObjects(this.bucket, 'CATALOGUE_BUCKET', CATALOGUE_PREFIX, ['GetObject', 'GetObjectVersion'])
+      // A deleted or replaced object may be gone by the time its notification is handled.
+      .grantListing(this.bucket, CATALOGUE_PREFIX);
     this.embedFunction.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize,

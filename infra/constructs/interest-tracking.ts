@@ -64,20 +64,8 @@ export class InterestTracking extends Construct {
         EVENT_MAX_AGE_DAYS: String(eventMaxAgeDays),
       },
     })
-      .useTable(this.eventsTable, 'EVENTS_TABLE', [
-        'BatchGetItem',
-        'Query',
-        'PutItem',
-        'BatchWriteItem',
-        'DeleteItem',
-        'ConditionCheckItem',
-      ])
-      .useTable(this.profilesTable, 'PROFILES_TABLE', [
-        'GetItem',
-        'PutItem',
-        'DeleteItem',
-        'ConditionCheckItem',
-      ])
+      .useTable(this.eventsTable, 'EVENTS_TABLE', ['BatchGetItem', 'Query', 'PutItem', 'BatchWriteItem'])
+      .useTable(this.profilesTable, 'PROFILES_TABLE', ['GetItem', 'PutItem', 'DeleteItem'])
       .useTable(this.statsTable, 'STATS_TABLE', ['UpdateItem'])
       .useTable(props.itemsTable, 'ITEMS_TABLE', ['BatchGetItem']);
   }

@@ -73,23 +73,40 @@ export class LookalikeFunction extends Construct {
     });
   }
 
-  /** Grants exactly these actions on the table (and its indexes) and passes its name in `envName`. */
-  useTable(table: ITableV2, envName: string, actions: string[], { indexes = false } = {}): this {
+  /**
+   * Grants exactly these actions on the table, and `indexActions` on its secondary indexes (Query,
+   * say: item reads have no meaning on an index), and passes its name in `envName`.
+   */
+  useTable(
+    table: ITableV2,
+    envName: string,
+    actions: string[],
+    { indexActions = [] as string[] } = {},
+  ): this {
     this.function.addEnvironment(envName, table.tableName);
-    if (indexes) {
+    if (actions.length) {
+      this.function.addToRolePolicy(
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: actions.map((a) => `dynamodb:${a}`),
+          resources: [table.tableArn],
+        }),
+      );
+    }
+    if (indexActions.length) {
       Validations.of(this).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${Stack.of(table).resolve((table.node.defaultChild as CfnResource).logicalId)}.Arn>/index/*]`,
         reason:
           "Queries on the table's own secondary indexes (the change feed and the vector index); nothing else.",
       });
+      this.function.addToRolePolicy(
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: indexActions.map((a) => `dynamodb:${a}`),
+          resources: [`${table.tableArn}/index/*`],
+        }),
+      );
     }
-    this.function.addToRolePolicy(
-      new PolicyStatement({
-        effect: Effect.ALLOW,
-        actions: actions.map((a) => `dynamodb:${a}`),
-        resources: indexes ? [table.tableArn, `${table.tableArn}/index/*`] : [table.tableArn],
-      }),
-    );
     return this;
   }
 
@@ -97,6 +114,23 @@ export class LookalikeFunction extends Construct {
   useBucketObjects(bucket: IBucket, envName: string, prefix: string, actions: string[]): this {
     this.function.addEnvironment(envName, bucket.bucketName);
     return this.grantObjects(bucket, prefix, actions);
+  }
+
+  /**
+   * Grants s3:ListBucket on the bucket for keys under `prefix` only (an `s3:prefix` condition). A role
+   * that reads keys that may be missing needs it: without it S3 answers a missing key with 403
+   * AccessDenied, not 404, since it evaluates ListBucket with the key as the prefix.
+   */
+  grantListing(bucket: IBucket, prefix: string): this {
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+      }),
+    );
+    return this;
   }
 
   /** Grants these actions on objects under `prefix` only. */

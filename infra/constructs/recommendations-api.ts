@@ -19,6 +19,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CATALOGUE_PREFIX, INDEX_PREFIX } from '../resources';
 import { ROUTES, type RouteFunction } from '../routes';
 import type { InterestTracking } from './interest-tracking';
 import { LookalikeFunction } from './lookalike-function';
@@ -91,26 +92,31 @@ export class RecommendationsApi extends Construct {
         props.itemsTable,
         'ITEMS_TABLE',
         backend === 'dynamodb-vector'
-          ? ['GetItem', 'BatchGetItem', 'Query', 'SearchVectors']
-          : ['GetItem', 'BatchGetItem', 'Query'],
-        { indexes: true },
+          ? ['GetItem', 'BatchGetItem', 'SearchVectors']
+          : ['GetItem', 'BatchGetItem'],
+        { indexActions: backend === 'dynamodb-vector' ? ['Query', 'SearchVectors'] : ['Query'] },
       )
       .useTable(props.tracking.profilesTable, 'PROFILES_TABLE', ['GetItem'])
       .useTable(props.tracking.statsTable, 'STATS_TABLE', ['Query'])
-      .useBucketObjects(props.bucket, 'CATALOGUE_BUCKET', 'catalogue/', ['GetObject']);
+      .useBucketObjects(props.bucket, 'CATALOGUE_BUCKET', CATALOGUE_PREFIX, ['GetObject']);
     // The profile store is shared with the tracker; the recommender never touches raw events.
     this.recommendFunction.function.addEnvironment('EVENTS_TABLE', props.tracking.eventsTable.tableName);
-    this.recommendFunction.grantObjects(props.bucket, 'index/', ['GetObject']);
+    // The snapshot pointer is missing until the first compaction: reading it needs the listing grant.
+    this.recommendFunction
+      .grantObjects(props.bucket, INDEX_PREFIX, ['GetObject'])
+      .grantListing(props.bucket, INDEX_PREFIX);
 
+    // The compactor neither embeds nor decodes images: no layers.
     this.compactFunction = new LookalikeFunction(this, 'Compact', {
       name: 'compact',
-      layers: [props.layers.runtimeLayer, props.layers.modelLayer],
       memorySize: 2048,
       timeout: Duration.minutes(5),
       environment: { ACTIVE_MODEL_ID: manifest.modelId, MODEL_DIMENSION: String(manifest.output.dim) },
-    }).useTable(props.itemsTable, 'ITEMS_TABLE', ['BatchGetItem', 'Query'], { indexes: true });
+    }).useTable(props.itemsTable, 'ITEMS_TABLE', ['BatchGetItem'], { indexActions: ['Query'] });
     this.compactFunction.function.addEnvironment('CATALOGUE_BUCKET', props.bucket.bucketName);
-    this.compactFunction.grantObjects(props.bucket, 'index/', ['GetObject', 'PutObject', 'DeleteObject']);
+    this.compactFunction
+      .grantObjects(props.bucket, INDEX_PREFIX, ['GetObject', 'PutObject', 'DeleteObject'])
+      .grantListing(props.bucket, INDEX_PREFIX);
     this.compactDeadLetters = new Queue(this, 'CompactionFailures', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

@@ -12,6 +12,9 @@ import type { Authorize } from './api-gateway';
 import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
 import { createLocalIssuer, type LocalIssuer } from './auth';
 import { type LocalStack, type LocalStackOptions, routeObjectEvents, startLocalStack } from './harness';
+import { runAsFunction, signAsCurrentFunction } from './iam/function-identity';
+import { IamTwin } from './iam/iam-twin';
+import { type StackRoles, synthStackRoles } from './iam/stack-roles';
 import { LocalQueue } from './queue';
 
 export interface LocalAppOptions extends LocalStackOptions {
@@ -32,6 +35,11 @@ export interface LocalAppOptions extends LocalStackOptions {
   /** Keep function logs quiet. @default true */
   readonly quiet?: boolean;
   /**
+   * The function roles whose policies the twin enforces. @default the roles of the stack `cdk deploy`
+   * creates with default props (synthesized, cached in .cache/iam)
+   */
+  readonly stackRoles?: StackRoles;
+  /**
    * Run the deployed stack's authorizers (a local JWT issuer, SigV4 for IAM routes). Only for
    * experiments: everything a user sees runs with auth. @default true
    */
@@ -49,6 +57,8 @@ export interface LocalApp {
   readonly authorize?: Authorize;
   /** Set when the HTTP server runs. */
   readonly url?: string;
+  /** The stack's IAM as the twin enforces it, with every call it evaluated. */
+  readonly iam: IamTwin;
   /** Writes an index snapshot now, as the compactor does after a burst of item changes. */
   compact(): Promise<void>;
   stop(): Promise<void>;
@@ -122,16 +132,22 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       : { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' }),
     ...options.environment,
   };
+  // Each function's calls are authorized against the role the stack gives it.
+  const iam = IamTwin.fromStack(options.stackRoles ?? (await synthStackRoles()), { environment });
+  stack.enforce(iam);
   // One process hosts every function: they read their configuration at module load, like a cold start.
   Object.assign(process.env, environment);
-  const [embed, track, recommend, compact] = await Promise.all([
-    import('../../functions/embed/handler'),
-    import('../../functions/track/handler'),
-    import('../../functions/recommend/handler'),
-    import('../../functions/compact/handler'),
+  const [embed, track, recommend, compact, clients] = await Promise.all([
+    runAsFunction('embed', () => import('../../functions/embed/handler')),
+    runAsFunction('track', () => import('../../functions/track/handler')),
+    runAsFunction('recommend', () => import('../../functions/recommend/handler')),
+    runAsFunction('compact', () => import('../../functions/compact/handler')),
+    import('../../functions/shared/aws-clients'),
   ]);
+  signAsCurrentFunction(clients.s3Client());
+  signAsCurrentFunction(clients.dynamoClient());
   const queue = new LocalQueue({
-    handler: (event) => embed.handler(event, lambdaContext('embed')),
+    handler: (event) => runAsFunction('embed', () => embed.handler(event, lambdaContext('embed'))),
     name: 'lookalike-uploads',
     batchSize: 5,
     maxReceiveCount: options.maxReceiveCount ?? 3,
@@ -140,8 +156,9 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   });
   const unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
   const handlers: ApiHandlers = {
-    track: track.handler as ApiHandler,
-    recommend: recommend.handler as ApiHandler,
+    track: (event, context) => runAsFunction('track', () => (track.handler as ApiHandler)(event, context)),
+    recommend: (event, context) =>
+      runAsFunction('recommend', () => (recommend.handler as ApiHandler)(event, context)),
   };
   const server =
     options.apiPort === -1
@@ -158,12 +175,13 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     queue,
     handlers,
     manifest,
+    iam,
     ...(server ? { url: server.url } : {}),
     ...(issuer ? { issuer } : {}),
     ...((options.authorize ?? issuer?.authorize)
       ? { authorize: options.authorize ?? issuer?.authorize }
       : {}),
-    compact: () => compact.handler({ Records: [] } as DynamoDBStreamEvent),
+    compact: () => runAsFunction('compact', () => compact.handler({ Records: [] } as DynamoDBStreamEvent)),
     async stop() {
       unroute();
       await server?.close();

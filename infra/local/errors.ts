@@ -3,6 +3,7 @@ export type LocalStackErrorCode =
   | 'dynamodb_local_download_failed'
   | 'dynamodb_local_start_failed'
   | 's3_local_start_failed'
+  | 'dynamodb_proxy_start_failed'
   | 'queue_stopped'
   | 'queue_drain_timeout';
 

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { CATALOGUE_PREFIX, TABLES, type TableDefinition } from '../resources';
 import { createLocalDynamoDbClient, type LocalEndpoints, localAwsEnv } from './aws-env';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
+import { type DynamoDbProxy, startDynamoDbProxy } from './iam/dynamodb-proxy';
+import type { IamTwin } from './iam/iam-twin';
 import { type S3Local, startS3Local } from './s3-local';
 import type { S3NotificationEventName, S3NotificationRecord } from './s3-notification';
 import { createTables, deleteTables } from './tables';
@@ -32,6 +34,7 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
+  /** Where clients connect: DynamoDB through the twin's IAM proxy, s3rver directly (it enforces in-process). */
   readonly endpoints: LocalEndpoints;
   readonly bucket: string;
   /** Table names by definition id, e.g. `{ Items: 'lookalike-Items' }`. */
@@ -41,6 +44,11 @@ export interface LocalStack {
   readonly s3: S3Local;
   /** Undefined when `dynamoEndpoint` was given. */
   readonly dynamodb: DynamoDbLocal | undefined;
+  /**
+   * From now on, calls signed with a function's access key are authorized against its role, as AWS
+   * does (undefined: no enforcement). Calls with the operator's key are never restricted.
+   */
+  enforce(iam: IamTwin | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -59,12 +67,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       buckets: [bucket],
     }),
   ]);
-  const endpoints: LocalEndpoints = {
-    s3: s3.endpoint,
-    dynamodb: options.dynamoEndpoint ?? (dynamo as DynamoDbLocal).endpoint,
-  };
-  const client = createLocalDynamoDbClient(endpoints.dynamodb);
-  const stopServers = () => Promise.all([s3.stop(), dynamo?.stop()]).then(() => undefined);
+  const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo as DynamoDbLocal).endpoint;
+  let proxy: DynamoDbProxy;
+  try {
+    proxy = await startDynamoDbProxy(dynamoEndpoint);
+  } catch (error) {
+    await Promise.all([s3.stop(), dynamo?.stop()]);
+    throw error;
+  }
+  const endpoints: LocalEndpoints = { s3: s3.endpoint, dynamodb: proxy.endpoint };
+  const client = createLocalDynamoDbClient(dynamoEndpoint);
+  const stopServers = () => Promise.all([proxy.stop(), s3.stop(), dynamo?.stop()]).then(() => undefined);
   let tables: Record<string, string>;
   try {
     tables = await createTables(client, options.tables ?? TABLES, options.tablePrefix ?? 'lookalike-');
@@ -83,6 +96,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     env: localAwsEnv(endpoints),
     s3,
     dynamodb: dynamo,
+    enforce(iam) {
+      proxy.setAuthorizer(iam);
+      s3.setAuthorizer(
+        iam,
+        iam?.roles.map((role) => role.accessKeyId),
+      );
+    },
     stop() {
       stopped ??= (async () => {
         try {

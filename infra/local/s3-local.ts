@@ -15,10 +15,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import S3rver = require('s3rver');
+import S3rverAccount = require('s3rver/lib/models/account');
 import nodeCrypto = require('node:crypto');
 
-import { LOCAL_REGION } from './aws-env';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-env';
 import { LocalStackError } from './errors';
+import type { RequestAuthorizer } from './iam/dynamodb-proxy';
+import { conditionalWriteMiddleware, iamMiddleware } from './iam/s3-enforcement';
 import {
   buildNotificationRecord,
   newVersionId,
@@ -57,6 +60,11 @@ export interface S3Local {
   onObjectEvent(listener: ObjectEventListener): () => void;
   /** The version id assigned to the object's current content (also sent as x-amz-version-id). */
   currentVersionId(bucket: string, key: string): string | undefined;
+  /**
+   * Enforces IAM from now on: requests signed with these access key ids are authorized by it
+   * (each key signs with the stand-in's one secret). undefined: no enforcement.
+   */
+  setAuthorizer(authorizer: RequestAuthorizer | undefined, accessKeyIds?: readonly string[]): void;
   stop(): Promise<void>;
 }
 
@@ -197,6 +205,11 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
     records.forEach(publish);
   });
 
+  // Outermost first: IAM decides before anything else runs, then S3's conditional writes.
+  let authorizer: RequestAuthorizer | undefined;
+  server.middleware.unshift(conditionalWriteMiddleware(server.store));
+  server.middleware.unshift(iamMiddleware(() => authorizer));
+
   let port: number;
   try {
     ({ port } = await server.run());
@@ -217,6 +230,11 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
       return () => listeners.delete(listener);
     },
     currentVersionId: (bucket, key) => versions.get(versionKey(bucket, key)),
+    setAuthorizer(next, accessKeyIds = []) {
+      authorizer = next;
+      for (const accessKeyId of accessKeyIds)
+        S3rverAccount.DUMMY_ACCOUNT.createKeyPair(accessKeyId, LOCAL_CREDENTIALS.secretAccessKey);
+    },
     stop() {
       stopped ??= (async () => {
         listeners.clear();

@@ -23,6 +23,8 @@ declare module 's3rver' {
       ip: string;
       status: number;
       params?: { bucket?: string; key?: string };
+      body?: unknown;
+      type?: string;
       set(field: string, value: string): void;
     }
 
@@ -56,4 +58,9 @@ declare module 's3rver' {
   }
 
   export = S3rver;
+}
+
+declare module 's3rver/lib/models/account' {
+  /** s3rver's one account; every access key it accepts is a key pair of it. */
+  export const DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
 }

@@ -292,7 +292,7 @@ async function main(): Promise<void> {
       log(`${label}: compacting (CatalogueIndex.load + writeSnapshot)`);
       const compactStarted = performance.now();
       const compactor = await CatalogueIndex.load(deps);
-      const pointer = await compactor.writeSnapshot();
+      const { pointer } = await compactor.writeSnapshot();
       const compactMs = performance.now() - compactStarted;
       if (pointer.count !== size) throw new Error(`snapshot holds ${pointer.count} items, not ${size}`);
       log(

@@ -97,9 +97,6 @@ describe('interest tracking', () => {
         'dynamodb:BatchGetItem',
         'dynamodb:BatchGetItem',
         'dynamodb:BatchWriteItem',
-        'dynamodb:ConditionCheckItem',
-        'dynamodb:ConditionCheckItem',
-        'dynamodb:DeleteItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
@@ -114,6 +111,56 @@ describe('interest tracking', () => {
     const actions = actionsOf('Recommend');
     expect(actions.filter((a) => /Put|Update|Delete|Write/.test(a) && a.startsWith('dynamodb:'))).toEqual([]);
     expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query', 's3:GetObject']));
+  });
+});
+
+describe('reads of keys that may be missing', () => {
+  // Without s3:ListBucket, S3 answers a missing key with 403 AccessDenied instead of 404.
+  it.each([
+    ['RecommendFunction', 'index/*'],
+    ['CompactFunction', 'index/*'],
+    ['EmbedFunction', 'catalogue/*'],
+  ])('lets %s list the bucket under %s only', (fragment, prefix) => {
+    const listing = statementsOf(fragment).filter((s) => [s.Action].flat().includes('s3:ListBucket'));
+    expect(listing).toHaveLength(1);
+    expect(listing[0]).toMatchObject({
+      Condition: { StringLike: { 's3:prefix': [prefix] } },
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^CatalogueBucket/), 'Arn'] },
+    });
+  });
+
+  it('grants item reads on the items table and only queries on its indexes', () => {
+    for (const fragment of ['RecommendFunction', 'CompactFunction']) {
+      for (const statement of statementsOf(fragment)) {
+        const onIndex = JSON.stringify(statement.Resource).includes('/index/*');
+        if (!onIndex || ![statement.Action].flat()[0]?.startsWith('dynamodb:')) continue;
+        expect([statement.Action].flat()).toEqual(['dynamodb:Query']);
+      }
+    }
+  });
+});
+
+describe('index compaction', () => {
+  it('carries no layers and reserves no concurrency (the pointer write is conditional instead)', () => {
+    const compact = ofType('AWS::Lambda::Function').find(
+      ([, f]) =>
+        (f.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
+          ?.POWERTOOLS_SERVICE_NAME === 'compact',
+    );
+    expect(compact?.[1].Properties.Layers).toBeUndefined();
+    expect(compact?.[1].Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('delivers access logs under a bucket policy, not the legacy LogDeliveryWrite ACL', () => {
+    for (const [, bucket] of ofType('AWS::S3::Bucket'))
+      expect(bucket.Properties.AccessControl).toBeUndefined();
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject' }),
+        ]),
+      },
+    });
   });
 });
 

@@ -156,6 +156,7 @@ describe('catalogue ingestion', () => {
         'dynamodb:UpdateItem',
         's3:GetObject',
         's3:GetObjectVersion',
+        's3:ListBucket',
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
         'sqs:GetQueueAttributes',

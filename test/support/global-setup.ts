@@ -1,4 +1,5 @@
 import { assertJavaAvailable, startDynamoDbLocal } from '../../infra/local/dynamodb-local';
+import { synthStackRoles } from '../../infra/local/iam/stack-roles';
 import { ensureModel } from '../../layers/model/build';
 import { ensureRuntimeLayer } from '../../layers/runtime/build';
 import {
@@ -17,6 +18,8 @@ export default async function globalSetup(globalConfig: JestRunSelection): Promi
   // Every tier but unit needs the model and the runtime layer; build them once, before the workers.
   await ensureModel();
   ensureRuntimeLayer();
+  // The local twin enforces the stack's IAM: synthesize the roles once, before the workers.
+  await synthStackRoles();
   // Still running from the previous run in watch mode, or provided by the developer.
   if (sharedDynamoDb.get() || process.env[DYNAMODB_ENDPOINT_ENV]) return;
   if (!integrationTestsSelected(globalConfig)) return;

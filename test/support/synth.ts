@@ -101,7 +101,8 @@ export function synthesize(variant = 'default', props: LookalikeStackProps = {})
     }
     // Old synths of changed inputs are garbage.
     for (const entry of readdirSync(CACHE)) {
-      if (entry.startsWith(`${variant}-`) && entry !== key)
+      // Staging folders (`.tmp-<pid>`) may be another worker's synth in progress.
+      if (entry.startsWith(`${variant}-`) && entry !== key && !entry.includes('.tmp-'))
         rmSync(join(CACHE, entry), { recursive: true, force: true });
     }
   }

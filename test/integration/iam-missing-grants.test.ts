@@ -1,0 +1,126 @@
+/**
+ * The twin refuses what AWS refuses: with the s3:ListBucket grants removed from the constructs, a
+ * missing key answers 403 AccessDenied instead of 404, and the paths that read keys which may be
+ * missing fail as they would after `cdk deploy` (the bug this grant fixes).
+ */
+import { readFileSync } from 'node:fs';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { type CfnPolicy, Policy } from 'aws-cdk-lib/aws-iam';
+import { s3Client } from '../../functions/shared/aws-clients';
+import { readPointer } from '../../functions/shared/catalogue-index';
+import { encodeNotificationKey } from '../../functions/shared/catalogue-key';
+import { createLocalS3Client } from '../../infra/local/aws-env';
+import { runAsFunction } from '../../infra/local/iam/function-identity';
+import { type StackRoles, synthStackRoles } from '../../infra/local/iam/stack-roles';
+import type { LookalikeStack } from '../../infra/lookalike-stack';
+import { emojiImages } from '../support/images';
+import { useLocalApp } from '../support/local-app';
+
+/** Removes one action from every statement of the role policies of these functions, in the construct tree. */
+function withoutGrant(
+  action: string,
+  functions: (stack: LookalikeStack) => Array<{ role?: { node: { tryFindChild(id: string): unknown } } }>,
+) {
+  return (stack: LookalikeStack) => {
+    for (const fn of functions(stack)) {
+      const policy = fn.role?.node.tryFindChild('DefaultPolicy');
+      if (!(policy instanceof Policy)) throw new Error('no default policy');
+      const cfn = policy.node.defaultChild as CfnPolicy;
+      const document = stack.resolve(cfn.policyDocument) as {
+        Statement: Array<{ Action: string | string[] }>;
+      };
+      const without = document.Statement.flatMap((statement) => {
+        const actions = [statement.Action].flat().filter((a) => a !== action);
+        return actions.length ? [{ ...statement, Action: actions }] : [];
+      });
+      cfn.policyDocument = { ...document, Statement: without };
+    }
+  };
+}
+
+let roles: StackRoles;
+beforeAll(async () => {
+  roles = await synthStackRoles({
+    mutate: withoutGrant('s3:ListBucket', (stack) => [
+      stack.api.recommendFunction.function,
+      stack.api.compactFunction.function,
+      stack.ingestion.embedFunction.function,
+    ]),
+  });
+}, 120_000);
+
+const local = useLocalApp({
+  get stackRoles() {
+    return roles;
+  },
+});
+
+describe('roles without s3:ListBucket', () => {
+  it('the template really lost the grant', () => {
+    const listing = roles.functions.flatMap((fn) =>
+      JSON.stringify(fn.policies).includes('s3:ListBucket') ? [fn.functionName] : [],
+    );
+    expect(listing).toEqual([]);
+  });
+
+  it('reading the missing snapshot pointer as the recommend role answers 403 AccessDenied, not 404', async () => {
+    const refusal = await runAsFunction('recommend', () =>
+      readPointer(s3Client(), local.app.stack.bucket, local.app.manifest.modelId).then(
+        () => undefined,
+        (error: { name?: string; $metadata?: { httpStatusCode?: number } }) => error,
+      ),
+    );
+    expect(refusal).toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    // As the operator (who may list), the same read is a 404: "no snapshot yet".
+    await expect(
+      readPointer(s3Client(), local.app.stack.bucket, local.app.manifest.modelId),
+    ).resolves.toBeUndefined();
+  });
+
+  it('personal recommendations answer 500 and the compactor fails, as after a fresh deploy', async () => {
+    const response = await local.call(
+      { method: 'GET', path: '/users/someone/recommendations' },
+      { user: 'someone' },
+    );
+    expect(response.status).toBe(500);
+    await expect(local.app.compact()).rejects.toMatchObject({ name: 'AccessDenied' });
+    const denied = local.app.iam.denials().map((call) => `${call.functionName} ${call.action}`);
+    expect(denied).toEqual(expect.arrayContaining(['recommend s3:ListBucket', 'compact s3:ListBucket']));
+  });
+
+  it("a versioned delete's HEAD gets 403, so the notification is retried and dead-lettered", async () => {
+    const [image] = emojiImages('google');
+    await local.upload('catalogue/x/versioned.png', readFileSync(image?.file as string));
+    await local.app.queue.drain({ timeoutMs: 60_000 });
+    await createLocalS3Client(local.app.stack.endpoints.s3).send(
+      new DeleteObjectCommand({ Bucket: local.app.stack.bucket, Key: 'catalogue/x/versioned.png' }),
+    );
+    await local.app.queue.drain({ timeoutMs: 60_000 });
+    local.app.queue.send(
+      JSON.stringify({
+        Records: [
+          {
+            eventVersion: '2.1',
+            eventSource: 'aws:s3',
+            awsRegion: 'us-east-1',
+            eventTime: new Date().toISOString(),
+            eventName: 'ObjectRemoved:Delete',
+            s3: {
+              bucket: { name: local.app.stack.bucket, arn: `arn:aws:s3:::${local.app.stack.bucket}` },
+              object: {
+                key: encodeNotificationKey('catalogue/x/versioned.png'),
+                versionId: 'removed-for-good',
+                sequencer: 'FFFFFFFFFFFFFFFF',
+              },
+            },
+          },
+        ],
+      }),
+    );
+    await local.app.queue.drain({ timeoutMs: 60_000 });
+    expect(local.app.queue.dlq()).toHaveLength(1);
+    expect(local.app.iam.denials().map((call) => `${call.functionName} ${call.action}`)).toContain(
+      'embed s3:ListBucket',
+    );
+  });
+});

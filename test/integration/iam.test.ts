@@ -1,0 +1,182 @@
+/**
+ * The local twin enforces the IAM of the stack `cdk deploy` creates. A full run of every path
+ * (upload, overwrite, metadata copy, delete, versioned delete, embed, compact, events, import, lists,
+ * similar, search, item, erase, backfill) must be granted call by call, and every grant in the
+ * template must be used by that run or carry a stated reason.
+ */
+import { readFileSync } from 'node:fs';
+import { CopyObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
+import { encodeNotificationKey } from '../../functions/shared/catalogue-key';
+import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
+import { Embedder } from '../../functions/shared/embedder';
+import { S3ObjectStore } from '../../functions/shared/s3-object-store';
+import { backfill, s3Listing } from '../../infra/cli/backfill';
+import { createLocalS3Client } from '../../infra/local/aws-env';
+import { runAsFunction } from '../../infra/local/iam/function-identity';
+import type { UnusedGrant } from '../../infra/local/iam/iam-twin';
+import { catalogueJpeg, emojiImages } from '../support/images';
+import { postJson, useLocalApp } from '../support/local-app';
+
+const local = useLocalApp({ environment: { INDEX_REFRESH_MS: '0' } });
+
+/**
+ * Grants that function code never uses, because AWS uses them on the role's behalf; a grant missing
+ * from this list and unused by the run fails the test (remove it from the construct instead).
+ */
+const USED_BY_AWS_FOR_THE_ROLE: Array<{ action: RegExp; reason: string }> = [
+  {
+    action: /^xray:/,
+    reason: 'the Lambda runtime sends trace segments for active tracing; there is no X-Ray locally',
+  },
+  {
+    action: /^sqs:(ReceiveMessage|ChangeMessageVisibility|GetQueueUrl|DeleteMessage|GetQueueAttributes)$/,
+    reason: "the SQS event source mapping polls the uploads queue with the embed function's role",
+  },
+  {
+    action: /^sqs:(SendMessage|GetQueueAttributes|GetQueueUrl)$/,
+    reason:
+      "the stream event source mapping sends failed batches to the compaction DLQ with the compact function's role",
+  },
+  {
+    action: /^dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)$/,
+    reason:
+      "the DynamoDB stream event source mapping reads the items table's stream with the compact function's role",
+  },
+];
+
+const images = emojiImages('google').slice(0, 9);
+const key = (i: number) => `catalogue/cat-${i % 3}/iam-${i}.png`;
+const s3 = () => createLocalS3Client(local.app.stack.endpoints.s3);
+
+async function uploadAll(): Promise<void> {
+  for (const [i, image] of images.entries()) {
+    await local.upload(key(i), readFileSync(image.file), { title: image.name, price: String(10 + i) });
+  }
+  await local.app.queue.drain({ timeoutMs: 120_000 });
+}
+
+describe('the stack as deployed, with IAM enforced', () => {
+  it('grants every call of a full run, and every grant is used or explained', async () => {
+    await uploadAll();
+    // Before any compaction the snapshot pointer is missing: the 404 needs ListBucket on index/.
+    expect(
+      (await local.call({ method: 'GET', path: '/users/newcomer/recommendations?limit=3' })).status,
+    ).toBe(200);
+    await local.app.compact();
+
+    // Overwrite, metadata-only copy and delete, each through ingestion; then two more snapshots, so the
+    // compactor also deletes the snapshot before the previous one.
+    await local.upload(key(0), await catalogueJpeg(images[8]?.file as string, 400), { title: 'replaced' });
+    await s3().send(
+      new CopyObjectCommand({
+        Bucket: local.app.stack.bucket,
+        Key: key(1),
+        CopySource: `${local.app.stack.bucket}/${key(1)}`,
+        Metadata: { title: 'retitled' },
+        MetadataDirective: 'REPLACE',
+      }),
+    );
+    await local.app.queue.drain({ timeoutMs: 60_000 });
+    await local.app.compact();
+    await s3().send(new DeleteObjectCommand({ Bucket: local.app.stack.bucket, Key: key(2) }));
+    await local.app.queue.drain({ timeoutMs: 60_000 });
+    await local.app.compact();
+
+    // A versioned delete that leaves no current version: the embed function's HEAD finds nothing.
+    local.app.queue.send(
+      JSON.stringify({
+        Records: [
+          {
+            eventVersion: '2.1',
+            eventSource: 'aws:s3',
+            awsRegion: 'us-east-1',
+            eventTime: new Date().toISOString(),
+            eventName: 'ObjectRemoved:Delete',
+            s3: {
+              bucket: { name: local.app.stack.bucket, arn: `arn:aws:s3:::${local.app.stack.bucket}` },
+              object: {
+                key: encodeNotificationKey(key(3)),
+                versionId: 'gone-for-good',
+                sequencer: 'FFFFFFFFFFFFFFFF',
+              },
+            },
+          },
+        ],
+      }),
+    );
+    await s3().send(new DeleteObjectCommand({ Bucket: local.app.stack.bucket, Key: key(3) }));
+    await local.app.queue.drain({ timeoutMs: 60_000 });
+    expect(local.app.queue.dlq()).toEqual([]);
+    const versionedDelete = await local.call({ method: 'GET', path: '/items/iam-3' });
+    expect(versionedDelete.status).toBe(404);
+
+    const user = 'iam-user';
+    const events = ['view', 'click', 'like', 'add_to_cart', 'purchase', 'dislike', 'hide'].map((type, i) => ({
+      eventId: `iam-${i}`,
+      userId: user,
+      itemId: `iam-${4 + (i % 5)}`,
+      type,
+    }));
+    expect((await local.call(postJson('/events', { events }), { user })).status).toBe(202);
+    // The same batch again: every event is a duplicate, read back from the events table.
+    expect((await local.call(postJson('/events', { events }), { user })).status).toBe(202);
+    const imported = await local.call(
+      postJson('/events/import', {
+        events: [
+          {
+            eventId: 'imp-1',
+            userId: 'imported-user',
+            itemId: 'iam-5',
+            type: 'like',
+            timestamp: Date.now() - 86_400_000,
+          },
+        ],
+      }),
+    );
+    expect(imported.status).toBe(202);
+
+    const lists = await Promise.all([
+      local.call({ method: 'GET', path: `/users/${user}/recommendations?limit=4&exclude=seen` }, { user }),
+      local.call({ method: 'GET', path: '/items/iam-4/similar?limit=3' }),
+      local.call({ method: 'GET', path: '/items/iam-4' }),
+      local.call({
+        method: 'POST',
+        path: '/search?limit=3',
+        headers: { 'content-type': 'image/jpeg' },
+        body: await catalogueJpeg(images[4]?.file as string, 300),
+      }),
+    ]);
+    expect(lists.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    // Image URLs are presigned with the recommend function's credentials and fetched by the browser.
+    const [firstItem] = lists[0]?.json<{ items: Array<{ imageUrl: string }> }>().items ?? [];
+    expect((await fetch(firstItem?.imageUrl as string)).status).toBe(200);
+    expect((await local.call({ method: 'DELETE', path: `/users/${user}` }, { user })).status).toBe(200);
+
+    // The start-up catch-up (and `npm run backfill`) runs with the embed function's role locally.
+    const embedder = await Embedder.load();
+    const summary = await runAsFunction('embed', () =>
+      backfill(
+        {
+          repository: new CatalogueRepository(dynamoClient(), local.app.stack.tables.Items as string),
+          objects: new S3ObjectStore(s3Client(), embedder.limits.maxBytes),
+          embedders: [embedder],
+          listing: s3Listing(s3Client()),
+        },
+        { bucket: local.app.stack.bucket },
+      ),
+    );
+    expect(summary.failed).toBe(0);
+
+    expect(local.app.iam.denials()).toEqual([]);
+    const unexplained = local.app.iam
+      .unusedGrants()
+      .filter(
+        (grant: UnusedGrant) => !USED_BY_AWS_FOR_THE_ROLE.some((known) => known.action.test(grant.action)),
+      );
+    expect(unexplained).toEqual([]);
+    // Every function made calls under its own role.
+    const callers = new Set(local.app.iam.calls().map((call) => call.functionName));
+    expect([...callers].sort()).toEqual(['compact', 'embed', 'recommend', 'track']);
+  }, 300_000);
+});
