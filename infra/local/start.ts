@@ -9,6 +9,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
+import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
 import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
 import { Embedder } from '../../functions/shared/embedder';
 import { S3ObjectStore } from '../../functions/shared/s3-object-store';
@@ -18,6 +19,7 @@ import { type LocalApp, startLocalApp } from './app';
 import { createLocalDynamoDbClient, createLocalS3Client } from './aws-env';
 import { demoCatalogue, uploadDemoImages } from './demo-catalogue';
 import { localCatalogueRoute } from './demo-routes';
+import { runAsFunction } from './iam/function-identity';
 import { openApiRoute } from './openapi';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -106,19 +108,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 
   const s3 = createLocalS3Client(app.stack.endpoints.s3);
-  // Anything uploaded while we were down (or before a Ctrl-C interrupted its embedding) is caught up.
+  // Anything uploaded while we were down (or before a Ctrl-C interrupted its embedding) is caught up,
+  // with the embed function's role: the catch-up does its work and may do nothing else.
   const embedder = await Embedder.load();
-  const catchUp = await backfill(
-    {
-      repository: new CatalogueRepository(
-        createLocalDynamoDbClient(app.stack.endpoints.dynamodb),
-        app.stack.tables.Items as string,
-      ),
-      objects: new S3ObjectStore(s3, embedder.limits.maxBytes),
-      embedders: [embedder],
-      listing: s3Listing(s3),
-    },
-    { bucket: app.stack.bucket, concurrency: 2 },
+  const catchUp = await runAsFunction('embed', () =>
+    backfill(
+      {
+        repository: new CatalogueRepository(dynamoClient(), app.stack.tables.Items as string),
+        objects: new S3ObjectStore(s3Client(), embedder.limits.maxBytes),
+        embedders: [embedder],
+        listing: s3Listing(s3Client()),
+      },
+      { bucket: app.stack.bucket, concurrency: 2 },
+    ),
   );
   if (catchUp.embedded + catchUp.added_vectors > 0) {
     process.stderr.write(
@@ -142,7 +144,7 @@ Lookalike is running locally (${((Date.now() - started) / 1000).toFixed(1)} s)
   API           ${api}
   OpenAPI       ${api}/openapi.json
   S3 endpoint   ${s3Endpoint}   bucket: ${bucket}   (access key S3RVER, secret S3RVER)
-  DynamoDB      ${app.stack.endpoints.dynamodb}
+  DynamoDB      ${app.stack.dynamodb?.endpoint ?? app.stack.endpoints.dynamodb}   (functions reach it through the IAM twin's proxy)
   state         ${options.dataDir}
 
 Quick start (another terminal; every API call carries a token of the local issuer):
