@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { describeIssues, type EventResult, type TrackedEvent, TrackedEventSchema } from './event-schema';
+import {
+  describeInstant,
+  describeIssues,
+  type EventResult,
+  eventRejectionCode,
+  type TrackedEvent,
+  TrackedEventSchema,
+} from './event-schema';
 import { Contention } from './http';
 import {
   applyEvent,
@@ -118,10 +125,8 @@ export async function recordEvents(
   const now = (deps.now ?? Date.now)();
   const maxAgeMs = Math.min(options.maxAgeMs ?? deps.policy.maxAgeMs, deps.policy.eventTtlMs);
   const results: EventResult[] = new Array(rawEvents.length);
-  const candidates: Candidate[] = [];
-  const firstSeen = new Map<string, Candidate>();
-  /** Same eventId as an earlier event of this request, other payload. */
-  const repeats: Candidate[] = [];
+  /** Events that pass every check of their own, in request order. */
+  const checked: Candidate[] = [];
 
   rawEvents.forEach((raw, index) => {
     const parsed = TrackedEventSchema.safeParse(raw);
@@ -134,7 +139,7 @@ export async function recordEvents(
         index,
         eventId,
         status: 'rejected',
-        code: 'invalid_event',
+        code: eventRejectionCode(parsed.error),
         message: describeIssues(parsed.error),
       };
       return;
@@ -157,7 +162,7 @@ export async function recordEvents(
         eventId,
         status: 'rejected',
         code: 'timestamp_in_future',
-        message: `${new Date(at).toISOString()} is ahead of the server clock`,
+        message: `${describeInstant(at)} is ahead of the server clock`,
       };
       return;
     }
@@ -171,23 +176,15 @@ export async function recordEvents(
       };
       return;
     }
-    const candidate: Candidate = { index, event, hash: payloadHash(event), at };
-    const key = `${event.userId}\u0000${event.eventId}`;
-    const earlier = firstSeen.get(key);
-    if (earlier) {
-      if (earlier.hash === candidate.hash)
-        results[index] = { index, eventId: event.eventId, status: 'duplicate' };
-      // Which of the two payloads is the stored one is known only after the commit.
-      else repeats.push(candidate);
-      return;
-    }
-    firstSeen.set(key, candidate);
-    candidates.push(candidate);
+    checked.push({ index, event, hash: payloadHash(event), at });
   });
 
-  const items = await deps.store.getItems(candidates.map((c) => c.event.itemId));
+  const items = await deps.store.getItems(checked.map((c) => c.event.itemId));
   const byUser = new Map<string, Candidate[]>();
-  for (const candidate of candidates) {
+  const firstSeen = new Map<string, Candidate>();
+  /** Same eventId as an earlier event of this request that is to be stored, other payload. */
+  const repeats: Candidate[] = [];
+  for (const candidate of checked) {
     const { index, event } = candidate;
     const item = items.get(event.itemId);
     const reject = (code: string, message: string) => {
@@ -200,6 +197,18 @@ export async function recordEvents(
     else if (!item.vector && !NEGATIVE_TYPES.has(event.type))
       reject('item_not_ready', `item ${event.itemId} has no vector for the active model yet`);
     else {
+      // Only an event that is going to be stored claims its eventId within the request: a rejected
+      // one stores nothing, so a later event with the same id is judged as if it came alone.
+      const key = `${event.userId}\u0000${event.eventId}`;
+      const earlier = firstSeen.get(key);
+      if (earlier) {
+        if (earlier.hash === candidate.hash)
+          results[index] = { index, eventId: event.eventId, status: 'duplicate' };
+        // Which of the two payloads is the stored one is known only after the commit.
+        else repeats.push(candidate);
+        continue;
+      }
+      firstSeen.set(key, candidate);
       const list = byUser.get(event.userId) ?? [];
       list.push(candidate);
       byUser.set(event.userId, list);
