@@ -304,7 +304,7 @@ describe('tokens for local development', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(response.status).toBe(200);
-    for (const query of ['', '?userId=', `?userId=${'x'.repeat(257)}`, '?userId=a%0Ab']) {
+    for (const query of ['', '?userId=', `?userId=${'x'.repeat(257)}`, '?userId=a%0Ab', '?userId=a%7Fb']) {
       const refused = await api(`/local/token${query}`);
       expect([query, refused.status, ((await refused.json()) as { code: string }).code]).toEqual([
         query,
