@@ -152,6 +152,9 @@ describe('one eventId twice in a batch', () => {
       'event_id_conflict',
     ]);
     expect((await post([like('h9', userId), like('h9', userId)])).codes).toEqual(['accepted', 'duplicate']);
+    // g9 is stored with the first item: a payload sent twice now duplicates nothing that is stored.
+    const otherG9 = { ...like('g9', userId), itemId: other };
+    expect((await post([otherG9, otherG9])).codes).toEqual(['event_id_conflict', 'event_id_conflict']);
     const unknown = { ...like('k9', userId), itemId: 'no-such-item' };
     expect((await post([unknown, unknown])).codes).toEqual(['unknown_item', 'unknown_item']);
     expect(await eventCount(userId)).toBe(2);
