@@ -1,4 +1,5 @@
 import { CATALOGUE_PREFIX, IMAGE_EXTENSIONS } from '../../infra/resources';
+import { isWellFormedUnicode } from './unicode';
 
 /** Where an object sits in the catalogue, derived from its key alone. */
 export interface CatalogueObject {
@@ -37,6 +38,9 @@ export function classifyCatalogueKey(
   prefix = CATALOGUE_PREFIX,
 ): CatalogueObject | { ignored: string } {
   if (!key.startsWith(prefix)) return { ignored: `outside ${prefix}` };
+  // S3 keys are UTF-8, so a lone surrogate can only come from elsewhere (a local tool); its item id
+  // would be stored with U+FFFD in its place and collide with others.
+  if (!isWellFormedUnicode(key)) return { ignored: 'the key is not well-formed Unicode (a lone surrogate)' };
   const path = key.slice(prefix.length);
   const segments = path.split('/');
   const fileName = segments[segments.length - 1] ?? '';

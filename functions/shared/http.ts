@@ -1,7 +1,9 @@
+import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { MAX_ITEM_ID_BYTES } from './catalogue-key';
 import { DomainError, InvalidImage } from './errors';
 import { UserIdSchema } from './event-schema';
+import { isWellFormedUnicode } from './unicode';
 
 /** A request the API refuses, with the status it maps to. */
 export class BadRequest extends DomainError {
@@ -61,10 +63,30 @@ export function bodyBytes(event: APIGatewayProxyEventV2): Buffer {
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
 }
 
+/**
+ * JSON has one media type, `application/json`; parameters may follow, but a charset other than UTF-8
+ * (the only encoding of JSON, RFC 8259) would be misread. `application/jsonx`, `text/json` or a
+ * `+json` type is not taken for it.
+ */
+export function isJsonContentType(contentType: string): boolean {
+  const [type = '', ...parameters] = contentType.split(';');
+  if (type.trim().toLowerCase() !== 'application/json') return false;
+  return parameters.every((parameter) => {
+    const [name = '', value = ''] = parameter.split('=');
+    if (name.trim().toLowerCase() !== 'charset') return true;
+    return ['utf-8', 'utf8'].includes(value.trim().replace(/^"|"$/g, '').toLowerCase());
+  });
+}
+
 export function parseJsonBody(event: APIGatewayProxyEventV2, maxBytes: number): unknown {
-  const contentType = (event.headers?.['content-type'] ?? '').toLowerCase();
-  if (contentType && !contentType.includes('json')) {
-    throw new BadRequest('unsupported_media_type', `expected application/json, got ${contentType}`, 415);
+  const contentType = event.headers?.['content-type'] ?? '';
+  // Without a content type, API Gateway base64-encodes the body; it is read as JSON all the same.
+  if (contentType && !isJsonContentType(contentType)) {
+    throw new BadRequest(
+      'unsupported_media_type',
+      `expected application/json, got ${contentType.slice(0, 100)}`,
+      415,
+    );
   }
   const bytes = bodyBytes(event);
   if (bytes.length > maxBytes) {
@@ -75,6 +97,8 @@ export function parseJsonBody(event: APIGatewayProxyEventV2, maxBytes: number): 
     );
   }
   if (bytes.length === 0) throw new BadRequest('empty_body', 'a JSON body is required');
+  // Decoding would turn each invalid byte into U+FFFD, and two different ids into one.
+  if (!isUtf8(bytes)) throw new BadRequest('invalid_utf8', 'the body is not valid UTF-8');
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (error) {
@@ -89,13 +113,21 @@ export function parseJsonBody(event: APIGatewayProxyEventV2, maxBytes: number): 
 export function pathUserId(event: APIGatewayProxyEventV2): string {
   const userId = event.pathParameters?.userId ?? '';
   if (!UserIdSchema.safeParse(userId).success)
-    throw new BadRequest('invalid_user_id', 'a user id is 1..256 characters without control characters');
+    throw new BadRequest(
+      'invalid_user_id',
+      'a user id is 1..256 characters of well-formed Unicode without control characters',
+    );
   return userId;
 }
 
-/** The path's item id; longer than ingestion ever creates, it is unknown (DynamoDB would refuse the key). */
+/**
+ * The path's item id. One that is not well-formed Unicode names no item and never could (it cannot be
+ * stored); one longer than ingestion ever creates is unknown (DynamoDB would refuse the key).
+ */
 export function pathItemId(event: APIGatewayProxyEventV2): string {
   const itemId = event.pathParameters?.itemId ?? '';
+  if (!isWellFormedUnicode(itemId))
+    throw new BadRequest('invalid_item_id', 'an item id is well-formed Unicode (no lone surrogate)');
   if (Buffer.byteLength(itemId) > MAX_ITEM_ID_BYTES) throw new NotFound('item', itemId);
   return itemId;
 }

@@ -27,15 +27,30 @@ type AuthorizerContext = {
   iam?: { userArn?: string; callerId?: string };
 };
 
-const asList = (value: unknown): string[] => {
-  if (Array.isArray(value)) return value.map(String);
-  if (typeof value !== 'string') return [];
-  // API Gateway flattens array claims into "[a b]" strings.
-  return value
-    .replace(/^\[|\]$/g, '')
-    .split(/[\s,]+/)
-    .filter(Boolean);
-};
+/**
+ * The scopes of a `scope` claim: OAuth 2.0 scope tokens are separated by single spaces and cannot
+ * contain one (RFC 6749, section 3.3), so a comma or a bracket is part of a scope, never a separator.
+ */
+const scopesOf = (claim: unknown): string[] => (typeof claim === 'string' ? claim.split(' ') : []);
+
+/**
+ * The group names a `cognito:groups` claim proves, or none when it proves nothing.
+ *
+ * HTTP APIs hand the function every claim as a string; an array becomes its elements joined by single
+ * spaces inside brackets, with nothing escaped: `["a", "b"]` arrives as `[a b]` (measured against
+ * live HTTP APIs, floci-io/floci#2011). That form cannot tell the groups `a` and `b` from one group
+ * `a b`, so only a list with no space in it is read: `[admin]` is the group `admin`, while
+ * `[not admin]` or `[admin editors]` prove no group at all. A string without the brackets is one
+ * group name as it stands (`x,admin` is not `admin`); a real array (a payload that kept claim types)
+ * is taken element by element.
+ */
+export function provenGroups(claim: unknown): string[] {
+  if (Array.isArray(claim)) return claim.filter((group): group is string => typeof group === 'string');
+  if (typeof claim !== 'string' || claim === '') return [];
+  if (!(claim.startsWith('[') && claim.endsWith(']'))) return [claim];
+  const inner = claim.slice(1, -1);
+  return inner === '' || inner.includes(' ') ? [] : [inner];
+}
 
 export function resolveCaller(
   event: APIGatewayProxyEventV2,
@@ -45,8 +60,9 @@ export function resolveCaller(
   if (authorizer?.jwt?.claims) {
     const claims = authorizer.jwt.claims;
     const userId = claims[config.userClaim];
-    const scopes = [...(authorizer.jwt.scopes ?? []), ...asList(claims.scope)];
-    const groups = asList(claims['cognito:groups']);
+    // API Gateway fills jwt.scopes only on routes that require scopes; the claim is always there.
+    const scopes = [...(authorizer.jwt.scopes ?? []), ...scopesOf(claims.scope)];
+    const groups = provenGroups(claims['cognito:groups']);
     return {
       kind: 'user',
       userId: typeof userId === 'string' ? userId : String(userId ?? ''),

@@ -1,3 +1,5 @@
+import { truncateWellFormed } from './unicode';
+
 /** Item attributes that catalogue tools set as S3 user metadata (x-amz-meta-*). */
 export interface ItemAttributes {
   title?: string;
@@ -19,7 +21,7 @@ const MAX_TAGS = 32;
 
 const text = (value: string | undefined): string | undefined => {
   const trimmed = value?.trim();
-  return trimmed ? trimmed.slice(0, MAX_TEXT) : undefined;
+  return trimmed ? truncateWellFormed(trimmed, MAX_TEXT) : undefined;
 };
 
 /** S3 lower-cases user metadata keys; values are strings. */
@@ -46,7 +48,7 @@ export function parseItemMetadata(
           .map((t) => t.trim())
           .filter(Boolean),
       ),
-    ].map((t) => t.slice(0, 64));
+    ].map((t) => truncateWellFormed(t, 64));
     if (tags.length > MAX_TAGS) warnings.push(`tags: only the first ${MAX_TAGS} of ${tags.length} are kept`);
     if (tags.length > 0) attributes.tags = tags.slice(0, MAX_TAGS);
   }

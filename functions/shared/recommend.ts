@@ -18,6 +18,7 @@ import {
   rankForUser,
   rankPopular,
 } from './ranking';
+import { isWellFormedUnicode } from './unicode';
 import type { VectorIndex } from './vector-index';
 
 /**
@@ -89,7 +90,13 @@ export interface RecommendationList {
 }
 
 const limit = z.coerce.number().int().min(1).max(100).default(10);
-const category = z.string().min(1).max(128).optional();
+// A lone surrogate names no category (none can be stored), and the filter compares it with stored ones.
+const category = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine(isWellFormedUnicode, 'must be well-formed Unicode')
+  .optional();
 export const ListQuerySchema = z.strictObject({
   limit,
   category,

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { describeIssues, type EventResult, type TrackedEvent, TrackedEventSchema } from './event-schema';
+import {
+  describeInstant,
+  describeIssues,
+  type EventResult,
+  eventRejectionCode,
+  type TrackedEvent,
+  TrackedEventSchema,
+} from './event-schema';
 import { Contention } from './http';
 import {
   applyEvent,
@@ -118,10 +125,8 @@ export async function recordEvents(
   const now = (deps.now ?? Date.now)();
   const maxAgeMs = Math.min(options.maxAgeMs ?? deps.policy.maxAgeMs, deps.policy.eventTtlMs);
   const results: EventResult[] = new Array(rawEvents.length);
-  const candidates: Candidate[] = [];
-  const firstSeen = new Map<string, Candidate>();
-  /** Same eventId as an earlier event of this request, other payload. */
-  const repeats: Candidate[] = [];
+  /** Events that pass every check of their own, in request order. */
+  const checked: Candidate[] = [];
 
   rawEvents.forEach((raw, index) => {
     const parsed = TrackedEventSchema.safeParse(raw);
@@ -134,7 +139,7 @@ export async function recordEvents(
         index,
         eventId,
         status: 'rejected',
-        code: 'invalid_event',
+        code: eventRejectionCode(parsed.error),
         message: describeIssues(parsed.error),
       };
       return;
@@ -157,7 +162,7 @@ export async function recordEvents(
         eventId,
         status: 'rejected',
         code: 'timestamp_in_future',
-        message: `${new Date(at).toISOString()} is ahead of the server clock`,
+        message: `${describeInstant(at)} is ahead of the server clock`,
       };
       return;
     }
@@ -171,23 +176,15 @@ export async function recordEvents(
       };
       return;
     }
-    const candidate: Candidate = { index, event, hash: payloadHash(event), at };
-    const key = `${event.userId}\u0000${event.eventId}`;
-    const earlier = firstSeen.get(key);
-    if (earlier) {
-      if (earlier.hash === candidate.hash)
-        results[index] = { index, eventId: event.eventId, status: 'duplicate' };
-      // Which of the two payloads is the stored one is known only after the commit.
-      else repeats.push(candidate);
-      return;
-    }
-    firstSeen.set(key, candidate);
-    candidates.push(candidate);
+    checked.push({ index, event, hash: payloadHash(event), at });
   });
 
-  const items = await deps.store.getItems(candidates.map((c) => c.event.itemId));
+  const items = await deps.store.getItems(checked.map((c) => c.event.itemId));
   const byUser = new Map<string, Candidate[]>();
-  for (const candidate of candidates) {
+  const firstSeen = new Set<string>();
+  /** Same user and eventId as an earlier event of this request that claimed the id. */
+  const repeats = new Map<string, Candidate[]>();
+  for (const candidate of checked) {
     const { index, event } = candidate;
     const item = items.get(event.itemId);
     const reject = (code: string, message: string) => {
@@ -200,6 +197,16 @@ export async function recordEvents(
     else if (!item.vector && !NEGATIVE_TYPES.has(event.type))
       reject('item_not_ready', `item ${event.itemId} has no vector for the active model yet`);
     else {
+      // Only an event that is going to be committed claims its eventId within the request: a rejected
+      // one stores nothing, so a later event with the same id is judged as if it came alone. A repeat
+      // is judged against what is stored after the commit, even with the same payload: the first may
+      // conflict with an event stored before, and then the repeat duplicates nothing.
+      const key = `${event.userId}\u0000${event.eventId}`;
+      if (firstSeen.has(key)) {
+        repeats.set(event.userId, [...(repeats.get(event.userId) ?? []), candidate]);
+        continue;
+      }
+      firstSeen.add(key);
       const list = byUser.get(event.userId) ?? [];
       list.push(candidate);
       byUser.set(event.userId, list);
@@ -217,19 +224,24 @@ export async function recordEvents(
         await recordCoEngagement(deps, committed.coEngagement.events, committed.coEngagement.recentPositives);
     }
   }
-  for (const repeat of repeats) {
-    const { userId, eventId } = repeat.event;
-    const stored = (await deps.store.getEvents(userId, [eventId])).get(eventId);
-    results[repeat.index] =
-      stored?.payloadHash === repeat.hash
-        ? { index: repeat.index, eventId, status: 'duplicate' }
-        : {
-            index: repeat.index,
-            eventId,
-            status: 'rejected',
-            code: 'event_id_conflict',
-            message: 'this eventId was sent with another payload',
-          };
+  for (const [userId, userRepeats] of repeats) {
+    const stored = await deps.store.getEvents(
+      userId,
+      userRepeats.map((r) => r.event.eventId),
+    );
+    for (const { index, event, hash } of userRepeats) {
+      const { eventId } = event;
+      results[index] =
+        stored.get(eventId)?.payloadHash === hash
+          ? { index, eventId, status: 'duplicate' }
+          : {
+              index,
+              eventId,
+              status: 'rejected',
+              code: 'event_id_conflict',
+              message: 'this eventId was stored with another payload',
+            };
+    }
   }
   return results;
 }

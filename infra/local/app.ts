@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { defaultManifestPath } from '../../functions/shared/embedder';
+import { UserIdSchema } from '../../functions/shared/event-schema';
 import { loadManifest, type ModelManifest } from '../../functions/shared/model-manifest';
 import type { Authorize } from './api-gateway';
 import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
@@ -97,8 +98,12 @@ function issuerRoutes(issuer: LocalIssuer) {
       path: '/local/token',
       handler: async (event: { queryStringParameters?: Record<string, string | undefined> }) => {
         const userId = event.queryStringParameters?.userId ?? '';
-        if (userId.length < 1 || userId.length > 256 || [...userId].some((c) => c.charCodeAt(0) < 32))
-          return json(400, { code: 'invalid_user', message: 'userId is 1..256 characters' });
+        // The rule events and paths hold user ids to: a token for an id no event may carry is no use.
+        if (!UserIdSchema.safeParse(userId).success)
+          return json(400, {
+            code: 'invalid_user',
+            message: 'userId is 1..256 characters of well-formed Unicode without control characters',
+          });
         const admin = event.queryStringParameters?.admin === 'true';
         return json(200, { userId, admin, token: await issuer.token(userId, { admin }), expiresIn: 3600 });
       },

@@ -21,7 +21,7 @@ import {
   SignJWT,
 } from 'jose';
 import type { Route } from '../routes';
-import type { Authorize, AuthResult } from './api-gateway';
+import { type Authorize, type AuthResult, flattenClaims } from './api-gateway';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-env';
 
 export const LOCAL_ISSUER = 'https://lookalike.local/issuer';
@@ -112,15 +112,13 @@ export async function createLocalIssuer(
         audience: LOCAL_AUDIENCE,
         algorithms: ['ES256'],
       });
-      const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
-      // API Gateway passes claims to the function as strings (arrays flattened), so do the same.
-      const claims = Object.fromEntries(
-        Object.entries(payload).map(([name, value]) => [
-          name,
-          Array.isArray(value) ? `[${value.join(' ')}]` : String(value),
-        ]),
-      );
-      return { allow: true, authorizer: { jwt: { claims, scopes }, principalId: '', integrationLatency: 0 } };
+      // The routes ask for no authorization scopes, so API Gateway passes `scopes: null` and the
+      // function reads the `scope` claim, flattened like every claim.
+      const claims = flattenClaims(payload);
+      return {
+        allow: true,
+        authorizer: { jwt: { claims, scopes: null }, principalId: '', integrationLatency: 0 },
+      };
     } catch {
       return { allow: false, status: 401 };
     }

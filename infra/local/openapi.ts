@@ -78,7 +78,7 @@ const EventResultSchema = component(
       code: z
         .string()
         .describe(
-          'invalid_event, forbidden_user, timestamp_in_future, timestamp_too_old, event_id_conflict, unknown_item, item_not_ready',
+          'invalid_event, invalid_id, forbidden_user, timestamp_in_future, timestamp_too_old, event_id_conflict, unknown_item, item_not_ready',
         ),
       message: z.string(),
     }),
@@ -207,7 +207,8 @@ type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503;
 const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string }> = {
   400: {
     name: 'BadRequest',
-    description: 'The request is malformed (see code: invalid_query, unknown_category, invalid_json, ...)',
+    description:
+      'The request is malformed (see code: invalid_query, unknown_category, invalid_json, invalid_utf8, invalid_user_id, invalid_item_id, ...)',
   },
   401: { name: 'Unauthorized', description: 'No valid credentials' },
   403: { name: 'Forbidden', description: 'The caller may not act for this user' },

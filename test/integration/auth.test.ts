@@ -204,6 +204,34 @@ describe('POST /events with a mixed batch', () => {
   });
 });
 
+describe('admin rights from cognito:groups, flattened to "[a b]" as API Gateway passes array claims', () => {
+  const recommendations = userRoutes.find((route) => route.path.endsWith('/recommendations')) as Route;
+  const asMemberOf = async (groups: string[], extra: Record<string, unknown> = {}) => {
+    const token = await issuer().token(owner, { claims: { 'cognito:groups': groups, ...extra } });
+    return (await outcome(recommendations, stranger, { token })).result.status;
+  };
+
+  it('lets a member of exactly the admin group act for another user', async () => {
+    expect(await asMemberOf(['admin'])).toBe('2xx');
+  });
+
+  it.each([
+    ['x,admin', ['x,admin']],
+    ['not admin', ['not admin']],
+    ['"admin"', ['"admin"']],
+    ['[admin]', ['[admin]']],
+    ['admin x', ['admin x']],
+  ])('answers 403 to a member of the group %s', async (_name, groups) => {
+    expect(await asMemberOf(groups)).toBe(403);
+  });
+
+  it('answers 403 to a list that flattens ambiguously, and to a scope with a comma in it', async () => {
+    // "[editors admin]" may be one group named "editors admin": it proves nothing.
+    expect(await asMemberOf(['editors', 'admin'])).toBe(403);
+    expect(await asMemberOf([], { scope: 'x,lookalike/admin' })).toBe(403);
+  });
+});
+
 describe.each(catalogueRoutes.map((route) => [routeKey(route), route] as const))(
   'catalogue route %s',
   (_key, route) => {
@@ -276,7 +304,7 @@ describe('tokens for local development', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(response.status).toBe(200);
-    for (const query of ['', '?userId=', `?userId=${'x'.repeat(257)}`, '?userId=a%0Ab']) {
+    for (const query of ['', '?userId=', `?userId=${'x'.repeat(257)}`, '?userId=a%0Ab', '?userId=a%7Fb']) {
       const refused = await api(`/local/token${query}`);
       expect([query, refused.status, ((await refused.json()) as { code: string }).code]).toEqual([
         query,

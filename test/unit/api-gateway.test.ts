@@ -184,6 +184,49 @@ describe('API Gateway HTTP API adapter (payload format 2.0)', () => {
     });
 
     it.each([
+      ['a lone byte 0xFF', [0xff]],
+      ['an encoded surrogate (CESU-8)', [0xed, 0xa0, 0x80]],
+      ['an overlong NUL', [0xc0, 0x80]],
+      ['a truncated sequence', [0xf0, 0x9f, 0x8d]],
+    ])(
+      'refuses a text body with %s with 400 instead of passing U+FFFD to the function',
+      async (_name, bytes) => {
+        let calls = 0;
+        const counting: ApiHandler = async (event, context) => {
+          calls += 1;
+          return echo(event, context);
+        };
+        const body = Buffer.concat([
+          Buffer.from('{"events":[{"eventId":"u'),
+          Buffer.from(bytes),
+          Buffer.from('"}]}'),
+        ]);
+        for (const contentType of ['application/json', 'text/plain; charset=utf-8']) {
+          const response = await invoke(
+            { track: counting, recommend: counting },
+            { method: 'POST', path: '/events', headers: { 'content-type': contentType }, body },
+          );
+          expect([contentType, response.status, response.json<{ code: string }>().code]).toEqual([
+            contentType,
+            400,
+            'bad_request',
+          ]);
+        }
+        expect(calls).toBe(0);
+        // A binary body arrives base64-encoded, byte for byte: the function judges it.
+        const binary = eventOf(
+          await invoke(echoHandlers, {
+            method: 'POST',
+            path: '/events',
+            headers: { 'content-type': 'application/octet-stream' },
+            body,
+          }),
+        );
+        expect(Buffer.from(binary.body ?? '', 'base64')).toEqual(body);
+      },
+    );
+
+    it.each([
       ['text/plain', false],
       ['text/csv; charset=utf-8', false],
       ['application/xml', false],

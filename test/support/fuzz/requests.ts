@@ -43,8 +43,48 @@ export const encodePathParam = (id: string) => encodeURIComponent(encodeURICompo
 /** Ids that a shop could use: printable, not too long. */
 export const plausibleId = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 });
 
+/**
+ * Ids that break the id rules: lone surrogates (high, low, reversed, at either end), ids over 256
+ * characters or 512 UTF-8 bytes, and ids with C0, DEL and C1 control characters.
+ */
+export const malformedId = fc.oneof(
+  fc
+    .tuple(
+      fc.string({ unit: 'grapheme-ascii', maxLength: 8 }),
+      fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff', '\udc00\ud800', '\ud83c'),
+      fc.string({ unit: 'grapheme-ascii', maxLength: 8 }),
+    )
+    .map(([before, surrogate, after]) => `${before}${surrogate}${after}`),
+  fc
+    .tuple(fc.constantFrom(257, 513, 600, 5000), fc.constantFrom('x', 'é', '🍓'))
+    .map(([n, c]) => c.repeat(n)),
+  fc
+    .tuple(
+      fc.string({ unit: 'grapheme-ascii', maxLength: 8 }),
+      fc.constantFrom('\u0000', '\u0007', '\n', '\u001f', '\u007f', '\u0085', '\u009f'),
+    )
+    .map(([text, control]) => `${text}${control}${text}`),
+);
+
+/**
+ * `encodeURIComponent` that does not throw on a lone surrogate: it is written as the three bytes a
+ * careless client would send (WTF-8, e.g. `%ED%A0%80`), which no UTF-8 decoder accepts.
+ */
+export function encodeLoosely(id: string): string {
+  return [...id]
+    .map((c) => {
+      const unit = c.charCodeAt(0);
+      if (c.length > 1 || unit < 0xd800 || unit > 0xdfff) return encodeURIComponent(c);
+      return [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)]
+        .map((byte) => `%${byte.toString(16).toUpperCase()}`)
+        .join('');
+    })
+    .join('');
+}
+
 /** Anything a path segment could carry once decoded, including control characters and huge ids. */
 const hostileId = fc.oneof(
+  { weight: 2, arbitrary: malformedId },
   { weight: 4, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }) },
   { weight: 2, arbitrary: plausibleId },
   {
@@ -94,10 +134,10 @@ const hostileId = fc.oneof(
 const encodedHostileId = fc
   .tuple(hostileId, fc.constantFrom('twice', 'once', 'raw', 'broken'))
   .map(([id, how]) => {
-    if (how === 'twice') return encodePathParam(id);
-    if (how === 'once') return encodeURIComponent(id);
+    if (how === 'twice') return encodeURIComponent(encodeLoosely(id));
+    if (how === 'once') return encodeLoosely(id);
     if (how === 'raw') return id;
-    return `${encodeURIComponent(id)}%${id.length % 2 === 0 ? 'G' : ''}`;
+    return `${encodeLoosely(id)}%${id.length % 2 === 0 ? 'G' : ''}`;
   });
 
 const queryScalar = fc.oneof(
@@ -173,6 +213,9 @@ export const CONTENT_TYPES = [
   'application/json; charset=utf-8',
   'APPLICATION/JSON',
   'application/vnd.api+json',
+  'application/jsonx',
+  'application/json; charset=iso-8859-1',
+  'application/json-patch+json',
   'text/json',
   'text/plain',
   'application/x-www-form-urlencoded',
@@ -235,18 +278,49 @@ export function validEvent(
   );
 }
 
+/**
+ * Times no Date can hold or no parser should take: just past the largest date (8.64e15 ms), huge and
+ * negative numbers, NaN-like strings, years beyond four digits or before zero.
+ */
+const hostileTimestamp = fc.oneof(
+  fc.constantFrom(
+    8.64e15 + 1,
+    8.64e15,
+    -8.64e15,
+    -1,
+    Number.MIN_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER,
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    '-0',
+    '',
+    '+275760-09-13T00:00:00.001Z',
+    '+275760-09-13T00:00:00Z',
+    '-271821-04-20T00:00:00Z',
+    '+999999-12-31T23:59:59Z',
+    '99999-01-01T00:00:00Z',
+    '-000001-01-01T00:00:00Z',
+    '0000-01-01T00:00:00Z',
+    '9999-12-31T23:59:60Z',
+  ),
+  fc.integer({ min: 1, max: 1e9 }).map((n) => 8.64e15 + n),
+  fc.integer({ min: 10_000, max: 9_999_999 }).map((year) => `${year}-01-01T00:00:00Z`),
+);
+
 /** Event-shaped objects whose fields have any type, plus the keys an attacker would try. */
 function eventLike(catalogue: FuzzCatalogue, userId: string) {
   const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined));
   return fc
     .record(
       {
-        eventId: fc.oneof(plausibleId, anyValue),
-        userId: fc.oneof(fc.constant(userId), anyValue),
-        itemId: fc.oneof(fc.constantFrom(...catalogue.readyItemIds, 'no-such-item'), anyValue),
+        eventId: fc.oneof(plausibleId, malformedId, anyValue),
+        userId: fc.oneof(fc.constant(userId), malformedId, anyValue),
+        itemId: fc.oneof(fc.constantFrom(...catalogue.readyItemIds, 'no-such-item'), malformedId, anyValue),
         type: fc.oneof(fc.constantFrom(...EVENT_TYPES, 'love', 'LIKE'), anyValue),
         timestamp: fc.oneof(
           fc.constantFrom(1e308, -1, 2 ** 53, 0, 'yesterday', '2024-13-45T99:00:00Z', Number.MAX_VALUE),
+          hostileTimestamp,
           anyValue,
         ),
         context: anyValue,
@@ -271,6 +345,9 @@ function hostileJson(userId: string, itemId: string) {
     `{"eventId":"h","userId":${JSON.stringify(userId)},"itemId":${JSON.stringify(itemId)},"type":"like"${extra}}`;
   return fc.constantFrom(
     `{"events":[${event(',"timestamp":1e400')}]}`,
+    `{"events":[${event(',"timestamp":8640000000000001')},${event(',"eventId":"beside"')}]}`,
+    `{"events":[{"eventId":"s\\ud800","userId":"s\\udc00","itemId":${JSON.stringify(itemId)},"type":"like"}]}`,
+    `{"events":[{"eventId":"f9","userId":${JSON.stringify(userId)},"itemId":"no-such-item","type":"like"},${event(',"eventId":"f9"')}]}`,
     `{"events":[${event(',"timestamp":123456789012345678901234567890')}]}`,
     `{"events":[${event(',"timestamp":-1e-400')}]}`,
     `{"events":[${event(',"__proto__":{"userId":"someone-else","admin":true}')}]}`,
@@ -293,6 +370,39 @@ function hostileJson(userId: string, itemId: string) {
   );
 }
 
+/**
+ * A well-formed batch with bytes no UTF-8 decoder accepts inside one of its strings: a stray
+ * continuation or lead byte, an encoded surrogate (CESU-8), an overlong form, a cut-off sequence.
+ */
+function invalidUtf8Body(catalogue: FuzzCatalogue, userId: string) {
+  return fc
+    .tuple(
+      fc.constantFrom(
+        [0xff],
+        [0x80],
+        [0xc3],
+        [0xed, 0xa0, 0x80],
+        [0xed, 0xbf, 0xbf],
+        [0xc0, 0x80],
+        [0xf0, 0x9f, 0x8d],
+        [0xf8, 0x88, 0x80, 0x80, 0x80],
+      ),
+      fc.constantFrom('eventId', 'userId', 'itemId'),
+    )
+    .map(([bytes, field]) => {
+      const marker = 'INVALID-UTF8-HERE';
+      const event: Record<string, string> = {
+        eventId: 'bytes',
+        userId,
+        itemId: catalogue.readyItemIds[0] as string,
+        type: 'like',
+      };
+      event[field] = `${event[field]}${marker}`;
+      const [before = '', after = ''] = JSON.stringify({ events: [event] }).split(marker);
+      return Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]);
+    });
+}
+
 /** Bodies for the event routes: random JSON, event-shaped junk, hostile texts, or bytes. */
 function anyEventsBody(catalogue: FuzzCatalogue, userId: string) {
   return fc.oneof(
@@ -306,6 +416,7 @@ function anyEventsBody(catalogue: FuzzCatalogue, userId: string) {
     { weight: 3, arbitrary: hostileJson(userId, catalogue.readyItemIds[0] as string) },
     { weight: 1, arbitrary: deepNesting },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)) },
+    { weight: 2, arbitrary: invalidUtf8Body(catalogue, userId) },
     {
       weight: 1,
       arbitrary: fc
@@ -422,7 +533,11 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
       fc
         .tuple(
           fc.array(validEvent(catalogue, userId, { now, maxAgeMs }), { minLength: 1, maxLength: 10 }),
-          fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/json'),
+          fc.constantFrom(
+            'application/json',
+            'application/json; charset=utf-8',
+            'Application/JSON;charset=UTF-8',
+          ),
         )
         .map(
           ([events, contentType]): FuzzCase => ({
@@ -456,7 +571,53 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
           }),
         ),
     );
-    return fc.oneof({ weight: 1, arbitrary: validCase }, { weight: 1, arbitrary: hostileCase });
+    /**
+     * A well-formed batch by an allowed caller in which one event breaks a rule of its own (a time no
+     * Date can hold, an id that is not well-formed, an eventId first sent with an unknown item): the
+     * batch must still be a 2xx, that event rejected in the results and the others recorded.
+     */
+    const nearValidCase = users.chain((userId) =>
+      fc
+        .tuple(
+          validEvent(catalogue, userId, { now, maxAgeMs }),
+          fc.array(validEvent(catalogue, userId, { now, maxAgeMs }), { minLength: 1, maxLength: 4 }),
+          fc.oneof(
+            hostileTimestamp.map((timestamp) => ({ timestamp })),
+            malformedId.map((eventId) => ({ eventId })),
+            malformedId.map((itemId) => ({ itemId })),
+            malformedId.map((recommendationId) => ({ context: { recommendationId } })),
+            // The user is the caller's on /events (another one refuses the whole request with 403).
+            ...(route === '/events/import' ? [malformedId.map((userId) => ({ userId }))] : []),
+            fc.constant({ repeatAfterUnknownItem: true }),
+          ),
+          fc.nat(),
+        )
+        .map(([base, others, mutation, at]): FuzzCase => {
+          const event = unique(base);
+          const broken =
+            'repeatAfterUnknownItem' in mutation
+              ? [{ ...event, itemId: 'no-such-item' }, event]
+              : [{ ...event, ...mutation }];
+          const events = others.map(unique);
+          events.splice(at % (events.length + 1), 0, ...broken);
+          return {
+            route: `POST ${route}`,
+            request: {
+              method: 'POST',
+              path: route,
+              headers: headers('application/json'),
+              body: JSON.stringify({ events }),
+            },
+            as: route === '/events' ? { user: userId } : { iam: true },
+            valid: true,
+          };
+        }),
+    );
+    return fc.oneof(
+      { weight: 1, arbitrary: validCase },
+      { weight: 1, arbitrary: hostileCase },
+      { weight: 1, arbitrary: nearValidCase },
+    );
   };
 
   const deleteUser: fc.Arbitrary<FuzzCase> = fc.oneof(
