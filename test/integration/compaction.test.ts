@@ -3,7 +3,7 @@
  * Compactions that overlap (several stream shards, a retried batch) leave the newest snapshot in
  * place whatever order they finish in, and the losers' snapshot files are removed.
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CatalogueIndex, readPointer, snapshotPrefix } from '../../functions/shared/catalogue-index';
 import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
 import { useLocalStack } from '../support/local-stack';
@@ -98,5 +98,39 @@ describe('concurrent compactions', () => {
       const pointer = await readPointer(stack.s3Client, stack.bucket, modelId);
       expect(pointer?.watermark).toBe(b.watermark);
     }
+  });
+});
+
+describe("the S3 stand-in's conditional writes, as S3 does them", () => {
+  const put = (body: string, condition: { IfMatch?: string; IfNoneMatch?: string }) =>
+    stack.s3Client
+      .send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: 'index/conditional.json',
+          Body: body,
+          ...condition,
+        }),
+      )
+      .then(
+        (output) => ({ status: 200, etag: output.ETag }),
+        (error: { $metadata?: { httpStatusCode?: number }; name?: string }) => ({
+          status: error.$metadata?.httpStatusCode,
+          etag: error.name,
+        }),
+      );
+
+  it('creates only a free key with If-None-Match: *, and replaces only the named version with If-Match', async () => {
+    const created = await put('one', { IfNoneMatch: '*' });
+    expect(created.status).toBe(200);
+    expect(await put('two', { IfNoneMatch: '*' })).toEqual({ status: 412, etag: 'PreconditionFailed' });
+    expect(await put('two', { IfMatch: '"0123456789abcdef0123456789abcdef"' })).toEqual({
+      status: 412,
+      etag: 'PreconditionFailed',
+    });
+    const replaced = await put('two', { IfMatch: created.etag as string });
+    expect(replaced.status).toBe(200);
+    // The first ETag is stale now.
+    expect((await put('three', { IfMatch: created.etag as string })).status).toBe(412);
   });
 });
