@@ -19,6 +19,7 @@ module.exports = {
     tier('model', { testTimeout: 120_000 }),
     tier('infra', { testTimeout: 120_000 }),
     tier('integration', { testTimeout: 120_000 }),
+    tier('artefact', { testTimeout: 240_000 }),
     tier('e2e', { testTimeout: 180_000 }),
   ],
 };

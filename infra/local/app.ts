@@ -16,7 +16,8 @@ import { type LocalStack, type LocalStackOptions, routeObjectEvents, startLocalS
 import { runAsFunction, signAsCurrentFunction } from './iam/function-identity';
 import { IamTwin } from './iam/iam-twin';
 import { type StackRoles, synthStackRoles } from './iam/stack-roles';
-import { LocalQueue } from './queue';
+import { type FunctionArtefact, type LambdaProcess, startLambdaProcess } from './lambda/artefacts';
+import { LocalQueue, type SqsBatchHandler } from './queue';
 
 export interface LocalAppOptions extends LocalStackOptions {
   /** @default 0 (a free port); -1 starts no HTTP server */
@@ -41,6 +42,11 @@ export interface LocalAppOptions extends LocalStackOptions {
    */
   readonly stackRoles?: StackRoles;
   /**
+   * Run the functions as `cdk deploy` ships them: these bundled assets, each in a Node process of its
+   * own laid out as Lambda does (see lambda/artefacts.ts). @default the sources, in this process
+   */
+  readonly artefacts?: readonly FunctionArtefact[];
+  /**
    * Run the deployed stack's authorizers (a local JWT issuer, SigV4 for IAM routes). Only for
    * experiments: everything a user sees runs with auth. @default true
    */
@@ -60,6 +66,8 @@ export interface LocalApp {
   readonly url?: string;
   /** The stack's IAM as the twin enforces it, with every call it evaluated. */
   readonly iam: IamTwin;
+  /** With `artefacts`: the function processes, with their cold init times. */
+  readonly processes?: readonly LambdaProcess[];
   /** Writes an index snapshot now, as the compactor does after a burst of item changes. */
   compact(): Promise<void>;
   stop(): Promise<void>;
@@ -140,19 +148,17 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   // Each function's calls are authorized against the role the stack gives it.
   const iam = IamTwin.fromStack(options.stackRoles ?? (await synthStackRoles()), { environment });
   stack.enforce(iam);
-  // One process hosts every function: they read their configuration at module load, like a cold start.
-  Object.assign(process.env, environment);
-  const [embed, track, recommend, compact, clients] = await Promise.all([
-    runAsFunction('embed', () => import('../../functions/embed/handler')),
-    runAsFunction('track', () => import('../../functions/track/handler')),
-    runAsFunction('recommend', () => import('../../functions/recommend/handler')),
-    runAsFunction('compact', () => import('../../functions/compact/handler')),
-    import('../../functions/shared/aws-clients'),
-  ]);
-  signAsCurrentFunction(clients.s3Client());
-  signAsCurrentFunction(clients.dynamoClient());
+  let host: FunctionHost;
+  try {
+    host = options.artefacts
+      ? await hostArtefacts(options.artefacts, stack, environment, options)
+      : await hostSources(environment);
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
   const queue = new LocalQueue({
-    handler: (event) => runAsFunction('embed', () => embed.handler(event, lambdaContext('embed'))),
+    handler: (event) => host.embed(event, lambdaContext('embed')),
     name: 'lookalike-uploads',
     batchSize: 5,
     maxReceiveCount: options.maxReceiveCount ?? 3,
@@ -160,11 +166,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     concurrency: options.embedConcurrency ?? 1,
   });
   const unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
-  const handlers: ApiHandlers = {
-    track: (event, context) => runAsFunction('track', () => (track.handler as ApiHandler)(event, context)),
-    recommend: (event, context) =>
-      runAsFunction('recommend', () => (recommend.handler as ApiHandler)(event, context)),
-  };
+  const handlers: ApiHandlers = { track: host.track, recommend: host.recommend };
   const server =
     options.apiPort === -1
       ? undefined
@@ -186,13 +188,96 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     ...((options.authorize ?? issuer?.authorize)
       ? { authorize: options.authorize ?? issuer?.authorize }
       : {}),
-    compact: () => runAsFunction('compact', () => compact.handler({ Records: [] } as DynamoDBStreamEvent)),
+    compact: () => host.compact({ Records: [] } as DynamoDBStreamEvent),
+    ...(host.processes ? { processes: host.processes } : {}),
     async stop() {
       unroute();
       await server?.close();
       await queue.drain({ timeoutMs: 30_000 }).catch(() => undefined);
       queue.stop();
+      await host.stop();
       await stack.stop();
     },
+  };
+}
+
+/** How the twin runs the four functions: their handlers, as the queue, the API and the compactor call them. */
+interface FunctionHost {
+  readonly embed: SqsBatchHandler;
+  readonly track: ApiHandler;
+  readonly recommend: ApiHandler;
+  readonly compact: (event: DynamoDBStreamEvent) => Promise<void>;
+  readonly processes?: readonly LambdaProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The sources in this process. They read their configuration at module load, like a cold start, and
+ * share the SDK clients, which sign each call with the key of the function it runs for.
+ */
+async function hostSources(environment: Record<string, string>): Promise<FunctionHost> {
+  Object.assign(process.env, environment);
+  const [embed, track, recommend, compact, clients] = await Promise.all([
+    runAsFunction('embed', () => import('../../functions/embed/handler')),
+    runAsFunction('track', () => import('../../functions/track/handler')),
+    runAsFunction('recommend', () => import('../../functions/recommend/handler')),
+    runAsFunction('compact', () => import('../../functions/compact/handler')),
+    import('../../functions/shared/aws-clients'),
+  ]);
+  signAsCurrentFunction(clients.s3Client());
+  signAsCurrentFunction(clients.dynamoClient());
+  return {
+    embed: (event, context) => runAsFunction('embed', () => embed.handler(event, context)),
+    track: (event, context) => runAsFunction('track', () => (track.handler as ApiHandler)(event, context)),
+    recommend: (event, context) =>
+      runAsFunction('recommend', () => (recommend.handler as ApiHandler)(event, context)),
+    compact: (event) => runAsFunction('compact', () => compact.handler(event)),
+    stop: async () => undefined,
+  };
+}
+
+/** The bundled assets, one Node process per function, each with the environment its template gives it. */
+async function hostArtefacts(
+  artefacts: readonly FunctionArtefact[],
+  stack: LocalStack,
+  environment: Record<string, string>,
+  options: LocalAppOptions,
+): Promise<FunctionHost> {
+  const names = {
+    ITEMS_TABLE: environment.ITEMS_TABLE as string,
+    EVENTS_TABLE: environment.EVENTS_TABLE as string,
+    PROFILES_TABLE: environment.PROFILES_TABLE as string,
+    STATS_TABLE: environment.STATS_TABLE as string,
+    CATALOGUE_BUCKET: environment.CATALOGUE_BUCKET as string,
+  };
+  const { AWS_ACCESS_KEY_ID: _, AWS_SECRET_ACCESS_KEY: __, ...awsEnv } = stack.env;
+  const quiet: Record<string, string> =
+    options.quiet === false ? {} : { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' };
+  const started = await Promise.allSettled(
+    artefacts.map((artefact) =>
+      startLambdaProcess(artefact, { names, awsEnv, environment: { ...quiet, ...options.environment } }),
+    ),
+  );
+  const processes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(processes.map((p) => p.stop()));
+    throw failed.reason;
+  }
+  const byName = (name: string) => {
+    const found = processes.find((p) => p.functionName === name);
+    if (!found) throw new Error(`the stack has no ${name} function`);
+    return found;
+  };
+  const [embed, track, recommend, compact] = ['embed', 'track', 'recommend', 'compact'].map(
+    byName,
+  ) as LambdaProcess[];
+  return {
+    embed: (event, context) => (embed as LambdaProcess).invoke(event, context),
+    track: (event, context) => (track as LambdaProcess).invoke(event, context),
+    recommend: (event, context) => (recommend as LambdaProcess).invoke(event, context),
+    compact: (event) => (compact as LambdaProcess).invoke(event),
+    processes,
+    stop: () => Promise.all(processes.map((p) => p.stop())).then(() => undefined),
   };
 }

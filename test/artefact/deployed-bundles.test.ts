@@ -1,0 +1,89 @@
+/**
+ * The artefact tier: what `cdk deploy` ships is what runs. Each function's bundled asset from the
+ * synthesized cloud assembly runs in a Node process of its own, laid out as Lambda lays it out (task
+ * root, layers under an /opt of its own, no node_modules of the repository reachable), with the
+ * environment of the template and its own credentials, against the local stand-ins with the stack's
+ * IAM enforced: upload -> embed -> compact -> recommendations, similar, search, events, erase.
+ */
+import { readFileSync } from 'node:fs';
+import { functionArtefacts } from '../../infra/local/lambda/artefacts';
+import { catalogueJpeg, emojiImages } from '../support/images';
+import { postJson, useLocalApp } from '../support/local-app';
+import { synthesize } from '../support/synth';
+
+const { json, outdir } = synthesize();
+const artefacts = functionArtefacts(json as Parameters<typeof functionArtefacts>[0], outdir);
+const local = useLocalApp({ artefacts, environment: { INDEX_REFRESH_MS: '0' } });
+
+const byCategory = new Map<string, ReturnType<typeof emojiImages>>();
+for (const image of emojiImages('google')) {
+  if (image.subcategory !== 'heart' && image.subcategory !== 'transport-ground') continue;
+  byCategory.set(image.subcategory, [...(byCategory.get(image.subcategory) ?? []), image]);
+}
+const catalogue = [...byCategory.values()].flatMap((images) => images.slice(0, 6));
+const idOf = (i: number) => `bundle-${i}`;
+
+type List = { strategy: string; items: Array<{ itemId: string; category: string; imageUrl: string }> };
+
+describe('the deployed bundles, run as Lambda runs them', () => {
+  it('load in their own processes with their layers, and report their cold init', () => {
+    const processes = local.app.processes ?? [];
+    expect(processes.map((p) => p.functionName).sort()).toEqual(['compact', 'embed', 'recommend', 'track']);
+    for (const p of processes) {
+      expect(p.node).toBe(process.version);
+      console.log(`cold init ${p.functionName}: ${p.initMs.toFixed(0)} ms on Node ${p.node}`);
+    }
+  });
+
+  it('ingest uploads, compact, and answer every route with IAM enforced', async () => {
+    for (const [i, image] of catalogue.entries()) {
+      await local.upload(`catalogue/${image.subcategory}/${idOf(i)}.png`, readFileSync(image.file), {
+        title: image.name,
+      });
+    }
+    await local.app.queue.drain({ timeoutMs: 120_000 });
+    expect(local.app.queue.dlq()).toEqual([]);
+    expect((await local.call({ method: 'GET', path: `/items/${idOf(0)}` })).json()).toMatchObject({
+      status: 'ready',
+    });
+    await local.app.compact();
+
+    const user = 'bundle-user';
+    const hearts = catalogue.flatMap((image, i) => (image.subcategory === 'heart' ? [idOf(i)] : []));
+    const events = hearts
+      .slice(0, 3)
+      .map((itemId, i) => ({ eventId: `b-${i}`, userId: user, itemId, type: 'like' }));
+    expect((await local.call(postJson('/events', { events }), { user })).status).toBe(202);
+
+    const personal = await local.call(
+      { method: 'GET', path: `/users/${user}/recommendations?limit=3&exclude=seen` },
+      { user },
+    );
+    expect(personal.status).toBe(200);
+    const list = personal.json<List>();
+    expect(list.strategy).toBe('personal');
+    expect(list.items.map((item) => item.category)).toEqual(['heart', 'heart', 'heart']);
+    expect((await fetch(list.items[0]?.imageUrl as string)).status).toBe(200);
+
+    const similar = await local.call({ method: 'GET', path: `/items/${hearts[0]}/similar?limit=3` });
+    expect(similar.json<List>().items.every((item) => item.category === 'heart')).toBe(true);
+    const search = await local.call({
+      method: 'POST',
+      path: '/search?limit=1',
+      headers: { 'content-type': 'image/jpeg' },
+      body: await catalogueJpeg(catalogue[0]?.file as string, 400),
+    });
+    expect(search.json<List>().items[0]?.itemId).toBe(idOf(0));
+
+    expect((await local.call({ method: 'DELETE', path: `/users/${user}` }, { user })).status).toBe(200);
+    const after = await local.call(
+      { method: 'GET', path: `/users/${user}/recommendations?limit=3` },
+      { user },
+    );
+    expect(after.json<List>().strategy).toBe('popular');
+
+    expect(local.app.iam.denials()).toEqual([]);
+    const callers = new Set(local.app.iam.calls().map((call) => call.functionName));
+    expect([...callers].sort()).toEqual(['compact', 'embed', 'recommend', 'track']);
+  }, 240_000);
+});
