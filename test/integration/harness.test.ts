@@ -13,6 +13,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   paginateListObjectsV2,
   S3Client,
@@ -289,6 +290,54 @@ describe('S3 object events', () => {
     }
 
     expect(listed).toEqual(['paged/1.txt', 'paged/2.txt', 'paged/3.txt', 'paged/4.txt', 'paged/5.txt']);
+  });
+
+  it('continues a listing only from its own continuation tokens', async () => {
+    for (const n of [1, 2, 3]) {
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `tokens/${n}.txt`, Body: `${n}` }));
+    }
+
+    const first = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'tokens/', MaxKeys: 2 }),
+    );
+    const second = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: stack.bucket,
+        Prefix: 'tokens/',
+        ContinuationToken: first.NextContinuationToken,
+      }),
+    );
+    const forged = s3.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: 'bm90LWEtdG9rZW4=' }),
+    );
+
+    expect(first.IsTruncated).toBe(true);
+    expect(second).toMatchObject({
+      IsTruncated: false,
+      ContinuationToken: first.NextContinuationToken,
+      Contents: [expect.objectContaining({ Key: 'tokens/3.txt' })],
+    });
+    expect(second.StartAfter).toBeUndefined();
+    await expect(forged).rejects.toMatchObject({
+      name: 'InvalidArgument',
+      $metadata: { httpStatusCode: 400 },
+    });
+  });
+
+  it('checks signatures on bucket-level requests (ListObjectsV2, DeleteObjects)', async () => {
+    const forger = new S3Client({
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'not-the-secret' },
+    });
+    try {
+      await expect(forger.send(new ListObjectsV2Command({ Bucket: stack.bucket }))).rejects.toMatchObject({
+        name: 'SignatureDoesNotMatch',
+      });
+      await expect(
+        forger.send(new DeleteObjectsCommand({ Bucket: stack.bucket, Delete: { Objects: [{ Key: 'x' }] } })),
+      ).rejects.toMatchObject({ name: 'SignatureDoesNotMatch' });
+    } finally {
+      forger.destroy();
+    }
   });
 });
 
