@@ -82,6 +82,7 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
     directory,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
   });
+  adaptS3rver(server, directory);
   const listeners = new Set<ObjectEventListener>();
   const versions = new Map<string, string>();
   const versionKey = (bucket: string, key: string) => `${bucket}/${key}`;
@@ -195,7 +196,6 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
     }
     records.forEach(publish);
   });
-  adaptS3rver(server);
 
   let port: number;
   try {

@@ -1,7 +1,9 @@
 /**
- * Where @20minutes/s3rver 5 and AWS S3 disagree on requests our code sends, fixed around s3rver's
- * signature check (a layer of its router).
+ * Where @20minutes/s3rver 5 and AWS S3 disagree, fixed around s3rver's signature check (a layer of
+ * its router) and in its store. Call before anything else wraps the store.
  *
+ * - Keys: the store holds every key S3 accepts (see s3-key-store.ts), and a key over S3's 1,024
+ *   UTF-8 bytes is refused as S3 refuses it (400 KeyTooLongError) before any file is touched.
  * - Bucket-level requests (ListObjectsV2, DeleteObjects) are sent path-style as `/<bucket>/` and
  *   signed over that path, but s3rver 5 rebuilds the signed path from the route's bucket name alone,
  *   `/<bucket>`, and answers SignatureDoesNotMatch. Its check puts `mountPath` after the bucket for
@@ -20,6 +22,7 @@ import type S3rver = require('@20minutes/s3rver');
 import S3Error = require('@20minutes/s3rver/lib/models/error');
 
 import { LocalStackError } from './errors';
+import { KeySafeStore, S3_KEY_MAX_BYTES } from './s3-key-store';
 
 interface Listing {
   /** The last key of a page the store cut short; undefined while the listing is complete. */
@@ -65,7 +68,19 @@ const signedBucketPath: S3rver.Middleware = async (ctx, next) => {
   await next();
 };
 
-export function adaptS3rver(server: S3rver): void {
+const rejectLongKeys: S3rver.Middleware = async (ctx, next) => {
+  const bytes = Buffer.byteLength(ctx.params?.key ?? '', 'utf8');
+  if (bytes > S3_KEY_MAX_BYTES) {
+    throw new S3Error('KeyTooLongError', 'Your key is too long', {
+      Size: String(bytes),
+      MaxSizeAllowed: String(S3_KEY_MAX_BYTES),
+    });
+  }
+  await next();
+};
+
+export function adaptS3rver(server: S3rver, directory: string): void {
+  server.store = server.context.store = new KeySafeStore(directory);
   const listings = new AsyncLocalStorage<Listing>();
 
   const listObjects = server.store.listObjects.bind(server.store);
@@ -109,5 +124,6 @@ export function adaptS3rver(server: S3rver): void {
 
   const { router, at } = signatureCheckOf(server);
   insertLayer(router, at + 1, continuationTokens);
+  insertLayer(router, at + 1, rejectLongKeys);
   insertLayer(router, at, signedBucketPath);
 }

@@ -48,8 +48,15 @@ declare module '@20minutes/s3rver' {
       maxKeys?: number;
     }
 
+    /** s3rver's S3Object, as the store receives and lists it. */
+    interface StoredObject {
+      bucket: string;
+      key: string;
+      metadata: Record<string, string | number>;
+    }
+
     interface ListObjectsResult {
-      objects: Array<{ key: string }>;
+      objects: StoredObject[];
       commonPrefixes: string[];
       isTruncated: boolean;
     }
@@ -74,6 +81,8 @@ declare module '@20minutes/s3rver' {
     /** Koa's middleware list; composed when the server starts listening. */
     middleware: Array<S3rver.Middleware & { router?: S3rver.Router }>;
     store: S3rver.FilesystemStore;
+    /** Koa's context prototype; s3rver's controllers read `ctx.store` from it. */
+    context: { store: S3rver.FilesystemStore };
     /** Set by run(). */
     httpServer?: import('node:http').Server;
     run(): Promise<{ address: string; port: number }>;
@@ -93,4 +102,39 @@ declare module '@20minutes/s3rver/lib/models/error' {
     readonly status: number;
   }
   export = S3Error;
+}
+
+declare module '@20minutes/s3rver/lib/stores/filesystem' {
+  import type S3rver = require('@20minutes/s3rver');
+
+  /** Maps each key to files under `<rootDirectory>/<bucket>/`; every path goes through getResourcePath. */
+  class FilesystemStore implements S3rver.FilesystemStore {
+    constructor(rootDirectory: string);
+    getBucketPath(bucket: string): string;
+    getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+    getMetadata(bucket: string, key: string): Promise<Record<string, string | number>>;
+    putObject(object: S3rver.StoredObject): Promise<{ size: number; md5: string }>;
+    copyObject(
+      srcBucket: string,
+      srcKey: string,
+      destBucket: string,
+      destKey: string,
+      replacementMetadata?: Record<string, string>,
+    ): Promise<Record<string, string | number>>;
+    deleteObject(bucket: string, key: string): Promise<void>;
+    listObjects(bucket: string, options: S3rver.ListObjectsOptions): Promise<S3rver.ListObjectsResult>;
+  }
+  export = FilesystemStore;
+}
+
+declare module '@20minutes/s3rver/lib/models/object' {
+  import type S3rver = require('@20minutes/s3rver');
+
+  class S3Object implements S3rver.StoredObject {
+    constructor(bucket: string, key: string, content: unknown, metadata: Record<string, string | number>);
+    bucket: string;
+    key: string;
+    metadata: Record<string, string | number>;
+  }
+  export = S3Object;
 }

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
@@ -338,6 +340,80 @@ describe('S3 object events', () => {
     } finally {
       forger.destroy();
     }
+  });
+});
+
+describe('S3 keys', () => {
+  let s3: S3Client;
+  beforeAll(() => {
+    s3 = new S3Client({});
+  });
+  afterAll(() => s3.destroy());
+
+  const bodyOf = async (Key: string) =>
+    (await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key }))).Body?.transformToString();
+  const keysUnder = async (Prefix: string) => {
+    const keys: string[] = [];
+    for await (const page of paginateListObjectsV2(
+      { client: s3, pageSize: 2 },
+      { Bucket: stack.bucket, Prefix },
+    )) {
+      keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+    }
+    return keys;
+  };
+
+  it('stores, lists and deletes every key S3 accepts: 1,024 bytes, a 300-byte segment, multi-byte UTF-8', async () => {
+    const segment = 's'.repeat(300);
+    const longest = `long/${segment}/${'k'.repeat(1024 - 'long/'.length - segment.length - 1)}`;
+    // 100 euro signs are a 300-byte segment; the emoji needs a surrogate pair in JavaScript.
+    const multiByte = `long/€/${'€'.repeat(100)}/🐱 ü.png`;
+    expect(Buffer.byteLength(longest)).toBe(1024);
+
+    for (const Key of [longest, multiByte]) {
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key, Body: `body of ${Key.length}` }));
+    }
+    const bodies = [await bodyOf(longest), await bodyOf(multiByte)];
+    const listed = await keysUnder('long/');
+    const folders = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'long/', Delimiter: '/' }),
+    );
+    await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: longest }));
+    await s3.send(
+      new DeleteObjectsCommand({ Bucket: stack.bucket, Delete: { Objects: [{ Key: multiByte }] } }),
+    );
+
+    expect(bodies).toEqual([`body of ${longest.length}`, `body of ${multiByte.length}`]);
+    expect(listed).toEqual(
+      [multiByte, longest].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    );
+    expect(folders.CommonPrefixes?.map((folder) => folder.Prefix)).toEqual([`long/${segment}/`, 'long/€/']);
+    expect(await keysUnder('long/')).toEqual([]);
+  });
+
+  it('keeps keys apart that a file path would merge, and writes nothing outside its folder', async () => {
+    const escapee = `escape-${Date.now()}.txt`;
+    const keys = ['alias/a/b', 'alias/a//b', 'alias/a/./b', 'alias//a/b', `alias/../../../${escapee}`];
+
+    for (const Key of keys) await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key, Body: Key }));
+    const bodies = await Promise.all(keys.map(bodyOf));
+    const listed = await keysUnder('alias/');
+
+    expect(bodies).toEqual(keys);
+    expect(listed.sort()).toEqual([...keys].sort());
+    const outside = readdirSync(dirname(stack.s3.directory)).filter((name) => name.startsWith(escapee));
+    expect(outside).toEqual([]);
+  });
+
+  it('refuses a 1,025-byte key with KeyTooLongError and keeps answering', async () => {
+    const Key = `long/${'k'.repeat(1020)}`;
+    expect(Buffer.byteLength(Key)).toBe(1025);
+
+    const put = s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key, Body: 'x' }));
+
+    await expect(put).rejects.toMatchObject({ name: 'KeyTooLongError', $metadata: { httpStatusCode: 400 } });
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'long/after', Body: 'still here' }));
+    expect(await bodyOf('long/after')).toBe('still here');
   });
 });
 
