@@ -8,8 +8,8 @@
  * Lambda's /opt/nodejs/node_modules, so a package left external that the layer lacks fails the run.
  * Env vars come from the template (references replaced by placeholders, the manifest path by the
  * built model's); init is measured with the template's NODE_OPTIONS (source maps on) and without.
- * For comparison, `sdk_external_init_ms` is the same handler bundled as before (SDK left external, as
- * the Lambda runtime would provide it), required with the repository's SDK on NODE_PATH.
+ * For comparison, `sdk_external_*` is the same handler bundled as before (SDK left external, as the
+ * Lambda runtime would provide it; no source map), required with the repository's SDK on NODE_PATH.
  *
  * Progress goes to stderr; the last stdout line is one JSON object. Timings are never asserted on.
  */
@@ -146,6 +146,7 @@ async function main(): Promise<void> {
         init_ms: round(median(deployed.map((run) => run.requireMs)), 1),
         init_from_process_start_ms: round(median(deployed.map((run) => run.processMs)), 1),
         init_without_source_maps_ms: round(median(plain), 1),
+        sdk_external_index_js_bytes: statSync(withRuntimeSdk).size,
         sdk_external_init_ms: round(median(sdkExternal), 1),
       };
     }
