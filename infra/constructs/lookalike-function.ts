@@ -58,7 +58,7 @@ export class LookalikeFunction extends Construct {
         format: OutputFormat.CJS,
         minify: true,
         sourceMap: true,
-        target: 'node22',
+        target: 'node24',
       },
     });
     Validations.of(this).acknowledge({

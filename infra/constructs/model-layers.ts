@@ -12,8 +12,12 @@ export const FUNCTION_ARCHITECTURE = Architecture.X86_64;
 
 /** Native packages that live in the runtime layer, so bundles must not include them. */
 export const LAYER_MODULES = ['onnxruntime-node', 'sharp'];
-/** `externalModules` replaces CDK's default, so the SDK (provided by the runtime) is listed again. */
-export const EXTERNAL_MODULES = ['@aws-sdk/*', ...LAYER_MODULES];
+/**
+ * What the bundles leave to `require` at run time: the layer's native packages only. This replaces
+ * CDK's default (`@aws-sdk/*`), so the SDK is bundled: the runtime's own SDK is a version we do not
+ * choose (SearchVectorsCommand needs client-dynamodb >= 3.1103.0), the pinned one is what the tests run.
+ */
+export const EXTERNAL_MODULES = [...LAYER_MODULES];
 
 /** Where the model layer puts the manifest inside the function's file system. */
 export const MANIFEST_PATH_IN_LAMBDA = '/opt/model/manifest.json';

@@ -24,8 +24,9 @@ export interface LocalEndpoints {
  *   framing, silently.
  * - `LOOKALIKE_S3_FORCE_PATH_STYLE=1` is only for code that must reach a non-IP host (no SDK env var
  *   exists for path style); clients that read it pass `forcePathStyle: true`.
- * - NODE_OPTIONS is not needed: s3-local makes s3rver's DES continuation tokens work without
- *   `--openssl-legacy-provider`. Only an s3rver run outside s3-local needs that flag.
+ * - NODE_OPTIONS is not needed: s3-local serves ListObjectsV2 continuation tokens itself, without
+ *   s3rver's DES (see s3rver-compat.ts). Only an s3rver run outside s3-local needs
+ *   `--openssl-legacy-provider`.
  */
 export function localAwsEnv(endpoints: LocalEndpoints, region = LOCAL_REGION): Record<string, string> {
   return {

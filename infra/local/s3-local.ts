@@ -14,9 +14,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import S3rver = require('s3rver');
-import S3rverAccount = require('s3rver/lib/models/account');
-import nodeCrypto = require('node:crypto');
+import S3rver = require('@20minutes/s3rver');
+import S3rverAccount = require('@20minutes/s3rver/lib/models/account');
 
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-env';
 import { LocalStackError } from './errors';
@@ -29,6 +28,7 @@ import {
   type S3NotificationEventName,
   type S3NotificationRecord,
 } from './s3-notification';
+import { adaptS3rver } from './s3rver-compat';
 
 export { createLocalDynamoDbClient, createLocalS3Client, type LocalEndpoints, localAwsEnv } from './aws-env';
 export { decodeS3EventKey, encodeS3EventKey, type S3NotificationRecord } from './s3-notification';
@@ -77,7 +77,6 @@ interface RequestScope {
 }
 
 export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Local> {
-  allowSingleDesWithoutLegacyProvider();
   const ownsDirectory = options.directory === undefined;
   const directory = options.directory ?? mkdtempSync(path.join(tmpdir(), 'lookalike-s3-'));
   await mkdir(directory, { recursive: true });
@@ -91,6 +90,7 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
     directory,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
   });
+  adaptS3rver(server, directory);
   const listeners = new Set<ObjectEventListener>();
   const versions = new Map<string, string>();
   const versionKey = (bucket: string, key: string) => `${bucket}/${key}`;
@@ -247,37 +247,4 @@ export async function startS3Local(options: S3LocalOptions = {}): Promise<S3Loca
       return stopped;
     },
   };
-}
-
-/**
- * s3rver encrypts ListObjects continuation tokens with single DES, which OpenSSL 3 only has in its
- * legacy provider (hence the usual `NODE_OPTIONS=--openssl-legacy-provider`). Triple DES with three
- * equal keys is single DES, bit for bit, and is in the default provider; so when 'des' is missing,
- * calls for it are served by 'des-ede3-cbc'. Every other algorithm is untouched.
- */
-function allowSingleDesWithoutLegacyProvider(): void {
-  const installed = Symbol.for('lookalike.local.s3.singleDes');
-  const registry = globalThis as { [key: symbol]: unknown };
-  if (registry[installed]) return;
-  registry[installed] = true;
-  try {
-    nodeCrypto.createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
-    return;
-  } catch {
-    // OpenSSL 3 without the legacy provider: install the equivalent below.
-  }
-  const isSingleDes = (algorithm: string, key: unknown) =>
-    /^des(-cbc)?$/i.test(algorithm) && Buffer.isBuffer(key) && key.length === 8;
-  const tripled = (key: Buffer) => Buffer.concat([key, key, key]);
-  // The module object is shared by every require('crypto') in the process, s3rver's included.
-  const crypto = nodeCrypto as unknown as Record<'createCipheriv' | 'createDecipheriv', unknown>;
-  const { createCipheriv, createDecipheriv } = nodeCrypto;
-  crypto.createCipheriv = (algorithm: string, key: Buffer, iv: Buffer | null, options?: never) =>
-    isSingleDes(algorithm, key)
-      ? createCipheriv('des-ede3-cbc', tripled(key), iv, options)
-      : createCipheriv(algorithm, key, iv, options);
-  crypto.createDecipheriv = (algorithm: string, key: Buffer, iv: Buffer | null, options?: never) =>
-    isSingleDes(algorithm, key)
-      ? createDecipheriv('des-ede3-cbc', tripled(key), iv, options)
-      : createDecipheriv(algorithm, key, iv, options);
 }

@@ -7,8 +7,8 @@
  * an hour ago), so the snapshot's change-feed overlap at load holds about a minute of changes. The
  * index snapshot is written as the compactor writes it (CatalogueIndex.load + writeSnapshot), and one
  * user gets a profile through the track core (recordEvents). Then a fresh `node` process loads the
- * esbuild bundle of functions/recommend/handler.ts (built as deployed: CJS, minified, the SDK and
- * the native modules external) and asks for that user's recommendations twice; cold_ms is the time
+ * esbuild bundle of functions/recommend/handler.ts (built as deployed: CJS, minified, the SDK
+ * bundled, the native modules external) and asks for that user's recommendations twice; cold_ms is the time
  * from the child's start to its first response, which must be `personal` and list the same items in
  * the same order as the warm second response.
  *
@@ -34,6 +34,7 @@ import { loadManifest } from '../../functions/shared/model-manifest';
 import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
 import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/shared/track-events';
 import { ExactIndex } from '../../functions/shared/vector-index';
+import { EXTERNAL_MODULES } from '../../infra/constructs/model-layers';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { startLocalStack } from '../../infra/local/harness';
 import { bundleForNode, REPO_ROOT, runNodeChild, scratchDir } from './support/child-process';
@@ -51,8 +52,6 @@ const CHANGE_STEP_MS = 1000;
 const USER_ID = 'coldstart-user';
 /** The items the user likes: three of style 12 and three of style 77 (see SyntheticVectors). */
 const LIKED = [12, 212, 412, 77, 277, 477];
-/** As deployed (infra/constructs/model-layers.ts EXTERNAL_MODULES): the runtime provides the SDK. */
-const EXTERNAL_MODULES = ['@aws-sdk/*', 'onnxruntime-node', 'sharp'];
 
 const log = progress('coldstart');
 

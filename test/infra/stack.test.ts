@@ -1,14 +1,48 @@
+import { readFileSync, statSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import ts from 'typescript';
 import { CatalogueIngestion } from '../../infra/constructs/catalogue-ingestion';
-import { ModelLayers } from '../../infra/constructs/model-layers';
+import { LAYER_MODULES, ModelLayers } from '../../infra/constructs/model-layers';
 import { directoryBytes, synthesize } from '../support/synth';
 
 const { template, json, outdir } = synthesize();
+
+/** Module names the code passes to `require` as a literal (parsed, so strings that mention require() do not count). */
+function requiredModules(code: string): string[] {
+  const cached = requiredModulesCache.get(code);
+  if (cached) return cached;
+  const found = new Set<string>();
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'require') {
+      const [specifier] = node.arguments;
+      if (specifier && ts.isStringLiteralLike(specifier)) found.add(specifier.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(ts.createSourceFile('index.js', code, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS));
+  requiredModulesCache.set(code, [...found]);
+  return [...found];
+}
+const requiredModulesCache = new Map<string, string[]>();
 const resources = json.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+/** Ours, not the custom resources CDK adds (the bucket-notification handler). */
+const ourFunctions = () =>
+  ofType('AWS::Lambda::Function').filter(
+    ([, f]) =>
+      (f.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
+        ?.POWERTOOLS_SERVICE_NAME,
+  );
+/** A function's bundled code in cdk.out. */
+const assetDir = (id: string) =>
+  join(
+    outdir,
+    `asset.${(resources[id]?.Properties.Code as { S3Key?: string } | undefined)?.S3Key?.replace('.zip', '') ?? ''}`,
+  );
 
 describe('layers and functions', () => {
   it('publishes the runtime and model layers for the newest Node.js runtime on x86_64', () => {
@@ -21,12 +55,7 @@ describe('layers and functions', () => {
   });
 
   it('runs every function on nodejs24.x, x86_64, with tracing', () => {
-    // Ours, not the custom resources CDK adds (the bucket-notification handler).
-    const functions = ofType('AWS::Lambda::Function').filter(
-      ([, f]) =>
-        (f.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
-          ?.POWERTOOLS_SERVICE_NAME,
-    );
+    const functions = ourFunctions();
     expect(functions).toHaveLength(4);
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
@@ -36,11 +65,6 @@ describe('layers and functions', () => {
   });
 
   it('keeps layers plus the embed bundle under 200 MB unzipped, with the native packages left out of the bundle', () => {
-    const assetDir = (id: string) =>
-      join(
-        outdir,
-        `asset.${(resources[id]?.Properties.Code as { S3Key?: string } | undefined)?.S3Key?.replace('.zip', '') ?? ''}`,
-      );
     const embed = ofType('AWS::Lambda::Function').find(([id]) => id.includes('Embed'));
     expect(embed).toBeDefined();
     const [embedId] = embed as [string, unknown];
@@ -57,8 +81,27 @@ describe('layers and functions', () => {
       `layers + embed bundle: ${bytes.map((b) => (b / 1e6).toFixed(1)).join(' + ')} = ${(total / 1e6).toFixed(1)} MB unzipped`,
     );
     expect(total).toBeLessThan(200 * 1024 * 1024);
-    const bundle = directoryBytes(assetDir(embedId));
-    expect(bundle).toBeLessThan(5 * 1024 * 1024);
+    // The code alone (its source map is beside it): onnxruntime-node and sharp stay in the layer.
+    expect(statSync(join(assetDir(embedId), 'index.js')).size).toBeLessThan(5 * 1024 * 1024);
+    expect(requiredModules(readFileSync(join(assetDir(embedId), 'index.js'), 'utf8'))).toEqual(
+      expect.arrayContaining(LAYER_MODULES),
+    );
+  });
+
+  it('bundles the AWS SDK into every function and leaves only the layer packages to require', () => {
+    const functions = ourFunctions();
+    expect(functions).toHaveLength(4);
+    for (const [id] of functions) {
+      const code = readFileSync(join(assetDir(id), 'index.js'), 'utf8');
+      const packages = requiredModules(code).filter((name) => !isBuiltin(name));
+      // Anything else would come from the Lambda runtime (its own SDK release) or be missing.
+      expect({ id, outsideLayer: packages.filter((name) => !LAYER_MODULES.includes(name)) }).toEqual({
+        id,
+        outsideLayer: [],
+      });
+      // The SDK's user-agent constant: the client code is inside the bundle.
+      expect(code).toContain('"aws-sdk-js"');
+    }
   });
 
   it('ships the model manifest at /opt/model/manifest.json', () => {

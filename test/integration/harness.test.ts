@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
@@ -13,6 +15,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   paginateListObjectsV2,
   S3Client,
@@ -289,6 +292,128 @@ describe('S3 object events', () => {
     }
 
     expect(listed).toEqual(['paged/1.txt', 'paged/2.txt', 'paged/3.txt', 'paged/4.txt', 'paged/5.txt']);
+  });
+
+  it('continues a listing only from its own continuation tokens', async () => {
+    for (const n of [1, 2, 3]) {
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `tokens/${n}.txt`, Body: `${n}` }));
+    }
+
+    const first = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'tokens/', MaxKeys: 2 }),
+    );
+    const second = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: stack.bucket,
+        Prefix: 'tokens/',
+        ContinuationToken: first.NextContinuationToken,
+      }),
+    );
+    const forged = s3.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: 'bm90LWEtdG9rZW4=' }),
+    );
+
+    expect(first.IsTruncated).toBe(true);
+    expect(second).toMatchObject({
+      IsTruncated: false,
+      ContinuationToken: first.NextContinuationToken,
+      Contents: [expect.objectContaining({ Key: 'tokens/3.txt' })],
+    });
+    expect(second.StartAfter).toBeUndefined();
+    await expect(forged).rejects.toMatchObject({
+      name: 'InvalidArgument',
+      $metadata: { httpStatusCode: 400 },
+    });
+  });
+
+  it('checks signatures on bucket-level requests (ListObjectsV2, DeleteObjects)', async () => {
+    const forger = new S3Client({
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'not-the-secret' },
+    });
+    try {
+      await expect(forger.send(new ListObjectsV2Command({ Bucket: stack.bucket }))).rejects.toMatchObject({
+        name: 'SignatureDoesNotMatch',
+      });
+      await expect(
+        forger.send(new DeleteObjectsCommand({ Bucket: stack.bucket, Delete: { Objects: [{ Key: 'x' }] } })),
+      ).rejects.toMatchObject({ name: 'SignatureDoesNotMatch' });
+    } finally {
+      forger.destroy();
+    }
+  });
+});
+
+describe('S3 keys', () => {
+  let s3: S3Client;
+  beforeAll(() => {
+    s3 = new S3Client({});
+  });
+  afterAll(() => s3.destroy());
+
+  const bodyOf = async (Key: string) =>
+    (await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key }))).Body?.transformToString();
+  const keysUnder = async (Prefix: string) => {
+    const keys: string[] = [];
+    for await (const page of paginateListObjectsV2(
+      { client: s3, pageSize: 2 },
+      { Bucket: stack.bucket, Prefix },
+    )) {
+      keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+    }
+    return keys;
+  };
+
+  it('stores, lists and deletes every key S3 accepts: 1,024 bytes, a 300-byte segment, multi-byte UTF-8', async () => {
+    const segment = 's'.repeat(300);
+    const longest = `long/${segment}/${'k'.repeat(1024 - 'long/'.length - segment.length - 1)}`;
+    // 100 euro signs are a 300-byte segment; the emoji needs a surrogate pair in JavaScript.
+    const multiByte = `long/€/${'€'.repeat(100)}/🐱 ü.png`;
+    expect(Buffer.byteLength(longest)).toBe(1024);
+
+    for (const Key of [longest, multiByte]) {
+      await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key, Body: `body of ${Key.length}` }));
+    }
+    const bodies = [await bodyOf(longest), await bodyOf(multiByte)];
+    const listed = await keysUnder('long/');
+    const folders = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'long/', Delimiter: '/' }),
+    );
+    await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: longest }));
+    await s3.send(
+      new DeleteObjectsCommand({ Bucket: stack.bucket, Delete: { Objects: [{ Key: multiByte }] } }),
+    );
+
+    expect(bodies).toEqual([`body of ${longest.length}`, `body of ${multiByte.length}`]);
+    expect(listed).toEqual(
+      [multiByte, longest].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    );
+    expect(folders.CommonPrefixes?.map((folder) => folder.Prefix)).toEqual([`long/${segment}/`, 'long/€/']);
+    expect(await keysUnder('long/')).toEqual([]);
+  });
+
+  it('keeps keys apart that a file path would merge, and writes nothing outside its folder', async () => {
+    const escapee = `escape-${Date.now()}.txt`;
+    const keys = ['alias/a/b', 'alias/a//b', 'alias/a/./b', 'alias//a/b', `alias/../../../${escapee}`];
+
+    for (const Key of keys) await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key, Body: Key }));
+    const bodies = await Promise.all(keys.map(bodyOf));
+    const listed = await keysUnder('alias/');
+
+    expect(bodies).toEqual(keys);
+    expect(listed.sort()).toEqual([...keys].sort());
+    const outside = readdirSync(dirname(stack.s3.directory)).filter((name) => name.startsWith(escapee));
+    expect(outside).toEqual([]);
+  });
+
+  it('refuses a 1,025-byte key with KeyTooLongError and keeps answering', async () => {
+    const Key = `long/${'k'.repeat(1020)}`;
+    expect(Buffer.byteLength(Key)).toBe(1025);
+
+    const put = s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key, Body: 'x' }));
+
+    await expect(put).rejects.toMatchObject({ name: 'KeyTooLongError', $metadata: { httpStatusCode: 400 } });
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'long/after', Body: 'still here' }));
+    expect(await bodyOf('long/after')).toBe('still here');
   });
 });
 

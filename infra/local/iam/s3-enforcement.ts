@@ -3,7 +3,7 @@
  * the caller's role may not do, and 403 instead of 404 for a missing key when the role may not list
  * it), and S3's conditional writes (If-Match / If-None-Match on PUT), which s3rver ignores.
  */
-import type S3rver = require('s3rver');
+import type S3rver = require('@20minutes/s3rver');
 
 import type { RequestAuthorizer } from './dynamodb-proxy';
 import { accessKeyIdOf, missingObjectListCheck, s3Authorizations, s3TargetOf } from './requests';

@@ -18,14 +18,14 @@ export interface BundleOptions {
   minify?: boolean;
 }
 
-/** One CommonJS file for Node 20, as the functions are built (see infra/constructs/lookalike-function.ts). */
+/** One CommonJS file for Node 24, as the functions are built (see infra/constructs/lookalike-function.ts). */
 export async function bundleForNode(entry: string, outfile: string, options: BundleOptions): Promise<string> {
   await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     format: 'cjs',
     external: options.external,
     minify: options.minify ?? false,
