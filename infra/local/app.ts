@@ -1,16 +1,18 @@
 /**
  * The whole system on local stand-ins: storage from the harness, the real handlers wired exactly as
- * the stack wires them (S3 -> queue -> embed; HTTP API routes -> track / recommend; a compactor),
- * with the environment the stack gives each function. Used by `npm start` and integration tests.
+ * the stack wires them (S3 -> queue -> embed; HTTP API routes -> track / recommend; a compactor;
+ * the Events stream -> co-engagement), with the environment the stack gives each function. Used by `npm start` and integration tests.
  */
 
 import { join } from 'node:path';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { defaultManifestPath } from '../../functions/shared/embedder';
 import { loadManifest, type ModelManifest } from '../../functions/shared/model-manifest';
+import { CO_ENGAGEMENT_STREAM } from '../resources';
 import type { Authorize } from './api-gateway';
 import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
 import { createLocalIssuer, type LocalIssuer } from './auth';
+import { LocalStreamConsumer } from './dynamodb-stream';
 import { type LocalStack, type LocalStackOptions, routeObjectEvents, startLocalStack } from './harness';
 import { LocalQueue } from './queue';
 
@@ -41,6 +43,8 @@ export interface LocalAppOptions extends LocalStackOptions {
 export interface LocalApp {
   readonly stack: LocalStack;
   readonly queue: LocalQueue;
+  /** The Events stream's mapping to the co-engagement consumer; `drain()` it before reading counters. */
+  readonly eventsStream: LocalStreamConsumer;
   readonly handlers: ApiHandlers;
   readonly manifest: ModelManifest;
   /** The local token issuer, when auth is on. */
@@ -124,11 +128,12 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   };
   // One process hosts every function: they read their configuration at module load, like a cold start.
   Object.assign(process.env, environment);
-  const [embed, track, recommend, compact] = await Promise.all([
+  const [embed, track, recommend, compact, coEngagement] = await Promise.all([
     import('../../functions/embed/handler'),
     import('../../functions/track/handler'),
     import('../../functions/recommend/handler'),
     import('../../functions/compact/handler'),
+    import('../../functions/co-engagement/handler'),
   ]);
   const queue = new LocalQueue({
     handler: (event) => embed.handler(event, lambdaContext('embed')),
@@ -139,6 +144,14 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     concurrency: options.embedConcurrency ?? 1,
   });
   const unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
+  const eventsStream = new LocalStreamConsumer({
+    endpoint: stack.endpoints.dynamodb,
+    tableName: stack.tables.Events as string,
+    handler: (event) => coEngagement.handler(event, lambdaContext('co-engagement')),
+    ...CO_ENGAGEMENT_STREAM,
+    ...(options.dataDir ? { checkpointFile: join(options.dataDir, 'events-stream.json') } : {}),
+  });
+  await eventsStream.start();
   const handlers: ApiHandlers = {
     track: track.handler as ApiHandler,
     recommend: recommend.handler as ApiHandler,
@@ -156,6 +169,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   return {
     stack,
     queue,
+    eventsStream,
     handlers,
     manifest,
     ...(server ? { url: server.url } : {}),
@@ -169,6 +183,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       await server?.close();
       await queue.drain({ timeoutMs: 30_000 }).catch(() => undefined);
       queue.stop();
+      await eventsStream.stop();
       await stack.stop();
     },
   };
