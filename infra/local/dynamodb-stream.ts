@@ -116,8 +116,11 @@ export class LocalStreamConsumer {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private passes = 0;
-  private readonly idleWaiters: Array<{ afterPass: number; resolve: () => void }> = [];
-  private failure: unknown;
+  private readonly idleWaiters: Array<{
+    afterPass: number;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }> = [];
 
   constructor(private readonly options: LocalStreamOptions) {
     this.batchSize = options.batchSize ?? 100;
@@ -144,9 +147,11 @@ export class LocalStreamConsumer {
     this.loop = this.run();
   }
 
-  /** Resolves once every record written before the call has been delivered (or dead-lettered). */
+  /**
+   * Resolves once every record written before the call has been delivered (or dead-lettered);
+   * rejects when reading the stream fails meanwhile.
+   */
   drain({ timeoutMs = 60_000 } = {}): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
     const afterPass = this.passes;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
@@ -161,6 +166,10 @@ export class LocalStreamConsumer {
         resolve: () => {
           clearTimeout(timer);
           resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
         },
       });
       this.wake?.();
@@ -180,9 +189,10 @@ export class LocalStreamConsumer {
       try {
         delivered = await this.pollOnce();
       } catch (error) {
-        // DynamoDB Local went away (the app is stopping) or refused: report it to drain().
+        // DynamoDB Local went away (the app is stopping) or refused: tell whoever waits, try again.
         if (!this.running) break;
-        this.failure = error;
+        for (const waiter of this.idleWaiters.splice(0)) waiter.reject(error);
+        delivered = 0;
       }
       if (delivered === 0) {
         for (const waiter of this.idleWaiters.splice(0)) {
@@ -228,6 +238,7 @@ export class LocalStreamConsumer {
   ): Promise<{ Records?: DynamoDBRecord[]; NextShardIterator?: string } | undefined> {
     for (let attempt = 0; ; attempt++) {
       const kept = this.iterators.get(shardId);
+      const fromCheckpoint = kept === undefined && this.checkpoints.has(shardId);
       const iterator = kept ?? (await this.firstIterator(shardId));
       try {
         return await streamsCall(this.options.endpoint, 'GetRecords', {
@@ -237,8 +248,10 @@ export class LocalStreamConsumer {
       } catch (error) {
         if (!STALE_ITERATOR.has((error as { awsType?: string }).awsType ?? '')) throw error;
         this.iterators.delete(shardId);
-        // A new iterator refused at once: the shard has no records after the checkpoint yet.
-        if (kept === undefined || attempt > 0) return undefined;
+        // The checkpoint's records are past the stream's retention: read what is left.
+        if (fromCheckpoint) this.checkpoints.delete(shardId);
+        // A new iterator from the start refused at once: the shard has no records yet.
+        else if (kept === undefined || attempt > 1) return undefined;
       }
     }
   }

@@ -75,8 +75,10 @@ it('retries a batch from its first reported failure, dead-letters what still fai
     later.push(...event.Records.map(eventIdOf));
   }, checkpointFile);
   try {
-    await write('b', 2);
     await second.start();
+    await second.drain({ timeoutMs: 30_000 });
+    expect(later).toEqual([]);
+    await write('b', 2);
     await second.drain({ timeoutMs: 30_000 });
     expect(later).toEqual(['b-0', 'b-1']);
   } finally {
