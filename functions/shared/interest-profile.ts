@@ -145,7 +145,7 @@ function rebase(profile: InterestProfile, newAnchor: number, halfLifeDays: numbe
  * Bytes each list may take in the stored profile (its JSON, item ids escaped as JSON escapes them).
  * Counts alone do not bound a row: an item id may be 512 bytes, and a control character in it takes
  * six once escaped, so 1,000 exclusions could need 3 MB against DynamoDB's 400 KB item limit. With
- * these budgets the lists need at most 200 KiB plus 4 KiB per centroid (see `maxProfileBytes`).
+ * these budgets the lists need at most 192 KiB plus 4 KiB per centroid (see `maxProfileBytes`).
  */
 export const PROFILE_LIST_BUDGETS = {
   exclusions: 96 * 1024,
