@@ -45,13 +45,20 @@ export const ITEMS_TABLE: TableDefinition = {
   stream: 'KEYS_ONLY',
 };
 
-/** Raw user events: the source of truth a profile is folded from; idempotency on (userId, eventId). */
+/**
+ * Raw user events: the source of truth a profile is folded from; idempotency on (userId, eventId).
+ * Its stream feeds the co-engagement counters (each new event carries its pairs), off the request path.
+ */
 export const EVENTS_TABLE: TableDefinition = {
   id: 'Events',
   partitionKey: { name: 'userId', type: 'S' },
   sortKey: { name: 'eventId', type: 'S' },
   timeToLiveAttribute: 'expiresAt',
+  stream: 'NEW_IMAGE',
 };
+
+/** How the Events stream is delivered to the co-engagement consumer; the local twin polls the same way. */
+export const CO_ENGAGEMENT_STREAM = { batchSize: 100, retryAttempts: 5 } as const;
 
 /** One interest profile per user, versioned for optimistic concurrency. */
 export const PROFILES_TABLE: TableDefinition = {

@@ -7,6 +7,7 @@ import { CatalogueIndex } from '../shared/catalogue-index';
 import { CatalogueReader } from '../shared/catalogue-reader';
 import { numberEnv, optionalEnv, requiredEnv } from '../shared/config';
 import { DynamoVectorRetriever, VECTOR_INDEX_NAME } from '../shared/dynamodb-vector';
+import { inFlow } from '../shared/fair-queue';
 import {
   BadRequest,
   bodyBytes,
@@ -159,7 +160,8 @@ export async function handler(
   logger.appendKeys({ requestId, routeKey: event.routeKey });
   const started = performance.now();
   try {
-    return await route(event);
+    // Each invocation is one flow of the DynamoDB client's fair queue (see aws-clients.ts).
+    return await inFlow(`recommend:${requestId}`, () => route(event));
   } catch (error) {
     const response = errorResponse(error, requestId);
     if (response.statusCode === 500) logger.error('request failed', { error: error as Error });

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { FairQueue, flowName } from './fair-queue';
 
 /**
  * SDK clients, created once per process. Endpoints come from the standard AWS_ENDPOINT_URL_* variables
@@ -7,6 +8,15 @@ import { S3Client } from '@aws-sdk/client-s3';
  */
 let s3: S3Client | undefined;
 let dynamo: DynamoDBClient | undefined;
+
+/**
+ * DynamoDB requests in flight per process. The agent gets as many sockets, so nothing queues
+ * unfairly inside it; everything beyond waits in the fair queue, each invocation in turn. In Lambda
+ * an instance serves one invocation, so this bounds that invocation's fan-out; in the local twin,
+ * where one process hosts every function, it also keeps one request's flood from starving another.
+ */
+export const DYNAMODB_MAX_IN_FLIGHT = 32;
+export const dynamoQueue = new FairQueue(DYNAMODB_MAX_IN_FLIGHT);
 
 export function s3Client(): S3Client {
   s3 ??= new S3Client({
@@ -18,6 +28,13 @@ export function s3Client(): S3Client {
 }
 
 export function dynamoClient(): DynamoDBClient {
-  dynamo ??= new DynamoDBClient({});
+  if (dynamo) return dynamo;
+  const agent = { keepAlive: true, maxSockets: DYNAMODB_MAX_IN_FLIGHT };
+  dynamo = new DynamoDBClient({ requestHandler: { httpAgent: agent, httpsAgent: agent } });
+  // Below the retry middleware: each attempt takes a slot, and a retry's back-off holds none.
+  dynamo.middlewareStack.add((next) => (args) => dynamoQueue.run(flowName(), () => next(args)), {
+    step: 'deserialize',
+    name: 'fairQueue',
+  });
   return dynamo;
 }

@@ -141,21 +141,99 @@ function rebase(profile: InterestProfile, newAnchor: number, halfLifeDays: numbe
   profile.anchor = newAnchor;
 }
 
-/** Keeps the `max` most recent entries, ties broken by item id, so the result is order independent. */
+/**
+ * Bytes each list may take in the stored profile (its JSON, item ids escaped as JSON escapes them).
+ * Counts alone do not bound a row: an item id may be 512 bytes, and a control character in it takes
+ * six once escaped, so 1,000 exclusions could need 3 MB against DynamoDB's 400 KB item limit. With
+ * these budgets the lists need at most 192 KiB plus 4 KiB per centroid (see `maxProfileBytes`).
+ */
+export const PROFILE_LIST_BUDGETS = {
+  exclusions: 96 * 1024,
+  seen: 48 * 1024,
+  penalties: 24 * 1024,
+  positives: 24 * 1024,
+  /** Per centroid, for its item ids. */
+  centroidItems: 4 * 1024,
+} as const;
+/** What an entry costs besides its id, at most: `{"itemId":,"weight":<24-char float>,"lastAt":<ms>},`. */
+const ENTRY_OVERHEAD_BYTES = 72;
+const idBytes = (itemId: string) => Buffer.byteLength(JSON.stringify(itemId));
+
+/** The longest prefix of `items` (already in keeping order) whose entries fit in `budget` bytes. */
+function withinBytes<T extends { itemId: string }>(items: T[], budget: number): T[] {
+  let used = 0;
+  for (let i = 0; i < items.length; i++) {
+    used += idBytes((items[i] as T).itemId) + ENTRY_OVERHEAD_BYTES;
+    if (used > budget) return items.slice(0, i);
+  }
+  return items;
+}
+
+/**
+ * Keeps the `max` most recent entries that fit in `budget` bytes, ties broken by item id, so the
+ * result is order independent.
+ */
 function boundedByTime<T extends { itemId: string; at?: number; lastAt?: number }>(
   items: T[],
   max: number,
+  budget: number,
 ): T[] {
   const time = (x: T) => x.at ?? x.lastAt ?? 0;
   items.sort((a, b) => time(b) - time(a) || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
-  return items.slice(0, max);
+  return withinBytes(items.slice(0, max), budget);
 }
 
-function upsertTimed(list: TimedItem[], itemId: string, at: number, max: number): TimedItem[] {
+/** A centroid's item ids, most recent last: the last `max` that fit in the per-centroid budget. */
+function recentCentroidItems(itemIds: string[], max: number): string[] {
+  const newestFirst = itemIds.slice(-max).reverse();
+  return withinBytes(
+    newestFirst.map((itemId) => ({ itemId })),
+    PROFILE_LIST_BUDGETS.centroidItems,
+  )
+    .map((entry) => entry.itemId)
+    .reverse();
+}
+
+/**
+ * Applies every byte budget to a profile, e.g. one stored before the budgets existed (whose lists
+ * are trimmed only when an event touches them otherwise). Mutates and returns the profile.
+ */
+export function withinBudgets(profile: InterestProfile): InterestProfile {
+  profile.exclusions = withinBytes(profile.exclusions, PROFILE_LIST_BUDGETS.exclusions);
+  profile.seen = withinBytes(profile.seen, PROFILE_LIST_BUDGETS.seen);
+  profile.penalties = withinBytes(profile.penalties, PROFILE_LIST_BUDGETS.penalties);
+  profile.positives = withinBytes(profile.positives, PROFILE_LIST_BUDGETS.positives);
+  for (const centroid of profile.centroids)
+    centroid.itemIds = recentCentroidItems(centroid.itemIds, centroid.itemIds.length);
+  return profile;
+}
+
+/**
+ * An upper bound of a stored profile's bytes under `settings` and `dim`: the list budgets, each
+ * centroid's base64 float64 sum and item ids, a user id of up to 256 characters escaped, and the
+ * scalar fields. The tracker refuses, at cold start, settings whose bound leaves no room in a row.
+ */
+export function maxProfileBytes(settings: Pick<ProfileSettings, 'maxCentroids'>, dim: number): number {
+  const lists =
+    PROFILE_LIST_BUDGETS.exclusions +
+    PROFILE_LIST_BUDGETS.seen +
+    PROFILE_LIST_BUDGETS.penalties +
+    PROFILE_LIST_BUDGETS.positives;
+  const centroid = Math.ceil((dim * 8) / 3) * 4 + PROFILE_LIST_BUDGETS.centroidItems + 128;
+  return lists + settings.maxCentroids * centroid + 256 * 6 + 1024;
+}
+
+function upsertTimed(
+  list: TimedItem[],
+  itemId: string,
+  at: number,
+  max: number,
+  budget: number,
+): TimedItem[] {
   const existing = list.find((x) => x.itemId === itemId);
   if (existing) existing.at = Math.max(existing.at, at);
   else list.push({ itemId, at });
-  return boundedByTime(list, max);
+  return boundedByTime(list, max, budget);
 }
 
 function upsertWeighted(
@@ -164,13 +242,14 @@ function upsertWeighted(
   weight: number,
   at: number,
   max: number,
+  budget: number,
 ): WeightedItem[] {
   const existing = list.find((x) => x.itemId === itemId);
   if (existing) {
     existing.weight += weight;
     existing.lastAt = Math.max(existing.lastAt, at);
   } else list.push({ itemId, weight, lastAt: at });
-  return boundedByTime(list, max);
+  return boundedByTime(list, max, budget);
 }
 
 function mergeClosestPair(centroids: InterestCentroid[], maxItems: number): void {
@@ -189,8 +268,9 @@ function mergeClosestPair(centroids: InterestCentroid[], maxItems: number): void
   const gone = centroids[j] as InterestCentroid;
   for (let d = 0; d < keep.sum.length; d++) keep.sum[d] = (keep.sum[d] as number) + (gone.sum[d] as number);
   keep.mass += gone.mass;
-  keep.itemIds = [...keep.itemIds.filter((id) => !gone.itemIds.includes(id)), ...gone.itemIds].slice(
-    -maxItems,
+  keep.itemIds = recentCentroidItems(
+    [...keep.itemIds.filter((id) => !gone.itemIds.includes(id)), ...gone.itemIds],
+    maxItems,
   );
   keep.lastAt = Math.max(keep.lastAt, gone.lastAt);
   centroids.splice(j, 1);
@@ -211,9 +291,21 @@ export function applyEvent(
   profile.eventCount += 1;
   profile.typeWeights[event.type] += weight;
   profile.lastEventAt = Math.max(profile.lastEventAt, event.at);
-  profile.seen = upsertTimed(profile.seen, event.itemId, event.at, settings.maxSeen);
+  profile.seen = upsertTimed(
+    profile.seen,
+    event.itemId,
+    event.at,
+    settings.maxSeen,
+    PROFILE_LIST_BUDGETS.seen,
+  );
   if (EXCLUDING_TYPES.has(event.type)) {
-    profile.exclusions = upsertTimed(profile.exclusions, event.itemId, event.at, settings.maxExclusions);
+    profile.exclusions = upsertTimed(
+      profile.exclusions,
+      event.itemId,
+      event.at,
+      settings.maxExclusions,
+      PROFILE_LIST_BUDGETS.exclusions,
+    );
   }
 
   if (NEGATIVE_TYPES.has(event.type)) {
@@ -223,6 +315,7 @@ export function applyEvent(
       weight,
       event.at,
       settings.maxPenalties,
+      PROFILE_LIST_BUDGETS.penalties,
     );
     return profile;
   }
@@ -237,6 +330,7 @@ export function applyEvent(
     weight,
     event.at,
     settings.maxPositives,
+    PROFILE_LIST_BUDGETS.positives,
   );
 
   let nearest: InterestCentroid | undefined;
@@ -252,8 +346,9 @@ export function applyEvent(
     for (let d = 0; d < vector.length; d++)
       nearest.sum[d] = (nearest.sum[d] as number) + weight * (vector[d] as number);
     nearest.mass += weight;
-    nearest.itemIds = [...nearest.itemIds.filter((id) => id !== event.itemId), event.itemId].slice(
-      -CENTROID_ITEMS,
+    nearest.itemIds = recentCentroidItems(
+      [...nearest.itemIds.filter((id) => id !== event.itemId), event.itemId],
+      CENTROID_ITEMS,
     );
     nearest.lastAt = Math.max(nearest.lastAt, event.at);
   } else {

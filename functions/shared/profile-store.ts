@@ -4,7 +4,6 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import {
-  BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -32,6 +31,14 @@ export interface StoredEvent {
   receivedAt: number;
   /** TTL, epoch seconds. */
   expiresAt: number;
+  /** The profile epoch the event was accepted in (absent before epochs existed: 0). See `deleteUser`. */
+  epoch?: number;
+  /**
+   * Co-engagement this event forms, applied off the request path by the Events stream's consumer:
+   * the user's recent positive items at the time (partners) and the pair weight.
+   */
+  coItems?: string[];
+  coWeight?: number;
 }
 
 export interface StoredProfile {
@@ -39,7 +46,22 @@ export interface StoredProfile {
   version: number;
   /** Hash of the settings the profile was folded with; another hash means "rebuild from the events". */
   settingsId: string;
+  epoch: number;
 }
+
+/**
+ * What a writer must know before folding events into a profile: the row's version and epoch (a
+ * row may be an erasure's tombstone, without a profile), or that there is no row.
+ */
+export interface ProfileHead {
+  /** Undefined when there is no row. */
+  version?: number;
+  epoch: number;
+  stored?: StoredProfile;
+}
+
+/** An event is stale, i.e. erased or being erased, when it was accepted in an earlier epoch. */
+export const isStale = (event: Pick<StoredEvent, 'epoch'>, epoch: number) => (event.epoch ?? 0) < epoch;
 
 /** What the ranking needs of an item, read in bulk. */
 export interface ItemSnapshot {
@@ -76,6 +98,12 @@ export function storeTablesFromEnv(): StoreTables {
   };
 }
 
+/**
+ * The most a profile row may take: DynamoDB refuses items over 400 KB (names and values in UTF-8),
+ * and the row's key, version and timestamps need a little room beside the profile's state.
+ */
+export const MAX_PROFILE_ROW_BYTES = 380 * 1024;
+
 export const POPULARITY_SHARDS = 8;
 export const popularityShard = (itemId: string) => {
   let hash = 0;
@@ -86,9 +114,13 @@ export const popularityShard = (itemId: string) => {
 interface ProfileRow {
   userId: string;
   version: number;
-  settingsId: string;
+  /** Bumped by each erasure; absent on rows written before epochs existed (0). */
+  epoch?: number;
   updatedAt: number;
-  state: string;
+  /** Absent on an erasure's tombstone. */
+  settingsId?: string;
+  state?: string;
+  erasedAt?: number;
 }
 
 /** A profile as JSON, with float64 centroid sums as base64. */
@@ -118,9 +150,6 @@ export function deserialiseProfile(state: string): InterestProfile {
   };
 }
 
-const chunks = <T>(values: T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(values.length / size) }, (_, i) => values.slice(i * size, (i + 1) * size));
-
 /** The commit lost a race (a concurrent writer, or an event stored meanwhile): re-read and retry. */
 export class CommitConflict extends Error {
   readonly code = 'commit_conflict';
@@ -139,13 +168,32 @@ export class ProfileStore {
     });
   }
 
+  /** The user's profile; undefined when there is none (or only an erasure in progress). */
   async getProfile(userId: string): Promise<StoredProfile | undefined> {
+    return (await this.getProfileHead(userId)).stored;
+  }
+
+  async getProfileHead(userId: string): Promise<ProfileHead> {
     const { Item } = await this.documents.send(
       new GetCommand({ TableName: this.tables.profiles, Key: { userId }, ConsistentRead: true }),
     );
-    if (!Item) return undefined;
+    if (!Item) return { epoch: 0 };
     const row = Item as ProfileRow;
-    return { profile: deserialiseProfile(row.state), version: row.version, settingsId: row.settingsId };
+    const epoch = row.epoch ?? 0;
+    return {
+      version: row.version,
+      epoch,
+      ...(row.state !== undefined && row.settingsId !== undefined
+        ? {
+            stored: {
+              profile: deserialiseProfile(row.state),
+              version: row.version,
+              settingsId: row.settingsId,
+              epoch,
+            },
+          }
+        : {}),
+    };
   }
 
   /** Stored events of one user among `eventIds`. */
@@ -212,13 +260,15 @@ export class ProfileStore {
 
   /**
    * Stores new events and the profile folded from them in one transaction: either all of it lands
-   * or none, so an event is never lost from the profile nor counted twice.
+   * or none, so an event is never lost from the profile nor counted twice. The profile row must
+   * still be at `expected` (version and epoch; undefined: no row): an erasure or another writer in
+   * between makes the transaction fail with CommitConflict, and the caller re-reads.
    */
   async commit(
     userId: string,
     events: StoredEvent[],
     next: StoredProfile,
-    expectedVersion: number | undefined,
+    expected: { version: number; epoch: number } | undefined,
     popularity: Array<{ itemId: string; weight: number }>,
     now: number,
   ): Promise<void> {
@@ -227,24 +277,41 @@ export class ProfileStore {
       items.push({
         Put: {
           TableName: this.tables.events,
-          Item: event,
-          ConditionExpression: 'attribute_not_exists(eventId)',
+          Item: { ...event, epoch: next.epoch },
+          // An event of an earlier epoch is being erased: the same id is a new event now.
+          ...(next.epoch > 0
+            ? {
+                ConditionExpression:
+                  'attribute_not_exists(eventId) OR attribute_not_exists(epoch) OR epoch < :epoch',
+                ExpressionAttributeValues: { ':epoch': next.epoch },
+              }
+            : { ConditionExpression: 'attribute_not_exists(eventId)' }),
         },
       });
     }
+    const row: ProfileRow = {
+      userId,
+      version: next.version,
+      epoch: next.epoch,
+      settingsId: next.settingsId,
+      updatedAt: now,
+      state: serialiseProfile(next.profile),
+    };
     items.push({
       Put: {
         TableName: this.tables.profiles,
-        Item: {
-          userId,
-          version: next.version,
-          settingsId: next.settingsId,
-          updatedAt: now,
-          state: serialiseProfile(next.profile),
-        },
-        ...(expectedVersion === undefined
+        Item: row,
+        ...(expected === undefined
           ? { ConditionExpression: 'attribute_not_exists(userId)' }
-          : { ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': expectedVersion } }),
+          : {
+              // The epoch too: after an erasure has removed its tombstone, a new row starts again
+              // at version 1, and a writer that read the erased row must not mistake it for its own.
+              ConditionExpression:
+                expected.epoch === 0
+                  ? 'version = :v AND (attribute_not_exists(epoch) OR epoch = :e)'
+                  : 'version = :v AND epoch = :e',
+              ExpressionAttributeValues: { ':v': expected.version, ':e': expected.epoch },
+            }),
       },
     });
     const merged = new Map<string, number>();
@@ -262,17 +329,14 @@ export class ProfileStore {
     try {
       await this.documents.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
-      if (
-        error instanceof TransactionCanceledException ||
-        (error as { name?: string }).name === 'TransactionCanceledException'
-      ) {
+      if (isTransactionCanceled(error)) {
         throw new CommitConflict('a concurrent write changed the profile or stored one of the events');
       }
       throw error;
     }
   }
 
-  /** Best-effort co-engagement counts; aggregates only, no user ids. */
+  /** Co-engagement counts added directly (tests and tools); events add theirs through the stream. */
   async addCoEngagement(pairs: Array<{ from: string; to: string; weight: number }>): Promise<void> {
     await Promise.all(
       pairs.map(({ from, to, weight }) =>
@@ -334,24 +398,102 @@ export class ProfileStore {
     return rows;
   }
 
-  /** Erases the profile (with its exclusion, seen and penalty sets) and every raw event of the user. */
-  async deleteUser(userId: string): Promise<{ events: number }> {
-    const events = await this.allEvents(userId);
-    for (const batch of chunks(events, 25)) {
-      let requests: Record<string, unknown>[] | undefined = batch.map((e) => ({
-        DeleteRequest: { Key: { userId, eventId: e.eventId } },
-      }));
-      while (requests && requests.length > 0) {
-        const result = await this.documents.send(
-          new BatchWriteCommand({ RequestItems: { [this.tables.events]: requests as never } }),
+  /**
+   * Erases the profile (with its exclusion, seen and penalty sets) and every raw event of the user,
+   * in this order:
+   *
+   * 1. The profile row becomes a tombstone of a new epoch (no profile, version + 1). This is the
+   *    erasure's point in time: a writer that read the row before it fails its transaction and
+   *    re-reads, so from here on every event is accepted into the new epoch and a new profile.
+   * 2. Every event of an earlier epoch is deleted, each only if it is still of an earlier epoch (an
+   *    event id sent again after step 1 may have replaced one).
+   * 3. The tombstone is deleted unless a writer has already put a new profile over it.
+   *
+   * An erasure that fails part-way leaves the tombstone, and stale events that no read counts;
+   * calling it again finishes the work.
+   */
+  async deleteUser(userId: string, now = Date.now()): Promise<{ events: number }> {
+    const epoch = await this.openEpoch(userId, now);
+    let deleted = 0;
+    const stale = (await this.allEvents(userId)).filter((event) => isStale(event, epoch.epoch));
+    await forEachLimited(stale, ERASE_CONCURRENCY, async (event) => {
+      try {
+        await this.documents.send(
+          new DeleteCommand({
+            TableName: this.tables.events,
+            Key: { userId, eventId: event.eventId },
+            ConditionExpression: 'attribute_not_exists(epoch) OR epoch < :e',
+            ExpressionAttributeValues: { ':e': epoch.epoch },
+          }),
         );
-        requests = result.UnprocessedItems?.[this.tables.events] as Record<string, unknown>[] | undefined;
+        deleted += 1;
+      } catch (error) {
+        if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      }
+    });
+    try {
+      await this.documents.send(
+        new DeleteCommand({
+          TableName: this.tables.profiles,
+          Key: { userId },
+          ConditionExpression: 'version = :v AND epoch = :e AND attribute_not_exists(#state)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':v': epoch.version, ':e': epoch.epoch },
+        }),
+      );
+    } catch (error) {
+      // A new profile (events after the erasure) or a later erasure owns the row now.
+      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+    }
+    return { events: deleted };
+  }
+
+  /** Step 1 of `deleteUser`: the tombstone of a new epoch, later than every earlier one. */
+  private async openEpoch(userId: string, now: number): Promise<{ epoch: number; version: number }> {
+    for (;;) {
+      const head = await this.getProfileHead(userId);
+      const epoch = Math.max(now, head.epoch + 1);
+      try {
+        const { Attributes } = await this.documents.send(
+          new UpdateCommand({
+            TableName: this.tables.profiles,
+            Key: { userId },
+            UpdateExpression:
+              'SET epoch = :e, version = if_not_exists(version, :zero) + :one, erasedAt = :now, updatedAt = :now REMOVE #state, settingsId',
+            ConditionExpression: 'attribute_not_exists(epoch) OR epoch < :e',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: { ':e': epoch, ':zero': 0, ':one': 1, ':now': now },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return { epoch, version: (Attributes as ProfileRow).version };
+      } catch (error) {
+        // A concurrent erasure took this epoch (or a later one): take the next.
+        if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
       }
     }
-    await this.documents.send(new DeleteCommand({ TableName: this.tables.profiles, Key: { userId } }));
-    return { events: events.length };
   }
 }
+
+/** Events an erasure deletes at once (each is a conditional DeleteItem). */
+const ERASE_CONCURRENCY = 16;
+
+async function forEachLimited<T>(
+  values: T[],
+  limit: number,
+  work: (value: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, values.length) }, async () => {
+      while (next < values.length) await work(values[next++] as T);
+    }),
+  );
+}
+
+const isTransactionCanceled = (error: unknown) =>
+  error instanceof TransactionCanceledException ||
+  (error as { name?: string }).name === 'TransactionCanceledException';
 
 export type { TransactWriteItem };
 

@@ -16,10 +16,12 @@ import {
   NEGATIVE_TYPES,
   type ProfileEvent,
   type ProfileSettings,
+  withinBudgets,
 } from './interest-profile';
 import {
   CommitConflict,
   type ItemSnapshot,
+  isStale,
   type ProfileStore,
   type StoredEvent,
   type StoredProfile,
@@ -35,7 +37,11 @@ export interface TrackingPolicy {
   eventTtlMs: number;
   /** Start of the popularity frame (see README): fixed, so popularity sums are order independent. */
   popularityEpoch: number;
-  /** Co-engagement pairs a positive event forms with the user's most recent positive items. */
+  /**
+   * Co-engagement pairs a positive event forms with the user's most recent positive items. Each
+   * pair costs two counter updates, applied off the request path (see co-engagement.ts); at most
+   * 49 keeps one event's updates within one transaction.
+   */
   coEngagementFanout: number;
   /**
    * Only events weighing at least this form co-engagement pairs (clicks and stronger, by default):
@@ -59,8 +65,6 @@ export interface TrackDeps {
   policy: TrackingPolicy;
   dim: number;
   now?: () => number;
-  /** Called after a commit; failures there must not fail the request (aggregates are best effort). */
-  onWarning?: (message: string, error: unknown) => void;
 }
 
 /** A hash of the settings a profile depends on: a change means profiles are rebuilt from raw events. */
@@ -216,12 +220,8 @@ export async function recordEvents(
   for (const [userId, userCandidates] of byUser) {
     for (let start = 0; start < userCandidates.length; start += MAX_EVENTS_PER_COMMIT) {
       const chunk = userCandidates.slice(start, start + MAX_EVENTS_PER_COMMIT);
-      const committed = await oneAtATime(deps, userId, () => commitForUser(deps, userId, chunk, items, now));
-      for (const outcome of committed.outcomes) results[outcome.index] = outcome;
-      // Aggregates only, and additions commute: outside the user's turn, so the next request for the
-      // same user need not wait for them.
-      if (committed.coEngagement)
-        await recordCoEngagement(deps, committed.coEngagement.events, committed.coEngagement.recentPositives);
+      const outcomes = await oneAtATime(deps, userId, () => commitForUser(deps, userId, chunk, items, now));
+      for (const outcome of outcomes) results[outcome.index] = outcome;
     }
   }
   for (const [userId, userRepeats] of repeats) {
@@ -252,11 +252,7 @@ async function commitForUser(
   candidates: Candidate[],
   items: Map<string, ItemSnapshot>,
   now: number,
-): Promise<{
-  outcomes: EventResult[];
-  /** What the committed events add to co-engagement (recorded by the caller). */
-  coEngagement?: { events: ProfileEvent[]; recentPositives: string[] };
-}> {
+): Promise<EventResult[]> {
   const { policy } = deps;
   const currentSettings = settingsId(policy.settings);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -264,13 +260,16 @@ async function commitForUser(
       userId,
       candidates.map((c) => c.event.eventId),
     );
+    const head = await deps.store.getProfileHead(userId);
+    // No row: a new profile in a new epoch, so that events an unfinished erasure left are stale.
+    const epoch = head.version === undefined ? now : head.epoch;
     const outcomes: EventResult[] = [];
     const fresh: Candidate[] = [];
     for (const candidate of candidates) {
       const existing = stored.get(candidate.event.eventId);
       const { index } = candidate;
       const eventId = candidate.event.eventId;
-      if (!existing) fresh.push(candidate);
+      if (!existing || isStale(existing, epoch)) fresh.push(candidate);
       else if (existing.payloadHash === candidate.hash)
         outcomes.push({ index, eventId, status: 'duplicate' });
       else
@@ -282,13 +281,13 @@ async function commitForUser(
           message: 'this eventId was stored with another payload',
         });
     }
-    if (fresh.length === 0) return { outcomes };
+    if (fresh.length === 0) return outcomes;
 
-    const current = await deps.store.getProfile(userId);
+    const current = head.stored;
     let profile: InterestProfile;
     if (!current) profile = emptyProfile(userId, deps.dim, Math.min(...fresh.map((c) => c.at)));
     else if (current.settingsId !== currentSettings || current.profile.dim !== deps.dim) {
-      profile = await rebuildProfile(deps, userId);
+      profile = await rebuildProfile(deps, userId, epoch);
     } else profile = current.profile;
 
     const ordered = [...fresh].sort((a, b) => a.at - b.at);
@@ -298,14 +297,19 @@ async function commitForUser(
       at: c.at,
       ...(NEGATIVE_TYPES.has(c.event.type) ? {} : { vector: items.get(c.event.itemId)?.vector }),
     }));
-    const recentPositives = profile.positives.map((p) => p.itemId).slice(0, policy.coEngagementFanout);
+    const pairs = coEngagementPartners(
+      policy,
+      profileEvents,
+      profile.positives.map((p) => p.itemId),
+    );
     for (const event of profileEvents) applyEvent(profile, event, policy.settings);
     const next: StoredProfile = {
-      profile,
-      version: (current?.version ?? 0) + 1,
+      profile: withinBudgets(profile),
+      version: (head.version ?? 0) + 1,
       settingsId: currentSettings,
+      epoch,
     };
-    const events: StoredEvent[] = ordered.map((c) => ({
+    const events: StoredEvent[] = ordered.map((c, i) => ({
       userId,
       eventId: c.event.eventId,
       itemId: c.event.itemId,
@@ -315,77 +319,70 @@ async function commitForUser(
       ...(c.event.context?.recommendationId ? { recommendationId: c.event.context.recommendationId } : {}),
       receivedAt: now,
       expiresAt: Math.ceil((c.at + policy.eventTtlMs) / 1000),
+      ...pairs[i],
     }));
     const popularity = profileEvents
       .filter((e) => !NEGATIVE_TYPES.has(e.type))
       .map((e) => ({ itemId: e.itemId, weight: popularityWeight(policy, e) }));
     try {
-      await deps.store.commit(userId, events, next, current?.version, popularity, now);
+      await deps.store.commit(
+        userId,
+        events,
+        next,
+        head.version === undefined ? undefined : { version: head.version, epoch: head.epoch },
+        popularity,
+        now,
+      );
     } catch (error) {
       if (!(error instanceof CommitConflict)) throw error;
       await sleep(Math.min(500, 5 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random()));
       continue;
     }
-    return {
-      outcomes: [
-        ...outcomes,
-        ...fresh.map((c): EventResult => ({ index: c.index, eventId: c.event.eventId, status: 'accepted' })),
-      ],
-      coEngagement: { events: profileEvents, recentPositives },
-    };
+    return [
+      ...outcomes,
+      ...fresh.map((c): EventResult => ({ index: c.index, eventId: c.event.eventId, status: 'accepted' })),
+    ];
   }
   throw new Contention(`too many concurrent writes to the profile of ${userId}; retry the request`);
 }
 
-function popularityWeight(policy: TrackingPolicy, event: ProfileEvent): number {
+export function popularityWeight(policy: TrackingPolicy, event: Pick<ProfileEvent, 'type' | 'at'>): number {
   return (
     policy.settings.weights[event.type] *
     2 ** ((event.at - policy.popularityEpoch) / (policy.settings.halfLifeDays * DAY))
   );
 }
 
-async function recordCoEngagement(
-  deps: TrackDeps,
+/**
+ * The co-engagement each event forms (in time order, one entry per event): pairs with the user's
+ * recent positive items, `recentPositives` (most recent first) followed by the batch's own. The
+ * event row carries them and the Events stream's consumer adds them to the counters, so a request
+ * writes its events and profile only, whatever its size.
+ */
+export function coEngagementPartners(
+  policy: TrackingPolicy,
   events: ProfileEvent[],
   recentPositives: string[],
-): Promise<void> {
-  const pairs: Array<{ from: string; to: string; weight: number }> = [];
-  const seen = [...recentPositives];
-  for (const event of events) {
-    const typeWeight = deps.policy.settings.weights[event.type];
-    if (NEGATIVE_TYPES.has(event.type) || typeWeight <= 0) continue;
+): Array<{ coItems?: string[]; coWeight?: number }> {
+  const seen = recentPositives.slice(0, policy.coEngagementFanout);
+  return events.map((event) => {
+    const typeWeight = policy.settings.weights[event.type];
+    if (NEGATIVE_TYPES.has(event.type) || typeWeight <= 0) return {};
     // A weak event forms no pairs itself, but its item is a partner for later strong ones (as the
     // profile's recent positives, which include viewed items, are).
-    if (typeWeight < deps.policy.coEngagementMinWeight) {
+    if (typeWeight < policy.coEngagementMinWeight) {
       seen.unshift(event.itemId);
-      continue;
+      return {};
     }
-    const weight = popularityWeight(deps.policy, event);
-    for (const other of seen.slice(0, deps.policy.coEngagementFanout)) {
-      if (other === event.itemId) continue;
-      pairs.push({ from: event.itemId, to: other, weight }, { from: other, to: event.itemId, weight });
-    }
+    const partners = seen.slice(0, policy.coEngagementFanout).filter((other) => other !== event.itemId);
     seen.unshift(event.itemId);
-  }
-  if (pairs.length === 0) return;
-  // One update per (from, to): a batch that touches the same pair twice adds its weights first.
-  const merged = new Map<string, { from: string; to: string; weight: number }>();
-  for (const pair of pairs) {
-    const key = `${pair.from}\u0000${pair.to}`;
-    const existing = merged.get(key);
-    if (existing) existing.weight += pair.weight;
-    else merged.set(key, { ...pair });
-  }
-  try {
-    await deps.store.addCoEngagement([...merged.values()]);
-  } catch (error) {
-    deps.onWarning?.('co-engagement update failed; counts are best effort', error);
-  }
+    return partners.length > 0 ? { coItems: partners, coWeight: popularityWeight(policy, event) } : {};
+  });
 }
 
-/** Folds every stored event again (after a change of weights, half-life or model). */
-export async function rebuildProfile(deps: TrackDeps, userId: string): Promise<InterestProfile> {
-  const events = await deps.store.allEvents(userId);
+/** Folds every stored event of `epoch` again (after a change of weights, half-life or model). */
+export async function rebuildProfile(deps: TrackDeps, userId: string, epoch = 0): Promise<InterestProfile> {
+  const events = (await deps.store.allEvents(userId)).filter((event) => !isStale(event, epoch));
   const items = await deps.store.getItems(events.map((e) => e.itemId));
   const profileEvents: ProfileEvent[] = [];
   for (const event of events) {

@@ -4,6 +4,7 @@ import { MAX_JSON_BODY_BYTES } from '../../infra/routes';
 import { dynamoClient } from '../shared/aws-clients';
 import { numberEnv, requiredEnv } from '../shared/config';
 import { describeIssues, EventBatchSchema } from '../shared/event-schema';
+import { inFlow } from '../shared/fair-queue';
 import {
   BadRequest,
   errorResponse,
@@ -14,8 +15,9 @@ import {
   requestIdOf,
 } from '../shared/http';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
+import { maxProfileBytes } from '../shared/interest-profile';
 import { observability } from '../shared/observability';
-import { ProfileStore, storeTablesFromEnv } from '../shared/profile-store';
+import { MAX_PROFILE_ROW_BYTES, ProfileStore, storeTablesFromEnv } from '../shared/profile-store';
 import { profileSettingsFromEnv } from '../shared/settings';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../shared/track-events';
 
@@ -34,8 +36,13 @@ const deps: TrackDeps = {
     maxAgeMs: Math.min(numberEnv('EVENT_MAX_AGE_DAYS', 30, { min: 0 }) * DAY, eventTtlMs),
     maxFutureMs: numberEnv('EVENT_MAX_FUTURE_SECONDS', 300, { min: 0 }) * 1000,
   },
-  onWarning: (message, error) => logger.warn(message, { error: error as Error }),
 };
+// A profile row must stay under DynamoDB's 400 KB item limit whatever the events: fail at cold start
+// on settings (centroids x dimension) that would not leave room for the bounded lists.
+if (maxProfileBytes(deps.policy.settings, deps.dim) > MAX_PROFILE_ROW_BYTES)
+  throw new Error(
+    `MAX_INTEREST_CENTROIDS ${deps.policy.settings.maxCentroids} x MODEL_DIMENSION ${deps.dim}: a profile could exceed ${MAX_PROFILE_ROW_BYTES} bytes`,
+  );
 
 async function postEvents(
   event: APIGatewayProxyEventV2,
@@ -82,16 +89,19 @@ export async function handler(
   const requestId = requestIdOf(event);
   logger.appendKeys({ requestId, routeKey: event.routeKey });
   try {
-    switch (event.routeKey) {
-      case 'POST /events':
-        return await postEvents(event, false);
-      case 'POST /events/import':
-        return await postEvents(event, true);
-      case 'DELETE /users/{userId}':
-        return await deleteUser(event);
-      default:
-        return json(404, { code: 'route_not_found', message: `no route ${event.routeKey}`, requestId });
-    }
+    // Each invocation is one flow of the DynamoDB client's fair queue (see aws-clients.ts).
+    return await inFlow(`track:${requestId}`, async () => {
+      switch (event.routeKey) {
+        case 'POST /events':
+          return await postEvents(event, false);
+        case 'POST /events/import':
+          return await postEvents(event, true);
+        case 'DELETE /users/{userId}':
+          return await deleteUser(event);
+        default:
+          return json(404, { code: 'route_not_found', message: `no route ${event.routeKey}`, requestId });
+      }
+    });
   } catch (error) {
     const response = errorResponse(error, requestId);
     if (response.statusCode === 500) logger.error('request failed', { error: error as Error });

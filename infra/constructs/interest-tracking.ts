@@ -1,8 +1,11 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ModelManifest } from '../../functions/shared/model-manifest';
-import { EVENTS_TABLE, PROFILES_TABLE, STATS_TABLE } from '../resources';
+import { CO_ENGAGEMENT_STREAM, EVENTS_TABLE, PROFILES_TABLE, STATS_TABLE } from '../resources';
 import { tableFromDefinition } from './data-tables';
 import { LookalikeFunction } from './lookalike-function';
 
@@ -23,12 +26,19 @@ export interface InterestTrackingProps {
   readonly maxInterestCentroids?: number;
 }
 
-/** POST /events, POST /events/import and DELETE /users/{userId}: events, profiles and aggregates. */
+/**
+ * POST /events, POST /events/import and DELETE /users/{userId}: events, profiles and aggregates.
+ * Co-engagement counters are updated by a consumer of the Events table's stream, not by requests.
+ */
 export class InterestTracking extends Construct {
   public readonly eventsTable: TableV2;
   public readonly profilesTable: TableV2;
   public readonly statsTable: TableV2;
   public readonly trackFunction: LookalikeFunction;
+  /** Adds each accepted event's co-engagement pairs to the counters (the Events stream's consumer). */
+  public readonly coEngagementFunction: LookalikeFunction;
+  /** Stream batches the co-engagement consumer failed on after its retries. */
+  public readonly coEngagementDeadLetters: Queue;
   /** Settings the recommender must share with the tracker (same weights and half-life). */
   public readonly profileEnvironment: Record<string, string>;
 
@@ -64,9 +74,40 @@ export class InterestTracking extends Construct {
         EVENT_MAX_AGE_DAYS: String(eventMaxAgeDays),
       },
     })
-      .useTable(this.eventsTable, 'EVENTS_TABLE', ['BatchGetItem', 'Query', 'PutItem', 'BatchWriteItem'])
-      .useTable(this.profilesTable, 'PROFILES_TABLE', ['GetItem', 'PutItem', 'DeleteItem'])
+      // Events: the commit transaction's puts, reads, and an erasure's conditional deletes.
+      .useTable(this.eventsTable, 'EVENTS_TABLE', ['BatchGetItem', 'Query', 'PutItem', 'DeleteItem'])
+      // Profiles: the commit's put, the erasure's tombstone (update) and its removal.
+      .useTable(this.profilesTable, 'PROFILES_TABLE', ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'])
+      // Stats: the popularity counters inside the commit transaction.
       .useTable(this.statsTable, 'STATS_TABLE', ['UpdateItem'])
       .useTable(props.itemsTable, 'ITEMS_TABLE', ['BatchGetItem']);
+
+    this.coEngagementFunction = new LookalikeFunction(this, 'CoEngagement', {
+      name: 'co-engagement',
+      memorySize: 512,
+      timeout: Duration.minutes(1),
+    }).useTable(this.statsTable, 'STATS_TABLE', ['UpdateItem']);
+    this.coEngagementDeadLetters = new Queue(this, 'CoEngagementFailures', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.coEngagementDeadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is itself the on-failure destination of the co-engagement consumer's stream mapping; a DLQ of a DLQ would only move the problem.",
+    });
+    this.coEngagementFunction.function.addEventSource(
+      new DynamoEventSource(this.eventsTable, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: CO_ENGAGEMENT_STREAM.batchSize,
+        maxBatchingWindow: Duration.seconds(1),
+        // A failed record is retried from itself (the ones before it are checkpointed); each
+        // record's counter updates are one idempotent transaction, so a redelivery counts once.
+        reportBatchItemFailures: true,
+        retryAttempts: CO_ENGAGEMENT_STREAM.retryAttempts,
+        onFailure: new SqsDlq(this.coEngagementDeadLetters),
+      }),
+    );
   }
 }

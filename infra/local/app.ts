@@ -1,17 +1,19 @@
 /**
  * The whole system on local stand-ins: storage from the harness, the real handlers wired exactly as
- * the stack wires them (S3 -> queue -> embed; HTTP API routes -> track / recommend; a compactor),
- * with the environment the stack gives each function. Used by `npm start` and integration tests.
+ * the stack wires them (S3 -> queue -> embed; HTTP API routes -> track / recommend; a compactor;
+ * the Events stream -> co-engagement), with the environment the stack gives each function. Used by `npm start` and integration tests.
  */
 
 import { join } from 'node:path';
-import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { defaultManifestPath } from '../../functions/shared/embedder';
 import { UserIdSchema } from '../../functions/shared/event-schema';
 import { loadManifest, type ModelManifest } from '../../functions/shared/model-manifest';
+import { CO_ENGAGEMENT_STREAM } from '../resources';
 import type { Authorize } from './api-gateway';
 import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
 import { createLocalIssuer, type LocalIssuer } from './auth';
+import { LocalStreamConsumer } from './dynamodb-stream';
 import { type LocalStack, type LocalStackOptions, routeObjectEvents, startLocalStack } from './harness';
 import { runAsFunction, signAsCurrentFunction } from './iam/function-identity';
 import { IamTwin } from './iam/iam-twin';
@@ -56,6 +58,8 @@ export interface LocalAppOptions extends LocalStackOptions {
 export interface LocalApp {
   readonly stack: LocalStack;
   readonly queue: LocalQueue;
+  /** The Events stream's mapping to the co-engagement consumer; `drain()` it before reading counters. */
+  readonly eventsStream: LocalStreamConsumer;
   readonly handlers: ApiHandlers;
   readonly manifest: ModelManifest;
   /** The local token issuer, when auth is on. */
@@ -166,6 +170,14 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     concurrency: options.embedConcurrency ?? 1,
   });
   const unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
+  const eventsStream = new LocalStreamConsumer({
+    endpoint: stack.endpoints.dynamodb,
+    tableName: stack.tables.Events as string,
+    handler: (event) => host.coEngagement(event, lambdaContext('co-engagement')),
+    ...CO_ENGAGEMENT_STREAM,
+    ...(options.dataDir ? { checkpointFile: join(options.dataDir, 'events-stream.json') } : {}),
+  });
+  await eventsStream.start();
   const handlers: ApiHandlers = { track: host.track, recommend: host.recommend };
   const server =
     options.apiPort === -1
@@ -180,6 +192,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   return {
     stack,
     queue,
+    eventsStream,
     handlers,
     manifest,
     iam,
@@ -195,18 +208,20 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       await server?.close();
       await queue.drain({ timeoutMs: 30_000 }).catch(() => undefined);
       queue.stop();
+      await eventsStream.stop();
       await host.stop();
       await stack.stop();
     },
   };
 }
 
-/** How the twin runs the four functions: their handlers, as the queue, the API and the compactor call them. */
+/** How the twin runs the functions: their handlers, as the queue, the API, the streams and the compactor call them. */
 interface FunctionHost {
   readonly embed: SqsBatchHandler;
   readonly track: ApiHandler;
   readonly recommend: ApiHandler;
   readonly compact: (event: DynamoDBStreamEvent) => Promise<void>;
+  readonly coEngagement: (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
   readonly processes?: readonly LambdaProcess[];
   stop(): Promise<void>;
 }
@@ -217,11 +232,12 @@ interface FunctionHost {
  */
 async function hostSources(environment: Record<string, string>): Promise<FunctionHost> {
   Object.assign(process.env, environment);
-  const [embed, track, recommend, compact, clients] = await Promise.all([
+  const [embed, track, recommend, compact, coEngagement, clients] = await Promise.all([
     runAsFunction('embed', () => import('../../functions/embed/handler')),
     runAsFunction('track', () => import('../../functions/track/handler')),
     runAsFunction('recommend', () => import('../../functions/recommend/handler')),
     runAsFunction('compact', () => import('../../functions/compact/handler')),
+    runAsFunction('co-engagement', () => import('../../functions/co-engagement/handler')),
     import('../../functions/shared/aws-clients'),
   ]);
   signAsCurrentFunction(clients.s3Client());
@@ -232,6 +248,8 @@ async function hostSources(environment: Record<string, string>): Promise<Functio
     recommend: (event, context) =>
       runAsFunction('recommend', () => (recommend.handler as ApiHandler)(event, context)),
     compact: (event) => runAsFunction('compact', () => compact.handler(event)),
+    coEngagement: (event, context) =>
+      runAsFunction('co-engagement', () => coEngagement.handler(event, context)),
     stop: async () => undefined,
   };
 }
@@ -269,14 +287,19 @@ async function hostArtefacts(
     if (!found) throw new Error(`the stack has no ${name} function`);
     return found;
   };
-  const [embed, track, recommend, compact] = ['embed', 'track', 'recommend', 'compact'].map(
-    byName,
-  ) as LambdaProcess[];
+  const [embed, track, recommend, compact, coEngagement] = [
+    'embed',
+    'track',
+    'recommend',
+    'compact',
+    'co-engagement',
+  ].map(byName) as LambdaProcess[];
   return {
     embed: (event, context) => (embed as LambdaProcess).invoke(event, context),
     track: (event, context) => (track as LambdaProcess).invoke(event, context),
     recommend: (event, context) => (recommend as LambdaProcess).invoke(event, context),
     compact: (event) => (compact as LambdaProcess).invoke(event),
+    coEngagement: (event, context) => (coEngagement as LambdaProcess).invoke(event, context),
     processes,
     stop: () => Promise.all(processes.map((p) => p.stop())).then(() => undefined),
   };

@@ -5,7 +5,9 @@ export type LocalStackErrorCode =
   | 's3_local_start_failed'
   | 'dynamodb_proxy_start_failed'
   | 'queue_stopped'
-  | 'queue_drain_timeout';
+  | 'queue_drain_timeout'
+  | 'stream_read_failed'
+  | 'stream_drain_timeout';
 
 /** Failures of the local stand-ins; the code is stable so scripts and tests can branch on it. */
 export class LocalStackError extends Error {

@@ -28,7 +28,13 @@ type List = { strategy: string; items: Array<{ itemId: string; category: string;
 describe('the deployed bundles, run as Lambda runs them', () => {
   it('load in their own processes with their layers, and report their cold init', () => {
     const processes = local.app.processes ?? [];
-    expect(processes.map((p) => p.functionName).sort()).toEqual(['compact', 'embed', 'recommend', 'track']);
+    expect(processes.map((p) => p.functionName).sort()).toEqual([
+      'co-engagement',
+      'compact',
+      'embed',
+      'recommend',
+      'track',
+    ]);
     for (const p of processes) {
       // The runtime's major: nodejs24.x.
       expect(p.node).toMatch(/^v24\./);
@@ -85,8 +91,10 @@ describe('the deployed bundles, run as Lambda runs them', () => {
     );
     expect(after.json<List>().strategy).toBe('popular');
 
+    // The co-engagement function consumes the Events stream the commits wrote.
+    await local.app.eventsStream.drain();
     expect(local.app.iam.denials()).toEqual([]);
     const callers = new Set(local.app.iam.calls().map((call) => call.functionName));
-    expect([...callers].sort()).toEqual(['compact', 'embed', 'recommend', 'track']);
+    expect([...callers].sort()).toEqual(['co-engagement', 'compact', 'embed', 'recommend', 'track']);
   }, 240_000);
 });

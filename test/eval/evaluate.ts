@@ -283,6 +283,10 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
 
     const historyStart = Date.now() - SIMULATION.historyDays * DAY_MS;
     await mapLimit(users, 4, (user) => pipeline.postEvents(user, historyStart));
+    // Co-engagement counters are fed by the Events stream, after the requests: wait for them.
+    await app.eventsStream.drain({ timeoutMs: 20 * 60_000 });
+    if (app.eventsStream.deadLetters.length > 0)
+      throw new Error(`co-engagement dead letters: ${JSON.stringify(app.eventsStream.deadLetters[0])}`);
     phase('events');
 
     const endpointWarm = new Map<string, string[]>();

@@ -173,8 +173,9 @@ export function evaluationDocument(options: DocumentOptions): string {
       'waits for `queue.drain()` (and fails on any dead letter); then the compactor writes an index snapshot. Every ' +
       'method reads the same vectors from the items table.',
     '- **Events go through `POST /events`** (the API Gateway twin, `invoke`), one request per user with the user’s ' +
-      'training events in time order; every event must be accepted. Popularity and co-engagement are the aggregates ' +
-      'the track function writes.',
+      'training events in time order; every event must be accepted. Popularity is the aggregate the track function ' +
+      'writes with the events; co-engagement is what the Events stream’s consumer adds from them (the run waits for ' +
+      '`eventsStream.drain()` and fails on any dead letter).',
     '- **Lookalike’s default is the real endpoint**: `GET /users/{id}/recommendations?limit=10&exclude=seen`.',
     '- **Same exclusions for every method**: everything the user interacted with (liked, purchased, viewed, ' +
       'disliked) is excluded, which is what `exclude=seen` does.',

@@ -96,15 +96,39 @@ describe('interest tracking', () => {
       [
         'dynamodb:BatchGetItem',
         'dynamodb:BatchGetItem',
-        'dynamodb:BatchWriteItem',
+        'dynamodb:DeleteItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:PutItem',
         'dynamodb:Query',
         'dynamodb:UpdateItem',
+        'dynamodb:UpdateItem',
       ].sort(),
     );
+  });
+
+  it('counts co-engagement from the Events stream, off the request path, with partial failures and a DLQ', () => {
+    const [eventsId] = ofType('AWS::DynamoDB::GlobalTable').find(([id]) => id.includes('Events')) ?? [''];
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'userId', KeyType: 'HASH' },
+        { AttributeName: 'eventId', KeyType: 'RANGE' },
+      ],
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [eventsId, 'StreamArn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 100,
+      MaximumRetryAttempts: 5,
+      StartingPosition: 'TRIM_HORIZON',
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+    });
+    // Its only writes: the counters.
+    expect(
+      actionsOf('CoEngagement').filter((a) => /Put|Update|Delete|Write/.test(a) && a.startsWith('dynamodb:')),
+    ).toEqual(['dynamodb:UpdateItem']);
   });
 
   it('lets the recommender read, never write, user data', () => {

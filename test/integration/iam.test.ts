@@ -168,6 +168,8 @@ describe('the stack as deployed, with IAM enforced', () => {
     );
     expect(summary.failed).toBe(0);
 
+    // The co-engagement function consumes the Events stream the commits wrote.
+    await local.app.eventsStream.drain();
     expect(local.app.iam.denials()).toEqual([]);
     const unexplained = local.app.iam
       .unusedGrants()
@@ -177,6 +179,6 @@ describe('the stack as deployed, with IAM enforced', () => {
     expect(unexplained).toEqual([]);
     // Every function made calls under its own role.
     const callers = new Set(local.app.iam.calls().map((call) => call.functionName));
-    expect([...callers].sort()).toEqual(['compact', 'embed', 'recommend', 'track']);
+    expect([...callers].sort()).toEqual(['co-engagement', 'compact', 'embed', 'recommend', 'track']);
   }, 300_000);
 });

@@ -303,10 +303,13 @@ describe('co-engagement pairs', () => {
       event('v2', 'sku-4', 'view', now - 1000),
     ]);
     expect(views.body.accepted).toBe(2);
+    await local.app.eventsStream.drain();
     expect(await weightOf('sku-3', 'sku-4')).toBe(before.viewPair);
 
     const like = await post([event('l1', 'sku-5', 'like', now)]);
     expect(like.body.accepted).toBe(1);
+    // The Events stream's consumer adds the pairs after the request.
+    await local.app.eventsStream.drain();
     expect(await weightOf('sku-5', 'sku-3')).toBeGreaterThan(before.likeToView);
     expect(await weightOf('sku-3', 'sku-5')).toBeGreaterThan(before.viewToLike);
     expect(await weightOf('sku-3', 'sku-4')).toBe(before.viewPair);

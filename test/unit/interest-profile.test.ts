@@ -4,9 +4,12 @@ import {
   decayedTotals,
   emptyProfile,
   foldEvents,
+  maxProfileBytes,
   type ProfileEvent,
   type ProfileSettings,
+  withinBudgets,
 } from '../../functions/shared/interest-profile';
+import { MAX_PROFILE_ROW_BYTES, serialiseProfile } from '../../functions/shared/profile-store';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -188,5 +191,55 @@ describe('the fold', () => {
     const stepwise = emptyProfile('u', 3, T0);
     for (const e of [events[1], events[2], events[0]] as ProfileEvent[]) applyEvent(stepwise, e, settings);
     expect(folded).toEqual(stepwise);
+  });
+});
+
+describe('stored size', () => {
+  /** 512 characters that JSON escapes to six bytes each: the worst item id for the stored profile. */
+  const escapedId = (i: number) => `${i}:`.padEnd(512, '\u0001');
+  const unitVector = (i: number) => unit(Math.cos(i), Math.sin(i), 0.1 * (i % 7));
+
+  it('stays within its byte bound however long and escaped the ids, keeping the most recent', () => {
+    const events: ProfileEvent[] = Array.from({ length: 1500 }, (_, i) => ({
+      type: i % 3 === 0 ? 'purchase' : 'hide',
+      itemId: escapedId(i),
+      at: T0 + i * 1000,
+      ...(i % 3 === 0 ? { vector: unitVector(i) } : {}),
+    }));
+    const profile = foldEvents('u'.repeat(256), 3, events, DEFAULT_PROFILE_SETTINGS);
+    const bytes = Buffer.byteLength(serialiseProfile(profile));
+    // Counts alone would allow 1,000 exclusions of ~3 KB each.
+    expect(bytes).toBeLessThanOrEqual(maxProfileBytes(DEFAULT_PROFILE_SETTINGS, 3));
+    expect(maxProfileBytes(DEFAULT_PROFILE_SETTINGS, 128)).toBeLessThan(MAX_PROFILE_ROW_BYTES);
+    expect(profile.exclusions[0]?.itemId).toBe(escapedId(1499));
+    expect(profile.exclusions.length).toBeGreaterThan(10);
+    expect(profile.eventCount).toBe(1500);
+    for (const centroid of profile.centroids)
+      expect(centroid.itemIds[centroid.itemIds.length - 1]).toBe(
+        escapedId(Math.max(...centroid.itemIds.map((id) => Number(id.split(':')[0])))),
+      );
+  });
+
+  it('keeps the same lists whatever the order the events arrive in', () => {
+    const events: ProfileEvent[] = Array.from({ length: 400 }, (_, i) => ({
+      type: 'hide',
+      itemId: escapedId(i),
+      at: T0 + i * 1000,
+    }));
+    const forward = foldEvents('u', 3, events, DEFAULT_PROFILE_SETTINGS);
+    const stepwise = emptyProfile('u', 3, T0);
+    for (const event of [...events].reverse()) applyEvent(stepwise, event, DEFAULT_PROFILE_SETTINGS);
+    expect(stepwise.exclusions.map((x) => x.itemId)).toEqual(forward.exclusions.map((x) => x.itemId));
+    expect(stepwise.seen.map((x) => x.itemId)).toEqual(forward.seen.map((x) => x.itemId));
+  });
+
+  it('trims a profile stored before the budgets to them', () => {
+    const stored = emptyProfile('u', 3, T0);
+    stored.exclusions = Array.from({ length: 1000 }, (_, i) => ({ itemId: escapedId(i), at: T0 - i }));
+    withinBudgets(stored);
+    expect(Buffer.byteLength(serialiseProfile(stored))).toBeLessThanOrEqual(
+      maxProfileBytes(DEFAULT_PROFILE_SETTINGS, 3),
+    );
+    expect(stored.exclusions[0]?.itemId).toBe(escapedId(0));
   });
 });

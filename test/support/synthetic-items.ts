@@ -1,0 +1,49 @@
+/**
+ * Catalogue rows written straight to the items table (the rows the embed handler writes), with
+ * clustered synthetic vectors: for tests that need hundreds of items, where embedding real images
+ * would only add minutes.
+ */
+import { type CatalogueItem, CatalogueRepository } from '../../functions/shared/catalogue-repository';
+import type { LocalApp } from '../../infra/local/app';
+import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
+import { SyntheticVectors } from '../bench/support/synthetic-vectors';
+
+export async function seedSyntheticItems(app: LocalApp, itemIds: readonly string[], seed = 1): Promise<void> {
+  const dim = app.manifest.output.dim;
+  const vectors = new SyntheticVectors(dim, seed, 20);
+  const client = createLocalDynamoDbClient(app.stack.endpoints.dynamodb);
+  const repository = new CatalogueRepository(client, app.stack.tables.Items as string);
+  const firstChange = Date.now() - 3_600_000;
+  let next = 0;
+  const writer = async () => {
+    for (let i = next++; i < itemIds.length; i = next++) {
+      const itemId = itemIds[i] as string;
+      const at = firstChange + i;
+      const item: CatalogueItem = {
+        itemId,
+        title: `Synthetic ${i}`,
+        category: 'synthetic',
+        available: true,
+        status: 'ready',
+        source: {
+          bucket: app.stack.bucket,
+          key: `catalogue/synthetic/${itemId}.png`,
+          etag: `etag-${i}`,
+          size: 1000,
+          sequencer: String(i + 1).padStart(64, '0'),
+          eventAt: at,
+        },
+        vectors: { [app.manifest.modelId]: vectors.vector(i) },
+        dim,
+        createdAt: at,
+        updatedAt: at,
+      };
+      if (!(await repository.putIfNewer(item, at))) throw new Error(`item ${itemId} was not written`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: 8 }, writer));
+  } finally {
+    client.destroy();
+  }
+}
