@@ -62,27 +62,31 @@ describe('deleting a copy that is not the item’s current image', () => {
   it.each([
     ['in another folder', 'catalogue/fa/copy-9a.png', 'catalogue/fb/copy-9a.png', 'copy-9a'],
     ['with another extension', 'catalogue/copy-9b.png', 'catalogue/copy-9b.jpg', 'copy-9b'],
-  ])('leaves the item on its current image (%s); deleting the current one removes it', async (_, older, newer, itemId) => {
-    const newerBody = newer.endsWith('.jpg') ? await jpeg(2) : await png(2);
-    await upload(older, await png(1));
-    await upload(newer, newerBody);
-    const current = await item(itemId);
-    expect(current).toMatchObject({ status: 'ready', source: { key: newer, etag: md5(newerBody) } });
+  ])(
+    'leaves the item on its current image (%s); deleting the current one removes it',
+    async (_, older, newer, itemId) => {
+      const newerBody = newer.endsWith('.jpg') ? await jpeg(2) : await png(2);
+      await upload(older, await png(1));
+      await upload(newer, newerBody);
+      const current = await item(itemId);
+      expect(current).toMatchObject({ status: 'ready', source: { key: newer, etag: md5(newerBody) } });
 
-    await remove(older);
+      await remove(older);
 
-    const after = await item(itemId);
-    expect(after).toMatchObject({ status: 'ready', source: { key: newer, etag: md5(newerBody) } });
-    expect(vectorOf(after)).toEqual(bytesOf((await reference.embed(newerBody)).vector));
-    expect((await getItem(itemId)).status).toBe(200);
-    expect((await similar(itemId)).status).toBe(200);
+      const after = await item(itemId);
+      expect(after).toMatchObject({ status: 'ready', source: { key: newer, etag: md5(newerBody) } });
+      expect(vectorOf(after)).toEqual(bytesOf((await reference.embed(newerBody)).vector));
+      expect((await getItem(itemId)).status).toBe(200);
+      expect((await similar(itemId)).status).toBe(200);
 
-    await remove(newer);
+      await remove(newer);
 
-    expect(await item(itemId)).toMatchObject({ status: 'deleted', vectors: {}, source: { key: newer } });
-    expect((await getItem(itemId)).status).toBe(404);
-    expect(local.app.queue.dlq()).toEqual([]);
-  }, 120_000);
+      expect(await item(itemId)).toMatchObject({ status: 'deleted', vectors: {}, source: { key: newer } });
+      expect((await getItem(itemId)).status).toBe(404);
+      expect(local.app.queue.dlq()).toEqual([]);
+    },
+    120_000,
+  );
 });
 
 describe('a corrupt image replacing a good one', () => {

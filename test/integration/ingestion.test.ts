@@ -32,8 +32,10 @@ let handler: SqsBatchHandler;
 let reference: Embedder;
 let repository: CatalogueRepository;
 let embedSpy: jest.SpyInstance;
-const writeSpies: Record<'putIfNewer' | 'tombstoneIfNewer' | 'updateAttributesIfNewer', jest.SpyInstance> =
-  {} as never;
+const writeSpies: Record<
+  'putIfNewer' | 'tombstoneIfUnchanged' | 'updateAttributesIfNewer',
+  jest.SpyInstance
+> = {} as never;
 
 beforeAll(async () => {
   // The handler reads its environment and creates its clients at module load: import it only now.
@@ -42,7 +44,7 @@ beforeAll(async () => {
   repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items ?? '');
   // Call-through spies: the handler's embedder and repository are instances of these same classes.
   embedSpy = jest.spyOn(Embedder.prototype, 'embed');
-  for (const method of ['putIfNewer', 'tombstoneIfNewer', 'updateAttributesIfNewer'] as const) {
+  for (const method of ['putIfNewer', 'tombstoneIfUnchanged', 'updateAttributesIfNewer'] as const) {
     writeSpies[method] = jest.spyOn(CatalogueRepository.prototype, method);
   }
 });
@@ -102,7 +104,7 @@ const handlerEmbeds = () => embedSpy.mock.contexts.filter((context) => context !
 
 /** Conditional writes the repository applied to one item, by method. */
 async function appliedWrites(itemId: string): Promise<Record<keyof typeof writeSpies, number>> {
-  const counts = { putIfNewer: 0, tombstoneIfNewer: 0, updateAttributesIfNewer: 0 };
+  const counts = { putIfNewer: 0, tombstoneIfUnchanged: 0, updateAttributesIfNewer: 0 };
   for (const [method, spy] of Object.entries(writeSpies) as Array<
     [keyof typeof writeSpies, jest.SpyInstance]
   >) {
@@ -210,7 +212,7 @@ describe('catalogue ingestion through the embed handler', () => {
     expect(last.updatedAt).toBe(first.updatedAt);
     expect(await appliedWrites('duplicate')).toEqual({
       putIfNewer: 1,
-      tombstoneIfNewer: 0,
+      tombstoneIfUnchanged: 0,
       updateAttributesIfNewer: 0,
     });
     expect(handlerEmbeds() - embedsBefore).toBe(1);
@@ -256,7 +258,7 @@ describe('catalogue ingestion through the embed handler', () => {
     expect(await item('deleted-first')).toMatchObject({ status: 'deleted', vectors: {} });
     expect(await appliedWrites('deleted-first')).toEqual({
       putIfNewer: 0,
-      tombstoneIfNewer: 1,
+      tombstoneIfUnchanged: 1,
       updateAttributesIfNewer: 0,
     });
   });
@@ -356,7 +358,7 @@ describe('catalogue ingestion through the embed handler', () => {
     expect(handlerEmbeds() - embedsBefore).toBe(0);
     expect(await appliedWrites('apple')).toEqual({
       putIfNewer: 1,
-      tombstoneIfNewer: 0,
+      tombstoneIfUnchanged: 0,
       updateAttributesIfNewer: 1,
     });
   });
