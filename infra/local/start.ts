@@ -106,7 +106,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 
   const s3 = createLocalS3Client(app.stack.endpoints.s3);
-  // Anything uploaded while we were down (or before a Ctrl-C interrupted its embedding) is caught up.
+  // The queue lives in this process: whatever it held when Lookalike stopped (a Ctrl-C, a crash) and
+  // whatever changed in the bucket while it was down is applied now, by reconciling with the bucket.
   const embedder = await Embedder.load();
   const catchUp = await backfill(
     {
@@ -118,13 +119,20 @@ async function main(): Promise<void> {
       embedders: [embedder],
       listing: s3Listing(s3),
     },
-    { bucket: app.stack.bucket, concurrency: 2 },
+    { bucket: app.stack.bucket, concurrency: 2, reconcile: true },
   );
   if (catchUp.embedded + catchUp.added_vectors > 0) {
     process.stderr.write(
       `caught up on ${catchUp.embedded + catchUp.added_vectors} images uploaded while Lookalike was stopped\n`,
     );
   }
+  if (catchUp.updated + catchUp.removed > 0) {
+    process.stderr.write(
+      `caught up on ${catchUp.updated} changed and ${catchUp.removed} deleted images while Lookalike was stopped\n`,
+    );
+  }
+  if (catchUp.failed > 0)
+    process.stderr.write(`catch-up: ${catchUp.failed} objects failed; they are retried on the next start\n`);
   if (options.seed && (await itemCount(app)) === 0) {
     const count = await seedDemoCatalogue(app, s3);
     await app.queue.drain({ timeoutMs: 600_000 });
