@@ -118,8 +118,9 @@ export async function removeSource(
     if (stored && stored.source.key !== source.key) return notTheCurrentImage(itemId, stored);
     if (isStale(stored, source)) return { outcome: 'stale', itemId, reason: 'a newer event was applied' };
     // Against other keys a tombstone is as old as the image it removed: a copy created after that
-    // image took over before the delete, so the delete would not have applied to it.
-    const tombstone = { ...source, eventAt: stored?.source.eventAt ?? source.eventAt };
+    // image took over before the delete, so the delete would not have applied to it. With no row the
+    // image's create has not arrived yet, its age is unknown, and any copy that exists may take over.
+    const tombstone = { ...source, eventAt: stored?.source.eventAt ?? 0 };
     if (await deps.repository.tombstoneIfUnchanged(itemId, tombstone, stored?.source, now()))
       return { outcome: 'deleted', itemId };
     if (attempt === DELETE_ATTEMPTS)

@@ -263,6 +263,36 @@ describe('catalogue ingestion through the embed handler', () => {
     });
   });
 
+  it('lets a copy created before the current image was deleted take over, whatever the delivery order', async () => {
+    const { queue } = ingestionQueue({ route: false });
+    const orders = [
+      ['createOld', 'removeOld', 'createNew'],
+      ['removeOld', 'createNew', 'createOld'],
+      ['createNew', 'removeOld', 'createOld'],
+      ['removeOld', 'createOld', 'createNew'],
+    ] as const;
+    for (const [i, order] of orders.entries()) {
+      const [older, newer] = [`catalogue/fa/copies-${i}.png`, `catalogue/fb/copies-${i}.png`];
+      const body = await png(140 + i);
+      const [createOld] = await stack.eventsDuring(async () => put(older, await png(150 + i)));
+      const [createNew] = await stack.eventsDuring(() => put(newer, body));
+      const [removeOld] = await stack.eventsDuring(() =>
+        stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: older })),
+      );
+      const events = { createOld, createNew, removeOld };
+
+      for (const name of order) {
+        queue.send(message(events[name] as S3NotificationRecord));
+        await drain(queue);
+      }
+
+      expect({ order, item: await item(`copies-${i}`) }).toMatchObject({
+        order,
+        item: { status: 'ready', source: { key: newer, etag: md5(body) } },
+      });
+    }
+  });
+
   it('tombstones a deleted object, and a late create of the deleted version does not resurrect it', async () => {
     const { queue, unroute } = ingestionQueue();
     const key = 'catalogue/short-lived.png';
