@@ -281,6 +281,24 @@ export class CatalogueRepository {
     );
   }
 
+  /** Forgets a failed replacement once its object is deleted (a delete newer than the failure). */
+  async clearUpdateErrorIfDeleted(itemId: string, deleted: ItemSource): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { itemId },
+        UpdateExpression: 'REMOVE #lastUpdateError',
+        ConditionExpression: '#lastUpdateError.#key = :key AND #lastUpdateError.#sequencer < :sequencer',
+        ExpressionAttributeNames: {
+          '#lastUpdateError': 'lastUpdateError',
+          '#key': 'key',
+          '#sequencer': 'sequencer',
+        },
+        ExpressionAttributeValues: { ':key': deleted.key, ':sequencer': deleted.sequencer },
+      }),
+    );
+  }
+
   /** Every item's state and source, for reconciling the table with its bucket. */
   async *itemSources(): AsyncIterable<Pick<CatalogueItem, 'itemId' | 'status' | 'source'>> {
     for await (const page of paginateScan(

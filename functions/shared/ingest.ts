@@ -115,7 +115,12 @@ export async function removeSource(
   const now = deps.now ?? Date.now;
   for (let attempt = 1; ; attempt++) {
     const stored = await deps.repository.get(itemId);
-    if (stored && stored.source.key !== source.key) return notTheCurrentImage(itemId, stored);
+    if (stored && stored.source.key !== source.key) {
+      // The refused replacement is gone: nothing is left to warn about.
+      if (stored.lastUpdateError?.key === source.key)
+        await deps.repository.clearUpdateErrorIfDeleted(itemId, source);
+      return notTheCurrentImage(itemId, stored);
+    }
     if (isStale(stored, source)) return { outcome: 'stale', itemId, reason: 'a newer event was applied' };
     // Against other keys a tombstone is as old as the image it removed: a copy created after that
     // image took over before the delete, so the delete would not have applied to it. With no row the

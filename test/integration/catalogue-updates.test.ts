@@ -127,6 +127,30 @@ describe('a corrupt image replacing a good one', () => {
     expect(local.app.queue.dlq()).toEqual([]);
   }, 120_000);
 
+  it('keeps the good image of another extension when a corrupt copy arrives, and forgets the failure once that copy is deleted', async () => {
+    const good = await png(6);
+    await upload('catalogue/two-files.png', good);
+    const original = await item('two-files');
+    const corrupt = Buffer.from('a JPEG, it says');
+
+    await upload('catalogue/two-files.jpg', corrupt);
+
+    const kept = await item('two-files');
+    expect(kept).toMatchObject({
+      status: 'ready',
+      source: { key: 'catalogue/two-files.png', etag: md5(good) },
+      lastUpdateError: { code: 'not_an_image', key: 'catalogue/two-files.jpg', etag: md5(corrupt) },
+    });
+    expect(vectorOf(kept)).toEqual(vectorOf(original));
+
+    await remove('catalogue/two-files.jpg');
+
+    const cleared = await item('two-files');
+    expect(cleared).toMatchObject({ status: 'ready', source: { key: 'catalogue/two-files.png' } });
+    expect(cleared.lastUpdateError).toBeUndefined();
+    expect(vectorOf(cleared)).toEqual(vectorOf(original));
+  }, 120_000);
+
   it('still removes the item when the corrupt object is deleted, and rejects a corrupt first upload', async () => {
     const key = 'catalogue/keep-then-delete.png';
     await upload(key, await png(5));
