@@ -281,6 +281,19 @@ describe('backfill', () => {
       removed: 0,
     });
     expect((await item('cli-one')).status).toBe('ready');
+
+    // The object goes without a notification; --reconcile applies it.
+    await stack.s3Client.send(
+      new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'catalogue/cli-two.png' }),
+    );
+    const reconciled = await promisify(execFile)(
+      tsx,
+      [cli, '--bucket', stack.bucket, '--prefix', 'catalogue/cli-', '--reconcile'],
+      { env: process.env },
+    );
+    const summary = reconciled.stdout.trim().split('\n').pop() ?? '';
+    expect(JSON.parse(summary)).toMatchObject({ listed: 1, removed: 1, failed: 0 });
+    expect((await item('cli-two')).status).toBe('deleted');
   });
 
   describe('--reconcile', () => {
