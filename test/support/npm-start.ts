@@ -67,6 +67,13 @@ export async function untilReady(running: RunningStart, timeoutMs = 90_000): Pro
   }
 }
 
+/** Ctrl-C in a terminal: SIGINT to the whole process group. Resolves with the exit code. */
+export async function interrupt(running: RunningStart): Promise<number | null> {
+  if (running.child.pid !== undefined && running.child.exitCode === null)
+    process.kill(-running.child.pid, 'SIGINT');
+  return running.exited;
+}
+
 /** A crash: SIGKILL to the whole process group, nothing gets to clean up. Resolves once it is gone. */
 export async function killHard(running: RunningStart | undefined): Promise<void> {
   if (running?.child.pid === undefined || running.child.exitCode !== null) return;
