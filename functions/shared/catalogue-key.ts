@@ -56,9 +56,21 @@ export function classifyCatalogueKey(
   return { key, itemId, ...(folderCategory ? { folderCategory } : {}) };
 }
 
+const SEQUENCER_LENGTH = 64;
+
 /** Left-pads S3's hex sequencer so that string order is event order for one key (and DynamoDB can compare). */
 export function normaliseSequencer(sequencer: string): string {
   const hex = sequencer.trim().toUpperCase();
   if (!/^[0-9A-F]{1,64}$/.test(hex)) throw new Error(`not a sequencer: ${sequencer}`);
-  return hex.padStart(64, '0');
+  return hex.padStart(SEQUENCER_LENGTH, '0');
+}
+
+/**
+ * The sequencer of a state a reconcile read from the bucket instead of from an event: right after
+ * `applied` (the newest one the item holds for the key) and before every real event newer than that.
+ * A suffix does it: a longer string sorts after its prefix, and a real sequencer that is greater than
+ * `applied` differs from it within the first 64 characters. The time keeps later reconciles ordered.
+ */
+export function reconciledSequencer(applied: string, at: number): string {
+  return `${applied.slice(0, SEQUENCER_LENGTH)}.${Math.max(0, Math.floor(at)).toString(16).padStart(12, '0')}`;
 }

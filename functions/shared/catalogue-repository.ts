@@ -1,5 +1,11 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateScan,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { ItemAttributes } from './item-metadata';
 
 export type ItemStatus = 'ready' | 'rejected' | 'deleted';
@@ -17,6 +23,22 @@ export interface ItemSource {
   eventAt: number;
 }
 
+/**
+ * A replacement image that could not be embedded while the item had a good vector: the item keeps
+ * serving the good one and records this, with the failed event's place in the order of events.
+ */
+export interface ItemUpdateError {
+  code: string;
+  message: string;
+  key: string;
+  etag?: string;
+  versionId?: string;
+  sequencer: string;
+  eventAt: number;
+  /** When it was recorded (ms). */
+  at: number;
+}
+
 export interface CatalogueItem extends ItemAttributes {
   itemId: string;
   status: ItemStatus;
@@ -25,6 +47,7 @@ export interface CatalogueItem extends ItemAttributes {
   vectors: Record<string, Float32Array>;
   dim?: number;
   rejection?: { code: string; message: string };
+  lastUpdateError?: ItemUpdateError;
   metadataWarnings?: string[];
   createdAt: number;
   updatedAt: number;
@@ -120,6 +143,8 @@ export class CatalogueRepository {
     warnings: string[],
     source: ItemSource,
     now: number,
+    /** The bucket holds the good content again where an update had failed. */
+    clearUpdateError = false,
   ): Promise<boolean> {
     const condition = newerThanStored(source);
     const names: Record<string, string> = { ...condition.ExpressionAttributeNames };
@@ -137,6 +162,7 @@ export class CatalogueRepository {
     for (const field of ['title', 'category', 'price', 'tags'] as const) assign(field, attributes[field]);
     assign('available', attributes.available);
     assign('metadataWarnings', warnings.length ? warnings : undefined);
+    if (clearUpdateError) assign('lastUpdateError', undefined);
     assign('source', source);
     assign('updatedAt', now);
     assign('changedAt', now);
@@ -155,15 +181,24 @@ export class CatalogueRepository {
     );
   }
 
-  /** Deletes leave a tombstone with the event's sequencer and time, so late creates stay dead. */
-  async tombstoneIfNewer(itemId: string, source: ItemSource, now: number): Promise<boolean> {
-    const condition = newerThanStored(source);
-    const removed = ['#vectors', '#rejection'];
+  /**
+   * Deletes leave a tombstone with the delete's source, so late creates of that key stay dead. Written
+   * only over exactly the state the caller read (`expected`, or no row at all): whether a delete
+   * applies depends on that state, since only a delete of the item's current image removes it.
+   */
+  async tombstoneIfUnchanged(
+    itemId: string,
+    source: ItemSource,
+    expected: ItemSource | undefined,
+    now: number,
+  ): Promise<boolean> {
+    const removed = ['#vectors', '#rejection', '#lastUpdateError'];
     const names: Record<string, string> = {
-      ...condition.ExpressionAttributeNames,
       '#status': 'status',
+      '#source': 'source',
       '#vectors': 'vectors',
       '#rejection': 'rejection',
+      '#lastUpdateError': 'lastUpdateError',
       '#deletedAt': 'deletedAt',
       '#updatedAt': 'updatedAt',
       '#createdAt': 'createdAt',
@@ -171,9 +206,22 @@ export class CatalogueRepository {
       '#changedAt': 'changedAt',
       '#available': 'available',
     };
+    const values: Record<string, unknown> = {
+      ':deleted': 'deleted',
+      ':source': source,
+      ':now': now,
+      ':feed': CHANGE_FEED,
+      ':true': true,
+    };
     if (this.vectorIndex) {
       names['#indexed'] = this.vectorIndex.attribute;
       removed.push('#indexed');
+    }
+    let condition = 'attribute_not_exists(itemId)';
+    if (expected) {
+      Object.assign(names, { '#key': 'key', '#sequencer': 'sequencer' });
+      Object.assign(values, { ':expectedKey': expected.key, ':expectedSequencer': expected.sequencer });
+      condition = '#source.#key = :expectedKey AND #source.#sequencer = :expectedSequencer';
     }
     return this.conditional(
       new UpdateCommand({
@@ -183,18 +231,86 @@ export class CatalogueRepository {
           'SET #status = :deleted, #source = :source, #deletedAt = :now, #updatedAt = :now, ' +
           '#createdAt = if_not_exists(#createdAt, :now), #changeFeed = :feed, #changedAt = :now, ' +
           `#available = if_not_exists(#available, :true) REMOVE ${removed.join(', ')}`,
-        ConditionExpression: condition.ConditionExpression,
-        ExpressionAttributeNames: { ...names, '#source': 'source' },
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  /**
+   * Records a replacement that could not be embedded on a ready item, which keeps its vectors. Only
+   * while the item still serves `expected` and no later failure was recorded.
+   */
+  async recordUpdateErrorIfCurrent(
+    itemId: string,
+    error: ItemUpdateError,
+    expected: ItemSource,
+    now: number,
+  ): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { itemId },
+        UpdateExpression: 'SET #lastUpdateError = :error, #updatedAt = :now',
+        ConditionExpression:
+          '#status = :ready AND #source.#key = :expectedKey AND #source.#sequencer = :expectedSequencer AND ' +
+          '(attribute_not_exists(#lastUpdateError) OR (#lastUpdateError.#key = :key AND ' +
+          '#lastUpdateError.#sequencer < :sequencer) OR (#lastUpdateError.#key <> :key AND ' +
+          '#lastUpdateError.#eventAt < :eventAt))',
+        ExpressionAttributeNames: {
+          '#lastUpdateError': 'lastUpdateError',
+          '#updatedAt': 'updatedAt',
+          '#status': 'status',
+          '#source': 'source',
+          '#key': 'key',
+          '#sequencer': 'sequencer',
+          '#eventAt': 'eventAt',
+        },
         ExpressionAttributeValues: {
-          ...condition.ExpressionAttributeValues,
-          ':deleted': 'deleted',
-          ':source': source,
+          ':error': error,
           ':now': now,
-          ':feed': CHANGE_FEED,
-          ':true': true,
+          ':ready': 'ready',
+          ':expectedKey': expected.key,
+          ':expectedSequencer': expected.sequencer,
+          ':key': error.key,
+          ':sequencer': error.sequencer,
+          ':eventAt': error.eventAt,
         },
       }),
     );
+  }
+
+  /** Forgets a failed replacement once its object is deleted (a delete newer than the failure). */
+  async clearUpdateErrorIfDeleted(itemId: string, deleted: ItemSource): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { itemId },
+        UpdateExpression: 'REMOVE #lastUpdateError',
+        ConditionExpression: '#lastUpdateError.#key = :key AND #lastUpdateError.#sequencer < :sequencer',
+        ExpressionAttributeNames: {
+          '#lastUpdateError': 'lastUpdateError',
+          '#key': 'key',
+          '#sequencer': 'sequencer',
+        },
+        ExpressionAttributeValues: { ':key': deleted.key, ':sequencer': deleted.sequencer },
+      }),
+    );
+  }
+
+  /** Every item's state and source, for reconciling the table with its bucket. */
+  async *itemSources(): AsyncIterable<Pick<CatalogueItem, 'itemId' | 'status' | 'source'>> {
+    for await (const page of paginateScan(
+      { client: this.documents },
+      {
+        TableName: this.tableName,
+        ProjectionExpression: 'itemId, #status, #source',
+        ExpressionAttributeNames: { '#status': 'status', '#source': 'source' },
+      },
+    )) {
+      for (const row of page.Items ?? []) yield row as Pick<CatalogueItem, 'itemId' | 'status' | 'source'>;
+    }
   }
 
   /**
@@ -290,9 +406,21 @@ export function fromRow(row: ItemRow, vectorIndexAttribute?: string): CatalogueI
   return item;
 }
 
-/** Is the stored state at least as new as this event? Same rule as the write conditions. */
+/**
+ * Is the stored state at least as new as this event? Same rule as the write conditions; a recorded
+ * failed update counts as applied, so its duplicates and older events are not processed again.
+ */
 export function isStale(stored: CatalogueItem | undefined, incoming: ItemSource): boolean {
   if (!stored) return false;
-  if (stored.source.key === incoming.key) return stored.source.sequencer >= incoming.sequencer;
-  return stored.source.eventAt >= incoming.eventAt;
+  return [stored.source, stored.lastUpdateError].some(
+    (applied) => applied !== undefined && atLeastAsNew(applied, incoming),
+  );
+}
+
+function atLeastAsNew(
+  applied: Pick<ItemSource, 'key' | 'sequencer' | 'eventAt'>,
+  incoming: ItemSource,
+): boolean {
+  if (applied.key === incoming.key) return applied.sequencer >= incoming.sequencer;
+  return applied.eventAt >= incoming.eventAt;
 }

@@ -1,5 +1,10 @@
 import type { S3EventRecord } from 'aws-lambda';
-import { classifyCatalogueKey, decodeNotificationKey, normaliseSequencer } from './catalogue-key';
+import {
+  type CatalogueObject,
+  classifyCatalogueKey,
+  decodeNotificationKey,
+  normaliseSequencer,
+} from './catalogue-key';
 import {
   type CatalogueItem,
   type CatalogueRepository,
@@ -38,11 +43,16 @@ export type IngestOutcome =
   | { outcome: 'ready'; itemId: string; modelIds: string[] }
   | { outcome: 'metadata_updated'; itemId: string }
   | { outcome: 'rejected'; itemId: string; code: string }
+  /** The replacement could not be embedded; the item keeps its last good vector and shows the error. */
+  | { outcome: 'update_rejected'; itemId: string; code: string }
   | { outcome: 'deleted'; itemId: string }
   | { outcome: 'stale'; itemId: string; reason: string }
   | { outcome: 'ignored'; key: string; reason: string };
 
 const stripQuotes = (etag?: string) => etag?.replace(/^"|"$/g, '');
+
+/** Tries of a conditional delete that lost to a concurrent write before it gives up (and is retried). */
+const DELETE_ATTEMPTS = 3;
 
 /**
  * Applies one S3 notification record to the catalogue. Returns what happened; throws only for
@@ -53,7 +63,6 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
   const key = decodeNotificationKey(record.s3.object.key);
   const object = classifyCatalogueKey(key);
   if ('ignored' in object) return { outcome: 'ignored', key, reason: object.ignored };
-  const { itemId } = object;
   const source: ItemSource = {
     bucket: record.s3.bucket.name,
     key,
@@ -72,20 +81,66 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
       record.eventName === 'ObjectRemoved:Delete' && source.versionId
         ? await deps.objects.head(source.bucket, key)
         : undefined;
-    if (!current) {
-      const applied = await deps.repository.tombstoneIfNewer(itemId, source, now());
-      return applied
-        ? { outcome: 'deleted', itemId }
-        : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
-    }
-    delete source.versionId;
-    delete source.etag;
-    delete source.size;
-    if (current.versionId) source.versionId = current.versionId;
-  } else if (!record.eventName.startsWith('ObjectCreated:')) {
-    return { outcome: 'ignored', key, reason: record.eventName };
+    if (!current) return removeSource(deps, object.itemId, source);
+    const stored = await deps.repository.get(object.itemId);
+    if (stored && stored.source.key !== key) return notTheCurrentImage(object.itemId, stored);
+    const { versionId: _removed, etag: _etag, size: _size, ...rest } = source;
+    return ingestObject(deps, object, {
+      ...rest,
+      ...(current.versionId ? { versionId: current.versionId } : {}),
+    });
   }
+  if (!record.eventName.startsWith('ObjectCreated:'))
+    return { outcome: 'ignored', key, reason: record.eventName };
+  return ingestObject(deps, object, source);
+}
 
+const notTheCurrentImage = (itemId: string, stored: CatalogueItem): IngestOutcome => ({
+  outcome: 'stale',
+  itemId,
+  reason: `not the item's current image, which is ${stored.source.key}`,
+});
+
+/**
+ * The object at `source.key` is gone. That removes the item only when it is the item's current
+ * image: another copy of the same id (another folder, another extension) that the item has moved on
+ * from leaves it alone. Ordered like every write: a tombstone is only written over exactly the state
+ * that was read, and only when the delete is newer than it.
+ */
+export async function removeSource(
+  deps: IngestDeps,
+  itemId: string,
+  source: ItemSource,
+): Promise<IngestOutcome> {
+  const now = deps.now ?? Date.now;
+  for (let attempt = 1; ; attempt++) {
+    const stored = await deps.repository.get(itemId);
+    if (stored && stored.source.key !== source.key) {
+      // The refused replacement is gone: nothing is left to warn about.
+      if (stored.lastUpdateError?.key === source.key)
+        await deps.repository.clearUpdateErrorIfDeleted(itemId, source);
+      return notTheCurrentImage(itemId, stored);
+    }
+    if (isStale(stored, source)) return { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+    // Against other keys a tombstone is as old as the image it removed: a copy created after that
+    // image took over before the delete, so the delete would not have applied to it. With no row the
+    // image's create has not arrived yet, its age is unknown, and any copy that exists may take over.
+    const tombstone = { ...source, eventAt: stored?.source.eventAt ?? 0 };
+    if (await deps.repository.tombstoneIfUnchanged(itemId, tombstone, stored?.source, now()))
+      return { outcome: 'deleted', itemId };
+    if (attempt === DELETE_ATTEMPTS)
+      throw new Error(`item ${itemId} changed ${attempt} times while its image was being removed`);
+  }
+}
+
+/** The object at `source.key` (as of the event in `source`) is the item's image: embed or update it. */
+export async function ingestObject(
+  deps: IngestDeps,
+  object: CatalogueObject,
+  source: ItemSource,
+): Promise<IngestOutcome> {
+  const now = deps.now ?? Date.now;
+  const { itemId, key } = object;
   const stored = await deps.repository.get(itemId);
   if (isStale(stored, source)) return { outcome: 'stale', itemId, reason: 'a newer event was applied' };
 
@@ -96,6 +151,8 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
   }
   source.etag = source.etag ?? stripQuotes(head.etag);
   source.size = source.size ?? head.size;
+  // Pins the bytes read below to the version whose etag was just taken (when the bucket is versioned).
+  if (!source.versionId && head.versionId) source.versionId = head.versionId;
   const { attributes, warnings } = parseItemMetadata(head.metadata, object.folderCategory);
   const modelIds = deps.embedders.map((e) => e.modelId);
 
@@ -106,6 +163,7 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
       warnings,
       source,
       now(),
+      stored.lastUpdateError?.key === key,
     );
     if (applied) return { outcome: 'metadata_updated', itemId };
     // The condition also fails when the content changed after our read: fall through and re-embed.
@@ -133,6 +191,28 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
     base.dim = deps.embedders[0]?.dim;
   } catch (error) {
     if (!(error instanceof InvalidImage)) throw error;
+    if (stored?.status === 'ready') {
+      // A shop replacing a photo expects the product to stay visible until a good photo arrives:
+      // the item keeps its last good vector and shows why the update failed.
+      const applied = await deps.repository.recordUpdateErrorIfCurrent(
+        itemId,
+        {
+          code: error.code,
+          message: error.message,
+          key,
+          ...(source.etag ? { etag: source.etag } : {}),
+          ...(source.versionId ? { versionId: source.versionId } : {}),
+          sequencer: source.sequencer,
+          eventAt: source.eventAt,
+          at: now(),
+        },
+        stored.source,
+        now(),
+      );
+      return applied
+        ? { outcome: 'update_rejected', itemId, code: error.code }
+        : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+    }
     const rejected: CatalogueItem = {
       ...base,
       status: 'rejected',

@@ -261,6 +261,16 @@ export async function itemDetails(deps: RecommendDeps, itemId: string) {
     itemId: item.itemId,
     status: item.status,
     ...(item.rejection ? { rejection: item.rejection } : {}),
+    ...(item.lastUpdateError
+      ? {
+          lastUpdateError: {
+            code: item.lastUpdateError.code,
+            message: item.lastUpdateError.message,
+            key: item.lastUpdateError.key,
+            at: new Date(item.lastUpdateError.at).toISOString(),
+          },
+        }
+      : {}),
     title: item.title,
     category: item.category,
     price: item.price,

@@ -1,8 +1,10 @@
 /**
  * `npm run backfill -- --bucket <name> [--prefix catalogue/] [--concurrency n] [--model <manifest or id>]...
- * [--items-table <name>]`: embeds every catalogue image that has no item, or no vector for a target
- * model, through the same ordered, conditional writes as the embed function. Safe to rerun and safe
- * to run while events flow: it never overwrites what an event wrote and never resurrects a deleted item.
+ * [--items-table <name>] [--reconcile]`: embeds every catalogue image that has no item, or no vector for
+ * a target model, through the same ordered, conditional writes as the embed function. Safe to rerun and
+ * safe to run while events flow: it never overwrites what an event wrote and never resurrects a deleted
+ * item. With --reconcile it also applies what lost notifications would have: objects whose content or
+ * metadata changed are ingested again, and items whose image vanished are tombstoned.
  * Progress goes to stderr; one summary JSON line goes to stdout.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -12,12 +14,24 @@ import type { S3EventRecord } from 'aws-lambda';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
-import { catalogueObjectFromKey, encodeNotificationKey } from '../../functions/shared/catalogue-key';
-import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
+import {
+  type CatalogueObject,
+  catalogueObjectFromKey,
+  encodeNotificationKey,
+  normaliseSequencer,
+  reconciledSequencer,
+} from '../../functions/shared/catalogue-key';
+import { type CatalogueItem, CatalogueRepository } from '../../functions/shared/catalogue-repository';
 import { listEnv, numberEnv, optionalEnv } from '../../functions/shared/config';
 import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../../functions/shared/embedder';
 import { isDomainError } from '../../functions/shared/errors';
-import { type IngestDeps, ingestRecord } from '../../functions/shared/ingest';
+import {
+  type IngestDeps,
+  type IngestOutcome,
+  ingestObject,
+  ingestRecord,
+  removeSource,
+} from '../../functions/shared/ingest';
 import { loadManifest } from '../../functions/shared/model-manifest';
 import { S3ObjectStore } from '../../functions/shared/s3-object-store';
 import { CATALOGUE_PREFIX } from '../resources';
@@ -50,6 +64,14 @@ export interface BackfillOptions {
   onProgress?: (progress: { listed: number; done: number }) => void;
   /** Called for each object that failed (transient trouble; a rerun retries it). */
   onFailure?: (failure: { key: string; error: string }) => void;
+  /**
+   * Make the items match the bucket, as after notifications were lost (a crash of the local twin, a
+   * message dropped from the DLQ): re-ingest objects whose content or metadata differs from their
+   * item, let a copy created after the item's image take over, and tombstone items whose image is
+   * gone. Every write is ordered after the state it replaces and before any real event newer than
+   * it, so a notification still on its way wins. @default false
+   */
+  reconcile?: boolean;
 }
 
 export interface BackfillSummary {
@@ -62,6 +84,10 @@ export interface BackfillSummary {
   skipped: number;
   rejected: number;
   failed: number;
+  /** Reconcile: items ingested again because the bucket holds other content, metadata or copy. */
+  updated: number;
+  /** Reconcile: items tombstoned because their image is no longer in the bucket. */
+  removed: number;
 }
 
 /**
@@ -107,13 +133,72 @@ export async function backfill(deps: BackfillDeps, options: BackfillOptions): Pr
     skipped: 0,
     rejected: 0,
     failed: 0,
+    updated: 0,
+    removed: 0,
   };
   let done = 0;
+  /** Reconcile: every catalogue key listed, so that only the others need a HEAD to tell they are gone. */
+  const listedKeys = new Set<string>();
+  const failed = (key: string, error: unknown) => {
+    summary.failed++;
+    options.onFailure?.({ key, error: describeError(error) });
+  };
+
+  /** What reconciling one listed object with its item adds to the summary; undefined: nothing to do. */
+  const reconcileObject = async (
+    object: CatalogueObject,
+    listed: ListedObject,
+    stored: CatalogueItem,
+  ): Promise<Partial<BackfillSummary> | undefined> => {
+    const modifiedAt = listed.lastModified?.getTime();
+    if (stored.source.key === listed.key) {
+      if (isUpToDate(stored, listed)) return undefined;
+      // Not stale even for a tombstone: a listed key that HEAD still finds was put again after it.
+      return counted(
+        await ingestObject(deps, object, {
+          bucket: options.bucket,
+          key: listed.key,
+          sequencer: reconciledSequencer(newestSequencer(stored, listed.key), now()),
+          eventAt: modifiedAt ?? now(),
+        }),
+      );
+    }
+    // Another copy of the item (another folder or extension): it takes over only if it was created
+    // after the item's image, exactly as its lost notification would have; otherwise it is older.
+    if (modifiedAt === undefined || modifiedAt <= stored.source.eventAt) return undefined;
+    return counted(
+      await ingestObject(deps, object, {
+        bucket: options.bucket,
+        key: listed.key,
+        sequencer: normaliseSequencer(BACKFILL_SEQUENCER),
+        eventAt: modifiedAt,
+      }),
+    );
+  };
+
+  /** Reconcile: tombstones the item if its image is gone (its delete notification was lost). */
+  const removeIfVanished = async (entry: Pick<CatalogueItem, 'itemId' | 'status' | 'source'>) => {
+    const { key } = entry.source;
+    if (entry.status === 'deleted' || entry.source.bucket !== options.bucket) return;
+    if (!key.startsWith(prefix) || listedKeys.has(key)) return;
+    // Not listed, but perhaps put since the listing: only S3 can tell.
+    if (await deps.objects.head(options.bucket, key)) return;
+    const stored = await deps.repository.get(entry.itemId);
+    if (!stored || stored.status === 'deleted' || stored.source.key !== key) return;
+    const result = await removeSource(deps, entry.itemId, {
+      bucket: options.bucket,
+      key,
+      sequencer: reconciledSequencer(newestSequencer(stored, key), now()),
+      eventAt: stored.source.eventAt,
+    });
+    if (result.outcome === 'deleted') summary.removed++;
+  };
 
   /** What one object adds to the summary. */
   const backfillObject = async (listed: ListedObject): Promise<Partial<BackfillSummary>> => {
     const object = catalogueObjectFromKey(listed.key);
     if (!object) return { skipped: 1 };
+    if (options.reconcile) listedKeys.add(listed.key);
     const stored = await deps.repository.get(object.itemId);
     if (!stored) {
       // HEAD pins the exact version (when the bucket is versioned) so the etag matches the bytes read.
@@ -123,8 +208,13 @@ export async function backfill(deps: BackfillDeps, options: BackfillOptions): Pr
       if (result.outcome === 'ready') return { embedded: 1 };
       return result.outcome === 'rejected' ? { rejected: 1 } : { skipped: 1 };
     }
+    if (options.reconcile) {
+      const reconciled = await reconcileObject(object, listed, stored);
+      if (reconciled) return reconciled;
+    }
     // Deleted: a stale listing and a lost re-put notification look alike here; only a real event
-    // (e.g. CopyObject onto itself) may bring the item back. Rejected: already judged on this content.
+    // (e.g. CopyObject onto itself) or a reconcile may bring the item back. Rejected: already judged
+    // on this content.
     if (stored.status !== 'ready') return { skipped: 1 };
     // Another object holds this item id, or the content changed and its own event is on the way.
     if (stored.source.key !== listed.key || !listed.etag || stored.source.etag !== listed.etag)
@@ -162,13 +252,7 @@ export async function backfill(deps: BackfillDeps, options: BackfillOptions): Pr
         for (const [field, count] of Object.entries(counts) as Array<[keyof BackfillSummary, number]>)
           summary[field] += count;
       } catch (error) {
-        summary.failed++;
-        const message = isDomainError(error)
-          ? `${error.code}: ${error.message}`
-          : error instanceof Error
-            ? `${error.name}: ${error.message}`
-            : String(error);
-        options.onFailure?.({ key: next.value.key, error: message });
+        failed(next.value.key, error);
       }
       done++;
       options.onProgress?.({ listed: summary.listed, done });
@@ -178,7 +262,56 @@ export async function backfill(deps: BackfillDeps, options: BackfillOptions): Pr
   // An async generator queues concurrent next() calls, so the workers can share one listing.
   const iterator = deps.listing.list(options.bucket, prefix)[Symbol.asyncIterator]();
   await Promise.all(Array.from({ length: concurrency }, () => worker(iterator)));
+  if (options.reconcile) {
+    // After the listing, so that a copy that took over above is not mistaken for a vanished image.
+    for await (const entry of deps.repository.itemSources()) {
+      try {
+        await removeIfVanished(entry);
+      } catch (error) {
+        failed(entry.source?.key ?? entry.itemId, error);
+      }
+    }
+  }
   return summary;
+}
+
+/** How a reconciled object counts in the summary. */
+function counted(result: IngestOutcome): Partial<BackfillSummary> {
+  switch (result.outcome) {
+    case 'ready':
+    case 'metadata_updated':
+      return { updated: 1 };
+    case 'rejected':
+    case 'update_rejected':
+      return { rejected: 1 };
+    default:
+      return { skipped: 1 };
+  }
+}
+
+/**
+ * The item holds the listed object as it is now: same content (or the replacement that failed
+ * there), and no write to the key since. A listing's time has whole seconds at best, so a metadata
+ * change in the second of the item's own event goes unnoticed.
+ */
+function isUpToDate(stored: CatalogueItem, listed: ListedObject): boolean {
+  if (stored.status === 'deleted' || !listed.etag) return false;
+  const failed = stored.lastUpdateError?.key === listed.key ? stored.lastUpdateError : undefined;
+  if (stored.source.etag !== listed.etag && failed?.etag !== listed.etag) return false;
+  const appliedAt = Math.max(stored.source.eventAt, failed?.eventAt ?? 0);
+  return listed.lastModified === undefined || listed.lastModified.getTime() <= appliedAt;
+}
+
+/** The newest sequencer the item holds for `key`: its image's, or that of a failed replacement. */
+function newestSequencer(stored: CatalogueItem, key: string): string {
+  const failed = stored.lastUpdateError?.key === key ? stored.lastUpdateError.sequencer : '';
+  if (failed > stored.source.sequencer) return failed;
+  return stored.source.sequencer;
+}
+
+function describeError(error: unknown): string {
+  if (isDomainError(error)) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** An S3 notification record for an object found by listing, ordered below every real event. */
@@ -253,6 +386,10 @@ async function main(): Promise<void> {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--items-table <name>', 'items table (default: $ITEMS_TABLE)')
+    .option(
+      '--reconcile',
+      'also make items match the bucket: re-ingest changed objects, tombstone items whose image is gone',
+    )
     .parse();
   const options = program.opts<{
     bucket: string;
@@ -260,6 +397,7 @@ async function main(): Promise<void> {
     concurrency: number;
     model?: string[];
     itemsTable?: string;
+    reconcile?: boolean;
   }>();
   const itemsTable =
     options.itemsTable ??
@@ -303,6 +441,7 @@ async function main(): Promise<void> {
         bucket: options.bucket,
         prefix: options.prefix,
         concurrency: options.concurrency,
+        reconcile: options.reconcile === true,
         onProgress: ({ listed, done }) => {
           bar.setTotal(listed);
           bar.update(done);

@@ -160,6 +160,17 @@ const ItemDetails = component(
     rejection: z
       .object({ code: z.string().describe('e.g. not_an_image, pixel_limit'), message: z.string() })
       .optional(),
+    lastUpdateError: z
+      .object({
+        code: z.string().describe('why the replacement was refused, e.g. truncated_image'),
+        message: z.string(),
+        key: z.string().describe('the S3 key of the refused replacement'),
+        at: isoTime,
+      })
+      .optional()
+      .describe(
+        'A replacement image that could not be embedded; the item keeps serving its last good vector. Cleared by the next good upload.',
+      ),
     modelIds: z.array(z.string()).describe('Models that have a vector for this item'),
     servedByActiveModel: z.boolean(),
     metadataWarnings: z

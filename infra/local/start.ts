@@ -9,7 +9,6 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
 import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
 import { Embedder } from '../../functions/shared/embedder';
 import { S3ObjectStore } from '../../functions/shared/s3-object-store';
@@ -19,7 +18,6 @@ import { type LocalApp, startLocalApp } from './app';
 import { createLocalDynamoDbClient, createLocalS3Client } from './aws-env';
 import { demoCatalogue, uploadDemoImages } from './demo-catalogue';
 import { localCatalogueRoute } from './demo-routes';
-import { runAsFunction } from './iam/function-identity';
 import { openApiRoute } from './openapi';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -108,25 +106,34 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 
   const s3 = createLocalS3Client(app.stack.endpoints.s3);
-  // Anything uploaded while we were down (or before a Ctrl-C interrupted its embedding) is caught up,
-  // with the embed function's role: the catch-up does its work and may do nothing else.
+  // With the operator's credentials, as `npm run backfill -- --reconcile` against a deployed stack.
+  // The queue lives in this process: whatever it held when Lookalike stopped (a Ctrl-C, a crash) and
+  // whatever changed in the bucket while it was down is applied now, by reconciling with the bucket.
   const embedder = await Embedder.load();
-  const catchUp = await runAsFunction('embed', () =>
-    backfill(
-      {
-        repository: new CatalogueRepository(dynamoClient(), app.stack.tables.Items as string),
-        objects: new S3ObjectStore(s3Client(), embedder.limits.maxBytes),
-        embedders: [embedder],
-        listing: s3Listing(s3Client()),
-      },
-      { bucket: app.stack.bucket, concurrency: 2 },
-    ),
+  const catchUp = await backfill(
+    {
+      repository: new CatalogueRepository(
+        createLocalDynamoDbClient(app.stack.endpoints.dynamodb),
+        app.stack.tables.Items as string,
+      ),
+      objects: new S3ObjectStore(s3, embedder.limits.maxBytes),
+      embedders: [embedder],
+      listing: s3Listing(s3),
+    },
+    { bucket: app.stack.bucket, concurrency: 2, reconcile: true },
   );
   if (catchUp.embedded + catchUp.added_vectors > 0) {
     process.stderr.write(
       `caught up on ${catchUp.embedded + catchUp.added_vectors} images uploaded while Lookalike was stopped\n`,
     );
   }
+  if (catchUp.updated + catchUp.removed > 0) {
+    process.stderr.write(
+      `caught up on ${catchUp.updated} changed and ${catchUp.removed} deleted images while Lookalike was stopped\n`,
+    );
+  }
+  if (catchUp.failed > 0)
+    process.stderr.write(`catch-up: ${catchUp.failed} objects failed; they are retried on the next start\n`);
   if (options.seed && (await itemCount(app)) === 0) {
     const count = await seedDemoCatalogue(app, s3);
     await app.queue.drain({ timeoutMs: 600_000 });

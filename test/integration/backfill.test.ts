@@ -4,6 +4,7 @@
  * S3 and applied through the same core the embed handler uses.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,13 @@ import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../../funct
 import { ingestRecord } from '../../functions/shared/ingest';
 import { loadManifest } from '../../functions/shared/model-manifest';
 import { S3ObjectStore } from '../../functions/shared/s3-object-store';
-import { type BackfillDeps, type BackfillSummary, backfill, s3Listing } from '../../infra/cli/backfill';
+import {
+  type BackfillDeps,
+  type BackfillSummary,
+  backfill,
+  type ListedObject,
+  s3Listing,
+} from '../../infra/cli/backfill';
 import { catalogueJpeg, emojiImages } from '../support/images';
 import { useLocalStack } from '../support/local-stack';
 
@@ -70,6 +77,23 @@ async function item(itemId: string): Promise<CatalogueItem> {
 
 const run = (prefix: string, embedders = deps.embedders) =>
   backfill({ ...deps, embedders }, { bucket: stack.bucket, prefix, concurrency: 3 });
+const reconcile = (prefix: string, listing = deps.listing) =>
+  backfill({ ...deps, listing }, { bucket: stack.bucket, prefix, concurrency: 3, reconcile: true });
+
+/** The bucket as listed now, handed out later: a listing that events overtake. */
+async function listingNow(prefix: string) {
+  const objects: ListedObject[] = [];
+  for await (const object of deps.listing.list(stack.bucket, prefix)) objects.push(object);
+  return {
+    async *list() {
+      yield* objects;
+    },
+  };
+}
+
+/** Lets S3's whole-second LastModified tell a later write from the one an item holds. */
+const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1100 - (Date.now() % 1000)));
+const md5 = (body: Buffer) => createHash('md5').update(body).digest('hex');
 
 describe('backfill', () => {
   it('embeds every catalogue image that has no item; a rerun embeds nothing', async () => {
@@ -101,6 +125,8 @@ describe('backfill', () => {
       skipped: 1,
       rejected: 1,
       failed: 0,
+      updated: 0,
+      removed: 0,
     });
     for (const upload of uploads) {
       const stored = await item(path.basename(upload.key).replace(/\.(png|jpg)$/, ''));
@@ -130,6 +156,8 @@ describe('backfill', () => {
       skipped: 7,
       rejected: 0,
       failed: 0,
+      updated: 0,
+      removed: 0,
     });
     expect(embedSpy.mock.calls.length).toBe(embedsBefore);
   });
@@ -203,6 +231,8 @@ describe('backfill', () => {
       skipped: 1,
       rejected: 0,
       failed: 0,
+      updated: 0,
+      removed: 0,
     });
     for (const n of [30, 31, 32]) {
       const stored = await item(`rollout-${n}`);
@@ -247,7 +277,161 @@ describe('backfill', () => {
       skipped: 0,
       rejected: 0,
       failed: 0,
+      updated: 0,
+      removed: 0,
     });
     expect((await item('cli-one')).status).toBe('ready');
+
+    // The object goes without a notification; --reconcile applies it.
+    await stack.s3Client.send(
+      new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'catalogue/cli-two.png' }),
+    );
+    const reconciled = await promisify(execFile)(
+      tsx,
+      [cli, '--bucket', stack.bucket, '--prefix', 'catalogue/cli-', '--reconcile'],
+      { env: process.env },
+    );
+    const summary = reconciled.stdout.trim().split('\n').pop() ?? '';
+    expect(JSON.parse(summary)).toMatchObject({ listed: 1, removed: 1, failed: 0 });
+    expect((await item('cli-two')).status).toBe('deleted');
+  });
+
+  describe('--reconcile', () => {
+    it('re-ingests replaced and re-described objects, tombstones vanished ones, embeds new ones; a rerun does nothing', async () => {
+      const bodies = {
+        same: await png(50),
+        replaced: await png(51),
+        gone: await png(52),
+        described: await png(53),
+      };
+      for (const [name, body] of Object.entries(bodies))
+        await ingestRecord(
+          deps,
+          await eventDuring(() => put(`catalogue/rec-${name}.png`, body, { title: name })),
+        );
+      const before = {
+        same: await item('rec-same'),
+        replaced: await item('rec-replaced'),
+        described: await item('rec-described'),
+      };
+      // Lost notifications: the bucket changes and nothing tells the items table.
+      await nextSecond();
+      const replacement = await png(54);
+      const added = await png(55);
+      await put('catalogue/rec-replaced.png', replacement, { title: 'replaced' });
+      await stack.s3Client.send(
+        new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'catalogue/rec-gone.png' }),
+      );
+      // The same bytes with new metadata (s3rver keeps LastModified on a copy onto itself; S3 does not).
+      await put('catalogue/rec-described.png', bodies.described, { title: 'described again', price: '12' });
+      await put('catalogue/rec-added.png', added);
+      const embedsBefore = embedSpy.mock.calls.length;
+
+      const summary = await reconcile('catalogue/rec-');
+
+      expect(summary).toEqual<BackfillSummary>({
+        listed: 4,
+        embedded: 1,
+        added_vectors: 0,
+        skipped: 1,
+        rejected: 0,
+        failed: 0,
+        updated: 2,
+        removed: 1,
+      });
+      // Two embeds only: the new object and the replaced one; new metadata needs none.
+      expect(embedSpy.mock.calls.length - embedsBefore).toBe(2);
+      expect(await item('rec-same')).toEqual(before.same);
+      const replaced = await item('rec-replaced');
+      expect(replaced).toMatchObject({ status: 'ready', source: { etag: md5(replacement) } });
+      expect(bytesOf(replaced.vectors[embedder.modelId])).toEqual(
+        bytesOf((await embedder.embed(replacement)).vector),
+      );
+      expect(replaced.source.sequencer > before.replaced.source.sequencer).toBe(true);
+      expect(await item('rec-gone')).toMatchObject({ status: 'deleted', vectors: {} });
+      const described = await item('rec-described');
+      expect(described).toMatchObject({ status: 'ready', title: 'described again', price: 12 });
+      expect(bytesOf(described.vectors[embedder.modelId])).toEqual(
+        bytesOf(before.described.vectors[embedder.modelId]),
+      );
+      expect(await item('rec-added')).toMatchObject({ status: 'ready', source: { etag: md5(added) } });
+
+      const embedsBeforeRerun = embedSpy.mock.calls.length;
+      const rerun = await reconcile('catalogue/rec-');
+
+      expect(rerun).toMatchObject({ listed: 4, embedded: 0, updated: 0, removed: 0, skipped: 4, failed: 0 });
+      expect(embedSpy.mock.calls.length).toBe(embedsBeforeRerun);
+    }, 120_000);
+
+    it('follows the bucket across copies: a re-put after a delete returns, a later copy takes over, an earlier one does not', async () => {
+      // Deleted by an event, then put again with its notification lost.
+      const key = 'catalogue/rc-back.png';
+      await ingestRecord(deps, await eventDuring(async () => put(key, await png(60))));
+      await ingestRecord(
+        deps,
+        await eventDuring(() =>
+          stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: key })),
+        ),
+      );
+      expect((await item('rc-back')).status).toBe('deleted');
+      const back = await png(61);
+      await put(key, back);
+      // A copy older than the item's image, and a newer one of another item, both without events.
+      await put('catalogue/rc-old/rc-later.png', await png(62));
+      await put('catalogue/rc-old/rc-stays.png', await png(63));
+      await nextSecond();
+      await ingestRecord(deps, await eventDuring(async () => put('catalogue/rc-stays.png', await png(64))));
+      await ingestRecord(deps, await eventDuring(async () => put('catalogue/rc-later.png', await png(65))));
+      await nextSecond();
+      const later = await png(66);
+      await put('catalogue/rc-new/rc-later.png', later);
+
+      const summary = await reconcile('catalogue/rc');
+
+      expect(summary).toMatchObject({ updated: 2, removed: 0, failed: 0 });
+      expect(await item('rc-back')).toMatchObject({ status: 'ready', source: { key, etag: md5(back) } });
+      expect(await item('rc-later')).toMatchObject({
+        status: 'ready',
+        source: { key: 'catalogue/rc-new/rc-later.png', etag: md5(later) },
+      });
+      expect((await item('rc-stays')).source.key).toBe('catalogue/rc-stays.png');
+    }, 120_000);
+
+    it('never resurrects or removes on a listing that events overtook, and loses to a notification still on its way', async () => {
+      const overtaken = 'catalogue/rec-race-deleted.png';
+      await ingestRecord(deps, await eventDuring(async () => put(overtaken, await png(70))));
+      await stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: overtaken }));
+      // Listed, then deleted by an event: the stale listing must not bring it back.
+      const gone = 'catalogue/rec-race-gone.png';
+      await ingestRecord(deps, await eventDuring(async () => put(gone, await png(75))));
+      const listing = await listingNow('catalogue/rec-race-');
+      await ingestRecord(
+        deps,
+        await eventDuring(() =>
+          stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: gone })),
+        ),
+      );
+      // After the listing: the object comes back (listed as absent), and another one appears.
+      await ingestRecord(deps, await eventDuring(async () => put(overtaken, await png(71))));
+      const appeared = 'catalogue/rec-race-new.png';
+      await ingestRecord(deps, await eventDuring(async () => put(appeared, await png(72))));
+      // A replacement whose notification is still queued when the reconcile runs.
+      const queuedKey = 'catalogue/rec-race-queued.png';
+      await ingestRecord(deps, await eventDuring(async () => put(queuedKey, await png(73))));
+      const queuedBody = await png(74);
+      const queued = await eventDuring(() => put(queuedKey, queuedBody));
+      const queuedListing = await listingNow(queuedKey);
+
+      expect(await reconcile('catalogue/rec-race-', listing)).toMatchObject({ removed: 0, failed: 0 });
+      expect(await reconcile(queuedKey, queuedListing)).toMatchObject({ updated: 1, failed: 0 });
+
+      expect((await item('rec-race-gone')).status).toBe('deleted');
+      expect((await item('rec-race-deleted')).status).toBe('ready');
+      expect((await item('rec-race-new')).status).toBe('ready');
+      // The real event is newer than the reconciled state: it applies (same content, no embed).
+      expect(await ingestRecord(deps, queued)).toMatchObject({ outcome: 'metadata_updated' });
+      expect(await item('rec-race-queued')).toMatchObject({ source: { etag: md5(queuedBody) } });
+      expect((await item('rec-race-queued')).source.sequencer).toHaveLength(64);
+    }, 120_000);
   });
 });

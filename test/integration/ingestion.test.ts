@@ -32,8 +32,10 @@ let handler: SqsBatchHandler;
 let reference: Embedder;
 let repository: CatalogueRepository;
 let embedSpy: jest.SpyInstance;
-const writeSpies: Record<'putIfNewer' | 'tombstoneIfNewer' | 'updateAttributesIfNewer', jest.SpyInstance> =
-  {} as never;
+const writeSpies: Record<
+  'putIfNewer' | 'tombstoneIfUnchanged' | 'updateAttributesIfNewer',
+  jest.SpyInstance
+> = {} as never;
 
 beforeAll(async () => {
   // The handler reads its environment and creates its clients at module load: import it only now.
@@ -42,7 +44,7 @@ beforeAll(async () => {
   repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items ?? '');
   // Call-through spies: the handler's embedder and repository are instances of these same classes.
   embedSpy = jest.spyOn(Embedder.prototype, 'embed');
-  for (const method of ['putIfNewer', 'tombstoneIfNewer', 'updateAttributesIfNewer'] as const) {
+  for (const method of ['putIfNewer', 'tombstoneIfUnchanged', 'updateAttributesIfNewer'] as const) {
     writeSpies[method] = jest.spyOn(CatalogueRepository.prototype, method);
   }
 });
@@ -102,7 +104,7 @@ const handlerEmbeds = () => embedSpy.mock.contexts.filter((context) => context !
 
 /** Conditional writes the repository applied to one item, by method. */
 async function appliedWrites(itemId: string): Promise<Record<keyof typeof writeSpies, number>> {
-  const counts = { putIfNewer: 0, tombstoneIfNewer: 0, updateAttributesIfNewer: 0 };
+  const counts = { putIfNewer: 0, tombstoneIfUnchanged: 0, updateAttributesIfNewer: 0 };
   for (const [method, spy] of Object.entries(writeSpies) as Array<
     [keyof typeof writeSpies, jest.SpyInstance]
   >) {
@@ -210,7 +212,7 @@ describe('catalogue ingestion through the embed handler', () => {
     expect(last.updatedAt).toBe(first.updatedAt);
     expect(await appliedWrites('duplicate')).toEqual({
       putIfNewer: 1,
-      tombstoneIfNewer: 0,
+      tombstoneIfUnchanged: 0,
       updateAttributesIfNewer: 0,
     });
     expect(handlerEmbeds() - embedsBefore).toBe(1);
@@ -256,9 +258,39 @@ describe('catalogue ingestion through the embed handler', () => {
     expect(await item('deleted-first')).toMatchObject({ status: 'deleted', vectors: {} });
     expect(await appliedWrites('deleted-first')).toEqual({
       putIfNewer: 0,
-      tombstoneIfNewer: 1,
+      tombstoneIfUnchanged: 1,
       updateAttributesIfNewer: 0,
     });
+  });
+
+  it('lets a copy created before the current image was deleted take over, whatever the delivery order', async () => {
+    const { queue } = ingestionQueue({ route: false });
+    const orders = [
+      ['createOld', 'removeOld', 'createNew'],
+      ['removeOld', 'createNew', 'createOld'],
+      ['createNew', 'removeOld', 'createOld'],
+      ['removeOld', 'createOld', 'createNew'],
+    ] as const;
+    for (const [i, order] of orders.entries()) {
+      const [older, newer] = [`catalogue/fa/copies-${i}.png`, `catalogue/fb/copies-${i}.png`];
+      const body = await png(140 + i);
+      const [createOld] = await stack.eventsDuring(async () => put(older, await png(150 + i)));
+      const [createNew] = await stack.eventsDuring(() => put(newer, body));
+      const [removeOld] = await stack.eventsDuring(() =>
+        stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: older })),
+      );
+      const events = { createOld, createNew, removeOld };
+
+      for (const name of order) {
+        queue.send(message(events[name] as S3NotificationRecord));
+        await drain(queue);
+      }
+
+      expect({ order, item: await item(`copies-${i}`) }).toMatchObject({
+        order,
+        item: { status: 'ready', source: { key: newer, etag: md5(body) } },
+      });
+    }
   });
 
   it('tombstones a deleted object, and a late create of the deleted version does not resurrect it', async () => {
@@ -356,7 +388,7 @@ describe('catalogue ingestion through the embed handler', () => {
     expect(handlerEmbeds() - embedsBefore).toBe(0);
     expect(await appliedWrites('apple')).toEqual({
       putIfNewer: 1,
-      tombstoneIfNewer: 0,
+      tombstoneIfUnchanged: 0,
       updateAttributesIfNewer: 1,
     });
   });

@@ -2,9 +2,7 @@
  * `npm start` as a developer runs it: a child process on free ports with a data directory, driven
  * only through what it prints (the endpoints and the quick-start commands) and then stopped with Ctrl-C.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -12,93 +10,9 @@ import { LOCAL_CREDENTIALS } from '../../infra/local/aws-env';
 import { generateOpenApi } from '../../infra/local/openapi';
 import { startS3Local } from '../../infra/local/s3-local';
 import { catalogueJpeg, emojiImages } from '../support/images';
-
-const REPO = join(__dirname, '..', '..');
-const TSX = require.resolve('tsx/cli');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-interface Running {
-  readonly child: ChildProcess;
-  readonly output: { stdout: string; stderr: string };
-  readonly exited: Promise<number | null>;
-}
-
-/** `npx tsx infra/local/start.ts ...`, in its own process group like a command in a terminal. */
-async function npmStart(dataDir: string): Promise<Running> {
-  const [api, s3, dynamo] = [await freePort(), await freePort(), await freePort()];
-  const args = [
-    '--api-port',
-    api,
-    '--s3-port',
-    s3,
-    '--dynamo-port',
-    dynamo,
-    '--data-dir',
-    dataDir,
-    '--no-seed',
-  ];
-  const child = spawn(process.execPath, [TSX, 'infra/local/start.ts', ...args.map(String)], {
-    cwd: REPO,
-    env: { ...process.env, FORCE_COLOR: '0' },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = { stdout: '', stderr: '' };
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output.stdout += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output.stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output, exited };
-}
-
-async function untilReady(running: Running, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!/^ready$/m.test(running.output.stdout)) {
-    if (running.child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(
-        `npm start did not get ready:\n${running.output.stdout}\n${running.output.stderr.slice(-3000)}`,
-      );
-    }
-    await sleep(100);
-  }
-}
-
-/** Ctrl-C in a terminal: SIGINT to the whole process group. */
-async function interrupt(running: Running): Promise<number | null> {
-  if (running.child.pid !== undefined && running.child.exitCode === null)
-    process.kill(-running.child.pid, 'SIGINT');
-  return running.exited;
-}
-
-function kill(running: Running | undefined) {
-  if (running?.child.pid !== undefined && running.child.exitCode === null) {
-    try {
-      process.kill(-running.child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
+import { interrupt, killHard, npmStart, printed, type RunningStart, untilReady } from '../support/npm-start';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A printed line's value, e.g. `printed(stdout, 'API')` for "  API           http://...". */
-function printed(stdout: string, label: string): string {
-  const value = new RegExp(`^\\s+${label}\\s+(\\S+)`, 'm').exec(stdout)?.[1];
-  if (!value) throw new Error(`npm start did not print ${label}:\n${stdout}`);
-  return value;
-}
 
 type Variables = Record<string, string>;
 
@@ -307,12 +221,11 @@ describe('npm start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'lookalike-start-'));
   const images = emojiImages();
   const photo = (name: string) => catalogueJpeg(images.find((image) => image.name === name)?.file ?? '', 600);
-  let running: Running | undefined;
+  let running: RunningStart | undefined;
   let bucket = '';
 
   afterAll(async () => {
-    kill(running);
-    await running?.exited;
+    await killHard(running);
     rmSync(dataDir, { recursive: true, force: true });
   });
 

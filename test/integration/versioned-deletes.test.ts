@@ -131,4 +131,33 @@ describe('deletes in a versioned bucket', () => {
     bucket.removeVersion(key, v2);
     expect((await ingestRecord(deps, record('ObjectRemoved:Delete', key, v2))).outcome).toBe('deleted');
   });
+
+  it('ignores a version removed from a copy that is not the item’s current image', async () => {
+    const bucket = new VersionedBucket();
+    const deps = {
+      repository: new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items ?? ''),
+      objects: bucket,
+      embedders: [embedder],
+    };
+    const older = 'catalogue/fa/H-3.png';
+    const newer = 'catalogue/fb/H-3.png';
+    const v1 = bucket.put(older, readFileSync(emojiImages()[13]?.file as string));
+    await ingestRecord(deps, record('ObjectCreated:Put', older, v1, `etag-${v1}`));
+    const v2 = bucket.put(older, readFileSync(emojiImages()[14]?.file as string));
+    await ingestRecord(deps, record('ObjectCreated:Put', older, v2, `etag-${v2}`));
+    const v3 = bucket.put(newer, readFileSync(emojiImages()[15]?.file as string));
+    await ingestRecord(deps, record('ObjectCreated:Put', newer, v3, `etag-${v3}`));
+    const current = await deps.repository.get('H-3');
+    expect(current?.source).toMatchObject({ key: newer, versionId: v3 });
+
+    // The older copy keeps a current version (v2), so its removal reads like an update of that copy.
+    bucket.removeVersion(older, v1);
+    expect((await ingestRecord(deps, record('ObjectRemoved:Delete', older, v1))).outcome).toBe('stale');
+    const marker = bucket.deleteMarker(older);
+    expect(
+      (await ingestRecord(deps, record('ObjectRemoved:DeleteMarkerCreated', older, marker))).outcome,
+    ).toBe('stale');
+
+    expect(await deps.repository.get('H-3')).toEqual(current);
+  });
 });

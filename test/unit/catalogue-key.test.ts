@@ -4,6 +4,7 @@ import {
   decodeNotificationKey,
   encodeNotificationKey,
   normaliseSequencer,
+  reconciledSequencer,
 } from '../../functions/shared/catalogue-key';
 import { isStale } from '../../functions/shared/catalogue-repository';
 import { parseItemMetadata } from '../../functions/shared/item-metadata';
@@ -83,6 +84,32 @@ describe('event order', () => {
     expect(isStale(stored('catalogue/a/x.jpg', 'FF', 10), source('catalogue/b/x.jpg', '01', 11))).toBe(false);
     expect(isStale(stored('catalogue/a/x.jpg', '01', 10), source('catalogue/b/x.jpg', 'FF', 9))).toBe(true);
     expect(isStale(undefined, source('k', '01', 1))).toBe(false);
+  });
+
+  it('places a reconciled state after the state it replaced and before every newer real event', () => {
+    const applied = normaliseSequencer('0055AED6DCD90281E5');
+    const reconciled = reconciledSequencer(applied, 1_000);
+    expect(applied < reconciled).toBe(true);
+    expect(reconciled < normaliseSequencer('0055AED6DCD90281E6')).toBe(true);
+    expect(reconciled < normaliseSequencer('0155AED6DCD90281E0')).toBe(true);
+    // A later reconcile of the same state, or of the reconciled one, sorts after the earlier one.
+    expect(reconciled < reconciledSequencer(applied, 2_000)).toBe(true);
+    expect(reconciled < reconciledSequencer(reconciled, 2_000)).toBe(true);
+    expect(reconciledSequencer(reconciled, 2_000) < normaliseSequencer('0055AED6DCD90281E6')).toBe(true);
+    expect(
+      isStale(stored('k', '0055AED6DCD90281E5', 1), { ...source('k', '00', 1), sequencer: reconciled }),
+    ).toBe(false);
+  });
+
+  it('counts a recorded failed replacement as applied', () => {
+    const item = {
+      ...stored('k', '0A', 1),
+      lastUpdateError: { ...source('k', '0C', 3), code: 'truncated_image', message: '', at: 3 },
+    } as Parameters<typeof isStale>[0];
+    expect(isStale(item, source('k', '0C', 3))).toBe(true); // its duplicate
+    expect(isStale(item, source('k', '0B', 2))).toBe(true);
+    expect(isStale(item, source('k', '0D', 4))).toBe(false);
+    expect(isStale(item, source('catalogue/other/k.png', '01', 2))).toBe(true);
   });
 });
 

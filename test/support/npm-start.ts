@@ -1,0 +1,93 @@
+/**
+ * `npm start` as a child process on free ports, in its own process group like a command in a
+ * terminal, so a test can Ctrl-C it or kill it outright (DynamoDB Local's JVM included).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const REPO = join(__dirname, '..', '..');
+const TSX = require.resolve('tsx/cli');
+
+export interface RunningStart {
+  readonly child: ChildProcess;
+  readonly output: { stdout: string; stderr: string };
+  readonly exited: Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** `npx tsx infra/local/start.ts --no-seed` on free ports with this data directory. */
+export async function npmStart(dataDir: string): Promise<RunningStart> {
+  const [api, s3, dynamo] = [await freePort(), await freePort(), await freePort()];
+  const args = [
+    '--api-port',
+    api,
+    '--s3-port',
+    s3,
+    '--dynamo-port',
+    dynamo,
+    '--data-dir',
+    dataDir,
+    '--no-seed',
+  ];
+  const child = spawn(process.execPath, [TSX, 'infra/local/start.ts', ...args.map(String)], {
+    cwd: REPO,
+    env: { ...process.env, FORCE_COLOR: '0' },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output, exited };
+}
+
+export async function untilReady(running: RunningStart, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!/^ready$/m.test(running.output.stdout)) {
+    if (running.child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(
+        `npm start did not get ready:\n${running.output.stdout}\n${running.output.stderr.slice(-3000)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Ctrl-C in a terminal: SIGINT to the whole process group. Resolves with the exit code. */
+export async function interrupt(running: RunningStart): Promise<number | null> {
+  if (running.child.pid !== undefined && running.child.exitCode === null)
+    process.kill(-running.child.pid, 'SIGINT');
+  return running.exited;
+}
+
+/** A crash: SIGKILL to the whole process group, nothing gets to clean up. Resolves once it is gone. */
+export async function killHard(running: RunningStart | undefined): Promise<void> {
+  if (running?.child.pid === undefined || running.child.exitCode !== null) return;
+  try {
+    process.kill(-running.child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  await running.exited;
+}
+
+/** A printed line's value, e.g. `printed(stdout, 'API')` for "  API           http://...". */
+export function printed(stdout: string, label: string): string {
+  const value = new RegExp(`^\\s+${label}\\s+(\\S+)`, 'm').exec(stdout)?.[1];
+  if (!value) throw new Error(`npm start did not print ${label}:\n${stdout}`);
+  return value;
+}
