@@ -3,9 +3,8 @@
  * sent before it remains, and what is accepted around or after it forms a new profile that counts
  * exactly the events stored (issue 14, finding 3).
  */
-import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
-import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
-import { postJson, useLocalApp } from '../support/local-app';
+import type { ProfileStore } from '../../functions/shared/profile-store';
+import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 import { seedSyntheticItems } from '../support/synthetic-items';
 
 const local = useLocalApp();
@@ -14,12 +13,7 @@ let store: ProfileStore;
 
 beforeAll(async () => {
   await seedSyntheticItems(local.app, itemIds);
-  const { tables, endpoints } = local.app.stack;
-  store = new ProfileStore(
-    createLocalDynamoDbClient(endpoints.dynamodb),
-    storeTablesOf(tables),
-    local.app.manifest.modelId,
-  );
+  store = profileStoreOf(local.app);
 }, 120_000);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

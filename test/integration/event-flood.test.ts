@@ -5,9 +5,8 @@
  * the API's timeout with exact counts. Latencies are printed, never asserted (the box is shared).
  */
 import { dynamoClient } from '../../functions/shared/aws-clients';
-import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
-import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
-import { postJson, useLocalApp } from '../support/local-app';
+import type { ProfileStore } from '../../functions/shared/profile-store';
+import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 import { seedSyntheticItems } from '../support/synthetic-items';
 
 const DAY = 86_400_000;
@@ -17,12 +16,7 @@ let store: ProfileStore;
 
 beforeAll(async () => {
   await seedSyntheticItems(local.app, itemIds);
-  const { tables, endpoints } = local.app.stack;
-  store = new ProfileStore(
-    createLocalDynamoDbClient(endpoints.dynamodb),
-    storeTablesOf(tables),
-    local.app.manifest.modelId,
-  );
+  store = profileStoreOf(local.app);
 }, 120_000);
 
 const base = Date.now() - 3_600_000;

@@ -5,10 +5,9 @@
  * the batch.
  */
 import { readFileSync } from 'node:fs';
-import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
-import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
+import type { ProfileStore } from '../../functions/shared/profile-store';
 import { emojiImages } from '../support/images';
-import { postJson, useLocalApp } from '../support/local-app';
+import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 
 const local = useLocalApp();
 const catalogue = emojiImages('google').slice(330, 332);
@@ -20,12 +19,7 @@ beforeAll(async () => {
     catalogue.map((image, i) => local.upload(`catalogue/h/hostile-${i}.png`, readFileSync(image.file))),
   );
   await local.app.queue.drain({ timeoutMs: 60_000 });
-  const { tables, endpoints } = local.app.stack;
-  store = new ProfileStore(
-    createLocalDynamoDbClient(endpoints.dynamodb),
-    storeTablesOf(tables),
-    local.app.manifest.modelId,
-  );
+  store = profileStoreOf(local.app);
 }, 120_000);
 
 type Result = { status: string; code?: string; message?: string };

@@ -8,13 +8,12 @@ import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { type CfnPolicy, Policy } from 'aws-cdk-lib/aws-iam';
 import { s3Client } from '../../functions/shared/aws-clients';
 import { readPointer } from '../../functions/shared/catalogue-index';
-import { encodeNotificationKey } from '../../functions/shared/catalogue-key';
 import { createLocalS3Client } from '../../infra/local/aws-env';
 import { runAsFunction } from '../../infra/local/iam/function-identity';
 import { type StackRoles, synthStackRoles } from '../../infra/local/iam/stack-roles';
 import type { LookalikeStack } from '../../infra/lookalike-stack';
 import { emojiImages } from '../support/images';
-import { useLocalApp } from '../support/local-app';
+import { useLocalApp, versionRemovedMessage } from '../support/local-app';
 
 /** Removes one action from every statement of the role policies of these functions, in the construct tree. */
 function withoutGrant(
@@ -97,25 +96,7 @@ describe('roles without s3:ListBucket', () => {
     );
     await local.app.queue.drain({ timeoutMs: 60_000 });
     local.app.queue.send(
-      JSON.stringify({
-        Records: [
-          {
-            eventVersion: '2.1',
-            eventSource: 'aws:s3',
-            awsRegion: 'us-east-1',
-            eventTime: new Date().toISOString(),
-            eventName: 'ObjectRemoved:Delete',
-            s3: {
-              bucket: { name: local.app.stack.bucket, arn: `arn:aws:s3:::${local.app.stack.bucket}` },
-              object: {
-                key: encodeNotificationKey('catalogue/x/versioned.png'),
-                versionId: 'removed-for-good',
-                sequencer: 'FFFFFFFFFFFFFFFF',
-              },
-            },
-          },
-        ],
-      }),
+      versionRemovedMessage(local.app.stack.bucket, 'catalogue/x/versioned.png', 'removed-for-good'),
     );
     await local.app.queue.drain({ timeoutMs: 60_000 });
     expect(local.app.queue.dlq()).toHaveLength(1);

@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { CopyObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
-import { encodeNotificationKey } from '../../functions/shared/catalogue-key';
 import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
 import { Embedder } from '../../functions/shared/embedder';
 import { S3ObjectStore } from '../../functions/shared/s3-object-store';
@@ -16,7 +15,7 @@ import { createLocalS3Client } from '../../infra/local/aws-env';
 import { runAsFunction } from '../../infra/local/iam/function-identity';
 import type { UnusedGrant } from '../../infra/local/iam/iam-twin';
 import { catalogueJpeg, emojiImages } from '../support/images';
-import { postJson, useLocalApp } from '../support/local-app';
+import { postJson, useLocalApp, versionRemovedMessage } from '../support/local-app';
 
 const local = useLocalApp({ environment: { INDEX_REFRESH_MS: '0' } });
 
@@ -84,27 +83,7 @@ describe('the stack as deployed, with IAM enforced', () => {
     await local.app.compact();
 
     // A versioned delete that leaves no current version: the embed function's HEAD finds nothing.
-    local.app.queue.send(
-      JSON.stringify({
-        Records: [
-          {
-            eventVersion: '2.1',
-            eventSource: 'aws:s3',
-            awsRegion: 'us-east-1',
-            eventTime: new Date().toISOString(),
-            eventName: 'ObjectRemoved:Delete',
-            s3: {
-              bucket: { name: local.app.stack.bucket, arn: `arn:aws:s3:::${local.app.stack.bucket}` },
-              object: {
-                key: encodeNotificationKey(key(3)),
-                versionId: 'gone-for-good',
-                sequencer: 'FFFFFFFFFFFFFFFF',
-              },
-            },
-          },
-        ],
-      }),
-    );
+    local.app.queue.send(versionRemovedMessage(local.app.stack.bucket, key(3), 'gone-for-good'));
     await s3().send(new DeleteObjectCommand({ Bucket: local.app.stack.bucket, Key: key(3) }));
     await local.app.queue.drain({ timeoutMs: 60_000 });
     expect(local.app.queue.dlq()).toEqual([]);

@@ -11,7 +11,7 @@ import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-stor
 import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/shared/track-events';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
-import { postJson, useLocalApp } from '../support/local-app';
+import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 
 const DAY = 86_400_000;
 const local = useLocalApp();
@@ -24,12 +24,7 @@ beforeAll(async () => {
     catalogue.map((image, i) => local.upload(`catalogue/emoji/sku-${i}.png`, readFileSync(image.file))),
   );
   await local.app.queue.drain({ timeoutMs: 60_000 });
-  const { tables, endpoints } = local.app.stack;
-  store = new ProfileStore(
-    createLocalDynamoDbClient(endpoints.dynamodb),
-    storeTablesOf(tables),
-    local.app.manifest.modelId,
-  );
+  store = profileStoreOf(local.app);
 }, 120_000);
 
 type Result = { status: string; code?: string; index: number };

@@ -4,9 +4,9 @@
  * refuses what AWS refuses: DynamoDB Local's own item-size check is measured here at the boundary.
  */
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
+import type { ProfileStore } from '../../functions/shared/profile-store';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
-import { postJson, useLocalApp } from '../support/local-app';
+import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 import { seedSyntheticItems } from '../support/synthetic-items';
 
 const LIMIT = 400 * 1024;
@@ -21,12 +21,7 @@ let store: ProfileStore;
 
 beforeAll(async () => {
   await seedSyntheticItems(local.app, itemIds);
-  const { tables, endpoints } = local.app.stack;
-  store = new ProfileStore(
-    createLocalDynamoDbClient(endpoints.dynamodb),
-    storeTablesOf(tables),
-    local.app.manifest.modelId,
-  );
+  store = profileStoreOf(local.app);
 }, 120_000);
 
 /** An item's size as DynamoDB counts it: attribute names plus values (strings in UTF-8, numbers about their digits). */

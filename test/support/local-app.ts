@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { encodeNotificationKey } from '../../functions/shared/catalogue-key';
+import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
 import { invoke, type LocalResponse } from '../../infra/local/api-server';
 import { type LocalApp, type LocalAppOptions, startLocalApp } from '../../infra/local/app';
 import { signForLocalIam } from '../../infra/local/auth';
-import { createLocalS3Client } from '../../infra/local/aws-env';
+import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { DYNAMODB_ENDPOINT_ENV } from './shared-dynamodb';
 
 /** Who makes a call: a user (their token), an admin token, a trusted back end (SigV4), or nobody. */
@@ -84,6 +86,35 @@ export function useLocalApp(options: LocalAppOptions = {}): TestApp {
     },
   };
 }
+
+/** The profile store over the app's tables, with the operator's credentials (for reading back what was stored). */
+export const profileStoreOf = (app: LocalApp) =>
+  new ProfileStore(
+    createLocalDynamoDbClient(app.stack.endpoints.dynamodb),
+    storeTablesOf(app.stack.tables),
+    app.manifest.modelId,
+  );
+
+/**
+ * The uploads queue's message for a version removed for good from a versioned bucket (S3 names the
+ * version on `ObjectRemoved:Delete`); s3rver keeps no versions, so tests send it themselves.
+ */
+export const versionRemovedMessage = (bucket: string, key: string, versionId: string) =>
+  JSON.stringify({
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: new Date().toISOString(),
+        eventName: 'ObjectRemoved:Delete',
+        s3: {
+          bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
+          object: { key: encodeNotificationKey(key), versionId, sequencer: 'FFFFFFFFFFFFFFFF' },
+        },
+      },
+    ],
+  });
 
 export const postJson = (path: string, body: unknown) => ({
   method: 'POST',

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -9,33 +8,16 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { synthInputsHash } from '../../infra/local/iam/stack-roles';
 import { LookalikeStack, type LookalikeStackProps } from '../../infra/lookalike-stack';
 
 const REPO = join(__dirname, '..', '..');
 const CACHE = join(REPO, '.cache', 'synth');
-
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.name === 'node_modules' || entry.name === 'dist') return [];
-    return entry.isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
-/** Everything a synthesized template depends on: a change to any of these re-synthesizes. */
-function inputsHash(variant: string): string {
-  const hash = createHash('sha256').update(variant);
-  const inputs = [...filesUnder(join(REPO, 'infra')), ...filesUnder(join(REPO, 'functions'))].sort();
-  inputs.push(join(REPO, 'layers', 'model', 'dist', 'manifest.json'), join(REPO, 'package-lock.json'));
-  for (const file of inputs) hash.update(relative(REPO, file)).update(readFileSync(file));
-  return hash.digest('hex').slice(0, 16);
-}
 
 export interface NagReport {
   violations: Array<{ ruleName: string; description: string; resources: string[] }>;
@@ -70,7 +52,7 @@ export interface Synthesized {
  * a file cache: esbuild-bundling the functions is the slow part of a synth.
  */
 export function synthesize(variant = 'default', props: LookalikeStackProps = {}): Synthesized {
-  const key = `${variant}-${inputsHash(`${variant}:${JSON.stringify(props)}`)}`;
+  const key = `${variant}-${synthInputsHash(`${variant}:${JSON.stringify(props)}`)}`;
   const outdir = join(CACHE, key);
   const templateFile = join(outdir, 'Lookalike.template.json');
   if (!existsSync(templateFile)) {

@@ -214,12 +214,6 @@ export class IamTwin {
     return accessKeyId === undefined ? undefined : this.byAccessKey.get(accessKeyId);
   }
 
-  role(functionName: string): ResolvedRole {
-    const role = this.roles.find((r) => r.functionName === functionName);
-    if (!role) throw new Error(`no function named ${functionName} in the stack`);
-    return role;
-  }
-
   /**
    * Evaluates each authorization the request needs, in order; returns the first that is refused.
    * `undefined` when all are granted or the caller is not a function.
@@ -274,10 +268,6 @@ export class IamTwin {
       }
     }
     return unused;
-  }
-
-  resetRecords(): void {
-    this.records.clear();
   }
 
   /** undefined when allowed, else AWS's reason ("because no identity-based policy allows ..."). */

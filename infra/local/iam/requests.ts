@@ -89,7 +89,8 @@ export interface S3Target {
   readonly key?: string;
 }
 
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+/** The first value of a header or query parameter that may repeat. */
+export const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 /** Bucket and key of a path-style request. */
 export function s3TargetOf(path: string): S3Target {

@@ -6,7 +6,7 @@
 import type S3rver = require('@20minutes/s3rver');
 
 import type { RequestAuthorizer } from './dynamodb-proxy';
-import { accessKeyIdOf, missingObjectListCheck, s3Authorizations, s3TargetOf } from './requests';
+import { accessKeyIdOf, first, missingObjectListCheck, s3Authorizations, s3TargetOf } from './requests';
 
 const xmlEscape = (text: string) =>
   text.replace(
@@ -25,8 +25,6 @@ export function s3Error(ctx: S3rver.KoaContext, status: number, code: string, me
   ctx.type = 'application/xml';
   ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error>`;
 }
-
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 export function iamMiddleware(authorizer: () => RequestAuthorizer | undefined): S3rver.Middleware {
   return async (ctx, next) => {

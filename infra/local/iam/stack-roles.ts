@@ -82,10 +82,18 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-function inputsHash(props: LookalikeStackProps): string {
-  const hash = createHash('sha256').update(JSON.stringify(props));
+/**
+ * Everything a synthesized template depends on (the CDK code, the functions, the model manifest, the
+ * lock file and cdk.json), hashed with `variant`: a change to any of them means a new synth.
+ */
+export function synthInputsHash(variant: string): string {
+  const hash = createHash('sha256').update(variant);
   const inputs = [...filesUnder(join(REPO, 'infra')), ...filesUnder(join(REPO, 'functions'))].sort();
-  inputs.push(join(REPO, 'layers', 'model', 'dist', 'manifest.json'), join(REPO, 'cdk.json'));
+  inputs.push(
+    join(REPO, 'layers', 'model', 'dist', 'manifest.json'),
+    join(REPO, 'package-lock.json'),
+    join(REPO, 'cdk.json'),
+  );
   for (const file of inputs) {
     if (existsSync(file)) hash.update(relative(REPO, file)).update(readFileSync(file));
   }
@@ -107,7 +115,9 @@ export interface SynthOptions {
  */
 export async function synthStackRoles(options: SynthOptions = {}): Promise<StackRoles> {
   const props = options.props ?? {};
-  const cacheFile = options.mutate ? undefined : join(CACHE, `roles-${inputsHash(props)}.json`);
+  const cacheFile = options.mutate
+    ? undefined
+    : join(CACHE, `roles-${synthInputsHash(JSON.stringify(props))}.json`);
   if (cacheFile && existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as StackRoles;
   const outdir = join(CACHE, `synth-${process.pid}-${Date.now()}`);
   const [{ App }, { LookalikeStack }] = await Promise.all([
