@@ -1,25 +1,31 @@
 /**
  * The dependency rules of docs/architecture.md are Biome `noRestrictedImports` overrides in
- * biome.json, checked by `npm run lint`. These tests put a probe file where the rule applies and run
- * the same checker on it, so a rule that stops matching (a moved folder, a changed pattern) fails here.
+ * biome.json, checked by `npm run lint`. These tests put a probe file where each rule applies and run
+ * the same checker with the same configuration on it, so a rule that stops matching (a moved folder,
+ * a changed pattern) fails here. The probes live in a temporary copy of the layout, not in the
+ * repository: the infra tests hash every file under functions/ while other tests run, and a probe
+ * appearing and vanishing there could break them.
  */
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const REPO = join(__dirname, '..', '..');
 const BIOME = join(REPO, 'node_modules', '.bin', 'biome');
 
-/** Lints `source` as a file in `folder` (relative to the repository); the file is always removed. */
+/** Lints `source` as `folder`/probe.ts under the repository's biome.json; the copy is always removed. */
 function lintAt(folder: string, source: string): { status: number | null; output: string } {
-  const file = join(REPO, folder, `import-rule-probe-${randomUUID()}.ts`);
+  const root = mkdtempSync(join(tmpdir(), 'lookalike-import-rules-'));
   try {
-    writeFileSync(file, source);
-    const result = spawnSync(BIOME, ['lint', relative(REPO, file)], { cwd: REPO, encoding: 'utf8' });
+    copyFileSync(join(REPO, 'biome.json'), join(root, 'biome.json'));
+    mkdirSync(join(root, folder), { recursive: true });
+    const file = join(folder, 'probe.ts');
+    writeFileSync(join(root, file), source);
+    const result = spawnSync(BIOME, ['lint', file], { cwd: root, encoding: 'utf8' });
     return { status: result.status, output: `${result.stdout}${result.stderr}` };
   } finally {
-    rmSync(file, { force: true });
+    rmSync(root, { recursive: true, force: true });
   }
 }
 
