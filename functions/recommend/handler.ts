@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ENV } from '../contract/environment';
-import { MAX_IMAGE_BODY_BYTES } from '../contract/routes';
+import { MAX_IMAGE_BODY_BYTES, type RouteKey } from '../contract/routes';
 import { VECTOR_INDEX_NAME } from '../contract/storage';
 import { AggregateCache } from '../shared/aggregate-cache';
 import { dynamoClient, s3Client } from '../shared/aws-clients';
@@ -109,7 +109,7 @@ const deps: RecommendDeps = {
 
 async function route(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const query = event.queryStringParameters;
-  switch (event.routeKey) {
+  switch (event.routeKey as RouteKey<'recommend'>) {
     case 'GET /users/{userId}/recommendations': {
       const userId = pathUserId(event);
       if (!canActFor(resolveCaller(event, identity), userId))

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ENV } from '../contract/environment';
-import { MAX_JSON_BODY_BYTES } from '../contract/routes';
+import { MAX_JSON_BODY_BYTES, type RouteKey } from '../contract/routes';
 import { dynamoClient } from '../shared/aws-clients';
 import { numberEnv, requiredEnv } from '../shared/config';
 import { describeIssues, EventBatchSchema } from '../shared/event-schema';
@@ -92,7 +92,7 @@ export async function handler(
   try {
     // Each invocation is one flow of the DynamoDB client's fair queue (see aws-clients.ts).
     return await inFlow(`track:${requestId}`, async () => {
-      switch (event.routeKey) {
+      switch (event.routeKey as RouteKey<'track'>) {
         case 'POST /events':
           return await postEvents(event, false);
         case 'POST /events/import':
