@@ -2,13 +2,13 @@ import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aw
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { ITEMS_TABLE, VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from '../functions/contract/storage';
 import { CatalogueIngestion } from './constructs/catalogue-ingestion';
 import { addItemVectorIndex, tableFromDefinition } from './constructs/data-tables';
 import { InterestTracking } from './constructs/interest-tracking';
 import { ModelLayers } from './constructs/model-layers';
 import { Observability } from './constructs/observability';
 import { type JwtSettings, RecommendationsApi, type ServingBackend } from './constructs/recommendations-api';
-import { ITEMS_TABLE, VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from './resources';
 
 export interface LookalikeStackProps extends StackProps {
   /**

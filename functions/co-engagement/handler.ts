@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { ENV } from '../contract/environment';
 import { dynamoClient } from '../shared/aws-clients';
 import { CoEngagementCounters, countRecord } from '../shared/co-engagement';
 import { requiredEnv } from '../shared/config';
@@ -13,7 +14,7 @@ import { observability } from '../shared/observability';
  * response); the stream mapping retries from it and, after its retries, sends it to the DLQ.
  */
 const { logger, metrics } = observability('co-engagement');
-const counters = new CoEngagementCounters(dynamoClient(), requiredEnv('STATS_TABLE'));
+const counters = new CoEngagementCounters(dynamoClient(), requiredEnv(ENV.STATS_TABLE));
 const processor = new BatchProcessor(EventType.DynamoDBStreams);
 
 async function handleRecord(record: DynamoDBRecord): Promise<void> {

@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { ENV } from '../contract/environment';
 import { dynamoClient, s3Client } from '../shared/aws-clients';
 import { CatalogueIndex } from '../shared/catalogue-index';
 import { numberEnv, requiredEnv } from '../shared/config';
@@ -12,10 +13,10 @@ import { observability } from '../shared/observability';
  */
 const { logger, metrics } = observability('compact');
 const config = {
-  itemsTable: requiredEnv('ITEMS_TABLE'),
-  bucket: requiredEnv('CATALOGUE_BUCKET'),
-  modelId: requiredEnv('ACTIVE_MODEL_ID'),
-  dim: numberEnv('MODEL_DIMENSION', 0, { min: 1 }),
+  itemsTable: requiredEnv(ENV.ITEMS_TABLE),
+  bucket: requiredEnv(ENV.CATALOGUE_BUCKET),
+  modelId: requiredEnv(ENV.ACTIVE_MODEL_ID),
+  dim: numberEnv(ENV.MODEL_DIMENSION, 0, { min: 1 }),
 };
 let catalogue: CatalogueIndex | undefined;
 

@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { ENV } from '../contract/environment';
 import { dynamoClient, s3Client } from '../shared/aws-clients';
 import { CatalogueRepository } from '../shared/catalogue-repository';
 import { listEnv, numberEnv, optionalEnv, requiredEnv } from '../shared/config';
@@ -11,13 +12,13 @@ import { S3ObjectStore } from '../shared/s3-object-store';
 
 const { logger, metrics } = observability('embed');
 const config = {
-  itemsTable: requiredEnv('ITEMS_TABLE'),
-  maxImageBytes: numberEnv('MAX_IMAGE_BYTES', DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
+  itemsTable: requiredEnv(ENV.ITEMS_TABLE),
+  maxImageBytes: numberEnv(ENV.MAX_IMAGE_BYTES, DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
   /** Models being rolled out are embedded beside the active one. */
-  extraManifests: listEnv('EXTRA_MODEL_MANIFESTS'),
-  vectorIndexAttribute: optionalEnv('VECTOR_INDEX_ATTRIBUTE'),
-  vectorIndexModelId: optionalEnv('VECTOR_INDEX_MODEL_ID'),
-  vectorIndexDim: numberEnv('VECTOR_INDEX_DIMENSION', 0, { min: 0 }),
+  extraManifests: listEnv(ENV.EXTRA_MODEL_MANIFESTS),
+  vectorIndexAttribute: optionalEnv(ENV.VECTOR_INDEX_ATTRIBUTE),
+  vectorIndexModelId: optionalEnv(ENV.VECTOR_INDEX_MODEL_ID),
+  vectorIndexDim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }),
 };
 const processor = new BatchProcessor(EventType.SQS);
 let deps: Promise<IngestDeps> | undefined;

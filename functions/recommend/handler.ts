@@ -1,12 +1,14 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { MAX_IMAGE_BODY_BYTES } from '../../infra/routes';
+import { ENV } from '../contract/environment';
+import { MAX_IMAGE_BODY_BYTES, type RouteKey } from '../contract/routes';
+import { VECTOR_INDEX_NAME } from '../contract/storage';
 import { AggregateCache } from '../shared/aggregate-cache';
 import { dynamoClient, s3Client } from '../shared/aws-clients';
 import { CatalogueIndex } from '../shared/catalogue-index';
 import { CatalogueReader } from '../shared/catalogue-reader';
 import { numberEnv, optionalEnv, requiredEnv } from '../shared/config';
-import { DynamoVectorRetriever, VECTOR_INDEX_NAME } from '../shared/dynamodb-vector';
+import { DynamoVectorRetriever } from '../shared/dynamodb-vector';
 import { inFlow } from '../shared/fair-queue';
 import {
   BadRequest,
@@ -40,16 +42,16 @@ import { DEFAULT_TRACKING_POLICY } from '../shared/track-events';
 
 const { logger, metrics } = observability('recommend');
 const identity = identityConfigFromEnv();
-const modelId = requiredEnv('ACTIVE_MODEL_ID');
-const dim = numberEnv('MODEL_DIMENSION', 0, { min: 1 });
-const itemsTable = requiredEnv('ITEMS_TABLE');
-const backend = optionalEnv('SERVING_BACKEND') ?? 'exact';
+const modelId = requiredEnv(ENV.ACTIVE_MODEL_ID);
+const dim = numberEnv(ENV.MODEL_DIMENSION, 0, { min: 1 });
+const itemsTable = requiredEnv(ENV.ITEMS_TABLE);
+const backend = optionalEnv(ENV.SERVING_BACKEND) ?? 'exact';
 if (backend !== 'exact' && backend !== 'dynamodb-vector')
   throw new Error(`SERVING_BACKEND=${backend} is not exact or dynamodb-vector`);
-const bucket = requiredEnv('CATALOGUE_BUCKET');
+const bucket = requiredEnv(ENV.CATALOGUE_BUCKET);
 const reader = new CatalogueReader(dynamoClient(), s3Client(), itemsTable, {
-  urlTtlSeconds: numberEnv('IMAGE_URL_TTL_SECONDS', 900, { min: 1, max: 604800 }),
-  viewCacheMs: numberEnv('VIEW_CACHE_MS', 30_000, { min: 0 }),
+  urlTtlSeconds: numberEnv(ENV.IMAGE_URL_TTL_SECONDS, 900, { min: 1, max: 604800 }),
+  viewCacheMs: numberEnv(ENV.VIEW_CACHE_MS, 30_000, { min: 0 }),
 });
 const profiles = new ProfileStore(dynamoClient(), storeTablesFromEnv(), modelId);
 let catalogue: Promise<CatalogueIndex> | undefined;
@@ -66,7 +68,7 @@ function loadCatalogue(): Promise<CatalogueIndex> {
     bucket,
     modelId,
     dim,
-    refreshIntervalMs: numberEnv('INDEX_REFRESH_MS', 2000, { min: 0 }),
+    refreshIntervalMs: numberEnv(ENV.INDEX_REFRESH_MS, 2000, { min: 0 }),
     onChanged: (itemIds) => reader.forget(itemIds),
   });
   catalogue.catch(() => {
@@ -89,16 +91,16 @@ const deps: RecommendDeps = {
         ),
   reader,
   profiles,
-  aggregates: new AggregateCache(profiles, { ttlMs: numberEnv('AGGREGATE_CACHE_MS', 30_000, { min: 1 }) }),
+  aggregates: new AggregateCache(profiles, { ttlMs: numberEnv(ENV.AGGREGATE_CACHE_MS, 30_000, { min: 1 }) }),
   // Only image search embeds: onnxruntime and sharp load on its first use, not at every cold start.
   embedder: () => import('../shared/embedder').then(({ getEmbedder }) => getEmbedder()),
   modelId,
   profileSettings: profileSettingsFromEnv(),
   ranking: {
     ...DEFAULT_RANKING_SETTINGS,
-    mmrLambda: numberEnv('MMR_LAMBDA', DEFAULT_RANKING_SETTINGS.mmrLambda, { min: 0, max: 1 }),
-    penaltyWeight: numberEnv('PENALTY_WEIGHT', DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
-    coEngagementWeight: numberEnv('CO_ENGAGEMENT_WEIGHT', DEFAULT_RANKING_SETTINGS.coEngagementWeight, {
+    mmrLambda: numberEnv(ENV.MMR_LAMBDA, DEFAULT_RANKING_SETTINGS.mmrLambda, { min: 0, max: 1 }),
+    penaltyWeight: numberEnv(ENV.PENALTY_WEIGHT, DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
+    coEngagementWeight: numberEnv(ENV.CO_ENGAGEMENT_WEIGHT, DEFAULT_RANKING_SETTINGS.coEngagementWeight, {
       min: 0,
     }),
   },
@@ -107,7 +109,7 @@ const deps: RecommendDeps = {
 
 async function route(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const query = event.queryStringParameters;
-  switch (event.routeKey) {
+  switch (event.routeKey as RouteKey<'recommend'>) {
     case 'GET /users/{userId}/recommendations': {
       const userId = pathUserId(event);
       if (!canActFor(resolveCaller(event, identity), userId))

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ENV } from '../contract/environment';
 import { FairQueue, flowName } from './fair-queue';
 
 /**
@@ -20,7 +21,7 @@ export const dynamoQueue = new FairQueue(DYNAMODB_MAX_IN_FLIGHT);
 
 export function s3Client(): S3Client {
   s3 ??= new S3Client({
-    forcePathStyle: process.env.LOOKALIKE_S3_FORCE_PATH_STYLE === '1',
+    forcePathStyle: process.env[ENV.LOOKALIKE_S3_FORCE_PATH_STYLE] === '1',
     // Flexible checksums are only sent when an operation requires them (s3rver stores aws-chunked bodies otherwise).
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });

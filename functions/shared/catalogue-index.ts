@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { INDEX_PREFIX } from '../../infra/resources';
+import { INDEX_PREFIX } from '../contract/storage';
 import { batchGetAll } from './batch-get';
 import { bytesToVector, CHANGE_FEED } from './catalogue-repository';
 import { ExactIndex } from './vector-index';

@@ -1,4 +1,4 @@
-import { CATALOGUE_PREFIX, IMAGE_EXTENSIONS } from '../../infra/resources';
+import { CATALOGUE_PREFIX, IMAGE_EXTENSIONS } from '../contract/storage';
 import { isWellFormedUnicode } from './unicode';
 
 /** Where an object sits in the catalogue, derived from its key alone. */

@@ -22,8 +22,6 @@ export interface VectorIndexSettings {
   maxTopK?: number;
 }
 
-export { VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from '../../infra/resources';
-
 /**
  * Retrieval on DynamoDB's vector index for catalogues that outgrow one function's memory. It
  * over-fetches per query vector (room for exclusions, filters and MMR), then loads the candidates'

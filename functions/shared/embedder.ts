@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp, { type Metadata } from 'sharp';
+import { ENV } from '../contract/environment';
 import { EmbeddingFailed, InvalidImage } from './errors';
 import { sniffImageFormat } from './image-format';
 import { type LoadedManifest, loadManifest, type ModelManifest } from './model-manifest';
@@ -47,13 +48,14 @@ export interface Embedding {
 
 /** Model layer in Lambda (/opt/model), an explicit env override, or the local build. */
 export function defaultManifestPath(): string {
-  if (process.env.LOOKALIKE_MODEL_MANIFEST) return resolve(process.env.LOOKALIKE_MODEL_MANIFEST);
+  const fromEnv = process.env[ENV.LOOKALIKE_MODEL_MANIFEST];
+  if (fromEnv) return resolve(fromEnv);
   if (existsSync('/opt/model/manifest.json')) return '/opt/model/manifest.json';
   return resolve(__dirname, '../../layers/model/dist/manifest.json');
 }
 
 export function defaultThreads(): number {
-  const fromEnv = Number(process.env.LOOKALIKE_ORT_THREADS);
+  const fromEnv = Number(process.env[ENV.LOOKALIKE_ORT_THREADS]);
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 1;
 }
 

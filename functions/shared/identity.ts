@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { ENV } from '../contract/environment';
 
 /** Who is calling, resolved in this one place from what API Gateway's authorizers put in the event. */
 export type Caller =
@@ -84,8 +85,8 @@ export function canActFor(caller: Caller, userId: string): boolean {
 /** The identity settings the stack passes to the functions. */
 export function identityConfigFromEnv(env: NodeJS.ProcessEnv = process.env): IdentityConfig {
   return {
-    userClaim: env.USER_CLAIM || DEFAULT_IDENTITY_CONFIG.userClaim,
-    adminScope: env.ADMIN_SCOPE || DEFAULT_IDENTITY_CONFIG.adminScope,
-    adminGroup: env.ADMIN_GROUP || DEFAULT_IDENTITY_CONFIG.adminGroup,
+    userClaim: env[ENV.USER_CLAIM] || DEFAULT_IDENTITY_CONFIG.userClaim,
+    adminScope: env[ENV.ADMIN_SCOPE] || DEFAULT_IDENTITY_CONFIG.adminScope,
+    adminGroup: env[ENV.ADMIN_GROUP] || DEFAULT_IDENTITY_CONFIG.adminGroup,
   };
 }

@@ -12,6 +12,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { ENV } from '../contract/environment';
 import { batchGetAll } from './batch-get';
 import { bytesToVector } from './catalogue-repository';
 import { requiredEnv } from './config';
@@ -91,10 +92,10 @@ export function storeTablesOf(tables: Readonly<Record<string, string | undefined
 /** The tables the stack passes to the track and recommend functions. */
 export function storeTablesFromEnv(): StoreTables {
   return {
-    events: requiredEnv('EVENTS_TABLE'),
-    profiles: requiredEnv('PROFILES_TABLE'),
-    stats: requiredEnv('STATS_TABLE'),
-    items: requiredEnv('ITEMS_TABLE'),
+    events: requiredEnv(ENV.EVENTS_TABLE),
+    profiles: requiredEnv(ENV.PROFILES_TABLE),
+    stats: requiredEnv(ENV.STATS_TABLE),
+    items: requiredEnv(ENV.ITEMS_TABLE),
   };
 }
 

@@ -1,3 +1,4 @@
+import { ENV } from '../contract/environment';
 import { numberEnv, optionalEnv } from './config';
 import {
   DEFAULT_PROFILE_SETTINGS,
@@ -12,7 +13,7 @@ import {
  */
 export function profileSettingsFromEnv(): ProfileSettings {
   const weights = { ...DEFAULT_PROFILE_SETTINGS.weights };
-  const raw = optionalEnv('EVENT_WEIGHTS');
+  const raw = optionalEnv(ENV.EVENT_WEIGHTS);
   if (raw) {
     const parsed = JSON.parse(raw) as Record<string, unknown>;
     for (const [type, weight] of Object.entries(parsed)) {
@@ -26,12 +27,12 @@ export function profileSettingsFromEnv(): ProfileSettings {
   return {
     ...DEFAULT_PROFILE_SETTINGS,
     weights,
-    halfLifeDays: numberEnv('HALF_LIFE_DAYS', DEFAULT_PROFILE_SETTINGS.halfLifeDays, { min: 0.01 }),
-    maxCentroids: numberEnv('MAX_INTEREST_CENTROIDS', DEFAULT_PROFILE_SETTINGS.maxCentroids, {
+    halfLifeDays: numberEnv(ENV.HALF_LIFE_DAYS, DEFAULT_PROFILE_SETTINGS.halfLifeDays, { min: 0.01 }),
+    maxCentroids: numberEnv(ENV.MAX_INTEREST_CENTROIDS, DEFAULT_PROFILE_SETTINGS.maxCentroids, {
       min: 1,
       max: 16,
     }),
-    joinSimilarity: numberEnv('CENTROID_JOIN_SIMILARITY', DEFAULT_PROFILE_SETTINGS.joinSimilarity, {
+    joinSimilarity: numberEnv(ENV.CENTROID_JOIN_SIMILARITY, DEFAULT_PROFILE_SETTINGS.joinSimilarity, {
       min: -1,
       max: 1,
     }),

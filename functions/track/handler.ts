@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { MAX_JSON_BODY_BYTES } from '../../infra/routes';
+import { ENV } from '../contract/environment';
+import { MAX_JSON_BODY_BYTES, type RouteKey } from '../contract/routes';
 import { dynamoClient } from '../shared/aws-clients';
 import { numberEnv, requiredEnv } from '../shared/config';
 import { describeIssues, EventBatchSchema } from '../shared/event-schema';
@@ -24,17 +25,17 @@ import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../shared
 const { logger, metrics } = observability('track');
 const identity = identityConfigFromEnv();
 const DAY = 86_400_000;
-const eventTtlMs = numberEnv('EVENT_TTL_DAYS', 90, { min: 1, max: 3650 }) * DAY;
+const eventTtlMs = numberEnv(ENV.EVENT_TTL_DAYS, 90, { min: 1, max: 3650 }) * DAY;
 const deps: TrackDeps = {
-  store: new ProfileStore(dynamoClient(), storeTablesFromEnv(), requiredEnv('ACTIVE_MODEL_ID')),
-  dim: numberEnv('MODEL_DIMENSION', 0, { min: 1 }),
+  store: new ProfileStore(dynamoClient(), storeTablesFromEnv(), requiredEnv(ENV.ACTIVE_MODEL_ID)),
+  dim: numberEnv(ENV.MODEL_DIMENSION, 0, { min: 1 }),
   policy: {
     ...DEFAULT_TRACKING_POLICY,
     settings: profileSettingsFromEnv(),
     eventTtlMs,
     // Never beyond the TTL: an event older than its own expiry would vanish at once.
-    maxAgeMs: Math.min(numberEnv('EVENT_MAX_AGE_DAYS', 30, { min: 0 }) * DAY, eventTtlMs),
-    maxFutureMs: numberEnv('EVENT_MAX_FUTURE_SECONDS', 300, { min: 0 }) * 1000,
+    maxAgeMs: Math.min(numberEnv(ENV.EVENT_MAX_AGE_DAYS, 30, { min: 0 }) * DAY, eventTtlMs),
+    maxFutureMs: numberEnv(ENV.EVENT_MAX_FUTURE_SECONDS, 300, { min: 0 }) * 1000,
   },
 };
 // A profile row must stay under DynamoDB's 400 KB item limit whatever the events: fail at cold start
@@ -91,7 +92,7 @@ export async function handler(
   try {
     // Each invocation is one flow of the DynamoDB client's fair queue (see aws-clients.ts).
     return await inFlow(`track:${requestId}`, async () => {
-      switch (event.routeKey) {
+      switch (event.routeKey as RouteKey<'track'>) {
         case 'POST /events':
           return await postEvents(event, false);
         case 'POST /events/import':

@@ -7,12 +7,15 @@
  * metadata changed are ingested again, and items whose image vanished are tombstoned.
  * Progress goes to stderr; one summary JSON line goes to stdout.
  */
+
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
+import { ENV } from '../../functions/contract/environment';
+import { CATALOGUE_PREFIX } from '../../functions/contract/storage';
 import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
 import {
   type CatalogueObject,
@@ -34,7 +37,6 @@ import {
 } from '../../functions/shared/ingest';
 import { loadManifest } from '../../functions/shared/model-manifest';
 import { S3ObjectStore } from '../../functions/shared/s3-object-store';
-import { CATALOGUE_PREFIX } from '../resources';
 
 /** One entry of a bucket listing. */
 export interface ListedObject {
@@ -352,7 +354,7 @@ const stripQuotes = (etag: string) => etag.replace(/^"|"$/g, '');
 export function resolveModel(model: string): string {
   if (existsSync(model))
     return statSync(model).isDirectory() ? join(resolve(model), 'manifest.json') : resolve(model);
-  const known = [defaultManifestPath(), ...listEnv('EXTRA_MODEL_MANIFESTS')].filter((path) =>
+  const known = [defaultManifestPath(), ...listEnv(ENV.EXTRA_MODEL_MANIFESTS)].filter((path) =>
     existsSync(path),
   );
   const match = known.find((path) => loadManifest(path).manifest.modelId === model);
@@ -401,23 +403,23 @@ async function main(): Promise<void> {
   }>();
   const itemsTable =
     options.itemsTable ??
-    optionalEnv('ITEMS_TABLE') ??
+    optionalEnv(ENV.ITEMS_TABLE) ??
     program.error('error: --items-table or ITEMS_TABLE is required');
 
   // The same knobs as the embed function, so both write identical rows.
-  const maxBytes = numberEnv('MAX_IMAGE_BYTES', DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 });
+  const maxBytes = numberEnv(ENV.MAX_IMAGE_BYTES, DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 });
   const manifests = [...new Set((options.model ?? [defaultManifestPath()]).map(resolveModel))];
   const embedders = await Promise.all(
     manifests.map((manifestPath) => Embedder.load({ manifestPath, limits: { maxBytes } })),
   );
-  const vectorIndexAttribute = optionalEnv('VECTOR_INDEX_ATTRIBUTE');
-  const vectorIndexModelId = optionalEnv('VECTOR_INDEX_MODEL_ID');
+  const vectorIndexAttribute = optionalEnv(ENV.VECTOR_INDEX_ATTRIBUTE);
+  const vectorIndexModelId = optionalEnv(ENV.VECTOR_INDEX_MODEL_ID);
   const vectorIndex =
     vectorIndexAttribute && vectorIndexModelId
       ? {
           attribute: vectorIndexAttribute,
           modelId: vectorIndexModelId,
-          dim: numberEnv('VECTOR_INDEX_DIMENSION', 0, { min: 0 }),
+          dim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }),
         }
       : undefined;
 

@@ -12,7 +12,8 @@ import {
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CATALOGUE_PREFIX } from '../resources';
+import { ENV } from '../../functions/contract/environment';
+import { CATALOGUE_PREFIX } from '../../functions/contract/storage';
 import { LookalikeFunction } from './lookalike-function';
 import type { ModelLayers } from './model-layers';
 
@@ -108,11 +109,11 @@ export class CatalogueIngestion extends Construct {
 
     const environment: Record<string, string> = {};
     if (props.extraModelManifests?.length)
-      environment.EXTRA_MODEL_MANIFESTS = props.extraModelManifests.join(',');
+      environment[ENV.EXTRA_MODEL_MANIFESTS] = props.extraModelManifests.join(',');
     if (props.vectorIndex) {
-      environment.VECTOR_INDEX_ATTRIBUTE = props.vectorIndex.attribute;
-      environment.VECTOR_INDEX_MODEL_ID = props.vectorIndex.modelId;
-      environment.VECTOR_INDEX_DIMENSION = String(props.vectorIndex.dimensions);
+      environment[ENV.VECTOR_INDEX_ATTRIBUTE] = props.vectorIndex.attribute;
+      environment[ENV.VECTOR_INDEX_MODEL_ID] = props.vectorIndex.modelId;
+      environment[ENV.VECTOR_INDEX_DIMENSION] = String(props.vectorIndex.dimensions);
     }
     this.embedFunction = new LookalikeFunction(this, 'Embed', {
       name: 'embed',
@@ -121,8 +122,11 @@ export class CatalogueIngestion extends Construct {
       timeout,
       environment,
     })
-      .useTable(props.itemsTable, 'ITEMS_TABLE', ['GetItem', 'PutItem', 'UpdateItem'])
-      .useBucketObjects(this.bucket, 'CATALOGUE_BUCKET', CATALOGUE_PREFIX, ['GetObject', 'GetObjectVersion'])
+      .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['GetItem', 'PutItem', 'UpdateItem'])
+      .useBucketObjects(this.bucket, ENV.CATALOGUE_BUCKET, CATALOGUE_PREFIX, [
+        'GetObject',
+        'GetObjectVersion',
+      ])
       // A deleted or replaced object may be gone by the time its notification is handled.
       .grantListing(this.bucket, CATALOGUE_PREFIX);
     this.embedFunction.function.addEventSource(

@@ -10,7 +10,7 @@ import {
   TableV2,
 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import type { KeyAttribute, TableDefinition } from '../resources';
+import type { KeyAttribute, TableDefinition } from '../../functions/contract/storage';
 
 const attributeType = (key: KeyAttribute) =>
   ({ S: AttributeType.STRING, N: AttributeType.NUMBER, B: AttributeType.BINARY })[key.type];

@@ -4,8 +4,14 @@ import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV } from '../../functions/contract/environment';
+import {
+  CO_ENGAGEMENT_STREAM,
+  EVENTS_TABLE,
+  PROFILES_TABLE,
+  STATS_TABLE,
+} from '../../functions/contract/storage';
 import type { ModelManifest } from '../../functions/shared/model-manifest';
-import { CO_ENGAGEMENT_STREAM, EVENTS_TABLE, PROFILES_TABLE, STATS_TABLE } from '../resources';
 import { tableFromDefinition } from './data-tables';
 import { LookalikeFunction } from './lookalike-function';
 
@@ -57,12 +63,12 @@ export class InterestTracking extends Construct {
     this.statsTable = tableFromDefinition(this, STATS_TABLE, removalPolicy);
 
     this.profileEnvironment = {
-      ACTIVE_MODEL_ID: props.activeModel.modelId,
-      MODEL_DIMENSION: String(props.activeModel.output.dim),
-      ...(props.halfLifeDays !== undefined ? { HALF_LIFE_DAYS: String(props.halfLifeDays) } : {}),
-      ...(props.eventWeights ? { EVENT_WEIGHTS: JSON.stringify(props.eventWeights) } : {}),
+      [ENV.ACTIVE_MODEL_ID]: props.activeModel.modelId,
+      [ENV.MODEL_DIMENSION]: String(props.activeModel.output.dim),
+      ...(props.halfLifeDays !== undefined ? { [ENV.HALF_LIFE_DAYS]: String(props.halfLifeDays) } : {}),
+      ...(props.eventWeights ? { [ENV.EVENT_WEIGHTS]: JSON.stringify(props.eventWeights) } : {}),
       ...(props.maxInterestCentroids !== undefined
-        ? { MAX_INTEREST_CENTROIDS: String(props.maxInterestCentroids) }
+        ? { [ENV.MAX_INTEREST_CENTROIDS]: String(props.maxInterestCentroids) }
         : {}),
     };
     this.trackFunction = new LookalikeFunction(this, 'Track', {
@@ -70,23 +76,23 @@ export class InterestTracking extends Construct {
       memorySize: 512,
       environment: {
         ...this.profileEnvironment,
-        EVENT_TTL_DAYS: String(eventTtlDays),
-        EVENT_MAX_AGE_DAYS: String(eventMaxAgeDays),
+        [ENV.EVENT_TTL_DAYS]: String(eventTtlDays),
+        [ENV.EVENT_MAX_AGE_DAYS]: String(eventMaxAgeDays),
       },
     })
       // Events: the commit transaction's puts, reads, and an erasure's conditional deletes.
-      .useTable(this.eventsTable, 'EVENTS_TABLE', ['BatchGetItem', 'Query', 'PutItem', 'DeleteItem'])
+      .useTable(this.eventsTable, ENV.EVENTS_TABLE, ['BatchGetItem', 'Query', 'PutItem', 'DeleteItem'])
       // Profiles: the commit's put, the erasure's tombstone (update) and its removal.
-      .useTable(this.profilesTable, 'PROFILES_TABLE', ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'])
+      .useTable(this.profilesTable, ENV.PROFILES_TABLE, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'])
       // Stats: the popularity counters inside the commit transaction.
-      .useTable(this.statsTable, 'STATS_TABLE', ['UpdateItem'])
-      .useTable(props.itemsTable, 'ITEMS_TABLE', ['BatchGetItem']);
+      .useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem'])
+      .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['BatchGetItem']);
 
     this.coEngagementFunction = new LookalikeFunction(this, 'CoEngagement', {
       name: 'co-engagement',
       memorySize: 512,
       timeout: Duration.minutes(1),
-    }).useTable(this.statsTable, 'STATS_TABLE', ['UpdateItem']);
+    }).useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem']);
     this.coEngagementDeadLetters = new Queue(this, 'CoEngagementFailures', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

@@ -7,6 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { ENV, type ResourceEnvName } from '../../functions/contract/environment';
 import {
   EXTERNAL_MODULES,
   FUNCTION_ARCHITECTURE,
@@ -49,7 +50,7 @@ export class LookalikeFunction extends Construct {
       environment: {
         POWERTOOLS_SERVICE_NAME: props.name,
         POWERTOOLS_METRICS_NAMESPACE: 'Lookalike',
-        LOOKALIKE_MODEL_MANIFEST: MANIFEST_PATH_IN_LAMBDA,
+        [ENV.LOOKALIKE_MODEL_MANIFEST]: MANIFEST_PATH_IN_LAMBDA,
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
@@ -79,7 +80,7 @@ export class LookalikeFunction extends Construct {
    */
   useTable(
     table: ITableV2,
-    envName: string,
+    envName: ResourceEnvName,
     actions: string[],
     { indexActions = [] as string[] } = {},
   ): this {
@@ -111,7 +112,7 @@ export class LookalikeFunction extends Construct {
   }
 
   /** Grants these actions on objects under `prefix` and passes the bucket name in `envName`. */
-  useBucketObjects(bucket: IBucket, envName: string, prefix: string, actions: string[]): this {
+  useBucketObjects(bucket: IBucket, envName: ResourceEnvName, prefix: string, actions: string[]): this {
     this.function.addEnvironment(envName, bucket.bucketName);
     return this.grantObjects(bucket, prefix, actions);
   }

@@ -19,8 +19,9 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CATALOGUE_PREFIX, INDEX_PREFIX } from '../resources';
-import { ROUTES, type RouteFunction } from '../routes';
+import { ENV } from '../../functions/contract/environment';
+import { ROUTES, type RouteFunction } from '../../functions/contract/routes';
+import { CATALOGUE_PREFIX, INDEX_PREFIX } from '../../functions/contract/storage';
 import type { InterestTracking } from './interest-tracking';
 import { LookalikeFunction } from './lookalike-function';
 import type { ModelLayers } from './model-layers';
@@ -77,8 +78,8 @@ export class RecommendationsApi extends Construct {
     const manifest = props.layers.manifest;
     const shared = {
       ...props.tracking.profileEnvironment,
-      SERVING_BACKEND: backend,
-      ...(props.userClaim ? { USER_CLAIM: props.userClaim } : {}),
+      [ENV.SERVING_BACKEND]: backend,
+      ...(props.userClaim ? { [ENV.USER_CLAIM]: props.userClaim } : {}),
     };
 
     this.recommendFunction = new LookalikeFunction(this, 'Recommend', {
@@ -90,17 +91,17 @@ export class RecommendationsApi extends Construct {
     })
       .useTable(
         props.itemsTable,
-        'ITEMS_TABLE',
+        ENV.ITEMS_TABLE,
         backend === 'dynamodb-vector'
           ? ['GetItem', 'BatchGetItem', 'SearchVectors']
           : ['GetItem', 'BatchGetItem'],
         { indexActions: backend === 'dynamodb-vector' ? ['Query', 'SearchVectors'] : ['Query'] },
       )
-      .useTable(props.tracking.profilesTable, 'PROFILES_TABLE', ['GetItem'])
-      .useTable(props.tracking.statsTable, 'STATS_TABLE', ['Query'])
-      .useBucketObjects(props.bucket, 'CATALOGUE_BUCKET', CATALOGUE_PREFIX, ['GetObject']);
+      .useTable(props.tracking.profilesTable, ENV.PROFILES_TABLE, ['GetItem'])
+      .useTable(props.tracking.statsTable, ENV.STATS_TABLE, ['Query'])
+      .useBucketObjects(props.bucket, ENV.CATALOGUE_BUCKET, CATALOGUE_PREFIX, ['GetObject']);
     // The profile store is shared with the tracker; the recommender never touches raw events.
-    this.recommendFunction.function.addEnvironment('EVENTS_TABLE', props.tracking.eventsTable.tableName);
+    this.recommendFunction.function.addEnvironment(ENV.EVENTS_TABLE, props.tracking.eventsTable.tableName);
     // The snapshot pointer is missing until the first compaction: reading it needs the listing grant.
     this.recommendFunction
       .grantObjects(props.bucket, INDEX_PREFIX, ['GetObject'])
@@ -111,9 +112,12 @@ export class RecommendationsApi extends Construct {
       name: 'compact',
       memorySize: 2048,
       timeout: Duration.minutes(5),
-      environment: { ACTIVE_MODEL_ID: manifest.modelId, MODEL_DIMENSION: String(manifest.output.dim) },
-    }).useTable(props.itemsTable, 'ITEMS_TABLE', ['BatchGetItem'], { indexActions: ['Query'] });
-    this.compactFunction.function.addEnvironment('CATALOGUE_BUCKET', props.bucket.bucketName);
+      environment: {
+        [ENV.ACTIVE_MODEL_ID]: manifest.modelId,
+        [ENV.MODEL_DIMENSION]: String(manifest.output.dim),
+      },
+    }).useTable(props.itemsTable, ENV.ITEMS_TABLE, ['BatchGetItem'], { indexActions: ['Query'] });
+    this.compactFunction.function.addEnvironment(ENV.CATALOGUE_BUCKET, props.bucket.bucketName);
     this.compactFunction
       .grantObjects(props.bucket, INDEX_PREFIX, ['GetObject', 'PutObject', 'DeleteObject'])
       .grantListing(props.bucket, INDEX_PREFIX);

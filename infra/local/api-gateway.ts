@@ -11,7 +11,7 @@ import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyEventV2WithRequestContext,
 } from 'aws-lambda';
-import { type Route, routeKey } from '../routes';
+import { type Route, routeKey } from '../../functions/contract/routes';
 
 /**
  * Lambda takes 6 MB per synchronous invocation, counted on the event, where a binary body is base64

@@ -1,5 +1,5 @@
 /**
- * The local twin of the deployed HTTP API: the routes of infra/routes.ts served by the real handlers,
+ * The local twin of the deployed HTTP API: the routes of functions/contract/routes.ts served by the real handlers,
  * with the event and response mapping, body limit, authorizer hook and error answers of API Gateway
  * (see api-gateway.ts). `invoke` runs the same pipeline without a socket, for tests.
  */
@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { ROUTES, type Route, type RouteFunction } from '../routes';
+import { ROUTES, type Route, type RouteFunction } from '../../functions/contract/routes';
 import {
   type Authorize,
   type AuthResult,

@@ -6,10 +6,17 @@
 
 import { join } from 'node:path';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { ENV, RESOURCE_ENV } from '../../functions/contract/environment';
+import {
+  CO_ENGAGEMENT_STREAM,
+  EVENTS_TABLE,
+  ITEMS_TABLE,
+  PROFILES_TABLE,
+  STATS_TABLE,
+} from '../../functions/contract/storage';
 import { defaultManifestPath } from '../../functions/shared/embedder';
 import { UserIdSchema } from '../../functions/shared/event-schema';
 import { loadManifest, type ModelManifest } from '../../functions/shared/model-manifest';
-import { CO_ENGAGEMENT_STREAM } from '../resources';
 import type { Authorize } from './api-gateway';
 import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
 import { createLocalIssuer, type LocalIssuer } from './auth';
@@ -132,18 +139,18 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       ? undefined
       : await createLocalIssuer({
           ...(options.dataDir ? { keyFile: join(options.dataDir, 'issuer-key.json') } : {}),
-          userClaim: options.environment?.USER_CLAIM,
+          userClaim: options.environment?.[ENV.USER_CLAIM],
         });
   const environment: Record<string, string> = {
     ...stack.env,
-    ITEMS_TABLE: stack.tables.Items as string,
-    EVENTS_TABLE: stack.tables.Events as string,
-    PROFILES_TABLE: stack.tables.Profiles as string,
-    STATS_TABLE: stack.tables.Stats as string,
-    CATALOGUE_BUCKET: stack.bucket,
-    ACTIVE_MODEL_ID: manifest.modelId,
-    MODEL_DIMENSION: String(manifest.output.dim),
-    LOOKALIKE_MODEL_MANIFEST: manifestPath,
+    [ENV.ITEMS_TABLE]: stack.tables[ITEMS_TABLE.id] as string,
+    [ENV.EVENTS_TABLE]: stack.tables[EVENTS_TABLE.id] as string,
+    [ENV.PROFILES_TABLE]: stack.tables[PROFILES_TABLE.id] as string,
+    [ENV.STATS_TABLE]: stack.tables[STATS_TABLE.id] as string,
+    [ENV.CATALOGUE_BUCKET]: stack.bucket,
+    [ENV.ACTIVE_MODEL_ID]: manifest.modelId,
+    [ENV.MODEL_DIMENSION]: String(manifest.output.dim),
+    [ENV.LOOKALIKE_MODEL_MANIFEST]: manifestPath,
     ...(options.quiet === false
       ? {}
       : { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' }),
@@ -172,7 +179,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   const unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
   const eventsStream = new LocalStreamConsumer({
     endpoint: stack.endpoints.dynamodb,
-    tableName: stack.tables.Events as string,
+    tableName: stack.tables[EVENTS_TABLE.id] as string,
     handler: (event) => host.coEngagement(event, lambdaContext('co-engagement')),
     ...CO_ENGAGEMENT_STREAM,
     ...(options.dataDir ? { checkpointFile: join(options.dataDir, 'events-stream.json') } : {}),
@@ -261,13 +268,7 @@ async function hostArtefacts(
   environment: Record<string, string>,
   options: LocalAppOptions,
 ): Promise<FunctionHost> {
-  const names = {
-    ITEMS_TABLE: environment.ITEMS_TABLE as string,
-    EVENTS_TABLE: environment.EVENTS_TABLE as string,
-    PROFILES_TABLE: environment.PROFILES_TABLE as string,
-    STATS_TABLE: environment.STATS_TABLE as string,
-    CATALOGUE_BUCKET: environment.CATALOGUE_BUCKET as string,
-  };
+  const names = Object.fromEntries(RESOURCE_ENV.map((name) => [name, environment[name] as string]));
   const { AWS_ACCESS_KEY_ID: _, AWS_SECRET_ACCESS_KEY: __, ...awsEnv } = stack.env;
   const quiet: Record<string, string> =
     options.quiet === false ? {} : { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' };

@@ -20,7 +20,7 @@ import {
   type KeyLike,
   SignJWT,
 } from 'jose';
-import type { Route } from '../routes';
+import type { Route } from '../../functions/contract/routes';
 import { type Authorize, type AuthResult, flattenClaims } from './api-gateway';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-env';
 

@@ -2,8 +2,10 @@
  * How code written for AWS talks to the local stand-ins without a code change: the SDK v3 reads
  * per-service endpoints, credentials, region and the checksum mode from the environment.
  */
+
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ENV } from '../../functions/contract/environment';
 
 export const LOCAL_REGION = 'us-east-1';
 /** DynamoDB Local rejects non-alphanumeric key ids; s3rver only accepts this pair. */
@@ -38,7 +40,7 @@ export function localAwsEnv(endpoints: LocalEndpoints, region = LOCAL_REGION): R
     AWS_DEFAULT_REGION: region,
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-    LOOKALIKE_S3_FORCE_PATH_STYLE: '1',
+    [ENV.LOOKALIKE_S3_FORCE_PATH_STYLE]: '1',
   };
 }
 

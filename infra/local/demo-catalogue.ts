@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CATALOGUE_PREFIX } from '../../functions/contract/storage';
 
 /** One image of the demo catalogue, uploaded as a catalogue tool would. */
 export interface DemoImage {
@@ -45,7 +46,7 @@ export function demoCatalogue(perCategory = 15, categories = 20): DemoImage[] {
     .slice(0, categories);
   return chosen.flatMap(([subcategory, list]) =>
     list.slice(0, perCategory).map((entry) => ({
-      key: `catalogue/${subcategory}/${entry.short_name}.png`,
+      key: `${CATALOGUE_PREFIX}${subcategory}/${entry.short_name}.png`,
       file: join(root, 'img', 'google', '64', entry.image),
       metadata: {
         title: ascii(titleCase(entry.name ?? entry.short_name.replace(/_/g, ' '))) || entry.short_name,

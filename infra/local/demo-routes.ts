@@ -2,10 +2,12 @@
  * Local-only routes for the demo page. The deployed API has no "list the catalogue" route (a shop has
  * its own catalogue pages); the demo needs one to show something to like, so it reads the items table.
  */
+
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
+import { ENV } from '../../functions/contract/environment';
 import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
 import { CatalogueReader, type ItemView, type ViewRow } from '../../functions/shared/catalogue-reader';
 import { requiredEnv } from '../../functions/shared/config';
@@ -80,7 +82,7 @@ export async function cataloguePage(
 
 /** Reads the tables and endpoints the local app put in the environment, as the functions do. */
 const depsFromEnv = (): LocalCatalogueDeps => {
-  const itemsTable = requiredEnv('ITEMS_TABLE');
+  const itemsTable = requiredEnv(ENV.ITEMS_TABLE);
   return {
     dynamo: dynamoClient(),
     reader: new CatalogueReader(dynamoClient(), s3Client(), itemsTable),

@@ -3,7 +3,7 @@
  * catalogue bucket, and the S3 -> SQS notification wiring. Used by integration tests and `npm start`.
  */
 import path from 'node:path';
-import { CATALOGUE_PREFIX, TABLES, type TableDefinition } from '../resources';
+import { CATALOGUE_PREFIX, TABLES, type TableDefinition } from '../../functions/contract/storage';
 import { createLocalDynamoDbClient, type LocalEndpoints, localAwsEnv } from './aws-env';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import { type DynamoDbProxy, startDynamoDbProxy } from './iam/dynamodb-proxy';
@@ -25,7 +25,7 @@ export interface LocalStackOptions {
   readonly bucketName?: string;
   /** Tables are named `${tablePrefix}${definition.id}`. @default 'lookalike-' */
   readonly tablePrefix?: string;
-  /** @default TABLES from infra/resources.ts */
+  /** @default TABLES from functions/contract/storage.ts */
   readonly tables?: readonly TableDefinition[];
   /** Use a DynamoDB that is already running (e.g. the one Jest's global setup started). */
   readonly dynamoEndpoint?: string;

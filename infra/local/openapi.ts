@@ -4,6 +4,14 @@
  * docs/openapi.json (`npx tsx infra/local/write-openapi.ts` rewrites that). Served locally at /openapi.json.
  */
 import { z } from 'zod';
+import {
+  MAX_IMAGE_BODY_BYTES,
+  MAX_JSON_BODY_BYTES,
+  ROUTES,
+  type Route,
+  type RouteAuth,
+  routeKey,
+} from '../../functions/contract/routes';
 import { INVALID_IMAGE_CODES } from '../../functions/shared/errors';
 import {
   EventBatchSchema,
@@ -23,14 +31,6 @@ import {
 } from '../../functions/shared/recommend';
 import type { recordEvents } from '../../functions/shared/track-events';
 import { version } from '../../package.json';
-import {
-  MAX_IMAGE_BODY_BYTES,
-  MAX_JSON_BODY_BYTES,
-  ROUTES,
-  type Route,
-  type RouteAuth,
-  routeKey,
-} from '../routes';
 import type { ExtraRoute } from './api-server';
 
 type JsonObject = { [key: string]: unknown };
@@ -440,7 +440,7 @@ export function generateOpenApi(): JsonObject {
       description:
         'Visual recommendations: images uploaded to the catalogue bucket become items; user events shape ' +
         'interest profiles; these routes return recommendations, similar items and image search results. ' +
-        "Generated from infra/routes.ts and the handlers' zod schemas. Locally (npm start), " +
+        "Generated from functions/contract/routes.ts and the handlers' zod schemas. Locally (npm start), " +
         'GET /local/token?userId=<id> issues a bearer token for a user.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },

@@ -1,5 +1,5 @@
 /**
- * Creates the tables of infra/resources.ts on DynamoDB Local, the way the CDK stack creates them in
+ * Creates the tables of functions/contract/storage.ts on DynamoDB Local, the way the CDK stack creates them in
  * AWS: on-demand billing, the same keys, GSIs and projections, streams and TTL.
  */
 import {
@@ -17,7 +17,7 @@ import {
   waitUntilTableExists,
   waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
-import type { GlobalIndexDefinition, KeyAttribute, TableDefinition } from '../resources';
+import type { GlobalIndexDefinition, KeyAttribute, TableDefinition } from '../../functions/contract/storage';
 
 export function tableName(definition: TableDefinition, prefix: string): string {
   return `${prefix}${definition.id}`;

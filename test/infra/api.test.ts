@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import { ROUTES, routeKey } from '../../functions/contract/routes';
 import { LookalikeStack } from '../../infra/lookalike-stack';
-import { ROUTES, routeKey } from '../../infra/routes';
 import { synthesize } from '../support/synth';
 
 const { template, json } = synthesize();

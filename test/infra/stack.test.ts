@@ -5,6 +5,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import ts from 'typescript';
+import { ENV } from '../../functions/contract/environment';
 import { CatalogueIngestion } from '../../infra/constructs/catalogue-ingestion';
 import { LAYER_MODULES, ModelLayers } from '../../infra/constructs/model-layers';
 import { directoryBytes, synthesize } from '../support/synth';
@@ -108,6 +109,21 @@ describe('layers and functions', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ LOOKALIKE_MODEL_MANIFEST: '/opt/model/manifest.json' }) },
     });
+  });
+
+  it('gives the functions only variables the contract names, besides the Powertools and Node settings', () => {
+    const named = new Set<string>([
+      ...Object.values(ENV),
+      'POWERTOOLS_SERVICE_NAME',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'NODE_OPTIONS',
+    ]);
+    const unnamed = ourFunctions().flatMap(([id, f]) =>
+      Object.keys((f.Properties.Environment as { Variables: Record<string, unknown> }).Variables)
+        .filter((name) => !named.has(name))
+        .map((name) => `${id}: ${name}`),
+    );
+    expect(unnamed).toEqual([]);
   });
 });
 

@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ROUTES, type Route, routeKey } from '../../functions/contract/routes';
 import { createLocalIssuer, type LocalIssuer, signForLocalIam } from '../../infra/local/auth';
-import { ROUTES, type Route, routeKey } from '../../infra/routes';
 import { emojiImages } from '../support/images';
 import { type Caller, postJson, useLocalApp } from '../support/local-app';
 

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { EVENTS_TABLE } from '../../functions/contract/storage';
 import { LocalStreamConsumer, type StreamBatchHandler } from '../../infra/local/dynamodb-stream';
-import { EVENTS_TABLE } from '../../infra/resources';
 import { useLocalStack } from '../support/local-stack';
 
 const local = useLocalStack({ tables: [EVENTS_TABLE] });

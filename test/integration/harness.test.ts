@@ -22,11 +22,11 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { SQSEvent } from 'aws-lambda';
+import type { TableDefinition } from '../../functions/contract/storage';
 import { routeObjectEvents } from '../../infra/local/harness';
 import { type DeadLetter, LocalQueue } from '../../infra/local/queue';
 import { decodeS3EventKey, type S3NotificationRecord } from '../../infra/local/s3-local';
 import { createTables, deleteTables } from '../../infra/local/tables';
-import type { TableDefinition } from '../../infra/resources';
 import { useLocalStack } from '../support/local-stack';
 
 const stack = useLocalStack({
@@ -36,7 +36,7 @@ const stack = useLocalStack({
 const md5 = (body: string | Buffer) => createHash('md5').update(body).digest('hex');
 
 describe('tables', () => {
-  it('creates the Items table of infra/resources.ts with its keys, GSI and stream', async () => {
+  it('creates the Items table of functions/contract/storage.ts with its keys, GSI and stream', async () => {
     const { Table } = await stack.dynamoDbClient.send(
       new DescribeTableCommand({ TableName: stack.tables.Items }),
     );

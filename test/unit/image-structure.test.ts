@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import sharp from 'sharp';
+import { IMAGE_EXTENSIONS } from '../../functions/contract/storage';
 import { CATALOGUE_IMAGE_CODES, INVALID_IMAGE_CODES, InvalidImage } from '../../functions/shared/errors';
 import { type ImageFormat, sniffImageFormat } from '../../functions/shared/image-format';
 import {
@@ -12,7 +13,6 @@ import {
   MAX_CATALOGUE_METADATA_BYTES,
   type StructureLimits,
 } from '../../functions/shared/image-structure';
-import { IMAGE_EXTENSIONS } from '../../infra/resources';
 import {
   gifJavaScriptPolyglot,
   gifWithComment,

@@ -19,7 +19,7 @@ export interface Route {
   summary: string;
 }
 
-export const ROUTES: readonly Route[] = [
+export const ROUTES = [
   {
     method: 'POST',
     path: '/events',
@@ -69,10 +69,22 @@ export const ROUTES: readonly Route[] = [
     auth: 'catalogue',
     summary: 'Items that look like an uploaded image',
   },
-];
+] as const satisfies readonly Route[];
 
 /** `routeKey` as API Gateway HTTP APIs write it into events, e.g. "GET /items/{itemId}". */
 export const routeKey = (route: Pick<Route, 'method' | 'path'>) => `${route.method} ${route.path}`;
+
+type KeyOf<R> = R extends { method: infer M extends string; path: infer P extends string }
+  ? `${M} ${P}`
+  : never;
+
+/**
+ * The route keys of one function's routes, e.g. `RouteKey<'track'>`: its handler switches on these,
+ * so a case the route table does not have fails to compile.
+ */
+export type RouteKey<F extends RouteFunction = RouteFunction> = KeyOf<
+  Extract<(typeof ROUTES)[number], { function: F }>
+>;
 
 /** Request bodies above this are refused with 413 before a handler parses them. */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;

@@ -1,0 +1,70 @@
+/**
+ * The environment variables the functions read, each name defined once: the CDK constructs set them,
+ * the local twin sets them to its stand-ins' values, and the handlers and shared code read them
+ * through these constants, so a renamed variable cannot leave one side reading what the other no
+ * longer sets.
+ */
+export const ENV = {
+  // Resource names, passed together with the grant on the resource (LookalikeFunction.useTable and
+  // useBucketObjects); the twin gives each the name of its local stand-in.
+  ITEMS_TABLE: 'ITEMS_TABLE',
+  EVENTS_TABLE: 'EVENTS_TABLE',
+  PROFILES_TABLE: 'PROFILES_TABLE',
+  STATS_TABLE: 'STATS_TABLE',
+  CATALOGUE_BUCKET: 'CATALOGUE_BUCKET',
+
+  // The model: where its manifest is (the model layer in Lambda), the active model and its dimension.
+  LOOKALIKE_MODEL_MANIFEST: 'LOOKALIKE_MODEL_MANIFEST',
+  ACTIVE_MODEL_ID: 'ACTIVE_MODEL_ID',
+  MODEL_DIMENSION: 'MODEL_DIMENSION',
+  LOOKALIKE_ORT_THREADS: 'LOOKALIKE_ORT_THREADS',
+
+  // embed (and the backfill CLI, which writes the same rows).
+  EXTRA_MODEL_MANIFESTS: 'EXTRA_MODEL_MANIFESTS',
+  MAX_IMAGE_BYTES: 'MAX_IMAGE_BYTES',
+  VECTOR_INDEX_ATTRIBUTE: 'VECTOR_INDEX_ATTRIBUTE',
+  VECTOR_INDEX_MODEL_ID: 'VECTOR_INDEX_MODEL_ID',
+  VECTOR_INDEX_DIMENSION: 'VECTOR_INDEX_DIMENSION',
+
+  // Interest profiles: track and recommend must fold them with the same settings.
+  HALF_LIFE_DAYS: 'HALF_LIFE_DAYS',
+  EVENT_WEIGHTS: 'EVENT_WEIGHTS',
+  MAX_INTEREST_CENTROIDS: 'MAX_INTEREST_CENTROIDS',
+  CENTROID_JOIN_SIMILARITY: 'CENTROID_JOIN_SIMILARITY',
+
+  // track.
+  EVENT_TTL_DAYS: 'EVENT_TTL_DAYS',
+  EVENT_MAX_AGE_DAYS: 'EVENT_MAX_AGE_DAYS',
+  EVENT_MAX_FUTURE_SECONDS: 'EVENT_MAX_FUTURE_SECONDS',
+
+  // Identity, for the API functions.
+  USER_CLAIM: 'USER_CLAIM',
+  ADMIN_SCOPE: 'ADMIN_SCOPE',
+  ADMIN_GROUP: 'ADMIN_GROUP',
+
+  // recommend.
+  SERVING_BACKEND: 'SERVING_BACKEND',
+  IMAGE_URL_TTL_SECONDS: 'IMAGE_URL_TTL_SECONDS',
+  VIEW_CACHE_MS: 'VIEW_CACHE_MS',
+  INDEX_REFRESH_MS: 'INDEX_REFRESH_MS',
+  AGGREGATE_CACHE_MS: 'AGGREGATE_CACHE_MS',
+  MMR_LAMBDA: 'MMR_LAMBDA',
+  PENALTY_WEIGHT: 'PENALTY_WEIGHT',
+  CO_ENGAGEMENT_WEIGHT: 'CO_ENGAGEMENT_WEIGHT',
+
+  // Only for stand-ins on a non-IP host, where virtual-hosted bucket names do not resolve.
+  LOOKALIKE_S3_FORCE_PATH_STYLE: 'LOOKALIKE_S3_FORCE_PATH_STYLE',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** The variables that name a table or the bucket: the stack passes each with its grant. */
+export const RESOURCE_ENV = [
+  ENV.ITEMS_TABLE,
+  ENV.EVENTS_TABLE,
+  ENV.PROFILES_TABLE,
+  ENV.STATS_TABLE,
+  ENV.CATALOGUE_BUCKET,
+] as const;
+
+export type ResourceEnvName = (typeof RESOURCE_ENV)[number];

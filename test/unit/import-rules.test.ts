@@ -1,0 +1,92 @@
+/**
+ * The dependency rules of docs/architecture.md are Biome `noRestrictedImports` overrides in
+ * biome.json, checked by `npm run lint`. These tests put a probe file where each rule applies and run
+ * the same checker with the same configuration on it, so a rule that stops matching (a moved folder,
+ * a changed pattern) fails here. The probes live in a temporary copy of the layout, not in the
+ * repository: the infra tests hash every file under functions/ while other tests run, and a probe
+ * appearing and vanishing there could break them.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const REPO = join(__dirname, '..', '..');
+const BIOME = join(REPO, 'node_modules', '.bin', 'biome');
+
+/** Lints `source` as `folder`/probe.ts under the repository's biome.json; the copy is always removed. */
+function lintAt(folder: string, source: string): { status: number | null; output: string } {
+  const root = mkdtempSync(join(tmpdir(), 'lookalike-import-rules-'));
+  try {
+    copyFileSync(join(REPO, 'biome.json'), join(root, 'biome.json'));
+    mkdirSync(join(root, folder), { recursive: true });
+    const file = join(folder, 'probe.ts');
+    writeFileSync(join(root, file), source);
+    const result = spawnSync(BIOME, ['lint', file], { cwd: root, encoding: 'utf8' });
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const FUNCTIONS_RULE = 'functions/ must not import infra/';
+const CONTRACT_RULE = 'functions/contract imports only node: builtins and other functions/contract files';
+
+describe('import rules', () => {
+  it('refuses every way a function could import infra/', () => {
+    const { status, output } = lintAt(
+      'functions/track',
+      [
+        "import { ROUTES } from '../../infra/routes';",
+        "import type { LookalikeStack } from '../../infra/lookalike-stack';",
+        "export { startLocalApp } from '../../infra/local/app';",
+        "export const probe = [ROUTES, import('../../infra/app')] as unknown as LookalikeStack;",
+        "export const loaded = require('../../infra/constructs/lookalike-function');",
+        '',
+      ].join('\n'),
+    );
+    expect(status).not.toBe(0);
+    expect(output.split(FUNCTIONS_RULE)).toHaveLength(5);
+    expect(output).toContain('lint/style/noCommonJs');
+  });
+
+  it('lets a function import the contract', () => {
+    const { status, output } = lintAt(
+      'functions/track',
+      "import { ROUTES } from '../contract/routes';\n\nexport const probe = ROUTES;\n",
+    );
+    expect(output).not.toContain(FUNCTIONS_RULE);
+    expect(status).toBe(0);
+  });
+
+  it('keeps the contract free of everything but node: builtins and other contract files', () => {
+    const { status, output } = lintAt(
+      'functions/contract',
+      [
+        "import { z } from 'zod';",
+        "import { requiredEnv } from '../shared/config';",
+        "import { CATALOGUE_PREFIX } from '../../infra/local/harness';",
+        '',
+        'export const probe = [z, requiredEnv, CATALOGUE_PREFIX];',
+        '',
+      ].join('\n'),
+    );
+    expect(status).not.toBe(0);
+    expect(output.split(CONTRACT_RULE)).toHaveLength(4);
+  });
+
+  it('lets the contract import node: builtins and its own files', () => {
+    const { status, output } = lintAt(
+      'functions/contract',
+      [
+        "import { join } from 'node:path';",
+        "import { ROUTES } from './routes';",
+        '',
+        'export const probe = [join, ROUTES];',
+        '',
+      ].join('\n'),
+    );
+    expect(output).not.toContain(CONTRACT_RULE);
+    expect(status).toBe(0);
+  });
+});
