@@ -4,6 +4,8 @@
  * the Events stream -> co-engagement), with the environment the stack gives each function. Used by `npm start` and integration tests.
  */
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ENV, RESOURCE_ENV } from '../../functions/contract/environment';
@@ -272,15 +274,26 @@ async function hostArtefacts(
   const { AWS_ACCESS_KEY_ID: _, AWS_SECRET_ACCESS_KEY: __, ...awsEnv } = stack.env;
   const quiet: Record<string, string> =
     options.quiet === false ? {} : { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' };
+  // One folder for every task root and one copy of each layer, removed when the app stops.
+  const workDir = mkdtempSync(join(tmpdir(), 'lookalike-lambda-'));
   const started = await Promise.allSettled(
     artefacts.map((artefact) =>
-      startLambdaProcess(artefact, { names, awsEnv, environment: { ...quiet, ...options.environment } }),
+      startLambdaProcess(artefact, {
+        names,
+        awsEnv,
+        workDir,
+        environment: { ...quiet, ...options.environment },
+      }),
     ),
   );
   const processes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const stopAll = async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    rmSync(workDir, { recursive: true, force: true });
+  };
   const failed = started.find((result) => result.status === 'rejected');
   if (failed) {
-    await Promise.all(processes.map((p) => p.stop()));
+    await stopAll();
     throw failed.reason;
   }
   const byName = (name: string) => {
@@ -302,6 +315,6 @@ async function hostArtefacts(
     compact: (event) => (compact as LambdaProcess).invoke(event),
     coEngagement: (event, context) => (coEngagement as LambdaProcess).invoke(event, context),
     processes,
-    stop: () => Promise.all(processes.map((p) => p.stop())).then(() => undefined),
+    stop: stopAll,
   };
 }

@@ -139,6 +139,11 @@ export async function synthStackRoles(options: SynthOptions = {}): Promise<Stack
       const staging = `${cacheFile}.${process.pid}.tmp`;
       writeFileSync(staging, JSON.stringify(roles));
       renameSync(staging, cacheFile);
+      // Roles of earlier inputs are garbage.
+      for (const entry of readdirSync(CACHE)) {
+        if (/^roles-[0-9a-f]+\.json$/.test(entry) && join(CACHE, entry) !== cacheFile)
+          rmSync(join(CACHE, entry), { force: true });
+      }
     }
     return roles;
   } finally {
