@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import {
@@ -14,6 +14,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/contract/environment';
 import { CATALOGUE_PREFIX } from '../../functions/contract/storage';
+import { deadLetterQueue } from './dead-letter-queue';
 import { LookalikeFunction } from './lookalike-function';
 import type { ModelLayers } from './model-layers';
 
@@ -85,15 +86,7 @@ export class CatalogueIngestion extends Construct {
     });
 
     const timeout = Duration.minutes(2);
-    this.deadLetterQueue = new Queue(this, 'DeadLetters', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the dead-letter queue of the uploads queue; an alarm watches its depth.',
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetters', 'the uploads queue');
     this.queue = new Queue(this, 'Uploads', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

@@ -1,8 +1,8 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/contract/environment';
 import {
@@ -13,6 +13,7 @@ import {
 } from '../../functions/contract/storage';
 import type { ModelManifest } from '../../functions/shared/model-manifest';
 import { tableFromDefinition } from './data-tables';
+import { deadLetterQueue } from './dead-letter-queue';
 import { LookalikeFunction } from './lookalike-function';
 
 export interface InterestTrackingProps {
@@ -93,16 +94,11 @@ export class InterestTracking extends Construct {
       memorySize: 512,
       timeout: Duration.minutes(1),
     }).useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem']);
-    this.coEngagementDeadLetters = new Queue(this, 'CoEngagementFailures', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.coEngagementDeadLetters).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        "This queue is itself the on-failure destination of the co-engagement consumer's stream mapping; a DLQ of a DLQ would only move the problem.",
-    });
+    this.coEngagementDeadLetters = deadLetterQueue(
+      this,
+      'CoEngagementFailures',
+      "the co-engagement consumer's stream mapping",
+    );
     this.coEngagementFunction.function.addEventSource(
       new DynamoEventSource(this.eventsTable, {
         startingPosition: StartingPosition.TRIM_HORIZON,

@@ -17,11 +17,12 @@ import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/contract/environment';
 import { ROUTES, type RouteFunction } from '../../functions/contract/routes';
 import { CATALOGUE_PREFIX, INDEX_PREFIX } from '../../functions/contract/storage';
+import { deadLetterQueue } from './dead-letter-queue';
 import type { InterestTracking } from './interest-tracking';
 import { LookalikeFunction } from './lookalike-function';
 import type { ModelLayers } from './model-layers';
@@ -121,16 +122,7 @@ export class RecommendationsApi extends Construct {
     this.compactFunction
       .grantObjects(props.bucket, INDEX_PREFIX, ['GetObject', 'PutObject', 'DeleteObject'])
       .grantListing(props.bucket, INDEX_PREFIX);
-    this.compactDeadLetters = new Queue(this, 'CompactionFailures', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.compactDeadLetters).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        "This queue is itself the on-failure destination of the compactor's stream mapping; a DLQ of a DLQ would only move the problem.",
-    });
+    this.compactDeadLetters = deadLetterQueue(this, 'CompactionFailures', "the compactor's stream mapping");
     this.compactFunction.function.addEventSource(
       new DynamoEventSource(props.itemsTable, {
         startingPosition: StartingPosition.LATEST,
