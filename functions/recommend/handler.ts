@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
 import { ENV } from '../contract/environment';
 import { MAX_IMAGE_BODY_BYTES, type RouteKey } from '../contract/routes';
 import { VECTOR_INDEX_NAME } from '../contract/storage';
@@ -38,7 +39,6 @@ import {
   vectorServing,
 } from '../shared/recommend';
 import { profileSettingsFromEnv } from '../shared/settings';
-import { DEFAULT_TRACKING_POLICY } from '../shared/track-events';
 
 const { logger, metrics } = observability('recommend');
 const identity = identityConfigFromEnv();

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { Contention } from '../app/errors';
 import { MAX_ITEM_ID_BYTES } from './catalogue-key';
 import { DomainError, InvalidImage } from './errors';
 import { UserIdSchema } from './event-schema';
@@ -27,12 +28,6 @@ export class NotFound extends DomainError {
 
 export class Forbidden extends DomainError {
   readonly code = 'forbidden';
-}
-
-/** Too many concurrent writers on one profile; the client may retry (event ids make it safe). */
-export class Contention extends DomainError {
-  readonly code = 'contention';
-  override readonly permanent = false;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };

@@ -12,65 +12,21 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { CommitConflict } from '../app/errors';
+import {
+  type CatalogueSnapshots,
+  type ItemSnapshot,
+  isStale,
+  type ProfileHead,
+  type ProfileRepository,
+  type StoredEvent,
+  type StoredProfile,
+} from '../app/ports';
 import { ENV } from '../contract/environment';
 import { batchGetAll } from './batch-get';
 import { bytesToVector } from './catalogue-repository';
 import { requiredEnv } from './config';
-import type { EventType, InterestCentroid, InterestProfile } from './interest-profile';
-
-/** A raw event as stored: the source of truth a profile can be rebuilt from. */
-export interface StoredEvent {
-  userId: string;
-  eventId: string;
-  itemId: string;
-  type: EventType;
-  /** Event time, ms. */
-  at: number;
-  /** Hash of the payload as sent: a repeat with another payload is a conflict, not a duplicate. */
-  payloadHash: string;
-  recommendationId?: string;
-  receivedAt: number;
-  /** TTL, epoch seconds. */
-  expiresAt: number;
-  /** The profile epoch the event was accepted in (absent before epochs existed: 0). See `deleteUser`. */
-  epoch?: number;
-  /**
-   * Co-engagement this event forms, applied off the request path by the Events stream's consumer:
-   * the user's recent positive items at the time (partners) and the pair weight.
-   */
-  coItems?: string[];
-  coWeight?: number;
-}
-
-export interface StoredProfile {
-  profile: InterestProfile;
-  version: number;
-  /** Hash of the settings the profile was folded with; another hash means "rebuild from the events". */
-  settingsId: string;
-  epoch: number;
-}
-
-/**
- * What a writer must know before folding events into a profile: the row's version and epoch (a
- * row may be an erasure's tombstone, without a profile), or that there is no row.
- */
-export interface ProfileHead {
-  /** Undefined when there is no row. */
-  version?: number;
-  epoch: number;
-  stored?: StoredProfile;
-}
-
-/** An event is stale, i.e. erased or being erased, when it was accepted in an earlier epoch. */
-export const isStale = (event: Pick<StoredEvent, 'epoch'>, epoch: number) => (event.epoch ?? 0) < epoch;
-
-/** What the ranking needs of an item, read in bulk. */
-export interface ItemSnapshot {
-  itemId: string;
-  status: string;
-  available: boolean;
-  vector?: Float32Array;
-}
+import type { InterestCentroid, InterestProfile } from './interest-profile';
 
 export interface StoreTables {
   events: string;
@@ -151,12 +107,8 @@ export function deserialiseProfile(state: string): InterestProfile {
   };
 }
 
-/** The commit lost a race (a concurrent writer, or an event stored meanwhile): re-read and retry. */
-export class CommitConflict extends Error {
-  readonly code = 'commit_conflict';
-}
-
-export class ProfileStore {
+/** The DynamoDB adapter of the event write path's ports (Events, Profiles, Stats and Items tables). */
+export class ProfileStore implements ProfileRepository, CatalogueSnapshots {
   private readonly documents: DynamoDBDocumentClient;
 
   constructor(

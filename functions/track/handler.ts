@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../app/track-events';
 import { ENV } from '../contract/environment';
 import { MAX_JSON_BODY_BYTES, type RouteKey } from '../contract/routes';
 import { dynamoClient } from '../shared/aws-clients';
@@ -20,7 +21,6 @@ import { maxProfileBytes } from '../shared/interest-profile';
 import { observability } from '../shared/observability';
 import { MAX_PROFILE_ROW_BYTES, ProfileStore, storeTablesFromEnv } from '../shared/profile-store';
 import { profileSettingsFromEnv } from '../shared/settings';
-import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../shared/track-events';
 
 const { logger, metrics } = observability('track');
 const identity = identityConfigFromEnv();

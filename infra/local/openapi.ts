@@ -4,6 +4,7 @@
  * docs/openapi.json (`npx tsx infra/local/write-openapi.ts` rewrites that). Served locally at /openapi.json.
  */
 import { z } from 'zod';
+import type { recordEvents } from '../../functions/app/track-events';
 import {
   MAX_IMAGE_BODY_BYTES,
   MAX_JSON_BODY_BYTES,
@@ -29,7 +30,6 @@ import {
   type searchByImage,
   type similarItems,
 } from '../../functions/shared/recommend';
-import type { recordEvents } from '../../functions/shared/track-events';
 import { version } from '../../package.json';
 import type { ExtraRoute } from './api-server';
 

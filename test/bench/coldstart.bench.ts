@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/app/track-events';
 import { CatalogueIndex, type CatalogueIndexDeps, readPointer } from '../../functions/shared/catalogue-index';
 import {
   type CatalogueItem,
@@ -32,7 +33,6 @@ import { defaultManifestPath } from '../../functions/shared/embedder';
 import { DEFAULT_PROFILE_SETTINGS } from '../../functions/shared/interest-profile';
 import { loadManifest } from '../../functions/shared/model-manifest';
 import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
-import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/shared/track-events';
 import { ExactIndex } from '../../functions/shared/vector-index';
 import { EXTERNAL_MODULES } from '../../infra/constructs/model-layers';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';

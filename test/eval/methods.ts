@@ -1,3 +1,4 @@
+import { DEFAULT_TRACKING_POLICY, rebuildProfile } from '../../functions/app/track-events';
 import {
   DEFAULT_PROFILE_SETTINGS,
   decayFactor,
@@ -11,7 +12,6 @@ import {
   rankForUser,
   rankPopular,
 } from '../../functions/shared/ranking';
-import { DEFAULT_TRACKING_POLICY, rebuildProfile } from '../../functions/shared/track-events';
 import type { ExactIndex } from '../../functions/shared/vector-index';
 import { CUTOFF } from './metrics';
 import type { SeededRandom } from './prng';

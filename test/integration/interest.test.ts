@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/app/track-events';
 import { AggregateCache } from '../../functions/shared/aggregate-cache';
 import {
   DEFAULT_PROFILE_SETTINGS,
@@ -8,7 +9,6 @@ import {
   type ProfileEvent,
 } from '../../functions/shared/interest-profile';
 import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
-import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/shared/track-events';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
 import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';

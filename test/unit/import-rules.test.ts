@@ -31,6 +31,10 @@ function lintAt(folder: string, source: string): { status: number | null; output
 
 const FUNCTIONS_RULE = 'functions/ must not import infra/';
 const CONTRACT_RULE = 'functions/contract imports only node: builtins and other functions/contract files';
+const APP_SDK_RULE = 'functions/app holds use cases and their ports: no AWS SDK';
+const APP_HTTP_RULE = 'functions/app must not import the HTTP layer';
+const APP_ADAPTER_RULE =
+  'functions/app depends on ports (functions/app/ports.ts), not on the DynamoDB/S3 adapters';
 
 describe('import rules', () => {
   it('refuses every way a function could import infra/', () => {
@@ -87,6 +91,53 @@ describe('import rules', () => {
       ].join('\n'),
     );
     expect(output).not.toContain(CONTRACT_RULE);
+    expect(status).toBe(0);
+  });
+
+  it('keeps use cases off the AWS SDK, the HTTP layer, the adapters and infra/', () => {
+    const { status, output } = lintAt(
+      'functions/app',
+      [
+        "import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';",
+        "import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';",
+        "import { Contention } from '../shared/http';",
+        "import { ProfileStore } from '../shared/profile-store';",
+        "import type { CatalogueRepository } from '../shared/catalogue-repository';",
+        "export { dynamoClient } from '../shared/aws-clients';",
+        "import { ROUTES } from '../../infra/routes';",
+        '',
+        "export const probe = [TransactWriteCommand, Contention, ProfileStore, ROUTES, import('../shared/s3-object-store')];",
+        'export type Probe = [DynamoDBClient, CatalogueRepository];',
+        "export const loaded = require('../shared/dynamodb-vector');",
+        '',
+      ].join('\n'),
+    );
+    expect(status).not.toBe(0);
+    expect(output).toContain('lint/style/noCommonJs');
+    expect(output.split(APP_SDK_RULE)).toHaveLength(3);
+    expect(output.split(APP_HTTP_RULE)).toHaveLength(2);
+    expect(output.split(APP_ADAPTER_RULE)).toHaveLength(5);
+    expect(output.split(FUNCTIONS_RULE)).toHaveLength(2);
+  });
+
+  it('lets use cases import their ports, domain modules, shared errors, the contract and node: builtins', () => {
+    const { status, output } = lintAt(
+      'functions/app',
+      [
+        "import { createHash } from 'node:crypto';",
+        "import { ROUTES } from '../contract/routes';",
+        "import { DomainError } from '../shared/errors';",
+        "import { NEGATIVE_TYPES } from '../shared/interest-profile';",
+        "import type { ProfileRepository } from './ports';",
+        '',
+        'export const probe = [createHash, ROUTES, DomainError, NEGATIVE_TYPES];',
+        'export type Probe = ProfileRepository;',
+        '',
+      ].join('\n'),
+    );
+    expect(output).not.toContain(APP_SDK_RULE);
+    expect(output).not.toContain(APP_HTTP_RULE);
+    expect(output).not.toContain(APP_ADAPTER_RULE);
     expect(status).toBe(0);
   });
 });

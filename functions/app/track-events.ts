@@ -6,8 +6,7 @@ import {
   eventRejectionCode,
   type TrackedEvent,
   TrackedEventSchema,
-} from './event-schema';
-import { Contention } from './http';
+} from '../shared/event-schema';
 import {
   applyEvent,
   emptyProfile,
@@ -17,15 +16,16 @@ import {
   type ProfileEvent,
   type ProfileSettings,
   withinBudgets,
-} from './interest-profile';
+} from '../shared/interest-profile';
+import { CommitConflict, Contention } from './errors';
 import {
-  CommitConflict,
+  type CatalogueSnapshots,
   type ItemSnapshot,
   isStale,
-  type ProfileStore,
+  type ProfileRepository,
   type StoredEvent,
   type StoredProfile,
-} from './profile-store';
+} from './ports';
 
 export interface TrackingPolicy {
   settings: ProfileSettings;
@@ -61,7 +61,8 @@ export const DEFAULT_TRACKING_POLICY: Omit<TrackingPolicy, 'settings'> = {
 };
 
 export interface TrackDeps {
-  store: ProfileStore;
+  /** Profiles and events, and the catalogue items they refer to (one DynamoDB adapter in production). */
+  store: ProfileRepository & CatalogueSnapshots;
   policy: TrackingPolicy;
   dim: number;
   now?: () => number;
@@ -118,7 +119,7 @@ function oneAtATime<T>(deps: TrackDeps, userId: string, work: () => Promise<T>):
 
 /**
  * Validates, de-duplicates and applies a batch of events. Each user's new events and their updated
- * profile are committed together (see ProfileStore.commit); a lost race re-reads and re-applies.
+ * profile are committed together (see ProfileRepository.commit); a lost race re-reads and re-applies.
  * `allowedUser` (from authentication) restricts whose events the batch may carry.
  */
 export async function recordEvents(

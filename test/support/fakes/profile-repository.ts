@@ -1,0 +1,152 @@
+/**
+ * An in-memory ProfileRepository and CatalogueSnapshots that behaves like the DynamoDB adapter
+ * (functions/shared/profile-store.ts): optimistic versions, one stored event per (userId, eventId),
+ * erasure epochs, all-or-nothing commits. test/support/contracts/profile-repository.ts is the suite
+ * both pass, so the two cannot drift apart.
+ */
+import { CommitConflict } from '../../../functions/app/errors';
+import {
+  type CatalogueSnapshots,
+  type ItemSnapshot,
+  isStale,
+  type ProfileHead,
+  type ProfileRepository,
+  type StoredEvent,
+  type StoredProfile,
+} from '../../../functions/app/ports';
+import type { InterestProfile } from '../../../functions/shared/interest-profile';
+
+interface ProfileRow {
+  version: number;
+  epoch: number;
+  /** Absent on an erasure's tombstone. */
+  settingsId?: string;
+  profile?: InterestProfile;
+}
+
+/** DynamoDB orders a partition by its sort key's UTF-8 bytes. */
+const byEventId = (a: StoredEvent, b: StoredEvent) =>
+  Buffer.compare(Buffer.from(a.eventId), Buffer.from(b.eventId));
+
+/** What DynamoDB would hand back: a copy, without attributes that were undefined when written. */
+function copyOf<T extends object>(value: T): T {
+  return structuredClone(
+    Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)),
+  ) as T;
+}
+
+export class InMemoryProfileRepository implements ProfileRepository, CatalogueSnapshots {
+  private readonly items = new Map<string, ItemSnapshot>();
+  private readonly profiles = new Map<string, ProfileRow>();
+  /** Events by user, then by eventId. */
+  private readonly events = new Map<string, Map<string, StoredEvent>>();
+  private readonly popularityWeights = new Map<string, number>();
+
+  /** Adds or replaces a catalogue item (the Items table is written by ingestion, not by this port). */
+  putItem(item: ItemSnapshot): void {
+    this.items.set(item.itemId, copyOf(item));
+  }
+
+  async getItems(itemIds: string[]): Promise<Map<string, ItemSnapshot>> {
+    const found = new Map<string, ItemSnapshot>();
+    for (const itemId of new Set(itemIds)) {
+      const item = this.items.get(itemId);
+      if (item) found.set(itemId, copyOf(item));
+    }
+    return found;
+  }
+
+  async getProfileHead(userId: string): Promise<ProfileHead> {
+    const row = this.profiles.get(userId);
+    if (!row) return { epoch: 0 };
+    return {
+      version: row.version,
+      epoch: row.epoch,
+      ...(row.profile && row.settingsId !== undefined
+        ? {
+            stored: {
+              profile: structuredClone(row.profile),
+              version: row.version,
+              settingsId: row.settingsId,
+              epoch: row.epoch,
+            },
+          }
+        : {}),
+    };
+  }
+
+  async getEvents(userId: string, eventIds: string[]): Promise<Map<string, StoredEvent>> {
+    const stored = this.events.get(userId);
+    const found = new Map<string, StoredEvent>();
+    for (const eventId of new Set(eventIds)) {
+      const event = stored?.get(eventId);
+      if (event) found.set(eventId, copyOf(event));
+    }
+    return found;
+  }
+
+  async allEvents(userId: string): Promise<StoredEvent[]> {
+    return [...(this.events.get(userId)?.values() ?? [])].sort(byEventId).map(copyOf);
+  }
+
+  async commit(
+    userId: string,
+    events: StoredEvent[],
+    next: StoredProfile,
+    expected: { version: number; epoch: number } | undefined,
+    popularity: Array<{ itemId: string; weight: number }>,
+    _now: number,
+  ): Promise<void> {
+    // A transaction may touch each item once (DynamoDB answers ValidationException otherwise).
+    if (new Set(events.map((event) => event.eventId)).size !== events.length)
+      throw new Error('ValidationException: transaction has more than one operation on one item');
+    const stored = this.events.get(userId) ?? new Map<string, StoredEvent>();
+    for (const event of events) {
+      const existing = stored.get(event.eventId);
+      // An event of an earlier epoch is being erased: the same id is a new event now.
+      if (existing && !(next.epoch > 0 && isStale(existing, next.epoch)))
+        throw new CommitConflict('a concurrent write changed the profile or stored one of the events');
+    }
+    const row = this.profiles.get(userId);
+    const rowAsExpected =
+      expected === undefined
+        ? row === undefined
+        : row !== undefined && row.version === expected.version && row.epoch === expected.epoch;
+    if (!rowAsExpected)
+      throw new CommitConflict('a concurrent write changed the profile or stored one of the events');
+
+    for (const event of events) stored.set(event.eventId, copyOf({ ...event, epoch: next.epoch }));
+    this.events.set(userId, stored);
+    this.profiles.set(userId, {
+      version: next.version,
+      epoch: next.epoch,
+      settingsId: next.settingsId,
+      profile: structuredClone(next.profile),
+    });
+    for (const { itemId, weight } of popularity)
+      this.popularityWeights.set(itemId, (this.popularityWeights.get(itemId) ?? 0) + weight);
+  }
+
+  /** Same steps as the adapter's; in memory nothing interleaves, so an erasure always finishes. */
+  async deleteUser(userId: string, now = Date.now()): Promise<{ events: number }> {
+    const row = this.profiles.get(userId);
+    const epoch = Math.max(now, (row?.epoch ?? 0) + 1);
+    const tombstone: ProfileRow = { version: (row?.version ?? 0) + 1, epoch };
+    this.profiles.set(userId, tombstone);
+    let deleted = 0;
+    const stored = this.events.get(userId);
+    for (const [eventId, event] of stored ?? []) {
+      if (!isStale(event, epoch)) continue;
+      stored?.delete(eventId);
+      deleted += 1;
+    }
+    if (stored?.size === 0) this.events.delete(userId);
+    if (this.profiles.get(userId) === tombstone) this.profiles.delete(userId);
+    return { events: deleted };
+  }
+
+  /** Popularity weight per item, summed over commits (what the adapter's Stats rows hold). */
+  async popularity(): Promise<Map<string, number>> {
+    return new Map(this.popularityWeights);
+  }
+}

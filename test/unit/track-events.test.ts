@@ -1,0 +1,194 @@
+/**
+ * The event write use case (recordEvents) through the in-memory fake of its ports: accepted,
+ * duplicate and conflicting event ids, a lost race retried, and contention once retries run out.
+ * test/integration/interest.test.ts and friends run the same path on DynamoDB Local.
+ */
+import { CommitConflict, Contention } from '../../functions/app/errors';
+import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../../functions/app/track-events';
+import { errorResponse } from '../../functions/shared/http';
+import { DEFAULT_PROFILE_SETTINGS } from '../../functions/shared/interest-profile';
+import { InMemoryProfileRepository } from '../support/fakes/profile-repository';
+
+const NOW = Date.UTC(2026, 5, 1);
+const DIM = 4;
+const unit = (axis: number) => Float32Array.from({ length: DIM }, (_, i) => (i === axis ? 1 : 0));
+
+function setUp() {
+  const store = new InMemoryProfileRepository();
+  store.putItem({ itemId: 'shoe', status: 'ready', available: true, vector: unit(0) });
+  store.putItem({ itemId: 'hat', status: 'ready', available: true, vector: unit(1) });
+  store.putItem({ itemId: 'scarf', status: 'ready', available: true, vector: unit(2) });
+  const deps = (): TrackDeps => ({
+    store,
+    policy: { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS },
+    dim: DIM,
+    now: () => NOW,
+  });
+  return { store, deps: deps(), otherWriter: deps() };
+}
+
+const like = (eventId: string, itemId: string, userId = 'ada') => ({ eventId, userId, itemId, type: 'like' });
+
+describe('recordEvents', () => {
+  it('accepts new events and commits them with the profile folded from them', async () => {
+    const { store, deps } = setUp();
+
+    const results = await recordEvents(deps, [like('e1', 'shoe'), like('e2', 'hat')]);
+
+    expect(results).toEqual([
+      { index: 0, eventId: 'e1', status: 'accepted' },
+      { index: 1, eventId: 'e2', status: 'accepted' },
+    ]);
+    const head = await store.getProfileHead('ada');
+    expect(head).toMatchObject({ version: 1, epoch: NOW });
+    expect(head.stored?.profile.eventCount).toBe(2);
+    expect((await store.allEvents('ada')).map((event) => [event.eventId, event.itemId, event.epoch])).toEqual(
+      [
+        ['e1', 'shoe', NOW],
+        ['e2', 'hat', NOW],
+      ],
+    );
+    expect([...(await store.popularity()).keys()].sort()).toEqual(['hat', 'shoe']);
+  });
+
+  it('answers duplicate for an event id sent again with the same payload, and counts it once', async () => {
+    const { store, deps } = setUp();
+    await recordEvents(deps, [like('e1', 'shoe')]);
+    const popularity = await store.popularity();
+
+    const results = await recordEvents(deps, [like('e1', 'shoe'), like('e1', 'shoe')]);
+
+    expect(results).toEqual([
+      { index: 0, eventId: 'e1', status: 'duplicate' },
+      { index: 1, eventId: 'e1', status: 'duplicate' },
+    ]);
+    const head = await store.getProfileHead('ada');
+    expect(head.version).toBe(1);
+    expect(head.stored?.profile.eventCount).toBe(1);
+    expect(await store.popularity()).toEqual(popularity);
+  });
+
+  it('answers duplicate for a repeat within one request after the first is accepted', async () => {
+    const { store, deps } = setUp();
+
+    const results = await recordEvents(deps, [like('e1', 'shoe'), like('e1', 'shoe')]);
+
+    expect(results).toEqual([
+      { index: 0, eventId: 'e1', status: 'accepted' },
+      { index: 1, eventId: 'e1', status: 'duplicate' },
+    ]);
+    expect((await store.getProfileHead('ada')).stored?.profile.eventCount).toBe(1);
+  });
+
+  it('rejects an event id stored with another payload as event_id_conflict, keeping the stored event', async () => {
+    const { store, deps } = setUp();
+    await recordEvents(deps, [like('e1', 'shoe')]);
+
+    const results = await recordEvents(deps, [like('e1', 'hat'), like('e2', 'scarf'), like('e2', 'hat')]);
+
+    const conflict = {
+      status: 'rejected',
+      code: 'event_id_conflict',
+      message: 'this eventId was stored with another payload',
+    };
+    expect(results).toEqual([
+      { index: 0, eventId: 'e1', ...conflict },
+      { index: 1, eventId: 'e2', status: 'accepted' },
+      { index: 2, eventId: 'e2', ...conflict },
+    ]);
+    const stored = await store.getEvents('ada', ['e1', 'e2']);
+    expect(stored.get('e1')?.itemId).toBe('shoe');
+    expect(stored.get('e2')?.itemId).toBe('scarf');
+    expect((await store.getProfileHead('ada')).stored?.profile.eventCount).toBe(2);
+  });
+
+  it('accepts an event id again after the user is erased: it belongs to the new epoch', async () => {
+    const { store, deps } = setUp();
+    await recordEvents(deps, [like('e1', 'shoe')]);
+    await store.deleteUser('ada', NOW + 1);
+
+    const results = await recordEvents(deps, [like('e1', 'hat')]);
+
+    expect(results).toEqual([{ index: 0, eventId: 'e1', status: 'accepted' }]);
+    expect((await store.allEvents('ada')).map((event) => event.itemId)).toEqual(['hat']);
+    expect((await store.getProfileHead('ada')).stored?.profile.eventCount).toBe(1);
+  });
+
+  it('re-reads and re-applies when another writer commits first, so neither event is lost', async () => {
+    const { store, deps, otherWriter } = setUp();
+    await recordEvents(deps, [like('e0', 'scarf')]);
+    const commit = store.commit.bind(store);
+    let commits = 0;
+    jest.spyOn(store, 'commit').mockImplementation(async (...args) => {
+      commits += 1;
+      // Another process (its own queue) commits between this writer's read and its commit.
+      if (commits === 1) await recordEvents(otherWriter, [like('e2', 'hat')]);
+      return commit(...args);
+    });
+
+    const results = await recordEvents(deps, [like('e1', 'shoe')]);
+
+    expect(results).toEqual([{ index: 0, eventId: 'e1', status: 'accepted' }]);
+    // The first attempt, the other writer's commit, then the retry.
+    expect(commits).toBe(3);
+    const head = await store.getProfileHead('ada');
+    expect(head.version).toBe(3);
+    expect(head.stored?.profile.eventCount).toBe(3);
+  });
+
+  it('answers duplicate when the retry finds that the other writer stored the same event', async () => {
+    const { store, deps, otherWriter } = setUp();
+    const commit = store.commit.bind(store);
+    let commits = 0;
+    jest.spyOn(store, 'commit').mockImplementation(async (...args) => {
+      commits += 1;
+      if (commits === 1) await recordEvents(otherWriter, [like('e1', 'shoe')]);
+      return commit(...args);
+    });
+
+    expect(await recordEvents(deps, [like('e1', 'shoe')])).toEqual([
+      { index: 0, eventId: 'e1', status: 'duplicate' },
+    ]);
+    expect((await store.getProfileHead('ada')).stored?.profile.eventCount).toBe(1);
+  });
+
+  describe('when every commit loses its race', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    it('gives up with Contention, which the API answers as 503 with retry-after', async () => {
+      const { store, deps } = setUp();
+      const attempts = jest.spyOn(store, 'commit').mockRejectedValue(new CommitConflict('lost the race'));
+
+      let outcome: unknown;
+      const settled = recordEvents(deps, [like('e1', 'shoe')]).then(
+        () => {
+          outcome = 'resolved';
+        },
+        (error: unknown) => {
+          outcome = error;
+        },
+      );
+      // Back-off sleeps between attempts run on fake timers.
+      while (outcome === undefined) await jest.advanceTimersByTimeAsync(1_000);
+      await settled;
+
+      expect(outcome).toBeInstanceOf(Contention);
+      expect(outcome).toMatchObject({
+        code: 'contention',
+        permanent: false,
+        message: 'too many concurrent writes to the profile of ada; retry the request',
+      });
+      expect(attempts).toHaveBeenCalledTimes(60);
+      expect(await store.allEvents('ada')).toEqual([]);
+      const response = errorResponse(outcome, 'req-1');
+      expect(response.statusCode).toBe(503);
+      expect(response.headers).toMatchObject({ 'retry-after': '1' });
+      expect(JSON.parse(response.body ?? '')).toEqual({
+        code: 'contention',
+        message: 'too many concurrent writes to the profile of ada; retry the request',
+        requestId: 'req-1',
+      });
+    });
+  });
+});
