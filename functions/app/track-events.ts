@@ -125,7 +125,7 @@ function oneAtATime<T>(deps: TrackDeps, userId: string, work: () => Promise<T>):
 export async function recordEvents(
   deps: TrackDeps,
   rawEvents: unknown[],
-  options: { maxAgeMs?: number; authorise?: (userId: string) => boolean } = {},
+  options: { maxAgeMs?: number } = {},
 ): Promise<EventResult[]> {
   const now = (deps.now ?? Date.now)();
   const maxAgeMs = Math.min(options.maxAgeMs ?? deps.policy.maxAgeMs, deps.policy.eventTtlMs);
@@ -150,16 +150,6 @@ export async function recordEvents(
       return;
     }
     const event = parsed.data;
-    if (options.authorise && !options.authorise(event.userId)) {
-      results[index] = {
-        index,
-        eventId,
-        status: 'rejected',
-        code: 'forbidden_user',
-        message: `not allowed to post events for ${event.userId}`,
-      };
-      return;
-    }
     const at = event.timestamp ?? now;
     if (at > now + deps.policy.maxFutureMs) {
       results[index] = {

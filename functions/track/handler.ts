@@ -55,17 +55,19 @@ async function postEvents(
   const caller = resolveCaller(event, identity);
   if (bulkImport && caller.kind === 'user')
     throw new Forbidden('the import route is for trusted back ends (IAM), not user tokens');
-  // A user token writes that user's events only: one foreign event refuses the whole request.
+  // Authorisation happens here, once: a user token writes that user's events only, and one foreign
+  // event refuses the whole request (403) before anything is recorded; IAM callers may write anyone's.
   const foreign = envelope.data.events.find((e) => {
     const userId = (e as { userId?: unknown })?.userId;
     return typeof userId === 'string' && !canActFor(caller, userId);
   });
   if (foreign)
     throw new Forbidden(`not allowed to post events for ${(foreign as { userId: string }).userId}`);
-  const results = await recordEvents(deps, envelope.data.events, {
-    ...(bulkImport ? { maxAgeMs: deps.policy.eventTtlMs } : {}),
-    authorise: (userId) => canActFor(caller, userId),
-  });
+  const results = await recordEvents(
+    deps,
+    envelope.data.events,
+    bulkImport ? { maxAgeMs: deps.policy.eventTtlMs } : {},
+  );
   const counts = { accepted: 0, duplicate: 0, rejected: 0 };
   for (const result of results) counts[result.status]++;
   for (const [status, count] of Object.entries(counts))

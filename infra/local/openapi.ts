@@ -78,7 +78,7 @@ const EventResultSchema = component(
       code: z
         .string()
         .describe(
-          'invalid_event, invalid_id, forbidden_user, timestamp_in_future, timestamp_too_old, event_id_conflict, unknown_item, item_not_ready',
+          'invalid_event, invalid_id, timestamp_in_future, timestamp_too_old, event_id_conflict, unknown_item, item_not_ready',
         ),
       message: z.string(),
     }),
