@@ -127,7 +127,8 @@ export class RecommendationsApi extends Construct {
       new DynamoEventSource(props.itemsTable, {
         startingPosition: StartingPosition.LATEST,
         batchSize: 1000,
-        // Bursts of uploads make one snapshot: wait up to a minute, one compactor at a time.
+        // Bursts of uploads make one snapshot: wait up to a minute, one batch per shard at a time (overlapping
+        // compactions across shards are safe: the pointer only moves to a newer watermark).
         maxBatchingWindow: Duration.seconds(60),
         parallelizationFactor: 1,
         retryAttempts: 3,
