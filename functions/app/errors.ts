@@ -1,5 +1,5 @@
-/** Errors the use cases and their ports throw; only the HTTP layer (functions/shared/http.ts) maps them to status codes. */
-import { DomainError } from '../shared/errors';
+/** Errors the use cases and their ports throw; only the HTTP layer (functions/http/api.ts) maps them to status codes. */
+import { DomainError } from '../domain/errors';
 
 /**
  * A commit lost a race (a concurrent writer, an erasure, or an event stored meanwhile): the caller

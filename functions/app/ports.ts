@@ -1,9 +1,9 @@
 /**
  * The ports the use cases depend on: what they need of storage, in the domain's words. Adapters
- * (functions/shared/profile-store.ts on DynamoDB, test/support/fakes/ in memory) implement them;
+ * (functions/adapters/dynamodb/profile-store.ts on DynamoDB, test/support/fakes/ in memory) implement them;
  * test/support/contracts/ holds the suite both must pass.
  */
-import type { EventType, InterestProfile } from '../shared/interest-profile';
+import type { EventType, InterestProfile } from '../domain/interest-profile';
 
 /** A raw event as stored: the source of truth a profile can be rebuilt from. */
 export interface StoredEvent {

@@ -6,7 +6,7 @@ import {
   eventRejectionCode,
   type TrackedEvent,
   TrackedEventSchema,
-} from '../shared/event-schema';
+} from '../domain/event-schema';
 import {
   applyEvent,
   emptyProfile,
@@ -16,7 +16,7 @@ import {
   type ProfileEvent,
   type ProfileSettings,
   withinBudgets,
-} from '../shared/interest-profile';
+} from '../domain/interest-profile';
 import { CommitConflict, Contention } from './errors';
 import {
   type CatalogueSnapshots,

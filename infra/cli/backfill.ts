@@ -14,29 +14,29 @@ import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { ENV } from '../../functions/contract/environment';
-import { CATALOGUE_PREFIX } from '../../functions/contract/storage';
-import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
-import {
-  type CatalogueObject,
-  catalogueObjectFromKey,
-  encodeNotificationKey,
-  normaliseSequencer,
-  reconciledSequencer,
-} from '../../functions/shared/catalogue-key';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/shared/catalogue-repository';
-import { listEnv, numberEnv, optionalEnv } from '../../functions/shared/config';
-import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../../functions/shared/embedder';
-import { isDomainError } from '../../functions/shared/errors';
+import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
 import {
   type IngestDeps,
   type IngestOutcome,
   ingestObject,
   ingestRecord,
   removeSource,
-} from '../../functions/shared/ingest';
-import { loadManifest } from '../../functions/shared/model-manifest';
-import { S3ObjectStore } from '../../functions/shared/s3-object-store';
+} from '../../functions/app/ingest';
+import { ENV } from '../../functions/contract/environment';
+import { CATALOGUE_PREFIX } from '../../functions/contract/storage';
+import {
+  type CatalogueObject,
+  catalogueObjectFromKey,
+  encodeNotificationKey,
+  normaliseSequencer,
+  reconciledSequencer,
+} from '../../functions/domain/catalogue-key';
+import { isDomainError } from '../../functions/domain/errors';
+import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../../functions/embedding/embedder';
+import { loadManifest } from '../../functions/embedding/model-manifest';
+import { dynamoClient, s3Client } from '../../functions/platform/clients';
+import { listEnv, numberEnv, optionalEnv } from '../../functions/platform/env';
 
 /** One entry of a bucket listing. */
 export interface ListedObject {

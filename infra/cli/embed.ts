@@ -5,8 +5,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { Embedder } from '../../functions/shared/embedder';
-import { isDomainError } from '../../functions/shared/errors';
+import { isDomainError } from '../../functions/domain/errors';
+import { Embedder } from '../../functions/embedding/embedder';
 
 async function* filesUnder(path: string): AsyncGenerator<string> {
   let info: Awaited<ReturnType<typeof stat>>;

@@ -11,7 +11,7 @@ import {
   PROFILES_TABLE,
   STATS_TABLE,
 } from '../../functions/contract/storage';
-import type { ModelManifest } from '../../functions/shared/model-manifest';
+import type { ModelManifest } from '../../functions/embedding/model-manifest';
 import { tableFromDefinition } from './data-tables';
 import { deadLetterQueue } from './dead-letter-queue';
 import { LookalikeFunction } from './lookalike-function';

@@ -17,7 +17,7 @@ import {
 } from './model-layers';
 
 export interface LookalikeFunctionProps {
-  /** The folder under functions/ whose handler.ts this function runs. */
+  /** The handler this function runs: functions/handlers/<name>.ts. */
   readonly name: string;
   /** Lambda layers; functions that embed images take the runtime and model layers. */
   readonly layers?: ILayerVersion[];
@@ -28,7 +28,7 @@ export interface LookalikeFunctionProps {
   readonly environment?: Record<string, string>;
 }
 
-/** A handler from functions/<name>, bundled with esbuild, with the house defaults. */
+/** A handler from functions/handlers/<name>.ts, bundled with esbuild, with the house defaults. */
 export class LookalikeFunction extends Construct {
   public readonly function: NodejsFunction;
 
@@ -36,7 +36,7 @@ export class LookalikeFunction extends Construct {
     super(scope, id);
     const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
     this.function = new NodejsFunction(this, 'Function', {
-      entry: join(REPO_ROOT, 'functions', props.name, 'handler.ts'),
+      entry: join(REPO_ROOT, 'functions', 'handlers', `${props.name}.ts`),
       handler: 'handler',
       runtime: FUNCTION_RUNTIME,
       architecture: FUNCTION_ARCHITECTURE,

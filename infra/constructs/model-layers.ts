@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Architecture, Code, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { loadManifest, type ModelManifest } from '../../functions/shared/model-manifest';
+import { loadManifest, type ModelManifest } from '../../functions/embedding/model-manifest';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 

@@ -16,9 +16,9 @@ import {
   PROFILES_TABLE,
   STATS_TABLE,
 } from '../../functions/contract/storage';
-import { defaultManifestPath } from '../../functions/shared/embedder';
-import { UserIdSchema } from '../../functions/shared/event-schema';
-import { loadManifest, type ModelManifest } from '../../functions/shared/model-manifest';
+import { UserIdSchema } from '../../functions/domain/event-schema';
+import { defaultManifestPath } from '../../functions/embedding/embedder';
+import { loadManifest, type ModelManifest } from '../../functions/embedding/model-manifest';
 import type { Authorize } from './api-gateway';
 import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
 import { createLocalIssuer, type LocalIssuer } from './auth';
@@ -242,12 +242,12 @@ interface FunctionHost {
 async function hostSources(environment: Record<string, string>): Promise<FunctionHost> {
   Object.assign(process.env, environment);
   const [embed, track, recommend, compact, coEngagement, clients] = await Promise.all([
-    runAsFunction('embed', () => import('../../functions/embed/handler')),
-    runAsFunction('track', () => import('../../functions/track/handler')),
-    runAsFunction('recommend', () => import('../../functions/recommend/handler')),
-    runAsFunction('compact', () => import('../../functions/compact/handler')),
-    runAsFunction('co-engagement', () => import('../../functions/co-engagement/handler')),
-    import('../../functions/shared/aws-clients'),
+    runAsFunction('embed', () => import('../../functions/handlers/embed')),
+    runAsFunction('track', () => import('../../functions/handlers/track')),
+    runAsFunction('recommend', () => import('../../functions/handlers/recommend')),
+    runAsFunction('compact', () => import('../../functions/handlers/compact')),
+    runAsFunction('co-engagement', () => import('../../functions/handlers/co-engagement')),
+    import('../../functions/platform/clients'),
   ]);
   signAsCurrentFunction(clients.s3Client());
   signAsCurrentFunction(clients.dynamoClient());

@@ -7,12 +7,12 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
+import { CatalogueReader, type ItemView, type ViewRow } from '../../functions/adapters/dynamodb/item-views';
 import { ENV } from '../../functions/contract/environment';
-import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
-import { CatalogueReader, type ItemView, type ViewRow } from '../../functions/shared/catalogue-reader';
-import { requiredEnv } from '../../functions/shared/config';
-import { describeIssues } from '../../functions/shared/event-schema';
-import { json } from '../../functions/shared/http';
+import { describeIssues } from '../../functions/domain/event-schema';
+import { json } from '../../functions/http/api';
+import { dynamoClient, s3Client } from '../../functions/platform/clients';
+import { requiredEnv } from '../../functions/platform/env';
 import type { ExtraRoute } from './api-server';
 
 export interface LocalCatalogueDeps {

@@ -4,22 +4,6 @@
  * docs/openapi.json (`npx tsx infra/local/write-openapi.ts` rewrites that). Served locally at /openapi.json.
  */
 import { z } from 'zod';
-import type { recordEvents } from '../../functions/app/track-events';
-import {
-  MAX_IMAGE_BODY_BYTES,
-  MAX_JSON_BODY_BYTES,
-  ROUTES,
-  type Route,
-  type RouteAuth,
-  routeKey,
-} from '../../functions/contract/routes';
-import { INVALID_IMAGE_CODES } from '../../functions/shared/errors';
-import {
-  EventBatchSchema,
-  MAX_EVENTS_PER_REQUEST,
-  TrackedEventSchema,
-} from '../../functions/shared/event-schema';
-import type { Reason } from '../../functions/shared/ranking';
 import {
   type itemDetails,
   ListQuerySchema,
@@ -29,7 +13,23 @@ import {
   SimilarQuerySchema,
   type searchByImage,
   type similarItems,
-} from '../../functions/shared/recommend';
+} from '../../functions/app/recommend';
+import type { recordEvents } from '../../functions/app/track-events';
+import {
+  MAX_IMAGE_BODY_BYTES,
+  MAX_JSON_BODY_BYTES,
+  ROUTES,
+  type Route,
+  type RouteAuth,
+  routeKey,
+} from '../../functions/contract/routes';
+import { INVALID_IMAGE_CODES } from '../../functions/domain/errors';
+import {
+  EventBatchSchema,
+  MAX_EVENTS_PER_REQUEST,
+  TrackedEventSchema,
+} from '../../functions/domain/event-schema';
+import type { Reason } from '../../functions/domain/ranking';
 import { version } from '../../package.json';
 import type { ExtraRoute } from './api-server';
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { type ModelManifest, ModelManifestSchema } from '../../functions/shared/model-manifest';
+import { type ModelManifest, ModelManifestSchema } from '../../functions/embedding/model-manifest';
 import { CHOSEN_DESCRIPTOR } from './chosen-descriptor';
 import { convertToOnnx, EMBEDDING_OUTPUT, pooledOutputName } from './convert';
 import {

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { ModelManifest } from '../../functions/shared/model-manifest';
+import type { ModelManifest } from '../../functions/embedding/model-manifest';
 
 export type Preprocessing = ModelManifest['preprocess'];
 

@@ -7,7 +7,7 @@
  * an hour ago), so the snapshot's change-feed overlap at load holds about a minute of changes. The
  * index snapshot is written as the compactor writes it (CatalogueIndex.load + writeSnapshot), and one
  * user gets a profile through the track core (recordEvents). Then a fresh `node` process loads the
- * esbuild bundle of functions/recommend/handler.ts (built as deployed: CJS, minified, the SDK
+ * esbuild bundle of functions/handlers/recommend.ts (built as deployed: CJS, minified, the SDK
  * bundled, the native modules external) and asks for that user's recommendations twice; cold_ms is the time
  * from the child's start to its first response, which must be `personal` and list the same items in
  * the same order as the warm second response.
@@ -21,19 +21,23 @@ import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/app/track-events';
-import { CatalogueIndex, type CatalogueIndexDeps, readPointer } from '../../functions/shared/catalogue-index';
 import {
   type CatalogueItem,
   CatalogueRepository,
   CHANGE_FEED,
   vectorToBytes,
-} from '../../functions/shared/catalogue-repository';
-import { defaultManifestPath } from '../../functions/shared/embedder';
-import { DEFAULT_PROFILE_SETTINGS } from '../../functions/shared/interest-profile';
-import { loadManifest } from '../../functions/shared/model-manifest';
-import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
-import { ExactIndex } from '../../functions/shared/vector-index';
+} from '../../functions/adapters/dynamodb/item-store';
+import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
+import {
+  CatalogueIndex,
+  type CatalogueIndexDeps,
+  readPointer,
+} from '../../functions/adapters/s3/snapshot-index';
+import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/app/track-events';
+import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
+import { defaultManifestPath } from '../../functions/embedding/embedder';
+import { loadManifest } from '../../functions/embedding/model-manifest';
+import { ExactIndex } from '../../functions/vector-index';
 import { EXTERNAL_MODULES } from '../../infra/constructs/model-layers';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { startLocalStack } from '../../infra/local/harness';
@@ -67,7 +71,7 @@ interface ChildReport {
 
 const itemId = (row: number) => `item-${String(row).padStart(6, '0')}`;
 
-/** A catalogue item as ingestion creates it (see functions/shared/ingest.ts). */
+/** A catalogue item as ingestion creates it (see functions/app/ingest.ts). */
 function catalogueItem(row: number, vector: Float32Array, modelId: string, changedAt: number): CatalogueItem {
   return {
     itemId: itemId(row),
@@ -218,9 +222,9 @@ async function main(): Promise<void> {
   const dynamo = createLocalDynamoDbClient(stack.endpoints.dynamodb);
   const s3: S3Client = createLocalS3Client(stack.endpoints.s3);
   try {
-    log('bundling functions/recommend/handler.ts and the child');
+    log('bundling functions/handlers/recommend.ts and the child');
     const handlerBundle = await bundleForNode(
-      join(REPO_ROOT, 'functions/recommend/handler.ts'),
+      join(REPO_ROOT, 'functions/handlers/recommend.ts'),
       join(dir, 'recommend/index.js'),
       { external: EXTERNAL_MODULES, minify: true },
     );

@@ -12,8 +12,8 @@
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/shared/catalogue-repository';
-import { Embedder } from '../../functions/shared/embedder';
+import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { Embedder } from '../../functions/embedding/embedder';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { routeObjectEvents, startLocalStack } from '../../infra/local/harness';
 import { LocalQueue, type SqsBatchHandler } from '../../infra/local/queue';
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     };
 
     // Loaded only now: the handler reads its environment at module load.
-    const { handler } = require('../../functions/embed/handler') as { handler: SqsBatchHandler };
+    const { handler } = require('../../functions/handlers/embed') as { handler: SqsBatchHandler };
     const handlerIntervals: Interval[] = [];
     const msPerRecord: number[] = [];
     queue = new LocalQueue({

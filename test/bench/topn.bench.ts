@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { ExactIndex } from '../../functions/shared/vector-index';
+import { ExactIndex } from '../../functions/vector-index';
 import { seededUniform } from '../support/seeded-random';
 
 const SIZES = { '10k': 10_000, '100k': 100_000, '1M': 1_000_000 } as const;

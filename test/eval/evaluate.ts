@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { DEFAULT_PROFILE_SETTINGS, type InterestProfile } from '../../functions/shared/interest-profile';
-import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
-import { DEFAULT_RANKING_SETTINGS } from '../../functions/shared/ranking';
-import { ExactIndex } from '../../functions/shared/vector-index';
+import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
+import { DEFAULT_PROFILE_SETTINGS, type InterestProfile } from '../../functions/domain/interest-profile';
+import { DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
+import { ExactIndex } from '../../functions/vector-index';
 import { invoke } from '../../infra/local/api-server';
 import { type LocalApp, startLocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';

@@ -1,18 +1,18 @@
+import type { ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
 import { DEFAULT_TRACKING_POLICY, rebuildProfile } from '../../functions/app/track-events';
 import {
   DEFAULT_PROFILE_SETTINGS,
   decayFactor,
   type InterestProfile,
   type ProfileSettings,
-} from '../../functions/shared/interest-profile';
-import type { ProfileStore } from '../../functions/shared/profile-store';
+} from '../../functions/domain/interest-profile';
 import {
   DEFAULT_RANKING_SETTINGS,
   type RankingSettings,
   rankForUser,
   rankPopular,
-} from '../../functions/shared/ranking';
-import type { ExactIndex } from '../../functions/shared/vector-index';
+} from '../../functions/domain/ranking';
+import type { ExactIndex } from '../../functions/vector-index';
 import { CUTOFF } from './metrics';
 import type { SeededRandom } from './prng';
 

@@ -1,4 +1,4 @@
-import { cosine } from '../../functions/shared/interest-profile';
+import { cosine } from '../../functions/domain/interest-profile';
 
 export const CUTOFF = 10;
 

@@ -11,11 +11,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/shared/catalogue-repository';
-import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../../functions/shared/embedder';
-import { ingestRecord } from '../../functions/shared/ingest';
-import { loadManifest } from '../../functions/shared/model-manifest';
-import { S3ObjectStore } from '../../functions/shared/s3-object-store';
+import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
+import { ingestRecord } from '../../functions/app/ingest';
+import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../../functions/embedding/embedder';
+import { loadManifest } from '../../functions/embedding/model-manifest';
 import {
   type BackfillDeps,
   type BackfillSummary,

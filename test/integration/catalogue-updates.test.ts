@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/shared/catalogue-repository';
-import { Embedder } from '../../functions/shared/embedder';
+import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { Embedder } from '../../functions/embedding/embedder';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { catalogueJpeg, emojiImages } from '../support/images';
 import { useLocalApp } from '../support/local-app';

@@ -4,8 +4,8 @@
  * place whatever order they finish in, and the losers' snapshot files are removed.
  */
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { CatalogueIndex, readPointer, snapshotPrefix } from '../../functions/shared/catalogue-index';
-import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { CatalogueIndex, readPointer, snapshotPrefix } from '../../functions/adapters/s3/snapshot-index';
 import { useLocalStack } from '../support/local-stack';
 import { seededUniform } from '../support/seeded-random';
 

@@ -15,9 +15,9 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { catalogueObjectFromKey } from '../../functions/shared/catalogue-key';
-import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
-import { Embedder } from '../../functions/shared/embedder';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { catalogueObjectFromKey } from '../../functions/domain/catalogue-key';
+import { Embedder } from '../../functions/embedding/embedder';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { startS3Local } from '../../infra/local/s3-local';
 import { emojiImages } from '../support/images';

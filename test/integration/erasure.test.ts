@@ -3,7 +3,7 @@
  * sent before it remains, and what is accepted around or after it forms a new profile that counts
  * exactly the events stored (issue 14, finding 3).
  */
-import type { ProfileStore } from '../../functions/shared/profile-store';
+import type { ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
 import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 import { seedSyntheticItems } from '../support/synthetic-items';
 

@@ -4,8 +4,9 @@
  * request path (the Events stream's consumer), and 10 such batches at once all answer 202 within
  * the API's timeout with exact counts. Latencies are printed, never asserted (the box is shared).
  */
-import { dynamoClient } from '../../functions/shared/aws-clients';
-import type { ProfileStore } from '../../functions/shared/profile-store';
+
+import type { ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
+import { dynamoClient } from '../../functions/platform/clients';
 import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 import { seedSyntheticItems } from '../support/synthetic-items';
 

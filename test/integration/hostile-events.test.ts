@@ -5,7 +5,7 @@
  * the batch.
  */
 import { readFileSync } from 'node:fs';
-import type { ProfileStore } from '../../functions/shared/profile-store';
+import type { ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
 import { emojiImages } from '../support/images';
 import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { type CfnPolicy, Policy } from 'aws-cdk-lib/aws-iam';
-import { s3Client } from '../../functions/shared/aws-clients';
-import { readPointer } from '../../functions/shared/catalogue-index';
+import { readPointer } from '../../functions/adapters/s3/snapshot-index';
+import { s3Client } from '../../functions/platform/clients';
 import { createLocalS3Client } from '../../infra/local/aws-env';
 import { runAsFunction } from '../../infra/local/iam/function-identity';
 import { type StackRoles, synthStackRoles } from '../../infra/local/iam/stack-roles';

@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { CopyObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { dynamoClient, s3Client } from '../../functions/shared/aws-clients';
-import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
-import { Embedder } from '../../functions/shared/embedder';
-import { S3ObjectStore } from '../../functions/shared/s3-object-store';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
+import { Embedder } from '../../functions/embedding/embedder';
+import { dynamoClient, s3Client } from '../../functions/platform/clients';
 import { backfill, s3Listing } from '../../infra/cli/backfill';
 import { createLocalS3Client } from '../../infra/local/aws-env';
 import { runAsFunction } from '../../infra/local/iam/function-identity';

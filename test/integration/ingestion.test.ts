@@ -8,11 +8,11 @@ import path from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
-import { normaliseSequencer } from '../../functions/shared/catalogue-key';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/shared/catalogue-repository';
-import { DEFAULT_IMAGE_LIMITS, Embedder } from '../../functions/shared/embedder';
-import { ingestRecord } from '../../functions/shared/ingest';
-import { S3ObjectStore } from '../../functions/shared/s3-object-store';
+import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
+import { ingestRecord } from '../../functions/app/ingest';
+import { normaliseSequencer } from '../../functions/domain/catalogue-key';
+import { DEFAULT_IMAGE_LIMITS, Embedder } from '../../functions/embedding/embedder';
 import { type ObjectEventRoute, routeObjectEvents } from '../../infra/local/harness';
 import { LocalQueue, type SqsBatchHandler } from '../../infra/local/queue';
 import type { S3NotificationRecord } from '../../infra/local/s3-local';
@@ -39,7 +39,7 @@ const writeSpies: Record<
 
 beforeAll(async () => {
   // The handler reads its environment and creates its clients at module load: import it only now.
-  ({ handler } = await import('../../functions/embed/handler'));
+  ({ handler } = await import('../../functions/handlers/embed'));
   reference = await Embedder.load();
   repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items ?? '');
   // Call-through spies: the handler's embedder and repository are instances of these same classes.

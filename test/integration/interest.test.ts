@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { AggregateCache } from '../../functions/adapters/dynamodb/aggregate-cache';
+import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
 import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/app/track-events';
-import { AggregateCache } from '../../functions/shared/aggregate-cache';
 import {
   DEFAULT_PROFILE_SETTINGS,
   decayedTotals,
   foldEvents,
   type ProfileEvent,
-} from '../../functions/shared/interest-profile';
-import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
+} from '../../functions/domain/interest-profile';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
 import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';

@@ -4,7 +4,7 @@
  * refuses what AWS refuses: DynamoDB Local's own item-size check is measured here at the boundary.
  */
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import type { ProfileStore } from '../../functions/shared/profile-store';
+import type { ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 import { seedSyntheticItems } from '../support/synthetic-items';

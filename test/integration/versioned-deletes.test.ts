@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { S3EventRecord } from 'aws-lambda';
-import { encodeNotificationKey } from '../../functions/shared/catalogue-key';
-import { CatalogueRepository } from '../../functions/shared/catalogue-repository';
-import { Embedder } from '../../functions/shared/embedder';
-import { ingestRecord, type ObjectHead, type ObjectStore } from '../../functions/shared/ingest';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { ingestRecord, type ObjectHead, type ObjectStore } from '../../functions/app/ingest';
+import { encodeNotificationKey } from '../../functions/domain/catalogue-key';
+import { Embedder } from '../../functions/embedding/embedder';
 import { emojiImages } from '../support/images';
 import { useLocalStack } from '../support/local-stack';
 

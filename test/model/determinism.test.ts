@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelManifestSchema } from '../../functions/shared/model-manifest';
+import { ModelManifestSchema } from '../../functions/embedding/model-manifest';
 import { buildModel } from '../../layers/model/build';
 
 // Index and query vectors are only comparable if the same inputs always give the same model, so a

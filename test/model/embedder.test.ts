@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Embedder } from '../../functions/shared/embedder';
-import { INVALID_IMAGE_CODES, InvalidImage } from '../../functions/shared/errors';
+import { INVALID_IMAGE_CODES, InvalidImage } from '../../functions/domain/errors';
+import { Embedder } from '../../functions/embedding/embedder';
 import { badInputCorpus, catalogueJpeg, emojiImages } from '../support/images';
 
 const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * (b[i] as number), 0);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { encodeNotificationKey } from '../../functions/shared/catalogue-key';
-import { ProfileStore, storeTablesOf } from '../../functions/shared/profile-store';
+import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
+import { encodeNotificationKey } from '../../functions/domain/catalogue-key';
 import { invoke, type LocalResponse } from '../../infra/local/api-server';
 import { type LocalApp, type LocalAppOptions, startLocalApp } from '../../infra/local/app';
 import { signForLocalIam } from '../../infra/local/auth';

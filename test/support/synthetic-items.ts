@@ -3,7 +3,7 @@
  * clustered synthetic vectors: for tests that need hundreds of items, where embedding real images
  * would only add minutes.
  */
-import { type CatalogueItem, CatalogueRepository } from '../../functions/shared/catalogue-repository';
+import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import type { LocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { SyntheticVectors } from '../bench/support/synthetic-vectors';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import type { ModelManifest } from '../../functions/shared/model-manifest';
+import type { ModelManifest } from '../../functions/embedding/model-manifest';
 import { PROJECTION_MATRIX, PROJECTION_NEG_MEAN, type Projection } from '../../layers/model/convert';
 import { combineBlocks } from '../../layers/model/descriptor';
 import { readInitializer } from '../../layers/model/onnx-graph';

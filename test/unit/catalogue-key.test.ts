@@ -1,3 +1,4 @@
+import { isStale } from '../../functions/adapters/dynamodb/item-store';
 import {
   catalogueObjectFromKey,
   classifyCatalogueKey,
@@ -5,9 +6,8 @@ import {
   encodeNotificationKey,
   normaliseSequencer,
   reconciledSequencer,
-} from '../../functions/shared/catalogue-key';
-import { isStale } from '../../functions/shared/catalogue-repository';
-import { parseItemMetadata } from '../../functions/shared/item-metadata';
+} from '../../functions/domain/catalogue-key';
+import { parseItemMetadata } from '../../functions/domain/item-metadata';
 
 describe('catalogue keys', () => {
   it.each([

@@ -1,4 +1,4 @@
-import { FairQueue, flowName, inFlow } from '../../functions/shared/fair-queue';
+import { FairQueue, flowName, inFlow } from '../../functions/platform/fair-queue';
 
 /** A task that finishes when the test says so, recording when it started. */
 function gate(log: string[], name: string) {

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { canActFor, provenGroups, resolveCaller } from '../../functions/shared/identity';
+import { canActFor, provenGroups, resolveCaller } from '../../functions/http/identity';
 import { flattenClaims } from '../../infra/local/api-gateway';
 
 /** The event an HTTP API hands the function for a token with these claims (as the twin flattens them). */

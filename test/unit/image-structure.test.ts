@@ -3,8 +3,8 @@ import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { IMAGE_EXTENSIONS } from '../../functions/contract/storage';
-import { CATALOGUE_IMAGE_CODES, INVALID_IMAGE_CODES, InvalidImage } from '../../functions/shared/errors';
-import { type ImageFormat, sniffImageFormat } from '../../functions/shared/image-format';
+import { CATALOGUE_IMAGE_CODES, INVALID_IMAGE_CODES, InvalidImage } from '../../functions/domain/errors';
+import { type ImageFormat, sniffImageFormat } from '../../functions/domain/image-format';
 import {
   checkCatalogueUpload,
   checkExtension,
@@ -12,7 +12,7 @@ import {
   inspectCatalogueImage,
   MAX_CATALOGUE_METADATA_BYTES,
   type StructureLimits,
-} from '../../functions/shared/image-structure';
+} from '../../functions/domain/image-structure';
 import {
   gifJavaScriptPolyglot,
   gifWithComment,

@@ -30,16 +30,21 @@ function lintAt(folder: string, source: string): { status: number | null; output
 }
 
 const FUNCTIONS_RULE = 'functions/ must not import infra/';
-const CONTRACT_RULE = 'functions/contract imports only node: builtins and other functions/contract files';
-const APP_SDK_RULE = 'functions/app holds use cases and their ports: no AWS SDK';
+const CONTRACT_RULE =
+  'functions/contract imports only node: builtins, zod and other functions/contract files';
+const APP_SDK_RULE = 'functions/app holds use cases and their ports: no AWS SDK, no Lambda event shapes';
 const APP_HTTP_RULE = 'functions/app must not import the HTTP layer';
 const APP_ADAPTER_RULE =
-  'functions/app depends on ports (functions/app/ports.ts), not on the DynamoDB/S3 adapters';
+  'functions/app depends on ports (functions/app/ports.ts), not on the adapters, the embedder, the platform';
+const DOMAIN_PACKAGE_RULE = 'functions/domain and functions/vector-index are pure';
+const DOMAIN_LAYER_RULE = 'functions/domain and functions/vector-index import only the contract';
+const HTTP_RULE = 'functions/http maps requests to use cases and domain errors to responses';
+const ADAPTER_RULE = 'adapters, the embedder and the platform implement ports and serve the handlers';
 
 describe('import rules', () => {
   it('refuses every way a function could import infra/', () => {
     const { status, output } = lintAt(
-      'functions/track',
+      'functions/handlers',
       [
         "import { ROUTES } from '../../infra/routes';",
         "import type { LookalikeStack } from '../../infra/lookalike-stack';",
@@ -56,7 +61,7 @@ describe('import rules', () => {
 
   it('lets a function import the contract', () => {
     const { status, output } = lintAt(
-      'functions/track',
+      'functions/handlers',
       "import { ROUTES } from '../contract/routes';\n\nexport const probe = ROUTES;\n",
     );
     expect(output).not.toContain(FUNCTIONS_RULE);
@@ -67,11 +72,11 @@ describe('import rules', () => {
     const { status, output } = lintAt(
       'functions/contract',
       [
-        "import { z } from 'zod';",
-        "import { requiredEnv } from '../shared/config';",
+        "import { LRUCache } from 'lru-cache';",
+        "import { requiredEnv } from '../platform/env';",
         "import { CATALOGUE_PREFIX } from '../../infra/local/harness';",
         '',
-        'export const probe = [z, requiredEnv, CATALOGUE_PREFIX];',
+        'export const probe = [LRUCache, requiredEnv, CATALOGUE_PREFIX];',
         '',
       ].join('\n'),
     );
@@ -79,14 +84,15 @@ describe('import rules', () => {
     expect(output.split(CONTRACT_RULE)).toHaveLength(4);
   });
 
-  it('lets the contract import node: builtins and its own files', () => {
+  it('lets the contract import node: builtins, zod and its own files', () => {
     const { status, output } = lintAt(
       'functions/contract',
       [
         "import { join } from 'node:path';",
+        "import { z } from 'zod';",
         "import { ROUTES } from './routes';",
         '',
-        'export const probe = [join, ROUTES];',
+        'export const probe = [join, z, ROUTES];',
         '',
       ].join('\n'),
     );
@@ -100,15 +106,15 @@ describe('import rules', () => {
       [
         "import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';",
         "import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';",
-        "import { Contention } from '../shared/http';",
-        "import { ProfileStore } from '../shared/profile-store';",
-        "import type { CatalogueRepository } from '../shared/catalogue-repository';",
-        "export { dynamoClient } from '../shared/aws-clients';",
+        "import { Contention } from '../http/api';",
+        "import { ProfileStore } from '../adapters/dynamodb/profile-store';",
+        "import type { Embedder } from '../embedding/embedder';",
+        "export { dynamoClient } from '../platform/clients';",
         "import { ROUTES } from '../../infra/routes';",
         '',
-        "export const probe = [TransactWriteCommand, Contention, ProfileStore, ROUTES, import('../shared/s3-object-store')];",
-        'export type Probe = [DynamoDBClient, CatalogueRepository];',
-        "export const loaded = require('../shared/dynamodb-vector');",
+        "export const probe = [TransactWriteCommand, Contention, ProfileStore, ROUTES, import('../adapters/s3/object-store')];",
+        'export type Probe = [DynamoDBClient, Embedder];',
+        "export const loaded = require('../adapters/dynamodb/vector-retriever');",
         '',
       ].join('\n'),
     );
@@ -126,8 +132,8 @@ describe('import rules', () => {
       [
         "import { createHash } from 'node:crypto';",
         "import { ROUTES } from '../contract/routes';",
-        "import { DomainError } from '../shared/errors';",
-        "import { NEGATIVE_TYPES } from '../shared/interest-profile';",
+        "import { DomainError } from '../domain/errors';",
+        "import { NEGATIVE_TYPES } from '../domain/interest-profile';",
         "import type { ProfileRepository } from './ports';",
         '',
         'export const probe = [createHash, ROUTES, DomainError, NEGATIVE_TYPES];',
@@ -139,5 +145,79 @@ describe('import rules', () => {
     expect(output).not.toContain(APP_HTTP_RULE);
     expect(output).not.toContain(APP_ADAPTER_RULE);
     expect(status).toBe(0);
+  });
+  it('keeps the domain and the vector index pure and below every other layer', () => {
+    for (const folder of ['functions/domain', 'functions/vector-index']) {
+      const { status, output } = lintAt(
+        folder,
+        [
+          "import { GetObjectCommand } from '@aws-sdk/client-s3';",
+          "import type { SQSEvent } from 'aws-lambda';",
+          "import sharp from 'sharp';",
+          "import { recordEvents } from '../app/track-events';",
+          "import { ProfileStore } from '../adapters/dynamodb/profile-store';",
+          "import { json } from '../http/api';",
+          "import { dynamoClient } from '../platform/clients';",
+          "import { Embedder } from '../embedding/embedder';",
+          "import { handler } from '../handlers/track';",
+          '',
+          'export const probe = [GetObjectCommand, sharp, recordEvents, ProfileStore, json, dynamoClient, Embedder, handler];',
+          'export type Probe = SQSEvent;',
+          '',
+        ].join('\n'),
+      );
+      expect(status).not.toBe(0);
+      expect(output.split(DOMAIN_PACKAGE_RULE)).toHaveLength(4);
+      expect(output.split(DOMAIN_LAYER_RULE)).toHaveLength(7);
+    }
+  });
+
+  it('lets the domain import the contract, the vector index and itself', () => {
+    const { status, output } = lintAt(
+      'functions/domain',
+      [
+        "import { CATALOGUE_PREFIX } from '../contract/storage';",
+        "import { ExactIndex } from '../vector-index';",
+        "import { isWellFormedUnicode } from './unicode';",
+        '',
+        'export const probe = [CATALOGUE_PREFIX, ExactIndex, isWellFormedUnicode];',
+        '',
+      ].join('\n'),
+    );
+    expect(output).not.toContain(DOMAIN_PACKAGE_RULE);
+    expect(output).not.toContain(DOMAIN_LAYER_RULE);
+    expect(status).toBe(0);
+  });
+
+  it('keeps the HTTP layer off the SDK and the adapters, and adapters off the HTTP layer', () => {
+    const http = lintAt(
+      'functions/http',
+      [
+        "import { S3Client } from '@aws-sdk/client-s3';",
+        "import { ProfileStore } from '../adapters/dynamodb/profile-store';",
+        "import { handler } from '../handlers/recommend';",
+        '',
+        'export const probe = [S3Client, ProfileStore, handler];',
+        '',
+      ].join('\n'),
+    );
+    expect(http.status).not.toBe(0);
+    expect(http.output.split(HTTP_RULE)).toHaveLength(4);
+    for (const folder of ['functions/adapters/dynamodb', 'functions/platform', 'functions/embedding']) {
+      const up = folder.split('/').length - 1;
+      const root = '../'.repeat(up);
+      const { status, output } = lintAt(
+        folder,
+        [
+          `import { json } from '${root}http/api';`,
+          `import { handler } from '${root}handlers/track';`,
+          '',
+          'export const probe = [json, handler];',
+          '',
+        ].join('\n'),
+      );
+      expect(status).not.toBe(0);
+      expect(output.split(ADAPTER_RULE)).toHaveLength(3);
+    }
   });
 });

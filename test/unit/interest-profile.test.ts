@@ -1,3 +1,4 @@
+import { MAX_PROFILE_ROW_BYTES, serialiseProfile } from '../../functions/adapters/dynamodb/profile-store';
 import {
   applyEvent,
   DEFAULT_PROFILE_SETTINGS,
@@ -8,8 +9,7 @@ import {
   type ProfileEvent,
   type ProfileSettings,
   withinBudgets,
-} from '../../functions/shared/interest-profile';
-import { MAX_PROFILE_ROW_BYTES, serialiseProfile } from '../../functions/shared/profile-store';
+} from '../../functions/domain/interest-profile';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { ListQuerySchema, SearchQuerySchema, SimilarQuerySchema } from '../../functions/app/recommend';
 import { MAX_IMAGE_BODY_BYTES, ROUTES, type Route, routeKey } from '../../functions/contract/routes';
-import { ListQuerySchema, SearchQuerySchema, SimilarQuerySchema } from '../../functions/shared/recommend';
 import { type ApiHandlers, invoke } from '../../infra/local/api-server';
 import { generateOpenApi, openApiRoute } from '../../infra/local/openapi';
 import { OPENAPI_FILE } from '../../infra/local/write-openapi';

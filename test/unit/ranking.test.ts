@@ -1,13 +1,13 @@
 import type { SearchVectorsCommandInput } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
-import { DynamoVectorRetriever } from '../../functions/shared/dynamodb-vector';
-import { DEFAULT_PROFILE_SETTINGS, foldEvents } from '../../functions/shared/interest-profile';
+import { DynamoVectorRetriever } from '../../functions/adapters/dynamodb/vector-retriever';
+import { DEFAULT_PROFILE_SETTINGS, foldEvents } from '../../functions/domain/interest-profile';
 import {
   DEFAULT_RANKING_SETTINGS,
   maximalMarginalRelevance,
   rankForUser,
-} from '../../functions/shared/ranking';
-import { ExactIndex } from '../../functions/shared/vector-index';
+} from '../../functions/domain/ranking';
+import { ExactIndex } from '../../functions/vector-index';
 
 const unit = (...values: number[]) => {
   const norm = Math.hypot(...values);

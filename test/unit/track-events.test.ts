@@ -5,8 +5,8 @@
  */
 import { CommitConflict, Contention } from '../../functions/app/errors';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../../functions/app/track-events';
-import { errorResponse } from '../../functions/shared/http';
-import { DEFAULT_PROFILE_SETTINGS } from '../../functions/shared/interest-profile';
+import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
+import { errorResponse } from '../../functions/http/api';
 import { InMemoryProfileRepository } from '../support/fakes/profile-repository';
 
 const NOW = Date.UTC(2026, 5, 1);

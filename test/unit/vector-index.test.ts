@@ -5,13 +5,13 @@ import {
   type ItemAttributes,
   type SearchRequest,
   VectorIndexError,
-} from '../../functions/shared/vector-index';
+} from '../../functions/vector-index';
 import {
   assembleKernel,
   KERNEL_WAT_PATH,
   renderKernelModule,
-} from '../../functions/shared/vector-index/build-kernel';
-import { INT8_KERNEL_WASM_BASE64 } from '../../functions/shared/vector-index/int8-kernel.wasm';
+} from '../../functions/vector-index/build-kernel';
+import { INT8_KERNEL_WASM_BASE64 } from '../../functions/vector-index/int8-kernel.wasm';
 import { seededUniform } from '../support/seeded-random';
 
 // Not a multiple of the kernel's 32-component step, so row and query padding is exercised.

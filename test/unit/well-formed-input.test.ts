@@ -1,16 +1,16 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { classifyCatalogueKey } from '../../functions/shared/catalogue-key';
-import { eventRejectionCode, TrackedEventSchema } from '../../functions/shared/event-schema';
+import { ListQuerySchema, parseQuery } from '../../functions/app/recommend';
+import { classifyCatalogueKey } from '../../functions/domain/catalogue-key';
+import { eventRejectionCode, TrackedEventSchema } from '../../functions/domain/event-schema';
+import { parseItemMetadata } from '../../functions/domain/item-metadata';
+import { isWellFormedUnicode, truncateWellFormed } from '../../functions/domain/unicode';
 import {
   BadRequest,
   isJsonContentType,
   parseJsonBody,
   pathItemId,
   pathUserId,
-} from '../../functions/shared/http';
-import { parseItemMetadata } from '../../functions/shared/item-metadata';
-import { ListQuerySchema, parseQuery } from '../../functions/shared/recommend';
-import { isWellFormedUnicode, truncateWellFormed } from '../../functions/shared/unicode';
+} from '../../functions/http/api';
 
 /** What a call threw, as `code` (or `no error`), so that a table of cases reads as one assertion. */
 function codeOf(call: () => unknown): string {

@@ -4,7 +4,7 @@
  * Usage: node embed-cold-start.js <image file>
  */
 import { readFileSync } from 'node:fs';
-import type * as EmbedderModule from '../../../functions/shared/embedder';
+import type * as EmbedderModule from '../../../functions/embedding/embedder';
 
 const mainStartedMs = performance.now();
 
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const image = readFileSync(process.argv[2] ?? '');
   const requireStarted = performance.now();
   // Required here, not imported, so that loading the module (and onnxruntime-node, sharp) is timed.
-  const { Embedder } = require('../../../functions/shared/embedder') as typeof EmbedderModule;
+  const { Embedder } = require('../../../functions/embedding/embedder') as typeof EmbedderModule;
   const sessionStarted = performance.now();
   const embedder = await Embedder.load();
   const inferenceStarted = performance.now();

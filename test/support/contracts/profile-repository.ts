@@ -18,7 +18,7 @@ import {
   type EventType,
   emptyProfile,
   type InterestProfile,
-} from '../../../functions/shared/interest-profile';
+} from '../../../functions/domain/interest-profile';
 
 export interface ProfileRepositoryFixture {
   repository: ProfileRepository & CatalogueSnapshots;

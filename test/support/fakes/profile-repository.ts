@@ -1,6 +1,6 @@
 /**
  * An in-memory ProfileRepository and CatalogueSnapshots that behaves like the DynamoDB adapter
- * (functions/shared/profile-store.ts): optimistic versions, one stored event per (userId, eventId),
+ * (functions/adapters/dynamodb/profile-store.ts): optimistic versions, one stored event per (userId, eventId),
  * erasure epochs, all-or-nothing commits. test/support/contracts/profile-repository.ts is the suite
  * both pass, so the two cannot drift apart.
  */
@@ -14,7 +14,7 @@ import {
   type StoredEvent,
   type StoredProfile,
 } from '../../../functions/app/ports';
-import type { InterestProfile } from '../../../functions/shared/interest-profile';
+import type { InterestProfile } from '../../../functions/domain/interest-profile';
 
 interface ProfileRow {
   version: number;

@@ -5,8 +5,8 @@
  * (not a catalogue image).
  */
 import { deflateSync } from 'node:zlib';
-import { sniffImageFormat } from '../../../functions/shared/image-format';
-import { EXTENSIONS_BY_FORMAT } from '../../../functions/shared/image-structure';
+import { sniffImageFormat } from '../../../functions/domain/image-format';
+import { EXTENSIONS_BY_FORMAT } from '../../../functions/domain/image-structure';
 import { badInputCorpus, crc32, pngChunk, solid } from '../images';
 
 export type Expected =

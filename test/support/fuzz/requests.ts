@@ -4,7 +4,7 @@
  * Everything else may be refused, but only with a 4xx that carries a `code`.
  */
 import fc from 'fast-check';
-import { EVENT_TYPES } from '../../../functions/shared/interest-profile';
+import { EVENT_TYPES } from '../../../functions/domain/interest-profile';
 import type { Caller } from '../local-app';
 
 export interface FuzzRequest {

@@ -7,8 +7,8 @@
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import autocannon from 'autocannon';
-import { type CatalogueItem, CatalogueRepository } from '../../../functions/shared/catalogue-repository';
-import { ProfileStore, storeTablesOf } from '../../../functions/shared/profile-store';
+import { type CatalogueItem, CatalogueRepository } from '../../../functions/adapters/dynamodb/item-store';
+import { ProfileStore, storeTablesOf } from '../../../functions/adapters/dynamodb/profile-store';
 import type { LocalApp } from '../../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../../infra/local/aws-env';
 import { gaussian, seededUniform } from '../seeded-random';

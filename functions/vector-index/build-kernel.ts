@@ -2,7 +2,7 @@
  * Assembles int8-kernel.wat into int8-kernel.wasm.ts (the bytes as base64), so the Lambda bundle needs
  * neither wabt nor a .wasm asset. Run after editing the WAT:
  *
- *   npx tsx functions/shared/vector-index/build-kernel.ts
+ *   npx tsx functions/vector-index/build-kernel.ts
  *
  * test/unit/vector-index.test.ts assembles the WAT again and fails if the committed module differs.
  */
@@ -29,7 +29,7 @@ export function renderKernelModule(wasm: Uint8Array): string {
   const base64 = Buffer.from(wasm).toString('base64');
   return [
     '// Generated from int8-kernel.wat by build-kernel.ts; do not edit. Regenerate with',
-    '//   npx tsx functions/shared/vector-index/build-kernel.ts',
+    '//   npx tsx functions/vector-index/build-kernel.ts',
     '// test/unit/vector-index.test.ts checks that these bytes equal a fresh assembly of the WAT.',
     `export const INT8_KERNEL_WASM_BASE64 =\n  '${base64}';`,
     '',

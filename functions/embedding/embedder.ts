@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp, { type Metadata } from 'sharp';
 import { ENV } from '../contract/environment';
-import { EmbeddingFailed, InvalidImage } from './errors';
-import { sniffImageFormat } from './image-format';
+import { EmbeddingFailed, InvalidImage } from '../domain/errors';
+import { sniffImageFormat } from '../domain/image-format';
 import { type LoadedManifest, loadManifest, type ModelManifest } from './model-manifest';
 
 /** What the embedder accepts; everything outside gets an InvalidImage with its own code. */

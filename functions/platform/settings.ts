@@ -1,11 +1,11 @@
 import { ENV } from '../contract/environment';
-import { numberEnv, optionalEnv } from './config';
 import {
   DEFAULT_PROFILE_SETTINGS,
   EVENT_TYPES,
   type EventType,
   type ProfileSettings,
-} from './interest-profile';
+} from '../domain/interest-profile';
+import { numberEnv, optionalEnv } from './env';
 
 /**
  * Profile settings from the environment (stack props end up here). EVENT_WEIGHTS is JSON, e.g.

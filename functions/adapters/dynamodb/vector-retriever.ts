@@ -8,8 +8,8 @@ import {
   type SearchVectorsCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { bytesToVector } from './catalogue-repository';
-import { ExactIndex } from './vector-index';
+import { ExactIndex } from '../../vector-index';
+import { bytesToVector } from './item-store';
 
 /** What the stack creates for the `dynamodb-vector` backend (see the RecommendationsApi construct). */
 export interface VectorIndexSettings {

@@ -5,7 +5,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LRUCache } from 'lru-cache';
 import { jitteredTtl } from './aggregate-cache';
 import { batchGetAll } from './batch-get';
-import { type CatalogueItem, CatalogueRepository } from './catalogue-repository';
+import { type CatalogueItem, CatalogueRepository } from './item-store';
 
 /** What the API shows of an item. */
 export interface ItemView {

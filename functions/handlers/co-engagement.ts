@@ -1,12 +1,12 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { CoEngagementCounters, countRecord } from '../adapters/dynamodb/co-engagement-counters';
 import { ENV } from '../contract/environment';
-import { dynamoClient } from '../shared/aws-clients';
-import { CoEngagementCounters, countRecord } from '../shared/co-engagement';
-import { requiredEnv } from '../shared/config';
-import { inFlow } from '../shared/fair-queue';
-import { observability } from '../shared/observability';
+import { dynamoClient } from '../platform/clients';
+import { requiredEnv } from '../platform/env';
+import { inFlow } from '../platform/fair-queue';
+import { observability } from '../platform/observability';
 
 /**
  * The Events table's stream consumer: adds each accepted event's co-engagement pairs to the

@@ -1,10 +1,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { INDEX_PREFIX } from '../contract/storage';
-import { batchGetAll } from './batch-get';
-import { bytesToVector, CHANGE_FEED } from './catalogue-repository';
-import { ExactIndex } from './vector-index';
+import { INDEX_PREFIX } from '../../contract/storage';
+import { ExactIndex } from '../../vector-index';
+import { batchGetAll } from '../dynamodb/batch-get';
+import { bytesToVector, CHANGE_FEED } from '../dynamodb/item-store';
 
 /**
  * The exact index's cold start and freshness: a compact snapshot in S3 (written by the compactor)

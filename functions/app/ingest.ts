@@ -1,20 +1,20 @@
 import type { S3EventRecord } from 'aws-lambda';
 import {
-  type CatalogueObject,
-  classifyCatalogueKey,
-  decodeNotificationKey,
-  normaliseSequencer,
-} from './catalogue-key';
-import {
   type CatalogueItem,
   type CatalogueRepository,
   type ItemSource,
   isStale,
-} from './catalogue-repository';
-import type { Embedder } from './embedder';
-import { InvalidImage } from './errors';
-import { checkCatalogueUpload } from './image-structure';
-import { parseItemMetadata } from './item-metadata';
+} from '../adapters/dynamodb/item-store';
+import {
+  type CatalogueObject,
+  classifyCatalogueKey,
+  decodeNotificationKey,
+  normaliseSequencer,
+} from '../domain/catalogue-key';
+import { InvalidImage } from '../domain/errors';
+import { checkCatalogueUpload } from '../domain/image-structure';
+import { parseItemMetadata } from '../domain/item-metadata';
+import type { Embedder } from '../embedding/embedder';
 
 /** What ingestion needs from S3: a port, so the core runs on any object store. */
 export interface ObjectStore {

@@ -1,4 +1,4 @@
-import { DomainError } from '../errors';
+import { DomainError } from '../domain/errors';
 
 export const VECTOR_INDEX_ERROR_CODES = [
   'invalid_item',

@@ -12,7 +12,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { CommitConflict } from '../app/errors';
+import { CommitConflict } from '../../app/errors';
 import {
   type CatalogueSnapshots,
   type ItemSnapshot,
@@ -21,12 +21,12 @@ import {
   type ProfileRepository,
   type StoredEvent,
   type StoredProfile,
-} from '../app/ports';
-import { ENV } from '../contract/environment';
+} from '../../app/ports';
+import { ENV } from '../../contract/environment';
+import type { InterestCentroid, InterestProfile } from '../../domain/interest-profile';
+import { requiredEnv } from '../../platform/env';
 import { batchGetAll } from './batch-get';
-import { bytesToVector } from './catalogue-repository';
-import { requiredEnv } from './config';
-import type { InterestCentroid, InterestProfile } from './interest-profile';
+import { bytesToVector } from './item-store';
 
 export interface StoreTables {
   events: string;

@@ -3,7 +3,7 @@ import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/clie
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { StoredEvent } from '../app/ports';
+import type { StoredEvent } from '../../app/ports';
 
 /**
  * Item-to-item co-engagement counters, fed by the Events table's stream: the tracker stores, on

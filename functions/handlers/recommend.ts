@@ -1,30 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
-import { ENV } from '../contract/environment';
-import { MAX_IMAGE_BODY_BYTES, type RouteKey } from '../contract/routes';
-import { VECTOR_INDEX_NAME } from '../contract/storage';
-import { AggregateCache } from '../shared/aggregate-cache';
-import { dynamoClient, s3Client } from '../shared/aws-clients';
-import { CatalogueIndex } from '../shared/catalogue-index';
-import { CatalogueReader } from '../shared/catalogue-reader';
-import { numberEnv, optionalEnv, requiredEnv } from '../shared/config';
-import { DynamoVectorRetriever } from '../shared/dynamodb-vector';
-import { inFlow } from '../shared/fair-queue';
-import {
-  BadRequest,
-  bodyBytes,
-  errorResponse,
-  Forbidden,
-  json,
-  pathItemId,
-  pathUserId,
-  requestIdOf,
-} from '../shared/http';
-import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
-import { observability } from '../shared/observability';
-import { ProfileStore, storeTablesFromEnv } from '../shared/profile-store';
-import { DEFAULT_RANKING_SETTINGS } from '../shared/ranking';
+import { AggregateCache } from '../adapters/dynamodb/aggregate-cache';
+import { CatalogueReader } from '../adapters/dynamodb/item-views';
+import { ProfileStore, storeTablesFromEnv } from '../adapters/dynamodb/profile-store';
+import { DynamoVectorRetriever } from '../adapters/dynamodb/vector-retriever';
+import { CatalogueIndex } from '../adapters/s3/snapshot-index';
 import {
   exactServing,
   itemDetails,
@@ -37,8 +17,28 @@ import {
   searchByImage,
   similarItems,
   vectorServing,
-} from '../shared/recommend';
-import { profileSettingsFromEnv } from '../shared/settings';
+} from '../app/recommend';
+import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
+import { ENV } from '../contract/environment';
+import { MAX_IMAGE_BODY_BYTES, type RouteKey } from '../contract/routes';
+import { VECTOR_INDEX_NAME } from '../contract/storage';
+import { DEFAULT_RANKING_SETTINGS } from '../domain/ranking';
+import {
+  BadRequest,
+  bodyBytes,
+  errorResponse,
+  Forbidden,
+  json,
+  pathItemId,
+  pathUserId,
+  requestIdOf,
+} from '../http/api';
+import { canActFor, identityConfigFromEnv, resolveCaller } from '../http/identity';
+import { dynamoClient, s3Client } from '../platform/clients';
+import { numberEnv, optionalEnv, requiredEnv } from '../platform/env';
+import { inFlow } from '../platform/fair-queue';
+import { observability } from '../platform/observability';
+import { profileSettingsFromEnv } from '../platform/settings';
 
 const { logger, metrics } = observability('recommend');
 const identity = identityConfigFromEnv();
@@ -93,7 +93,7 @@ const deps: RecommendDeps = {
   profiles,
   aggregates: new AggregateCache(profiles, { ttlMs: numberEnv(ENV.AGGREGATE_CACHE_MS, 30_000, { min: 1 }) }),
   // Only image search embeds: onnxruntime and sharp load on its first use, not at every cold start.
-  embedder: () => import('../shared/embedder').then(({ getEmbedder }) => getEmbedder()),
+  embedder: () => import('../embedding/embedder').then(({ getEmbedder }) => getEmbedder()),
   modelId,
   profileSettings: profileSettingsFromEnv(),
   ranking: {

@@ -1,10 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Contention } from '../app/errors';
-import { MAX_ITEM_ID_BYTES } from './catalogue-key';
-import { DomainError, InvalidImage } from './errors';
-import { UserIdSchema } from './event-schema';
-import { isWellFormedUnicode } from './unicode';
+import { MAX_ITEM_ID_BYTES } from '../domain/catalogue-key';
+import { DomainError, InvalidImage } from '../domain/errors';
+import { UserIdSchema } from '../domain/event-schema';
+import { isWellFormedUnicode } from '../domain/unicode';
 
 /** A request the API refuses, with the status it maps to. */
 export class BadRequest extends DomainError {

@@ -1,12 +1,11 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { MAX_PROFILE_ROW_BYTES, ProfileStore, storeTablesFromEnv } from '../adapters/dynamodb/profile-store';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../app/track-events';
 import { ENV } from '../contract/environment';
 import { MAX_JSON_BODY_BYTES, type RouteKey } from '../contract/routes';
-import { dynamoClient } from '../shared/aws-clients';
-import { numberEnv, requiredEnv } from '../shared/config';
-import { describeIssues, EventBatchSchema } from '../shared/event-schema';
-import { inFlow } from '../shared/fair-queue';
+import { describeIssues, EventBatchSchema } from '../domain/event-schema';
+import { maxProfileBytes } from '../domain/interest-profile';
 import {
   BadRequest,
   errorResponse,
@@ -15,12 +14,13 @@ import {
   parseJsonBody,
   pathUserId,
   requestIdOf,
-} from '../shared/http';
-import { canActFor, identityConfigFromEnv, resolveCaller } from '../shared/identity';
-import { maxProfileBytes } from '../shared/interest-profile';
-import { observability } from '../shared/observability';
-import { MAX_PROFILE_ROW_BYTES, ProfileStore, storeTablesFromEnv } from '../shared/profile-store';
-import { profileSettingsFromEnv } from '../shared/settings';
+} from '../http/api';
+import { canActFor, identityConfigFromEnv, resolveCaller } from '../http/identity';
+import { dynamoClient } from '../platform/clients';
+import { numberEnv, requiredEnv } from '../platform/env';
+import { inFlow } from '../platform/fair-queue';
+import { observability } from '../platform/observability';
+import { profileSettingsFromEnv } from '../platform/settings';
 
 const { logger, metrics } = observability('track');
 const identity = identityConfigFromEnv();

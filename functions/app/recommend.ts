@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { AggregateCache } from './aggregate-cache';
-import type { CatalogueIndex } from './catalogue-index';
-import type { CatalogueReader, ItemView } from './catalogue-reader';
-import type { DynamoVectorRetriever } from './dynamodb-vector';
-import type { Embedder } from './embedder';
-import { describeIssues } from './event-schema';
-import { BadRequest, NotFound } from './http';
-import { decayFactor, type ProfileSettings } from './interest-profile';
-import type { ProfileStore } from './profile-store';
+import type { AggregateCache } from '../adapters/dynamodb/aggregate-cache';
+import type { CatalogueReader, ItemView } from '../adapters/dynamodb/item-views';
+import type { ProfileStore } from '../adapters/dynamodb/profile-store';
+import type { DynamoVectorRetriever } from '../adapters/dynamodb/vector-retriever';
+import type { CatalogueIndex } from '../adapters/s3/snapshot-index';
+import { describeIssues } from '../domain/event-schema';
+import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
 import {
   exclusionFilter,
   normalised,
@@ -17,9 +15,11 @@ import {
   type Reason,
   rankForUser,
   rankPopular,
-} from './ranking';
-import { isWellFormedUnicode } from './unicode';
-import type { VectorIndex } from './vector-index';
+} from '../domain/ranking';
+import { isWellFormedUnicode } from '../domain/unicode';
+import type { Embedder } from '../embedding/embedder';
+import { BadRequest, NotFound } from '../http/api';
+import type { VectorIndex } from '../vector-index';
 
 /**
  * Where candidates come from. `exact`: the one in-memory index holds everything. `dynamodb-vector`:

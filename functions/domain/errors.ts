@@ -35,7 +35,7 @@ export const INVALID_IMAGE_CODES = [
 
 /**
  * What only catalogue ingestion answers: the stricter checks for files it stores and serves
- * (functions/shared/image-structure.ts), run before decoding. Image search never stores the upload,
+ * (functions/domain/image-structure.ts), run before decoding. Image search never stores the upload,
  * so it does not run them and never answers these (its documented 422 codes are the list above).
  */
 export const CATALOGUE_IMAGE_CODES = [

@@ -1,10 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { CatalogueIndex } from '../adapters/s3/snapshot-index';
 import { ENV } from '../contract/environment';
-import { dynamoClient, s3Client } from '../shared/aws-clients';
-import { CatalogueIndex } from '../shared/catalogue-index';
-import { numberEnv, requiredEnv } from '../shared/config';
-import { observability } from '../shared/observability';
+import { dynamoClient, s3Client } from '../platform/clients';
+import { numberEnv, requiredEnv } from '../platform/env';
+import { observability } from '../platform/observability';
 
 /**
  * The one writer of index snapshots. The items table's stream wakes it (batched over a window, with

@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { InvalidImage } from './errors';
-import type { ObjectHead, ObjectStore } from './ingest';
+import type { ObjectHead, ObjectStore } from '../../app/ingest';
+import { InvalidImage } from '../../domain/errors';
 
 const isMissing = (error: unknown) => {
   const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };

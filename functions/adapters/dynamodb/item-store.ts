@@ -6,7 +6,7 @@ import {
   paginateScan,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { ItemAttributes } from './item-metadata';
+import type { ItemAttributes } from '../../domain/item-metadata';
 
 export type ItemStatus = 'ready' | 'rejected' | 'deleted';
 

@@ -1,14 +1,14 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { CatalogueRepository } from '../adapters/dynamodb/item-store';
+import { S3ObjectStore } from '../adapters/s3/object-store';
+import { type IngestDeps, ingestRecord } from '../app/ingest';
 import { ENV } from '../contract/environment';
-import { dynamoClient, s3Client } from '../shared/aws-clients';
-import { CatalogueRepository } from '../shared/catalogue-repository';
-import { listEnv, numberEnv, optionalEnv, requiredEnv } from '../shared/config';
-import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../shared/embedder';
-import { type IngestDeps, ingestRecord } from '../shared/ingest';
-import { observability } from '../shared/observability';
-import { S3ObjectStore } from '../shared/s3-object-store';
+import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../embedding/embedder';
+import { dynamoClient, s3Client } from '../platform/clients';
+import { listEnv, numberEnv, optionalEnv, requiredEnv } from '../platform/env';
+import { observability } from '../platform/observability';
 
 const { logger, metrics } = observability('embed');
 const config = {

@@ -1,5 +1,5 @@
+import type { ItemAttributes, VectorIndex } from '../vector-index';
 import { decayFactor, type InterestProfile, type ProfileSettings } from './interest-profile';
-import type { ItemAttributes, VectorIndex } from './vector-index';
 
 export interface RankingSettings {
   /** MMR trade-off: 1 = relevance only, 0 = diversity only. */
