@@ -96,3 +96,14 @@ export interface ProfileRepository {
    */
   deleteUser(userId: string, now?: number): Promise<{ events: number }>;
 }
+
+/**
+ * What the use cases need from the image model (functions/embedding/embedder.ts implements it): a
+ * vector per image in one model's space, or an InvalidImage with its code.
+ */
+export interface ImageEmbedder {
+  readonly modelId: string;
+  readonly dim: number;
+  readonly limits: { readonly maxBytes: number };
+  embed(bytes: Uint8Array): Promise<{ vector: Float32Array }>;
+}

@@ -5,6 +5,7 @@ import type { CatalogueReader, ItemView } from '../adapters/dynamodb/item-views'
 import type { ProfileStore } from '../adapters/dynamodb/profile-store';
 import type { DynamoVectorRetriever } from '../adapters/dynamodb/vector-retriever';
 import type { CatalogueIndex } from '../adapters/s3/snapshot-index';
+import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
 import {
@@ -18,7 +19,6 @@ import {
 } from '../domain/ranking';
 import { isWellFormedUnicode } from '../domain/unicode';
 import type { Embedder } from '../embedding/embedder';
-import { BadRequest, NotFound } from '../http/api';
 import type { VectorIndex } from '../vector-index';
 
 /**
@@ -110,7 +110,7 @@ export function parseQuery<T extends z.ZodType>(
   query: Record<string, string | undefined> | undefined,
 ): z.output<T> {
   const parsed = schema.safeParse(query ?? {});
-  if (!parsed.success) throw new BadRequest('invalid_query', describeIssues(parsed.error));
+  if (!parsed.success) throw new InvalidRequest('invalid_query', describeIssues(parsed.error));
   return parsed.data;
 }
 
@@ -119,7 +119,7 @@ async function checkCategory(serving: Serving, requested: string | undefined): P
   if (requested === undefined) return;
   const categories = await serving.categories();
   if (categories && !categories.has(requested)) {
-    throw new BadRequest('unknown_category', `no items in category ${requested}`, 400, {
+    throw new InvalidRequest('unknown_category', `no items in category ${requested}`, {
       category: requested,
     });
   }
@@ -206,8 +206,7 @@ export async function similarItems(
     const item = await deps.reader.get(itemId);
     if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
     vector = item.vectors[deps.modelId];
-    if (!vector)
-      throw new BadRequest('item_not_ready', `item ${itemId} is ${item.status} and has no vector`, 409);
+    if (!vector) throw new ItemNotReady(`item ${itemId} is ${item.status} and has no vector`);
   }
   index = await deps.serving.forQueries([vector], query.limit + 1, { category: query.category });
   const ranked = index.search({

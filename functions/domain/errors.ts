@@ -66,6 +66,36 @@ export class EmbeddingFailed extends DomainError {
   readonly code = 'embedding_failed';
 }
 
+/** A request the domain refuses as malformed or meaningless (an invalid query, an unknown category). */
+export class InvalidRequest extends DomainError {
+  constructor(
+    readonly code: string,
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
+    super(message, details);
+  }
+}
+
+/** An id that names nothing: an unknown (or deleted) item, an unknown user. */
+export class NotFound extends DomainError {
+  readonly code: string;
+  constructor(what: 'item' | 'user', id: string) {
+    super(`unknown ${what}: ${id}`, { [`${what}Id`]: id });
+    this.code = `unknown_${what}`;
+  }
+}
+
+/** The item exists but has no vector to compare with (rejected, or not embedded yet). */
+export class ItemNotReady extends DomainError {
+  readonly code = 'item_not_ready';
+}
+
+/** The caller may not act on this user's data, or not through this route. */
+export class Forbidden extends DomainError {
+  readonly code = 'forbidden';
+}
+
 export function isDomainError(error: unknown): error is DomainError {
   return error instanceof DomainError;
 }

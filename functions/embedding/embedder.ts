@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp, { type Metadata } from 'sharp';
+import type { ImageEmbedder } from '../app/ports';
 import { ENV } from '../contract/environment';
 import { EmbeddingFailed, InvalidImage } from '../domain/errors';
 import { sniffImageFormat } from '../domain/image-format';
@@ -66,7 +67,8 @@ export interface PreprocessedImage {
   height: number;
 }
 
-export class Embedder {
+/** The use cases' ImageEmbedder port, on onnxruntime-node and sharp. */
+export class Embedder implements ImageEmbedder {
   readonly manifest: ModelManifest;
   readonly limits: ImageLimits;
   private readonly session: ort.InferenceSession;

@@ -22,17 +22,9 @@ import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
 import { ENV } from '../contract/environment';
 import { MAX_IMAGE_BODY_BYTES, type RouteKey } from '../contract/routes';
 import { VECTOR_INDEX_NAME } from '../contract/storage';
+import { Forbidden } from '../domain/errors';
 import { DEFAULT_RANKING_SETTINGS } from '../domain/ranking';
-import {
-  BadRequest,
-  bodyBytes,
-  errorResponse,
-  Forbidden,
-  json,
-  pathItemId,
-  pathUserId,
-  requestIdOf,
-} from '../http/api';
+import { BadRequest, bodyBytes, errorResponse, json, pathItemId, pathUserId, requestIdOf } from '../http/api';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../http/identity';
 import { dynamoClient, s3Client } from '../platform/clients';
 import { numberEnv, optionalEnv, requiredEnv } from '../platform/env';

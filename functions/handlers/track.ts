@@ -4,17 +4,10 @@ import { MAX_PROFILE_ROW_BYTES, ProfileStore, storeTablesFromEnv } from '../adap
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../app/track-events';
 import { ENV } from '../contract/environment';
 import { MAX_JSON_BODY_BYTES, type RouteKey } from '../contract/routes';
+import { Forbidden } from '../domain/errors';
 import { describeIssues, EventBatchSchema } from '../domain/event-schema';
 import { maxProfileBytes } from '../domain/interest-profile';
-import {
-  BadRequest,
-  errorResponse,
-  Forbidden,
-  json,
-  parseJsonBody,
-  pathUserId,
-  requestIdOf,
-} from '../http/api';
+import { BadRequest, errorResponse, json, parseJsonBody, pathUserId, requestIdOf } from '../http/api';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../http/identity';
 import { dynamoClient } from '../platform/clients';
 import { numberEnv, requiredEnv } from '../platform/env';

@@ -2,11 +2,18 @@ import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Contention } from '../app/errors';
 import { MAX_ITEM_ID_BYTES } from '../domain/catalogue-key';
-import { DomainError, InvalidImage } from '../domain/errors';
+import {
+  DomainError,
+  Forbidden,
+  InvalidImage,
+  InvalidRequest,
+  ItemNotReady,
+  NotFound,
+} from '../domain/errors';
 import { UserIdSchema } from '../domain/event-schema';
 import { isWellFormedUnicode } from '../domain/unicode';
 
-/** A request the API refuses, with the status it maps to. */
+/** A request the HTTP layer refuses (body, content type, path parameters), with its status. */
 export class BadRequest extends DomainError {
   constructor(
     readonly code: string,
@@ -16,18 +23,6 @@ export class BadRequest extends DomainError {
   ) {
     super(message, details);
   }
-}
-
-export class NotFound extends DomainError {
-  readonly code: string;
-  constructor(what: 'item' | 'user', id: string) {
-    super(`unknown ${what}: ${id}`, { [`${what}Id`]: id });
-    this.code = `unknown_${what}`;
-  }
-}
-
-export class Forbidden extends DomainError {
-  readonly code = 'forbidden';
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
@@ -43,7 +38,9 @@ export function json(
 /** The one place that turns typed errors into HTTP; anything unknown is a 500 with a correlation id. */
 export function errorResponse(error: unknown, requestId: string): APIGatewayProxyStructuredResultV2 {
   if (error instanceof BadRequest) return json(error.status, { ...error.toJSON(), requestId });
+  if (error instanceof InvalidRequest) return json(400, { ...error.toJSON(), requestId });
   if (error instanceof NotFound) return json(404, { ...error.toJSON(), requestId });
+  if (error instanceof ItemNotReady) return json(409, { ...error.toJSON(), requestId });
   if (error instanceof Forbidden) return json(403, { ...error.toJSON(), requestId });
   if (error instanceof InvalidImage) {
     return json(error.code === 'file_too_large' ? 413 : 422, { ...error.toJSON(), requestId });
