@@ -68,3 +68,22 @@ function looksLikeText(bytes: Uint8Array): boolean {
     if (b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127) || b >= 128) printable++;
   return sample.length > 0 && printable / sample.length > 0.95;
 }
+
+/** What the embedder accepts; everything outside gets an InvalidImage with its own code. */
+export interface ImageLimits {
+  /** Larger files are refused before decoding. */
+  maxBytes: number;
+  /** Width x height as declared by the header; checked before decoding, so bombs cost nothing. */
+  maxPixels: number;
+  /** Tracking pixels and icons say nothing about an item. */
+  minSide: number;
+  /** Banners and strips squashed to a square model input give meaningless vectors. */
+  maxAspectRatio: number;
+}
+
+export const DEFAULT_IMAGE_LIMITS: ImageLimits = {
+  maxBytes: 25 * 1024 * 1024,
+  maxPixels: 50_000_000,
+  minSide: 16,
+  maxAspectRatio: 20,
+};

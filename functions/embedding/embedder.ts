@@ -5,27 +5,10 @@ import sharp, { type Metadata } from 'sharp';
 import type { ImageEmbedder } from '../app/ports';
 import { ENV } from '../contract/environment';
 import { EmbeddingFailed, InvalidImage } from '../domain/errors';
-import { sniffImageFormat } from '../domain/image-format';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits, sniffImageFormat } from '../domain/image-format';
 import { type LoadedManifest, loadManifest, type ModelManifest } from './model-manifest';
 
-/** What the embedder accepts; everything outside gets an InvalidImage with its own code. */
-export interface ImageLimits {
-  /** Larger files are refused before decoding. */
-  maxBytes: number;
-  /** Width x height as declared by the header; checked before decoding, so bombs cost nothing. */
-  maxPixels: number;
-  /** Tracking pixels and icons say nothing about an item. */
-  minSide: number;
-  /** Banners and strips squashed to a square model input give meaningless vectors. */
-  maxAspectRatio: number;
-}
-
-export const DEFAULT_IMAGE_LIMITS: ImageLimits = {
-  maxBytes: 25 * 1024 * 1024,
-  maxPixels: 50_000_000,
-  minSide: 16,
-  maxAspectRatio: 20,
-};
+export { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../domain/image-format';
 
 export interface EmbedderOptions {
   /** Manifest of the model; defaults to {@link defaultManifestPath}. */

@@ -2,11 +2,11 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { CoEngagementCounters, countRecord } from '../adapters/dynamodb/co-engagement-counters';
-import { ENV } from '../contract/environment';
 import { dynamoClient } from '../platform/clients';
-import { requiredEnv } from '../platform/env';
 import { inFlow } from '../platform/fair-queue';
 import { observability } from '../platform/observability';
+import { traced } from '../platform/tracing';
+import { functionConfig } from '../wiring/environment';
 
 /**
  * The Events table's stream consumer: adds each accepted event's co-engagement pairs to the
@@ -14,7 +14,7 @@ import { observability } from '../platform/observability';
  * response); the stream mapping retries from it and, after its retries, sends it to the DLQ.
  */
 const { logger, metrics } = observability('co-engagement');
-const counters = new CoEngagementCounters(dynamoClient(), requiredEnv(ENV.STATS_TABLE));
+const counters = new CoEngagementCounters(dynamoClient(), functionConfig('co-engagement').statsTable);
 const processor = new BatchProcessor(EventType.DynamoDBStreams);
 
 async function handleRecord(record: DynamoDBRecord): Promise<void> {
@@ -31,13 +31,14 @@ async function handleRecord(record: DynamoDBRecord): Promise<void> {
   }
 }
 
-export async function handler(event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> {
-  logger.addContext(context);
-  try {
-    return await inFlow(`co-engagement:${context.awsRequestId}`, () =>
-      processPartialResponse(event, handleRecord, processor, { context }),
-    );
-  } finally {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
-}
+export const handler = (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> =>
+  traced(async () => {
+    logger.addContext(context);
+    try {
+      return await inFlow(`co-engagement:${context.awsRequestId}`, () =>
+        processPartialResponse(event, handleRecord, processor, { context }),
+      );
+    } finally {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  });

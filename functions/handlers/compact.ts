@@ -1,10 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { CatalogueIndex } from '../adapters/s3/snapshot-index';
-import { ENV } from '../contract/environment';
 import { dynamoClient, s3Client } from '../platform/clients';
-import { numberEnv, requiredEnv } from '../platform/env';
 import { observability } from '../platform/observability';
+import { traced } from '../platform/tracing';
+import { functionConfig } from '../wiring/environment';
 
 /**
  * The one writer of index snapshots. The items table's stream wakes it (batched over a window, with
@@ -12,15 +12,12 @@ import { observability } from '../platform/observability';
  * everything changed since the last watermark is read from the change index.
  */
 const { logger, metrics } = observability('compact');
-const config = {
-  itemsTable: requiredEnv(ENV.ITEMS_TABLE),
-  bucket: requiredEnv(ENV.CATALOGUE_BUCKET),
-  modelId: requiredEnv(ENV.ACTIVE_MODEL_ID),
-  dim: numberEnv(ENV.MODEL_DIMENSION, 0, { min: 1 }),
-};
+const config = functionConfig('compact');
 let catalogue: CatalogueIndex | undefined;
 
-export async function handler(event: DynamoDBStreamEvent): Promise<void> {
+export const handler = (event: DynamoDBStreamEvent): Promise<void> => traced(() => compact(event));
+
+async function compact(event: DynamoDBStreamEvent): Promise<void> {
   const started = performance.now();
   if (!catalogue) {
     catalogue = await CatalogueIndex.load({ dynamo: dynamoClient(), s3: s3Client(), ...config });

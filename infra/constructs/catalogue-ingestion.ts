@@ -116,10 +116,8 @@ export class CatalogueIngestion extends Construct {
       environment,
     })
       .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['GetItem', 'PutItem', 'UpdateItem'])
-      .useBucketObjects(this.bucket, ENV.CATALOGUE_BUCKET, CATALOGUE_PREFIX, [
-        'GetObject',
-        'GetObjectVersion',
-      ])
+      // No CATALOGUE_BUCKET variable: each notification names the bucket it reads.
+      .grantObjects(this.bucket, CATALOGUE_PREFIX, ['GetObject', 'GetObjectVersion'])
       // A deleted or replaced object may be gone by the time its notification is handled.
       .grantListing(this.bucket, CATALOGUE_PREFIX);
     this.embedFunction.function.addEventSource(

@@ -50,7 +50,8 @@ export class LookalikeFunction extends Construct {
       environment: {
         POWERTOOLS_SERVICE_NAME: props.name,
         POWERTOOLS_METRICS_NAMESPACE: 'Lookalike',
-        [ENV.LOOKALIKE_MODEL_MANIFEST]: MANIFEST_PATH_IN_LAMBDA,
+        // Where the model layer puts the manifest: only functions that embed carry the layer.
+        ...(props.layers?.length ? { [ENV.LOOKALIKE_MODEL_MANIFEST]: MANIFEST_PATH_IN_LAMBDA } : {}),
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },

@@ -28,6 +28,7 @@ import { runAsFunction, signAsCurrentFunction } from './iam/function-identity';
 import { IamTwin } from './iam/iam-twin';
 import { type StackRoles, synthStackRoles } from './iam/stack-roles';
 import { type FunctionArtefact, type LambdaProcess, startLambdaProcess } from './lambda/artefacts';
+import { XRayCollector } from './lambda/xray-daemon';
 import { LocalQueue, type SqsBatchHandler } from './queue';
 
 export interface LocalAppOptions extends LocalStackOptions {
@@ -81,6 +82,8 @@ export interface LocalApp {
   readonly iam: IamTwin;
   /** With `artefacts`: the function processes, with their cold init times. */
   readonly processes?: readonly LambdaProcess[];
+  /** With `artefacts`: the X-Ray segments the functions sent. */
+  readonly traces?: XRayCollector;
   /** Writes an index snapshot now, as the compactor does after a burst of item changes. */
   compact(): Promise<void>;
   stop(): Promise<void>;
@@ -212,6 +215,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       : {}),
     compact: () => host.compact({ Records: [] } as DynamoDBStreamEvent),
     ...(host.processes ? { processes: host.processes } : {}),
+    ...(host.traces ? { traces: host.traces } : {}),
     async stop() {
       unroute();
       await server?.close();
@@ -232,6 +236,7 @@ interface FunctionHost {
   readonly compact: (event: DynamoDBStreamEvent) => Promise<void>;
   readonly coEngagement: (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
   readonly processes?: readonly LambdaProcess[];
+  readonly traces?: XRayCollector;
   stop(): Promise<void>;
 }
 
@@ -276,6 +281,7 @@ async function hostArtefacts(
     options.quiet === false ? {} : { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' };
   // One folder for every task root and one copy of each layer, removed when the app stops.
   const workDir = mkdtempSync(join(tmpdir(), 'lookalike-lambda-'));
+  const xray = await XRayCollector.start();
   const started = await Promise.allSettled(
     artefacts.map((artefact) =>
       startLambdaProcess(artefact, {
@@ -283,12 +289,14 @@ async function hostArtefacts(
         awsEnv,
         workDir,
         environment: { ...quiet, ...options.environment },
+        xrayDaemonAddress: xray.address,
       }),
     ),
   );
   const processes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const stopAll = async () => {
     await Promise.all(processes.map((p) => p.stop()));
+    await xray.stop();
     rmSync(workDir, { recursive: true, force: true });
   };
   const failed = started.find((result) => result.status === 'rejected');
@@ -315,6 +323,7 @@ async function hostArtefacts(
     compact: (event) => (compact as LambdaProcess).invoke(event),
     coEngagement: (event, context) => (coEngagement as LambdaProcess).invoke(event, context),
     processes,
+    traces: xray,
     stop: stopAll,
   };
 }

@@ -97,4 +97,30 @@ describe('the deployed bundles, run as Lambda runs them', () => {
     const callers = new Set(local.app.iam.calls().map((call) => call.functionName));
     expect([...callers].sort()).toEqual(['co-engagement', 'compact', 'embed', 'recommend', 'track']);
   }, 240_000);
+
+  it('trace each invocation and every SDK call to X-Ray, as Lambda with active tracing does', async () => {
+    const traces = local.app.traces;
+    if (!traces) throw new Error('the artefact tier runs an X-Ray collector');
+    // UDP: give the last datagrams a moment to land.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const documents = traces.all();
+    const handlers = documents.filter((doc) => doc.name === '## index.handler');
+    const services = new Set(handlers.map((doc) => doc.annotations?.Service));
+    expect([...services].sort()).toEqual(['co-engagement', 'compact', 'embed', 'recommend', 'track']);
+    expect(handlers.some((doc) => doc.annotations?.ColdStart === true)).toBe(true);
+    expect(handlers.every((doc) => typeof doc.end_time === 'number')).toBe(true);
+
+    // SDK calls are subsegments of an invocation's, named after the service, with the operation.
+    const handlerIds = new Set(handlers.map((doc) => doc.id));
+    const calls = documents.filter((doc) => doc.namespace === 'aws');
+    const operations = (service: string) =>
+      new Set(calls.filter((doc) => doc.name === service).map((doc) => doc.aws?.operation));
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((doc) => doc.parent_id !== undefined && handlerIds.has(doc.parent_id))).toBe(true);
+    expect([...operations('DynamoDB')]).toEqual(
+      expect.arrayContaining(['TransactWriteItems', 'GetItem', 'PutItem']),
+    );
+    expect([...operations('S3')]).toEqual(expect.arrayContaining(['GetObject', 'PutObject']));
+    expect(new Set(calls.map((doc) => doc.trace_id)).size).toBeGreaterThan(1);
+  });
 });

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { functionCredentials } from '../iam/iam-twin';
+import { lambdaTraceHeader } from './xray-daemon';
 
 type Template = {
   Resources: Record<
@@ -92,6 +93,8 @@ export interface LambdaProcessOptions {
   readonly workDir?: string;
   /** @default process.execPath (the test runs under the runtime's Node major) */
   readonly nodePath?: string;
+  /** Where the function sends its X-Ray segments (see xray-daemon.ts). @default nowhere listening */
+  readonly xrayDaemonAddress?: string;
 }
 
 /**
@@ -158,6 +161,11 @@ export async function startLambdaProcess(
       _HANDLER: artefact.handler,
       AWS_LAMBDA_FUNCTION_NAME: artefact.functionName,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
+      // What Lambda sets for a function with active tracing: Powertools' Tracer turns on in Lambda
+      // only, and the X-Ray SDK sends segments to the daemon; the trace header comes per invocation.
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+      AWS_XRAY_DAEMON_ADDRESS: options.xrayDaemonAddress ?? '127.0.0.1:2000',
+      AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
       NODE_PATH: [`${opt}/nodejs/node24/node_modules`, `${opt}/nodejs/node_modules`, taskRoot].join(':'),
       ...fromTemplate,
       ...options.awsEnv,
@@ -216,6 +224,7 @@ export async function startLambdaProcess(
           id,
           event,
           timeoutMs: artefact.timeoutSeconds * 1000,
+          traceId: lambdaTraceHeader(),
           context: {
             functionName: artefact.functionName,
             functionVersion: '$LATEST',

@@ -23,6 +23,8 @@ process.send({ type: 'ready', initMs: performance.now() - started, node: process
 process.on('message', async (message) => {
   if (message.type !== 'invoke') return;
   const deadline = Date.now() + message.timeoutMs;
+  // As the Node runtime does for each invocation of a function with active tracing.
+  process.env._X_AMZN_TRACE_ID = message.traceId;
   const context = {
     ...message.context,
     callbackWaitsForEmptyEventLoop: false,

@@ -1,0 +1,308 @@
+import { z } from 'zod';
+import { ENV } from '../contract/environment';
+import { DEFAULT_IMAGE_LIMITS } from '../domain/image-format';
+import {
+  DEFAULT_PROFILE_SETTINGS,
+  EVENT_TYPES,
+  type EventType,
+  type ProfileSettings,
+} from '../domain/interest-profile';
+import { DEFAULT_RANKING_SETTINGS } from '../domain/ranking';
+import { DEFAULT_IDENTITY_CONFIG } from '../http/identity';
+
+/**
+ * One typed environment schema per function: what each reads, parsed once at cold start. Every
+ * variable is named in functions/contract/environment.ts; a missing or malformed value fails the
+ * cold start with one message naming every bad variable (`ConfigError`), never a NaN at request time.
+ * test/infra/function-env.test.ts parses the environment the stack gives each function with these
+ * schemas and refuses a variable the stack sets that the function does not read.
+ */
+
+/** Unset and blank are the same: CloudFormation cannot remove a variable, only blank it. */
+const blankAsUnset = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const required = () => z.preprocess(blankAsUnset, z.string({ error: 'is required' }));
+const optional = () => z.preprocess(blankAsUnset, z.string().optional());
+
+function number(fallback: number, { min = -Infinity, max = Infinity } = {}) {
+  return z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined) return fallback;
+        const value = Number(raw);
+        if (!Number.isFinite(value) || value < min || value > max) {
+          ctx.addIssue({ code: 'custom', message: `${raw} must be a number in [${min}, ${max}]` });
+          return z.NEVER;
+        }
+        return value;
+      }),
+  );
+}
+
+/** Required, and a number in range (a dimension, a count). */
+function requiredNumber({ min = -Infinity, max = Infinity } = {}) {
+  return z.preprocess(
+    blankAsUnset,
+    z.string({ error: 'is required' }).transform((raw, ctx) => {
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `${raw} must be a number in [${min}, ${max}]` });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  );
+}
+
+const list = () =>
+  z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .optional()
+      .transform((raw) =>
+        (raw ?? '')
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      ),
+  );
+
+/** EVENT_WEIGHTS is JSON, e.g. {"like":2,"purchase":4}; unknown types or negative weights are refused. */
+const eventWeights = () =>
+  z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        const weights = { ...DEFAULT_PROFILE_SETTINGS.weights };
+        if (raw === undefined) return weights;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(raw);
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'is not JSON' });
+          return z.NEVER;
+        }
+        const result = z
+          .record(z.string(), z.number().min(0, 'must be a number >= 0'), {
+            error: 'must map event types to weights',
+          })
+          .safeParse(parsed);
+        if (!result.success) {
+          for (const issue of result.error.issues) {
+            ctx.addIssue({ code: 'custom', message: `${issue.path.join('.') || 'value'}: ${issue.message}` });
+          }
+          return z.NEVER;
+        }
+        const unknown = Object.keys(result.data).filter((type) => !EVENT_TYPES.includes(type as EventType));
+        if (unknown.length > 0) {
+          ctx.addIssue({ code: 'custom', message: `unknown event type ${unknown.join(', ')}` });
+          return z.NEVER;
+        }
+        for (const [type, weight] of Object.entries(result.data))
+          weights[type as EventType] = weight as number;
+        return weights;
+      }),
+  );
+
+const profileFields = {
+  [ENV.EVENT_WEIGHTS]: eventWeights(),
+  [ENV.HALF_LIFE_DAYS]: number(DEFAULT_PROFILE_SETTINGS.halfLifeDays, { min: 0.01 }),
+  [ENV.MAX_INTEREST_CENTROIDS]: number(DEFAULT_PROFILE_SETTINGS.maxCentroids, { min: 1, max: 16 }),
+  [ENV.CENTROID_JOIN_SIMILARITY]: number(DEFAULT_PROFILE_SETTINGS.joinSimilarity, { min: -1, max: 1 }),
+};
+
+type ProfileFields = { [K in keyof typeof profileFields]: z.output<(typeof profileFields)[K]> };
+
+const profileSettingsOf = (env: ProfileFields): ProfileSettings => ({
+  ...DEFAULT_PROFILE_SETTINGS,
+  weights: env[ENV.EVENT_WEIGHTS],
+  halfLifeDays: env[ENV.HALF_LIFE_DAYS],
+  maxCentroids: env[ENV.MAX_INTEREST_CENTROIDS],
+  joinSimilarity: env[ENV.CENTROID_JOIN_SIMILARITY],
+});
+
+const identityFields = {
+  [ENV.USER_CLAIM]: optional(),
+  [ENV.ADMIN_SCOPE]: optional(),
+  [ENV.ADMIN_GROUP]: optional(),
+};
+
+const identityOf = (env: { [K in keyof typeof identityFields]?: string }) => ({
+  userClaim: env[ENV.USER_CLAIM] ?? DEFAULT_IDENTITY_CONFIG.userClaim,
+  adminScope: env[ENV.ADMIN_SCOPE] ?? DEFAULT_IDENTITY_CONFIG.adminScope,
+  adminGroup: env[ENV.ADMIN_GROUP] ?? DEFAULT_IDENTITY_CONFIG.adminGroup,
+});
+
+/** Variables the embedder reads itself (the model layer's manifest, inference threads). */
+const modelFields = {
+  [ENV.LOOKALIKE_MODEL_MANIFEST]: optional(),
+  [ENV.LOOKALIKE_ORT_THREADS]: number(0, { min: 0, max: 64 }),
+};
+
+const DAY_MS = 86_400_000;
+
+export const FUNCTION_ENV = {
+  embed: z
+    .object({
+      [ENV.ITEMS_TABLE]: required(),
+      [ENV.MAX_IMAGE_BYTES]: number(DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
+      [ENV.EXTRA_MODEL_MANIFESTS]: list(),
+      [ENV.VECTOR_INDEX_ATTRIBUTE]: optional(),
+      [ENV.VECTOR_INDEX_MODEL_ID]: optional(),
+      [ENV.VECTOR_INDEX_DIMENSION]: number(0, { min: 0 }),
+      ...modelFields,
+    })
+    .transform((env) => ({
+      itemsTable: env[ENV.ITEMS_TABLE],
+      maxImageBytes: env[ENV.MAX_IMAGE_BYTES],
+      /** Models being rolled out are embedded beside the active one. */
+      extraManifests: env[ENV.EXTRA_MODEL_MANIFESTS],
+      vectorIndex:
+        env[ENV.VECTOR_INDEX_ATTRIBUTE] && env[ENV.VECTOR_INDEX_MODEL_ID]
+          ? {
+              attribute: env[ENV.VECTOR_INDEX_ATTRIBUTE],
+              modelId: env[ENV.VECTOR_INDEX_MODEL_ID],
+              dim: env[ENV.VECTOR_INDEX_DIMENSION],
+            }
+          : undefined,
+    })),
+
+  track: z
+    .object({
+      [ENV.EVENTS_TABLE]: required(),
+      [ENV.PROFILES_TABLE]: required(),
+      [ENV.STATS_TABLE]: required(),
+      [ENV.ITEMS_TABLE]: required(),
+      [ENV.ACTIVE_MODEL_ID]: required(),
+      [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
+      [ENV.EVENT_TTL_DAYS]: number(90, { min: 1, max: 3650 }),
+      [ENV.EVENT_MAX_AGE_DAYS]: number(30, { min: 0 }),
+      [ENV.EVENT_MAX_FUTURE_SECONDS]: number(300, { min: 0 }),
+      ...profileFields,
+      ...identityFields,
+    })
+    .transform((env) => {
+      const eventTtlMs = env[ENV.EVENT_TTL_DAYS] * DAY_MS;
+      return {
+        tables: {
+          events: env[ENV.EVENTS_TABLE],
+          profiles: env[ENV.PROFILES_TABLE],
+          stats: env[ENV.STATS_TABLE],
+          items: env[ENV.ITEMS_TABLE],
+        },
+        modelId: env[ENV.ACTIVE_MODEL_ID],
+        dim: env[ENV.MODEL_DIMENSION],
+        eventTtlMs,
+        /** An event older than its own TTL would be stored already expired. */
+        maxAgeMs: Math.min(env[ENV.EVENT_MAX_AGE_DAYS] * DAY_MS, eventTtlMs),
+        maxFutureMs: env[ENV.EVENT_MAX_FUTURE_SECONDS] * 1000,
+        profileSettings: profileSettingsOf(env),
+        identity: identityOf(env),
+      };
+    }),
+
+  recommend: z
+    .object({
+      [ENV.PROFILES_TABLE]: required(),
+      [ENV.STATS_TABLE]: required(),
+      [ENV.ITEMS_TABLE]: required(),
+      [ENV.CATALOGUE_BUCKET]: required(),
+      [ENV.ACTIVE_MODEL_ID]: required(),
+      [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
+      [ENV.SERVING_BACKEND]: z.preprocess(
+        blankAsUnset,
+        z.enum(['exact', 'dynamodb-vector']).default('exact'),
+      ),
+      [ENV.IMAGE_URL_TTL_SECONDS]: number(900, { min: 1, max: 604800 }),
+      [ENV.VIEW_CACHE_MS]: number(30_000, { min: 0 }),
+      [ENV.INDEX_REFRESH_MS]: number(2000, { min: 0 }),
+      [ENV.AGGREGATE_CACHE_MS]: number(30_000, { min: 1 }),
+      [ENV.MMR_LAMBDA]: number(DEFAULT_RANKING_SETTINGS.mmrLambda, { min: 0, max: 1 }),
+      [ENV.PENALTY_WEIGHT]: number(DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
+      [ENV.CO_ENGAGEMENT_WEIGHT]: number(DEFAULT_RANKING_SETTINGS.coEngagementWeight, { min: 0 }),
+      ...profileFields,
+      ...identityFields,
+      ...modelFields,
+    })
+    .transform((env) => ({
+      tables: {
+        profiles: env[ENV.PROFILES_TABLE],
+        stats: env[ENV.STATS_TABLE],
+        items: env[ENV.ITEMS_TABLE],
+      },
+      bucket: env[ENV.CATALOGUE_BUCKET],
+      modelId: env[ENV.ACTIVE_MODEL_ID],
+      dim: env[ENV.MODEL_DIMENSION],
+      backend: env[ENV.SERVING_BACKEND],
+      urlTtlSeconds: env[ENV.IMAGE_URL_TTL_SECONDS],
+      viewCacheMs: env[ENV.VIEW_CACHE_MS],
+      indexRefreshMs: env[ENV.INDEX_REFRESH_MS],
+      aggregateCacheMs: env[ENV.AGGREGATE_CACHE_MS],
+      ranking: {
+        ...DEFAULT_RANKING_SETTINGS,
+        mmrLambda: env[ENV.MMR_LAMBDA],
+        penaltyWeight: env[ENV.PENALTY_WEIGHT],
+        coEngagementWeight: env[ENV.CO_ENGAGEMENT_WEIGHT],
+      },
+      profileSettings: profileSettingsOf(env),
+      identity: identityOf(env),
+    })),
+
+  compact: z
+    .object({
+      [ENV.ITEMS_TABLE]: required(),
+      [ENV.CATALOGUE_BUCKET]: required(),
+      [ENV.ACTIVE_MODEL_ID]: required(),
+      [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
+    })
+    .transform((env) => ({
+      itemsTable: env[ENV.ITEMS_TABLE],
+      bucket: env[ENV.CATALOGUE_BUCKET],
+      modelId: env[ENV.ACTIVE_MODEL_ID],
+      dim: env[ENV.MODEL_DIMENSION],
+    })),
+
+  'co-engagement': z
+    .object({ [ENV.STATS_TABLE]: required() })
+    .transform((env) => ({ statsTable: env[ENV.STATS_TABLE] })),
+};
+
+export type FunctionName = keyof typeof FUNCTION_ENV;
+export type FunctionConfig<N extends FunctionName> = z.output<(typeof FUNCTION_ENV)[N]>;
+
+/** The function's environment could not be parsed: the message names every bad variable. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_environment';
+  constructor(
+    readonly functionName: FunctionName,
+    readonly problems: string[],
+  ) {
+    super(`${functionName}: invalid environment: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses `env` with the function's schema; throws ConfigError naming every bad variable. */
+export function functionConfig<N extends FunctionName>(
+  name: N,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): FunctionConfig<N> {
+  const result = (FUNCTION_ENV[name] as unknown as z.ZodType<FunctionConfig<N>>).safeParse(env);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    name,
+    result.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`),
+  );
+}
+
+/** The variables a function reads (the keys of its schema). */
+export function variablesOf(name: FunctionName): string[] {
+  return Object.keys(FUNCTION_ENV[name].in.shape);
+}

@@ -1,0 +1,124 @@
+import { ENV } from '../../functions/contract/environment';
+import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
+import { DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
+import { ConfigError, functionConfig, variablesOf } from '../../functions/wiring/environment';
+
+const tables = {
+  [ENV.EVENTS_TABLE]: 'events',
+  [ENV.PROFILES_TABLE]: 'profiles',
+  [ENV.STATS_TABLE]: 'stats',
+  [ENV.ITEMS_TABLE]: 'items',
+  [ENV.CATALOGUE_BUCKET]: 'bucket',
+  [ENV.ACTIVE_MODEL_ID]: 'model-a',
+  [ENV.MODEL_DIMENSION]: '256',
+};
+
+function configError(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('function environments', () => {
+  it('applies the documented defaults', () => {
+    const track = functionConfig('track', tables);
+    expect(track.tables).toEqual({ events: 'events', profiles: 'profiles', stats: 'stats', items: 'items' });
+    expect(track.dim).toBe(256);
+    expect(track.eventTtlMs).toBe(90 * 86_400_000);
+    expect(track.maxAgeMs).toBe(30 * 86_400_000);
+    expect(track.maxFutureMs).toBe(300_000);
+    expect(track.profileSettings).toEqual(DEFAULT_PROFILE_SETTINGS);
+    const recommend = functionConfig('recommend', tables);
+    expect(recommend.backend).toBe('exact');
+    expect(recommend.ranking).toEqual(DEFAULT_RANKING_SETTINGS);
+    expect(recommend.tables).toEqual({ profiles: 'profiles', stats: 'stats', items: 'items' });
+    expect(functionConfig('embed', tables).vectorIndex).toBeUndefined();
+  });
+
+  it('reads set values, treating blank as unset', () => {
+    const config = functionConfig('recommend', {
+      ...tables,
+      [ENV.SERVING_BACKEND]: 'dynamodb-vector',
+      [ENV.MMR_LAMBDA]: '0.5',
+      [ENV.EVENT_WEIGHTS]: '{"like":3}',
+      [ENV.IMAGE_URL_TTL_SECONDS]: ' ',
+    });
+    expect(config.backend).toBe('dynamodb-vector');
+    expect(config.ranking.mmrLambda).toBe(0.5);
+    expect(config.profileSettings.weights).toEqual({ ...DEFAULT_PROFILE_SETTINGS.weights, like: 3 });
+    expect(config.urlTtlSeconds).toBe(900);
+    expect(
+      functionConfig('embed', {
+        ...tables,
+        [ENV.EXTRA_MODEL_MANIFESTS]: ' /opt/a.json, ,/opt/b.json',
+        [ENV.VECTOR_INDEX_ATTRIBUTE]: 'vec',
+        [ENV.VECTOR_INDEX_MODEL_ID]: 'model-a',
+        [ENV.VECTOR_INDEX_DIMENSION]: '256',
+      }),
+    ).toMatchObject({
+      extraManifests: ['/opt/a.json', '/opt/b.json'],
+      vectorIndex: { attribute: 'vec', modelId: 'model-a', dim: 256 },
+    });
+  });
+
+  it('caps the event age at the event TTL', () => {
+    const config = functionConfig('track', {
+      ...tables,
+      [ENV.EVENT_TTL_DAYS]: '7',
+      [ENV.EVENT_MAX_AGE_DAYS]: '30',
+    });
+    expect(config.maxAgeMs).toBe(7 * 86_400_000);
+  });
+
+  it('names every bad variable in one error', () => {
+    const error = configError(() =>
+      functionConfig('recommend', {
+        [ENV.STATS_TABLE]: 'stats',
+        [ENV.ITEMS_TABLE]: 'items',
+        [ENV.CATALOGUE_BUCKET]: '',
+        [ENV.ACTIVE_MODEL_ID]: 'model-a',
+        [ENV.MODEL_DIMENSION]: 'many',
+        [ENV.SERVING_BACKEND]: 'faiss',
+        [ENV.MMR_LAMBDA]: '2',
+        [ENV.EVENT_WEIGHTS]: '{"wink":1,"like":-1}',
+      }),
+    );
+    expect(error.code).toBe('invalid_environment');
+    const text = error.problems.join('\n');
+    for (const name of [
+      ENV.PROFILES_TABLE,
+      ENV.CATALOGUE_BUCKET,
+      ENV.MODEL_DIMENSION,
+      ENV.SERVING_BACKEND,
+      ENV.MMR_LAMBDA,
+      ENV.EVENT_WEIGHTS,
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect(text).toContain('many must be a number in [1, Infinity]');
+    expect(text).toContain('2 must be a number in [0, 1]');
+    expect(text).toContain(`${ENV.EVENT_WEIGHTS} like: must be a number >= 0`);
+    expect(error.problems).toHaveLength(6);
+  });
+
+  it('refuses EVENT_WEIGHTS that are not JSON, or name an unknown event type', () => {
+    const notJson = configError(() =>
+      functionConfig('track', { ...tables, [ENV.EVENT_WEIGHTS]: '{like:1}' }),
+    );
+    expect(notJson.problems).toEqual([`${ENV.EVENT_WEIGHTS} is not JSON`]);
+    const unknown = configError(() =>
+      functionConfig('track', { ...tables, [ENV.EVENT_WEIGHTS]: '{"wink":1,"like":2}' }),
+    );
+    expect(unknown.problems).toEqual([`${ENV.EVENT_WEIGHTS} unknown event type wink`]);
+  });
+
+  it('lists what each function reads; recommend reads no Events table', () => {
+    expect(variablesOf('co-engagement')).toEqual([ENV.STATS_TABLE]);
+    expect(variablesOf('recommend')).not.toContain(ENV.EVENTS_TABLE);
+    expect(variablesOf('track')).toContain(ENV.EVENTS_TABLE);
+  });
+});
