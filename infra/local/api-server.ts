@@ -33,6 +33,7 @@ import {
   withAuthorizer,
 } from './api-gateway';
 import { LOCAL_REGION } from './aws-env';
+import { lambdaContext } from './lambda/context';
 
 /** A Lambda handler behind the API; a plain object or string result becomes a 200 JSON body. */
 export type ApiHandler = (
@@ -277,7 +278,7 @@ async function runHandler(
 ): Promise<GatewayResponse> {
   const requestId = event.requestContext.requestId;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const context = lambdaContext(functionName, timeoutMs, options.accountId);
+  const context = lambdaContext(functionName, { timeoutMs });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timed_out'>((resolve) => {
     timer = setTimeout(() => resolve('timed_out'), timeoutMs);
@@ -298,29 +299,6 @@ async function runHandler(
     clearTimeout(timer);
   }
   return gatewayError('internal_error', { requestId });
-}
-
-/** A fresh Lambda-like context per invocation, as a warm function gets one per request. */
-export function lambdaContext(functionName: string, timeoutMs: number, accountId = '123456789012'): Context {
-  const deadline = Date.now() + timeoutMs;
-  const today = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
-  const unsupported = (name: string) => () => {
-    throw new Error(`context.${name}() is not supported locally: return a promise from the handler`);
-  };
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${accountId}:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `${today}/[$LATEST]${randomBytes(16).toString('hex')}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: unsupported('done'),
-    fail: unsupported('fail'),
-    succeed: unsupported('succeed'),
-  };
 }
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {

@@ -28,6 +28,7 @@ import { runAsFunction, signAsCurrentFunction } from './iam/function-identity';
 import { IamTwin } from './iam/iam-twin';
 import { type StackRoles, synthStackRoles } from './iam/stack-roles';
 import { type FunctionArtefact, type LambdaProcess, startLambdaProcess } from './lambda/artefacts';
+import { lambdaContext } from './lambda/context';
 import { XRayCollector } from './lambda/xray-daemon';
 import { LocalQueue, type SqsBatchHandler } from './queue';
 
@@ -88,22 +89,6 @@ export interface LocalApp {
   compact(): Promise<void>;
   stop(): Promise<void>;
 }
-
-const lambdaContext = (functionName: string): Context =>
-  ({
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '2048',
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 120_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  }) as Context;
 
 /**
  * Local-only routes of the issuer: its JWKS, and tokens for the demo page (GET /local/token?userId=).
@@ -174,7 +159,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     throw error;
   }
   const queue = new LocalQueue({
-    handler: (event) => host.embed(event, lambdaContext('embed')),
+    handler: (event) => host.embed(event, lambdaContext('embed', { timeoutMs: 120_000 })),
     name: 'lookalike-uploads',
     batchSize: 5,
     maxReceiveCount: options.maxReceiveCount ?? 3,
@@ -185,7 +170,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   const eventsStream = new LocalStreamConsumer({
     endpoint: stack.endpoints.dynamodb,
     tableName: stack.tables[EVENTS_TABLE.id] as string,
-    handler: (event) => host.coEngagement(event, lambdaContext('co-engagement')),
+    handler: (event) => host.coEngagement(event, lambdaContext('co-engagement', { timeoutMs: 120_000 })),
     ...CO_ENGAGEMENT_STREAM,
     ...(options.dataDir ? { checkpointFile: join(options.dataDir, 'events-stream.json') } : {}),
   });

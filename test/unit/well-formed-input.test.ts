@@ -1,11 +1,12 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ListQuerySchema, parseQuery } from '../../functions/app/recommend';
 import { classifyCatalogueKey } from '../../functions/domain/catalogue-key';
+import { DomainError } from '../../functions/domain/errors';
 import { eventRejectionCode, TrackedEventSchema } from '../../functions/domain/event-schema';
 import { parseItemMetadata } from '../../functions/domain/item-metadata';
 import { isWellFormedUnicode, truncateWellFormed } from '../../functions/domain/unicode';
 import {
-  BadRequest,
+  errorResponse,
   isJsonContentType,
   parseJsonBody,
   pathItemId,
@@ -18,7 +19,10 @@ function codeOf(call: () => unknown): string {
     call();
     return 'no error';
   } catch (error) {
-    return error instanceof BadRequest ? `${error.status} ${error.code}` : String(error);
+    if (!(error instanceof DomainError)) return String(error);
+    // As the API answers it: the HTTP layer maps each domain error to its status.
+    const response = errorResponse(error, 'request-id');
+    return `${response.statusCode} ${(JSON.parse(String(response.body)) as { code: string }).code}`;
   }
 }
 
