@@ -127,9 +127,13 @@ async function storeProfile(
 ) {
   const profile = emptyProfile(userId, DIM, NOW - 24 * HOUR);
   events.forEach(([type, itemId], i) => {
-    applyEvent(profile, { type, itemId, at: NOW - (events.length - i) * HOUR, vector: vectorOf(itemId) }, {
-      ...DEFAULT_PROFILE_SETTINGS,
-    });
+    applyEvent(
+      profile,
+      { type, itemId, at: NOW - (events.length - i) * HOUR, vector: vectorOf(itemId) },
+      {
+        ...DEFAULT_PROFILE_SETTINGS,
+      },
+    );
   });
   await store.commit(
     userId,
