@@ -1,9 +1,10 @@
 /**
  * The ports the use cases depend on: what they need of storage, in the domain's words. Adapters
- * (functions/adapters/dynamodb/profile-store.ts on DynamoDB, test/support/fakes/ in memory) implement them;
+ * (functions/adapters/ on DynamoDB and S3, test/support/fakes/ in memory) implement them;
  * test/support/contracts/ holds the suite both must pass.
  */
 import type { EventType, InterestProfile } from '../domain/interest-profile';
+import type { VectorIndex } from '../vector-index';
 
 /** A raw event as stored: the source of truth a profile can be rebuilt from. */
 export interface StoredEvent {
@@ -95,6 +96,81 @@ export interface ProfileRepository {
    * the profile before fails its commit, and events accepted afterwards start a new profile.
    */
   deleteUser(userId: string, now?: number): Promise<{ events: number }>;
+}
+
+// Recommendations: what the recommend use case (recommend.ts) reads; it writes nothing.
+
+/** What the API shows of an item. */
+export interface ItemView {
+  itemId: string;
+  title?: string;
+  category?: string;
+  price?: number;
+  tags?: string[];
+  available: boolean;
+  imageUrl?: string;
+}
+
+/** An item in full, as its details and the similar-items fallback read it (deleted ones too). */
+export interface StoredItem {
+  itemId: string;
+  status: 'ready' | 'rejected' | 'deleted';
+  /** The S3 object the item's current state came from. */
+  source: { bucket: string; key: string };
+  /** Unit-length float32 vectors by model id. */
+  vectors: Record<string, Float32Array>;
+  title?: string;
+  category?: string;
+  price?: number;
+  tags?: string[];
+  available: boolean;
+  rejection?: { code: string; message: string };
+  /** A replacement image that could not be embedded while the item kept its good vector. */
+  lastUpdateError?: { code: string; message: string; key: string; at: number };
+  metadataWarnings?: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What recommend reads of items besides the index: views for lists, one item in full, image URLs. */
+export interface ItemViews {
+  /** Views of live items (missing or deleted ones are absent from the map). */
+  views(itemIds: string[]): Promise<Map<string, ItemView>>;
+  /** The item, deleted or not; undefined when there is none. */
+  get(itemId: string): Promise<StoredItem | undefined>;
+  /** A URL a client can fetch the item's image from for a while. */
+  imageUrl(source: { bucket: string; key: string }): Promise<string>;
+}
+
+/** What recommend reads of a user: the interest profile, never the raw events. */
+export interface ProfileReader {
+  /** The user's profile; undefined when there is none (or only an erasure in progress). */
+  getProfile(userId: string): Promise<StoredProfile | undefined>;
+}
+
+/** Aggregates over every user (never one user's data): popularity and co-engagement, not yet decayed. */
+export interface Aggregates {
+  /** Frame-weighted popularity of every item with any. */
+  popularity(): Promise<Map<string, number>>;
+  /** Co-engagement from `itemIds` to other items, summed per target; the sources themselves are left out. */
+  coEngagement(itemIds: string[]): Promise<Map<string, number>>;
+}
+
+/**
+ * Where candidates come from. `exact`: the one in-memory index holds everything. `dynamodb-vector`:
+ * each request gets a small index of over-fetched candidates (see DynamoVectorRetriever).
+ */
+export interface Serving {
+  /** An index holding at least the best `k` items for these queries, plus `alsoLoad`. */
+  forQueries(
+    queries: Float32Array[],
+    k: number,
+    options: { category?: string; alsoLoad?: string[] },
+  ): Promise<VectorIndex>;
+  /** An index holding at least these items (popular lists). */
+  forItems(itemIds: string[]): Promise<VectorIndex>;
+  /** Categories the catalogue serves, when the backend can tell; undefined when it cannot. */
+  categories(): Promise<Set<string> | undefined>;
 }
 
 /**

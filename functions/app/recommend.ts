@@ -1,10 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { AggregateCache } from '../adapters/dynamodb/aggregate-cache';
-import type { CatalogueReader, ItemView } from '../adapters/dynamodb/item-views';
-import type { ProfileStore } from '../adapters/dynamodb/profile-store';
-import type { DynamoVectorRetriever } from '../adapters/dynamodb/vector-retriever';
-import type { CatalogueIndex } from '../adapters/s3/snapshot-index';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
@@ -18,58 +13,16 @@ import {
   rankPopular,
 } from '../domain/ranking';
 import { isWellFormedUnicode } from '../domain/unicode';
-import type { Embedder } from '../embedding/embedder';
-import type { VectorIndex } from '../vector-index';
-
-/**
- * Where candidates come from. `exact`: the one in-memory index holds everything. `dynamodb-vector`:
- * each request gets a small index of over-fetched candidates (see DynamoVectorRetriever).
- */
-export interface Serving {
-  /** An index holding at least the best `k` items for these queries, plus `alsoLoad`. */
-  forQueries(
-    queries: Float32Array[],
-    k: number,
-    options: { category?: string; alsoLoad?: string[] },
-  ): Promise<VectorIndex>;
-  /** An index holding at least these items (popular lists). */
-  forItems(itemIds: string[]): Promise<VectorIndex>;
-  /** Categories the catalogue serves, when the backend can tell; undefined when it cannot. */
-  categories(): Promise<Set<string> | undefined>;
-}
-
-export function exactServing(
-  catalogue: () => Promise<CatalogueIndex>,
-  now: () => number = Date.now,
-): Serving {
-  const fresh = async () => {
-    const index = await catalogue();
-    await index.refreshIfDue(now());
-    return index;
-  };
-  return {
-    forQueries: async () => (await fresh()).index,
-    forItems: async () => (await fresh()).index,
-    categories: async () => (await fresh()).categories(),
-  };
-}
-
-export function vectorServing(retriever: DynamoVectorRetriever, overFetch = 4): Serving {
-  return {
-    forQueries: (queries, k, options) =>
-      retriever.candidates(queries, Math.ceil((k * overFetch) / queries.length), options),
-    forItems: (itemIds) => retriever.load(itemIds),
-    categories: async () => undefined,
-  };
-}
+import type { Aggregates, ImageEmbedder, ItemView, ItemViews, ProfileReader, Serving } from './ports';
 
 export interface RecommendDeps {
   serving: Serving;
-  reader: CatalogueReader;
-  profiles: ProfileStore;
-  /** Popularity and co-engagement, reused for a few seconds (aggregates, never one user's data). */
-  aggregates: AggregateCache;
-  embedder: () => Promise<Embedder>;
+  reader: ItemViews;
+  profiles: ProfileReader;
+  /** Popularity and co-engagement (in production reused for a few seconds: see AggregateCache). */
+  aggregates: Aggregates;
+  /** Only image search embeds: the model may load on first use. */
+  embedder: () => Promise<ImageEmbedder>;
   modelId: string;
   profileSettings: ProfileSettings;
   ranking: RankingSettings;

@@ -1,103 +1,26 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { AggregateCache } from '../adapters/dynamodb/aggregate-cache';
-import { CatalogueReader } from '../adapters/dynamodb/item-views';
-import { ProfileStore, storeTablesFromEnv } from '../adapters/dynamodb/profile-store';
-import { DynamoVectorRetriever } from '../adapters/dynamodb/vector-retriever';
-import { CatalogueIndex } from '../adapters/s3/snapshot-index';
 import {
-  exactServing,
   itemDetails,
   ListQuerySchema,
   parseQuery,
-  type RecommendDeps,
   recommendForUser,
   SearchQuerySchema,
   SimilarQuerySchema,
   searchByImage,
   similarItems,
-  vectorServing,
 } from '../app/recommend';
-import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
-import { ENV } from '../contract/environment';
 import { MAX_IMAGE_BODY_BYTES, type RouteKey } from '../contract/routes';
-import { VECTOR_INDEX_NAME } from '../contract/storage';
 import { Forbidden } from '../domain/errors';
-import { DEFAULT_RANKING_SETTINGS } from '../domain/ranking';
 import { BadRequest, bodyBytes, errorResponse, json, pathItemId, pathUserId, requestIdOf } from '../http/api';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../http/identity';
-import { dynamoClient, s3Client } from '../platform/clients';
-import { numberEnv, optionalEnv, requiredEnv } from '../platform/env';
 import { inFlow } from '../platform/fair-queue';
 import { observability } from '../platform/observability';
-import { profileSettingsFromEnv } from '../platform/settings';
+import { createRecommendDeps, recommendConfigFromEnv } from '../wiring/recommend';
 
 const { logger, metrics } = observability('recommend');
 const identity = identityConfigFromEnv();
-const modelId = requiredEnv(ENV.ACTIVE_MODEL_ID);
-const dim = numberEnv(ENV.MODEL_DIMENSION, 0, { min: 1 });
-const itemsTable = requiredEnv(ENV.ITEMS_TABLE);
-const backend = optionalEnv(ENV.SERVING_BACKEND) ?? 'exact';
-if (backend !== 'exact' && backend !== 'dynamodb-vector')
-  throw new Error(`SERVING_BACKEND=${backend} is not exact or dynamodb-vector`);
-const bucket = requiredEnv(ENV.CATALOGUE_BUCKET);
-const reader = new CatalogueReader(dynamoClient(), s3Client(), itemsTable, {
-  urlTtlSeconds: numberEnv(ENV.IMAGE_URL_TTL_SECONDS, 900, { min: 1, max: 604800 }),
-  viewCacheMs: numberEnv(ENV.VIEW_CACHE_MS, 30_000, { min: 0 }),
-});
-const profiles = new ProfileStore(dynamoClient(), storeTablesFromEnv(), modelId);
-let catalogue: Promise<CatalogueIndex> | undefined;
-
-/**
- * The exact index loads on first use and is kept for the life of the function instance. Items it
- * sees change also leave the view cache, so a new title or price shows with the next refresh.
- */
-function loadCatalogue(): Promise<CatalogueIndex> {
-  catalogue ??= CatalogueIndex.load({
-    dynamo: dynamoClient(),
-    s3: s3Client(),
-    itemsTable,
-    bucket,
-    modelId,
-    dim,
-    refreshIntervalMs: numberEnv(ENV.INDEX_REFRESH_MS, 2000, { min: 0 }),
-    onChanged: (itemIds) => reader.forget(itemIds),
-  });
-  catalogue.catch(() => {
-    catalogue = undefined;
-  });
-  return catalogue;
-}
-
-const deps: RecommendDeps = {
-  serving:
-    backend === 'exact'
-      ? exactServing(loadCatalogue)
-      : vectorServing(
-          new DynamoVectorRetriever(dynamoClient(), {
-            table: itemsTable,
-            indexName: VECTOR_INDEX_NAME,
-            modelId,
-            dim,
-          }),
-        ),
-  reader,
-  profiles,
-  aggregates: new AggregateCache(profiles, { ttlMs: numberEnv(ENV.AGGREGATE_CACHE_MS, 30_000, { min: 1 }) }),
-  // Only image search embeds: onnxruntime and sharp load on its first use, not at every cold start.
-  embedder: () => import('../embedding/embedder').then(({ getEmbedder }) => getEmbedder()),
-  modelId,
-  profileSettings: profileSettingsFromEnv(),
-  ranking: {
-    ...DEFAULT_RANKING_SETTINGS,
-    mmrLambda: numberEnv(ENV.MMR_LAMBDA, DEFAULT_RANKING_SETTINGS.mmrLambda, { min: 0, max: 1 }),
-    penaltyWeight: numberEnv(ENV.PENALTY_WEIGHT, DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
-    coEngagementWeight: numberEnv(ENV.CO_ENGAGEMENT_WEIGHT, DEFAULT_RANKING_SETTINGS.coEngagementWeight, {
-      min: 0,
-    }),
-  },
-  popularityEpoch: DEFAULT_TRACKING_POLICY.popularityEpoch,
-};
+const deps = createRecommendDeps(recommendConfigFromEnv());
 
 async function route(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const query = event.queryStringParameters;

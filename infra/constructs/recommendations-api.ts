@@ -101,8 +101,6 @@ export class RecommendationsApi extends Construct {
       .useTable(props.tracking.profilesTable, ENV.PROFILES_TABLE, ['GetItem'])
       .useTable(props.tracking.statsTable, ENV.STATS_TABLE, ['Query'])
       .useBucketObjects(props.bucket, ENV.CATALOGUE_BUCKET, CATALOGUE_PREFIX, ['GetObject']);
-    // The profile store is shared with the tracker; the recommender never touches raw events.
-    this.recommendFunction.function.addEnvironment(ENV.EVENTS_TABLE, props.tracking.eventsTable.tableName);
     // The snapshot pointer is missing until the first compaction: reading it needs the listing grant.
     this.recommendFunction
       .grantObjects(props.bucket, INDEX_PREFIX, ['GetObject'])

@@ -239,7 +239,6 @@ async function main(): Promise<void> {
     const childEnv: Record<string, string> = {
       ...stack.env,
       ITEMS_TABLE: tables.Items as string,
-      EVENTS_TABLE: tables.Events as string,
       PROFILES_TABLE: tables.Profiles as string,
       STATS_TABLE: tables.Stats as string,
       CATALOGUE_BUCKET: stack.bucket,

@@ -131,6 +131,18 @@ describe('interest tracking', () => {
     ).toEqual(['dynamodb:UpdateItem']);
   });
 
+  it('passes the recommender the names of the tables it reads, and not the Events table', () => {
+    const functions = ofType('AWS::Lambda::Function').map(
+      ([, f]) =>
+        (f.Properties.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ?? {},
+    );
+    const recommend = functions.find((variables) => variables.POWERTOOLS_SERVICE_NAME === 'recommend');
+    expect(Object.keys(recommend ?? {})).toEqual(
+      expect.arrayContaining(['ITEMS_TABLE', 'PROFILES_TABLE', 'STATS_TABLE', 'CATALOGUE_BUCKET']),
+    );
+    expect(recommend).not.toHaveProperty('EVENTS_TABLE');
+  });
+
   it('lets the recommender read, never write, user data', () => {
     const actions = actionsOf('Recommend');
     expect(actions.filter((a) => /Put|Update|Delete|Write/.test(a) && a.startsWith('dynamodb:'))).toEqual([]);

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { type ProfileStore, sumCoEngagement } from './profile-store';
+import type { Aggregates } from '../../app/ports';
+import { type ProfileStoreReader, sumCoEngagement } from './profile-store';
 
 export interface AggregateCacheOptions {
   /** How long popularity and co-engagement rows are reused. @default 30 s */
@@ -16,13 +17,13 @@ type CoEngagementRows = Array<{ itemId: string; weight: number }>;
  * without this, a personal list would cost one query per recent item. Concurrent misses for the same
  * key share one read.
  */
-export class AggregateCache {
+export class AggregateCache implements Aggregates {
   private readonly coEngagementRows: LRUCache<string, CoEngagementRows>;
   private readonly popularityCache: LRUCache<'all', Map<string, number>>;
   private readonly ttl: number;
 
   constructor(
-    store: Pick<ProfileStore, 'popularity' | 'coEngagementFrom'>,
+    store: Pick<ProfileStoreReader, 'popularity' | 'coEngagementFrom'>,
     options: AggregateCacheOptions = {},
   ) {
     const ttl = Math.max(1, options.ttlMs ?? 30_000);
@@ -41,7 +42,7 @@ export class AggregateCache {
   }
 
   /**
-   * Co-engagement from `itemIds` to other items, summed per target (see ProfileStore.coEngagement).
+   * Co-engagement from `itemIds` to other items, summed per target (see ProfileStoreReader.coEngagement).
    * Each source's rows live between half the TTL and the TTL, at random: rows read together (a
    * warm-up, a burst of users) do not all expire in the same instant and stall the requests then.
    */

@@ -3,20 +3,10 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LRUCache } from 'lru-cache';
+import type { ItemView, ItemViews } from '../../app/ports';
 import { jitteredTtl } from './aggregate-cache';
 import { batchGetAll } from './batch-get';
 import { type CatalogueItem, CatalogueRepository } from './item-store';
-
-/** What the API shows of an item. */
-export interface ItemView {
-  itemId: string;
-  title?: string;
-  category?: string;
-  price?: number;
-  tags?: string[];
-  available: boolean;
-  imageUrl?: string;
-}
 
 /** The attributes of an item row a view is made from. */
 export interface ViewRow {
@@ -44,7 +34,7 @@ export interface CatalogueReaderOptions {
 }
 
 /** Reads items for responses, with short-lived presigned image URLs. */
-export class CatalogueReader {
+export class CatalogueReader implements ItemViews {
   private readonly documents: DynamoDBDocumentClient;
   readonly repository: CatalogueRepository;
   private readonly urlTtlSeconds: number;

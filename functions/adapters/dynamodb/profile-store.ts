@@ -14,10 +14,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { CommitConflict } from '../../app/errors';
 import {
+  type Aggregates,
   type CatalogueSnapshots,
   type ItemSnapshot,
   isStale,
   type ProfileHead,
+  type ProfileReader,
   type ProfileRepository,
   type StoredEvent,
   type StoredProfile,
@@ -45,7 +47,10 @@ export function storeTablesOf(tables: Readonly<Record<string, string | undefined
   return { events: name('Events'), profiles: name('Profiles'), stats: name('Stats'), items: name('Items') };
 }
 
-/** The tables the stack passes to the track and recommend functions. */
+/** The tables the reading side reads (see ProfileStoreReader). */
+export type ReaderTables = Pick<StoreTables, 'profiles' | 'stats'>;
+
+/** The tables the stack passes to the track function. */
 export function storeTablesFromEnv(): StoreTables {
   return {
     events: requiredEnv(ENV.EVENTS_TABLE),
@@ -107,14 +112,16 @@ export function deserialiseProfile(state: string): InterestProfile {
   };
 }
 
-/** The DynamoDB adapter of the event write path's ports (Events, Profiles, Stats and Items tables). */
-export class ProfileStore implements ProfileRepository, CatalogueSnapshots {
-  private readonly documents: DynamoDBDocumentClient;
+/**
+ * The reading side of the interest store, on the Profiles and Stats tables only: a user's profile,
+ * popularity and co-engagement. The recommend function reads through it, with grants on those tables.
+ */
+export class ProfileStoreReader implements ProfileReader, Aggregates {
+  protected readonly documents: DynamoDBDocumentClient;
 
   constructor(
     client: DynamoDBClient,
-    readonly tables: StoreTables,
-    private readonly activeModelId: string,
+    readonly tables: ReaderTables,
   ) {
     this.documents = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
@@ -147,6 +154,63 @@ export class ProfileStore implements ProfileRepository, CatalogueSnapshots {
           }
         : {}),
     };
+  }
+
+  /** Frame-weighted popularity of every item with any (see `popularityWeight`). */
+  async popularity(): Promise<Map<string, number>> {
+    const popularity = new Map<string, number>();
+    await Promise.all(
+      Array.from({ length: POPULARITY_SHARDS }, async (_, shard) => {
+        for (const row of await this.queryAll(`popularity#${shard}`)) popularity.set(row.sk, row.weight);
+      }),
+    );
+    return popularity;
+  }
+
+  /** Frame-weighted co-engagement from each of `itemIds` to other items, summed per target. */
+  async coEngagement(itemIds: string[]): Promise<Map<string, number>> {
+    const sources = [...new Set(itemIds)];
+    return sumCoEngagement(
+      sources,
+      await Promise.all(sources.map((itemId) => this.coEngagementFrom(itemId))),
+    );
+  }
+
+  /** Frame-weighted co-engagement from one item to others (at most the first 200 rows). */
+  async coEngagementFrom(itemId: string): Promise<Array<{ itemId: string; weight: number }>> {
+    return (await this.queryAll(`co#${itemId}`, 200)).map((row) => ({ itemId: row.sk, weight: row.weight }));
+  }
+
+  private async queryAll(
+    pk: string,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<Array<{ sk: string; weight: number }>> {
+    const rows: Array<{ sk: string; weight: number }> = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tables.stats,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      rows.push(...((page.Items ?? []) as Array<{ sk: string; weight: number }>));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && rows.length < limit);
+    return rows;
+  }
+}
+
+/** The DynamoDB adapter of the event write path's ports (Events, Profiles, Stats and Items tables). */
+export class ProfileStore extends ProfileStoreReader implements ProfileRepository, CatalogueSnapshots {
+  constructor(
+    client: DynamoDBClient,
+    override readonly tables: StoreTables,
+    private readonly activeModelId: string,
+  ) {
+    super(client, tables);
   }
 
   /** Stored events of one user among `eventIds`. */
@@ -303,52 +367,6 @@ export class ProfileStore implements ProfileRepository, CatalogueSnapshots {
         ),
       ),
     );
-  }
-
-  /** Frame-weighted popularity of every item with any (see `popularityWeight`). */
-  async popularity(): Promise<Map<string, number>> {
-    const popularity = new Map<string, number>();
-    await Promise.all(
-      Array.from({ length: POPULARITY_SHARDS }, async (_, shard) => {
-        for (const row of await this.queryAll(`popularity#${shard}`)) popularity.set(row.sk, row.weight);
-      }),
-    );
-    return popularity;
-  }
-
-  /** Frame-weighted co-engagement from each of `itemIds` to other items, summed per target. */
-  async coEngagement(itemIds: string[]): Promise<Map<string, number>> {
-    const sources = [...new Set(itemIds)];
-    return sumCoEngagement(
-      sources,
-      await Promise.all(sources.map((itemId) => this.coEngagementFrom(itemId))),
-    );
-  }
-
-  /** Frame-weighted co-engagement from one item to others (at most the first 200 rows). */
-  async coEngagementFrom(itemId: string): Promise<Array<{ itemId: string; weight: number }>> {
-    return (await this.queryAll(`co#${itemId}`, 200)).map((row) => ({ itemId: row.sk, weight: row.weight }));
-  }
-
-  private async queryAll(
-    pk: string,
-    limit = Number.POSITIVE_INFINITY,
-  ): Promise<Array<{ sk: string; weight: number }>> {
-    const rows: Array<{ sk: string; weight: number }> = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tables.stats,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': pk },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      rows.push(...((page.Items ?? []) as Array<{ sk: string; weight: number }>));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && rows.length < limit);
-    return rows;
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   type SearchVectorsCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Serving } from '../../app/ports';
 import { ExactIndex } from '../../vector-index';
 import { bytesToVector } from './item-store';
 
@@ -125,4 +126,17 @@ export class DynamoVectorRetriever {
     }
     return index;
   }
+}
+
+/**
+ * The `dynamodb-vector` serving backend: each request gets a small index of candidates, `overFetch`
+ * times as many as asked for, spread over the query vectors. It cannot list categories.
+ */
+export function vectorServing(retriever: DynamoVectorRetriever, overFetch = 4): Serving {
+  return {
+    forQueries: (queries, k, options) =>
+      retriever.candidates(queries, Math.ceil((k * overFetch) / queries.length), options),
+    forItems: (itemIds) => retriever.load(itemIds),
+    categories: async () => undefined,
+  };
 }

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Serving } from '../../app/ports';
 import { INDEX_PREFIX } from '../../contract/storage';
 import { ExactIndex } from '../../vector-index';
 import { batchGetAll } from '../dynamodb/batch-get';
@@ -274,4 +275,24 @@ export async function readPointer(
   modelId: string,
 ): Promise<SnapshotPointer | undefined> {
   return (await readStoredPointer(s3, bucket, modelId))?.pointer;
+}
+
+/**
+ * The `exact` serving backend: the one in-memory index holds every item, refreshed with the changes
+ * since its watermark whenever the last refresh is older than the interval.
+ */
+export function exactServing(
+  catalogue: () => Promise<CatalogueIndex>,
+  now: () => number = Date.now,
+): Serving {
+  const fresh = async () => {
+    const index = await catalogue();
+    await index.refreshIfDue(now());
+    return index;
+  };
+  return {
+    forQueries: async () => (await fresh()).index,
+    forItems: async () => (await fresh()).index,
+    categories: async () => (await fresh()).categories(),
+  };
 }

@@ -1,15 +1,18 @@
 /**
  * An in-memory ProfileRepository and CatalogueSnapshots that behaves like the DynamoDB adapter
  * (functions/adapters/dynamodb/profile-store.ts): optimistic versions, one stored event per (userId, eventId),
- * erasure epochs, all-or-nothing commits. test/support/contracts/profile-repository.ts is the suite
- * both pass, so the two cannot drift apart.
+ * erasure epochs, all-or-nothing commits. It is also the recommender's ProfileReader and Aggregates,
+ * as the adapter's reading side is. test/support/contracts/ holds the suites both pass
+ * (profile-repository.ts, profile-reader.ts, aggregates.ts), so the two cannot drift apart.
  */
 import { CommitConflict } from '../../../functions/app/errors';
 import {
+  type Aggregates,
   type CatalogueSnapshots,
   type ItemSnapshot,
   isStale,
   type ProfileHead,
+  type ProfileReader,
   type ProfileRepository,
   type StoredEvent,
   type StoredProfile,
@@ -35,12 +38,16 @@ function copyOf<T extends object>(value: T): T {
   ) as T;
 }
 
-export class InMemoryProfileRepository implements ProfileRepository, CatalogueSnapshots {
+export class InMemoryProfileRepository
+  implements ProfileRepository, CatalogueSnapshots, ProfileReader, Aggregates
+{
   private readonly items = new Map<string, ItemSnapshot>();
   private readonly profiles = new Map<string, ProfileRow>();
   /** Events by user, then by eventId. */
   private readonly events = new Map<string, Map<string, StoredEvent>>();
   private readonly popularityWeights = new Map<string, number>();
+  /** Co-engagement weight by source item, then by target item. */
+  private readonly coEngagementWeights = new Map<string, Map<string, number>>();
 
   /** Adds or replaces a catalogue item (the Items table is written by ingestion, not by this port). */
   putItem(item: ItemSnapshot): void {
@@ -73,6 +80,10 @@ export class InMemoryProfileRepository implements ProfileRepository, CatalogueSn
           }
         : {}),
     };
+  }
+
+  async getProfile(userId: string): Promise<StoredProfile | undefined> {
+    return (await this.getProfileHead(userId)).stored;
   }
 
   async getEvents(userId: string, eventIds: string[]): Promise<Map<string, StoredEvent>> {
@@ -148,5 +159,23 @@ export class InMemoryProfileRepository implements ProfileRepository, CatalogueSn
   /** Popularity weight per item, summed over commits (what the adapter's Stats rows hold). */
   async popularity(): Promise<Map<string, number>> {
     return new Map(this.popularityWeights);
+  }
+
+  /** Adds co-engagement from one item to another (the Events stream's consumer does it in production). */
+  async addCoEngagement(pairs: Array<{ from: string; to: string; weight: number }>): Promise<void> {
+    for (const { from, to, weight } of pairs) {
+      const targets = this.coEngagementWeights.get(from) ?? new Map<string, number>();
+      targets.set(to, (targets.get(to) ?? 0) + weight);
+      this.coEngagementWeights.set(from, targets);
+    }
+  }
+
+  async coEngagement(itemIds: string[]): Promise<Map<string, number>> {
+    const sources = new Set(itemIds);
+    const totals = new Map<string, number>();
+    for (const source of sources)
+      for (const [target, weight] of this.coEngagementWeights.get(source) ?? [])
+        if (!sources.has(target)) totals.set(target, (totals.get(target) ?? 0) + weight);
+    return totals;
   }
 }

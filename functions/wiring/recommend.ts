@@ -1,0 +1,142 @@
+/**
+ * The one wiring of the recommend use case: its ports' adapters, built from a typed configuration.
+ * The recommend handler reads that configuration from its environment at cold start; the local twin,
+ * the offline evaluation and the benchmarks run that handler, so they are wired the same way.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { AggregateCache } from '../adapters/dynamodb/aggregate-cache';
+import { CatalogueReader } from '../adapters/dynamodb/item-views';
+import { ProfileStoreReader, type ReaderTables } from '../adapters/dynamodb/profile-store';
+import { DynamoVectorRetriever, vectorServing } from '../adapters/dynamodb/vector-retriever';
+import { CatalogueIndex, exactServing } from '../adapters/s3/snapshot-index';
+import type { Serving } from '../app/ports';
+import type { RecommendDeps } from '../app/recommend';
+import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
+import { ENV } from '../contract/environment';
+import { VECTOR_INDEX_NAME } from '../contract/storage';
+import type { ProfileSettings } from '../domain/interest-profile';
+import { DEFAULT_RANKING_SETTINGS, type RankingSettings } from '../domain/ranking';
+import { dynamoClient, s3Client } from '../platform/clients';
+import { numberEnv, optionalEnv, requiredEnv } from '../platform/env';
+import { profileSettingsFromEnv } from '../platform/settings';
+
+export const SERVING_BACKENDS = ['exact', 'dynamodb-vector'] as const;
+export type ServingBackend = (typeof SERVING_BACKENDS)[number];
+
+export interface RecommendConfig {
+  /** The active model, whose vectors are served. */
+  readonly modelId: string;
+  readonly dim: number;
+  /** The tables recommend reads: items, and the interest store's profiles and aggregates (no events). */
+  readonly tables: { readonly items: string } & Readonly<ReaderTables>;
+  /** The catalogue bucket: item images and the exact index's snapshots. */
+  readonly bucket: string;
+  /** Where candidates come from (see Serving). */
+  readonly backend: ServingBackend;
+  /** How long a presigned image URL is valid. @default 900 s */
+  readonly imageUrlTtlSeconds?: number;
+  /** How long an item's view is reused. @default 30 s */
+  readonly viewCacheMs?: number;
+  /** How often the exact index applies the catalogue's changes. @default 2000 ms */
+  readonly indexRefreshMs?: number;
+  /** How long popularity and co-engagement are reused. @default 30 s */
+  readonly aggregateCacheMs?: number;
+  readonly profileSettings: ProfileSettings;
+  readonly ranking: RankingSettings;
+  /** @default DEFAULT_TRACKING_POLICY.popularityEpoch, the epoch the event write path weighs popularity from */
+  readonly popularityEpoch?: number;
+}
+
+/** The recommend function's configuration from its environment (what the stack passes it). */
+export function recommendConfigFromEnv(): RecommendConfig {
+  const backend = optionalEnv(ENV.SERVING_BACKEND) ?? 'exact';
+  if (!SERVING_BACKENDS.includes(backend as ServingBackend))
+    throw new Error(`SERVING_BACKEND=${backend} is not exact or dynamodb-vector`);
+  return {
+    modelId: requiredEnv(ENV.ACTIVE_MODEL_ID),
+    dim: numberEnv(ENV.MODEL_DIMENSION, 0, { min: 1 }),
+    tables: {
+      items: requiredEnv(ENV.ITEMS_TABLE),
+      profiles: requiredEnv(ENV.PROFILES_TABLE),
+      stats: requiredEnv(ENV.STATS_TABLE),
+    },
+    bucket: requiredEnv(ENV.CATALOGUE_BUCKET),
+    backend: backend as ServingBackend,
+    imageUrlTtlSeconds: numberEnv(ENV.IMAGE_URL_TTL_SECONDS, 900, { min: 1, max: 604800 }),
+    viewCacheMs: numberEnv(ENV.VIEW_CACHE_MS, 30_000, { min: 0 }),
+    indexRefreshMs: numberEnv(ENV.INDEX_REFRESH_MS, 2000, { min: 0 }),
+    aggregateCacheMs: numberEnv(ENV.AGGREGATE_CACHE_MS, 30_000, { min: 1 }),
+    profileSettings: profileSettingsFromEnv(),
+    ranking: {
+      ...DEFAULT_RANKING_SETTINGS,
+      mmrLambda: numberEnv(ENV.MMR_LAMBDA, DEFAULT_RANKING_SETTINGS.mmrLambda, { min: 0, max: 1 }),
+      penaltyWeight: numberEnv(ENV.PENALTY_WEIGHT, DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
+      coEngagementWeight: numberEnv(ENV.CO_ENGAGEMENT_WEIGHT, DEFAULT_RANKING_SETTINGS.coEngagementWeight, {
+        min: 0,
+      }),
+    },
+  };
+}
+
+export interface RecommendClients {
+  readonly dynamo: DynamoDBClient;
+  readonly s3: S3Client;
+}
+
+/**
+ * The use case's dependencies. The exact index loads on first use and is kept for the life of the
+ * process (a failed load is retried by the next request); items it sees change also leave the view
+ * cache, so a new title or price shows with the next refresh.
+ */
+export function createRecommendDeps(
+  config: RecommendConfig,
+  clients: RecommendClients = { dynamo: dynamoClient(), s3: s3Client() },
+): RecommendDeps {
+  const { modelId, dim, tables } = config;
+  const reader = new CatalogueReader(clients.dynamo, clients.s3, tables.items, {
+    ...(config.imageUrlTtlSeconds !== undefined ? { urlTtlSeconds: config.imageUrlTtlSeconds } : {}),
+    ...(config.viewCacheMs !== undefined ? { viewCacheMs: config.viewCacheMs } : {}),
+  });
+  const profiles = new ProfileStoreReader(clients.dynamo, { profiles: tables.profiles, stats: tables.stats });
+  let catalogue: Promise<CatalogueIndex> | undefined;
+  const loadCatalogue = (): Promise<CatalogueIndex> => {
+    catalogue ??= CatalogueIndex.load({
+      dynamo: clients.dynamo,
+      s3: clients.s3,
+      itemsTable: tables.items,
+      bucket: config.bucket,
+      modelId,
+      dim,
+      refreshIntervalMs: config.indexRefreshMs ?? 2000,
+      onChanged: (itemIds) => reader.forget(itemIds),
+    });
+    catalogue.catch(() => {
+      catalogue = undefined;
+    });
+    return catalogue;
+  };
+  const serving: Serving =
+    config.backend === 'exact'
+      ? exactServing(loadCatalogue)
+      : vectorServing(
+          new DynamoVectorRetriever(clients.dynamo, {
+            table: tables.items,
+            indexName: VECTOR_INDEX_NAME,
+            modelId,
+            dim,
+          }),
+        );
+  return {
+    serving,
+    reader,
+    profiles,
+    aggregates: new AggregateCache(profiles, { ttlMs: config.aggregateCacheMs ?? 30_000 }),
+    // Only image search embeds: onnxruntime and sharp load on its first use, not at every cold start.
+    embedder: () => import('../embedding/embedder').then(({ getEmbedder }) => getEmbedder()),
+    modelId,
+    profileSettings: config.profileSettings,
+    ranking: config.ranking,
+    popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The DynamoDB adapters of the recommender's read ports on DynamoDB Local and the S3 stand-in pass
+ * the same contracts as the in-memory fakes the recommend unit tests use: CatalogueReader (ItemViews),
+ * ProfileStoreReader (ProfileReader, Aggregates, on the Profiles and Stats tables only) and the
+ * AggregateCache over it.
+ */
+import { AggregateCache } from '../../functions/adapters/dynamodb/aggregate-cache';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { CatalogueReader } from '../../functions/adapters/dynamodb/item-views';
+import {
+  ProfileStore,
+  ProfileStoreReader,
+  storeTablesOf,
+} from '../../functions/adapters/dynamodb/profile-store';
+import { emptyProfile } from '../../functions/domain/interest-profile';
+import { type AggregatesFixture, aggregatesContract } from '../support/contracts/aggregates';
+import { itemViewsContract } from '../support/contracts/item-views';
+import { profileReaderContract } from '../support/contracts/profile-reader';
+import { useLocalStack } from '../support/local-stack';
+
+const MODEL_ID = 'contract-model';
+const local = useLocalStack();
+
+const readerOf = () => {
+  const { profiles, stats } = storeTablesOf(local.tables);
+  return new ProfileStoreReader(local.dynamoDbClient, { profiles, stats });
+};
+
+itemViewsContract('CatalogueReader on DynamoDB Local', () => {
+  const tables = storeTablesOf(local.tables);
+  const repository = new CatalogueRepository(local.dynamoDbClient, tables.items);
+  return {
+    items: new CatalogueReader(local.dynamoDbClient, local.s3Client, tables.items),
+    putItem: async ({ source, lastUpdateError, ...item }) => {
+      // Ingestion's row: the source and a failed update carry the S3 event's place in the order.
+      const order = { sequencer: '0000000000000001', eventAt: item.updatedAt };
+      await repository.putIfNewer(
+        {
+          ...item,
+          source: { ...source, ...order },
+          ...(lastUpdateError ? { lastUpdateError: { ...lastUpdateError, ...order } } : {}),
+        },
+        item.updatedAt,
+      );
+    },
+  };
+});
+
+profileReaderContract('ProfileStoreReader on DynamoDB Local', () => ({
+  reader: readerOf(),
+  repository: new ProfileStore(local.dynamoDbClient, storeTablesOf(local.tables), MODEL_ID),
+}));
+
+function aggregatesFixture(aggregates: (reader: ProfileStoreReader) => AggregatesFixture['aggregates']) {
+  return (): AggregatesFixture => {
+    const store = new ProfileStore(local.dynamoDbClient, storeTablesOf(local.tables), MODEL_ID);
+    let writer = 0;
+    return {
+      aggregates: aggregates(readerOf()),
+      // Popularity arrives with a commit of some user's events.
+      addPopularity: async (weights) => {
+        const userId = `writer-${Date.now()}-${++writer}`;
+        const next = { profile: emptyProfile(userId, 4, 0), version: 1, settingsId: 'contract', epoch: 0 };
+        await store.commit(userId, [], next, undefined, weights, 0);
+      },
+      addCoEngagement: (pairs) => store.addCoEngagement(pairs),
+    };
+  };
+}
+
+aggregatesContract(
+  'ProfileStoreReader on DynamoDB Local',
+  aggregatesFixture((reader) => reader),
+);
+aggregatesContract(
+  'AggregateCache over ProfileStoreReader on DynamoDB Local',
+  aggregatesFixture((reader) => new AggregateCache(reader)),
+);

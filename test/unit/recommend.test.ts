@@ -1,0 +1,318 @@
+/**
+ * The recommend use case (functions/app/recommend.ts) through in-memory fakes of its ports: a small
+ * exact index of hand-made vectors, items, profiles and aggregates in memory, a fake image embedder.
+ * test/integration/recommendations.test.ts runs the same use case through the API on the local twin.
+ */
+import type { StoredItem } from '../../functions/app/ports';
+import {
+  itemDetails,
+  type RecommendDeps,
+  recommendForUser,
+  searchByImage,
+  similarItems,
+} from '../../functions/app/recommend';
+import { DEFAULT_TRACKING_POLICY } from '../../functions/app/track-events';
+import { InvalidImage, InvalidRequest, ItemNotReady, NotFound } from '../../functions/domain/errors';
+import {
+  applyEvent,
+  DEFAULT_PROFILE_SETTINGS,
+  decayFactor,
+  type EventType,
+  emptyProfile,
+} from '../../functions/domain/interest-profile';
+import { DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
+import { ExactIndex } from '../../functions/vector-index';
+import { FakeImageEmbedder } from '../support/fakes/image-embedder';
+import { InMemoryItemViews } from '../support/fakes/item-views';
+import { InMemoryProfileRepository } from '../support/fakes/profile-repository';
+import { inMemoryServing } from '../support/fakes/serving';
+
+const MODEL_ID = 'test-model';
+const DIM = 4;
+const NOW = Date.UTC(2026, 5, 1);
+const HOUR = 3_600_000;
+
+/** A unit vector from rough coordinates: shoes point along axis 0, hats along 1, scarves along 2. */
+const unit = (...coordinates: number[]) => {
+  const norm = Math.hypot(...coordinates);
+  return Float32Array.from({ length: DIM }, (_, i) => (coordinates[i] ?? 0) / norm);
+};
+
+interface Fixture {
+  itemId: string;
+  category: string;
+  vector?: Float32Array;
+  available?: boolean;
+  status?: StoredItem['status'];
+  /** Known to the item store but not in the index (its vector still says what it looks like). */
+  unserved?: boolean;
+}
+
+const CATALOGUE: Fixture[] = [
+  { itemId: 'red-shoe', category: 'shoes', vector: unit(1, 0, 0, 0) },
+  { itemId: 'blue-shoe', category: 'shoes', vector: unit(1, 0.05, 0, 0) },
+  { itemId: 'green-shoe', category: 'shoes', vector: unit(1, 0, 0.1, 0) },
+  { itemId: 'brown-shoe', category: 'shoes', vector: unit(1, 0.2, 0, 0) },
+  { itemId: 'black-shoe', category: 'shoes', vector: unit(1, 0, 0, 0.3) },
+  { itemId: 'sold-out-shoe', category: 'shoes', vector: unit(1, 0.01, 0, 0), available: false },
+  { itemId: 'hat', category: 'hats', vector: unit(0, 1, 0, 0) },
+  { itemId: 'cap', category: 'hats', vector: unit(0.1, 1, 0, 0) },
+  { itemId: 'scarf', category: 'scarves', vector: unit(0, 0, 1, 0) },
+  { itemId: 'boot', category: 'shoes', vector: unit(1, 0.1, 0, 0), unserved: true },
+  { itemId: 'rejected-shoe', category: 'shoes', status: 'rejected' },
+  { itemId: 'deleted-shoe', category: 'shoes', status: 'deleted' },
+];
+
+function storedItem(fixture: Fixture): StoredItem {
+  return {
+    itemId: fixture.itemId,
+    status: fixture.status ?? 'ready',
+    source: { bucket: 'catalogue-bucket', key: `catalogue/${fixture.itemId}.jpg` },
+    vectors: fixture.vector ? { [MODEL_ID]: fixture.vector } : {},
+    title: fixture.itemId.replace('-', ' '),
+    category: fixture.category,
+    price: 10,
+    available: fixture.available !== false,
+    ...(fixture.status === 'rejected'
+      ? { rejection: { code: 'not_an_image', message: 'the bytes are not an image' } }
+      : {}),
+    createdAt: NOW - 10 * HOUR,
+    updatedAt: NOW - 5 * HOUR,
+  };
+}
+
+function setUp() {
+  const index = new ExactIndex(DIM);
+  const items = new InMemoryItemViews();
+  for (const fixture of CATALOGUE) {
+    items.putItem(storedItem(fixture));
+    if (fixture.vector && !fixture.unserved && (fixture.status ?? 'ready') === 'ready')
+      index.upsert(fixture.itemId, fixture.vector, {
+        available: fixture.available !== false,
+        category: fixture.category,
+      });
+  }
+  const store = new InMemoryProfileRepository();
+  const embedder = new FakeImageEmbedder(
+    MODEL_ID,
+    DIM,
+    new Map([
+      ['a photo of a hat', unit(0, 1, 0, 0.05)],
+      ['a photo of a shoe', unit(1, 0.1, 0, 0.1)],
+    ]),
+  );
+  const deps: RecommendDeps = {
+    serving: inMemoryServing(index),
+    reader: items,
+    profiles: store,
+    aggregates: store,
+    embedder: async () => embedder,
+    modelId: MODEL_ID,
+    profileSettings: DEFAULT_PROFILE_SETTINGS,
+    ranking: DEFAULT_RANKING_SETTINGS,
+    popularityEpoch: DEFAULT_TRACKING_POLICY.popularityEpoch,
+    now: () => NOW,
+  };
+  return { deps, store, embedder };
+}
+
+const vectorOf = (itemId: string) => CATALOGUE.find((f) => f.itemId === itemId)?.vector;
+
+/** Folds the events into a profile and stores it, as the event write path would. */
+async function storeProfile(
+  store: InMemoryProfileRepository,
+  userId: string,
+  events: Array<[EventType, string]>,
+  popularity: Array<{ itemId: string; weight: number }> = [],
+) {
+  const profile = emptyProfile(userId, DIM, NOW - 24 * HOUR);
+  events.forEach(([type, itemId], i) => {
+    applyEvent(
+      profile,
+      { type, itemId, at: NOW - (events.length - i) * HOUR, vector: vectorOf(itemId) },
+      {
+        ...DEFAULT_PROFILE_SETTINGS,
+      },
+    );
+  });
+  await store.commit(
+    userId,
+    [],
+    { profile, version: 1, settingsId: 'test', epoch: NOW },
+    undefined,
+    popularity,
+    NOW,
+  );
+}
+
+const ids = (list: { items: Array<{ itemId: string }> }) => list.items.map((item) => item.itemId);
+
+describe('recommendForUser', () => {
+  it('ranks a personal list by taste, leaving out hidden and unavailable items, and seen ones when asked', async () => {
+    const { deps, store } = setUp();
+    await storeProfile(store, 'ada', [
+      ['like', 'red-shoe'],
+      ['view', 'green-shoe'],
+      ['hide', 'blue-shoe'],
+    ]);
+
+    const all = await recommendForUser(deps, 'ada', { limit: 4 });
+    const unseen = await recommendForUser(deps, 'ada', { limit: 4, exclude: 'seen' });
+
+    expect(all).toMatchObject({ userId: 'ada', strategy: 'personal', modelId: MODEL_ID });
+    for (const list of [all, unseen]) {
+      expect(ids(list)).not.toContain('blue-shoe');
+      expect(ids(list)).not.toContain('sold-out-shoe');
+      expect(list.items[0]).toMatchObject({
+        category: 'shoes',
+        available: true,
+        reason: { kind: 'similar_to', itemId: 'red-shoe' },
+      });
+    }
+    expect(ids(all).some((itemId) => itemId === 'red-shoe' || itemId === 'green-shoe')).toBe(true);
+    expect(ids(unseen)).toHaveLength(4);
+    expect(ids(unseen)).not.toContain('red-shoe');
+    expect(ids(unseen)).not.toContain('green-shoe');
+    expect(ids(unseen).slice(0, 2).sort()).toEqual(['black-shoe', 'brown-shoe']);
+    expect(unseen.items[0]?.imageUrl).toContain('catalogue/');
+  });
+
+  it('brings in an item others engaged with together with the liked one, read from the aggregates', async () => {
+    const { deps, store } = setUp();
+    await storeProfile(store, 'ada', [['like', 'red-shoe']]);
+    const before = await recommendForUser(deps, 'ada', { limit: 5, exclude: 'seen' });
+    // Stored weights are frame-weighted from the popularity epoch, as the event write path adds them.
+    const frame = decayFactor(
+      { anchor: DEFAULT_TRACKING_POLICY.popularityEpoch },
+      NOW,
+      DEFAULT_PROFILE_SETTINGS.halfLifeDays,
+    );
+    await store.addCoEngagement([{ from: 'red-shoe', to: 'scarf', weight: 50 / frame }]);
+
+    const after = await recommendForUser(deps, 'ada', { limit: 5, exclude: 'seen' });
+
+    expect(ids(before)).not.toContain('scarf');
+    expect(ids(after)).toContain('scarf');
+  });
+
+  it('falls back to the most popular available items for a user it does not know', async () => {
+    const { deps, store } = setUp();
+    await storeProfile(
+      store,
+      'others',
+      [],
+      [
+        { itemId: 'sold-out-shoe', weight: 10 },
+        { itemId: 'hat', weight: 5 },
+        { itemId: 'scarf', weight: 3 },
+        { itemId: 'red-shoe', weight: 1 },
+      ],
+    );
+
+    const list = await recommendForUser(deps, 'nobody', { limit: 3 });
+
+    expect(list).toMatchObject({ userId: 'nobody', strategy: 'popular' });
+    expect(ids(list)).toEqual(['hat', 'scarf', 'red-shoe']);
+    expect(list.items.every((item) => item.reason.kind === 'popular')).toBe(true);
+    expect(list.items[0]?.score).toBeGreaterThan(list.items[1]?.score ?? Number.POSITIVE_INFINITY);
+    const hats = await recommendForUser(deps, 'nobody', { limit: 3, category: 'hats' });
+    expect(ids(hats)).toEqual(['hat', 'cap']);
+  });
+
+  it('refuses a category the catalogue does not have', async () => {
+    const { deps } = setUp();
+    const refused = recommendForUser(deps, 'ada', { limit: 3, category: 'shoez' });
+    await expect(refused).rejects.toBeInstanceOf(InvalidRequest);
+    await expect(refused).rejects.toMatchObject({ code: 'unknown_category' });
+  });
+});
+
+describe('similarItems', () => {
+  it('lists the nearest available items, without the item itself, within a category when asked', async () => {
+    const { deps } = setUp();
+
+    const list = await similarItems(deps, 'red-shoe', { limit: 3 });
+
+    expect(list).toMatchObject({ itemId: 'red-shoe', strategy: 'similar_item', modelId: MODEL_ID });
+    expect(ids(list)).toEqual(['blue-shoe', 'green-shoe', 'brown-shoe']);
+    expect(list.items[0]?.reason).toEqual({ kind: 'similar_to_item', itemId: 'red-shoe' });
+    expect(ids(await similarItems(deps, 'red-shoe', { limit: 3, category: 'hats' }))).toEqual(['cap', 'hat']);
+  });
+
+  it('finds items like one the index does not serve, from its stored vector', async () => {
+    const { deps } = setUp();
+    expect(ids(await similarItems(deps, 'boot', { limit: 2 }))).toEqual(['blue-shoe', 'brown-shoe']);
+  });
+
+  it('answers NotFound for an unknown or deleted item and ItemNotReady for one without a vector', async () => {
+    const { deps } = setUp();
+    await expect(similarItems(deps, 'no-such-item', { limit: 3 })).rejects.toBeInstanceOf(NotFound);
+    await expect(similarItems(deps, 'deleted-shoe', { limit: 3 })).rejects.toBeInstanceOf(NotFound);
+    const notReady = similarItems(deps, 'rejected-shoe', { limit: 3 });
+    await expect(notReady).rejects.toBeInstanceOf(ItemNotReady);
+    await expect(notReady).rejects.toMatchObject({ code: 'item_not_ready' });
+  });
+
+  it('refuses a category the catalogue does not have', async () => {
+    const { deps } = setUp();
+    await expect(similarItems(deps, 'red-shoe', { limit: 3, category: 'shoez' })).rejects.toMatchObject({
+      code: 'unknown_category',
+    });
+  });
+});
+
+describe('searchByImage', () => {
+  it('embeds the image and lists the nearest available items', async () => {
+    const { deps, embedder } = setUp();
+
+    const list = await searchByImage(deps, FakeImageEmbedder.image('a photo of a hat'), { limit: 2 });
+
+    expect(embedder.embedded).toEqual(['a photo of a hat']);
+    expect(list).toMatchObject({ strategy: 'similar_image', modelId: MODEL_ID });
+    expect(ids(list)).toEqual(['hat', 'cap']);
+    expect(list.items.every((item) => item.reason.kind === 'similar_to_image')).toBe(true);
+    expect(list.queryMs.embed).toBeGreaterThanOrEqual(0);
+    const shoes = await searchByImage(deps, FakeImageEmbedder.image('a photo of a hat'), {
+      limit: 2,
+      category: 'shoes',
+    });
+    expect(shoes.items.map((item) => item.category)).toEqual(['shoes', 'shoes']);
+    expect(ids(shoes)).not.toContain('sold-out-shoe');
+  });
+
+  it('passes on what the embedder refuses, and checks the category before embedding', async () => {
+    const { deps, embedder } = setUp();
+    await expect(searchByImage(deps, FakeImageEmbedder.image('a cat'), { limit: 2 })).rejects.toBeInstanceOf(
+      InvalidImage,
+    );
+    await expect(
+      searchByImage(deps, FakeImageEmbedder.image('a photo of a hat'), { limit: 2, category: 'shoez' }),
+    ).rejects.toMatchObject({ code: 'unknown_category' });
+    expect(embedder.embedded).toEqual([]);
+  });
+});
+
+describe('itemDetails', () => {
+  it('shows an item with its models and image URL, and answers NotFound for an unknown or deleted one', async () => {
+    const { deps } = setUp();
+
+    expect(await itemDetails(deps, 'boot')).toMatchObject({
+      itemId: 'boot',
+      status: 'ready',
+      category: 'shoes',
+      available: true,
+      modelIds: [MODEL_ID],
+      servedByActiveModel: true,
+      imageUrl: expect.stringContaining('catalogue/boot.jpg'),
+      createdAt: new Date(NOW - 10 * HOUR).toISOString(),
+    });
+    expect(await itemDetails(deps, 'rejected-shoe')).toMatchObject({
+      status: 'rejected',
+      rejection: { code: 'not_an_image' },
+      modelIds: [],
+      servedByActiveModel: false,
+    });
+    await expect(itemDetails(deps, 'no-such-item')).rejects.toBeInstanceOf(NotFound);
+    await expect(itemDetails(deps, 'deleted-shoe')).rejects.toBeInstanceOf(NotFound);
+  });
+});
