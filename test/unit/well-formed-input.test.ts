@@ -1,24 +1,30 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ListQuerySchema, parseQuery } from '../../functions/app/recommend';
 import { classifyCatalogueKey } from '../../functions/domain/catalogue-key';
+import { DomainError } from '../../functions/domain/errors';
 import { eventRejectionCode, TrackedEventSchema } from '../../functions/domain/event-schema';
 import { parseItemMetadata } from '../../functions/domain/item-metadata';
 import { isWellFormedUnicode, truncateWellFormed } from '../../functions/domain/unicode';
 import {
-  BadRequest,
+  errorResponse,
   isJsonContentType,
   parseJsonBody,
   pathItemId,
   pathUserId,
 } from '../../functions/http/api';
 
-/** What a call threw, as `code` (or `no error`), so that a table of cases reads as one assertion. */
+/**
+ * What a call threw, as the HTTP status the API answers it with and its `code` (or `no error`), so
+ * that a table of cases reads as one assertion.
+ */
 function codeOf(call: () => unknown): string {
   try {
     call();
     return 'no error';
   } catch (error) {
-    return error instanceof BadRequest ? `${error.status} ${error.code}` : String(error);
+    return error instanceof DomainError
+      ? `${errorResponse(error, 'test').statusCode} ${error.code}`
+      : String(error);
   }
 }
 
