@@ -144,11 +144,12 @@ export function apiFunction<F extends RouteFunction>(
   }
   // The router's own answers ({statusCode, error, message}) would change the documented bodies.
   router.notFound(async (_error, reqCtx) => routeNotFound(eventOf(reqCtx)));
-  router.errorHandler(Error, async (error, reqCtx) => {
-    const response = errorResponse(error, requestIdOf(eventOf(reqCtx)));
-    if (response.statusCode === 500) logger.error('request failed', { error });
+  const answerError = (error: unknown, requestId: string): JsonResponse => {
+    const response = errorResponse(error, requestId);
+    if (response.statusCode === 500) logger.error('request failed', { error: error as Error });
     return response;
-  });
+  };
+  router.errorHandler(Error, async (error, reqCtx) => answerError(error, requestIdOf(eventOf(reqCtx))));
 
   const handler: ApiHandler = async (event, context) => {
     logger.addContext(context);
@@ -165,8 +166,7 @@ export function apiFunction<F extends RouteFunction>(
       });
     } catch (error) {
       // Only a fault of the router itself gets here: every error of a route has been answered above.
-      logger.error('request failed', { error: error as Error });
-      return errorResponse(error, requestId);
+      return answerError(error, requestId);
     } finally {
       if (options.latencyMetric)
         metrics.addMetric('latency_ms', MetricUnit.Milliseconds, performance.now() - started);
