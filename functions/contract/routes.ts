@@ -79,8 +79,9 @@ type KeyOf<R> = R extends { method: infer M extends string; path: infer P extend
   : never;
 
 /**
- * The route keys of one function's routes, e.g. `RouteKey<'track'>`: its handler switches on these,
- * so a case the route table does not have fails to compile.
+ * The route keys of one function's routes, e.g. `RouteKey<'track'>`: its handler gives an action for
+ * each (functions/http/router.ts), so an action for a route the table does not have, or a route
+ * without one, fails to compile.
  */
 export type RouteKey<F extends RouteFunction = RouteFunction> = KeyOf<
   Extract<(typeof ROUTES)[number], { function: F }>

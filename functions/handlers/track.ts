@@ -1,17 +1,17 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { MAX_PROFILE_ROW_BYTES, ProfileStore, storeTablesFromEnv } from '../adapters/dynamodb/profile-store';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../app/track-events';
 import { ENV } from '../contract/environment';
-import { MAX_JSON_BODY_BYTES, type RouteKey } from '../contract/routes';
+import { MAX_JSON_BODY_BYTES } from '../contract/routes';
 import { Forbidden } from '../domain/errors';
 import { describeIssues, EventBatchSchema } from '../domain/event-schema';
 import { maxProfileBytes } from '../domain/interest-profile';
-import { BadRequest, errorResponse, json, parseJsonBody, pathUserId, requestIdOf } from '../http/api';
+import { BadRequest, type JsonResponse, json, parseJsonBody, pathUserId } from '../http/api';
 import { canActFor, identityConfigFromEnv, resolveCaller } from '../http/identity';
+import { apiFunction } from '../http/router';
 import { dynamoClient } from '../platform/clients';
 import { numberEnv, requiredEnv } from '../platform/env';
-import { inFlow } from '../platform/fair-queue';
 import { observability } from '../platform/observability';
 import { profileSettingsFromEnv } from '../platform/settings';
 
@@ -38,10 +38,7 @@ if (maxProfileBytes(deps.policy.settings, deps.dim) > MAX_PROFILE_ROW_BYTES)
     `MAX_INTEREST_CENTROIDS ${deps.policy.settings.maxCentroids} x MODEL_DIMENSION ${deps.dim}: a profile could exceed ${MAX_PROFILE_ROW_BYTES} bytes`,
   );
 
-async function postEvents(
-  event: APIGatewayProxyEventV2,
-  bulkImport: boolean,
-): Promise<APIGatewayProxyStructuredResultV2> {
+async function postEvents(event: APIGatewayProxyEventV2, bulkImport: boolean): Promise<JsonResponse> {
   const body = parseJsonBody(event, MAX_JSON_BODY_BYTES);
   const envelope = EventBatchSchema.safeParse(body);
   if (!envelope.success) throw new BadRequest('invalid_batch', describeIssues(envelope.error));
@@ -68,7 +65,7 @@ async function postEvents(
   return json(202, { ...counts, results });
 }
 
-async function deleteUser(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+async function deleteUser(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   const userId = pathUserId(event);
   if (!canActFor(resolveCaller(event, identity), userId))
     throw new Forbidden(`not allowed to erase ${userId}`);
@@ -77,33 +74,12 @@ async function deleteUser(event: APIGatewayProxyEventV2): Promise<APIGatewayProx
   return json(200, { userId, erased: true, events });
 }
 
-export async function handler(
-  event: APIGatewayProxyEventV2,
-  context: Context,
-): Promise<APIGatewayProxyStructuredResultV2> {
-  logger.addContext(context);
-  const requestId = requestIdOf(event);
-  logger.appendKeys({ requestId, routeKey: event.routeKey });
-  try {
-    // Each invocation is one flow of the DynamoDB client's fair queue (see aws-clients.ts).
-    return await inFlow(`track:${requestId}`, async () => {
-      switch (event.routeKey as RouteKey<'track'>) {
-        case 'POST /events':
-          return await postEvents(event, false);
-        case 'POST /events/import':
-          return await postEvents(event, true);
-        case 'DELETE /users/{userId}':
-          return await deleteUser(event);
-        default:
-          return json(404, { code: 'route_not_found', message: `no route ${event.routeKey}`, requestId });
-      }
-    });
-  } catch (error) {
-    const response = errorResponse(error, requestId);
-    if (response.statusCode === 500) logger.error('request failed', { error: error as Error });
-    return response;
-  } finally {
-    logger.removeKeys(['requestId', 'routeKey']);
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
-}
+export const { handler, router } = apiFunction(
+  'track',
+  {
+    'POST /events': (event) => postEvents(event, false),
+    'POST /events/import': (event) => postEvents(event, true),
+    'DELETE /users/{userId}': deleteUser,
+  },
+  { logger, metrics },
+);

@@ -27,16 +27,19 @@ export class BadRequest extends DomainError {
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
-export function json(
-  statusCode: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): APIGatewayProxyStructuredResultV2 {
+/** A response with its status, headers and body always set. */
+export interface JsonResponse extends APIGatewayProxyStructuredResultV2 {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): JsonResponse {
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
 /** The one place that turns typed errors into HTTP; anything unknown is a 500 with a correlation id. */
-export function errorResponse(error: unknown, requestId: string): APIGatewayProxyStructuredResultV2 {
+export function errorResponse(error: unknown, requestId: string): JsonResponse {
   if (error instanceof BadRequest) return json(error.status, { ...error.toJSON(), requestId });
   if (error instanceof InvalidRequest) return json(400, { ...error.toJSON(), requestId });
   if (error instanceof NotFound) return json(404, { ...error.toJSON(), requestId });

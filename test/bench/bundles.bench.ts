@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       const plain: number[] = [];
       const sdkExternal: number[] = [];
       const withRuntimeSdk = await bundleForNode(
-        join(REPO_ROOT, 'functions', name, 'handler.ts'),
+        join(REPO_ROOT, 'functions', 'handlers', `${name}.ts`),
         join(scratch, `${name}-sdk-external`, 'index.js'),
         { external: ['@aws-sdk/*', ...EXTERNAL_MODULES], minify: true },
       );

@@ -13,16 +13,18 @@ import {
   pathUserId,
 } from '../../functions/http/api';
 
-/** What a call threw, as `code` (or `no error`), so that a table of cases reads as one assertion. */
+/**
+ * What a call threw, as the HTTP status the API answers it with and its `code` (or `no error`), so
+ * that a table of cases reads as one assertion.
+ */
 function codeOf(call: () => unknown): string {
   try {
     call();
     return 'no error';
   } catch (error) {
-    if (!(error instanceof DomainError)) return String(error);
-    // As the API answers it: the HTTP layer maps each domain error to its status.
-    const response = errorResponse(error, 'request-id');
-    return `${response.statusCode} ${(JSON.parse(String(response.body)) as { code: string }).code}`;
+    return error instanceof DomainError
+      ? `${errorResponse(error, 'test').statusCode} ${error.code}`
+      : String(error);
   }
 }
 
