@@ -13,14 +13,16 @@ import {
 import { MAX_IMAGE_BODY_BYTES } from '../contract/routes';
 import { Forbidden } from '../domain/errors';
 import { BadRequest, bodyBytes, type JsonResponse, json, pathItemId, pathUserId } from '../http/api';
-import { canActFor, identityConfigFromEnv, resolveCaller } from '../http/identity';
+import { canActFor, resolveCaller } from '../http/identity';
 import { apiFunction } from '../http/router';
 import { observability } from '../platform/observability';
-import { createRecommendDeps, recommendConfigFromEnv } from '../wiring/recommend';
+import { functionConfig } from '../wiring/environment';
+import { createRecommendDeps, recommendConfigOf } from '../wiring/recommend';
 
 const { logger, metrics } = observability('recommend');
-const identity = identityConfigFromEnv();
-const deps = createRecommendDeps(recommendConfigFromEnv());
+const env = functionConfig('recommend');
+const { identity } = env;
+const deps = createRecommendDeps(recommendConfigOf(env));
 
 async function userRecommendations(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   const userId = pathUserId(event);

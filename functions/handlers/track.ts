@@ -1,34 +1,31 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { MAX_PROFILE_ROW_BYTES, ProfileStore, storeTablesFromEnv } from '../adapters/dynamodb/profile-store';
+import { MAX_PROFILE_ROW_BYTES, ProfileStore } from '../adapters/dynamodb/profile-store';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../app/track-events';
-import { ENV } from '../contract/environment';
 import { MAX_JSON_BODY_BYTES } from '../contract/routes';
 import { Forbidden } from '../domain/errors';
 import { describeIssues, EventBatchSchema } from '../domain/event-schema';
 import { maxProfileBytes } from '../domain/interest-profile';
 import { BadRequest, type JsonResponse, json, parseJsonBody, pathUserId } from '../http/api';
-import { canActFor, identityConfigFromEnv, resolveCaller } from '../http/identity';
+import { canActFor, resolveCaller } from '../http/identity';
 import { apiFunction } from '../http/router';
 import { dynamoClient } from '../platform/clients';
-import { numberEnv, requiredEnv } from '../platform/env';
 import { observability } from '../platform/observability';
-import { profileSettingsFromEnv } from '../platform/settings';
+import { functionConfig } from '../wiring/environment';
 
 const { logger, metrics } = observability('track');
-const identity = identityConfigFromEnv();
-const DAY = 86_400_000;
-const eventTtlMs = numberEnv(ENV.EVENT_TTL_DAYS, 90, { min: 1, max: 3650 }) * DAY;
+const env = functionConfig('track');
+const { identity } = env;
 const deps: TrackDeps = {
-  store: new ProfileStore(dynamoClient(), storeTablesFromEnv(), requiredEnv(ENV.ACTIVE_MODEL_ID)),
-  dim: numberEnv(ENV.MODEL_DIMENSION, 0, { min: 1 }),
+  store: new ProfileStore(dynamoClient(), env.tables, env.modelId),
+  dim: env.dim,
   policy: {
     ...DEFAULT_TRACKING_POLICY,
-    settings: profileSettingsFromEnv(),
-    eventTtlMs,
-    // Never beyond the TTL: an event older than its own expiry would vanish at once.
-    maxAgeMs: Math.min(numberEnv(ENV.EVENT_MAX_AGE_DAYS, 30, { min: 0 }) * DAY, eventTtlMs),
-    maxFutureMs: numberEnv(ENV.EVENT_MAX_FUTURE_SECONDS, 300, { min: 0 }) * 1000,
+    settings: env.profileSettings,
+    eventTtlMs: env.eventTtlMs,
+    // Never beyond the TTL (environment.ts caps it): an event older than its own expiry would vanish at once.
+    maxAgeMs: env.maxAgeMs,
+    maxFutureMs: env.maxFutureMs,
   },
 };
 // A profile row must stay under DynamoDB's 400 KB item limit whatever the events: fail at cold start

@@ -1,5 +1,4 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { ENV } from '../contract/environment';
 
 /** Who is calling, resolved in this one place from what API Gateway's authorizers put in the event. */
 export type Caller =
@@ -80,13 +79,4 @@ export function canActFor(caller: Caller, userId: string): boolean {
   if (caller.kind === 'user') return caller.admin || (caller.userId !== '' && caller.userId === userId);
   // Trusted back ends (IAM) and an API without authorizers (local development) act for anyone.
   return true;
-}
-
-/** The identity settings the stack passes to the functions. */
-export function identityConfigFromEnv(env: NodeJS.ProcessEnv = process.env): IdentityConfig {
-  return {
-    userClaim: env[ENV.USER_CLAIM] || DEFAULT_IDENTITY_CONFIG.userClaim,
-    adminScope: env[ENV.ADMIN_SCOPE] || DEFAULT_IDENTITY_CONFIG.adminScope,
-    adminGroup: env[ENV.ADMIN_GROUP] || DEFAULT_IDENTITY_CONFIG.adminGroup,
-  };
 }

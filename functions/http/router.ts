@@ -10,6 +10,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { ROUTES, type RouteFunction, type RouteKey, routeKey } from '../contract/routes';
 import { inFlow } from '../platform/fair-queue';
+import { traced } from '../platform/tracing';
 import { errorResponse, type JsonResponse, json, requestIdOf } from './api';
 
 /** What a route does with its request. */
@@ -151,7 +152,8 @@ export function apiFunction<F extends RouteFunction>(
   };
   router.errorHandler(Error, async (error, reqCtx) => answerError(error, requestIdOf(eventOf(reqCtx))));
 
-  const handler: ApiHandler = async (event, context) => {
+  const handler: ApiHandler = (event, context) => traced(() => handle(event, context));
+  const handle: ApiHandler = async (event, context) => {
     logger.addContext(context);
     const requestId = requestIdOf(event);
     logger.appendKeys({ requestId, routeKey: event.routeKey });

@@ -13,13 +13,11 @@ import { CatalogueIndex, exactServing } from '../adapters/s3/snapshot-index';
 import type { Serving } from '../app/ports';
 import type { RecommendDeps } from '../app/recommend';
 import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
-import { ENV } from '../contract/environment';
 import { VECTOR_INDEX_NAME } from '../contract/storage';
 import type { ProfileSettings } from '../domain/interest-profile';
-import { DEFAULT_RANKING_SETTINGS, type RankingSettings } from '../domain/ranking';
+import type { RankingSettings } from '../domain/ranking';
 import { dynamoClient, s3Client } from '../platform/clients';
-import { numberEnv, optionalEnv, requiredEnv } from '../platform/env';
-import { profileSettingsFromEnv } from '../platform/settings';
+import type { FunctionConfig } from './environment';
 
 export const SERVING_BACKENDS = ['exact', 'dynamodb-vector'] as const;
 export type ServingBackend = (typeof SERVING_BACKENDS)[number];
@@ -48,34 +46,20 @@ export interface RecommendConfig {
   readonly popularityEpoch?: number;
 }
 
-/** The recommend function's configuration from its environment (what the stack passes it). */
-export function recommendConfigFromEnv(): RecommendConfig {
-  const backend = optionalEnv(ENV.SERVING_BACKEND) ?? 'exact';
-  if (!SERVING_BACKENDS.includes(backend as ServingBackend))
-    throw new Error(`SERVING_BACKEND=${backend} is not exact or dynamodb-vector`);
+/** The use case's configuration from the recommend function's parsed environment (environment.ts). */
+export function recommendConfigOf(config: FunctionConfig<'recommend'>): RecommendConfig {
   return {
-    modelId: requiredEnv(ENV.ACTIVE_MODEL_ID),
-    dim: numberEnv(ENV.MODEL_DIMENSION, 0, { min: 1 }),
-    tables: {
-      items: requiredEnv(ENV.ITEMS_TABLE),
-      profiles: requiredEnv(ENV.PROFILES_TABLE),
-      stats: requiredEnv(ENV.STATS_TABLE),
-    },
-    bucket: requiredEnv(ENV.CATALOGUE_BUCKET),
-    backend: backend as ServingBackend,
-    imageUrlTtlSeconds: numberEnv(ENV.IMAGE_URL_TTL_SECONDS, 900, { min: 1, max: 604800 }),
-    viewCacheMs: numberEnv(ENV.VIEW_CACHE_MS, 30_000, { min: 0 }),
-    indexRefreshMs: numberEnv(ENV.INDEX_REFRESH_MS, 2000, { min: 0 }),
-    aggregateCacheMs: numberEnv(ENV.AGGREGATE_CACHE_MS, 30_000, { min: 1 }),
-    profileSettings: profileSettingsFromEnv(),
-    ranking: {
-      ...DEFAULT_RANKING_SETTINGS,
-      mmrLambda: numberEnv(ENV.MMR_LAMBDA, DEFAULT_RANKING_SETTINGS.mmrLambda, { min: 0, max: 1 }),
-      penaltyWeight: numberEnv(ENV.PENALTY_WEIGHT, DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
-      coEngagementWeight: numberEnv(ENV.CO_ENGAGEMENT_WEIGHT, DEFAULT_RANKING_SETTINGS.coEngagementWeight, {
-        min: 0,
-      }),
-    },
+    modelId: config.modelId,
+    dim: config.dim,
+    tables: config.tables,
+    bucket: config.bucket,
+    backend: config.backend,
+    imageUrlTtlSeconds: config.urlTtlSeconds,
+    viewCacheMs: config.viewCacheMs,
+    indexRefreshMs: config.indexRefreshMs,
+    aggregateCacheMs: config.aggregateCacheMs,
+    profileSettings: config.profileSettings,
+    ranking: config.ranking,
   };
 }
 

@@ -4,7 +4,6 @@
  * (see api-gateway.ts). `invoke` runs the same pipeline without a socket, for tests.
  */
 import { isUtf8 } from 'node:buffer';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,7 +31,6 @@ import {
   toApiGatewayEvent,
   withAuthorizer,
 } from './api-gateway';
-import { LOCAL_REGION } from './aws-env';
 import { lambdaContext } from './lambda/context';
 
 /** A Lambda handler behind the API; a plain object or string result becomes a 200 JSON body. */

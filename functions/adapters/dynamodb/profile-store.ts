@@ -24,9 +24,7 @@ import {
   type StoredEvent,
   type StoredProfile,
 } from '../../app/ports';
-import { ENV } from '../../contract/environment';
 import type { InterestCentroid, InterestProfile } from '../../domain/interest-profile';
-import { requiredEnv } from '../../platform/env';
 import { batchGetAll } from './batch-get';
 import { bytesToVector } from './item-store';
 
@@ -49,16 +47,6 @@ export function storeTablesOf(tables: Readonly<Record<string, string | undefined
 
 /** The tables the reading side reads (see ProfileStoreReader). */
 export type ReaderTables = Pick<StoreTables, 'profiles' | 'stats'>;
-
-/** The tables the stack passes to the track function. */
-export function storeTablesFromEnv(): StoreTables {
-  return {
-    events: requiredEnv(ENV.EVENTS_TABLE),
-    profiles: requiredEnv(ENV.PROFILES_TABLE),
-    stats: requiredEnv(ENV.STATS_TABLE),
-    items: requiredEnv(ENV.ITEMS_TABLE),
-  };
-}
 
 /**
  * The most a profile row may take: DynamoDB refuses items over 400 KB (names and values in UTF-8),
