@@ -7,7 +7,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { CatalogueReader, type ItemView, type ViewRow } from '../../functions/adapters/dynamodb/item-views';
+import { itemProjection } from '../../functions/adapters/dynamodb/item-table';
+import {
+  CatalogueReader,
+  type ItemView,
+  VIEW_ATTRIBUTES,
+  type ViewRow,
+} from '../../functions/adapters/dynamodb/item-views';
 import { ENV } from '../../functions/contract/environment';
 import { describeIssues } from '../../functions/domain/event-schema';
 import { json } from '../../functions/http/api';
@@ -44,9 +50,8 @@ async function readyItems(deps: LocalCatalogueDeps): Promise<ViewRow[]> {
     { client: DynamoDBDocumentClient.from(deps.dynamo) },
     {
       TableName: deps.itemsTable,
-      ProjectionExpression: 'itemId, title, category, price, tags, available, #source',
+      ...itemProjection(VIEW_ATTRIBUTES),
       FilterExpression: '#status = :ready',
-      ExpressionAttributeNames: { '#status': 'status', '#source': 'source' },
       ExpressionAttributeValues: { ':ready': 'ready' },
     },
   );

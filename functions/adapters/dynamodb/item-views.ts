@@ -3,9 +3,11 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LRUCache } from 'lru-cache';
+import type { CatalogueItem } from '../../domain/catalogue-item';
 import { jitteredTtl } from './aggregate-cache';
 import { batchGetAll } from './batch-get';
-import { type CatalogueItem, CatalogueRepository } from './item-store';
+import { CatalogueRepository } from './item-store';
+import { type ItemRow, itemProjection } from './item-table';
 
 /** What the API shows of an item. */
 export interface ItemView {
@@ -19,16 +21,19 @@ export interface ItemView {
 }
 
 /** The attributes of an item row a view is made from. */
-export interface ViewRow {
-  itemId: string;
-  title?: string;
-  category?: string;
-  price?: number;
-  tags?: string[];
-  available?: boolean;
-  status?: string;
-  source?: { bucket: string; key: string; versionId?: string };
-}
+export const VIEW_ATTRIBUTES = [
+  'itemId',
+  'title',
+  'category',
+  'price',
+  'tags',
+  'available',
+  'status',
+  'source',
+] as const;
+
+export type ViewRow = Pick<ItemRow, 'itemId'> &
+  Partial<Pick<ItemRow, Exclude<(typeof VIEW_ATTRIBUTES)[number], 'itemId'>>>;
 
 export interface CatalogueReaderOptions {
   /** How long a presigned image URL is valid. @default 900 s */
@@ -112,10 +117,7 @@ export class CatalogueReader {
       this.documents,
       this.itemsTable,
       itemIds.map((itemId) => ({ itemId })),
-      {
-        ProjectionExpression: 'itemId, title, category, price, tags, available, #status, #source',
-        ExpressionAttributeNames: { '#status': 'status', '#source': 'source' },
-      },
+      itemProjection(VIEW_ATTRIBUTES),
     );
     const live = rows.filter((row) => row.status !== 'deleted');
     const views = await Promise.all(live.map((row) => this.toView(row)));
