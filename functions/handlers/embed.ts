@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { objectChangeOf, parseUploadMessage } from '../adapters/s3/notifications';
+import { objectChangeOf, parseUploadMessage, TEST_EVENT } from '../adapters/s3/notifications';
 import { type IngestDeps, type IngestOutcome, ingest } from '../app/ingest';
 import { ENV } from '../contract/environment';
 import { DEFAULT_IMAGE_LIMITS } from '../embedding/embedder';
@@ -35,10 +35,12 @@ async function handleMessage(message: SQSRecord): Promise<void> {
     logger.warn('the message is not an S3 event notification', {
       messageId: message.messageId,
       error: error as Error,
+      // The parser's ParseError carries the schema's issues (which field, what is wrong) as its cause.
+      issues: (error as Error).cause,
     });
     throw error;
   }
-  if ('Event' in notification) return;
+  if (notification.Event === TEST_EVENT) return;
   if (!deps) {
     deps = createIngestDeps({ ...config, clients: { dynamo: dynamoClient(), s3: s3Client() } });
     // A failed load (say, a corrupt layer) must not poison every later message of this container.
@@ -47,7 +49,7 @@ async function handleMessage(message: SQSRecord): Promise<void> {
     });
   }
   const ready = await deps;
-  for (const record of notification.Records) {
+  for (const record of notification.Records ?? []) {
     // Per log line, not logger.appendKeys: the batch processor runs messages concurrently, and
     // appended keys are shared by all of them.
     const keys = { s3Key: record.s3.object.key, sequencer: record.s3.object.sequencer };

@@ -51,11 +51,23 @@ export const S3NotificationRecordSchema = z
 
 export type S3NotificationRecord = z.infer<typeof S3NotificationRecordSchema>;
 
-/** The body of an uploads queue message: an S3 event notification, or the test event S3 sends once. */
-export const UploadMessageSchema = z.union([
-  z.object({ Event: z.literal('s3:TestEvent') }),
-  z.object({ Records: z.array(S3NotificationRecordSchema) }),
-]);
+/** What S3 sends once to check that it can deliver to the queue. */
+export const TEST_EVENT = 's3:TestEvent';
+
+/**
+ * The body of an uploads queue message: an S3 event notification, or the test event S3 sends when
+ * the notification is configured. One object rather than a union, so that an issue names the field
+ * it is about (`Records.0.s3.object.key`).
+ */
+export const UploadMessageSchema = z
+  .object({
+    Event: z.string().optional(),
+    Records: z.array(S3NotificationRecordSchema).optional(),
+  })
+  .refine((message) => message.Event === TEST_EVENT || message.Records !== undefined, {
+    message: 'an S3 event notification has Records',
+    path: ['Records'],
+  });
 
 export type UploadMessage = z.infer<typeof UploadMessageSchema>;
 
