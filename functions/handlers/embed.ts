@@ -1,7 +1,12 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { objectChangeOf, parseUploadMessage, TEST_EVENT } from '../adapters/s3/notifications';
+import {
+  objectChangeOf,
+  parseUploadMessage,
+  TEST_EVENT,
+  type UploadMessage,
+} from '../adapters/s3/notifications';
 import { type IngestDeps, type IngestOutcome, ingest } from '../app/ingest';
 import { ENV } from '../contract/environment';
 import { DEFAULT_IMAGE_LIMITS } from '../embedding/embedder';
@@ -27,16 +32,15 @@ let deps: Promise<IngestDeps> | undefined;
 
 /** One SQS message holds one S3 notification (or S3's test event); its records are applied in order. */
 async function handleMessage(message: SQSRecord): Promise<void> {
-  let notification: ReturnType<typeof parseUploadMessage>;
+  let notification: UploadMessage;
   try {
     notification = parseUploadMessage(message.body);
   } catch (error) {
     // Retrying cannot fix it: it ends in the dead-letter queue, where this log line explains it.
     logger.warn('the message is not an S3 event notification', {
       messageId: message.messageId,
-      error: error as Error,
       // The parser's ParseError carries the schema's issues (which field, what is wrong) as its cause.
-      issues: (error as Error).cause,
+      error: error as Error,
     });
     throw error;
   }

@@ -99,7 +99,3 @@ export function itemProjection(
   }
   return { ProjectionExpression: paths.join(', '), ExpressionAttributeNames: names };
 }
-
-/** A row as a projection of these attributes returns it. */
-export type ItemRowOf<A extends ItemAttribute> = Pick<ItemRow, A | 'itemId'> &
-  Partial<Pick<ItemRow, 'vectors'>>;
