@@ -33,10 +33,10 @@ export const S3NotificationRecordSchema = z
     /** ISO 8601; when absent or unreadable, the change is dated when it is applied. */
     eventTime: z.string().optional(),
     s3: z.object({
-      bucket: z.object({ name: z.string().min(1) }),
+      bucket: z.object({ name: z.string() }),
       object: z.object({
         /** URL-encoded, as S3 sends it. */
-        key: z.string().min(1),
+        key: z.string(),
         sequencer: z.string().optional(),
         versionId: z.string().optional(),
         eTag: z.string().optional(),
