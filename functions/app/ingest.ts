@@ -1,41 +1,15 @@
-import type { S3EventRecord } from 'aws-lambda';
-import {
-  type CatalogueItem,
-  type CatalogueRepository,
-  type ItemSource,
-  isStale,
-} from '../adapters/dynamodb/item-store';
-import {
-  type CatalogueObject,
-  classifyCatalogueKey,
-  decodeNotificationKey,
-  normaliseSequencer,
-} from '../domain/catalogue-key';
+import { type CatalogueItem, type ItemSource, isStale } from '../domain/catalogue-item';
+import { type CatalogueObject, classifyCatalogueKey, normaliseSequencer } from '../domain/catalogue-key';
 import { InvalidImage } from '../domain/errors';
 import { checkCatalogueUpload } from '../domain/image-structure';
 import { parseItemMetadata } from '../domain/item-metadata';
-import type { Embedder } from '../embedding/embedder';
-
-/** What ingestion needs from S3: a port, so the core runs on any object store. */
-export interface ObjectStore {
-  /** Undefined when the object (version) no longer exists. */
-  head(bucket: string, key: string, versionId?: string): Promise<ObjectHead | undefined>;
-  /** Undefined when the object (version) no longer exists; InvalidImage when it is too large to read. */
-  read(bucket: string, key: string, versionId?: string): Promise<Uint8Array | undefined>;
-}
-
-export interface ObjectHead {
-  etag?: string;
-  size?: number;
-  versionId?: string;
-  metadata: Record<string, string | undefined>;
-}
+import type { ImageEmbedder, ItemRepository, ObjectChange, ObjectStore } from './ports';
 
 export interface IngestDeps {
-  repository: CatalogueRepository;
+  repository: ItemRepository;
   objects: ObjectStore;
   /** Every model the catalogue is embedded with: the active one, plus any being rolled out. */
-  embedders: Embedder[];
+  embedders: ImageEmbedder[];
   now?: () => number;
 }
 
@@ -49,38 +23,33 @@ export type IngestOutcome =
   | { outcome: 'stale'; itemId: string; reason: string }
   | { outcome: 'ignored'; key: string; reason: string };
 
-const stripQuotes = (etag?: string) => etag?.replace(/^"|"$/g, '');
-
 /** Tries of a conditional delete that lost to a concurrent write before it gives up (and is retried). */
 const DELETE_ATTEMPTS = 3;
 
 /**
- * Applies one S3 notification record to the catalogue. Returns what happened; throws only for
+ * Applies one change of an object in the catalogue bucket. Returns what happened; throws only for
  * transient trouble (the message is then retried and, after the configured tries, dead-lettered).
  */
-export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Promise<IngestOutcome> {
+export async function ingest(deps: IngestDeps, change: ObjectChange): Promise<IngestOutcome> {
   const now = deps.now ?? Date.now;
-  const key = decodeNotificationKey(record.s3.object.key);
+  const { key } = change;
   const object = classifyCatalogueKey(key);
   if ('ignored' in object) return { outcome: 'ignored', key, reason: object.ignored };
   const source: ItemSource = {
-    bucket: record.s3.bucket.name,
+    bucket: change.bucket,
     key,
-    sequencer: normaliseSequencer(record.s3.object.sequencer),
-    eventAt: Date.parse(record.eventTime) || now(),
-    ...(record.s3.object.versionId ? { versionId: record.s3.object.versionId } : {}),
-    ...(record.s3.object.eTag ? { etag: stripQuotes(record.s3.object.eTag) } : {}),
-    ...(record.s3.object.size !== undefined ? { size: Number(record.s3.object.size) } : {}),
+    sequencer: normaliseSequencer(change.sequencer),
+    eventAt: change.eventTime || now(),
+    ...(change.versionId ? { versionId: change.versionId } : {}),
+    ...(change.etag ? { etag: change.etag } : {}),
+    ...(change.size !== undefined ? { size: change.size } : {}),
   };
 
-  if (record.eventName.startsWith('ObjectRemoved:')) {
-    // In a versioned bucket a plain delete is `DeleteMarkerCreated`; `Delete` with a version id removes
-    // one version for good, or removes a delete marker (an undelete). Either way the key may still
-    // have a current version, and then that version is the item's state.
+  if (change.kind === 'removed') {
+    // After a version is removed for good the key may still have a current version, and then that
+    // version is the item's state.
     const current =
-      record.eventName === 'ObjectRemoved:Delete' && source.versionId
-        ? await deps.objects.head(source.bucket, key)
-        : undefined;
+      change.versionRemoved && source.versionId ? await deps.objects.head(source.bucket, key) : undefined;
     if (!current) return removeSource(deps, object.itemId, source);
     const stored = await deps.repository.get(object.itemId);
     if (stored && stored.source.key !== key) return notTheCurrentImage(object.itemId, stored);
@@ -90,8 +59,6 @@ export async function ingestRecord(deps: IngestDeps, record: S3EventRecord): Pro
       ...(current.versionId ? { versionId: current.versionId } : {}),
     });
   }
-  if (!record.eventName.startsWith('ObjectCreated:'))
-    return { outcome: 'ignored', key, reason: record.eventName };
   return ingestObject(deps, object, source);
 }
 
@@ -149,7 +116,7 @@ export async function ingestObject(
     // Deleted or replaced since this event: the newer event carries the state; nothing to embed.
     return { outcome: 'stale', itemId, reason: 'the object version no longer exists' };
   }
-  source.etag = source.etag ?? stripQuotes(head.etag);
+  source.etag = source.etag ?? head.etag;
   source.size = source.size ?? head.size;
   // Pins the bytes read below to the version whose etag was just taken (when the bucket is versioned).
   if (!source.versionId && head.versionId) source.versionId = head.versionId;

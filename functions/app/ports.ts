@@ -1,9 +1,12 @@
 /**
  * The ports the use cases depend on: what they need of storage, in the domain's words. Adapters
- * (functions/adapters/ on DynamoDB and S3, test/support/fakes/ in memory) implement them;
- * test/support/contracts/ holds the suite both must pass.
+ * (functions/adapters/dynamodb/profile-store.ts and item-store.ts on DynamoDB, functions/adapters/s3/
+ * object-store.ts on S3, test/support/fakes/ in memory) implement them; test/support/contracts/ holds
+ * the suite both must pass.
  */
+import type { CatalogueItem, ItemSource, ItemUpdateError } from '../domain/catalogue-item';
 import type { EventType, InterestProfile } from '../domain/interest-profile';
+import type { ItemAttributes } from '../domain/item-metadata';
 import type { VectorIndex } from '../vector-index';
 
 /** A raw event as stored: the source of truth a profile can be rebuilt from. */
@@ -112,25 +115,7 @@ export interface ItemView {
 }
 
 /** An item in full, as its details and the similar-items fallback read it (deleted ones too). */
-export interface StoredItem {
-  itemId: string;
-  status: 'ready' | 'rejected' | 'deleted';
-  /** The S3 object the item's current state came from. */
-  source: { bucket: string; key: string };
-  /** Unit-length float32 vectors by model id. */
-  vectors: Record<string, Float32Array>;
-  title?: string;
-  category?: string;
-  price?: number;
-  tags?: string[];
-  available: boolean;
-  rejection?: { code: string; message: string };
-  /** A replacement image that could not be embedded while the item kept its good vector. */
-  lastUpdateError?: { code: string; message: string; key: string; at: number };
-  metadataWarnings?: string[];
-  createdAt: number;
-  updatedAt: number;
-}
+export type StoredItem = CatalogueItem;
 
 /** What recommend reads of items besides the index: views for lists, one item in full, image URLs. */
 export interface ItemViews {
@@ -182,4 +167,109 @@ export interface ImageEmbedder {
   readonly dim: number;
   readonly limits: { readonly maxBytes: number };
   embed(bytes: Uint8Array): Promise<{ vector: Float32Array }>;
+}
+
+// Ingestion
+
+/**
+ * One change of an object in the catalogue bucket, as ingestion sees it: whatever delivered it (an S3
+ * notification, functions/adapters/s3/notifications.ts; a bucket listing, the backfill).
+ */
+export interface ObjectChange {
+  kind: 'created' | 'removed';
+  bucket: string;
+  /** The object key, decoded. */
+  key: string;
+  /** Orders changes of the same key (S3's sequencer; compared once normalised). */
+  sequencer: string;
+  versionId?: string;
+  /** Without quotes. */
+  etag?: string;
+  size?: number;
+  /** When the change happened (ms); absent: when it is applied. */
+  eventTime?: number;
+  /**
+   * A removal of one version for good (or of a delete marker) in a versioned bucket: the key may
+   * still have a current version, which is then the item's image. A plain delete (a delete marker)
+   * leaves none.
+   */
+  versionRemoved?: boolean;
+}
+
+/** What ingestion needs from the object store: a port, so the core runs on any object store. */
+export interface ObjectStore {
+  /** Undefined when the object (version) no longer exists. */
+  head(bucket: string, key: string, versionId?: string): Promise<ObjectHead | undefined>;
+  /** Undefined when the object (version) no longer exists; InvalidImage when it is too large to read. */
+  read(bucket: string, key: string, versionId?: string): Promise<Uint8Array | undefined>;
+}
+
+export interface ObjectHead {
+  /** Without quotes. */
+  etag?: string;
+  size?: number;
+  versionId?: string;
+  metadata: Record<string, string | undefined>;
+}
+
+/**
+ * The catalogue items, written in event order: every write is conditional on the incoming event
+ * being newer than the stored state (same key: sequencer; another key: event time, the rule of
+ * `isStale` in functions/domain/catalogue-item.ts), so duplicates, retries and late deliveries can
+ * never overwrite newer state or resurrect a deleted item. Each write returns false, writing nothing,
+ * when its condition does not hold.
+ */
+export interface ItemRepository {
+  /** Strongly consistent unless `consistent` is false. */
+  get(itemId: string, consistent?: boolean): Promise<CatalogueItem | undefined>;
+  /** Writes the whole item (a new or replaced image) if its source is newer than the stored one. */
+  putIfNewer(item: CatalogueItem, now: number): Promise<boolean>;
+  /**
+   * Same content, new metadata: attributes change, vectors stay. Only if `source` is newer and the
+   * stored content has `source.etag`; `clearUpdateError` forgets a recorded failed replacement.
+   */
+  updateAttributesIfNewer(
+    itemId: string,
+    attributes: ItemAttributes,
+    warnings: string[],
+    source: ItemSource,
+    now: number,
+    clearUpdateError?: boolean,
+  ): Promise<boolean>;
+  /**
+   * A tombstone with the delete's source (status deleted, no vectors, rejection or update error),
+   * written only over exactly the state the caller read: `expected` (same key and sequencer), or no
+   * row at all.
+   */
+  tombstoneIfUnchanged(
+    itemId: string,
+    source: ItemSource,
+    expected: ItemSource | undefined,
+    now: number,
+  ): Promise<boolean>;
+  /**
+   * Records a replacement that could not be embedded on a ready item, which keeps its vectors. Only
+   * while the item still serves `expected` and no later failure was recorded.
+   */
+  recordUpdateErrorIfCurrent(
+    itemId: string,
+    error: ItemUpdateError,
+    expected: ItemSource,
+    now: number,
+  ): Promise<boolean>;
+  /** Forgets a failed replacement once its object is deleted (a delete newer than the failure). */
+  clearUpdateErrorIfDeleted(itemId: string, deleted: ItemSource): Promise<boolean>;
+  /** Every item's state and source, for reconciling the items with their bucket (the backfill). */
+  itemSources(): AsyncIterable<Pick<CatalogueItem, 'itemId' | 'status' | 'source'>>;
+  /**
+   * Adds one model's vector to a ready item whose content is still `expected` (the backfill path).
+   * Never touches a deleted, rejected or replaced item.
+   */
+  addVectorIfCurrent(
+    itemId: string,
+    modelId: string,
+    vector: Float32Array,
+    expected: ItemSource,
+    now: number,
+  ): Promise<boolean>;
 }

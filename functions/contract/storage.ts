@@ -28,6 +28,9 @@ export interface TableDefinition {
   stream?: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
 }
 
+/** The Items table's index of changes, ordered by `changedAt` (see ITEMS_TABLE). */
+export const ITEMS_CHANGE_INDEX = 'byChange';
+
 /** Items: one row per catalogue item, vectors per model id, tombstones for deletes. */
 export const ITEMS_TABLE: TableDefinition = {
   id: 'Items',
@@ -36,7 +39,7 @@ export const ITEMS_TABLE: TableDefinition = {
     {
       // Incremental index refresh: every write sets changeFeed='items' and changedAt (ms), so
       // "everything changed since the snapshot watermark" is one ordered query.
-      indexName: 'byChange',
+      indexName: ITEMS_CHANGE_INDEX,
       partitionKey: { name: 'changeFeed', type: 'S' },
       sortKey: { name: 'changedAt', type: 'N' },
       projection: 'KEYS_ONLY',

@@ -11,18 +11,6 @@ export interface CatalogueObject {
   folderCategory?: string;
 }
 
-/** S3 notifications form-encode keys: '+' for space and %XX for the rest. */
-export function decodeNotificationKey(encoded: string): string {
-  return decodeURIComponent(encoded.replace(/\+/g, ' '));
-}
-
-/** The inverse of {@link decodeNotificationKey}, as S3 encodes keys in notifications. */
-export function encodeNotificationKey(key: string): string {
-  return encodeURIComponent(key)
-    .replace(/%20/g, '+')
-    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 const IMAGE_EXTENSION = new RegExp(`\\.(${IMAGE_EXTENSIONS.join('|')})$`, 'i');
 export const MAX_ITEM_ID_BYTES = 512;
 

@@ -1,70 +1,69 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context, S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { CatalogueRepository } from '../adapters/dynamodb/item-store';
-import { S3ObjectStore } from '../adapters/s3/object-store';
-import { type IngestDeps, ingestRecord } from '../app/ingest';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import {
+  objectChangeOf,
+  parseUploadMessage,
+  TEST_EVENT,
+  type UploadMessage,
+} from '../adapters/s3/notifications';
+import { type IngestDeps, type IngestOutcome, ingest } from '../app/ingest';
 import { ENV } from '../contract/environment';
-import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../embedding/embedder';
+import { DEFAULT_IMAGE_LIMITS } from '../embedding/embedder';
 import { dynamoClient, s3Client } from '../platform/clients';
 import { listEnv, numberEnv, optionalEnv, requiredEnv } from '../platform/env';
 import { observability } from '../platform/observability';
+import { createIngestDeps, type IngestConfig, vectorIndexTarget } from '../wiring/ingest';
 
 const { logger, metrics } = observability('embed');
-const config = {
+const config: Omit<IngestConfig, 'clients'> = {
   itemsTable: requiredEnv(ENV.ITEMS_TABLE),
   maxImageBytes: numberEnv(ENV.MAX_IMAGE_BYTES, DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
   /** Models being rolled out are embedded beside the active one. */
   extraManifests: listEnv(ENV.EXTRA_MODEL_MANIFESTS),
-  vectorIndexAttribute: optionalEnv(ENV.VECTOR_INDEX_ATTRIBUTE),
-  vectorIndexModelId: optionalEnv(ENV.VECTOR_INDEX_MODEL_ID),
-  vectorIndexDim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }),
+  vectorIndex: vectorIndexTarget({
+    attribute: optionalEnv(ENV.VECTOR_INDEX_ATTRIBUTE),
+    modelId: optionalEnv(ENV.VECTOR_INDEX_MODEL_ID),
+    dim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }),
+  }),
 };
 const processor = new BatchProcessor(EventType.SQS);
 let deps: Promise<IngestDeps> | undefined;
 
-async function createDeps(): Promise<IngestDeps> {
-  const limits = { maxBytes: config.maxImageBytes };
-  const embedders = await Promise.all(
-    [defaultManifestPath(), ...config.extraManifests].map((manifestPath) =>
-      Embedder.load({ manifestPath, limits }),
-    ),
-  );
-  const vectorIndex =
-    config.vectorIndexAttribute && config.vectorIndexModelId
-      ? {
-          attribute: config.vectorIndexAttribute,
-          modelId: config.vectorIndexModelId,
-          dim: config.vectorIndexDim,
-        }
-      : undefined;
-  return {
-    repository: new CatalogueRepository(dynamoClient(), config.itemsTable, vectorIndex),
-    objects: new S3ObjectStore(s3Client(), config.maxImageBytes),
-    embedders,
-  };
-}
-
 /** One SQS message holds one S3 notification (or S3's test event); its records are applied in order. */
 async function handleMessage(message: SQSRecord): Promise<void> {
-  const notification = JSON.parse(message.body) as Partial<S3Event> & { Event?: string };
-  if (notification.Event === 's3:TestEvent') return;
-  if (!Array.isArray(notification.Records)) throw new Error('message is not an S3 event notification');
+  let notification: UploadMessage;
+  try {
+    notification = parseUploadMessage(message.body);
+  } catch (error) {
+    // Retrying cannot fix it: it ends in the dead-letter queue, where this log line explains it.
+    logger.warn('the message is not an S3 event notification', {
+      messageId: message.messageId,
+      // The parser's ParseError carries the schema's issues (which field, what is wrong) as its cause.
+      error: error as Error,
+    });
+    throw error;
+  }
+  if (notification.Event === TEST_EVENT) return;
   if (!deps) {
-    deps = createDeps();
+    deps = createIngestDeps({ ...config, clients: { dynamo: dynamoClient(), s3: s3Client() } });
     // A failed load (say, a corrupt layer) must not poison every later message of this container.
     deps.catch(() => {
       deps = undefined;
     });
   }
   const ready = await deps;
-  for (const record of notification.Records) {
+  for (const record of notification.Records ?? []) {
     // Per log line, not logger.appendKeys: the batch processor runs messages concurrently, and
     // appended keys are shared by all of them.
-    const keys = { s3Key: record.s3?.object?.key, sequencer: record.s3?.object?.sequencer };
+    const keys = { s3Key: record.s3.object.key, sequencer: record.s3.object.sequencer };
     try {
       const started = performance.now();
-      const result = await ingestRecord(ready, record);
+      const change = objectChangeOf(record);
+      const result: IngestOutcome =
+        'ignored' in change
+          ? { outcome: 'ignored', key: change.key, reason: change.ignored }
+          : await ingest(ready, change);
       metrics.addMetric(`item_${result.outcome}`, MetricUnit.Count, 1);
       metrics.addMetric('ingest_ms', MetricUnit.Milliseconds, performance.now() - started);
       logger.info('ingested', { ...keys, ...result });

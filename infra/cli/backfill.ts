@@ -11,32 +11,31 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import type { S3EventRecord } from 'aws-lambda';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
-import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
 import {
   type IngestDeps,
   type IngestOutcome,
+  ingest,
   ingestObject,
-  ingestRecord,
   removeSource,
 } from '../../functions/app/ingest';
+import type { ObjectChange } from '../../functions/app/ports';
 import { ENV } from '../../functions/contract/environment';
 import { CATALOGUE_PREFIX } from '../../functions/contract/storage';
+import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import {
   type CatalogueObject,
   catalogueObjectFromKey,
-  encodeNotificationKey,
   normaliseSequencer,
   reconciledSequencer,
 } from '../../functions/domain/catalogue-key';
 import { isDomainError } from '../../functions/domain/errors';
-import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../../functions/embedding/embedder';
+import { DEFAULT_IMAGE_LIMITS, defaultManifestPath } from '../../functions/embedding/embedder';
 import { loadManifest } from '../../functions/embedding/model-manifest';
 import { dynamoClient, s3Client } from '../../functions/platform/clients';
 import { listEnv, numberEnv, optionalEnv } from '../../functions/platform/env';
+import { createIngestDeps, vectorIndexTarget } from '../../functions/wiring/ingest';
 
 /** One entry of a bucket listing. */
 export interface ListedObject {
@@ -206,7 +205,7 @@ export async function backfill(deps: BackfillDeps, options: BackfillOptions): Pr
       // HEAD pins the exact version (when the bucket is versioned) so the etag matches the bytes read.
       const head = await deps.objects.head(options.bucket, listed.key);
       if (!head) return { skipped: 1 };
-      const result = await ingestRecord(deps, syntheticCreateRecord(options.bucket, listed, head));
+      const result = await ingest(deps, listedObjectCreated(options.bucket, listed, head));
       if (result.outcome === 'ready') return { embedded: 1 };
       return result.outcome === 'rejected' ? { rejected: 1 } : { skipped: 1 };
     }
@@ -316,35 +315,24 @@ function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/** An S3 notification record for an object found by listing, ordered below every real event. */
-function syntheticCreateRecord(
+/** The creation of an object found by listing, ordered below every real event. */
+function listedObjectCreated(
   bucket: string,
   listed: ListedObject,
   head: { etag?: string; size?: number; versionId?: string },
-): S3EventRecord {
-  const etag = head.etag ?? listed.etag ?? '';
+): ObjectChange {
+  const etag = head.etag ?? listed.etag;
+  // Only compared with events of other keys that map to the same item id: the object's own age.
+  const eventTime = listed.lastModified?.getTime();
   return {
-    eventVersion: '2.1',
-    eventSource: 'lookalike:backfill',
-    awsRegion: process.env.AWS_REGION ?? '',
-    // Only compared with events of other keys that map to the same item id: the object's own age.
-    eventTime: (listed.lastModified ?? new Date(0)).toISOString(),
-    eventName: 'ObjectCreated:Put',
-    userIdentity: { principalId: 'lookalike-backfill' },
-    requestParameters: { sourceIPAddress: '' },
-    responseElements: { 'x-amz-request-id': '', 'x-amz-id-2': '' },
-    s3: {
-      s3SchemaVersion: '1.0',
-      configurationId: 'lookalike-backfill',
-      bucket: { name: bucket, ownerIdentity: { principalId: '' }, arn: `arn:aws:s3:::${bucket}` },
-      object: {
-        key: encodeNotificationKey(listed.key),
-        size: head.size ?? listed.size ?? 0,
-        eTag: etag,
-        ...(head.versionId ? { versionId: head.versionId } : {}),
-        sequencer: BACKFILL_SEQUENCER,
-      },
-    },
+    kind: 'created',
+    bucket,
+    key: listed.key,
+    sequencer: BACKFILL_SEQUENCER,
+    size: head.size ?? listed.size ?? 0,
+    ...(etag ? { etag } : {}),
+    ...(head.versionId ? { versionId: head.versionId } : {}),
+    ...(eventTime ? { eventTime } : {}),
   };
 }
 
@@ -406,22 +394,20 @@ async function main(): Promise<void> {
     optionalEnv(ENV.ITEMS_TABLE) ??
     program.error('error: --items-table or ITEMS_TABLE is required');
 
-  // The same knobs as the embed function, so both write identical rows.
-  const maxBytes = numberEnv(ENV.MAX_IMAGE_BYTES, DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 });
+  // The same knobs and the same wiring as the embed function, so both write identical rows.
   const manifests = [...new Set((options.model ?? [defaultManifestPath()]).map(resolveModel))];
-  const embedders = await Promise.all(
-    manifests.map((manifestPath) => Embedder.load({ manifestPath, limits: { maxBytes } })),
-  );
-  const vectorIndexAttribute = optionalEnv(ENV.VECTOR_INDEX_ATTRIBUTE);
-  const vectorIndexModelId = optionalEnv(ENV.VECTOR_INDEX_MODEL_ID);
-  const vectorIndex =
-    vectorIndexAttribute && vectorIndexModelId
-      ? {
-          attribute: vectorIndexAttribute,
-          modelId: vectorIndexModelId,
-          dim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }),
-        }
-      : undefined;
+  const ingestDeps = await createIngestDeps({
+    itemsTable,
+    maxImageBytes: numberEnv(ENV.MAX_IMAGE_BYTES, DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
+    ...(manifests[0] ? { activeManifest: manifests[0] } : {}),
+    extraManifests: manifests.slice(1),
+    vectorIndex: vectorIndexTarget({
+      attribute: optionalEnv(ENV.VECTOR_INDEX_ATTRIBUTE),
+      modelId: optionalEnv(ENV.VECTOR_INDEX_MODEL_ID),
+      dim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }),
+    }),
+    clients: { dynamo: dynamoClient(), s3: s3Client() },
+  });
 
   const bar = new SingleBar({
     stream: process.stderr,
@@ -433,12 +419,7 @@ async function main(): Promise<void> {
   let summary: BackfillSummary;
   try {
     summary = await backfill(
-      {
-        listing: s3Listing(s3Client()),
-        objects: new S3ObjectStore(s3Client(), maxBytes),
-        repository: new CatalogueRepository(dynamoClient(), itemsTable, vectorIndex),
-        embedders,
-      },
+      { ...ingestDeps, listing: s3Listing(s3Client()) },
       {
         bucket: options.bucket,
         prefix: options.prefix,

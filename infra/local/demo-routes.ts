@@ -7,7 +7,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { CatalogueReader, type ViewRow } from '../../functions/adapters/dynamodb/item-views';
+import { itemProjection } from '../../functions/adapters/dynamodb/item-table';
+import { CatalogueReader, VIEW_ATTRIBUTES, type ViewRow } from '../../functions/adapters/dynamodb/item-views';
 import type { ItemView } from '../../functions/app/ports';
 import { ENV } from '../../functions/contract/environment';
 import { describeIssues } from '../../functions/domain/event-schema';
@@ -45,9 +46,8 @@ async function readyItems(deps: LocalCatalogueDeps): Promise<ViewRow[]> {
     { client: DynamoDBDocumentClient.from(deps.dynamo) },
     {
       TableName: deps.itemsTable,
-      ProjectionExpression: 'itemId, title, category, price, tags, available, #source',
+      ...itemProjection(VIEW_ATTRIBUTES),
       FilterExpression: '#status = :ready',
-      ExpressionAttributeNames: { '#status': 'status', '#source': 'source' },
       ExpressionAttributeValues: { ':ready': 'ready' },
     },
   );

@@ -9,9 +9,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
-import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
-import { Embedder } from '../../functions/embedding/embedder';
+import { createIngestDeps } from '../../functions/wiring/ingest';
 import { ensureModel } from '../../layers/model/build';
 import { backfill, s3Listing } from '../cli/backfill';
 import { type LocalApp, startLocalApp } from './app';
@@ -109,17 +107,12 @@ async function main(): Promise<void> {
   // With the operator's credentials, as `npm run backfill -- --reconcile` against a deployed stack.
   // The queue lives in this process: whatever it held when Lookalike stopped (a Ctrl-C, a crash) and
   // whatever changed in the bucket while it was down is applied now, by reconciling with the bucket.
-  const embedder = await Embedder.load();
+  const ingestDeps = await createIngestDeps({
+    itemsTable: app.stack.tables.Items as string,
+    clients: { dynamo: createLocalDynamoDbClient(app.stack.endpoints.dynamodb), s3 },
+  });
   const catchUp = await backfill(
-    {
-      repository: new CatalogueRepository(
-        createLocalDynamoDbClient(app.stack.endpoints.dynamodb),
-        app.stack.tables.Items as string,
-      ),
-      objects: new S3ObjectStore(s3, embedder.limits.maxBytes),
-      embedders: [embedder],
-      listing: s3Listing(s3),
-    },
+    { ...ingestDeps, listing: s3Listing(s3) },
     { bucket: app.stack.bucket, concurrency: 2, reconcile: true },
   );
   if (catchUp.embedded + catchUp.added_vectors > 0) {

@@ -21,12 +21,8 @@ import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-  type CatalogueItem,
-  CatalogueRepository,
-  CHANGE_FEED,
-  vectorToBytes,
-} from '../../functions/adapters/dynamodb/item-store';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { CHANGE_FEED, vectorToBytes } from '../../functions/adapters/dynamodb/item-table';
 import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
 import {
   CatalogueIndex,
@@ -34,6 +30,7 @@ import {
   readPointer,
 } from '../../functions/adapters/s3/snapshot-index';
 import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/app/track-events';
+import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
 import { defaultManifestPath } from '../../functions/embedding/embedder';
 import { loadManifest } from '../../functions/embedding/model-manifest';

@@ -12,7 +12,8 @@
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import { Embedder } from '../../functions/embedding/embedder';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { routeObjectEvents, startLocalStack } from '../../infra/local/harness';

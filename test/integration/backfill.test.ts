@@ -11,9 +11,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
-import { ingestRecord } from '../../functions/app/ingest';
+import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../../functions/embedding/embedder';
 import { loadManifest } from '../../functions/embedding/model-manifest';
 import {
@@ -24,6 +24,7 @@ import {
   s3Listing,
 } from '../../infra/cli/backfill';
 import { catalogueJpeg, emojiImages } from '../support/images';
+import { ingestRecord } from '../support/ingest-notification';
 import { useLocalStack } from '../support/local-stack';
 
 const stack = useLocalStack({ env: ({ tables }) => ({ ITEMS_TABLE: tables.Items ?? '' }) });

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import { Embedder } from '../../functions/embedding/embedder';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { catalogueJpeg, emojiImages } from '../support/images';

@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import { runInNewContext } from 'node:vm';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import { CATALOGUE_IMAGE_CODES } from '../../functions/domain/errors';
 import { createLocalDynamoDbClient, LOCAL_REGION } from '../../infra/local/aws-env';
 import { buildNotificationRecord, newVersionId } from '../../infra/local/s3-notification';

@@ -8,15 +8,16 @@ import path from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
-import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
-import { ingestRecord } from '../../functions/app/ingest';
+import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import { normaliseSequencer } from '../../functions/domain/catalogue-key';
 import { DEFAULT_IMAGE_LIMITS, Embedder } from '../../functions/embedding/embedder';
 import { type ObjectEventRoute, routeObjectEvents } from '../../infra/local/harness';
 import { LocalQueue, type SqsBatchHandler } from '../../infra/local/queue';
 import type { S3NotificationRecord } from '../../infra/local/s3-local';
 import { catalogueJpeg, emojiImages } from '../support/images';
+import { ingestRecord } from '../support/ingest-notification';
 import { useLocalStack } from '../support/local-stack';
 
 const stack = useLocalStack({

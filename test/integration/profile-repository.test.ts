@@ -3,7 +3,7 @@
  * same contract as the in-memory fake the use-case unit tests use.
  */
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { vectorToBytes } from '../../functions/adapters/dynamodb/item-store';
+import { vectorToBytes } from '../../functions/adapters/dynamodb/item-table';
 import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
 import { profileRepositoryContract } from '../support/contracts/profile-repository';
 import { useLocalStack } from '../support/local-stack';

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { S3EventRecord } from 'aws-lambda';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
-import { ingestRecord, type ObjectHead, type ObjectStore } from '../../functions/app/ingest';
-import { encodeNotificationKey } from '../../functions/domain/catalogue-key';
+import { encodeNotificationKey } from '../../functions/adapters/s3/notifications';
+import type { ObjectHead, ObjectStore } from '../../functions/app/ports';
 import { Embedder } from '../../functions/embedding/embedder';
 import { emojiImages } from '../support/images';
+import { ingestRecord } from '../support/ingest-notification';
 import { useLocalStack } from '../support/local-stack';
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
-import { encodeNotificationKey } from '../../functions/domain/catalogue-key';
+import { encodeNotificationKey } from '../../functions/adapters/s3/notifications';
 import { invoke, type LocalResponse } from '../../infra/local/api-server';
 import { type LocalApp, type LocalAppOptions, startLocalApp } from '../../infra/local/app';
 import { signForLocalIam } from '../../infra/local/auth';

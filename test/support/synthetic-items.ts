@@ -3,7 +3,8 @@
  * clustered synthetic vectors: for tests that need hundreds of items, where embedding real images
  * would only add minutes.
  */
-import { type CatalogueItem, CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import type { LocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { SyntheticVectors } from '../bench/support/synthetic-vectors';

@@ -1,9 +1,8 @@
-import { isStale } from '../../functions/adapters/dynamodb/item-store';
+import { decodeNotificationKey, encodeNotificationKey } from '../../functions/adapters/s3/notifications';
+import { isStale } from '../../functions/domain/catalogue-item';
 import {
   catalogueObjectFromKey,
   classifyCatalogueKey,
-  decodeNotificationKey,
-  encodeNotificationKey,
   normaliseSequencer,
   reconciledSequencer,
 } from '../../functions/domain/catalogue-key';

@@ -40,6 +40,7 @@ const DOMAIN_PACKAGE_RULE = 'functions/domain and functions/vector-index are pur
 const DOMAIN_LAYER_RULE = 'functions/domain and functions/vector-index import only the contract';
 const HTTP_RULE = 'functions/http maps requests to use cases and domain errors to responses';
 const ADAPTER_RULE = 'adapters, the embedder and the platform implement ports and serve the handlers';
+const WIRING_RULE = 'functions/wiring builds a use case';
 
 describe('import rules', () => {
   it('refuses every way a function could import infra/', () => {
@@ -219,5 +220,35 @@ describe('import rules', () => {
       expect(status).not.toBe(0);
       expect(output.split(ADAPTER_RULE)).toHaveLength(3);
     }
+  });
+
+  it('keeps the wiring off the HTTP layer, the handlers and infra/, and lets it import adapters and the embedder', () => {
+    const refused = lintAt(
+      'functions/wiring',
+      [
+        "import { json } from '../http/api';",
+        "import { handler } from '../handlers/embed';",
+        "import { startLocalApp } from '../../infra/local/app';",
+        '',
+        'export const probe = [json, handler, startLocalApp];',
+        '',
+      ].join('\n'),
+    );
+    expect(refused.status).not.toBe(0);
+    expect(refused.output.split(WIRING_RULE)).toHaveLength(3);
+    expect(refused.output.split(FUNCTIONS_RULE)).toHaveLength(2);
+    const allowed = lintAt(
+      'functions/wiring',
+      [
+        "import { CatalogueRepository } from '../adapters/dynamodb/item-store';",
+        "import { ingest } from '../app/ingest';",
+        "import { Embedder } from '../embedding/embedder';",
+        '',
+        'export const probe = [CatalogueRepository, ingest, Embedder];',
+        '',
+      ].join('\n'),
+    );
+    expect(allowed.output).not.toContain(WIRING_RULE);
+    expect(allowed.status).toBe(0);
   });
 });

@@ -22,8 +22,8 @@ import {
 } from '../../functions/domain/interest-profile';
 import { DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
 import { ExactIndex } from '../../functions/vector-index';
-import { FakeImageEmbedder } from '../support/fakes/image-embedder';
 import { InMemoryItemViews } from '../support/fakes/item-views';
+import { KnownImageEmbedder } from '../support/fakes/known-image-embedder';
 import { InMemoryProfileRepository } from '../support/fakes/profile-repository';
 import { inMemoryServing } from '../support/fakes/serving';
 
@@ -67,7 +67,12 @@ function storedItem(fixture: Fixture): StoredItem {
   return {
     itemId: fixture.itemId,
     status: fixture.status ?? 'ready',
-    source: { bucket: 'catalogue-bucket', key: `catalogue/${fixture.itemId}.jpg` },
+    source: {
+      bucket: 'catalogue-bucket',
+      key: `catalogue/${fixture.itemId}.jpg`,
+      sequencer: '0000000000000001',
+      eventAt: 0,
+    },
     vectors: fixture.vector ? { [MODEL_ID]: fixture.vector } : {},
     title: fixture.itemId.replace('-', ' '),
     category: fixture.category,
@@ -93,7 +98,7 @@ function setUp() {
       });
   }
   const store = new InMemoryProfileRepository();
-  const embedder = new FakeImageEmbedder(
+  const embedder = new KnownImageEmbedder(
     MODEL_ID,
     DIM,
     new Map([
@@ -265,14 +270,14 @@ describe('searchByImage', () => {
   it('embeds the image and lists the nearest available items', async () => {
     const { deps, embedder } = setUp();
 
-    const list = await searchByImage(deps, FakeImageEmbedder.image('a photo of a hat'), { limit: 2 });
+    const list = await searchByImage(deps, KnownImageEmbedder.image('a photo of a hat'), { limit: 2 });
 
     expect(embedder.embedded).toEqual(['a photo of a hat']);
     expect(list).toMatchObject({ strategy: 'similar_image', modelId: MODEL_ID });
     expect(ids(list)).toEqual(['hat', 'cap']);
     expect(list.items.every((item) => item.reason.kind === 'similar_to_image')).toBe(true);
     expect(list.queryMs.embed).toBeGreaterThanOrEqual(0);
-    const shoes = await searchByImage(deps, FakeImageEmbedder.image('a photo of a hat'), {
+    const shoes = await searchByImage(deps, KnownImageEmbedder.image('a photo of a hat'), {
       limit: 2,
       category: 'shoes',
     });
@@ -282,11 +287,11 @@ describe('searchByImage', () => {
 
   it('passes on what the embedder refuses, and checks the category before embedding', async () => {
     const { deps, embedder } = setUp();
-    await expect(searchByImage(deps, FakeImageEmbedder.image('a cat'), { limit: 2 })).rejects.toBeInstanceOf(
+    await expect(searchByImage(deps, KnownImageEmbedder.image('a cat'), { limit: 2 })).rejects.toBeInstanceOf(
       InvalidImage,
     );
     await expect(
-      searchByImage(deps, FakeImageEmbedder.image('a photo of a hat'), { limit: 2, category: 'shoez' }),
+      searchByImage(deps, KnownImageEmbedder.image('a photo of a hat'), { limit: 2, category: 'shoez' }),
     ).rejects.toMatchObject({ code: 'unknown_category' });
     expect(embedder.embedded).toEqual([]);
   });

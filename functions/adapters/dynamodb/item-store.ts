@@ -6,88 +6,25 @@ import {
   paginateScan,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { ItemRepository } from '../../app/ports';
+import type { CatalogueItem, ItemSource, ItemUpdateError } from '../../domain/catalogue-item';
 import type { ItemAttributes } from '../../domain/item-metadata';
-
-export type ItemStatus = 'ready' | 'rejected' | 'deleted';
-
-/** Which S3 object (and which event about it) the item's current state came from. */
-export interface ItemSource {
-  bucket: string;
-  key: string;
-  versionId?: string;
-  etag?: string;
-  size?: number;
-  /** Normalised S3 sequencer: comparable between events of the same key. */
-  sequencer: string;
-  /** Event time (ms): the only order there is between events of different keys. */
-  eventAt: number;
-}
+import {
+  CHANGE_FEED,
+  fromRow,
+  type ItemRow,
+  indexedVector,
+  toRow,
+  type VectorIndexTarget,
+  vectorToBytes,
+} from './item-table';
 
 /**
- * A replacement image that could not be embedded while the item had a good vector: the item keeps
- * serving the good one and records this, with the failed event's place in the order of events.
- */
-export interface ItemUpdateError {
-  code: string;
-  message: string;
-  key: string;
-  etag?: string;
-  versionId?: string;
-  sequencer: string;
-  eventAt: number;
-  /** When it was recorded (ms). */
-  at: number;
-}
-
-export interface CatalogueItem extends ItemAttributes {
-  itemId: string;
-  status: ItemStatus;
-  source: ItemSource;
-  /** Unit-length float32 vectors by model id. */
-  vectors: Record<string, Float32Array>;
-  dim?: number;
-  rejection?: { code: string; message: string };
-  lastUpdateError?: ItemUpdateError;
-  metadataWarnings?: string[];
-  createdAt: number;
-  updatedAt: number;
-  deletedAt?: number;
-}
-
-/** The single row format; `changeFeed` + `changedAt` feed the incremental index refresh. */
-interface ItemRow extends Omit<CatalogueItem, 'vectors'> {
-  vectors?: Record<string, Uint8Array>;
-  changeFeed: 'items';
-  changedAt: number;
-  /** The active model's vector as a list of numbers, when a DynamoDB vector index serves. */
-  [vectorIndexAttribute: string]: unknown;
-}
-
-export const CHANGE_FEED = 'items';
-
-export function vectorToBytes(vector: Float32Array): Uint8Array {
-  // A copy: DocumentClient cannot marshal Float32Array, and views would share memory.
-  return new Uint8Array(vector.buffer.slice(vector.byteOffset, vector.byteOffset + vector.byteLength));
-}
-
-export function bytesToVector(bytes: Uint8Array): Float32Array {
-  return new Float32Array(bytes.slice().buffer);
-}
-
-export interface VectorIndexTarget {
-  /** The model whose vector the index holds. */
-  modelId: string;
-  /** The top-level attribute the index is defined on. */
-  attribute: string;
-  dim: number;
-}
-
-/**
- * Event-ordered writes to the items table. Every write is conditional on the incoming event being
+ * The item repository on the Items table. Every write is conditional on the incoming event being
  * newer than the stored state (same key: sequencer; another key: event time), so duplicates, retries
  * and late deliveries can never overwrite newer state or resurrect a deleted item.
  */
-export class CatalogueRepository {
+export class CatalogueRepository implements ItemRepository {
   private readonly documents: DynamoDBDocumentClient;
 
   constructor(
@@ -109,24 +46,7 @@ export class CatalogueRepository {
 
   /** Writes the whole item (a new or replaced image) if the event is newer; false if it was not. */
   async putIfNewer(item: CatalogueItem, now: number): Promise<boolean> {
-    const row: ItemRow = {
-      ...item,
-      vectors: Object.fromEntries(
-        Object.entries(item.vectors).map(([model, v]) => [model, vectorToBytes(v)]),
-      ),
-      changeFeed: CHANGE_FEED,
-      changedAt: now,
-    };
-    if (Object.keys(item.vectors).length === 0) delete row.vectors;
-    const indexed = this.vectorIndex && item.vectors[this.vectorIndex.modelId];
-    if (this.vectorIndex && indexed) {
-      if (indexed.length !== this.vectorIndex.dim) {
-        throw new Error(
-          `vector index wants ${this.vectorIndex.dim} dimensions; model gives ${indexed.length}`,
-        );
-      }
-      row[this.vectorIndex.attribute] = Array.from(indexed);
-    }
+    const row = toRow(item, now, this.vectorIndex);
     return this.conditional(
       new PutCommand({
         TableName: this.tableName,
@@ -344,7 +264,7 @@ export class CatalogueRepository {
     let update = 'SET #vectors.#model = :vector, #changedAt = :now, #updatedAt = :now';
     if (this.vectorIndex?.modelId === modelId) {
       names['#indexed'] = this.vectorIndex.attribute;
-      values[':indexed'] = Array.from(vector);
+      values[':indexed'] = indexedVector(vector);
       update += ', #indexed = :indexed';
     }
     return this.conditional(
@@ -394,33 +314,4 @@ function newerThanStored(source: ItemSource) {
       ':eventAt': source.eventAt,
     },
   };
-}
-
-export function fromRow(row: ItemRow, vectorIndexAttribute?: string): CatalogueItem {
-  const { vectors, changeFeed: _feed, changedAt: _changed, ...rest } = row;
-  if (vectorIndexAttribute) delete rest[vectorIndexAttribute];
-  const item = rest as unknown as CatalogueItem;
-  item.vectors = Object.fromEntries(
-    Object.entries(vectors ?? {}).map(([model, bytes]) => [model, bytesToVector(bytes)]),
-  );
-  return item;
-}
-
-/**
- * Is the stored state at least as new as this event? Same rule as the write conditions; a recorded
- * failed update counts as applied, so its duplicates and older events are not processed again.
- */
-export function isStale(stored: CatalogueItem | undefined, incoming: ItemSource): boolean {
-  if (!stored) return false;
-  return [stored.source, stored.lastUpdateError].some(
-    (applied) => applied !== undefined && atLeastAsNew(applied, incoming),
-  );
-}
-
-function atLeastAsNew(
-  applied: Pick<ItemSource, 'key' | 'sequencer' | 'eventAt'>,
-  incoming: ItemSource,
-): boolean {
-  if (applied.key === incoming.key) return applied.sequencer >= incoming.sequencer;
-  return applied.eventAt >= incoming.eventAt;
 }

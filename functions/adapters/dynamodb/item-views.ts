@@ -4,21 +4,26 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { LRUCache } from 'lru-cache';
 import type { ItemView, ItemViews } from '../../app/ports';
+import type { CatalogueItem } from '../../domain/catalogue-item';
 import { jitteredTtl } from './aggregate-cache';
 import { batchGetAll } from './batch-get';
-import { type CatalogueItem, CatalogueRepository } from './item-store';
+import { CatalogueRepository } from './item-store';
+import { type ItemRow, itemProjection } from './item-table';
 
 /** The attributes of an item row a view is made from. */
-export interface ViewRow {
-  itemId: string;
-  title?: string;
-  category?: string;
-  price?: number;
-  tags?: string[];
-  available?: boolean;
-  status?: string;
-  source?: { bucket: string; key: string; versionId?: string };
-}
+export const VIEW_ATTRIBUTES = [
+  'itemId',
+  'title',
+  'category',
+  'price',
+  'tags',
+  'available',
+  'status',
+  'source',
+] as const;
+
+export type ViewRow = Pick<ItemRow, 'itemId'> &
+  Partial<Pick<ItemRow, Exclude<(typeof VIEW_ATTRIBUTES)[number], 'itemId'>>>;
 
 export interface CatalogueReaderOptions {
   /** How long a presigned image URL is valid. @default 900 s */
@@ -102,10 +107,7 @@ export class CatalogueReader implements ItemViews {
       this.documents,
       this.itemsTable,
       itemIds.map((itemId) => ({ itemId })),
-      {
-        ProjectionExpression: 'itemId, title, category, price, tags, available, #status, #source',
-        ExpressionAttributeNames: { '#status': 'status', '#source': 'source' },
-      },
+      itemProjection(VIEW_ATTRIBUTES),
     );
     const live = rows.filter((row) => row.status !== 'deleted');
     const views = await Promise.all(live.map((row) => this.toView(row)));

@@ -26,7 +26,7 @@ import {
 } from '../../app/ports';
 import type { InterestCentroid, InterestProfile } from '../../domain/interest-profile';
 import { batchGetAll } from './batch-get';
-import { bytesToVector } from './item-store';
+import { type ItemRow, itemProjection, rowVector } from './item-table';
 
 export interface StoreTables {
   events: string;
@@ -232,32 +232,20 @@ export class ProfileStore extends ProfileStoreReader implements ProfileRepositor
 
   /** Items by id with the active model's vector; missing ids are absent from the map. */
   async getItems(itemIds: string[]): Promise<Map<string, ItemSnapshot>> {
-    const rows = await batchGetAll<{
-      itemId: string;
-      status: string;
-      available?: boolean;
-      vectors?: Record<string, Uint8Array>;
-    }>(
+    const rows = await batchGetAll<Pick<ItemRow, 'itemId' | 'status' | 'available' | 'vectors'>>(
       this.documents,
       this.tables.items,
       [...new Set(itemIds)].map((itemId) => ({ itemId })),
-      {
-        ProjectionExpression: 'itemId, #status, available, #vectors.#model',
-        ExpressionAttributeNames: {
-          '#status': 'status',
-          '#vectors': 'vectors',
-          '#model': this.activeModelId,
-        },
-      },
+      itemProjection(['itemId', 'status', 'available'], this.activeModelId),
     );
     const found = new Map<string, ItemSnapshot>();
     for (const row of rows) {
-      const bytes = row.vectors?.[this.activeModelId];
+      const vector = rowVector(row, this.activeModelId);
       found.set(row.itemId, {
         itemId: row.itemId,
         status: row.status,
         available: row.available !== false,
-        ...(bytes ? { vector: bytesToVector(bytes) } : {}),
+        ...(vector ? { vector } : {}),
       });
     }
     return found;

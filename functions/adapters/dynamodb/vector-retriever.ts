@@ -10,7 +10,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Serving } from '../../app/ports';
 import { ExactIndex } from '../../vector-index';
-import { bytesToVector } from './item-store';
+import { type ItemRow, itemProjection, rowVector } from './item-table';
 
 /** What the stack creates for the `dynamodb-vector` backend (see the RecommendationsApi construct). */
 export interface VectorIndexSettings {
@@ -22,6 +22,10 @@ export interface VectorIndexSettings {
   /** DynamoDB caps TopK; larger over-fetches are split across the queries. @default 100 */
   maxTopK?: number;
 }
+
+/** What the ranking reads of a candidate's row (plus the active model's vector). */
+const CANDIDATE_ATTRIBUTES = ['itemId', 'status', 'available', 'category'] as const;
+type CandidateRow = Pick<ItemRow, (typeof CANDIDATE_ATTRIBUTES)[number] | 'vectors'>;
 
 /**
  * Retrieval on DynamoDB's vector index for catalogues that outgrow one function's memory. It
@@ -95,28 +99,17 @@ export class DynamoVectorRetriever {
     for (let i = 0; i < unique.length; i += 100) {
       let request: KeysAndAttributes | undefined = {
         Keys: unique.slice(i, i + 100).map((itemId) => ({ itemId: { S: itemId } })),
-        ProjectionExpression: 'itemId, #status, available, category, #vectors.#model',
-        ExpressionAttributeNames: {
-          '#status': 'status',
-          '#vectors': 'vectors',
-          '#model': this.settings.modelId,
-        },
+        ...itemProjection(CANDIDATE_ATTRIBUTES, this.settings.modelId),
       };
       while (request?.Keys && request.Keys.length > 0) {
         const result: BatchGetItemCommandOutput = await this.client.send(
           new BatchGetItemCommand({ RequestItems: { [this.settings.table]: request } }),
         );
         for (const raw of result.Responses?.[this.settings.table] ?? []) {
-          const row = unmarshall(raw) as {
-            itemId: string;
-            status: string;
-            available?: boolean;
-            category?: string;
-            vectors?: Record<string, Uint8Array>;
-          };
-          const bytes = row.vectors?.[this.settings.modelId];
-          if (row.status !== 'ready' || !bytes) continue;
-          index.upsert(row.itemId, bytesToVector(bytes), {
+          const row = unmarshall(raw) as CandidateRow;
+          const vector = rowVector(row, this.settings.modelId);
+          if (row.status !== 'ready' || !vector) continue;
+          index.upsert(row.itemId, vector, {
             available: row.available !== false,
             ...(row.category ? { category: row.category } : {}),
           });

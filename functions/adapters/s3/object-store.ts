@@ -1,5 +1,5 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ObjectHead, ObjectStore } from '../../app/ingest';
+import type { ObjectHead, ObjectStore } from '../../app/ports';
 import { InvalidImage } from '../../domain/errors';
 
 const isMissing = (error: unknown) => {

@@ -2,10 +2,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Serving } from '../../app/ports';
-import { INDEX_PREFIX } from '../../contract/storage';
+import { INDEX_PREFIX, ITEMS_CHANGE_INDEX } from '../../contract/storage';
 import { ExactIndex } from '../../vector-index';
 import { batchGetAll } from '../dynamodb/batch-get';
-import { bytesToVector, CHANGE_FEED } from '../dynamodb/item-store';
+import { CHANGE_FEED, type ItemRow, itemProjection, rowVector } from '../dynamodb/item-table';
 
 /**
  * The exact index's cold start and freshness: a compact snapshot in S3 (written by the compactor)
@@ -44,14 +44,9 @@ export interface CatalogueIndexDeps {
 export const snapshotPrefix = (modelId: string) => `${INDEX_PREFIX}${modelId}/`;
 const pointerKey = (modelId: string) => `${snapshotPrefix(modelId)}latest.json`;
 
-interface ChangedRow {
-  itemId: string;
-  status: string;
-  available?: boolean;
-  category?: string;
-  changedAt: number;
-  vectors?: Record<string, Uint8Array>;
-}
+/** What the index reads of a changed row (plus the model's vector). */
+const CHANGED_ATTRIBUTES = ['itemId', 'status', 'available', 'category', 'changedAt'] as const;
+type ChangedRow = Pick<ItemRow, (typeof CHANGED_ATTRIBUTES)[number] | 'vectors'>;
 
 export class CatalogueIndex {
   readonly index: ExactIndex;
@@ -122,9 +117,9 @@ export class CatalogueIndex {
     const since = this.watermark === 0 ? -1 : this.watermark - (this.deps.overlapMs ?? 60_000);
     const changed = await this.changedSince(since);
     for (const row of changed) {
-      const bytes = row.vectors?.[this.deps.modelId];
-      if (row.status === 'ready' && bytes) {
-        this.index.upsert(row.itemId, bytesToVector(bytes), {
+      const vector = rowVector(row, this.deps.modelId);
+      if (row.status === 'ready' && vector) {
+        this.index.upsert(row.itemId, vector, {
           available: row.available !== false,
           ...(row.category ? { category: row.category } : {}),
         });
@@ -146,7 +141,7 @@ export class CatalogueIndex {
       const page = await this.documents.send(
         new QueryCommand({
           TableName: this.deps.itemsTable,
-          IndexName: 'byChange',
+          IndexName: ITEMS_CHANGE_INDEX,
           KeyConditionExpression: 'changeFeed = :feed AND changedAt > :since',
           ExpressionAttributeValues: { ':feed': CHANGE_FEED, ':since': since },
           ExclusiveStartKey: startKey,
@@ -159,10 +154,7 @@ export class CatalogueIndex {
       this.documents,
       this.deps.itemsTable,
       [...new Set(ids)].map((itemId) => ({ itemId })),
-      {
-        ProjectionExpression: 'itemId, #status, available, category, changedAt, #vectors.#model',
-        ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors', '#model': this.deps.modelId },
-      },
+      itemProjection(CHANGED_ATTRIBUTES, this.deps.modelId),
     );
     // Apply in change order so that the watermark only moves forward over applied changes.
     return rows.sort((a, b) => a.changedAt - b.changedAt);

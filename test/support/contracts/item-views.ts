@@ -33,7 +33,12 @@ export function itemViewsContract(
     const itemOf = (itemId: string, overrides: Partial<StoredItem> = {}): StoredItem => ({
       itemId,
       status: 'ready',
-      source: { bucket: 'lookalike-test', key: `catalogue/${itemId}.jpg` },
+      source: {
+        bucket: 'lookalike-test',
+        key: `catalogue/${itemId}.jpg`,
+        sequencer: '0000000000000001',
+        eventAt: T0,
+      },
       vectors: { [MODEL_ID]: Float32Array.of(0.6, 0.8, 0, 0) },
       title: `Item ${itemId}`,
       category: 'shoes',
@@ -51,7 +56,12 @@ export function itemViewsContract(
       await fixture.putItem({
         itemId: bare,
         status: 'ready',
-        source: { bucket: 'lookalike-test', key: `catalogue/${bare}.png` },
+        source: {
+          bucket: 'lookalike-test',
+          key: `catalogue/${bare}.png`,
+          sequencer: '0000000000000001',
+          eventAt: T0,
+        },
         vectors: {},
         available: true,
         createdAt: T0,
@@ -85,7 +95,14 @@ export function itemViewsContract(
       const [ready, rejected, deleted] = [id('ready'), id('rejected'), id('deleted')];
       const readyItem = itemOf(ready, {
         metadataWarnings: ['price: not a number'],
-        lastUpdateError: { code: 'not_an_image', message: 'no', key: `catalogue/${ready}.jpg`, at: T0 + 5 },
+        lastUpdateError: {
+          code: 'not_an_image',
+          message: 'no',
+          key: `catalogue/${ready}.jpg`,
+          at: T0 + 5,
+          sequencer: '0000000000000002',
+          eventAt: T0 + 5,
+        },
       });
       const rejectedItem = itemOf(rejected, {
         status: 'rejected',

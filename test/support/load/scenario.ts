@@ -7,8 +7,9 @@
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import autocannon from 'autocannon';
-import { type CatalogueItem, CatalogueRepository } from '../../../functions/adapters/dynamodb/item-store';
+import { CatalogueRepository } from '../../../functions/adapters/dynamodb/item-store';
 import { ProfileStore, storeTablesOf } from '../../../functions/adapters/dynamodb/profile-store';
+import type { CatalogueItem } from '../../../functions/domain/catalogue-item';
 import type { LocalApp } from '../../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../../infra/local/aws-env';
 import { gaussian, seededUniform } from '../seeded-random';

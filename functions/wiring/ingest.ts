@@ -1,0 +1,49 @@
+/**
+ * The one wiring of ingestion: the embed handler, the backfill CLI and the local twin's catch-up all
+ * build their IngestDeps here, so all three write identical rows through the same adapters.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { CatalogueRepository } from '../adapters/dynamodb/item-store';
+import type { VectorIndexTarget } from '../adapters/dynamodb/item-table';
+import { S3ObjectStore } from '../adapters/s3/object-store';
+import type { IngestDeps } from '../app/ingest';
+import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../embedding/embedder';
+
+export interface IngestConfig {
+  /** The Items table's name. */
+  readonly itemsTable: string;
+  /** Images above this size are neither downloaded nor embedded. @default DEFAULT_IMAGE_LIMITS.maxBytes */
+  readonly maxImageBytes?: number;
+  /** The active model's manifest, embedded first. @default defaultManifestPath() */
+  readonly activeManifest?: string;
+  /** Models being rolled out, embedded beside the active one. @default [] */
+  readonly extraManifests?: readonly string[];
+  /** Where the `dynamodb-vector` backend's index reads the active vector. @default none */
+  readonly vectorIndex?: VectorIndexTarget;
+  readonly clients: { readonly dynamo: DynamoDBClient; readonly s3: S3Client };
+}
+
+/** The DynamoDB vector index target, when both its attribute and its model are configured. */
+export function vectorIndexTarget(settings: {
+  attribute?: string;
+  modelId?: string;
+  dim: number;
+}): VectorIndexTarget | undefined {
+  const { attribute, modelId, dim } = settings;
+  return attribute && modelId ? { attribute, modelId, dim } : undefined;
+}
+
+/** Loads every model (the slow part of a cold start) and wires the item store and object store. */
+export async function createIngestDeps(config: IngestConfig): Promise<IngestDeps> {
+  const maxBytes = config.maxImageBytes ?? DEFAULT_IMAGE_LIMITS.maxBytes;
+  const manifests = [config.activeManifest ?? defaultManifestPath(), ...(config.extraManifests ?? [])];
+  const embedders = await Promise.all(
+    manifests.map((manifestPath) => Embedder.load({ manifestPath, limits: { maxBytes } })),
+  );
+  return {
+    repository: new CatalogueRepository(config.clients.dynamo, config.itemsTable, config.vectorIndex),
+    objects: new S3ObjectStore(config.clients.s3, maxBytes),
+    embedders,
+  };
+}
