@@ -8,24 +8,20 @@ import {
   type UploadMessage,
 } from '../adapters/s3/notifications';
 import { type IngestDeps, type IngestOutcome, ingest } from '../app/ingest';
-import { ENV } from '../contract/environment';
-import { DEFAULT_IMAGE_LIMITS } from '../embedding/embedder';
 import { dynamoClient, s3Client } from '../platform/clients';
-import { listEnv, numberEnv, optionalEnv, requiredEnv } from '../platform/env';
 import { observability } from '../platform/observability';
-import { createIngestDeps, type IngestConfig, vectorIndexTarget } from '../wiring/ingest';
+import { traced } from '../platform/tracing';
+import { functionConfig } from '../wiring/environment';
+import { createIngestDeps, type IngestConfig } from '../wiring/ingest';
 
 const { logger, metrics } = observability('embed');
+const env = functionConfig('embed');
 const config: Omit<IngestConfig, 'clients'> = {
-  itemsTable: requiredEnv(ENV.ITEMS_TABLE),
-  maxImageBytes: numberEnv(ENV.MAX_IMAGE_BYTES, DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
+  itemsTable: env.itemsTable,
+  maxImageBytes: env.maxImageBytes,
   /** Models being rolled out are embedded beside the active one. */
-  extraManifests: listEnv(ENV.EXTRA_MODEL_MANIFESTS),
-  vectorIndex: vectorIndexTarget({
-    attribute: optionalEnv(ENV.VECTOR_INDEX_ATTRIBUTE),
-    modelId: optionalEnv(ENV.VECTOR_INDEX_MODEL_ID),
-    dim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }),
-  }),
+  extraManifests: env.extraManifests,
+  vectorIndex: env.vectorIndex,
 };
 const processor = new BatchProcessor(EventType.SQS);
 let deps: Promise<IngestDeps> | undefined;
@@ -75,15 +71,16 @@ async function handleMessage(message: SQSRecord): Promise<void> {
   }
 }
 
-export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
-  logger.addContext(context);
-  try {
-    return await processPartialResponse(event, handleMessage, processor, {
-      context,
-      // A batch where every message failed is reported like any other: each is retried on its own.
-      throwOnFullBatchFailure: false,
-    });
-  } finally {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
-}
+export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+  traced(async () => {
+    logger.addContext(context);
+    try {
+      return await processPartialResponse(event, handleMessage, processor, {
+        context,
+        // A batch where every message failed is reported like any other: each is retried on its own.
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  });

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { DEFAULT_IDENTITY_CONFIG, type IdentityConfig } from '../contract/identity';
 
 /** Who is calling, resolved in this one place from what API Gateway's authorizers put in the event. */
 export type Caller =
@@ -6,21 +7,6 @@ export type Caller =
   | { kind: 'service'; principal: string }
   /** No authorizer in front of the function (local development without auth). */
   | { kind: 'unauthenticated' };
-
-export interface IdentityConfig {
-  /** JWT claim holding the shop's user id. @default 'sub' */
-  userClaim: string;
-  /** A scope that makes a token an admin token. @default 'lookalike/admin' */
-  adminScope: string;
-  /** Cognito group that makes a user an admin. @default 'admin' */
-  adminGroup: string;
-}
-
-export const DEFAULT_IDENTITY_CONFIG: IdentityConfig = {
-  userClaim: 'sub',
-  adminScope: 'lookalike/admin',
-  adminGroup: 'admin',
-};
 
 type AuthorizerContext = {
   jwt?: { claims?: Record<string, string | number | boolean | string[]>; scopes?: string[] | null };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ENV } from '../contract/environment';
+import { DEFAULT_IDENTITY_CONFIG } from '../contract/identity';
 import { DEFAULT_IMAGE_LIMITS } from '../domain/image-format';
 import {
   DEFAULT_PROFILE_SETTINGS,
@@ -8,7 +9,6 @@ import {
   type ProfileSettings,
 } from '../domain/interest-profile';
 import { DEFAULT_RANKING_SETTINGS } from '../domain/ranking';
-import { DEFAULT_IDENTITY_CONFIG } from '../http/identity';
 
 /**
  * One typed environment schema per function: what each reads, parsed once at cold start. Every
@@ -159,20 +159,19 @@ export const FUNCTION_ENV = {
       [ENV.VECTOR_INDEX_DIMENSION]: number(0, { min: 0 }),
       ...modelFields,
     })
-    .transform((env) => ({
-      itemsTable: env[ENV.ITEMS_TABLE],
-      maxImageBytes: env[ENV.MAX_IMAGE_BYTES],
-      /** Models being rolled out are embedded beside the active one. */
-      extraManifests: env[ENV.EXTRA_MODEL_MANIFESTS],
-      vectorIndex:
-        env[ENV.VECTOR_INDEX_ATTRIBUTE] && env[ENV.VECTOR_INDEX_MODEL_ID]
-          ? {
-              attribute: env[ENV.VECTOR_INDEX_ATTRIBUTE],
-              modelId: env[ENV.VECTOR_INDEX_MODEL_ID],
-              dim: env[ENV.VECTOR_INDEX_DIMENSION],
-            }
-          : undefined,
-    })),
+    .transform((env) => {
+      const attribute = env[ENV.VECTOR_INDEX_ATTRIBUTE];
+      const modelId = env[ENV.VECTOR_INDEX_MODEL_ID];
+      return {
+        itemsTable: env[ENV.ITEMS_TABLE],
+        maxImageBytes: env[ENV.MAX_IMAGE_BYTES],
+        /** Models being rolled out are embedded beside the active one. */
+        extraManifests: env[ENV.EXTRA_MODEL_MANIFESTS],
+        /** Where the `dynamodb-vector` backend's index reads the active vector, when configured. */
+        vectorIndex:
+          attribute && modelId ? { attribute, modelId, dim: env[ENV.VECTOR_INDEX_DIMENSION] } : undefined,
+      };
+    }),
 
   track: z
     .object({

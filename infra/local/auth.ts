@@ -3,6 +3,7 @@
  * a local JWT issuer (its own signing key and JWKS) for user and catalogue routes, and SigV4
  * verification with the local credentials for IAM routes. Nothing here is deployed.
  */
+
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -20,13 +21,14 @@ import {
   type KeyLike,
   SignJWT,
 } from 'jose';
+import { DEFAULT_IDENTITY_CONFIG } from '../../functions/contract/identity';
 import type { Route } from '../../functions/contract/routes';
 import { type Authorize, type AuthResult, flattenClaims } from './api-gateway';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-env';
 
 export const LOCAL_ISSUER = 'https://lookalike.local/issuer';
 export const LOCAL_AUDIENCE = 'lookalike-local';
-export const ADMIN_SCOPE = 'lookalike/admin';
+export const ADMIN_SCOPE = DEFAULT_IDENTITY_CONFIG.adminScope;
 const KEY_ID = 'lookalike-local-1';
 
 export interface TokenOptions {
