@@ -38,6 +38,8 @@ const APP_ADAPTER_RULE =
   'functions/app depends on ports (functions/app/ports.ts), not on the adapters, the embedder, the platform';
 const DOMAIN_PACKAGE_RULE = 'functions/domain and functions/vector-index are pure';
 const DOMAIN_LAYER_RULE = 'functions/domain and functions/vector-index import only the contract';
+const CDK_RULE = 'The CDK app imports from functions/ only the contract and the model manifest';
+const CDK_TWIN_RULE = 'The CDK app never imports the local twin or the CLI';
 const HTTP_RULE = 'functions/http maps requests to use cases and domain errors to responses';
 const ADAPTER_RULE = 'adapters, the embedder and the platform implement ports and serve the handlers';
 const WIRING_RULE = 'functions/wiring builds a use case';
@@ -250,5 +252,24 @@ describe('import rules', () => {
     );
     expect(allowed.output).not.toContain(WIRING_RULE);
     expect(allowed.status).toBe(0);
+  });
+
+  it('lets the CDK app import only the contract and the model manifest from functions/, never the twin', () => {
+    const refused = lintAt(
+      'infra/constructs',
+      [
+        "import { ingest } from '../../functions/app/ingest';",
+        "import { Embedder } from '../../functions/embedding/embedder';",
+        "import { startLocalApp } from '../local/app';",
+        "import { ENV } from '../../functions/contract/environment';",
+        "import { loadManifest } from '../../functions/embedding/model-manifest';",
+        '',
+        'export const probe = [ingest, Embedder, startLocalApp, ENV, loadManifest];',
+        '',
+      ].join('\n'),
+    );
+    expect(refused.status).not.toBe(0);
+    expect(refused.output.split(CDK_RULE)).toHaveLength(3);
+    expect(refused.output.split(CDK_TWIN_RULE)).toHaveLength(2);
   });
 });
