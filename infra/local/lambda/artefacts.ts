@@ -161,6 +161,8 @@ export async function startLambdaProcess(
       _HANDLER: artefact.handler,
       AWS_LAMBDA_FUNCTION_NAME: artefact.functionName,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
+      // Set by Lambda on every on-demand environment; Powertools reads cold starts from it.
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       // What Lambda sets for a function with active tracing: Powertools' Tracer turns on in Lambda
       // only, and the X-Ray SDK sends segments to the daemon; the trace header comes per invocation.
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
