@@ -38,8 +38,20 @@ export interface StoredProfile {
   version: number;
   /** Hash of the settings the profile was folded with; another hash means "rebuild from the events". */
   settingsId: string;
+  /**
+   * The vector space the centroids were folded in: a model id. Absent on profiles stored before
+   * spaces were recorded (legacy), which count as another space. See `foldedIn`.
+   */
+  space?: string;
   epoch: number;
 }
+
+/**
+ * A profile is used as is only in the space it was folded in: centroids of another model, even of
+ * the same dimension, point at unrelated items. A legacy profile (no space) is never the active one.
+ */
+export const foldedIn = (stored: Pick<StoredProfile, 'space'>, space: string): boolean =>
+  stored.space !== undefined && stored.space === space;
 
 /**
  * What a writer must know before folding events into a profile: the row's version and epoch (a
@@ -63,23 +75,27 @@ export interface ItemSnapshot {
   vector?: Float32Array;
 }
 
-/** What the event write path reads of the catalogue: each item's state and active-model vector. */
+/** What the event write path (and a refold on read) reads of the catalogue: each item's state and active-model vector. */
 export interface CatalogueSnapshots {
   /** Items by id with the active model's vector; missing ids are absent from the map. */
   getItems(itemIds: string[]): Promise<Map<string, ItemSnapshot>>;
+}
+
+/** A user's raw events, read only: what a profile is refolded from (the write path's rebuild, recommend's refold). */
+export interface EventHistory {
+  /** Every stored event of a user, stale ones included (for a rebuild or an erasure). */
+  allEvents(userId: string): Promise<StoredEvent[]>;
 }
 
 /**
  * A user's raw events and the interest profile folded from them, kept consistent by optimistic
  * versions and erasure epochs.
  */
-export interface ProfileRepository {
+export interface ProfileRepository extends EventHistory {
   /** The profile row's version and epoch (and profile, unless it is an erasure's tombstone). */
   getProfileHead(userId: string): Promise<ProfileHead>;
   /** Stored events of one user among `eventIds`, by eventId. */
   getEvents(userId: string, eventIds: string[]): Promise<Map<string, StoredEvent>>;
-  /** Every stored event of a user, stale ones included (for a rebuild or an erasure). */
-  allEvents(userId: string): Promise<StoredEvent[]>;
   /**
    * Stores new events (each stamped with `next.epoch`), the profile folded from them and their
    * popularity, all or nothing. Throws CommitConflict (app/errors.ts), writing nothing, when the
@@ -127,7 +143,7 @@ export interface ItemViews {
   imageUrl(source: { bucket: string; key: string }): Promise<string>;
 }
 
-/** What recommend reads of a user: the interest profile, never the raw events. */
+/** What recommend reads of a user's profile (its raw events only through EventHistory, to refold). */
 export interface ProfileReader {
   /** The user's profile; undefined when there is none (or only an erasure in progress). */
   getProfile(userId: string): Promise<StoredProfile | undefined>;

@@ -13,21 +13,52 @@ import {
   rankPopular,
 } from '../domain/ranking';
 import { isWellFormedUnicode } from '../domain/unicode';
-import type { Aggregates, ImageEmbedder, ItemView, ItemViews, ProfileReader, Serving } from './ports';
+import {
+  type Aggregates,
+  type CatalogueSnapshots,
+  type EventHistory,
+  foldedIn,
+  type ImageEmbedder,
+  type ItemView,
+  type ItemViews,
+  type ProfileReader,
+  type Serving,
+  type StoredProfile,
+} from './ports';
+import { refoldProfile } from './refold';
 
 export interface RecommendDeps {
   serving: Serving;
   reader: ItemViews;
   profiles: ProfileReader;
+  /** A user's raw events and the items' vectors in the active space: what a profile of another space is refolded from. */
+  history: EventHistory;
+  catalogue: CatalogueSnapshots;
   /** Popularity and co-engagement (in production reused for a few seconds: see AggregateCache). */
   aggregates: Aggregates;
   /** Only image search embeds: the model may load on first use. */
   embedder: () => Promise<ImageEmbedder>;
+  /** The active model: the space served, and the one profiles must be folded in. */
   modelId: string;
+  dim: number;
   profileSettings: ProfileSettings;
   ranking: RankingSettings;
   popularityEpoch: number;
   now?: () => number;
+  /** Told of each refold on read (the handler logs it and records `profile_refold_ms`). */
+  onRefold?: (refold: ProfileRefold) => void;
+}
+
+/** A profile of another space refolded in memory for one request. */
+export interface ProfileRefold {
+  userId: string;
+  /** The space the stored profile was folded in; undefined for a legacy profile. */
+  from: string | undefined;
+  to: string;
+  /** Raw events read. */
+  events: number;
+  /** Wall time of the refold: reading the events and the items' vectors, and the fold. */
+  ms: number;
 }
 
 export interface RecommendationItem extends ItemView {
@@ -99,7 +130,7 @@ export async function recommendForUser(
 ): Promise<RecommendationList & { userId: string }> {
   const now = (deps.now ?? Date.now)();
   await checkCategory(deps.serving, query.category);
-  const stored = await deps.profiles.getProfile(userId);
+  const stored = await profileInActiveSpace(deps, userId);
   const request = { limit: query.limit, category: query.category, excludeSeen: query.exclude === 'seen' };
   const recommendationId = randomUUID();
   if (!stored || stored.profile.centroids.length === 0) {
@@ -144,6 +175,30 @@ export async function recommendForUser(
     modelId: deps.modelId,
     items: await withViews(deps, ranked),
   };
+}
+
+/**
+ * The user's profile in the active space. One of another space (a model switch, or a legacy profile)
+ * is refolded in memory from the raw events with the active space's vectors: recommend writes
+ * nothing, and the user's next event persists the refold (see `recordEvents`).
+ */
+async function profileInActiveSpace(deps: RecommendDeps, userId: string): Promise<StoredProfile | undefined> {
+  const stored = await deps.profiles.getProfile(userId);
+  if (!stored || foldedIn(stored, deps.modelId)) return stored;
+  const started = performance.now();
+  const refolded = await refoldProfile({ history: deps.history, catalogue: deps.catalogue }, userId, {
+    epoch: stored.epoch,
+    dim: deps.dim,
+    settings: deps.profileSettings,
+  });
+  deps.onRefold?.({
+    userId,
+    from: stored.space,
+    to: deps.modelId,
+    events: refolded.events,
+    ms: performance.now() - started,
+  });
+  return { ...stored, profile: refolded.profile, space: deps.modelId };
 }
 
 export async function similarItems(

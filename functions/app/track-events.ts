@@ -10,7 +10,6 @@ import {
 import {
   applyEvent,
   emptyProfile,
-  foldEvents,
   type InterestProfile,
   NEGATIVE_TYPES,
   type ProfileEvent,
@@ -20,12 +19,14 @@ import {
 import { CommitConflict, Contention } from './errors';
 import {
   type CatalogueSnapshots,
+  foldedIn,
   type ItemSnapshot,
   isStale,
   type ProfileRepository,
   type StoredEvent,
   type StoredProfile,
 } from './ports';
+import { refoldProfile } from './refold';
 
 export interface TrackingPolicy {
   settings: ProfileSettings;
@@ -64,6 +65,8 @@ export interface TrackDeps {
   /** Profiles and events, and the catalogue items they refer to (one DynamoDB adapter in production). */
   store: ProfileRepository & CatalogueSnapshots;
   policy: TrackingPolicy;
+  /** The active space: the model id whose vectors `store.getItems` hands out and profiles are folded in. */
+  space: string;
   dim: number;
   now?: () => number;
 }
@@ -277,7 +280,12 @@ async function commitForUser(
     const current = head.stored;
     let profile: InterestProfile;
     if (!current) profile = emptyProfile(userId, deps.dim, Math.min(...fresh.map((c) => c.at)));
-    else if (current.settingsId !== currentSettings || current.profile.dim !== deps.dim) {
+    else if (
+      current.settingsId !== currentSettings ||
+      current.profile.dim !== deps.dim ||
+      !foldedIn(current, deps.space)
+    ) {
+      // Another space (a model switch, or a legacy profile) is refolded here and persisted by the commit.
       profile = await rebuildProfile(deps, userId, epoch);
     } else profile = current.profile;
 
@@ -298,6 +306,7 @@ async function commitForUser(
       profile: withinBudgets(profile),
       version: (head.version ?? 0) + 1,
       settingsId: currentSettings,
+      space: deps.space,
       epoch,
     };
     const events: StoredEvent[] = ordered.map((c, i) => ({
@@ -373,21 +382,12 @@ export function coEngagementPartners(
 
 /** Folds every stored event of `epoch` again (after a change of weights, half-life or model). */
 export async function rebuildProfile(deps: TrackDeps, userId: string, epoch = 0): Promise<InterestProfile> {
-  const events = (await deps.store.allEvents(userId)).filter((event) => !isStale(event, epoch));
-  const items = await deps.store.getItems(events.map((e) => e.itemId));
-  const profileEvents: ProfileEvent[] = [];
-  for (const event of events) {
-    const vector = items.get(event.itemId)?.vector;
-    // Items deleted since, or without a vector for the active model, no longer shape the tastes.
-    if (!NEGATIVE_TYPES.has(event.type) && !vector) continue;
-    profileEvents.push({
-      type: event.type,
-      itemId: event.itemId,
-      at: event.at,
-      ...(vector ? { vector } : {}),
-    });
-  }
-  return foldEvents(userId, deps.dim, profileEvents, deps.policy.settings);
+  const { profile } = await refoldProfile({ history: deps.store, catalogue: deps.store }, userId, {
+    epoch,
+    dim: deps.dim,
+    settings: deps.policy.settings,
+  });
+  return profile;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,6 +4,7 @@ import {
   itemDetails,
   ListQuerySchema,
   parseQuery,
+  type RecommendDeps,
   recommendForUser,
   SearchQuerySchema,
   SimilarQuerySchema,
@@ -22,7 +23,20 @@ import { createRecommendDeps, recommendConfigOf } from '../wiring/recommend';
 const { logger, metrics } = observability('recommend');
 const env = functionConfig('recommend');
 const { identity } = env;
-const deps = createRecommendDeps(recommendConfigOf(env));
+const deps: RecommendDeps = {
+  ...createRecommendDeps(recommendConfigOf(env)),
+  // A profile of another space (a model switch) is refolded in memory: what it costs, per request.
+  onRefold: (refold) => {
+    logger.info('profile refolded', {
+      userId: refold.userId,
+      fromSpace: refold.from ?? 'legacy',
+      toSpace: refold.to,
+      events: refold.events,
+      refoldMs: Math.round(refold.ms * 100) / 100,
+    });
+    metrics.addMetric('profile_refold_ms', MetricUnit.Milliseconds, refold.ms);
+  },
+};
 
 async function userRecommendations(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   const userId = pathUserId(event);

@@ -18,6 +18,7 @@ const env = functionConfig('track');
 const { identity } = env;
 const deps: TrackDeps = {
   store: new ProfileStore(dynamoClient(), env.tables, env.modelId),
+  space: env.modelId,
   dim: env.dim,
   policy: {
     ...DEFAULT_TRACKING_POLICY,

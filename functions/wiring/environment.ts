@@ -209,6 +209,7 @@ export const FUNCTION_ENV = {
 
   recommend: z
     .object({
+      [ENV.EVENTS_TABLE]: required(),
       [ENV.PROFILES_TABLE]: required(),
       [ENV.STATS_TABLE]: required(),
       [ENV.ITEMS_TABLE]: required(),
@@ -232,6 +233,7 @@ export const FUNCTION_ENV = {
     })
     .transform((env) => ({
       tables: {
+        events: env[ENV.EVENTS_TABLE],
         profiles: env[ENV.PROFILES_TABLE],
         stats: env[ENV.STATS_TABLE],
         items: env[ENV.ITEMS_TABLE],

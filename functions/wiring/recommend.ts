@@ -6,6 +6,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AggregateCache } from '../adapters/dynamodb/aggregate-cache';
+import { EventHistoryReader } from '../adapters/dynamodb/event-history';
 import { CatalogueReader } from '../adapters/dynamodb/item-views';
 import { ProfileStoreReader, type ReaderTables } from '../adapters/dynamodb/profile-store';
 import { DynamoVectorRetriever, vectorServing } from '../adapters/dynamodb/vector-retriever';
@@ -26,8 +27,11 @@ export interface RecommendConfig {
   /** The active model, whose vectors are served. */
   readonly modelId: string;
   readonly dim: number;
-  /** The tables recommend reads: items, and the interest store's profiles and aggregates (no events). */
-  readonly tables: { readonly items: string } & Readonly<ReaderTables>;
+  /**
+   * The tables recommend reads: items, the interest store's profiles and aggregates, and the raw
+   * events (only to refold a profile of another space; it never writes a profile).
+   */
+  readonly tables: { readonly items: string; readonly events: string } & Readonly<ReaderTables>;
   /** The catalogue bucket: item images and the exact index's snapshots. */
   readonly bucket: string;
   /** Where candidates come from (see Serving). */
@@ -83,6 +87,11 @@ export function createRecommendDeps(
     ...(config.viewCacheMs !== undefined ? { viewCacheMs: config.viewCacheMs } : {}),
   });
   const profiles = new ProfileStoreReader(clients.dynamo, { profiles: tables.profiles, stats: tables.stats });
+  const history = new EventHistoryReader(
+    clients.dynamo,
+    { events: tables.events, items: tables.items },
+    modelId,
+  );
   let catalogue: Promise<CatalogueIndex> | undefined;
   const loadCatalogue = (): Promise<CatalogueIndex> => {
     catalogue ??= CatalogueIndex.load({
@@ -115,10 +124,13 @@ export function createRecommendDeps(
     serving,
     reader,
     profiles,
+    history,
+    catalogue: history,
     aggregates: new AggregateCache(profiles, { ttlMs: config.aggregateCacheMs ?? 30_000 }),
     // Only image search embeds: onnxruntime and sharp load on its first use, not at every cold start.
     embedder: () => import('../embedding/embedder').then(({ getEmbedder }) => getEmbedder()),
     modelId,
+    dim,
     profileSettings: config.profileSettings,
     ranking: config.ranking,
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,

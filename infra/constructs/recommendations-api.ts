@@ -99,6 +99,9 @@ export class RecommendationsApi extends Construct {
         { indexActions: backend === 'dynamodb-vector' ? ['Query', 'SearchVectors'] : ['Query'] },
       )
       .useTable(props.tracking.profilesTable, ENV.PROFILES_TABLE, ['GetItem'])
+      // A profile of another space (after a model switch) is refolded on read from the user's raw
+      // events; recommend still writes no profile (the user's next event persists the refold).
+      .useTable(props.tracking.eventsTable, ENV.EVENTS_TABLE, ['Query'])
       .useTable(props.tracking.statsTable, ENV.STATS_TABLE, ['Query'])
       .useBucketObjects(props.bucket, ENV.CATALOGUE_BUCKET, CATALOGUE_PREFIX, ['GetObject']);
     // The snapshot pointer is missing until the first compaction: reading it needs the listing grant.

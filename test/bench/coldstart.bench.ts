@@ -191,7 +191,12 @@ async function giveUserAProfile(
 ) {
   const store = new ProfileStore(dynamo, storeTablesOf(tables), modelId);
   const results = await recordEvents(
-    { store, policy: { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS }, dim },
+    {
+      store,
+      policy: { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS },
+      space: modelId,
+      dim,
+    },
     LIKED.map((row, i) => ({ eventId: `like-${i}`, userId: USER_ID, itemId: itemId(row), type: 'like' })),
   );
   const refused = results.filter((r) => r.status !== 'accepted');

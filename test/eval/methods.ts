@@ -76,7 +76,12 @@ export function rebuild(
   settings: ProfileSettings,
 ): Promise<InterestProfile> {
   return rebuildProfile(
-    { store: inputs.store, dim: inputs.dim, policy: { ...DEFAULT_TRACKING_POLICY, settings } },
+    {
+      store: inputs.store,
+      space: inputs.store.activeModelId,
+      dim: inputs.dim,
+      policy: { ...DEFAULT_TRACKING_POLICY, settings },
+    },
     userId,
   );
 }

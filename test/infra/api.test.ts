@@ -131,16 +131,31 @@ describe('interest tracking', () => {
     ).toEqual(['dynamodb:UpdateItem']);
   });
 
-  it('passes the recommender the names of the tables it reads, and not the Events table', () => {
+  it('passes the recommender the names of the tables it reads, the Events table to refold profiles on read', () => {
     const functions = ofType('AWS::Lambda::Function').map(
       ([, f]) =>
         (f.Properties.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ?? {},
     );
     const recommend = functions.find((variables) => variables.POWERTOOLS_SERVICE_NAME === 'recommend');
     expect(Object.keys(recommend ?? {})).toEqual(
-      expect.arrayContaining(['ITEMS_TABLE', 'PROFILES_TABLE', 'STATS_TABLE', 'CATALOGUE_BUCKET']),
+      expect.arrayContaining([
+        'ITEMS_TABLE',
+        'PROFILES_TABLE',
+        'STATS_TABLE',
+        'CATALOGUE_BUCKET',
+        'EVENTS_TABLE',
+      ]),
     );
-    expect(recommend).not.toHaveProperty('EVENTS_TABLE');
+  });
+
+  it("lets the recommender only query a user's events (a refold after a model switch), never write them", () => {
+    const [eventsId] = ofType('AWS::DynamoDB::GlobalTable').find(([id]) => id.includes('Events')) ?? [''];
+    const onEvents = statementsOf('RecommendFunction').filter((s) =>
+      JSON.stringify(s.Resource).includes(eventsId),
+    );
+    expect(onEvents.flatMap((s) => [s.Action].flat()).sort()).toEqual(['dynamodb:Query']);
+    // The table itself, not its indexes.
+    expect(JSON.stringify(onEvents.map((s) => s.Resource))).not.toContain('/index/');
   });
 
   it('lets the recommender read, never write, user data', () => {

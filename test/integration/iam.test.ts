@@ -1,17 +1,18 @@
 /**
  * The local twin enforces the IAM of the stack `cdk deploy` creates. A full run of every path
  * (upload, overwrite, metadata copy, delete, versioned delete, embed, compact, events, import, lists,
- * similar, search, item, erase, backfill) must be granted call by call, and every grant in the
+ * a refold on read, similar, search, item, erase, backfill) must be granted call by call, and every grant in the
  * template must be used by that run or carry a stated reason.
  */
 import { readFileSync } from 'node:fs';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CopyObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
 import { Embedder } from '../../functions/embedding/embedder';
 import { dynamoClient, s3Client } from '../../functions/platform/clients';
 import { backfill, s3Listing } from '../../infra/cli/backfill';
-import { createLocalS3Client } from '../../infra/local/aws-env';
+import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { runAsFunction } from '../../infra/local/iam/function-identity';
 import type { UnusedGrant } from '../../infra/local/iam/iam-twin';
 import { catalogueJpeg, emojiImages } from '../support/images';
@@ -114,6 +115,19 @@ describe('the stack as deployed, with IAM enforced', () => {
       }),
     );
     expect(imported.status).toBe(202);
+
+    // A profile stored before spaces were recorded (no space): recommend refolds it on read from the
+    // user's raw events (a Query on Events) and the items' vectors (BatchGetItem on Items).
+    const operator = createLocalDynamoDbClient(local.app.stack.endpoints.dynamodb);
+    await operator.send(
+      new UpdateItemCommand({
+        TableName: local.app.stack.tables.Profiles,
+        Key: { userId: { S: user } },
+        UpdateExpression: 'REMOVE #space',
+        ExpressionAttributeNames: { '#space': 'space' },
+      }),
+    );
+    operator.destroy();
 
     const lists = await Promise.all([
       local.call({ method: 'GET', path: `/users/${user}/recommendations?limit=4&exclude=seen` }, { user }),

@@ -97,6 +97,7 @@ describe('several function instances writing one profile', () => {
         local.app.manifest.modelId,
       ),
       policy: { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS },
+      space: local.app.manifest.modelId,
       dim: local.app.manifest.output.dim,
     }));
     const events = Array.from({ length: 80 }, (_, i) => ({

@@ -35,7 +35,12 @@ describe('function environments', () => {
     const recommend = functionConfig('recommend', tables);
     expect(recommend.backend).toBe('exact');
     expect(recommend.ranking).toEqual(DEFAULT_RANKING_SETTINGS);
-    expect(recommend.tables).toEqual({ profiles: 'profiles', stats: 'stats', items: 'items' });
+    expect(recommend.tables).toEqual({
+      events: 'events',
+      profiles: 'profiles',
+      stats: 'stats',
+      items: 'items',
+    });
     expect(functionConfig('embed', tables).vectorIndex).toBeUndefined();
   });
 
@@ -77,6 +82,7 @@ describe('function environments', () => {
   it('names every bad variable in one error', () => {
     const error = configError(() =>
       functionConfig('recommend', {
+        [ENV.EVENTS_TABLE]: 'events',
         [ENV.STATS_TABLE]: 'stats',
         [ENV.ITEMS_TABLE]: 'items',
         [ENV.CATALOGUE_BUCKET]: '',
@@ -116,9 +122,9 @@ describe('function environments', () => {
     expect(unknown.problems).toEqual([`${ENV.EVENT_WEIGHTS} unknown event type wink`]);
   });
 
-  it('lists what each function reads; recommend reads no Events table', () => {
+  it('lists what each function reads; recommend reads the Events table (to refold a profile of another space)', () => {
     expect(variablesOf('co-engagement')).toEqual([ENV.STATS_TABLE]);
-    expect(variablesOf('recommend')).not.toContain(ENV.EVENTS_TABLE);
+    expect(variablesOf('recommend')).toContain(ENV.EVENTS_TABLE);
     expect(variablesOf('track')).toContain(ENV.EVENTS_TABLE);
   });
 });

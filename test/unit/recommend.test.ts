@@ -6,6 +6,7 @@
 import type { StoredItem } from '../../functions/app/ports';
 import {
   itemDetails,
+  type ProfileRefold,
   type RecommendDeps,
   recommendForUser,
   searchByImage,
@@ -98,6 +99,15 @@ function setUp() {
       });
   }
   const store = new InMemoryProfileRepository();
+  // The catalogue as the refold reads it: each item's state and vector in the active space.
+  for (const fixture of CATALOGUE) {
+    store.putItem({
+      itemId: fixture.itemId,
+      status: fixture.status ?? 'ready',
+      available: fixture.available !== false,
+      ...(fixture.vector ? { vector: fixture.vector } : {}),
+    });
+  }
   const embedder = new KnownImageEmbedder(
     MODEL_ID,
     DIM,
@@ -110,9 +120,12 @@ function setUp() {
     serving: inMemoryServing(index),
     reader: items,
     profiles: store,
+    history: store,
+    catalogue: store,
     aggregates: store,
     embedder: async () => embedder,
     modelId: MODEL_ID,
+    dim: DIM,
     profileSettings: DEFAULT_PROFILE_SETTINGS,
     ranking: DEFAULT_RANKING_SETTINGS,
     popularityEpoch: DEFAULT_TRACKING_POLICY.popularityEpoch,
@@ -143,7 +156,7 @@ async function storeProfile(
   await store.commit(
     userId,
     [],
-    { profile, version: 1, settingsId: 'test', epoch: NOW },
+    { profile, version: 1, settingsId: 'test', space: MODEL_ID, epoch: NOW },
     undefined,
     popularity,
     NOW,
@@ -229,6 +242,91 @@ describe('recommendForUser', () => {
     const refused = recommendForUser(deps, 'ada', { limit: 3, category: 'shoez' });
     await expect(refused).rejects.toBeInstanceOf(InvalidRequest);
     await expect(refused).rejects.toMatchObject({ code: 'unknown_category' });
+  });
+});
+
+describe('recommendForUser after a switch of the active model', () => {
+  /** Ada liked the red shoe; in the old model its vector pointed where hats are in the active one. */
+  async function profileFoldedIn(store: InMemoryProfileRepository, space: string | undefined) {
+    const at = NOW - 2 * HOUR;
+    const profile = emptyProfile('ada', DIM, at);
+    applyEvent(
+      profile,
+      { type: 'like', itemId: 'red-shoe', at, vector: unit(0, 1, 0, 0) },
+      DEFAULT_PROFILE_SETTINGS,
+    );
+    await store.commit(
+      'ada',
+      [
+        {
+          userId: 'ada',
+          eventId: 'e1',
+          itemId: 'red-shoe',
+          type: 'like',
+          at,
+          payloadHash: 'h1',
+          receivedAt: at,
+          expiresAt: Math.ceil(NOW / 1000) + 86_400,
+        },
+      ],
+      { profile, version: 1, settingsId: 'test', ...(space ? { space } : {}), epoch: NOW },
+      undefined,
+      [],
+      NOW,
+    );
+  }
+
+  it.each([
+    ['another model', 'old-model'],
+    ['no recorded space (a legacy profile)', undefined],
+  ])(
+    'refolds a profile of %s from the raw events and serves a personal list in the active space',
+    async (_, space) => {
+      const { deps, store } = setUp();
+      await profileFoldedIn(store, space);
+      const refolds: ProfileRefold[] = [];
+      const commits = jest.spyOn(store, 'commit');
+
+      const list = await recommendForUser({ ...deps, onRefold: (r) => refolds.push(r) }, 'ada', {
+        limit: 3,
+        exclude: 'seen',
+      });
+
+      expect(list).toMatchObject({ strategy: 'personal', modelId: MODEL_ID });
+      // Shoes, the red shoe's neighbours in the active space; the old centroid would have ranked hats first.
+      expect(list.items.map((item) => item.category)).toEqual(['shoes', 'shoes', 'shoes']);
+      expect(list.items[0]?.reason).toMatchObject({ kind: 'similar_to', itemId: 'red-shoe' });
+      expect(refolds).toEqual([
+        { userId: 'ada', from: space, to: MODEL_ID, events: 1, ms: expect.any(Number) },
+      ]);
+      // Read only: the stored profile stays as it was until the user's next event.
+      expect(commits).not.toHaveBeenCalled();
+      expect((await store.getProfile('ada'))?.space).toBe(space);
+    },
+  );
+
+  it('serves a profile of the active space as it is, without reading the events', async () => {
+    const { deps, store } = setUp();
+    await profileFoldedIn(store, MODEL_ID);
+    const reads = jest.spyOn(store, 'allEvents');
+    const refolds: ProfileRefold[] = [];
+
+    const list = await recommendForUser({ ...deps, onRefold: (r) => refolds.push(r) }, 'ada', { limit: 3 });
+
+    expect(list.strategy).toBe('personal');
+    expect(list.items[0]?.category).toBe('hats');
+    expect(reads).not.toHaveBeenCalled();
+    expect(refolds).toEqual([]);
+  });
+
+  it('falls back to the popular list when no event of the old profile has a vector in the active space', async () => {
+    const { deps, store } = setUp();
+    await profileFoldedIn(store, 'old-model');
+    store.putItem({ itemId: 'red-shoe', status: 'ready', available: true });
+
+    const list = await recommendForUser(deps, 'ada', { limit: 3 });
+
+    expect(list.strategy).toBe('popular');
   });
 });
 

@@ -4,13 +4,24 @@
  * test/integration/interest.test.ts and friends run the same path on DynamoDB Local.
  */
 import { CommitConflict, Contention } from '../../functions/app/errors';
-import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../../functions/app/track-events';
-import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
+import {
+  DEFAULT_TRACKING_POLICY,
+  recordEvents,
+  settingsId,
+  type TrackDeps,
+} from '../../functions/app/track-events';
+import {
+  DEFAULT_PROFILE_SETTINGS,
+  foldEvents,
+  type InterestProfile,
+  type ProfileEvent,
+} from '../../functions/domain/interest-profile';
 import { errorResponse } from '../../functions/http/api';
 import { InMemoryProfileRepository } from '../support/fakes/profile-repository';
 
 const NOW = Date.UTC(2026, 5, 1);
 const DIM = 4;
+const SPACE = 'model-a';
 const unit = (axis: number) => Float32Array.from({ length: DIM }, (_, i) => (i === axis ? 1 : 0));
 
 function setUp() {
@@ -21,6 +32,7 @@ function setUp() {
   const deps = (): TrackDeps => ({
     store,
     policy: { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS },
+    space: SPACE,
     dim: DIM,
     now: () => NOW,
   });
@@ -189,6 +201,158 @@ describe('recordEvents', () => {
         message: 'too many concurrent writes to the profile of ada; retry the request',
         requestId: 'req-1',
       });
+    });
+  });
+
+  describe('a profile folded in another space', () => {
+    const HOUR = 3_600_000;
+    /** Model B, of the same dimension: each item's vector is another item's in model A. */
+    const MODEL_B: Record<string, Float32Array> = { shoe: unit(1), hat: unit(0), scarf: unit(3) };
+    const likeAt = (eventId: string, itemId: string, hoursAgo: number) => ({
+      ...like(eventId, itemId),
+      timestamp: NOW - hoursAgo * HOUR,
+    });
+    const history: Array<[string, string, number]> = [
+      ['e1', 'shoe', 3],
+      ['e2', 'shoe', 2.5],
+      ['e3', 'hat', 2],
+    ];
+    /** The profile folding these likes with model B's vectors gives. */
+    const foldedInB = (likes: Array<[string, string, number]>): InterestProfile =>
+      foldEvents(
+        'ada',
+        DIM,
+        likes.map(
+          ([, itemId, hoursAgo]): ProfileEvent => ({
+            type: 'like',
+            itemId,
+            at: NOW - hoursAgo * HOUR,
+            vector: MODEL_B[itemId],
+          }),
+        ),
+        DEFAULT_PROFILE_SETTINGS,
+      );
+
+    /** Ada's profile folded under model A, then the catalogue serving model B and a writer of space B. */
+    async function switchedToB() {
+      const { store, deps } = setUp();
+      expect(
+        (
+          await recordEvents(
+            deps,
+            history.map(([id, item, ago]) => likeAt(id, item, ago)),
+          )
+        ).map((r) => r.status),
+      ).toEqual(['accepted', 'accepted', 'accepted']);
+      expect((await store.getProfileHead('ada')).stored?.space).toBe('model-a');
+      for (const [itemId, vector] of Object.entries(MODEL_B))
+        store.putItem({ itemId, status: 'ready', available: true, vector });
+      return { store, inB: { ...deps, space: 'model-b' }, otherWriterInB: { ...deps, space: 'model-b' } };
+    }
+
+    it('is refolded from the raw events in the active space before the new events join it', async () => {
+      const { store, inB } = await switchedToB();
+
+      expect(await recordEvents(inB, [likeAt('e4', 'scarf', 1)])).toEqual([
+        { index: 0, eventId: 'e4', status: 'accepted' },
+      ]);
+
+      const head = await store.getProfileHead('ada');
+      expect(head.stored).toMatchObject({ version: 2, space: 'model-b' });
+      // Exactly what folding every event with model B's vectors gives: no centroid of model A is left.
+      expect(head.stored?.profile).toEqual(foldedInB([...history, ['e4', 'scarf', 1]]));
+      expect(head.stored?.profile.centroids.map((c) => [...c.sum].map((x) => Math.sign(x)))).toEqual([
+        [0, 1, 0, 0],
+        [1, 0, 0, 0],
+        [0, 0, 0, 1],
+      ]);
+    });
+
+    it('refolds a legacy profile (stored without a space) even when the model is unchanged', async () => {
+      const { store, deps } = setUp();
+      // A row from before spaces were recorded, its centroid folded with vectors the catalogue no longer has.
+      const legacy = foldEvents(
+        'ada',
+        DIM,
+        [{ type: 'like', itemId: 'shoe', at: NOW - 3 * HOUR, vector: unit(2) }],
+        DEFAULT_PROFILE_SETTINGS,
+      );
+      await store.commit(
+        'ada',
+        [
+          {
+            userId: 'ada',
+            eventId: 'e1',
+            itemId: 'shoe',
+            type: 'like',
+            at: NOW - 3 * HOUR,
+            payloadHash: 'legacy',
+            receivedAt: NOW - 3 * HOUR,
+            expiresAt: Math.ceil(NOW / 1000) + 86_400,
+          },
+        ],
+        { profile: legacy, version: 1, settingsId: settingsId(DEFAULT_PROFILE_SETTINGS), epoch: NOW },
+        undefined,
+        [],
+        NOW,
+      );
+      expect((await store.getProfileHead('ada')).stored?.space).toBeUndefined();
+
+      await recordEvents(deps, [likeAt('e2', 'hat', 1)]);
+
+      const stored = (await store.getProfileHead('ada')).stored;
+      expect(stored?.space).toBe(SPACE);
+      expect(stored?.profile).toEqual(
+        foldEvents(
+          'ada',
+          DIM,
+          [
+            { type: 'like', itemId: 'shoe', at: NOW - 3 * HOUR, vector: unit(0) },
+            { type: 'like', itemId: 'hat', at: NOW - HOUR, vector: unit(1) },
+          ],
+          DEFAULT_PROFILE_SETTINGS,
+        ),
+      );
+    });
+
+    it('keeps a profile of the active space as it is: no events are read back', async () => {
+      const { store, deps } = setUp();
+      await recordEvents(deps, [likeAt('e1', 'shoe', 2)]);
+      const before = (await store.getProfileHead('ada')).stored?.profile;
+      const reads = jest.spyOn(store, 'allEvents');
+
+      await recordEvents(deps, [likeAt('e2', 'hat', 1)]);
+
+      expect(reads).not.toHaveBeenCalled();
+      const after = (await store.getProfileHead('ada')).stored;
+      expect(after).toMatchObject({ version: 2, space: SPACE });
+      expect(after?.profile.eventCount).toBe(2);
+      expect(after?.profile.anchor).toBe(before?.anchor);
+    });
+
+    it('loses the race to a writer that refolded first, then folds into its profile without refolding again', async () => {
+      const { store, inB, otherWriterInB } = await switchedToB();
+      const commit = store.commit.bind(store);
+      const reads = jest.spyOn(store, 'allEvents');
+      let commits = 0;
+      jest.spyOn(store, 'commit').mockImplementation(async (...args) => {
+        commits += 1;
+        if (commits === 1) await recordEvents(otherWriterInB, [likeAt('e5', 'hat', 0.5)]);
+        return commit(...args);
+      });
+
+      expect(await recordEvents(inB, [likeAt('e4', 'scarf', 1)])).toEqual([
+        { index: 0, eventId: 'e4', status: 'accepted' },
+      ]);
+
+      // This writer's refold, the other writer's refold; the retry finds the profile in space B.
+      expect(reads).toHaveBeenCalledTimes(2);
+      const stored = (await store.getProfileHead('ada')).stored;
+      expect(stored).toMatchObject({ version: 3, space: 'model-b' });
+      expect(stored?.profile.eventCount).toBe(5);
+      expect(stored?.profile.centroids.map((c) => c.itemIds)).toEqual(
+        foldedInB([...history, ['e5', 'hat', 0.5], ['e4', 'scarf', 1]]).centroids.map((c) => c.itemIds),
+      );
     });
   });
 });

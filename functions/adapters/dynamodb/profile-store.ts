@@ -26,7 +26,7 @@ import {
 } from '../../app/ports';
 import type { InterestCentroid, InterestProfile } from '../../domain/interest-profile';
 import { batchGetAll } from './batch-get';
-import { type ItemRow, itemProjection, rowVector } from './item-table';
+import { EventHistoryReader } from './event-history';
 
 export interface StoreTables {
   events: string;
@@ -69,6 +69,8 @@ interface ProfileRow {
   updatedAt: number;
   /** Absent on an erasure's tombstone. */
   settingsId?: string;
+  /** The space (model id) the profile was folded in; absent on legacy rows and tombstones. */
+  space?: string;
   state?: string;
   erasedAt?: number;
 }
@@ -137,6 +139,7 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
               profile: deserialiseProfile(row.state),
               version: row.version,
               settingsId: row.settingsId,
+              ...(row.space !== undefined ? { space: row.space } : {}),
               epoch,
             },
           }
@@ -193,12 +196,16 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
 
 /** The DynamoDB adapter of the event write path's ports (Events, Profiles, Stats and Items tables). */
 export class ProfileStore extends ProfileStoreReader implements ProfileRepository, CatalogueSnapshots {
+  private readonly history: EventHistoryReader;
+
   constructor(
     client: DynamoDBClient,
     override readonly tables: StoreTables,
-    private readonly activeModelId: string,
+    /** The space whose vectors `getItems` hands out. */
+    readonly activeModelId: string,
   ) {
     super(client, tables);
+    this.history = new EventHistoryReader(client, tables, activeModelId);
   }
 
   /** Stored events of one user among `eventIds`. */
@@ -211,44 +218,13 @@ export class ProfileStore extends ProfileStoreReader implements ProfileRepositor
   }
 
   /** Every stored event of a user (for a rebuild or an erasure). */
-  async allEvents(userId: string): Promise<StoredEvent[]> {
-    const events: StoredEvent[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tables.events,
-          KeyConditionExpression: 'userId = :u',
-          ExpressionAttributeValues: { ':u': userId },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      events.push(...((page.Items ?? []) as StoredEvent[]));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return events;
+  allEvents(userId: string): Promise<StoredEvent[]> {
+    return this.history.allEvents(userId);
   }
 
   /** Items by id with the active model's vector; missing ids are absent from the map. */
-  async getItems(itemIds: string[]): Promise<Map<string, ItemSnapshot>> {
-    const rows = await batchGetAll<Pick<ItemRow, 'itemId' | 'status' | 'available' | 'vectors'>>(
-      this.documents,
-      this.tables.items,
-      [...new Set(itemIds)].map((itemId) => ({ itemId })),
-      itemProjection(['itemId', 'status', 'available'], this.activeModelId),
-    );
-    const found = new Map<string, ItemSnapshot>();
-    for (const row of rows) {
-      const vector = rowVector(row, this.activeModelId);
-      found.set(row.itemId, {
-        itemId: row.itemId,
-        status: row.status,
-        available: row.available !== false,
-        ...(vector ? { vector } : {}),
-      });
-    }
-    return found;
+  getItems(itemIds: string[]): Promise<Map<string, ItemSnapshot>> {
+    return this.history.getItems(itemIds);
   }
 
   /**
@@ -287,6 +263,7 @@ export class ProfileStore extends ProfileStoreReader implements ProfileRepositor
       version: next.version,
       epoch: next.epoch,
       settingsId: next.settingsId,
+      ...(next.space !== undefined ? { space: next.space } : {}),
       updatedAt: now,
       state: serialiseProfile(next.profile),
     };
@@ -406,9 +383,9 @@ export class ProfileStore extends ProfileStoreReader implements ProfileRepositor
             TableName: this.tables.profiles,
             Key: { userId },
             UpdateExpression:
-              'SET epoch = :e, version = if_not_exists(version, :zero) + :one, erasedAt = :now, updatedAt = :now REMOVE #state, settingsId',
+              'SET epoch = :e, version = if_not_exists(version, :zero) + :one, erasedAt = :now, updatedAt = :now REMOVE #state, settingsId, #space',
             ConditionExpression: 'attribute_not_exists(epoch) OR epoch < :e',
-            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeNames: { '#state': 'state', '#space': 'space' },
             ExpressionAttributeValues: { ':e': epoch, ':zero': 0, ':one': 1, ':now': now },
             ReturnValues: 'ALL_NEW',
           }),

@@ -133,6 +133,29 @@ export function profileRepositoryContract(
       expect(popularity.get(b)).toBeCloseTo(0.25, 10);
     });
 
+    it('keeps the space a profile was folded in, and reads a row stored without one as legacy (no space)', async () => {
+      const [folded, legacy] = [id('folded'), id('legacy')];
+      const { next } = profileOf(folded, [eventOf(folded, 'e1', id('item'))], 1, 1000);
+      await repository.commit(folded, [], { ...next, space: 'model-b' }, undefined, [], T0);
+      await commitFirst(legacy, [eventOf(legacy, 'e1', id('item'))], 1000);
+
+      expect((await repository.getProfileHead(folded)).stored?.space).toBe('model-b');
+      const head = await repository.getProfileHead(legacy);
+      expect(head.stored).toBeDefined();
+      expect(head.stored).not.toHaveProperty('space');
+
+      // A later commit moves the profile to another space.
+      await repository.commit(
+        folded,
+        [],
+        { ...next, version: 2, space: 'model-c' },
+        { version: 1, epoch: 1000 },
+        [],
+        T0,
+      );
+      expect((await repository.getProfileHead(folded)).stored?.space).toBe('model-c');
+    });
+
     it('hands out copies: changing a profile read does not change the stored one', async () => {
       const userId = id('user');
       await commitFirst(userId, [eventOf(userId, 'e1', id('item'))], 1000);

@@ -24,6 +24,8 @@ interface ProfileRow {
   epoch: number;
   /** Absent on an erasure's tombstone. */
   settingsId?: string;
+  /** Absent on legacy rows (folded before spaces were recorded) and tombstones. */
+  space?: string;
   profile?: InterestProfile;
 }
 
@@ -75,6 +77,7 @@ export class InMemoryProfileRepository
               profile: structuredClone(row.profile),
               version: row.version,
               settingsId: row.settingsId,
+              ...(row.space !== undefined ? { space: row.space } : {}),
               epoch: row.epoch,
             },
           }
@@ -132,6 +135,7 @@ export class InMemoryProfileRepository
       version: next.version,
       epoch: next.epoch,
       settingsId: next.settingsId,
+      ...(next.space !== undefined ? { space: next.space } : {}),
       profile: structuredClone(next.profile),
     });
     for (const { itemId, weight } of popularity)

@@ -1,0 +1,50 @@
+import {
+  foldEvents,
+  type InterestProfile,
+  NEGATIVE_TYPES,
+  type ProfileEvent,
+  type ProfileSettings,
+} from '../domain/interest-profile';
+import { type CatalogueSnapshots, type EventHistory, isStale } from './ports';
+
+/** Where a profile is refolded from: the user's raw events and the items' vectors in the active space. */
+export interface RefoldSources {
+  history: EventHistory;
+  catalogue: CatalogueSnapshots;
+}
+
+export interface Refolded {
+  profile: InterestProfile;
+  /** Events of the epoch that were read (those of deleted items or without a vector included). */
+  events: number;
+}
+
+/**
+ * The profile folded again from every stored event of `epoch`, with the vectors `sources.catalogue`
+ * holds (the active space): after a change of weights, half-life or model. The write path's rebuild
+ * and recommend's refold on read both come here, so they fold alike.
+ */
+export async function refoldProfile(
+  sources: RefoldSources,
+  userId: string,
+  options: { epoch: number; dim: number; settings: ProfileSettings },
+): Promise<Refolded> {
+  const events = (await sources.history.allEvents(userId)).filter((event) => !isStale(event, options.epoch));
+  const items = await sources.catalogue.getItems(events.map((e) => e.itemId));
+  const profileEvents: ProfileEvent[] = [];
+  for (const event of events) {
+    const vector = items.get(event.itemId)?.vector;
+    // Items deleted since, or without a vector in the active space, no longer shape the tastes.
+    if (!NEGATIVE_TYPES.has(event.type) && !vector) continue;
+    profileEvents.push({
+      type: event.type,
+      itemId: event.itemId,
+      at: event.at,
+      ...(vector ? { vector } : {}),
+    });
+  }
+  return {
+    profile: foldEvents(userId, options.dim, profileEvents, options.settings),
+    events: events.length,
+  };
+}
