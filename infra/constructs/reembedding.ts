@@ -8,7 +8,6 @@ import {
   DistributedMap,
   type IItemReader,
   ItemBatcher,
-  JsonPath,
   LogLevel,
   ResultWriterV2,
   S3ManifestItemReader,
@@ -143,6 +142,8 @@ export class Reembedding extends Construct {
 
   constructor(scope: Construct, id: string, props: ReembeddingProps) {
     super(scope, id);
+    // ResultWriterV2 (and its prefix-scoped grant below) is rendered only under this flag.
+    this.node.setContext('@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2', true);
     const maxConcurrency = props.maxConcurrency ?? 50;
     const maxItemsPerBatch = props.maxItemsPerBatch ?? 100;
     const toleratedFailurePercentage = props.toleratedFailurePercentage ?? 1;
@@ -190,6 +191,8 @@ export class Reembedding extends Construct {
       lambdaFunction: this.function.function,
       // The function's own output (the batch's counts), not Lambda's envelope.
       payloadResponseOnly: true,
+      // One retry policy, below, rather than CDK's default one beside it.
+      retryOnServiceExceptions: false,
     });
     invoke.addRetry({
       errors: RETRIED_ERRORS,
@@ -210,7 +213,7 @@ export class Reembedding extends Construct {
         maxItemsPerBatch,
         // Execution input: `models` (ids; [] for every model the function has). The CLI always sets it.
         batchInput: {
-          models: JsonPath.listAt('$.models'),
+          'models.$': '$.models',
           inventory: props.inventory !== undefined,
         },
       }),
@@ -244,7 +247,7 @@ export class Reembedding extends Construct {
       Validations.of(this.stateMachine).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${name}${suffix}]`,
         reason:
-          "The Distributed Map runs each batch as a child execution of this state machine: executions of itself only, whose names Step Functions chooses.",
+          'The Distributed Map runs each batch as a child execution of this state machine: executions of itself only, whose names Step Functions chooses.',
       });
     Validations.of(this.stateMachine).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -1,13 +1,14 @@
 /**
  * The whole system on local stand-ins: storage from the harness, the real handlers wired exactly as
  * the stack wires them (S3 -> queue -> embed; HTTP API routes -> track / recommend; a compactor;
- * the Events stream -> co-engagement), with the environment the stack gives each function. Used by `npm start` and integration tests.
+ * the Events stream -> co-engagement; the re-embedding's batch function, called with a batch), with the environment the stack gives each function. Used by `npm start` and integration tests.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { ListedBatchEvent } from '../../functions/adapters/s3/listed-batch';
 import { ENV, RESOURCE_ENV } from '../../functions/contract/environment';
 import {
   CO_ENGAGEMENT_STREAM,
@@ -17,6 +18,7 @@ import {
   STATS_TABLE,
 } from '../../functions/contract/storage';
 import { UserIdSchema } from '../../functions/domain/event-schema';
+import type { ReembedBatchResult } from '../../functions/handlers/reembed';
 import { defaultManifestPath } from '../../functions/embedding/embedder';
 import { loadManifest, type ModelManifest } from '../../functions/embedding/model-manifest';
 import type { Authorize } from './api-gateway';
@@ -87,6 +89,11 @@ export interface LocalApp {
   readonly traces?: XRayCollector;
   /** Writes an index snapshot now, as the compactor does after a burst of item changes. */
   compact(): Promise<void>;
+  /**
+   * Runs one batch of the distributed re-embedding, as the state machine's Distributed Map invokes
+   * the reembed function (no local engine runs a Distributed Map: the caller lists and batches).
+   */
+  reembed(batch: ListedBatchEvent): Promise<ReembedBatchResult>;
   stop(): Promise<void>;
 }
 
@@ -199,6 +206,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       ? { authorize: options.authorize ?? issuer?.authorize }
       : {}),
     compact: () => host.compact({ Records: [] } as DynamoDBStreamEvent),
+    reembed: (batch) => host.reembed(batch, lambdaContext('reembed', { timeoutMs: 900_000 })),
     ...(host.processes ? { processes: host.processes } : {}),
     ...(host.traces ? { traces: host.traces } : {}),
     async stop() {
@@ -220,6 +228,7 @@ interface FunctionHost {
   readonly recommend: ApiHandler;
   readonly compact: (event: DynamoDBStreamEvent) => Promise<void>;
   readonly coEngagement: (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
+  readonly reembed: (batch: ListedBatchEvent, context: Context) => Promise<ReembedBatchResult>;
   readonly processes?: readonly LambdaProcess[];
   readonly traces?: XRayCollector;
   stop(): Promise<void>;
@@ -231,12 +240,13 @@ interface FunctionHost {
  */
 async function hostSources(environment: Record<string, string>): Promise<FunctionHost> {
   Object.assign(process.env, environment);
-  const [embed, track, recommend, compact, coEngagement, clients] = await Promise.all([
+  const [embed, track, recommend, compact, coEngagement, reembed, clients] = await Promise.all([
     runAsFunction('embed', () => import('../../functions/handlers/embed')),
     runAsFunction('track', () => import('../../functions/handlers/track')),
     runAsFunction('recommend', () => import('../../functions/handlers/recommend')),
     runAsFunction('compact', () => import('../../functions/handlers/compact')),
     runAsFunction('co-engagement', () => import('../../functions/handlers/co-engagement')),
+    runAsFunction('reembed', () => import('../../functions/handlers/reembed')),
     import('../../functions/platform/clients'),
   ]);
   signAsCurrentFunction(clients.s3Client());
@@ -249,6 +259,7 @@ async function hostSources(environment: Record<string, string>): Promise<Functio
     compact: (event) => runAsFunction('compact', () => compact.handler(event)),
     coEngagement: (event, context) =>
       runAsFunction('co-engagement', () => coEngagement.handler(event, context)),
+    reembed: (batch, context) => runAsFunction('reembed', () => reembed.handler(batch, context)),
     stop: async () => undefined,
   };
 }
@@ -294,12 +305,13 @@ async function hostArtefacts(
     if (!found) throw new Error(`the stack has no ${name} function`);
     return found;
   };
-  const [embed, track, recommend, compact, coEngagement] = [
+  const [embed, track, recommend, compact, coEngagement, reembed] = [
     'embed',
     'track',
     'recommend',
     'compact',
     'co-engagement',
+    'reembed',
   ].map(byName) as LambdaProcess[];
   return {
     embed: (event, context) => (embed as LambdaProcess).invoke(event, context),
@@ -307,6 +319,7 @@ async function hostArtefacts(
     recommend: (event, context) => (recommend as LambdaProcess).invoke(event, context),
     compact: (event) => (compact as LambdaProcess).invoke(event),
     coEngagement: (event, context) => (coEngagement as LambdaProcess).invoke(event, context),
+    reembed: (batch, context) => (reembed as LambdaProcess).invoke(batch, context),
     processes,
     traces: xray,
     stop: stopAll,

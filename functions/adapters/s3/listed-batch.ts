@@ -8,7 +8,9 @@ import { z } from 'zod';
 import type { ListedObject } from '../../app/backfill';
 import { decodeNotificationKey } from './notifications';
 
-const csvBoolean = z.union([z.boolean(), z.string()]).transform((value) => value === true || value === 'true');
+const csvBoolean = z
+  .union([z.boolean(), z.string()])
+  .transform((value) => value === true || value === 'true');
 const number = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const parsed = Number(value);
   if (!Number.isFinite(parsed)) {
