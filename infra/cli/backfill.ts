@@ -6,11 +6,15 @@
  * item. With --reconcile it also applies what lost notifications would have: objects whose content or
  * metadata changed are ingested again, and items whose image vanished are tombstoned.
  * Progress goes to stderr; one summary JSON line goes to stdout.
+ *
+ * `npm run backfill -- --distributed --stack <name> [--model <id>]...` does the same in AWS, at scale:
+ * it starts the stack's re-embedding state machine and follows it (infra/cli/distributed-backfill.ts).
  */
 
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import {
@@ -30,6 +34,7 @@ import { loadManifest } from '../../functions/embedding/model-manifest';
 import { dynamoClient, s3Client } from '../../functions/platform/clients';
 import { listEnv, numberEnv, optionalEnv } from '../../functions/platform/env';
 import { createIngestDeps, vectorIndexTarget } from '../../functions/wiring/ingest';
+import { type DistributedSummary, runDistributed, type StepFunctions } from './distributed-backfill';
 
 export type { BackfillSummary, ListedObject };
 
@@ -207,7 +212,12 @@ async function main(): Promise<void> {
     .description(
       'Embed catalogue images that have no item or no vector for a model, without racing live events',
     )
-    .requiredOption('--bucket <name>', 'catalogue bucket')
+    .option('--bucket <name>', 'catalogue bucket (required without --distributed)')
+    .option(
+      '--distributed',
+      "run in AWS: start the stack's re-embedding state machine (a Distributed Map of Lambda batches) and follow it",
+    )
+    .option('--stack <name>', 'with --distributed: the deployed stack')
     .option('--prefix <prefix>', 'list only keys under this prefix', CATALOGUE_PREFIX)
     .option('--concurrency <n>', 'objects handled at the same time', positiveInteger, 4)
     .option(
@@ -222,13 +232,22 @@ async function main(): Promise<void> {
     )
     .parse();
   const options = program.opts<{
-    bucket: string;
+    bucket?: string;
+    distributed?: boolean;
+    stack?: string;
     prefix: string;
     concurrency: number;
     model?: string[];
     itemsTable?: string;
     reconcile?: boolean;
   }>();
+  if (options.distributed) {
+    const stack = options.stack ?? program.error('error: --distributed needs --stack <name>');
+    // In Lambda a model is one the function has (the model layer, EXTRA_MODEL_MANIFESTS): by id.
+    process.exitCode = await distributedMain({ stack, models: options.model ?? [] });
+    return;
+  }
+  const bucket = options.bucket ?? program.error('error: --bucket is required (or --distributed --stack)');
   const itemsTable =
     options.itemsTable ??
     optionalEnv(ENV.ITEMS_TABLE) ??
@@ -261,7 +280,7 @@ async function main(): Promise<void> {
     summary = await backfill(
       { ...ingestDeps, listing: s3Listing(s3Client()) },
       {
-        bucket: options.bucket,
+        bucket,
         prefix: options.prefix,
         concurrency: options.concurrency,
         reconcile: options.reconcile === true,
@@ -278,6 +297,36 @@ async function main(): Promise<void> {
   for (const failure of failures) process.stderr.write(`failed: ${JSON.stringify(failure)}\n`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   process.exitCode = summary.failed > 0 ? 2 : 0;
+}
+
+/** Starts the stack's re-embedding, follows it with a progress bar, prints the summary; the exit code. */
+export async function distributedMain(
+  options: { stack: string; models: string[] },
+  client: StepFunctions = new SFNClient({}),
+  stream: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  const bar = new SingleBar({
+    stream,
+    format: 'reembed [{bar}] {value}/{total} objects | {failed} failed | {duration_formatted}',
+    hideCursor: true,
+  });
+  bar.start(0, 0, { failed: 0 });
+  let summary: DistributedSummary;
+  try {
+    summary = await runDistributed(client, {
+      stack: options.stack,
+      models: options.models,
+      onStarted: ({ executionArn }) => stream.write(`started ${executionArn}\n`),
+      onProgress: ({ total, done, failed }) => {
+        bar.setTotal(total);
+        bar.update(done, { failed });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return summary.status === 'SUCCEEDED' ? 0 : 2;
 }
 
 if (require.main === module) {

@@ -250,6 +250,18 @@ export class Reembedding extends Construct {
           'The Distributed Map runs each batch as a child execution of this state machine: executions of itself only, whose names Step Functions chooses.',
       });
     Validations.of(this.stateMachine).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${stack.resolve((props.bucket.node.defaultChild as CfnResource).logicalId)}.Arn>/${REEMBED_RESULTS_PREFIX}*]`,
+      reason: `The ResultWriter writes each execution's result files under ${REEMBED_RESULTS_PREFIX} only; Step Functions names them.`,
+    });
+    // An imported report bucket has no logical id; its ARN is then a literal in the finding.
+    const reports = props.inventory?.bucket.node.defaultChild as CfnResource | undefined;
+    if (props.inventory && reports)
+      Validations.of(this.stateMachine).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${stack.resolve(reports.logicalId)}.Arn>/${inventoryPrefix(props.inventory)}*]`,
+        reason:
+          'The inventory reader reads the report folder only: its manifest and the data files it names.',
+      });
+    Validations.of(this.stateMachine).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and related, xray:PutTraceSegments): these actions support no resource-level permissions.',

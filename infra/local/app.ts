@@ -18,9 +18,9 @@ import {
   STATS_TABLE,
 } from '../../functions/contract/storage';
 import { UserIdSchema } from '../../functions/domain/event-schema';
-import type { ReembedBatchResult } from '../../functions/handlers/reembed';
 import { defaultManifestPath } from '../../functions/embedding/embedder';
 import { loadManifest, type ModelManifest } from '../../functions/embedding/model-manifest';
+import type { ReembedBatchResult } from '../../functions/handlers/reembed';
 import type { Authorize } from './api-gateway';
 import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
 import { createLocalIssuer, type LocalIssuer } from './auth';
@@ -94,6 +94,11 @@ export interface LocalApp {
    * the reembed function (no local engine runs a Distributed Map: the caller lists and batches).
    */
   reembed(batch: ListedBatchEvent): Promise<ReembedBatchResult>;
+  /**
+   * Runs `work` with the bucket's notifications off: objects put meanwhile reach no queue, like a
+   * bucket filled before the stack existed (what a backfill or a re-embedding then finds).
+   */
+  withoutNotifications<T>(work: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -173,7 +178,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     visibilityTimeoutMs: options.visibilityTimeoutMs ?? 2000,
     concurrency: options.embedConcurrency ?? 1,
   });
-  const unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
+  let unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
   const eventsStream = new LocalStreamConsumer({
     endpoint: stack.endpoints.dynamodb,
     tableName: stack.tables[EVENTS_TABLE.id] as string,
@@ -207,6 +212,14 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       : {}),
     compact: () => host.compact({ Records: [] } as DynamoDBStreamEvent),
     reembed: (batch) => host.reembed(batch, lambdaContext('reembed', { timeoutMs: 900_000 })),
+    async withoutNotifications(work) {
+      unroute();
+      try {
+        return await work();
+      } finally {
+        unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
+      }
+    },
     ...(host.processes ? { processes: host.processes } : {}),
     ...(host.traces ? { traces: host.traces } : {}),
     async stop() {
