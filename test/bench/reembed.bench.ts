@@ -10,6 +10,7 @@
  * has 3008 MB, ~1.7 vCPU; the model runs one intra-op thread), and list prices of us-east-1; every
  * assumption is printed. The last stdout line is a JSON summary. Nothing is asserted on time.
  */
+import { loadavg } from 'node:os';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
       embedded += result.counts.embedded;
     }
     const seconds = (performance.now() - started) / 1000;
+    const loadAverage = loadavg()[0] ?? 0;
     if (embedded !== ITEMS) throw new Error(`only ${embedded} of ${ITEMS} images were embedded`);
     const repository = new CatalogueRepository(
       createLocalDynamoDbClient(stack.endpoints.dynamodb),
@@ -165,6 +167,8 @@ async function main(): Promise<void> {
       per_image_ms: round(msPerImage, 1),
       rerun_per_image_ms: round(rerunMsPerImage, 2),
       cold_batch_ms: round(coldBatchMs),
+      /** Over the last minute of the run: above the core count, other work inflated per_image_ms. */
+      load_average_1m: round(loadAverage),
       batch_ms: batchMs.map((ms) => round(ms)),
       projections,
       assumptions,
