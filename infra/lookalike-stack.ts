@@ -9,6 +9,7 @@ import { InterestTracking } from './constructs/interest-tracking';
 import { ModelLayers } from './constructs/model-layers';
 import { Observability } from './constructs/observability';
 import { type JwtSettings, RecommendationsApi, type ServingBackend } from './constructs/recommendations-api';
+import { Reembedding, type ReembeddingProps } from './constructs/reembedding';
 
 export interface LookalikeStackProps extends StackProps {
   /**
@@ -42,6 +43,15 @@ export interface LookalikeStackProps extends StackProps {
   readonly halfLifeDays?: number;
   /** Alarms notify this topic. @default a new SNS topic (subscribe to it after deploying) */
   readonly alarmTopic?: ITopic;
+  /**
+   * The distributed re-embedding (`npm run backfill -- --distributed`): batches at once, tolerated
+   * failures, retries, and an S3 Inventory report to read instead of listing the catalogue prefix.
+   * @default 50 batches at once, 100 keys a batch, 1% tolerated failures, 4 retries, listing
+   */
+  readonly reembedding?: Pick<
+    ReembeddingProps,
+    'maxConcurrency' | 'maxItemsPerBatch' | 'toleratedFailurePercentage' | 'retryAttempts' | 'inventory'
+  >;
 }
 
 /** Composes Lookalike's capabilities; the props are the knobs a user turns. */
@@ -50,6 +60,7 @@ export class LookalikeStack extends Stack {
   public readonly ingestion: CatalogueIngestion;
   public readonly tracking: InterestTracking;
   public readonly api: RecommendationsApi;
+  public readonly reembedding: Reembedding;
   public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: LookalikeStackProps = {}) {
@@ -105,6 +116,14 @@ export class LookalikeStack extends Stack {
       userClaim: props.userClaim,
       allowedOrigins: props.allowedOrigins,
     });
+    this.reembedding = new Reembedding(this, 'Reembedding', {
+      ...props.reembedding,
+      itemsTable,
+      bucket: this.ingestion.bucket,
+      layers: this.layers,
+      vectorIndex,
+      removalPolicy,
+    });
     this.observability = new Observability(this, 'Observability', {
       functions: {
         Embed: this.ingestion.embedFunction.function,
@@ -119,6 +138,7 @@ export class LookalikeStack extends Stack {
         CoEngagement: this.tracking.coEngagementDeadLetters,
       },
       api: this.api.api,
+      stateMachines: { Reembedding: this.reembedding.stateMachine },
       alarmTopic: props.alarmTopic,
       createAlarmTopic: props.alarmTopic === undefined,
     });

@@ -26,6 +26,9 @@ export const ENV = {
   VECTOR_INDEX_MODEL_ID: 'VECTOR_INDEX_MODEL_ID',
   VECTOR_INDEX_DIMENSION: 'VECTOR_INDEX_DIMENSION',
 
+  // reembed: keys of one batch handled at once.
+  REEMBED_KEY_CONCURRENCY: 'REEMBED_KEY_CONCURRENCY',
+
   // Interest profiles: track and recommend must fold them with the same settings.
   HALF_LIFE_DAYS: 'HALF_LIFE_DAYS',
   EVENT_WEIGHTS: 'EVENT_WEIGHTS',

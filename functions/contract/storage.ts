@@ -91,6 +91,12 @@ export const CATALOGUE_PREFIX = 'catalogue/';
 /** Where the compactor writes index snapshots (`index/<modelId>/...`) and their pointer. */
 export const INDEX_PREFIX = 'index/';
 
+/**
+ * Where the distributed re-embedding's Distributed Map writes its results (each batch's counts):
+ * outside CATALOGUE_PREFIX, so that writing them notifies nothing.
+ */
+export const REEMBED_RESULTS_PREFIX = 'reembed-results/';
+
 /** The image extensions that make an object under the prefix an item. */
 export const IMAGE_EXTENSIONS = [
   'jpg',

@@ -173,6 +173,36 @@ export const FUNCTION_ENV = {
       };
     }),
 
+  /** The distributed re-embedding's batch function: the embed function's knobs, and the bucket it lists. */
+  reembed: z
+    .object({
+      [ENV.ITEMS_TABLE]: required(),
+      [ENV.CATALOGUE_BUCKET]: required(),
+      [ENV.MAX_IMAGE_BYTES]: number(DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
+      [ENV.EXTRA_MODEL_MANIFESTS]: list(),
+      [ENV.VECTOR_INDEX_ATTRIBUTE]: optional(),
+      [ENV.VECTOR_INDEX_MODEL_ID]: optional(),
+      [ENV.VECTOR_INDEX_DIMENSION]: number(0, { min: 0 }),
+      [ENV.REEMBED_KEY_CONCURRENCY]: number(2, { min: 1, max: 16 }),
+      ...modelFields,
+    })
+    .transform((env) => {
+      const attribute = env[ENV.VECTOR_INDEX_ATTRIBUTE];
+      const modelId = env[ENV.VECTOR_INDEX_MODEL_ID];
+      return {
+        itemsTable: env[ENV.ITEMS_TABLE],
+        bucket: env[ENV.CATALOGUE_BUCKET],
+        maxImageBytes: env[ENV.MAX_IMAGE_BYTES],
+        /** The manifests besides the active one that a batch may ask for by model id. */
+        extraManifests: env[ENV.EXTRA_MODEL_MANIFESTS],
+        activeManifest: env[ENV.LOOKALIKE_MODEL_MANIFEST],
+        vectorIndex:
+          attribute && modelId ? { attribute, modelId, dim: env[ENV.VECTOR_INDEX_DIMENSION] } : undefined,
+        /** Keys of a batch handled at once: downloads and writes overlap the CNN. */
+        keyConcurrency: env[ENV.REEMBED_KEY_CONCURRENCY],
+      };
+    }),
+
   track: z
     .object({
       [ENV.EVENTS_TABLE]: required(),

@@ -9,6 +9,7 @@ import type { VectorIndexTarget } from '../adapters/dynamodb/item-table';
 import { S3ObjectStore } from '../adapters/s3/object-store';
 import type { IngestDeps } from '../app/ingest';
 import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../embedding/embedder';
+import { loadManifest } from '../embedding/model-manifest';
 
 export interface IngestConfig {
   /** The Items table's name. */
@@ -46,4 +47,31 @@ export async function createIngestDeps(config: IngestConfig): Promise<IngestDeps
     objects: new S3ObjectStore(config.clients.s3, maxBytes),
     embedders,
   };
+}
+
+/** A model id the function has no manifest for: retrying cannot help. */
+export class UnknownModel extends Error {
+  readonly code = 'unknown_model';
+  constructor(
+    readonly modelIds: readonly string[],
+    readonly known: readonly string[],
+  ) {
+    super(`no manifest for model ${modelIds.join(', ')} (known: ${known.join(', ') || 'none'})`);
+    this.name = 'UnknownModel';
+  }
+}
+
+/**
+ * The manifests to embed with for these model ids, among the `known` ones (the active model first):
+ * the active model, then each requested one. No ids: every known model, as the embed function does.
+ * The active model always comes first, so that an item first written by a re-embedding is complete
+ * in the space the API serves; an item that already has its vector does not pay for it again.
+ */
+export function manifestsForModels(known: readonly string[], modelIds: readonly string[]): string[] {
+  if (modelIds.length === 0) return [...known];
+  const byId = new Map(known.map((path) => [loadManifest(path).manifest.modelId, path]));
+  const unknown = modelIds.filter((id) => !byId.has(id));
+  if (unknown.length > 0) throw new UnknownModel(unknown, [...byId.keys()]);
+  const [active] = known;
+  return [...new Set([...(active ? [active] : []), ...modelIds.map((id) => byId.get(id) as string)])];
 }

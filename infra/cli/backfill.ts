@@ -6,45 +6,37 @@
  * item. With --reconcile it also applies what lost notifications would have: objects whose content or
  * metadata changed are ingested again, and items whose image vanished are tombstoned.
  * Progress goes to stderr; one summary JSON line goes to stdout.
+ *
+ * `npm run backfill -- --distributed --stack <name> [--model <id>]...` does the same in AWS, at scale:
+ * it starts the stack's re-embedding state machine and follows it (infra/cli/distributed-backfill.ts).
  */
 
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import {
-  type IngestDeps,
-  type IngestOutcome,
-  ingest,
-  ingestObject,
-  removeSource,
-} from '../../functions/app/ingest';
-import type { ObjectChange } from '../../functions/app/ports';
+  type BackfillSummary,
+  backfillListedObject,
+  type ListedObject,
+  newestSequencer,
+} from '../../functions/app/backfill';
+import { type IngestDeps, removeSource } from '../../functions/app/ingest';
 import { ENV } from '../../functions/contract/environment';
 import { CATALOGUE_PREFIX } from '../../functions/contract/storage';
 import type { CatalogueItem } from '../../functions/domain/catalogue-item';
-import {
-  type CatalogueObject,
-  catalogueObjectFromKey,
-  normaliseSequencer,
-  reconciledSequencer,
-} from '../../functions/domain/catalogue-key';
+import { catalogueObjectFromKey, reconciledSequencer } from '../../functions/domain/catalogue-key';
 import { isDomainError } from '../../functions/domain/errors';
 import { DEFAULT_IMAGE_LIMITS, defaultManifestPath } from '../../functions/embedding/embedder';
 import { loadManifest } from '../../functions/embedding/model-manifest';
 import { dynamoClient, s3Client } from '../../functions/platform/clients';
 import { listEnv, numberEnv, optionalEnv } from '../../functions/platform/env';
 import { createIngestDeps, vectorIndexTarget } from '../../functions/wiring/ingest';
+import { type DistributedSummary, runDistributed, type StepFunctions } from './distributed-backfill';
 
-/** One entry of a bucket listing. */
-export interface ListedObject {
-  key: string;
-  /** Without quotes. */
-  etag?: string;
-  size?: number;
-  lastModified?: Date;
-}
+export type { BackfillSummary, ListedObject };
 
 /** Lists a bucket: a port, so a test can hand the backfill a listing taken at another moment. */
 export interface ObjectListing {
@@ -75,29 +67,7 @@ export interface BackfillOptions {
   reconcile?: boolean;
 }
 
-export interface BackfillSummary {
-  listed: number;
-  /** Items written from scratch (every target model). */
-  embedded: number;
-  /** Vectors added to ready items that missed a target model. */
-  added_vectors: number;
-  /** Nothing to do: up to date, not a catalogue image, deleted, or owned by a newer event. */
-  skipped: number;
-  rejected: number;
-  failed: number;
-  /** Reconcile: items ingested again because the bucket holds other content, metadata or copy. */
-  updated: number;
-  /** Reconcile: items tombstoned because their image is no longer in the bucket. */
-  removed: number;
-}
-
-/**
- * The sequencer of a backfilled create: the lowest there is. S3 sequencers only order events of one
- * key, and the backfill has none, so it claims to be older than every real event: a real create,
- * replace or delete of the key, processed before or after, always wins (the writes are conditional on
- * `stored.sequencer < incoming.sequencer`), and a tombstone can never be overwritten by it.
- */
-export const BACKFILL_SEQUENCER = '0';
+export { BACKFILL_SEQUENCER } from '../../functions/app/backfill';
 
 export function s3Listing(client: S3Client, pageSize = 1000): ObjectListing {
   return {
@@ -145,38 +115,6 @@ export async function backfill(deps: BackfillDeps, options: BackfillOptions): Pr
     options.onFailure?.({ key, error: describeError(error) });
   };
 
-  /** What reconciling one listed object with its item adds to the summary; undefined: nothing to do. */
-  const reconcileObject = async (
-    object: CatalogueObject,
-    listed: ListedObject,
-    stored: CatalogueItem,
-  ): Promise<Partial<BackfillSummary> | undefined> => {
-    const modifiedAt = listed.lastModified?.getTime();
-    if (stored.source.key === listed.key) {
-      if (isUpToDate(stored, listed)) return undefined;
-      // Not stale even for a tombstone: a listed key that HEAD still finds was put again after it.
-      return counted(
-        await ingestObject(deps, object, {
-          bucket: options.bucket,
-          key: listed.key,
-          sequencer: reconciledSequencer(newestSequencer(stored, listed.key), now()),
-          eventAt: modifiedAt ?? now(),
-        }),
-      );
-    }
-    // Another copy of the item (another folder or extension): it takes over only if it was created
-    // after the item's image, exactly as its lost notification would have; otherwise it is older.
-    if (modifiedAt === undefined || modifiedAt <= stored.source.eventAt) return undefined;
-    return counted(
-      await ingestObject(deps, object, {
-        bucket: options.bucket,
-        key: listed.key,
-        sequencer: normaliseSequencer(BACKFILL_SEQUENCER),
-        eventAt: modifiedAt,
-      }),
-    );
-  };
-
   /** Reconcile: tombstones the item if its image is gone (its delete notification was lost). */
   const removeIfVanished = async (entry: Pick<CatalogueItem, 'itemId' | 'status' | 'source'>) => {
     const { key } = entry.source;
@@ -196,50 +134,12 @@ export async function backfill(deps: BackfillDeps, options: BackfillOptions): Pr
   };
 
   /** What one object adds to the summary. */
-  const backfillObject = async (listed: ListedObject): Promise<Partial<BackfillSummary>> => {
-    const object = catalogueObjectFromKey(listed.key);
-    if (!object) return { skipped: 1 };
-    if (options.reconcile) listedKeys.add(listed.key);
-    const stored = await deps.repository.get(object.itemId);
-    if (!stored) {
-      // HEAD pins the exact version (when the bucket is versioned) so the etag matches the bytes read.
-      const head = await deps.objects.head(options.bucket, listed.key);
-      if (!head) return { skipped: 1 };
-      const result = await ingest(deps, listedObjectCreated(options.bucket, listed, head));
-      if (result.outcome === 'ready') return { embedded: 1 };
-      return result.outcome === 'rejected' ? { rejected: 1 } : { skipped: 1 };
-    }
-    if (options.reconcile) {
-      const reconciled = await reconcileObject(object, listed, stored);
-      if (reconciled) return reconciled;
-    }
-    // Deleted: a stale listing and a lost re-put notification look alike here; only a real event
-    // (e.g. CopyObject onto itself) or a reconcile may bring the item back. Rejected: already judged
-    // on this content.
-    if (stored.status !== 'ready') return { skipped: 1 };
-    // Another object holds this item id, or the content changed and its own event is on the way.
-    if (stored.source.key !== listed.key || !listed.etag || stored.source.etag !== listed.etag)
-      return { skipped: 1 };
-    const missing = deps.embedders.filter((embedder) => stored.vectors[embedder.modelId] === undefined);
-    if (missing.length === 0) return { skipped: 1 };
-    const bytes = await deps.objects.read(options.bucket, listed.key, stored.source.versionId);
-    if (!bytes) return { skipped: 1 };
-    let added = 0;
-    for (const embedder of missing) {
-      const { vector } = await embedder.embed(bytes);
-      // Conditional on the item still holding this content from this event: never touches newer state.
-      if (
-        await deps.repository.addVectorIfCurrent(
-          object.itemId,
-          embedder.modelId,
-          vector,
-          stored.source,
-          now(),
-        )
-      )
-        added++;
-    }
-    return added > 0 ? { added_vectors: added } : { skipped: 1 };
+  const backfillObject = async (listed: ListedObject) => {
+    if (options.reconcile && catalogueObjectFromKey(listed.key)) listedKeys.add(listed.key);
+    const { counts } = await backfillListedObject(deps, options.bucket, listed, {
+      reconcile: options.reconcile === true,
+    });
+    return counts;
   };
 
   const worker = async (iterator: AsyncIterator<ListedObject>) => {
@@ -276,64 +176,9 @@ export async function backfill(deps: BackfillDeps, options: BackfillOptions): Pr
   return summary;
 }
 
-/** How a reconciled object counts in the summary. */
-function counted(result: IngestOutcome): Partial<BackfillSummary> {
-  switch (result.outcome) {
-    case 'ready':
-    case 'metadata_updated':
-      return { updated: 1 };
-    case 'rejected':
-    case 'update_rejected':
-      return { rejected: 1 };
-    default:
-      return { skipped: 1 };
-  }
-}
-
-/**
- * The item holds the listed object as it is now: same content (or the replacement that failed
- * there), and no write to the key since. A listing's time has whole seconds at best, so a metadata
- * change in the second of the item's own event goes unnoticed.
- */
-function isUpToDate(stored: CatalogueItem, listed: ListedObject): boolean {
-  if (stored.status === 'deleted' || !listed.etag) return false;
-  const failed = stored.lastUpdateError?.key === listed.key ? stored.lastUpdateError : undefined;
-  if (stored.source.etag !== listed.etag && failed?.etag !== listed.etag) return false;
-  const appliedAt = Math.max(stored.source.eventAt, failed?.eventAt ?? 0);
-  return listed.lastModified === undefined || listed.lastModified.getTime() <= appliedAt;
-}
-
-/** The newest sequencer the item holds for `key`: its image's, or that of a failed replacement. */
-function newestSequencer(stored: CatalogueItem, key: string): string {
-  const failed = stored.lastUpdateError?.key === key ? stored.lastUpdateError.sequencer : '';
-  if (failed > stored.source.sequencer) return failed;
-  return stored.source.sequencer;
-}
-
 function describeError(error: unknown): string {
   if (isDomainError(error)) return `${error.code}: ${error.message}`;
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** The creation of an object found by listing, ordered below every real event. */
-function listedObjectCreated(
-  bucket: string,
-  listed: ListedObject,
-  head: { etag?: string; size?: number; versionId?: string },
-): ObjectChange {
-  const etag = head.etag ?? listed.etag;
-  // Only compared with events of other keys that map to the same item id: the object's own age.
-  const eventTime = listed.lastModified?.getTime();
-  return {
-    kind: 'created',
-    bucket,
-    key: listed.key,
-    sequencer: BACKFILL_SEQUENCER,
-    size: head.size ?? listed.size ?? 0,
-    ...(etag ? { etag } : {}),
-    ...(head.versionId ? { versionId: head.versionId } : {}),
-    ...(eventTime ? { eventTime } : {}),
-  };
 }
 
 const stripQuotes = (etag: string) => etag.replace(/^"|"$/g, '');
@@ -367,7 +212,12 @@ async function main(): Promise<void> {
     .description(
       'Embed catalogue images that have no item or no vector for a model, without racing live events',
     )
-    .requiredOption('--bucket <name>', 'catalogue bucket')
+    .option('--bucket <name>', 'catalogue bucket (required without --distributed)')
+    .option(
+      '--distributed',
+      "run in AWS: start the stack's re-embedding state machine (a Distributed Map of Lambda batches) and follow it",
+    )
+    .option('--stack <name>', 'with --distributed: the deployed stack')
     .option('--prefix <prefix>', 'list only keys under this prefix', CATALOGUE_PREFIX)
     .option('--concurrency <n>', 'objects handled at the same time', positiveInteger, 4)
     .option(
@@ -382,13 +232,22 @@ async function main(): Promise<void> {
     )
     .parse();
   const options = program.opts<{
-    bucket: string;
+    bucket?: string;
+    distributed?: boolean;
+    stack?: string;
     prefix: string;
     concurrency: number;
     model?: string[];
     itemsTable?: string;
     reconcile?: boolean;
   }>();
+  if (options.distributed) {
+    const stack = options.stack ?? program.error('error: --distributed needs --stack <name>');
+    // In Lambda a model is one the function has (the model layer, EXTRA_MODEL_MANIFESTS): by id.
+    process.exitCode = await distributedMain({ stack, models: options.model ?? [] });
+    return;
+  }
+  const bucket = options.bucket ?? program.error('error: --bucket is required (or --distributed --stack)');
   const itemsTable =
     options.itemsTable ??
     optionalEnv(ENV.ITEMS_TABLE) ??
@@ -421,7 +280,7 @@ async function main(): Promise<void> {
     summary = await backfill(
       { ...ingestDeps, listing: s3Listing(s3Client()) },
       {
-        bucket: options.bucket,
+        bucket,
         prefix: options.prefix,
         concurrency: options.concurrency,
         reconcile: options.reconcile === true,
@@ -438,6 +297,36 @@ async function main(): Promise<void> {
   for (const failure of failures) process.stderr.write(`failed: ${JSON.stringify(failure)}\n`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   process.exitCode = summary.failed > 0 ? 2 : 0;
+}
+
+/** Starts the stack's re-embedding, follows it with a progress bar, prints the summary; the exit code. */
+export async function distributedMain(
+  options: { stack: string; models: string[] },
+  client: StepFunctions = new SFNClient({}),
+  stream: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  const bar = new SingleBar({
+    stream,
+    format: 'reembed [{bar}] {value}/{total} objects | {failed} failed | {duration_formatted}',
+    hideCursor: true,
+  });
+  bar.start(0, 0, { failed: 0 });
+  let summary: DistributedSummary;
+  try {
+    summary = await runDistributed(client, {
+      stack: options.stack,
+      models: options.models,
+      onStarted: ({ executionArn }) => stream.write(`started ${executionArn}\n`),
+      onProgress: ({ total, done, failed }) => {
+        bar.setTotal(total);
+        bar.update(done, { failed });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return summary.status === 'SUCCEEDED' ? 0 : 2;
 }
 
 if (require.main === module) {

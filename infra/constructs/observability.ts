@@ -4,6 +4,7 @@ import {
   Alarm,
   ComparisonOperator,
   type IAlarmAction,
+  MathExpression,
   Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -11,12 +12,15 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
 export interface ObservabilityProps {
   readonly functions: Record<string, IFunction>;
   readonly deadLetterQueues: Record<string, IQueue>;
   readonly api: HttpApi;
+  /** Each gets an alarm on failed (or timed-out) executions. @default none */
+  readonly stateMachines?: Record<string, IStateMachine>;
   /** Where alarms notify. @default the topic made by `createAlarmTopic`, or none */
   readonly alarmTopic?: ITopic;
   /** Create an SNS topic for the alarms when none is given. @default false */
@@ -76,6 +80,26 @@ export class Observability extends Construct {
         new Alarm(this, `${name}Throttles`, {
           alarmDescription: `${name} function throttles`,
           metric: fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+    for (const [name, stateMachine] of Object.entries(props.stateMachines ?? {})) {
+      add(
+        new Alarm(this, `${name}FailedExecutions`, {
+          alarmDescription: `${name} executions that failed or timed out (an operator's abort is not alarmed): see the execution's map run and its results in S3`,
+          metric: new MathExpression({
+            expression: 'failed + timedOut',
+            usingMetrics: {
+              failed: stateMachine.metricFailed({ statistic: 'Sum' }),
+              timedOut: stateMachine.metricTimedOut({ statistic: 'Sum' }),
+            },
+            period: Duration.minutes(5),
+            label: `${name} failed executions`,
+          }),
           threshold: 1,
           comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: 1,

@@ -1,13 +1,14 @@
 /**
  * The whole system on local stand-ins: storage from the harness, the real handlers wired exactly as
  * the stack wires them (S3 -> queue -> embed; HTTP API routes -> track / recommend; a compactor;
- * the Events stream -> co-engagement), with the environment the stack gives each function. Used by `npm start` and integration tests.
+ * the Events stream -> co-engagement; the re-embedding's batch function, called with a batch), with the environment the stack gives each function. Used by `npm start` and integration tests.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { ListedBatchEvent } from '../../functions/adapters/s3/listed-batch';
 import { ENV, RESOURCE_ENV } from '../../functions/contract/environment';
 import {
   CO_ENGAGEMENT_STREAM,
@@ -19,6 +20,7 @@ import {
 import { UserIdSchema } from '../../functions/domain/event-schema';
 import { defaultManifestPath } from '../../functions/embedding/embedder';
 import { loadManifest, type ModelManifest } from '../../functions/embedding/model-manifest';
+import type { ReembedBatchResult } from '../../functions/handlers/reembed';
 import type { Authorize } from './api-gateway';
 import { type ApiHandler, type ApiHandlers, startApiServer } from './api-server';
 import { createLocalIssuer, type LocalIssuer } from './auth';
@@ -87,6 +89,16 @@ export interface LocalApp {
   readonly traces?: XRayCollector;
   /** Writes an index snapshot now, as the compactor does after a burst of item changes. */
   compact(): Promise<void>;
+  /**
+   * Runs one batch of the distributed re-embedding, as the state machine's Distributed Map invokes
+   * the reembed function (no local engine runs a Distributed Map: the caller lists and batches).
+   */
+  reembed(batch: ListedBatchEvent): Promise<ReembedBatchResult>;
+  /**
+   * Runs `work` with the bucket's notifications off: objects put meanwhile reach no queue, like a
+   * bucket filled before the stack existed (what a backfill or a re-embedding then finds).
+   */
+  withoutNotifications<T>(work: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -166,7 +178,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     visibilityTimeoutMs: options.visibilityTimeoutMs ?? 2000,
     concurrency: options.embedConcurrency ?? 1,
   });
-  const unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
+  let unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
   const eventsStream = new LocalStreamConsumer({
     endpoint: stack.endpoints.dynamodb,
     tableName: stack.tables[EVENTS_TABLE.id] as string,
@@ -199,6 +211,15 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       ? { authorize: options.authorize ?? issuer?.authorize }
       : {}),
     compact: () => host.compact({ Records: [] } as DynamoDBStreamEvent),
+    reembed: (batch) => host.reembed(batch, lambdaContext('reembed', { timeoutMs: 900_000 })),
+    async withoutNotifications(work) {
+      unroute();
+      try {
+        return await work();
+      } finally {
+        unroute = routeObjectEvents(stack.s3, queue, { bucket: stack.bucket });
+      }
+    },
     ...(host.processes ? { processes: host.processes } : {}),
     ...(host.traces ? { traces: host.traces } : {}),
     async stop() {
@@ -220,6 +241,7 @@ interface FunctionHost {
   readonly recommend: ApiHandler;
   readonly compact: (event: DynamoDBStreamEvent) => Promise<void>;
   readonly coEngagement: (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
+  readonly reembed: (batch: ListedBatchEvent, context: Context) => Promise<ReembedBatchResult>;
   readonly processes?: readonly LambdaProcess[];
   readonly traces?: XRayCollector;
   stop(): Promise<void>;
@@ -231,12 +253,13 @@ interface FunctionHost {
  */
 async function hostSources(environment: Record<string, string>): Promise<FunctionHost> {
   Object.assign(process.env, environment);
-  const [embed, track, recommend, compact, coEngagement, clients] = await Promise.all([
+  const [embed, track, recommend, compact, coEngagement, reembed, clients] = await Promise.all([
     runAsFunction('embed', () => import('../../functions/handlers/embed')),
     runAsFunction('track', () => import('../../functions/handlers/track')),
     runAsFunction('recommend', () => import('../../functions/handlers/recommend')),
     runAsFunction('compact', () => import('../../functions/handlers/compact')),
     runAsFunction('co-engagement', () => import('../../functions/handlers/co-engagement')),
+    runAsFunction('reembed', () => import('../../functions/handlers/reembed')),
     import('../../functions/platform/clients'),
   ]);
   signAsCurrentFunction(clients.s3Client());
@@ -249,6 +272,7 @@ async function hostSources(environment: Record<string, string>): Promise<Functio
     compact: (event) => runAsFunction('compact', () => compact.handler(event)),
     coEngagement: (event, context) =>
       runAsFunction('co-engagement', () => coEngagement.handler(event, context)),
+    reembed: (batch, context) => runAsFunction('reembed', () => reembed.handler(batch, context)),
     stop: async () => undefined,
   };
 }
@@ -294,12 +318,13 @@ async function hostArtefacts(
     if (!found) throw new Error(`the stack has no ${name} function`);
     return found;
   };
-  const [embed, track, recommend, compact, coEngagement] = [
+  const [embed, track, recommend, compact, coEngagement, reembed] = [
     'embed',
     'track',
     'recommend',
     'compact',
     'co-engagement',
+    'reembed',
   ].map(byName) as LambdaProcess[];
   return {
     embed: (event, context) => (embed as LambdaProcess).invoke(event, context),
@@ -307,6 +332,7 @@ async function hostArtefacts(
     recommend: (event, context) => (recommend as LambdaProcess).invoke(event, context),
     compact: (event) => (compact as LambdaProcess).invoke(event),
     coEngagement: (event, context) => (coEngagement as LambdaProcess).invoke(event, context),
+    reembed: (batch, context) => (reembed as LambdaProcess).invoke(batch, context),
     processes,
     traces: xray,
     stop: stopAll,

@@ -33,6 +33,7 @@ describe('the deployed bundles, run as Lambda runs them', () => {
       'compact',
       'embed',
       'recommend',
+      'reembed',
       'track',
     ]);
     for (const p of processes) {

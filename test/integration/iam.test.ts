@@ -1,14 +1,15 @@
 /**
  * The local twin enforces the IAM of the stack `cdk deploy` creates. A full run of every path
  * (upload, overwrite, metadata copy, delete, versioned delete, embed, compact, events, import, lists,
- * a refold on read, similar, search, item, erase, backfill) must be granted call by call, and every grant in the
+ * a refold on read, similar, search, item, erase, backfill, a re-embedding batch) must be granted call by call, and every grant in the
  * template must be used by that run or carry a stated reason.
  */
 import { readFileSync } from 'node:fs';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { CopyObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
+import { reconciledSequencer } from '../../functions/domain/catalogue-key';
 import { Embedder } from '../../functions/embedding/embedder';
 import { dynamoClient, s3Client } from '../../functions/platform/clients';
 import { backfill, s3Listing } from '../../infra/cli/backfill';
@@ -161,6 +162,46 @@ describe('the stack as deployed, with IAM enforced', () => {
     );
     expect(summary.failed).toBe(0);
 
+    // A batch of the distributed re-embedding, with the reembed function's role: an image put with
+    // no notification (no item yet), an item that misses the active model's vector (it was folded
+    // with a retired model), and a key deleted since the listing.
+    const fresh = 'catalogue/cat-0/iam-unnotified.png';
+    await local.app.withoutNotifications(() => local.upload(fresh, readFileSync(images[5]?.file as string)));
+    const operatorItems = new CatalogueRepository(
+      createLocalDynamoDbClient(local.app.stack.endpoints.dynamodb),
+      local.app.stack.tables.Items as string,
+    );
+    const folded = await operatorItems.get('iam-6');
+    if (folded?.status !== 'ready') throw new Error('iam-6 should be ready');
+    const active = local.app.manifest.modelId;
+    const { [active]: activeVector, ...others } = folded.vectors;
+    expect(
+      await operatorItems.putIfNewer(
+        {
+          ...folded,
+          vectors: { ...others, 'retired-model': activeVector as Float32Array },
+          source: { ...folded.source, sequencer: reconciledSequencer(folded.source.sequencer, Date.now()) },
+        },
+        Date.now(),
+      ),
+    ).toBe(true);
+    const listing = await s3().send(
+      new ListObjectsV2Command({ Bucket: local.app.stack.bucket, Prefix: 'catalogue/' }),
+    );
+    const batch = await local.app.reembed({
+      Items: [
+        ...(listing.Contents ?? []).map((object) => ({
+          Key: object.Key as string,
+          Etag: object.ETag as string,
+          Size: object.Size as number,
+          LastModified: Math.floor((object.LastModified as Date).getTime() / 1000),
+        })),
+        { Key: 'catalogue/cat-0/iam-deleted-since.png', Etag: '"0"', Size: 1, LastModified: 1 },
+      ],
+      BatchInput: { models: [], inventory: false },
+    });
+    expect(batch.counts).toMatchObject({ embedded: 1, added_vectors: 1, failed: 0 });
+
     // The co-engagement function consumes the Events stream the commits wrote.
     await local.app.eventsStream.drain();
     expect(local.app.iam.denials()).toEqual([]);
@@ -172,6 +213,13 @@ describe('the stack as deployed, with IAM enforced', () => {
     expect(unexplained).toEqual([]);
     // Every function made calls under its own role.
     const callers = new Set(local.app.iam.calls().map((call) => call.functionName));
-    expect([...callers].sort()).toEqual(['co-engagement', 'compact', 'embed', 'recommend', 'track']);
+    expect([...callers].sort()).toEqual([
+      'co-engagement',
+      'compact',
+      'embed',
+      'recommend',
+      'reembed',
+      'track',
+    ]);
   }, 300_000);
 });
