@@ -1,6 +1,6 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
-import type { CatalogueCoverage, SpaceCoverageCounts } from '../../app/rollout';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, paginateScan, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { SpaceCoverageCounts, SpaceVectors } from '../../app/rollout';
 import type { ItemRow } from './item-table';
 
 /**
@@ -8,7 +8,7 @@ import type { ItemRow } from './item-table';
  * the table (the vectors are read, since DynamoDB cannot project a map's keys alone): an operator's
  * command, never on a request path.
  */
-export class ItemSpaces implements CatalogueCoverage {
+export class ItemSpaces implements SpaceVectors {
   private readonly documents: DynamoDBDocumentClient;
 
   constructor(
@@ -36,5 +36,42 @@ export class ItemSpaces implements CatalogueCoverage {
       }
     }
     return counts;
+  }
+
+  /**
+   * Removes one model's vector from every row holding one, each a conditional update (a row deleted
+   * meanwhile is not recreated). The change feed is not stamped: no index serves a retired space.
+   */
+  async removeVectors(space: string): Promise<number> {
+    const names = { '#vectors': 'vectors', '#space': space };
+    let removed = 0;
+    for await (const page of paginateScan(
+      { client: this.documents },
+      {
+        TableName: this.tableName,
+        ProjectionExpression: 'itemId',
+        FilterExpression: 'attribute_exists(#vectors.#space)',
+        ExpressionAttributeNames: names,
+      },
+    )) {
+      for (const row of page.Items ?? []) {
+        try {
+          await this.documents.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: { itemId: row.itemId },
+              UpdateExpression: 'REMOVE #vectors.#space',
+              ConditionExpression: 'attribute_exists(#vectors.#space)',
+              ExpressionAttributeNames: names,
+            }),
+          );
+          removed++;
+        } catch (error) {
+          // Replaced meanwhile by a write without that vector: nothing left to remove.
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }
+    }
+    return removed;
   }
 }

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { SpaceSnapshot, SpaceSnapshots } from '../../app/rollout';
-import { CatalogueIndex, readPointer, type SnapshotPointer } from './snapshot-index';
+import { CatalogueIndex, readPointer, type SnapshotPointer, snapshotPrefix } from './snapshot-index';
 
 const summary = ({ count, watermark, createdAt }: SnapshotPointer): SpaceSnapshot => ({
   count,
@@ -25,5 +25,18 @@ export class S3SpaceSnapshots implements SpaceSnapshots {
     const catalogue = await CatalogueIndex.load({ ...this.deps, modelId: space, dim });
     const { pointer } = await catalogue.writeSnapshot(now);
     return summary(pointer);
+  }
+
+  /** Every object under the space's prefix, the pointer first, so no reader follows it to a deleted snapshot. */
+  async remove(space: string): Promise<void> {
+    const { s3, bucket } = this.deps;
+    const keys: string[] = [];
+    for await (const page of paginateListObjectsV2(
+      { client: s3 },
+      { Bucket: bucket, Prefix: snapshotPrefix(space) },
+    ))
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+    keys.sort((a, b) => Number(b.endsWith('/latest.json')) - Number(a.endsWith('/latest.json')));
+    for (const key of keys) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   }
 }

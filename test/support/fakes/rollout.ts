@@ -4,12 +4,12 @@
  * catalogue's coverage per space.
  */
 import type {
-  CatalogueCoverage,
   SpaceCoverageCounts,
   SpaceSnapshot,
   SpaceSnapshots,
   SpacesRegistry,
   SpacesState,
+  SpaceVectors,
   VersionedSpaces,
 } from '../../../functions/app/rollout';
 import { emptySpaces } from '../../../functions/app/rollout';
@@ -36,7 +36,7 @@ export interface CoverageItem {
   spaces: string[];
 }
 
-export class InMemoryCatalogueCoverage implements CatalogueCoverage {
+export class InMemoryCatalogueCoverage implements SpaceVectors {
   constructor(readonly items: Map<string, CoverageItem> = new Map()) {}
 
   async coverage(): Promise<SpaceCoverageCounts> {
@@ -47,6 +47,16 @@ export class InMemoryCatalogueCoverage implements CatalogueCoverage {
       for (const space of item.spaces) counts.withVector.set(space, (counts.withVector.get(space) ?? 0) + 1);
     }
     return counts;
+  }
+
+  async removeVectors(space: string): Promise<number> {
+    let removed = 0;
+    for (const item of this.items.values()) {
+      if (!item.spaces.includes(space)) continue;
+      item.spaces = item.spaces.filter((s) => s !== space);
+      removed++;
+    }
+    return removed;
   }
 }
 
@@ -69,5 +79,9 @@ export class InMemorySpaceSnapshots implements SpaceSnapshots {
     this.snapshots.set(space, snapshot);
     this.written.push(space);
     return snapshot;
+  }
+
+  async remove(space: string): Promise<void> {
+    this.snapshots.delete(space);
   }
 }
