@@ -21,6 +21,11 @@ export interface CatalogueCoverage {
 export interface SpaceVectors extends CatalogueCoverage {
   /** Removes `space`'s vector from every item holding one; the number of items changed. */
   removeVectors(space: string): Promise<number>;
+  /**
+   * Copies `space`'s vector of every ready item into the DynamoDB vector index's attribute (the
+   * `dynamodb-vector` backend's one index); the number of items written.
+   */
+  indexVectors(space: string, attribute: string): Promise<number>;
 }
 
 /** What a space's index snapshot says of itself. */
@@ -85,7 +90,7 @@ export interface DeployedSpaces {
 }
 
 export interface RolloutStatusDeps {
-  catalogue: CatalogueCoverage;
+  catalogue: SpaceVectors;
   snapshots: SpaceSnapshots;
   registry: SpacesRegistry;
 }
@@ -195,6 +200,8 @@ export const RETIRE_AFTER_MS = 7 * 86_400_000;
 export interface VectorIndexSpace {
   modelId: string;
   dim: number;
+  /** The top-level attribute the index is defined on. */
+  attribute: string;
 }
 
 export interface SwitchRequest {
@@ -211,6 +218,8 @@ export interface SwitchResult {
   to: string;
   coverage: number;
   snapshot: SpaceSnapshot;
+  /** With a DynamoDB vector index: items whose index attribute now holds the new space's vector. */
+  indexed?: number;
   /** The configuration change that makes the functions serve `to`. */
   deploy: { context: string; prop: string };
 }
@@ -284,6 +293,12 @@ async function switchTo(
         `run \`npm run backfill -- --model ${to}\` first, or --force to serve without the others`,
     );
   const snapshot = await deps.snapshots.write(to, model.dim, now);
+  // The vector index serves whatever its attribute holds: the new space's vectors go there before
+  // the deploy (the embed function writes it from the new space once deployed).
+  const indexed =
+    request.vectorIndex && request.vectorIndex.modelId !== to
+      ? await deps.catalogue.indexVectors(to, request.vectorIndex.attribute)
+      : undefined;
   const next: SpacesState = {
     active: to,
     previous: from,
@@ -298,7 +313,14 @@ async function switchTo(
       'registry_conflict',
       'another rollout changed the spaces registry meanwhile: run it again',
     );
-  return { from, to, coverage, snapshot, deploy: configurationFor(to) };
+  return {
+    from,
+    to,
+    coverage,
+    snapshot,
+    ...(indexed !== undefined ? { indexed } : {}),
+    deploy: configurationFor(to),
+  };
 }
 
 export interface RetireRequest {
@@ -314,7 +336,7 @@ export interface RetireRequest {
  * index's model.
  */
 export async function retireSpace(
-  deps: Omit<RolloutStatusDeps, 'catalogue'> & { catalogue: SpaceVectors },
+  deps: RolloutStatusDeps,
   deployed: DeployedSpaces,
   request: RetireRequest,
 ): Promise<{ space: string; items: number }> {

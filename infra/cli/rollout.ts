@@ -104,13 +104,17 @@ function withCommonOptions(command: Command): Command {
 /** The `dynamodb-vector` backend's index, as the stack configures the embed function with it. */
 function vectorIndexFromEnv(): VectorIndexSpace | undefined {
   const modelId = optionalEnv(ENV.VECTOR_INDEX_MODEL_ID);
-  return modelId ? { modelId, dim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }) } : undefined;
+  const attribute = optionalEnv(ENV.VECTOR_INDEX_ATTRIBUTE);
+  return modelId && attribute
+    ? { modelId, attribute, dim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }) }
+    : undefined;
 }
 
 /** What to tell the operator after a switch or a rollback. */
 export function formatSwitch(result: SwitchResult): string {
   return [
-    `recorded ${result.from} -> ${result.to} (coverage ${percent(result.coverage)}, snapshot of ${result.snapshot.count} items)`,
+    `recorded ${result.from} -> ${result.to} (coverage ${percent(result.coverage)}, snapshot of ${result.snapshot.count} items` +
+      `${result.indexed !== undefined ? `, ${result.indexed} items in the vector index` : ''})`,
     'deploy the change to serve it:',
     `  ${result.deploy.context}`,
     `  or set the stack prop: ${result.deploy.prop}`,
@@ -184,7 +188,7 @@ export function rolloutProgram(): Command {
           retireSpace(createRolloutDeps(config(program, options)), deployedFrom(options), {
             space: options.space,
             now: Date.now(),
-            ...(vectorIndexFromEnv() ? { vectorIndexModelId: vectorIndexFromEnv()?.modelId } : {}),
+            vectorIndexModelId: vectorIndexFromEnv()?.modelId,
           }),
         (result: { space: string; items: number }) => `retired ${result.space}: ${result.items} items\n`,
       ),

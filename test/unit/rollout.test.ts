@@ -145,13 +145,28 @@ describe('switchSpace and rollbackSpace', () => {
     const error = await switchSpace(deps, wide, {
       to: 'new',
       now: T0,
-      vectorIndex: { modelId: 'old', dim: 128 },
+      vectorIndex: { modelId: 'old', dim: 128, attribute: 'embedding' },
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RolloutRefused);
     expect((error as RolloutRefused).code).toBe('dimension_change');
     expect((error as Error).message).toMatch(/128-d vectors and new is 256-d/);
     // Without a vector index, the exact index takes any dimension.
     await expect(switchSpace(deps, wide, { to: 'new', now: T0 })).resolves.toMatchObject({ to: 'new' });
+  });
+
+  it("with a DynamoDB vector index of the same dimension, writes the new space's vectors into its attribute", async () => {
+    const { deps, catalogue } = setup();
+    catalogue.items.set('c', { status: 'ready', spaces: ['old', 'new'] });
+    const result = await switchSpace(deps, DEPLOYED, {
+      to: 'new',
+      now: T0,
+      vectorIndex: { modelId: 'old', dim: 128, attribute: 'embedding' },
+    });
+    expect(result.indexed).toBe(4);
+    expect(catalogue.indexed).toEqual([{ space: 'new', attribute: 'embedding' }]);
+    // Without a vector index nothing is copied.
+    await rollbackSpace(deps, DEPLOYED, { now: T0 + 1 });
+    expect(catalogue.indexed).toHaveLength(1);
   });
 
   it('rolls back to the previous space, and refuses when no switch was recorded', async () => {

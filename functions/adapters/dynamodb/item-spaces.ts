@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SpaceCoverageCounts, SpaceVectors } from '../../app/rollout';
-import type { ItemRow } from './item-table';
+import { bytesToVector, type ItemRow, indexedVector } from './item-table';
 
 /**
  * The Items table seen per vector space: how many ready items hold each model's vector. One scan of
@@ -73,5 +73,45 @@ export class ItemSpaces implements SpaceVectors {
       }
     }
     return removed;
+  }
+
+  /**
+   * Writes each ready item's `space` vector into the vector index's attribute, conditional on the
+   * row still holding that very vector (a row replaced meanwhile was written by the embed function).
+   */
+  async indexVectors(space: string, attribute: string): Promise<number> {
+    const names = { '#vectors': 'vectors', '#space': space, '#status': 'status' };
+    let indexed = 0;
+    for await (const page of paginateScan(
+      { client: this.documents },
+      {
+        TableName: this.tableName,
+        ProjectionExpression: 'itemId, #vectors.#space',
+        FilterExpression: '#status = :ready AND attribute_exists(#vectors.#space)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ':ready': 'ready' },
+      },
+    )) {
+      for (const row of (page.Items ?? []) as Array<Pick<ItemRow, 'itemId' | 'vectors'>>) {
+        const bytes = row.vectors?.[space];
+        if (!bytes) continue;
+        try {
+          await this.documents.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: { itemId: row.itemId },
+              UpdateExpression: 'SET #attribute = :vector',
+              ConditionExpression: '#vectors.#space = :bytes',
+              ExpressionAttributeNames: { '#vectors': 'vectors', '#space': space, '#attribute': attribute },
+              ExpressionAttributeValues: { ':vector': indexedVector(bytesToVector(bytes)), ':bytes': bytes },
+            }),
+          );
+          indexed++;
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }
+    }
+    return indexed;
   }
 }

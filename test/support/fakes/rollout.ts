@@ -49,6 +49,15 @@ export class InMemoryCatalogueCoverage implements SpaceVectors {
     return counts;
   }
 
+  /** Spaces whose vectors were copied into the vector index's attribute, in order. */
+  readonly indexed: Array<{ space: string; attribute: string }> = [];
+
+  async indexVectors(space: string, attribute: string): Promise<number> {
+    this.indexed.push({ space, attribute });
+    return [...this.items.values()].filter((item) => item.status === 'ready' && item.spaces.includes(space))
+      .length;
+  }
+
   async removeVectors(space: string): Promise<number> {
     let removed = 0;
     for (const item of this.items.values()) {
