@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { bytesToVector } from '../../functions/adapters/dynamodb/item-table';
 import { readPointer } from '../../functions/adapters/s3/snapshot-index';
@@ -29,7 +30,7 @@ import { DEFAULT_IMAGE_LIMITS, defaultManifestPath } from '../../functions/embed
 import { loadManifest } from '../../functions/embedding/model-manifest';
 import { createIngestDeps } from '../../functions/wiring/ingest';
 import { createRolloutDeps } from '../../functions/wiring/rollout';
-import type { backfill as Backfill } from '../../infra/cli/backfill';
+import { backfill, s3Listing } from '../../infra/cli/backfill';
 import type { LocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
@@ -172,7 +173,6 @@ describe('a rollout of a second real model, and its rollback', () => {
     // Before the rollout: the default model only; the catalogue is ingested and users like items.
     let current = await deploy({});
     const s3 = createLocalS3Client(current.app.stack.endpoints.s3);
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     for (const [i, image] of images.entries())
       await s3.send(
         new PutObjectCommand({
@@ -217,10 +217,6 @@ describe('a rollout of a second real model, and its rollback', () => {
     );
 
     // 2. Backfill: every item gets the second model's vector; coverage reaches 100%.
-    const { backfill, s3Listing } = (await import('../../infra/cli/backfill')) as {
-      backfill: typeof Backfill;
-      s3Listing: typeof import('../../infra/cli/backfill').s3Listing;
-    };
     const ingest = await createIngestDeps({
       itemsTable,
       maxImageBytes: DEFAULT_IMAGE_LIMITS.maxBytes,
@@ -251,6 +247,8 @@ describe('a rollout of a second real model, and its rollback', () => {
     });
     current = await deploy({ ...both, [ENV.ACTIVE_MODEL_ID]: secondId });
     ({ clients, rollout, bucket } = operatorOf(current));
+    // The deployed functions find the snapshot the switch wrote (the bucket outlives each deploy).
+    expect(await readPointer(clients.s3, bucket, secondId)).toMatchObject({ count: images.length });
 
     // 4. Every user's first list after the switch is personal and ranked in the new space.
     for (const { userId, liked } of USERS) {
@@ -282,6 +280,7 @@ describe('a rollout of a second real model, and its rollback', () => {
       ),
     ).toBe('recently_active');
     expect((await vectorsOf(current.app, secondId)).size).toBe(images.length);
+    expect(await readPointer(clients.s3, bucket, secondId)).toMatchObject({ count: images.length });
     const retired = await retireSpace(rollout, deployed, {
       space: secondId,
       now: rolledBackAt + RETIRE_AFTER_MS,
