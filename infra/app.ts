@@ -8,10 +8,26 @@ async function main(): Promise<void> {
   await ensureModel();
   ensureRuntimeLayer();
   const app = new App();
+  // The rollout's knobs (`npm run rollout -- switch` prints the exact `-c activeModelId=<id>` to deploy).
+  const models = contextList(app.node.tryGetContext('models'));
+  const activeModelId: unknown = app.node.tryGetContext('activeModelId');
   new LookalikeStack(app, app.node.tryGetContext('stackName') ?? 'Lookalike', {
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+    ...(models.length ? { models } : {}),
+    ...(typeof activeModelId === 'string' && activeModelId ? { activeModelId } : {}),
   });
   app.synth();
+}
+
+/** `-c models=a,b` on the command line, or a list in cdk.json's context. */
+function contextList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  return typeof value === 'string'
+    ? value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean)
+    : [];
 }
 
 main().catch((error: unknown) => {

@@ -18,6 +18,23 @@ export interface LookalikeStackProps extends StackProps {
    */
   readonly modelDir?: string;
   /**
+   * Folders of models deployed beside the model layer's (each a manifest.json and its ONNX file, as
+   * `npm run model` builds them; the CDK app reads `-c models=<dir>,<dir>`). Every upload is embedded
+   * in each of them too, and `npm run backfill -- --model <id>` fills in the older items, so that
+   * `npm run rollout -- switch` can serve one of them.
+   * @default none
+   */
+  readonly models?: string[];
+  /**
+   * The model (vector space) the functions serve, by model id: the model layer's, or one of `models`.
+   * Switching to another deployed model, or back, is a deploy of this prop alone (the CDK app reads
+   * `-c activeModelId=<id>`); `npm run rollout -- switch` checks coverage and writes the space's index
+   * snapshot first. Pinning it keeps a stack on its model when the model layer changes on upgrade.
+   * With `servingBackend: 'dynamodb-vector'` it must have the model layer's dimension (the index's).
+   * @default the model layer's model (modelDir's manifest)
+   */
+  readonly activeModelId?: string;
+  /**
    * Folder with the runtime layer (nodejs/node_modules).
    * @default layers/runtime
    */
@@ -68,13 +85,26 @@ export class LookalikeStack extends Stack {
     // Server access logs are delivered under a bucket policy, not the legacy LogDeliveryWrite ACL.
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const removalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
-    this.layers = new ModelLayers(this, 'Layers', { modelDir: props.modelDir, runtimeDir: props.runtimeDir });
+    this.layers = new ModelLayers(this, 'Layers', {
+      modelDir: props.modelDir,
+      runtimeDir: props.runtimeDir,
+      models: props.models,
+      activeModelId: props.activeModelId,
+    });
     const itemsTable = tableFromDefinition(this, ITEMS_TABLE, removalPolicy);
-    const { manifest } = this.layers;
+    const active = this.layers.active.manifest;
+    const layerDim = this.layers.manifest.output.dim;
+    if (props.servingBackend === 'dynamodb-vector' && active.output.dim !== layerDim) {
+      throw new Error(
+        `LookalikeStack: the DynamoDB vector index holds ${layerDim}-d vectors and activeModelId ${active.modelId} is ` +
+          `${active.output.dim}-d; a switch with servingBackend 'dynamodb-vector' keeps the dimension (see the README, "Spaces")`,
+      );
+    }
     const vectorIndex =
       props.servingBackend === 'dynamodb-vector'
-        ? { attribute: VECTOR_ATTRIBUTE, modelId: manifest.modelId, dimensions: manifest.output.dim }
+        ? { attribute: VECTOR_ATTRIBUTE, modelId: active.modelId, dimensions: layerDim }
         : undefined;
+    const extraModelManifests = this.layers.extraModels.map((model) => model.manifestPathInLambda);
     if (vectorIndex) {
       addItemVectorIndex(itemsTable, ITEMS_TABLE, { indexName: VECTOR_INDEX_NAME, ...vectorIndex });
     }
@@ -97,11 +127,12 @@ export class LookalikeStack extends Stack {
       removalPolicy,
       maxReceiveCount: props.ingestMaxReceiveCount,
       vectorIndex,
+      extraModelManifests,
       accessLogsBucket: accessLogs,
     });
     this.tracking = new InterestTracking(this, 'Interest', {
       itemsTable,
-      activeModel: this.layers.manifest,
+      activeModel: active,
       removalPolicy,
       eventTtlDays: props.eventTtlDays,
       halfLifeDays: props.halfLifeDays,
@@ -122,6 +153,7 @@ export class LookalikeStack extends Stack {
       bucket: this.ingestion.bucket,
       layers: this.layers,
       vectorIndex,
+      extraModelManifests,
       removalPolicy,
     });
     this.observability = new Observability(this, 'Observability', {

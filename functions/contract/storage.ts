@@ -92,6 +92,12 @@ export const CATALOGUE_PREFIX = 'catalogue/';
 export const INDEX_PREFIX = 'index/';
 
 /**
+ * The spaces registry (which model id serves, which served before, when each last served): one JSON
+ * object beside the snapshots it speaks of, written by `npm run rollout` only.
+ */
+export const SPACES_REGISTRY_KEY = `${INDEX_PREFIX}spaces.json`;
+
+/**
  * Where the distributed re-embedding's Distributed Map writes its results (each batch's counts):
  * outside CATALOGUE_PREFIX, so that writing them notifies nothing.
  */

@@ -110,7 +110,11 @@ export class CatalogueIngestion extends Construct {
     }
     this.embedFunction = new LookalikeFunction(this, 'Embed', {
       name: 'embed',
-      layers: [props.layers.runtimeLayer, props.layers.modelLayer],
+      layers: [
+        props.layers.runtimeLayer,
+        props.layers.modelLayer,
+        ...props.layers.extraModels.map((model) => model.layer),
+      ],
       memorySize: props.memorySize ?? 2048,
       timeout,
       environment,

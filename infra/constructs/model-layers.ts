@@ -22,6 +22,16 @@ export const EXTERNAL_MODULES = [...LAYER_MODULES];
 /** Where the model layer puts the manifest inside the function's file system. */
 export const MANIFEST_PATH_IN_LAMBDA = '/opt/model/manifest.json';
 
+/** Where a model deployed beside it (ModelLayersProps.models) puts its manifest: one folder per model id. */
+export const extraManifestPathInLambda = (modelId: string) => `/opt/models/${modelId}/manifest.json`;
+
+/** A model the functions can load: its manifest, its layer, and where the manifest is in Lambda. */
+export interface DeployedModel {
+  readonly manifest: ModelManifest;
+  readonly layer: LayerVersion;
+  readonly manifestPathInLambda: string;
+}
+
 export interface ModelLayersProps {
   /**
    * Folder holding `manifest.json` and the ONNX file it names.
@@ -33,13 +43,31 @@ export interface ModelLayersProps {
    * @default layers/runtime (built by `npm run layer`)
    */
   readonly runtimeDir?: string;
+  /**
+   * Folders of models deployed beside the model layer's (each a manifest.json and its ONNX file, as
+   * `npm run model` builds them), each published as its own layer.
+   * @default none
+   */
+  readonly models?: string[];
+  /**
+   * The model the functions serve, by model id: the model layer's or one of `models`.
+   * @default the model layer's model
+   */
+  readonly activeModelId?: string;
 }
 
 /** Publishes the runtime layer (onnxruntime-node + sharp) and the model layer (ONNX + manifest). */
 export class ModelLayers extends Construct {
   public readonly runtimeLayer: LayerVersion;
   public readonly modelLayer: LayerVersion;
+  /** The model layer's manifest (always embedded, first). */
   public readonly manifest: ModelManifest;
+  /** The model layer's model and the `models` beside it, by model id. */
+  public readonly models: ReadonlyMap<string, DeployedModel>;
+  /** The models deployed beside the model layer's. */
+  public readonly extraModels: readonly DeployedModel[];
+  /** The model the functions serve (activeModelId). */
+  public readonly active: DeployedModel;
 
   constructor(scope: Construct, id: string, props: ModelLayersProps = {}) {
     super(scope, id);
@@ -70,7 +98,54 @@ export class ModelLayers extends Construct {
       compatibleArchitectures: [FUNCTION_ARCHITECTURE],
       description: `embedding model ${loaded.manifest.modelId} (${loaded.manifest.output.dim}-d)`,
     });
+
+    const models = new Map<string, DeployedModel>([
+      [
+        this.manifest.modelId,
+        { manifest: this.manifest, layer: this.modelLayer, manifestPathInLambda: MANIFEST_PATH_IN_LAMBDA },
+      ],
+    ]);
+    const extras: DeployedModel[] = [];
+    for (const [i, dir] of (props.models ?? []).entries()) {
+      const file = join(resolve(dir), 'manifest.json');
+      if (!existsSync(file)) throw new Error(`ModelLayers: no manifest.json in models[${i}] (${dir})`);
+      const extra = loadManifest(file);
+      const { modelId } = extra.manifest;
+      if (models.has(modelId)) throw new Error(`ModelLayers: model ${modelId} is deployed twice`);
+      const model: DeployedModel = {
+        manifest: extra.manifest,
+        layer: new LayerVersion(this, `Model${i + 1}`, {
+          code: Code.fromAsset(stageExtraModelLayer(extra.modelPath, file, modelId)),
+          compatibleRuntimes: [FUNCTION_RUNTIME],
+          compatibleArchitectures: [FUNCTION_ARCHITECTURE],
+          description: `embedding model ${modelId} (${extra.manifest.output.dim}-d), beside the active one`,
+        }),
+        manifestPathInLambda: extraManifestPathInLambda(modelId),
+      };
+      models.set(modelId, model);
+      extras.push(model);
+    }
+    this.models = models;
+    this.extraModels = extras;
+    const activeId = props.activeModelId ?? this.manifest.modelId;
+    const active = models.get(activeId);
+    if (!active) {
+      throw new Error(
+        `ModelLayers: activeModelId ${activeId} is not deployed (deployed: ${[...models.keys()].join(', ')}); add its folder to models`,
+      );
+    }
+    this.active = active;
   }
+}
+
+/** A model beside the active one lands in /opt/models/<modelId>, so several layers never collide. */
+function stageExtraModelLayer(modelPath: string, manifestFile: string, modelId: string): string {
+  const staging = join(REPO_ROOT, '.cache', 'model-layers', modelId);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(join(staging, 'models', modelId), { recursive: true });
+  cpSync(manifestFile, join(staging, 'models', modelId, 'manifest.json'));
+  cpSync(modelPath, join(staging, 'models', modelId, loadManifest(manifestFile).manifest.file));
+  return staging;
 }
 
 /** Lambda extracts a layer into /opt: stage the files under model/ so they land in /opt/model. */

@@ -76,7 +76,8 @@ export class RecommendationsApi extends Construct {
         'RecommendationsApi: jwt.issuer must be an https URL and jwt.audience must name at least one client',
       );
     }
-    const manifest = props.layers.manifest;
+    const { active } = props.layers;
+    const manifest = active.manifest;
     const shared = {
       ...props.tracking.profileEnvironment,
       [ENV.SERVING_BACKEND]: backend,
@@ -85,10 +86,16 @@ export class RecommendationsApi extends Construct {
 
     this.recommendFunction = new LookalikeFunction(this, 'Recommend', {
       name: 'recommend',
-      layers: [props.layers.runtimeLayer, props.layers.modelLayer],
+      // Image search embeds with the active model: its layer, and its manifest when not the model layer's.
+      layers: [props.layers.runtimeLayer, active.layer],
       memorySize: props.recommendMemorySize ?? 2048,
       timeout: Duration.seconds(29),
-      environment: shared,
+      environment: {
+        ...shared,
+        ...(active.layer === props.layers.modelLayer
+          ? {}
+          : { [ENV.LOOKALIKE_MODEL_MANIFEST]: active.manifestPathInLambda }),
+      },
     })
       .useTable(
         props.itemsTable,

@@ -174,7 +174,11 @@ export class Reembedding extends Construct {
     }
     this.function = new LookalikeFunction(this, 'Reembed', {
       name: 'reembed',
-      layers: [props.layers.runtimeLayer, props.layers.modelLayer],
+      layers: [
+        props.layers.runtimeLayer,
+        props.layers.modelLayer,
+        ...props.layers.extraModels.map((model) => model.layer),
+      ],
       memorySize: props.memorySize ?? 3008,
       timeout: props.timeout ?? Duration.minutes(15),
       environment,

@@ -134,21 +134,25 @@ export async function buildModel(
 
 /**
  * Builds only when outDir has no manifest, or one built from different inputs (sources, package
- * versions) or whose model file no longer matches its id.
+ * versions, descriptor) or whose model file no longer matches its id. Another descriptor than the
+ * chosen one (a second model for a rollout) is cached the same way in its own folder.
  */
-export async function ensureModel(outDir: string = DEFAULT_MODEL_DIR): Promise<BuiltModel> {
+export async function ensureModel(
+  outDir: string = DEFAULT_MODEL_DIR,
+  spec: DescriptorSpec = CHOSEN_DESCRIPTOR,
+): Promise<BuiltModel> {
   const manifestPath = join(outDir, MANIFEST_FILE);
-  const current = readCurrentBuild(manifestPath);
+  const current = readCurrentBuild(manifestPath, spec);
   if (current) return current;
   log(existsSync(manifestPath) ? 'model is stale; rebuilding' : 'no model yet; building');
-  return buildModel(outDir);
+  return buildModel(outDir, spec);
 }
 
-function readCurrentBuild(manifestPath: string): BuiltModel | undefined {
+function readCurrentBuild(manifestPath: string, spec: DescriptorSpec): BuiltModel | undefined {
   if (!existsSync(manifestPath)) return undefined;
   try {
     const manifest = ModelManifestSchema.parse(JSON.parse(readFileSync(manifestPath, 'utf8')));
-    if (manifest.source?.buildFingerprint !== buildFingerprint(CHOSEN_DESCRIPTOR)) return undefined;
+    if (manifest.source?.buildFingerprint !== buildFingerprint(spec)) return undefined;
     const modelPath = resolve(dirname(manifestPath), manifest.file);
     if (!existsSync(modelPath)) return undefined;
     const preprocessingJson = canonicalPreprocessing(

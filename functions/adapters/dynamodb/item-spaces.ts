@@ -1,0 +1,117 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, paginateScan, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { SpaceCoverageCounts, SpaceVectors } from '../../app/rollout';
+import { bytesToVector, type ItemRow, indexedVector } from './item-table';
+
+/**
+ * The Items table seen per vector space: how many ready items hold each model's vector. One scan of
+ * the table (the vectors are read, since DynamoDB cannot project a map's keys alone): an operator's
+ * command, never on a request path.
+ */
+export class ItemSpaces implements SpaceVectors {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(
+    dynamo: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.documents = DynamoDBDocumentClient.from(dynamo);
+  }
+
+  async coverage(): Promise<SpaceCoverageCounts> {
+    const counts: SpaceCoverageCounts = { ready: 0, withVector: new Map() };
+    for await (const page of paginateScan(
+      { client: this.documents },
+      {
+        TableName: this.tableName,
+        ProjectionExpression: '#status, #vectors',
+        ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors' },
+      },
+    )) {
+      for (const row of (page.Items ?? []) as Array<Pick<ItemRow, 'status' | 'vectors'>>) {
+        if (row.status !== 'ready') continue;
+        counts.ready++;
+        for (const space of Object.keys(row.vectors ?? {}))
+          counts.withVector.set(space, (counts.withVector.get(space) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
+  /**
+   * Removes one model's vector from every row holding one, each a conditional update (a row deleted
+   * meanwhile is not recreated). The change feed is not stamped: no index serves a retired space.
+   */
+  async removeVectors(space: string): Promise<number> {
+    const names = { '#vectors': 'vectors', '#space': space };
+    let removed = 0;
+    for await (const page of paginateScan(
+      { client: this.documents },
+      {
+        TableName: this.tableName,
+        ProjectionExpression: 'itemId',
+        FilterExpression: 'attribute_exists(#vectors.#space)',
+        ExpressionAttributeNames: names,
+      },
+    )) {
+      for (const row of page.Items ?? []) {
+        try {
+          await this.documents.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: { itemId: row.itemId },
+              UpdateExpression: 'REMOVE #vectors.#space',
+              ConditionExpression: 'attribute_exists(#vectors.#space)',
+              ExpressionAttributeNames: names,
+            }),
+          );
+          removed++;
+        } catch (error) {
+          // Replaced meanwhile by a write without that vector: nothing left to remove.
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Writes each ready item's `space` vector into the vector index's attribute, conditional on the
+   * row still holding that very vector (a row replaced meanwhile was written by the embed function).
+   */
+  async indexVectors(space: string, attribute: string): Promise<number> {
+    const names = { '#vectors': 'vectors', '#space': space, '#status': 'status' };
+    let indexed = 0;
+    for await (const page of paginateScan(
+      { client: this.documents },
+      {
+        TableName: this.tableName,
+        ProjectionExpression: 'itemId, #vectors.#space',
+        FilterExpression: '#status = :ready AND attribute_exists(#vectors.#space)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ':ready': 'ready' },
+      },
+    )) {
+      for (const row of (page.Items ?? []) as Array<Pick<ItemRow, 'itemId' | 'vectors'>>) {
+        const bytes = row.vectors?.[space];
+        if (!bytes) continue;
+        try {
+          await this.documents.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: { itemId: row.itemId },
+              UpdateExpression: 'SET #attribute = :vector',
+              ConditionExpression: '#vectors.#space = :bytes',
+              ExpressionAttributeNames: { '#vectors': 'vectors', '#space': space, '#attribute': attribute },
+              ExpressionAttributeValues: { ':vector': indexedVector(bytesToVector(bytes)), ':bytes': bytes },
+            }),
+          );
+          indexed++;
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }
+    }
+    return indexed;
+  }
+}
