@@ -59,6 +59,10 @@ export const ENV = {
   LOOKALIKE_S3_FORCE_PATH_STYLE: 'LOOKALIKE_S3_FORCE_PATH_STYLE',
 } as const;
 
+/** The values of SERVING_BACKEND: where recommend's candidates come from (the stack's `servingBackend`). */
+export const SERVING_BACKENDS = ['exact', 'dynamodb-vector'] as const;
+export type ServingBackend = (typeof SERVING_BACKENDS)[number];
+
 export type EnvName = (typeof ENV)[keyof typeof ENV];
 
 /** The variables that name a table or the bucket: the stack passes each with its grant. */

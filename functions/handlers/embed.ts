@@ -12,17 +12,11 @@ import { dynamoClient, s3Client } from '../platform/clients';
 import { observability } from '../platform/observability';
 import { traced } from '../platform/tracing';
 import { functionConfig } from '../wiring/environment';
-import { createIngestDeps, type IngestConfig } from '../wiring/ingest';
+import { createIngestDeps } from '../wiring/ingest';
 
 const { logger, metrics } = observability('embed');
-const env = functionConfig('embed');
-const config: Omit<IngestConfig, 'clients'> = {
-  itemsTable: env.itemsTable,
-  maxImageBytes: env.maxImageBytes,
-  /** Models being rolled out are embedded beside the active one. */
-  extraManifests: env.extraManifests,
-  vectorIndex: env.vectorIndex,
-};
+/** The ingestion wiring's configuration, as the embed function's environment gives it. */
+const config = functionConfig('embed');
 const processor = new BatchProcessor(EventType.SQS);
 let deps: Promise<IngestDeps> | undefined;
 

@@ -18,13 +18,14 @@ import { canActFor, resolveCaller } from '../http/identity';
 import { apiFunction } from '../http/router';
 import { observability } from '../platform/observability';
 import { functionConfig } from '../wiring/environment';
-import { createRecommendDeps, recommendConfigOf } from '../wiring/recommend';
+import { createRecommendDeps } from '../wiring/recommend';
 
 const { logger, metrics } = observability('recommend');
 const env = functionConfig('recommend');
 const { identity } = env;
 const deps: RecommendDeps = {
-  ...createRecommendDeps(recommendConfigOf(env)),
+  // The parsed environment is the use case's configuration (plus the identity settings).
+  ...createRecommendDeps(env),
   // A profile of another space (a model switch) is refolded in memory: what it costs, per request.
   onRefold: (refold) => {
     logger.info('profile refolded', {

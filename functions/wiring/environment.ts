@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENV } from '../contract/environment';
+import { ENV, SERVING_BACKENDS } from '../contract/environment';
 import { DEFAULT_IDENTITY_CONFIG } from '../contract/identity';
 import { DEFAULT_IMAGE_LIMITS } from '../domain/image-format';
 import {
@@ -148,60 +148,51 @@ const modelFields = {
 
 const DAY_MS = 86_400_000;
 
+/** What ingestion reads: the embed function and the re-embedding batch function alike. */
+const ingestionFields = {
+  [ENV.ITEMS_TABLE]: required(),
+  [ENV.MAX_IMAGE_BYTES]: number(DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
+  [ENV.EXTRA_MODEL_MANIFESTS]: list(),
+  [ENV.VECTOR_INDEX_ATTRIBUTE]: optional(),
+  [ENV.VECTOR_INDEX_MODEL_ID]: optional(),
+  [ENV.VECTOR_INDEX_DIMENSION]: number(0, { min: 0 }),
+  ...modelFields,
+};
+
+type IngestionFields = z.output<z.ZodObject<typeof ingestionFields>>;
+
+const ingestionConfigOf = (env: IngestionFields) => {
+  const attribute = env[ENV.VECTOR_INDEX_ATTRIBUTE];
+  const modelId = env[ENV.VECTOR_INDEX_MODEL_ID];
+  return {
+    itemsTable: env[ENV.ITEMS_TABLE],
+    maxImageBytes: env[ENV.MAX_IMAGE_BYTES],
+    /** The active model's manifest (the model layer's, unless set). */
+    activeManifest: env[ENV.LOOKALIKE_MODEL_MANIFEST],
+    /** Models being rolled out, embedded beside the active one. */
+    extraManifests: env[ENV.EXTRA_MODEL_MANIFESTS],
+    /** Where the `dynamodb-vector` backend's index reads the active vector, when configured. */
+    vectorIndex:
+      attribute && modelId ? { attribute, modelId, dim: env[ENV.VECTOR_INDEX_DIMENSION] } : undefined,
+  };
+};
+
 export const FUNCTION_ENV = {
-  embed: z
-    .object({
-      [ENV.ITEMS_TABLE]: required(),
-      [ENV.MAX_IMAGE_BYTES]: number(DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
-      [ENV.EXTRA_MODEL_MANIFESTS]: list(),
-      [ENV.VECTOR_INDEX_ATTRIBUTE]: optional(),
-      [ENV.VECTOR_INDEX_MODEL_ID]: optional(),
-      [ENV.VECTOR_INDEX_DIMENSION]: number(0, { min: 0 }),
-      ...modelFields,
-    })
-    .transform((env) => {
-      const attribute = env[ENV.VECTOR_INDEX_ATTRIBUTE];
-      const modelId = env[ENV.VECTOR_INDEX_MODEL_ID];
-      return {
-        itemsTable: env[ENV.ITEMS_TABLE],
-        maxImageBytes: env[ENV.MAX_IMAGE_BYTES],
-        /** Models being rolled out are embedded beside the active one. */
-        extraManifests: env[ENV.EXTRA_MODEL_MANIFESTS],
-        /** Where the `dynamodb-vector` backend's index reads the active vector, when configured. */
-        vectorIndex:
-          attribute && modelId ? { attribute, modelId, dim: env[ENV.VECTOR_INDEX_DIMENSION] } : undefined,
-      };
-    }),
+  embed: z.object(ingestionFields).transform(ingestionConfigOf),
 
   /** The distributed re-embedding's batch function: the embed function's knobs, and the bucket it lists. */
   reembed: z
     .object({
-      [ENV.ITEMS_TABLE]: required(),
+      ...ingestionFields,
       [ENV.CATALOGUE_BUCKET]: required(),
-      [ENV.MAX_IMAGE_BYTES]: number(DEFAULT_IMAGE_LIMITS.maxBytes, { min: 1 }),
-      [ENV.EXTRA_MODEL_MANIFESTS]: list(),
-      [ENV.VECTOR_INDEX_ATTRIBUTE]: optional(),
-      [ENV.VECTOR_INDEX_MODEL_ID]: optional(),
-      [ENV.VECTOR_INDEX_DIMENSION]: number(0, { min: 0 }),
       [ENV.REEMBED_KEY_CONCURRENCY]: number(2, { min: 1, max: 16 }),
-      ...modelFields,
     })
-    .transform((env) => {
-      const attribute = env[ENV.VECTOR_INDEX_ATTRIBUTE];
-      const modelId = env[ENV.VECTOR_INDEX_MODEL_ID];
-      return {
-        itemsTable: env[ENV.ITEMS_TABLE],
-        bucket: env[ENV.CATALOGUE_BUCKET],
-        maxImageBytes: env[ENV.MAX_IMAGE_BYTES],
-        /** The manifests besides the active one that a batch may ask for by model id. */
-        extraManifests: env[ENV.EXTRA_MODEL_MANIFESTS],
-        activeManifest: env[ENV.LOOKALIKE_MODEL_MANIFEST],
-        vectorIndex:
-          attribute && modelId ? { attribute, modelId, dim: env[ENV.VECTOR_INDEX_DIMENSION] } : undefined,
-        /** Keys of a batch handled at once: downloads and writes overlap the CNN. */
-        keyConcurrency: env[ENV.REEMBED_KEY_CONCURRENCY],
-      };
-    }),
+    .transform((env) => ({
+      ...ingestionConfigOf(env),
+      bucket: env[ENV.CATALOGUE_BUCKET],
+      /** Keys of a batch handled at once: downloads and writes overlap the CNN. */
+      keyConcurrency: env[ENV.REEMBED_KEY_CONCURRENCY],
+    })),
 
   track: z
     .object({
@@ -246,10 +237,7 @@ export const FUNCTION_ENV = {
       [ENV.CATALOGUE_BUCKET]: required(),
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
-      [ENV.SERVING_BACKEND]: z.preprocess(
-        blankAsUnset,
-        z.enum(['exact', 'dynamodb-vector']).default('exact'),
-      ),
+      [ENV.SERVING_BACKEND]: z.preprocess(blankAsUnset, z.enum(SERVING_BACKENDS).default('exact')),
       [ENV.IMAGE_URL_TTL_SECONDS]: number(900, { min: 1, max: 604800 }),
       [ENV.VIEW_CACHE_MS]: number(30_000, { min: 0 }),
       [ENV.INDEX_REFRESH_MS]: number(2000, { min: 0 }),

@@ -14,14 +14,11 @@ import { CatalogueIndex, exactServing } from '../adapters/s3/snapshot-index';
 import type { Serving } from '../app/ports';
 import type { RecommendDeps } from '../app/recommend';
 import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
+import type { ServingBackend } from '../contract/environment';
 import { VECTOR_INDEX_NAME } from '../contract/storage';
 import type { ProfileSettings } from '../domain/interest-profile';
 import type { RankingSettings } from '../domain/ranking';
 import { dynamoClient, s3Client } from '../platform/clients';
-import type { FunctionConfig } from './environment';
-
-export const SERVING_BACKENDS = ['exact', 'dynamodb-vector'] as const;
-export type ServingBackend = (typeof SERVING_BACKENDS)[number];
 
 export interface RecommendConfig {
   /** The active model, whose vectors are served. */
@@ -37,7 +34,7 @@ export interface RecommendConfig {
   /** Where candidates come from (see Serving). */
   readonly backend: ServingBackend;
   /** How long a presigned image URL is valid. @default 900 s */
-  readonly imageUrlTtlSeconds?: number;
+  readonly urlTtlSeconds?: number;
   /** How long an item's view is reused. @default 30 s */
   readonly viewCacheMs?: number;
   /** How often the exact index applies the catalogue's changes. @default 2000 ms */
@@ -48,23 +45,6 @@ export interface RecommendConfig {
   readonly ranking: RankingSettings;
   /** @default DEFAULT_TRACKING_POLICY.popularityEpoch, the epoch the event write path weighs popularity from */
   readonly popularityEpoch?: number;
-}
-
-/** The use case's configuration from the recommend function's parsed environment (environment.ts). */
-export function recommendConfigOf(config: FunctionConfig<'recommend'>): RecommendConfig {
-  return {
-    modelId: config.modelId,
-    dim: config.dim,
-    tables: config.tables,
-    bucket: config.bucket,
-    backend: config.backend,
-    imageUrlTtlSeconds: config.urlTtlSeconds,
-    viewCacheMs: config.viewCacheMs,
-    indexRefreshMs: config.indexRefreshMs,
-    aggregateCacheMs: config.aggregateCacheMs,
-    profileSettings: config.profileSettings,
-    ranking: config.ranking,
-  };
 }
 
 export interface RecommendClients {
@@ -83,7 +63,7 @@ export function createRecommendDeps(
 ): RecommendDeps {
   const { modelId, dim, tables } = config;
   const reader = new CatalogueReader(clients.dynamo, clients.s3, tables.items, {
-    ...(config.imageUrlTtlSeconds !== undefined ? { urlTtlSeconds: config.imageUrlTtlSeconds } : {}),
+    ...(config.urlTtlSeconds !== undefined ? { urlTtlSeconds: config.urlTtlSeconds } : {}),
     ...(config.viewCacheMs !== undefined ? { viewCacheMs: config.viewCacheMs } : {}),
   });
   const profiles = new ProfileStoreReader(clients.dynamo, { profiles: tables.profiles, stats: tables.stats });

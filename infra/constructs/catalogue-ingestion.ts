@@ -18,6 +18,25 @@ import { deadLetterQueue } from './dead-letter-queue';
 import { LookalikeFunction } from './lookalike-function';
 import type { ModelLayers } from './model-layers';
 
+/**
+ * The variables every function that runs ingestion gets (the embed and the re-embedding functions):
+ * the models beside the active one, and where the `dynamodb-vector` index reads the active vector.
+ */
+export function ingestionEnvironment(props: {
+  readonly extraModelManifests?: readonly string[];
+  readonly vectorIndex?: VectorIndexWrite;
+}): Record<string, string> {
+  const environment: Record<string, string> = {};
+  if (props.extraModelManifests?.length)
+    environment[ENV.EXTRA_MODEL_MANIFESTS] = props.extraModelManifests.join(',');
+  if (props.vectorIndex) {
+    environment[ENV.VECTOR_INDEX_ATTRIBUTE] = props.vectorIndex.attribute;
+    environment[ENV.VECTOR_INDEX_MODEL_ID] = props.vectorIndex.modelId;
+    environment[ENV.VECTOR_INDEX_DIMENSION] = String(props.vectorIndex.dimensions);
+  }
+  return environment;
+}
+
 export interface VectorIndexWrite {
   /** Top-level attribute the DynamoDB vector index is defined on. */
   readonly attribute: string;
@@ -100,24 +119,12 @@ export class CatalogueIngestion extends Construct {
     this.bucket.addEventNotification(EventType.OBJECT_CREATED, destination, { prefix: CATALOGUE_PREFIX });
     this.bucket.addEventNotification(EventType.OBJECT_REMOVED, destination, { prefix: CATALOGUE_PREFIX });
 
-    const environment: Record<string, string> = {};
-    if (props.extraModelManifests?.length)
-      environment[ENV.EXTRA_MODEL_MANIFESTS] = props.extraModelManifests.join(',');
-    if (props.vectorIndex) {
-      environment[ENV.VECTOR_INDEX_ATTRIBUTE] = props.vectorIndex.attribute;
-      environment[ENV.VECTOR_INDEX_MODEL_ID] = props.vectorIndex.modelId;
-      environment[ENV.VECTOR_INDEX_DIMENSION] = String(props.vectorIndex.dimensions);
-    }
     this.embedFunction = new LookalikeFunction(this, 'Embed', {
       name: 'embed',
-      layers: [
-        props.layers.runtimeLayer,
-        props.layers.modelLayer,
-        ...props.layers.extraModels.map((model) => model.layer),
-      ],
+      layers: props.layers.embeddingLayers(),
       memorySize: props.memorySize ?? 2048,
       timeout,
-      environment,
+      environment: ingestionEnvironment(props),
     })
       .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['GetItem', 'PutItem', 'UpdateItem'])
       // No CATALOGUE_BUCKET variable: each notification names the bucket it reads.

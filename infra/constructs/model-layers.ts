@@ -136,6 +136,11 @@ export class ModelLayers extends Construct {
     }
     this.active = active;
   }
+
+  /** What a function that embeds images carries: the runtime, the model layer and every model beside it. */
+  embeddingLayers(): LayerVersion[] {
+    return [this.runtimeLayer, this.modelLayer, ...this.extraModels.map((model) => model.layer)];
+  }
 }
 
 /** A model beside the active one lands in /opt/models/<modelId>, so several layers never collide. */

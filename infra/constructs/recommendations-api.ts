@@ -19,7 +19,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../../functions/contract/environment';
+import { ENV, type ServingBackend } from '../../functions/contract/environment';
 import { ROUTES, type RouteFunction } from '../../functions/contract/routes';
 import { CATALOGUE_PREFIX, INDEX_PREFIX } from '../../functions/contract/storage';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -27,7 +27,7 @@ import type { InterestTracking } from './interest-tracking';
 import { LookalikeFunction } from './lookalike-function';
 import type { ModelLayers } from './model-layers';
 
-export type ServingBackend = 'exact' | 'dynamodb-vector';
+export type { ServingBackend };
 
 export interface JwtSettings {
   /** Token issuer URL (e.g. your IdP's). */

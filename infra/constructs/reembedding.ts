@@ -19,7 +19,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/contract/environment';
 import { CATALOGUE_PREFIX, REEMBED_RESULTS_PREFIX } from '../../functions/contract/storage';
-import type { VectorIndexWrite } from './catalogue-ingestion';
+import { ingestionEnvironment, type VectorIndexWrite } from './catalogue-ingestion';
 import { LookalikeFunction } from './lookalike-function';
 import type { ModelLayers } from './model-layers';
 
@@ -164,24 +164,12 @@ export class Reembedding extends Construct {
       throw new Error(`Reembedding: retryAttempts must be an integer in 0..10, got ${retryAttempts}`);
     this.maxConcurrency = maxConcurrency;
 
-    const environment: Record<string, string> = {};
-    if (props.extraModelManifests?.length)
-      environment[ENV.EXTRA_MODEL_MANIFESTS] = props.extraModelManifests.join(',');
-    if (props.vectorIndex) {
-      environment[ENV.VECTOR_INDEX_ATTRIBUTE] = props.vectorIndex.attribute;
-      environment[ENV.VECTOR_INDEX_MODEL_ID] = props.vectorIndex.modelId;
-      environment[ENV.VECTOR_INDEX_DIMENSION] = String(props.vectorIndex.dimensions);
-    }
     this.function = new LookalikeFunction(this, 'Reembed', {
       name: 'reembed',
-      layers: [
-        props.layers.runtimeLayer,
-        props.layers.modelLayer,
-        ...props.layers.extraModels.map((model) => model.layer),
-      ],
+      layers: props.layers.embeddingLayers(),
       memorySize: props.memorySize ?? 3008,
       timeout: props.timeout ?? Duration.minutes(15),
-      environment,
+      environment: ingestionEnvironment(props),
     })
       // The embed function's grants: the same writes, on the same rows.
       .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['GetItem', 'PutItem', 'UpdateItem'])

@@ -7,13 +7,12 @@
  * recorded as `profile_refold_ms`), and the next event persists the refold.
  */
 import { readFileSync } from 'node:fs';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { bytesToVector, vectorToBytes } from '../../functions/adapters/dynamodb/item-table';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { vectorToBytes } from '../../functions/adapters/dynamodb/item-table';
 import { ENV } from '../../functions/contract/environment';
-import type { LocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
-import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
+import { itemVectors, postJson, profileStoreOf, useLocalApp } from '../support/local-app';
 import { DYNAMODB_ENDPOINT_ENV } from '../support/shared-dynamodb';
 
 const local = useLocalApp({ environment: { INDEX_REFRESH_MS: '0' } });
@@ -59,19 +58,6 @@ async function recommendIn(app: { call: typeof local.call }, userId: string): Pr
   return response.json<List>();
 }
 
-/** Every item's vector in `modelId`, read back from the Items table with the operator's credentials. */
-async function vectorsOf(app: LocalApp, modelId: string): Promise<Map<string, Float32Array>> {
-  const documents = DynamoDBDocumentClient.from(createLocalDynamoDbClient(app.stack.endpoints.dynamodb));
-  const { Items = [] } = await documents.send(new ScanCommand({ TableName: app.stack.tables.Items }));
-  documents.destroy();
-  const vectors = new Map<string, Float32Array>();
-  for (const row of Items) {
-    const bytes = (row.vectors as Record<string, Uint8Array> | undefined)?.[modelId];
-    if (bytes) vectors.set(row.itemId as string, bytesToVector(bytes));
-  }
-  return vectors;
-}
-
 describe('a switch of the active model to another of the same dimension', () => {
   it('serves the first list after the switch personal and in the new space, and the next event persists the refold', async () => {
     // Model A: real images through ingestion; a user likes one item, another has a long history.
@@ -81,7 +67,7 @@ describe('a switch of the active model to another of the same dimension', () => 
       });
     await local.app.queue.drain({ timeoutMs: 120_000 });
     const modelA = local.app.manifest.modelId;
-    const inA = await vectorsOf(local.app, modelA);
+    const inA = await itemVectors(local.app, modelA);
     expect(inA.size).toBe(images.length);
 
     const liked = itemIdOf(3);

@@ -13,8 +13,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { bytesToVector } from '../../functions/adapters/dynamodb/item-table';
 import { readPointer } from '../../functions/adapters/s3/snapshot-index';
 import {
   type DeployedSpaces,
@@ -34,7 +32,7 @@ import { backfill, s3Listing } from '../../infra/cli/backfill';
 import type { LocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
-import { postJson } from '../support/local-app';
+import { itemVectors, postJson } from '../support/local-app';
 import { ensureSecondModel } from '../support/second-model';
 import { DYNAMODB_ENDPOINT_ENV } from '../support/shared-dynamodb';
 
@@ -99,19 +97,6 @@ async function listOf(current: Twin, userId: string): Promise<List> {
   );
   expect(response.status).toBe(200);
   return response.json<List>();
-}
-
-/** Every ready item's vector in `modelId`, from the Items table. */
-async function vectorsOf(app: LocalApp, modelId: string): Promise<Map<string, Float32Array>> {
-  const documents = DynamoDBDocumentClient.from(createLocalDynamoDbClient(app.stack.endpoints.dynamodb));
-  const { Items = [] } = await documents.send(new ScanCommand({ TableName: app.stack.tables.Items }));
-  documents.destroy();
-  const vectors = new Map<string, Float32Array>();
-  for (const row of Items) {
-    const bytes = (row.vectors as Record<string, Uint8Array> | undefined)?.[modelId];
-    if (row.status === 'ready' && bytes) vectors.set(row.itemId as string, bytesToVector(bytes));
-  }
-  return vectors;
 }
 
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * (b[i] as number), 0);
@@ -189,7 +174,7 @@ describe('a rollout of a second real model, and its rollback', () => {
         202,
       );
     }
-    const inFirst = await vectorsOf(current.app, first.modelId);
+    const inFirst = await itemVectors(current.app, first.modelId, { readyOnly: true });
     expect(inFirst.size).toBe(images.length);
     for (const { userId, liked } of USERS) {
       const list = await listOf(current, userId);
@@ -231,7 +216,7 @@ describe('a rollout of a second real model, and its rollback', () => {
       covered: images.length,
       coverage: 1,
     });
-    const inSecond = await vectorsOf(current.app, secondId);
+    const inSecond = await itemVectors(current.app, secondId, { readyOnly: true });
     // The spaces rank differently for at least one user: a list ranked in the old space would show.
     expect(USERS.some(({ liked }) => nearest(inSecond, liked) !== nearest(inFirst, liked))).toBe(true);
 
@@ -279,14 +264,14 @@ describe('a rollout of a second real model, and its rollback', () => {
         retireSpace(rollout, deployed, { space: secondId, now: rolledBackAt + RETIRE_AFTER_MS - 60_000 }),
       ),
     ).toBe('recently_active');
-    expect((await vectorsOf(current.app, secondId)).size).toBe(images.length);
+    expect((await itemVectors(current.app, secondId, { readyOnly: true })).size).toBe(images.length);
     expect(await readPointer(clients.s3, bucket, secondId)).toMatchObject({ count: images.length });
     const retired = await retireSpace(rollout, deployed, {
       space: secondId,
       now: rolledBackAt + RETIRE_AFTER_MS,
     });
     expect(retired).toEqual({ space: secondId, items: images.length });
-    expect((await vectorsOf(current.app, secondId)).size).toBe(0);
+    expect((await itemVectors(current.app, secondId, { readyOnly: true })).size).toBe(0);
     expect(await readPointer(clients.s3, bucket, secondId)).toBeUndefined();
     // The served space is untouched.
     for (const { userId } of USERS)

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { bytesToVector } from '../../functions/adapters/dynamodb/item-table';
 import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
 import { encodeNotificationKey } from '../../functions/adapters/s3/notifications';
 import { invoke, type LocalResponse } from '../../infra/local/api-server';
@@ -122,3 +124,24 @@ export const postJson = (path: string, body: unknown) => ({
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(body),
 });
+
+/**
+ * Every item's vector in `modelId` (only ready items' with `readyOnly`), read back from the Items
+ * table with the operator's credentials.
+ */
+export async function itemVectors(
+  app: LocalApp,
+  modelId: string,
+  { readyOnly = false } = {},
+): Promise<Map<string, Float32Array>> {
+  const documents = DynamoDBDocumentClient.from(createLocalDynamoDbClient(app.stack.endpoints.dynamodb));
+  const { Items = [] } = await documents.send(new ScanCommand({ TableName: app.stack.tables.Items }));
+  documents.destroy();
+  const vectors = new Map<string, Float32Array>();
+  for (const row of Items) {
+    const bytes = (row.vectors as Record<string, Uint8Array> | undefined)?.[modelId];
+    if (bytes && (!readyOnly || row.status === 'ready'))
+      vectors.set(row.itemId as string, bytesToVector(bytes));
+  }
+  return vectors;
+}
