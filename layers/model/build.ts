@@ -2,14 +2,15 @@
  * Builds the chosen descriptor (layers/model/chosen-descriptor.ts, measured in docs/descriptors.md)
  * into dist/model.onnx + dist/manifest.json. Byte-identical from run to run on the same machine.
  *
- *   npx tsx layers/model/build.ts [outDir]
+ *   npm run model -- [--descriptor default|previous] [outDir]
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { type ModelManifest, ModelManifestSchema } from '../../functions/embedding/model-manifest';
-import { CHOSEN_DESCRIPTOR } from './chosen-descriptor';
+import { CHOSEN_DESCRIPTOR, NAMED_DESCRIPTORS } from './chosen-descriptor';
 import { convertToOnnx, EMBEDDING_OUTPUT, pooledOutputName } from './convert';
 import {
   combineBlocks,
@@ -17,6 +18,7 @@ import {
   describeDescriptor,
   descriptorLabel,
   fitTransform,
+  modelIdLabel,
 } from './descriptor';
 import { type EmojiPackage, emojiPackageVersion, FITTING_STRIDE, fittingSet } from './emoji-dataset';
 import { createSession, extractFeatures } from './features';
@@ -93,7 +95,7 @@ export async function buildModel(
     .digest('hex');
 
   const manifest: ModelManifest = ModelManifestSchema.parse({
-    modelId: `${descriptorLabel(spec).replace(/\+/g, '_')}-${digest.slice(0, 16)}`,
+    modelId: `${modelIdLabel(spec)}-${digest.slice(0, 16)}`,
     file: MODEL_FILE,
     input: { name: INPUT_NAME, width: size, height: size, channels: 3, layout: 'NHWC' },
     preprocess: PREPROCESSING,
@@ -210,7 +212,20 @@ function writeAtomically(path: string, content: Uint8Array | string): void {
 }
 
 if (require.main === module) {
-  buildModel(process.argv[2] ? resolve(process.argv[2]) : DEFAULT_MODEL_DIR).catch((error: unknown) => {
+  const { values, positionals } = parseArgs({
+    options: { descriptor: { type: 'string', default: 'default' } },
+    allowPositionals: true,
+  });
+  const spec = NAMED_DESCRIPTORS[values.descriptor];
+  if (!spec || positionals.length > 1) {
+    console.error(
+      `usage: npm run model -- [--descriptor ${Object.keys(NAMED_DESCRIPTORS).join('|')}] [outDir]` +
+        (spec ? '' : `\nunknown descriptor: ${values.descriptor}`),
+    );
+    process.exit(2);
+  }
+  const outDir = positionals[0] ? resolve(positionals[0]) : DEFAULT_MODEL_DIR;
+  buildModel(outDir, spec).catch((error: unknown) => {
     console.error(error);
     process.exitCode = 1;
   });

@@ -1,12 +1,13 @@
 import type { DescriptorSpec } from './descriptor';
 
 /**
- * The embedding the build ships, picked by docs/descriptors.md's rule on the choose package:
- * InceptionV3 mixed3 + mixed6, GeM-pooled, each block L2-normalised, centred and projected onto
- * 128 principal axes scaled by eigenvalue^-0.25 (a partial whitening). Re-run
- * layers/model/evaluate-descriptors.ts before changing it.
+ * The default model before this one: InceptionV3 mixed3 + mixed6, GeM-pooled, each block
+ * L2-normalised, centred and projected onto 128 principal axes scaled by eigenvalue^-0.25. Stacks
+ * deployed with it keep it until they opt in to the new default (README, "Upgrading"):
+ * `npm run model -- --descriptor previous <dir>` rebuilds it byte for byte, with the same model id.
+ * docs/descriptors.md's rule also measures every candidate against it.
  */
-export const CHOSEN_DESCRIPTOR: DescriptorSpec = {
+export const PREVIOUS_DEFAULT_DESCRIPTOR: DescriptorSpec = {
   model: 'inception_v3',
   blocks: [
     { layer: 'mixed3', pooling: { kind: 'gem', p: 3 } },
@@ -14,4 +15,16 @@ export const CHOSEN_DESCRIPTOR: DescriptorSpec = {
   ],
   l2PerBlock: true,
   transform: { kind: 'pca', outDim: 128, power: 0.25 },
+};
+
+/**
+ * The embedding the build ships, picked by docs/descriptors.md's rule (quality per cost). Re-run
+ * `npm run evaluate:descriptors` before changing it.
+ */
+export const CHOSEN_DESCRIPTOR: DescriptorSpec = PREVIOUS_DEFAULT_DESCRIPTOR;
+
+/** The descriptors `npm run model -- --descriptor <name>` builds by name. */
+export const NAMED_DESCRIPTORS: Readonly<Record<string, DescriptorSpec>> = {
+  default: CHOSEN_DESCRIPTOR,
+  previous: PREVIOUS_DEFAULT_DESCRIPTOR,
 };

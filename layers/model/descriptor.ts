@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type PooledBlock, type Projection, poolingTag } from './convert';
 import { fitPca, pcaProjection, sampleMean } from './pca';
 import type { SourceModelName } from './source-model';
@@ -32,6 +33,33 @@ export function descriptorLabel(spec: DescriptorSpec): string {
         ? '.centred'
         : '';
   return `${MODEL_LABEL[spec.model]}.${blocks}${spec.blocks.length > 1 && spec.l2PerBlock ? '.l2' : ''}${transform}`;
+}
+
+/** The digest suffix of a model id: `-` and 16 hex digits of the model's sha256. */
+const DIGEST_SUFFIX_LENGTH = 17;
+/** The manifest's limit on a model id. */
+const MODEL_ID_MAX = 100;
+
+/**
+ * The label part of a model id, so that any descriptor builds within the manifest's 100 characters.
+ * The full label when it fits (every model built so far keeps its id); otherwise the same label with
+ * layer names abbreviated (`block_10_expand_relu` -> `b10e`, `mixed6` -> `m6`); should that not fit
+ * either, its head and 8 hex digits of the full label's sha256. Stable: a function of the spec only.
+ */
+export function modelIdLabel(spec: DescriptorSpec): string {
+  const room = MODEL_ID_MAX - DIGEST_SUFFIX_LENGTH;
+  const full = descriptorLabel(spec).replace(/\+/g, '_');
+  if (full.length <= room) return full;
+  const compact = full
+    .replace(/block_(\d+)_expand_relu/g, 'b$1e')
+    .replace(/block_(\d+)_project_BN/g, 'b$1p')
+    .replace(/block_(\d+)_add/g, 'b$1a')
+    .replace(/block_(\d+)_depthwise_relu/g, 'b$1d')
+    .replace(/mixed(\d+)/g, 'm$1')
+    .replace(/out_relu/g, 'out');
+  if (compact.length <= room) return compact;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
+  return `${compact.slice(0, room - 9)}.${hash}`;
 }
 
 /** For people: e.g. "InceptionV3 mixed5, GeM-pooled (p=3), centred, PCA-whitened to 256-d". */
