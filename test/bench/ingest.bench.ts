@@ -212,13 +212,14 @@ async function main(): Promise<void> {
     const figures = models.map((model) => {
       const items = sum(model.runs.map((r) => r.items));
       const embedMs = sum(model.runs.map((r) => r.embedMs));
+      const handlerMs = sum(model.runs.map((r) => r.handlerMs));
       return {
         model_id: model.modelId,
         model_manifest: model.manifest,
         items_per_s: round(items / sum(model.runs.map((r) => r.seconds)), 2),
         items_per_s_runs: model.runs.map((r) => round(r.items / r.seconds, 2)),
         seconds: round(sum(model.runs.map((r) => r.seconds)), 2),
-        embedder_share: round(embedMs / sum(model.runs.map((r) => r.handlerMs)), 3),
+        embedder_share: round(embedMs / handlerMs, 3),
         embedder_ms_per_item: round(embedMs / items, 2),
         p50_ms_per_item: round(
           percentile(
@@ -235,11 +236,12 @@ async function main(): Promise<void> {
         handler_invocations: sum(model.runs.map((r) => r.invocations)),
         items,
         embedMs,
+        handlerMs,
       };
     });
     const [first, ...others] = figures;
     if (!first) throw new Error('no model measured');
-    const published = ({ embedMs: _, ...shown }: (typeof figures)[number]) => shown;
+    const published = ({ embedMs: _e, handlerMs: _h, ...shown }: (typeof figures)[number]) => shown;
     const summary =
       others.length === 0
         ? { ...published(first), items: ITEMS, rounds, batch_size: BATCH_SIZE }
@@ -250,7 +252,7 @@ async function main(): Promise<void> {
             models: [
               published(first),
               ...others.map((other) => {
-                const s = first.embedMs / sum(models[0]?.runs.map((r) => r.handlerMs) ?? []);
+                const s = first.embedMs / first.handlerMs;
                 const r = first.embedMs / first.items / (other.embedMs / other.items);
                 const target = (0.8 / (1 - s + s / r)) * first.items_per_s;
                 return {
