@@ -7,8 +7,10 @@ import { ENV } from '../contract/environment';
 import { EmbeddingFailed, InvalidImage } from '../domain/errors';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits, sniffImageFormat } from '../domain/image-format';
 import { type LoadedManifest, loadManifest, type ModelManifest } from './model-manifest';
+import { decodePixels, type PreprocessedImage, TensorFill } from './preprocess';
 
 export { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../domain/image-format';
+export type { PreprocessedImage } from './preprocess';
 
 export interface EmbedderOptions {
   /** Manifest of the model; defaults to {@link defaultManifestPath}. */
@@ -43,20 +45,13 @@ export function defaultThreads(): number {
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 1;
 }
 
-/** Decoded, resized sRGB pixels, interleaved RGB, exactly input.width x input.height. */
-export interface PreprocessedImage {
-  pixels: Buffer;
-  width: number;
-  height: number;
-}
-
 /** The use cases' ImageEmbedder port, on onnxruntime-node and sharp. */
 export class Embedder implements ImageEmbedder {
   readonly manifest: ModelManifest;
   readonly limits: ImageLimits;
   private readonly session: ort.InferenceSession;
-  /** Per-channel lookup table: normalised value of each 8-bit level, so the tensor fill is one pass. */
-  private readonly levels: Float32Array;
+  /** The manifest's normalisation, fused into the one pass from pixels to tensor. */
+  private readonly tensorFill: TensorFill;
   /** onnxruntime sessions are not documented as re-entrant: runs are chained, decoding is not. */
   private inferenceQueue: Promise<unknown> = Promise.resolve();
   /** Input buffers of finished inferences, reused by toTensor. */
@@ -66,13 +61,7 @@ export class Embedder implements ImageEmbedder {
     this.manifest = loaded.manifest;
     this.session = session;
     this.limits = limits;
-    const { mean, std } = loaded.manifest.preprocess;
-    this.levels = new Float32Array(256 * 3);
-    for (let c = 0; c < 3; c++) {
-      for (let level = 0; level < 256; level++) {
-        this.levels[c * 256 + level] = (level / 255 - (mean[c] ?? 0)) / (std[c] ?? 1);
-      }
-    }
+    this.tensorFill = new TensorFill(loaded.manifest.preprocess);
   }
 
   static async load(options: EmbedderOptions = {}): Promise<Embedder> {
@@ -215,24 +204,14 @@ export class Embedder implements ImageEmbedder {
     }
 
     const { width: targetWidth, height: targetHeight } = manifest.input;
-    const { kernel, fit, background } = manifest.preprocess;
     try {
-      const { data, info } = await sharp(input, {
+      const image = await decodePixels(input, targetWidth, targetHeight, manifest.preprocess, {
         limitInputPixels: limits.maxPixels,
-        failOn: 'truncated',
-        pages: 1,
-      })
-        .rotate()
-        .flatten({ background })
-        .toColourspace('srgb')
-        .resize(targetWidth, targetHeight, { fit, kernel, background })
-        .removeAlpha()
-        .raw({ depth: 'uchar' })
-        .toBuffer({ resolveWithObject: true });
-      if (info.width !== targetWidth || info.height !== targetHeight || info.channels !== 3) {
-        throw new EmbeddingFailed(`decoder produced ${info.width}x${info.height}x${info.channels}`);
+      });
+      if (image.width !== targetWidth || image.height !== targetHeight || image.channels !== 3) {
+        throw new EmbeddingFailed(`decoder produced ${image.width}x${image.height}x${image.channels}`);
       }
-      return { pixels: data, width: info.width, height: info.height };
+      return { pixels: image.pixels, width: image.width, height: image.height };
     } catch (error) {
       if (error instanceof EmbeddingFailed) throw error;
       throw decodeError(error, sniffed.format);
@@ -241,26 +220,12 @@ export class Embedder implements ImageEmbedder {
 
   /** Pixels -> float32 tensor in the manifest's layout and normalisation. */
   toTensor(image: PreprocessedImage): ort.Tensor {
-    const { width, height, pixels } = image;
-    const plane = width * height;
+    const { width, height } = image;
     // Fresh 1 MB tensors cost more than the resize itself; finished ones come back after inference.
-    const spare = this.spareTensors.pop();
-    const data = spare?.length === plane * 3 ? spare : new Float32Array(plane * 3);
-    const { levels } = this;
-    if (this.manifest.input.layout === 'NHWC') {
-      for (let i = 0, p = 0; p < plane; p++, i += 3) {
-        data[i] = levels[pixels[i] as number] as number;
-        data[i + 1] = levels[256 + (pixels[i + 1] as number)] as number;
-        data[i + 2] = levels[512 + (pixels[i + 2] as number)] as number;
-      }
-      return new ort.Tensor('float32', data, [1, height, width, 3]);
-    }
-    for (let i = 0, p = 0; p < plane; p++, i += 3) {
-      data[p] = levels[pixels[i] as number] as number;
-      data[plane + p] = levels[256 + (pixels[i + 1] as number)] as number;
-      data[2 * plane + p] = levels[512 + (pixels[i + 2] as number)] as number;
-    }
-    return new ort.Tensor('float32', data, [1, 3, height, width]);
+    const data = this.tensorFill.fill(image, this.manifest.input.layout, this.spareTensors.pop());
+    return this.manifest.input.layout === 'NHWC'
+      ? new ort.Tensor('float32', data, [1, height, width, 3])
+      : new ort.Tensor('float32', data, [1, 3, height, width]);
   }
 
   /** Hands a tensor's buffer back for reuse once nothing reads it any more (infer does this). */

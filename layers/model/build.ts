@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { type ModelManifest, ModelManifestSchema } from '../../functions/embedding/model-manifest';
@@ -28,6 +28,7 @@ import { loadSourceModel, nsfwjsVersion } from './source-model';
 
 export const DEFAULT_MODEL_DIR = join(__dirname, 'dist');
 const MODEL_FILE = 'model.onnx';
+const SHARED_PREPROCESSING = resolve(__dirname, '../../functions/embedding/preprocess.ts');
 const MANIFEST_FILE = 'manifest.json';
 const INPUT_NAME = 'input';
 /** The report package's transform is fitted on this package too, so docs/descriptors.md measures this model. */
@@ -182,13 +183,12 @@ function buildFingerprint(spec: DescriptorSpec): string {
   const hash = createHash('sha256');
   const sources = readdirSync(__dirname)
     .filter((file) => file.endsWith('.ts') && file !== 'evaluate-descriptors.ts')
-    .sort();
-  for (const file of sources)
-    hash
-      .update(file)
-      .update('\0')
-      .update(readFileSync(join(__dirname, file)))
-      .update('\0');
+    .sort()
+    .map((file) => join(__dirname, file));
+  // The fitting images go through the embedder's own preprocessing: a change there refits the model.
+  sources.push(SHARED_PREPROCESSING);
+  for (const path of sources)
+    hash.update(relative(__dirname, path)).update('\0').update(readFileSync(path)).update('\0');
   const packageVersion = (name: string) =>
     (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string })
       .version;

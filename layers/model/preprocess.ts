@@ -1,7 +1,7 @@
-import sharp from 'sharp';
-import type { ModelManifest } from '../../functions/embedding/model-manifest';
+import { DEFAULT_IMAGE_LIMITS } from '../../functions/domain/image-format';
+import { decodePixels, type Preprocessing, TensorFill } from '../../functions/embedding/preprocess';
 
-export type Preprocessing = ModelManifest['preprocess'];
+export type { Preprocessing } from '../../functions/embedding/preprocess';
 
 /**
  * The one image pipeline every descriptor is measured and built with, and that the embedder must
@@ -17,32 +17,23 @@ export const PREPROCESSING: Preprocessing = {
   std: [1, 1, 1],
 };
 
-/** Decodes and resizes an image into an NHWC float32 tensor body of width*height*3 values. */
+/**
+ * Decodes and resizes an image into an NHWC float32 tensor body of width*height*3 values, with the
+ * embedder's own code (functions/embedding/preprocess.ts), so fitting and serving see the same tensor.
+ */
 export async function imageToTensor(
   bytes: Buffer,
   width: number,
   height: number,
   preprocessing: Preprocessing = PREPROCESSING,
 ): Promise<Float32Array> {
-  const { data, info } = await sharp(bytes)
-    .rotate()
-    .flatten({ background: preprocessing.background })
-    .toColourspace('srgb')
-    .resize(width, height, { fit: preprocessing.fit, kernel: preprocessing.kernel })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3 || info.width !== width || info.height !== height) {
-    throw new Error(`unexpected decoded image ${info.width}x${info.height}x${info.channels}`);
+  const image = await decodePixels(bytes, width, height, preprocessing, {
+    limitInputPixels: DEFAULT_IMAGE_LIMITS.maxPixels,
+  });
+  if (image.channels !== 3 || image.width !== width || image.height !== height) {
+    throw new Error(`unexpected decoded image ${image.width}x${image.height}x${image.channels}`);
   }
-  const tensor = new Float32Array(width * height * 3);
-  for (let i = 0; i < tensor.length; i++) {
-    const channel = i % 3;
-    tensor[i] =
-      ((data[i] as number) / 255 - (preprocessing.mean[channel] as number)) /
-      (preprocessing.std[channel] as number);
-  }
-  return tensor;
+  return new TensorFill(preprocessing).fill(image, 'NHWC');
 }
 
 /** Canonical JSON of the preprocessing (fixed key order), hashed into the model id. */

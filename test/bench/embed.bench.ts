@@ -1,16 +1,21 @@
 /**
- * `npm run bench:embed`: the shared embedder on catalogue-like photos (~1000 x 1000 JPEGs, built
- * before any clock starts; warm-up calls are not timed).
+ * `npm run bench:embed [-- --model <dir>]`: the shared embedder on catalogue-like photos (~1000 x 1000
+ * JPEGs, built before any clock starts; warm-up calls are not timed), with the model in <dir> (its
+ * manifest.json) or, by default, the model layer's (layers/model/dist). The summary names the model.
  *
  * - Single thread (sharp.concurrency(1), ORT intraOpNumThreads 1: the 1-vCPU Lambda) and default
  *   threads (sharp's default, ORT threads = os.availableParallelism()): median ms per image for
  *   decode + preprocess (`preprocess` + `toTensor`), inference (`infer`) and end to end (`embed`).
- * - preprocess_over_sharp_floor: ours over sharp alone decoding and resizing the same file with the
- *   manifest's resize options to raw pixels; the two alternate per image over many rounds, single thread.
+ * - preprocess_over_sharp_floor: ours (validation, decode, resize, normalised tensor fill) over sharp
+ *   alone decoding and resizing the same file to raw pixels with the manifest's orientation, flatten,
+ *   kernel and fit (checked to give our very pixels, so the floor does the same decoding work). The
+ *   median of FLOOR_RUNS runs; in each, the two alternate per image (who goes first alternates too)
+ *   over a few rounds, and the run's ratio is the ratio of the medians. Single thread.
  * - tfjs_over_ort: the same model, same input tensor, in the pure-JS TF.js CPU backend over ORT (both
- *   single thread; see {@link TfjsReference} for what is timed).
+ *   single thread; see {@link TfjsReference} for what is timed). BENCH_TFJS_IMAGES=0 skips it (null).
  * - cold_start_ms: a fresh `node` process on an esbuild bundle that requires the embedder, creates
  *   the session and embeds one image; the child reports its own clock (origin = its start).
+ *   BENCH_COLD_STARTS=0 skips it (null).
  *
  * Progress goes to stderr; the last stdout line is one JSON object. Timings are never asserted on.
  */
@@ -19,16 +24,19 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { defaultManifestPath, Embedder } from '../../functions/embedding/embedder';
+import { Embedder } from '../../functions/embedding/embedder';
 import { loadManifest } from '../../functions/embedding/model-manifest';
 import { catalogueJpeg, emojiImages } from '../support/images';
 import { TfjsReference } from '../support/tfjs-reference';
 import { bundleForNode, runNodeChild, scratchDir } from './support/child-process';
+import { modelManifestsFromArgs } from './support/models';
 import { median, progress, round } from './support/stats';
 
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 30);
-/** Rounds of the alternating preprocess / sharp-floor comparison (each round visits every image). */
-const FLOOR_ROUNDS = Number(process.env.BENCH_FLOOR_ROUNDS ?? 20);
+/** Runs of the preprocess / sharp-floor comparison; the reported ratio is their median. */
+const FLOOR_RUNS = 5;
+/** Rounds per run, each visiting every image with ours and the floor alternating. */
+const FLOOR_ROUNDS = Number(process.env.BENCH_FLOOR_ROUNDS ?? 4);
 /** TF.js CPU takes tens of seconds per image: a few images, after one untimed call. */
 const TFJS_IMAGES = Number(process.env.BENCH_TFJS_IMAGES ?? 3);
 const ORT_RUNS_PER_TFJS_IMAGE = 3;
@@ -74,11 +82,29 @@ async function stageTimes(embedder: Embedder, bodies: Buffer[]): Promise<StageTi
   return { preprocessMs: median(preprocessMs), inferenceMs: median(inferenceMs), e2eMs: median(e2eMs) };
 }
 
-/** Our decode + preprocess against sharp alone, alternating per image (who goes first alternates too). */
-async function preprocessAgainstFloor(embedder: Embedder, bodies: Buffer[]) {
+/**
+ * The floor: sharp alone, decoding and resizing to raw pixels exactly as the manifest says (EXIF
+ * orientation, flatten, kernel, fit; sRGB and the first frame are sharp's defaults), nothing else.
+ */
+function sharpFloor(embedder: Embedder): (bytes: Buffer) => Promise<Buffer> {
   const { width, height } = embedder.manifest.input;
-  const { fit, kernel } = embedder.manifest.preprocess;
-  const floor = (bytes: Buffer) => sharp(bytes).resize(width, height, { fit, kernel }).raw().toBuffer();
+  const { fit, kernel, background } = embedder.manifest.preprocess;
+  return (bytes) =>
+    sharp(bytes)
+      .rotate()
+      .flatten({ background })
+      .resize(width, height, { fit, kernel, background })
+      .raw()
+      .toBuffer();
+}
+
+/** Our decode + preprocess against the sharp floor: FLOOR_RUNS interleaved runs. */
+async function preprocessAgainstFloor(embedder: Embedder, bodies: Buffer[]) {
+  const floor = sharpFloor(embedder);
+  for (const [i, bytes] of bodies.entries()) {
+    const [ours, theirs] = [await embedder.preprocess(bytes), await floor(bytes)];
+    if (!ours.pixels.equals(theirs)) throw new Error(`image ${i}: the floor's pixels differ from ours`);
+  }
   // Our two steps are also timed apart, to show where any excess over the floor goes.
   const decodeMs: number[] = [];
   const toTensorMs: number[] = [];
@@ -95,22 +121,29 @@ async function preprocessAgainstFloor(embedder: Embedder, bodies: Buffer[]) {
   }
   decodeMs.length = 0;
   toTensorMs.length = 0;
-  const oursMs: number[] = [];
-  const floorMs: number[] = [];
-  for (let r = 0; r < FLOOR_ROUNDS; r++) {
-    for (const [i, bytes] of bodies.entries()) {
-      if ((r + i) % 2 === 0) {
-        await time(oursMs, () => ours(bytes));
-        await time(floorMs, () => floor(bytes));
-      } else {
-        await time(floorMs, () => floor(bytes));
-        await time(oursMs, () => ours(bytes));
+  const runs: { oursMs: number; floorMs: number; ratio: number }[] = [];
+  for (let run = 0; run < FLOOR_RUNS; run++) {
+    const oursMs: number[] = [];
+    const floorMs: number[] = [];
+    for (let r = 0; r < FLOOR_ROUNDS; r++) {
+      for (const [i, bytes] of bodies.entries()) {
+        if ((run + r + i) % 2 === 0) {
+          await time(oursMs, () => ours(bytes));
+          await time(floorMs, () => floor(bytes));
+        } else {
+          await time(floorMs, () => floor(bytes));
+          await time(oursMs, () => ours(bytes));
+        }
       }
     }
+    runs.push({ oursMs: median(oursMs), floorMs: median(floorMs), ratio: median(oursMs) / median(floorMs) });
+    log(`floor run ${run + 1}/${FLOOR_RUNS}: ${JSON.stringify(runs.at(-1))}`);
   }
   return {
-    oursMs: median(oursMs),
-    floorMs: median(floorMs),
+    ratio: median(runs.map((r) => r.ratio)),
+    ratios: runs.map((r) => round(r.ratio, 3)),
+    oursMs: median(runs.map((r) => r.oursMs)),
+    floorMs: median(runs.map((r) => r.floorMs)),
     decodeMs: median(decodeMs),
     toTensorMs: median(toTensorMs),
   };
@@ -123,8 +156,8 @@ async function preprocessAgainstFloor(embedder: Embedder, bodies: Buffer[]) {
  * pooling in TF.js, the same head constants applied in JS, the same final L2 normalisation.
  * Same input tensor on both sides; the outputs must agree, or the ratio would compare different work.
  */
-async function tfjsAgainstOrt(embedder: Embedder, tensors: ort.Tensor[]) {
-  const { modelPath } = loadManifest(defaultManifestPath());
+async function tfjsAgainstOrt(embedder: Embedder, manifestPath: string, tensors: ort.Tensor[]) {
+  const { modelPath } = loadManifest(manifestPath);
   const reference = await TfjsReference.load(embedder.manifest, modelPath);
   try {
     const [first] = tensors;
@@ -155,7 +188,7 @@ async function tfjsAgainstOrt(embedder: Embedder, tensors: ort.Tensor[]) {
   }
 }
 
-async function coldStarts(image: Buffer): Promise<ColdStartReport[]> {
+async function coldStarts(image: Buffer, manifestPath: string): Promise<ColdStartReport[]> {
   const dir = scratchDir('embed-bench');
   try {
     const imagePath = join(dir, 'image.jpg');
@@ -170,7 +203,7 @@ async function coldStarts(image: Buffer): Promise<ColdStartReport[]> {
     const reports: ColdStartReport[] = [];
     for (let run = 0; run < COLD_STARTS; run++) {
       const { report } = await runNodeChild<ColdStartReport>(script, [imagePath], {
-        LOOKALIKE_MODEL_MANIFEST: defaultManifestPath(),
+        LOOKALIKE_MODEL_MANIFEST: manifestPath,
       });
       log(`cold start ${run + 1}/${COLD_STARTS}: ${JSON.stringify(report)}`);
       reports.push(report);
@@ -182,6 +215,9 @@ async function coldStarts(image: Buffer): Promise<ColdStartReport[]> {
 }
 
 async function main(): Promise<void> {
+  const [manifestPath, ...others] = modelManifestsFromArgs();
+  if (!manifestPath || others.length > 0)
+    throw new Error('bench:embed measures one model: at most one --model');
   const defaultSharpConcurrency = sharp.concurrency();
   const catalogue = emojiImages();
   log(`building ${IMAGES} catalogue JPEGs (1000 x 1000)...`);
@@ -193,35 +229,46 @@ async function main(): Promise<void> {
 
   log('single thread: preprocess against the sharp floor (alternating)');
   sharp.concurrency(1);
-  const single = await Embedder.load({ threads: 1 });
+  const single = await Embedder.load({ manifestPath, threads: 1 });
+  log(`model ${single.modelId} (${manifestPath})`);
   const floor = await preprocessAgainstFloor(single, bodies);
-  log(`ours ${round(floor.oursMs)} ms, sharp floor ${round(floor.floorMs)} ms`);
+  log(
+    `ours ${round(floor.oursMs)} ms, sharp floor ${round(floor.floorMs)} ms, ratios ${floor.ratios.join(' ')}`,
+  );
   log('single thread: stages');
   const singleStages = await stageTimes(single, bodies);
   log(JSON.stringify(singleStages));
 
-  log(`TF.js CPU against ORT, ${TFJS_IMAGES} images (each takes tens of seconds in TF.js)`);
-  const tensors: ort.Tensor[] = [];
-  for (const bytes of bodies.slice(0, 1 + TFJS_IMAGES))
-    tensors.push(single.toTensor(await single.preprocess(bytes)));
-  const tfjs = await tfjsAgainstOrt(single, tensors);
+  let tfjs: Awaited<ReturnType<typeof tfjsAgainstOrt>> | undefined;
+  if (TFJS_IMAGES > 0) {
+    log(`TF.js CPU against ORT, ${TFJS_IMAGES} images (each takes tens of seconds in TF.js)`);
+    const tensors: ort.Tensor[] = [];
+    for (const bytes of bodies.slice(0, 1 + TFJS_IMAGES))
+      tensors.push(single.toTensor(await single.preprocess(bytes)));
+    tfjs = await tfjsAgainstOrt(single, manifestPath, tensors);
+  }
 
   const threads = availableParallelism();
   log(`default threads: sharp ${defaultSharpConcurrency}, ORT ${threads}`);
   sharp.concurrency(defaultSharpConcurrency);
-  const multi = await Embedder.load({ threads });
+  const multi = await Embedder.load({ manifestPath, threads });
   const multiStages = await stageTimes(multi, bodies);
   log(JSON.stringify(multiStages));
 
   log(`cold start: ${COLD_STARTS} fresh processes`);
-  const cold = await coldStarts(bodies[0] as Buffer);
+  const cold = COLD_STARTS > 0 ? await coldStarts(bodies[0] as Buffer, manifestPath) : undefined;
+  const coldMedian = (pick: (c: ColdStartReport) => number) =>
+    cold ? round(median(cold.map(pick)), 1) : null;
 
   const summary = {
+    model_id: single.modelId,
+    model_manifest: manifestPath,
     images: IMAGES,
     e2e_ms_1thread: round(singleStages.e2eMs),
-    preprocess_over_sharp_floor: round(floor.oursMs / floor.floorMs, 3),
-    tfjs_over_ort: round(tfjs.tfjsMs / tfjs.ortMs, 1),
-    cold_start_ms: round(median(cold.map((c) => c.coldStartMs)), 1),
+    preprocess_over_sharp_floor: round(floor.ratio, 3),
+    preprocess_over_sharp_floor_runs: floor.ratios,
+    tfjs_over_ort: tfjs ? round(tfjs.tfjsMs / tfjs.ortMs, 1) : null,
+    cold_start_ms: coldMedian((c) => c.coldStartMs),
     e2e_ms_default_threads: round(multiStages.e2eMs),
     inference_ms_1thread: round(singleStages.inferenceMs),
     preprocess_ms_1thread: round(floor.oursMs),
@@ -230,16 +277,15 @@ async function main(): Promise<void> {
     to_tensor_ms_1thread: round(floor.toTensorMs),
     inference_ms_default_threads: round(multiStages.inferenceMs),
     preprocess_ms_default_threads: round(multiStages.preprocessMs),
-    tfjs_ms: round(tfjs.tfjsMs, 0),
-    tfjs_ort_ms: round(tfjs.ortMs),
-    tfjs_max_abs_difference: Number(tfjs.maxDifference.toExponential(2)),
-    cold_start_require_ms: round(median(cold.map((c) => c.requireMs)), 1),
-    cold_start_session_ms: round(median(cold.map((c) => c.sessionMs)), 1),
-    cold_start_first_embed_ms: round(median(cold.map((c) => c.firstEmbedMs)), 1),
+    tfjs_ms: tfjs ? round(tfjs.tfjsMs, 0) : null,
+    tfjs_ort_ms: tfjs ? round(tfjs.ortMs) : null,
+    tfjs_max_abs_difference: tfjs ? Number(tfjs.maxDifference.toExponential(2)) : null,
+    cold_start_require_ms: coldMedian((c) => c.requireMs),
+    cold_start_session_ms: coldMedian((c) => c.sessionMs),
+    cold_start_first_embed_ms: coldMedian((c) => c.firstEmbedMs),
     threads_default: threads,
     sharp_concurrency_default: defaultSharpConcurrency,
     dim: single.dim,
-    model_id: single.modelId,
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { INVALID_IMAGE_CODES, InvalidImage } from '../../functions/domain/errors';
 import { Embedder } from '../../functions/embedding/embedder';
+import { imageToTensor } from '../../layers/model/preprocess';
 import { badInputCorpus, catalogueJpeg, emojiImages } from '../support/images';
 
 const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * (b[i] as number), 0);
@@ -55,6 +56,22 @@ describe('embedder', () => {
     const similarities = vectors.map((v) => cosine(v, copy));
     const best = similarities.indexOf(Math.max(...similarities));
     expect(best).toBe(7);
+  });
+
+  it('gives the very tensor the model build fits and evaluates with (index, query and fitting images alike)', async () => {
+    const { width, height } = embedder.manifest.input;
+    const files = [
+      readFileSync(emojiImages('google')[5]?.file as string),
+      readFileSync(emojiImages('twitter')[300]?.file as string),
+      await catalogueJpeg(emojiImages('google')[42]?.file as string, 1000),
+    ];
+    for (const bytes of files) {
+      const served = embedder.toTensor(await embedder.preprocess(bytes)).data as Float32Array;
+      const fitted = await imageToTensor(bytes, width, height, embedder.manifest.preprocess);
+      expect(
+        Buffer.from(served.buffer, served.byteOffset, served.byteLength).equals(Buffer.from(fitted.buffer)),
+      ).toBe(true);
+    }
   });
 
   describe('bad input: a typed error with its own code, never a crash or a hang', () => {
