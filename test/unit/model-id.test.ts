@@ -14,11 +14,17 @@ const valid = (id: string) => ModelManifestSchema.shape.modelId.safeParse(id).su
 
 describe('model ids', () => {
   it('keep the full label, and so the id of every model built before, when it fits', () => {
-    expect(modelIdLabel(PREVIOUS_DEFAULT_DESCRIPTOR)).toBe('inception-v3.mixed3-gem3_mixed6-gem3.l2.pca128w0.25');
+    expect(modelIdLabel(PREVIOUS_DEFAULT_DESCRIPTOR)).toBe(
+      'inception-v3.mixed3-gem3_mixed6-gem3.l2.pca128w0.25',
+    );
   });
 
   it('abbreviate layer names when the full label would break the manifest limit (three MobileNetV2 blocks)', () => {
-    const three = spec('mobilenet_v2', ['block_10_expand_relu', 'block_11_expand_relu', 'block_13_expand_relu']);
+    const three = spec('mobilenet_v2', [
+      'block_10_expand_relu',
+      'block_11_expand_relu',
+      'block_13_expand_relu',
+    ]);
     expect(valid(`${descriptorLabel(three).replace(/\+/g, '_')}-0123456789abcdef`)).toBe(false);
     expect(modelIdLabel(three)).toBe('mobilenet-v2.b10e-gem3_b11e-gem3_b13e-gem3.l2.pca256w0.25');
     expect(valid(modelId(three))).toBe(true);
