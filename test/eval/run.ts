@@ -62,7 +62,7 @@ less on one metric are the size of the paired standard errors above: noise, not 
   than it would be in a shop; raising it would tune to the simulation and against new items. Kept.`;
 
 /** Where `npm run model -- --descriptor previous .cache/models/previous` builds the previous default. */
-export const PREVIOUS_MODEL_DIR = '.cache/models/previous';
+export const PREVIOUS_MODEL_DIR = resolve(__dirname, '../../.cache/models/previous');
 
 interface CliOptions {
   /** Folder of the model evaluated (manifest.json + ONNX file). */
@@ -129,22 +129,21 @@ function comparedModel(options: CliOptions, modelDir: string): string | undefine
     return options.compareModel === false ? undefined : options.compareModel;
   if (options.preset !== 'full') return undefined;
   const say = (line: string) => process.stderr.write(`${line}; no "Model change" section\n`);
+  const folder = shown(PREVIOUS_MODEL_DIR);
   if (!existsSync(manifestIn(PREVIOUS_MODEL_DIR))) {
-    say(
-      `no previous default model in ${PREVIOUS_MODEL_DIR} (npm run model -- --descriptor previous ${PREVIOUS_MODEL_DIR})`,
-    );
+    say(`no previous default model in ${folder} (npm run model -- --descriptor previous ${folder})`);
     return undefined;
   }
   const previous = loadManifest(manifestIn(PREVIOUS_MODEL_DIR)).manifest.modelId;
   if (!previous.startsWith(`${modelIdLabel(PREVIOUS_DEFAULT_DESCRIPTOR)}-`)) {
-    say(`${PREVIOUS_MODEL_DIR} holds ${previous}, not the previous default descriptor's model`);
+    say(`${folder} holds ${previous}, not the previous default descriptor's model`);
     return undefined;
   }
   if (previous === loadManifest(manifestIn(modelDir)).manifest.modelId) {
     say(`the model evaluated is the previous default (${previous})`);
     return undefined;
   }
-  return resolve(PREVIOUS_MODEL_DIR);
+  return PREVIOUS_MODEL_DIR;
 }
 
 /** The tuning run of the full preset also scores the sweep: what the defaults were chosen from. */
@@ -217,7 +216,7 @@ async function main(argv: string[]): Promise<void> {
     .addOption(
       new Option(
         '--compare-model <dir>',
-        `also run the report run (or the single run) with this model, each run in its own process, and compare Lookalike's default with the two models, paired over the same users (default for the full preset: ${PREVIOUS_MODEL_DIR} when it holds the previous default model)`,
+        `also run the report run (or the single run) with this model, each run in its own process, and compare Lookalike's default with the two models, paired over the same users (default for the full preset: ${shown(PREVIOUS_MODEL_DIR)} when it holds the previous default model)`,
       ).argParser(modelFolder),
     )
     .option('--no-compare-model', 'no model comparison')
