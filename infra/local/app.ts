@@ -66,6 +66,11 @@ export interface LocalAppOptions extends LocalStackOptions {
    * experiments: everything a user sees runs with auth. @default true
    */
   readonly auth?: boolean;
+  /**
+   * The model the functions embed with (what the model layer would hold). @default the model layer's
+   * manifest (`defaultManifestPath()`)
+   */
+  readonly manifestPath?: string;
 }
 
 export interface LocalApp {
@@ -133,7 +138,7 @@ function issuerRoutes(issuer: LocalIssuer) {
 }
 
 export async function startLocalApp(options: LocalAppOptions = {}): Promise<LocalApp> {
-  const manifestPath = defaultManifestPath();
+  const manifestPath = options.manifestPath ?? defaultManifestPath();
   const { manifest } = loadManifest(manifestPath);
   const stack = await startLocalStack(options);
   const issuer =

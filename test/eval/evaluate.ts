@@ -38,6 +38,7 @@ import {
   SIMULATION,
   type SimulatedUser,
   simulateUsers,
+  simulationDigest,
 } from './simulation';
 
 const DAY_MS = 86_400_000;
@@ -53,6 +54,8 @@ export interface EvaluationOptions {
   tablePrefix?: string;
   /** Extra offline variants to score (tuning); reported apart from the methods. */
   sweep?: Variant[];
+  /** The model's manifest.json. @default the model layer's (`defaultManifestPath()`) */
+  manifestPath?: string;
   log?: (line: string) => void;
 }
 
@@ -72,6 +75,11 @@ export interface EvaluationResult {
   preset: PresetName;
   parameters: Preset & { simulation: typeof SIMULATION };
   modelId: string;
+  /**
+   * SHA-256 (16 hex digits) of the catalogue split, the users, their events and held-out items: two
+   * runs with the same digest replayed the same users, whatever the model.
+   */
+  simulationDigest: string;
   catalogue: { subcategories: string[]; warm: number; cold: number };
   users: { oneTaste: number; twoTastes: number; events: number };
   settings: { profile: typeof DEFAULT_PROFILE_SETTINGS; ranking: typeof DEFAULT_RANKING_SETTINGS };
@@ -254,6 +262,7 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
     apiPort: -1,
     ...(options.dynamoEndpoint ? { dynamoEndpoint: options.dynamoEndpoint } : {}),
     ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
+    ...(options.manifestPath ? { manifestPath: options.manifestPath } : {}),
     embedConcurrency: 2,
     // A batch of five images can take longer than the default 2 s on a busy machine: no redelivery.
     visibilityTimeoutMs: 60_000,
@@ -416,6 +425,7 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       preset: options.preset,
       parameters: { ...preset, simulation: SIMULATION },
       modelId: app.manifest.modelId,
+      simulationDigest: simulationDigest(catalogue, users),
       catalogue: {
         subcategories: catalogue.subcategories,
         warm: catalogue.warm.length,

@@ -2,6 +2,7 @@ import type { EvaluationResult, MethodResult } from './evaluate';
 import { markdownTable } from './evaluate';
 import { type Alignment, alignedTable } from './markdown';
 import { METRICS, type MetricId, type PerUser, pairedDifference } from './metrics';
+import { type ModelComparison, modelChangeSection } from './model-change';
 import { POSITIVES_PER_TASTE, SIMULATION } from './simulation';
 
 export interface LabelledRun {
@@ -100,7 +101,7 @@ function checkLine(result: EvaluationResult): string {
   );
 }
 
-function timingLine(result: EvaluationResult): string {
+function timingLine(result: Pick<EvaluationResult, 'timings'>): string {
   return Object.entries(result.timings)
     .map(([phase, seconds]) => `${phase} ${seconds} s`)
     .join(', ');
@@ -116,6 +117,8 @@ export interface DocumentOptions {
   chartFile: string;
   wallSeconds: number;
   tuningNotes: string;
+  /** The report run again with the previous model, compared with this one. */
+  modelChange?: ModelComparison;
 }
 
 export function evaluationDocument(options: DocumentOptions): string {
@@ -151,6 +154,9 @@ export function evaluationDocument(options: DocumentOptions): string {
       '',
     );
   }
+  const { modelChange } = options;
+  const judged = runs.find((run) => run.role === 'report') ?? runs[runs.length - 1];
+  if (modelChange && judged) sections.push(modelChangeSection(modelChange, runTitle(judged)));
   sections.push(
     `![Grouped bars: each metric for each method, ${reportFirst(runs)
       .map((r) => ROLE_TITLE[r.role].toLowerCase())
@@ -278,6 +284,11 @@ export function evaluationDocument(options: DocumentOptions): string {
     '## Timings',
     '',
     ...runs.map((run) => `- ${runTitle(run)}: ${timingLine(run.result)}.`),
+    ...(modelChange && judged
+      ? [
+          `- ${runTitle(judged)}, previous model \`${modelChange.previous.result.modelId}\`: ${timingLine(modelChange.previous.result)}.`,
+        ]
+      : []),
     '',
     '## Reproduce',
     '',
@@ -287,7 +298,10 @@ export function evaluationDocument(options: DocumentOptions): string {
     '',
     'Options: `--preset ci` (fewer users and subcategories, under 3 minutes; also the Jest test ' +
       '`test/integration/eval.test.ts`), `--package google|twitter --seed n` for a single run, `--users n`, ' +
-      '`--out <file.md>` (the chart goes next to it as `.svg`).',
+      '`--out <file.md>` (the chart goes next to it as `.svg`), `--model <dir>` (the model evaluated; default the ' +
+      'model layer’s), `--compare-model <dir>` (the report run once more with that model, compared as in “Model ' +
+      'change”; by default the full preset compares with `.cache/models/previous` when it holds the previous default, ' +
+      'which `npm run model -- --descriptor previous .cache/models/previous` builds), `--no-compare-model`.',
     '',
   );
   return sections.join('\n');

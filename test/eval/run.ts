@@ -5,18 +5,29 @@
  *   npm run eval                      tuning run (google, seed 1) + report run (twitter, seed 2), full preset
  *   npm run eval -- --preset ci       the same, smaller (under 3 minutes); prints, writes only with --out
  *   npm run eval -- --package twitter --seed 7 --users 100
+ *   npm run eval -- --only report --model <dir> --compare-model <dir>   one model against another
+ *
+ * The full preset's report run also runs with the previous default model when .cache/models/previous
+ * holds it (`npm run model -- --descriptor previous .cache/models/previous`) and it is not the model
+ * evaluated: docs/evaluation.md then has a "Model change" section (see model-change.ts).
  *
  * Each run of the protocol is its own process: the handlers read their configuration and create
  * their clients once per process (like a Lambda cold start), so one process hosts one local app.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { defaultManifestPath } from '../../functions/embedding/embedder';
+import { loadManifest } from '../../functions/embedding/model-manifest';
+import { PREVIOUS_DEFAULT_DESCRIPTOR } from '../../layers/model/chosen-descriptor';
+import { modelIdLabel } from '../../layers/model/descriptor';
 import { groupedBarChart } from './chart';
 import { type EvaluationResult, evaluate, markdownTable } from './evaluate';
 import { tuningSweep } from './methods';
+import { compareModels, type ModelComparison, modelChangeTables, modelChangeVerdict } from './model-change';
 import { claimHolds, evaluationDocument, type LabelledRun, reportFirst, runTitle } from './report';
 import type { EmojiPackage, PresetName } from './simulation';
 
@@ -50,7 +61,14 @@ less on one metric are the size of the paired standard errors above: noise, not 
   Simulated users pick the items of their tastes uniformly, so co-engagement is a cleaner label signal here
   than it would be in a shop; raising it would tune to the simulation and against new items. Kept.`;
 
+/** Where `npm run model -- --descriptor previous .cache/models/previous` builds the previous default. */
+export const PREVIOUS_MODEL_DIR = resolve(__dirname, '../../.cache/models/previous');
+
 interface CliOptions {
+  /** Folder of the model evaluated (manifest.json + ONNX file). */
+  model?: string;
+  /** Folder of the model to compare it with; false with --no-compare-model. */
+  compareModel?: string | false;
   package?: EmojiPackage;
   seed?: number;
   users?: number;
@@ -68,24 +86,64 @@ const integerFrom = (min: number) => (value: string) => {
   return parsed;
 };
 
+const manifestIn = (modelDir: string) => join(modelDir, 'manifest.json');
+
+function modelFolder(value: string): string {
+  const dir = resolve(value);
+  if (!existsSync(manifestIn(dir))) throw new InvalidArgumentError(`no manifest.json in ${dir}`);
+  return dir;
+}
+
+/** A path for people to read: relative to the working directory when it is inside it. */
+const shown = (path: string) => (relative('.', path).startsWith('..') ? path : relative('.', path));
+
 interface PlannedRun {
   role: LabelledRun['role'];
   emojiPackage: EmojiPackage;
   seed: number;
+  modelDir: string;
 }
 
 function plan(options: CliOptions): PlannedRun[] {
+  const modelDir = options.model ?? dirname(defaultManifestPath());
   if (options.package !== undefined || options.seed !== undefined) {
     return [
       {
         role: 'custom',
         emojiPackage: options.package ?? PROTOCOL.report.emojiPackage,
         seed: options.seed ?? PROTOCOL.report.seed,
+        modelDir,
       },
     ];
   }
   const roles = options.only ? [options.only] : (['tune', 'report'] as const);
-  return roles.map((role) => ({ role, ...PROTOCOL[role] }));
+  return roles.map((role) => ({ role, ...PROTOCOL[role], modelDir }));
+}
+
+/**
+ * The model to compare with: the one given, or by default (full preset) the previous default model
+ * when .cache/models/previous holds it and it is not the model evaluated.
+ */
+function comparedModel(options: CliOptions, modelDir: string): string | undefined {
+  if (options.compareModel !== undefined)
+    return options.compareModel === false ? undefined : options.compareModel;
+  if (options.preset !== 'full') return undefined;
+  const say = (line: string) => process.stderr.write(`${line}; no "Model change" section\n`);
+  const folder = shown(PREVIOUS_MODEL_DIR);
+  if (!existsSync(manifestIn(PREVIOUS_MODEL_DIR))) {
+    say(`no previous default model in ${folder} (npm run model -- --descriptor previous ${folder})`);
+    return undefined;
+  }
+  const previous = loadManifest(manifestIn(PREVIOUS_MODEL_DIR)).manifest.modelId;
+  if (!previous.startsWith(`${modelIdLabel(PREVIOUS_DEFAULT_DESCRIPTOR)}-`)) {
+    say(`${folder} holds ${previous}, not the previous default descriptor's model`);
+    return undefined;
+  }
+  if (previous === loadManifest(manifestIn(modelDir)).manifest.modelId) {
+    say(`the model evaluated is the previous default (${previous})`);
+    return undefined;
+  }
+  return PREVIOUS_MODEL_DIR;
 }
 
 /** The tuning run of the full preset also scores the sweep: what the defaults were chosen from. */
@@ -98,6 +156,7 @@ function evaluateRun(run: PlannedRun, options: CliOptions): Promise<EvaluationRe
     seed: run.seed,
     preset: options.preset,
     users: options.users,
+    manifestPath: manifestIn(run.modelDir),
     ...(wantsSweep(run, options) ? { sweep: tuningSweep() } : {}),
   });
 }
@@ -117,6 +176,8 @@ async function runInWorker(run: PlannedRun, options: CliOptions): Promise<Evalua
       '--preset',
       options.preset,
       ...(options.users !== undefined ? ['--users', String(options.users)] : []),
+      '--model',
+      run.modelDir,
       ...(wantsSweep(run, options) ? ['--sweep'] : []),
       '--worker-out',
       out,
@@ -128,7 +189,7 @@ async function runInWorker(run: PlannedRun, options: CliOptions): Promise<Evalua
     });
     if (code !== 0)
       throw new Error(
-        `the ${run.role} run (${run.emojiPackage}, seed ${run.seed}) failed with exit code ${code}`,
+        `the ${run.role} run (${run.emojiPackage}, seed ${run.seed}, model in ${run.modelDir}) failed with exit code ${code}`,
       );
     return JSON.parse(await readFile(out, 'utf8')) as EvaluationResult;
   } finally {
@@ -146,6 +207,19 @@ async function main(argv: string[]): Promise<void> {
     .description(
       'Offline evaluation: Lookalike against random, most-popular and mean-vector baselines, and ablations.',
     )
+    .addOption(
+      new Option(
+        '--model <dir>',
+        "folder of the model evaluated (manifest.json + model.onnx; default: the model layer's)",
+      ).argParser(modelFolder),
+    )
+    .addOption(
+      new Option(
+        '--compare-model <dir>',
+        `also run the report run (or the single run) with this model, each run in its own process, and compare Lookalike's default with the two models, paired over the same users (default for the full preset: ${shown(PREVIOUS_MODEL_DIR)} when it holds the previous default model)`,
+      ).argParser(modelFolder),
+    )
+    .option('--no-compare-model', 'no model comparison')
     .addOption(
       new Option('--package <package>', 'a single run on this emoji package').choices(['google', 'twitter']),
     )
@@ -185,11 +259,24 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
+  const judgedRun = runs.find((run) => run.role === 'report') ?? (runs[runs.length - 1] as PlannedRun);
+  const previousModelDir = comparedModel(options, judgedRun.modelDir);
+  const inProcess = runs.length === 1 && previousModelDir === undefined;
+
   const started = performance.now();
   const results: LabelledRun[] = [];
   for (const run of runs) {
-    const result = runs.length === 1 ? await evaluateRun(run, options) : await runInWorker(run, options);
+    const result = inProcess ? await evaluateRun(run, options) : await runInWorker(run, options);
     results.push({ role: run.role, result });
+  }
+  let modelChange: ModelComparison | undefined;
+  if (previousModelDir !== undefined) {
+    const previousRun = { ...judgedRun, modelDir: previousModelDir };
+    const current = results[runs.indexOf(judgedRun)] as LabelledRun;
+    modelChange = compareModels(
+      { modelDir: shown(judgedRun.modelDir), result: current.result },
+      { modelDir: shown(previousModelDir), result: await runInWorker(previousRun, options) },
+    );
   }
   const wallSeconds = (performance.now() - started) / 1000;
 
@@ -198,6 +285,12 @@ async function main(argv: string[]): Promise<void> {
     const check = run.result.endpointCheck;
     process.stdout.write(
       `\nendpoint check: ${check.identicalLists}/${check.users} identical lists (${check.identicalAfterColdUpload}/${check.users} after the cold upload)\n`,
+    );
+  }
+  if (modelChange) {
+    process.stdout.write(
+      `\n## Model change (${runTitle(results[runs.indexOf(judgedRun)] as LabelledRun)})\n\n` +
+        `${modelChangeTables(modelChange)}\n\n${modelChangeVerdict(modelChange)}\n`,
     );
   }
   process.stdout.write(`\n${Math.round(wallSeconds)} s in all\n`);
@@ -219,6 +312,7 @@ async function main(argv: string[]): Promise<void> {
         chartFile: basename(chart),
         wallSeconds,
         tuningNotes: TUNING_NOTES,
+        ...(modelChange ? { modelChange } : {}),
       }),
     );
     process.stdout.write(`wrote ${out} and ${chart}\n`);
@@ -228,6 +322,10 @@ async function main(argv: string[]): Promise<void> {
   const claim = judged ? claimHolds(judged.result) : { holds: true, failures: [] };
   if (!claim.holds) {
     process.stderr.write(`Lookalike's default does not beat the baselines: ${claim.failures.join('; ')}\n`);
+    process.exitCode = 1;
+  }
+  if (modelChange && !modelChange.holds) {
+    process.stderr.write(`The new model is below the previous one: ${modelChange.failures.join('; ')}\n`);
     process.exitCode = 1;
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { type EmojiPackage, evaluationSet } from '../../layers/model/emoji-dataset';
 import { SeededRandom } from './prng';
@@ -152,4 +153,15 @@ export function simulateUsers(catalogue: Catalogue, userCount: number, seed: num
     users.push({ userId, tastes, events, heldOut });
   }
   return users;
+}
+
+/**
+ * SHA-256 (16 hex digits) of the catalogue split, the users, their events and held-out items: two
+ * runs with the same digest replayed the same users. Item ids and labels, not file paths, so the
+ * digest is the same in any checkout.
+ */
+export function simulationDigest(catalogue: Catalogue, users: readonly SimulatedUser[]): string {
+  const split = (images: readonly CatalogueImage[]) => images.map((i) => [i.itemId, i.subcategory]);
+  const simulated = { ...catalogue, warm: split(catalogue.warm), cold: split(catalogue.cold), users };
+  return createHash('sha256').update(JSON.stringify(simulated)).digest('hex').slice(0, 16);
 }
