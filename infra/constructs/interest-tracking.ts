@@ -83,8 +83,15 @@ export class InterestTracking extends Construct {
     })
       // Events: the commit transaction's puts, reads, and an erasure's conditional deletes.
       .useTable(this.eventsTable, ENV.EVENTS_TABLE, ['BatchGetItem', 'Query', 'PutItem', 'DeleteItem'])
-      // Profiles: the commit's put, the erasure's tombstone (update) and its removal.
-      .useTable(this.profilesTable, ENV.PROFILES_TABLE, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'])
+      // Profiles: the head read with the items and events (one BatchGetItem), the commit's put, the
+      // erasure's tombstone (update) and its removal.
+      .useTable(this.profilesTable, ENV.PROFILES_TABLE, [
+        'GetItem',
+        'BatchGetItem',
+        'PutItem',
+        'UpdateItem',
+        'DeleteItem',
+      ])
       // Stats: the popularity counters inside the commit transaction.
       .useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem'])
       .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['BatchGetItem']);

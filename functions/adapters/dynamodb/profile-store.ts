@@ -255,7 +255,10 @@ export class ProfileStore extends ProfileStoreReader implements EventWriteStore 
     for (const event of (rows.get(this.tables.events) ?? []) as unknown as StoredEvent[])
       states.get(event.userId)?.events.set(event.eventId, event);
     return {
-      items: itemSnapshots((rows.get(this.tables.items) ?? []) as unknown as SnapshotRow[], this.activeModelId),
+      items: itemSnapshots(
+        (rows.get(this.tables.items) ?? []) as unknown as SnapshotRow[],
+        this.activeModelId,
+      ),
       users: states,
     };
   }

@@ -5,12 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CommitConflict } from '../../../functions/app/errors';
-import type {
-  EventWriteStore,
-  ItemSnapshot,
-  StoredEvent,
-  StoredProfile,
-} from '../../../functions/app/ports';
+import type { EventWriteStore, ItemSnapshot, StoredEvent, StoredProfile } from '../../../functions/app/ports';
 import {
   applyEvent,
   DEFAULT_PROFILE_SETTINGS,
@@ -105,7 +100,9 @@ export function profileRepositoryContract(
           fixture.putItem({ itemId, status: 'ready', available: i % 2 === 0, vector: vector(i) }),
         ),
       );
-      const adaEvents = Array.from({ length: 30 }, (_, i) => eventOf(ada, `e${i}`, items[i] as string, T0 + i));
+      const adaEvents = Array.from({ length: 30 }, (_, i) =>
+        eventOf(ada, `e${i}`, items[i] as string, T0 + i),
+      );
       await repository.commit(ada, adaEvents, profileOf(ada, adaEvents, 1, 1000).next, undefined, [], T0);
       const bobEvents = [eventOf(bob, 'e1', items[5] as string)];
       await repository.commit(bob, bobEvents, profileOf(bob, bobEvents, 1, 2000).next, undefined, [], T0);
