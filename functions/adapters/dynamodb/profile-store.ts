@@ -15,13 +15,11 @@ import {
 import { CommitConflict } from '../../app/errors';
 import {
   type Aggregates,
-  type CatalogueSnapshots,
   type EventWriteStore,
   type ItemSnapshot,
   isStale,
   type ProfileHead,
   type ProfileReader,
-  type ProfileRepository,
   type StoredEvent,
   type StoredProfile,
   type UserWriteState,
