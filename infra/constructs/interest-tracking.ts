@@ -112,7 +112,7 @@ export class InterestTracking extends Construct {
         batchSize: CO_ENGAGEMENT_STREAM.batchSize,
         maxBatchingWindow: Duration.seconds(1),
         // A failed record is retried from itself (the ones before it are checkpointed); each
-        // record's counter updates are one idempotent transaction, so a redelivery counts once.
+        // record is counted in a transaction with a marker that it was, so a redelivery counts once.
         reportBatchItemFailures: true,
         retryAttempts: CO_ENGAGEMENT_STREAM.retryAttempts,
         onFailure: new SqsDlq(this.coEngagementDeadLetters),
