@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -51,10 +50,6 @@ export function acceptedEvent(record: DynamoDBRecord): StoredEvent | undefined {
   if (!image) return undefined;
   return unmarshall(image as Parameters<typeof unmarshall>[0]) as StoredEvent;
 }
-
-/** DynamoDB's client tokens are at most 36 characters: a hash of the records a transaction applies. */
-export const idempotencyToken = (recordIds: readonly string[]) =>
-  createHash('sha256').update(recordIds.join('\u0000')).digest('hex').slice(0, 36);
 
 /** A concurrent update of one of the same counters cancelled the transaction: retry later. */
 export class CounterConflict extends Error {
@@ -110,7 +105,6 @@ export class CoEngagementCounters {
       try {
         await this.documents.send(
           new TransactWriteCommand({
-            ClientRequestToken: idempotencyToken(pending.map((record) => record.recordId)),
             TransactItems: [
               ...pending.map(({ recordId }) => ({
                 Update: {
