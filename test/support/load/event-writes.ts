@@ -10,6 +10,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { openLoop, percentile } from './open-loop';
 
 export interface EventWriteOptions {
@@ -69,7 +70,11 @@ async function startApp(root: string, options: EventWriteOptions, name: string):
       LOAD_EVENT_USERS: String(options.users),
       LOOKALIKE_CACHE_DIR: path.join(REPO_ROOT, '.cache'),
     },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  // The app's own log, without its line per request.
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    if (!/^(GET|POST|DELETE) \//.test(line)) process.stderr.write(`[${name}] ${line}\n`);
   });
   const ready = await new Promise<{ url: string; tokens: string[]; itemIds: string[] }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the ${name} app exited (${code}) before it was ready`)));
@@ -190,12 +195,18 @@ export async function runEventWrites(options: EventWriteOptions): Promise<EventW
         );
       }
     }
-    const figures = new Map<string, EventWriteFigures>();
-    for (const entry of apps) {
-      // One request at a time: how much of it is DynamoDB Local's own time.
-      const alone: Array<{ ms: number; dynamoMs: number; phases: number }> = [];
-      await callsSince(entry.app);
-      for (const request of requestsFor(entry.app, options, options.sequentialRequests, 'alone')) {
+    // One request at a time, the apps in turn: how much of a request is DynamoDB Local's own time.
+    const alone = new Map(
+      apps.map((entry) => [entry.name, [] as Array<{ ms: number; dynamoMs: number; phases: number }>]),
+    );
+    const queued = new Map(
+      apps.map((entry) => [entry.name, requestsFor(entry.app, options, options.sequentialRequests, 'alone')]),
+    );
+    for (const entry of apps) await callsSince(entry.app);
+    for (let i = 0; i < options.sequentialRequests; i++)
+      for (const entry of apps) {
+        const request = queued.get(entry.name)?.[i];
+        if (!request) continue;
         const started = performance.now();
         const response = await fetch(`${entry.app.url}${request.path}`, {
           method: 'POST',
@@ -205,24 +216,26 @@ export async function runEventWrites(options: EventWriteOptions): Promise<EventW
         await response.arrayBuffer();
         const ms = performance.now() - started;
         const calls = await callsSince(entry.app);
-        alone.push({ ms, dynamoMs: calls.dynamoMs, phases: calls.phases });
+        alone.get(entry.name)?.push({ ms, dynamoMs: calls.dynamoMs, phases: calls.phases });
       }
+    const figures = new Map<string, EventWriteFigures>();
+    for (const entry of apps) {
+      const runs = alone.get(entry.name) ?? [];
       const sorted = Float64Array.from(entry.latencies).sort();
-      const aloneMs = median(alone.map((a) => a.ms));
-      const dynamoMs = median(alone.map((a) => a.dynamoMs));
       figures.set(entry.name, {
         requests: entry.sent,
         errors: entry.errors,
         p50_ms: round(percentile(sorted, 0.5)),
         p99_ms: round(percentile(sorted, 0.99)),
         max_ms: round(sorted[sorted.length - 1] ?? 0),
-        alone_p50_ms: round(aloneMs),
-        alone_dynamodb_p50_ms: round(dynamoMs),
+        alone_p50_ms: round(median(runs.map((a) => a.ms))),
+        alone_dynamodb_p50_ms: round(median(runs.map((a) => a.dynamoMs))),
         alone_dynamodb_share:
           Math.round(
-            (alone.reduce((s, a) => s + a.dynamoMs, 0) / alone.reduce((s, a) => s + a.ms, 0)) * 100,
+            (runs.reduce((sum, a) => sum + a.dynamoMs, 0) / (runs.reduce((sum, a) => sum + a.ms, 0) || 1)) *
+              100,
           ) / 100,
-        alone_round_trips_p50: median(alone.map((a) => a.phases)),
+        alone_round_trips_p50: median(runs.map((a) => a.phases)),
       });
     }
     const current = figures.get('current') as EventWriteFigures;
