@@ -117,6 +117,29 @@ export interface ProfileRepository extends EventHistory {
   deleteUser(userId: string, now?: number): Promise<{ events: number }>;
 }
 
+/** What the event write path knows of one user before a commit: the profile head and the stored events it asked for. */
+export interface UserWriteState {
+  head: ProfileHead;
+  /** Stored events among the ids asked for, by eventId. */
+  events: Map<string, StoredEvent>;
+}
+
+/**
+ * The event write path's store: besides the repository and the catalogue, one read of everything a
+ * request's commits depend on, so that a request costs a read and a commit per user, not a chain of
+ * reads (DynamoDB: one BatchGetItem over the Items, Events and Profiles tables).
+ */
+export interface EventWriteStore extends ProfileRepository, CatalogueSnapshots {
+  /**
+   * Items by id (as `getItems`) and, per user, the profile head (as `getProfileHead`) and the stored
+   * events among `eventIds` (as `getEvents`), all read together. Every user asked for is in `users`.
+   */
+  readForCommit(
+    itemIds: string[],
+    users: ReadonlyArray<{ userId: string; eventIds: string[] }>,
+  ): Promise<{ items: Map<string, ItemSnapshot>; users: Map<string, UserWriteState> }>;
+}
+
 // Recommendations: what the recommend use case (recommend.ts) reads; it writes nothing.
 
 /** What the API shows of an item. */

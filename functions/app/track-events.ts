@@ -18,13 +18,13 @@ import {
 } from '../domain/interest-profile';
 import { CommitConflict, Contention } from './errors';
 import {
-  type CatalogueSnapshots,
+  type EventWriteStore,
   foldedIn,
   type ItemSnapshot,
   isStale,
-  type ProfileRepository,
   type StoredEvent,
   type StoredProfile,
+  type UserWriteState,
 } from './ports';
 import { refoldProfile } from './refold';
 
@@ -63,7 +63,7 @@ export const DEFAULT_TRACKING_POLICY: Omit<TrackingPolicy, 'settings'> = {
 
 export interface TrackDeps {
   /** Profiles and events, and the catalogue items they refer to (one DynamoDB adapter in production). */
-  store: ProfileRepository & CatalogueSnapshots;
+  store: EventWriteStore;
   policy: TrackingPolicy;
   /** The active space: the model id whose vectors `store.getItems` hands out and profiles are folded in. */
   space: string;
@@ -101,17 +101,19 @@ const MAX_ATTEMPTS = 60;
 /**
  * Requests for one user handled by one process are applied one after another: they would only
  * lose the optimistic race to each other. Across processes (Lambda instances) the transaction's
- * conditions decide, and the loser retries.
+ * conditions decide, and the loser retries. `work` is told whether it had to wait for an earlier
+ * request of the user (whose commit makes what was read before stale).
  */
 const queues = new WeakMap<TrackDeps, Map<string, Promise<unknown>>>();
-function oneAtATime<T>(deps: TrackDeps, userId: string, work: () => Promise<T>): Promise<T> {
+function oneAtATime<T>(deps: TrackDeps, userId: string, work: (waited: boolean) => Promise<T>): Promise<T> {
   let userQueues = queues.get(deps);
   if (!userQueues) {
     userQueues = new Map();
     queues.set(deps, userQueues);
   }
-  const previous = userQueues.get(userId) ?? Promise.resolve();
-  const next = previous.then(work, work);
+  const previous = userQueues.get(userId);
+  const run = () => work(previous !== undefined);
+  const next = (previous ?? Promise.resolve()).then(run, run);
   const settled = next.catch(() => undefined);
   userQueues.set(userId, settled);
   void settled.then(() => {
@@ -177,7 +179,18 @@ export async function recordEvents(
     checked.push({ index, event, hash: payloadHash(event), at });
   });
 
-  const items = await deps.store.getItems(checked.map((c) => c.event.itemId));
+  // One read for the whole request: the items, and each user's profile head and stored events.
+  const eventIds = new Map<string, Set<string>>();
+  for (const { event } of checked)
+    eventIds.set(event.userId, (eventIds.get(event.userId) ?? new Set()).add(event.eventId));
+  const read =
+    checked.length > 0
+      ? await deps.store.readForCommit(
+          checked.map((c) => c.event.itemId),
+          [...eventIds].map(([userId, ids]) => ({ userId, eventIds: [...ids] })),
+        )
+      : { items: new Map<string, ItemSnapshot>(), users: new Map<string, UserWriteState>() };
+  const { items } = read;
   const byUser = new Map<string, Candidate[]>();
   const firstSeen = new Set<string>();
   /** Same user and eventId as an earlier event of this request that claimed the id. */
@@ -211,13 +224,21 @@ export async function recordEvents(
     }
   }
 
-  for (const [userId, userCandidates] of byUser) {
-    for (let start = 0; start < userCandidates.length; start += MAX_EVENTS_PER_COMMIT) {
-      const chunk = userCandidates.slice(start, start + MAX_EVENTS_PER_COMMIT);
-      const outcomes = await oneAtATime(deps, userId, () => commitForUser(deps, userId, chunk, items, now));
-      for (const outcome of outcomes) results[outcome.index] = outcome;
-    }
-  }
+  // Users are independent: their commits run side by side. One user's chunks go one after another,
+  // each starting from the profile the previous one committed.
+  await Promise.all(
+    [...byUser].map(async ([userId, userCandidates]) => {
+      let known = read.users.get(userId);
+      for (let start = 0; start < userCandidates.length; start += MAX_EVENTS_PER_COMMIT) {
+        const chunk = userCandidates.slice(start, start + MAX_EVENTS_PER_COMMIT);
+        const committed = await oneAtATime(deps, userId, (waited) =>
+          commitForUser(deps, userId, chunk, items, now, waited ? undefined : known),
+        );
+        for (const outcome of committed.outcomes) results[outcome.index] = outcome;
+        known = committed.after;
+      }
+    }),
+  );
   for (const [userId, userRepeats] of repeats) {
     const stored = await deps.store.getEvents(
       userId,
@@ -240,21 +261,33 @@ export async function recordEvents(
   return results;
 }
 
+/**
+ * Commits one user's events (at most MAX_EVENTS_PER_COMMIT) with the profile folded from them.
+ * `known` is what the request read of the user (the first attempt uses it; a lost race re-reads).
+ * Returns the outcomes and, when events were committed, the user's state after the commit, which
+ * the next chunk of the same request starts from.
+ */
 async function commitForUser(
   deps: TrackDeps,
   userId: string,
   candidates: Candidate[],
   items: Map<string, ItemSnapshot>,
   now: number,
-): Promise<EventResult[]> {
+  known: UserWriteState | undefined,
+): Promise<{ outcomes: EventResult[]; after?: UserWriteState }> {
   const { policy } = deps;
   const currentSettings = settingsId(policy.settings);
+  let state = known;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const stored = await deps.store.getEvents(
-      userId,
-      candidates.map((c) => c.event.eventId),
-    );
-    const head = await deps.store.getProfileHead(userId);
+    if (!state) {
+      const reread = await deps.store.readForCommit(
+        [],
+        [{ userId, eventIds: candidates.map((c) => c.event.eventId) }],
+      );
+      state = reread.users.get(userId) ?? { head: { epoch: 0 }, events: new Map() };
+    }
+    const { head, events: stored } = state;
+    state = undefined;
     // No row: a new profile in a new epoch, so that events an unfinished erasure left are stale.
     const epoch = head.version === undefined ? now : head.epoch;
     const outcomes: EventResult[] = [];
@@ -275,7 +308,7 @@ async function commitForUser(
           message: 'this eventId was stored with another payload',
         });
     }
-    if (fresh.length === 0) return outcomes;
+    if (fresh.length === 0) return { outcomes };
 
     const current = head.stored;
     let profile: InterestProfile;
@@ -287,7 +320,7 @@ async function commitForUser(
     ) {
       // Another space (a model switch, or a legacy profile) is refolded here and persisted by the commit.
       profile = await rebuildProfile(deps, userId, epoch);
-    } else profile = current.profile;
+    } else profile = structuredClone(current.profile);
 
     const ordered = [...fresh].sort((a, b) => a.at - b.at);
     const profileEvents: ProfileEvent[] = ordered.map((c) => ({
@@ -338,10 +371,15 @@ async function commitForUser(
       await sleep(Math.min(500, 5 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random()));
       continue;
     }
-    return [
-      ...outcomes,
-      ...fresh.map((c): EventResult => ({ index: c.index, eventId: c.event.eventId, status: 'accepted' })),
-    ];
+    const after = new Map(stored);
+    for (const event of events) after.set(event.eventId, { ...event, epoch });
+    return {
+      outcomes: [
+        ...outcomes,
+        ...fresh.map((c): EventResult => ({ index: c.index, eventId: c.event.eventId, status: 'accepted' })),
+      ],
+      after: { head: { version: next.version, epoch, stored: next }, events: after },
+    };
   }
   throw new Contention(`too many concurrent writes to the profile of ${userId}; retry the request`);
 }

@@ -71,12 +71,15 @@ export const PROFILES_TABLE: TableDefinition = {
 
 /**
  * Aggregates over all users: decayed item popularity (pk `popularity#<shard>`, sk itemId) and
- * item-to-item co-engagement (pk `co#<itemId>`, sk other itemId). No user ids are stored here.
+ * item-to-item co-engagement (pk `co#<itemId>`, sk other itemId), and the co-engagement consumer's
+ * markers of the stream records it has counted (pk `applied#<record id>`, expiring). No user ids are
+ * stored here.
  */
 export const STATS_TABLE: TableDefinition = {
   id: 'Stats',
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
 };
 
 /** The `dynamodb-vector` backend's index on the items table and the attribute it indexes. */

@@ -83,8 +83,15 @@ export class InterestTracking extends Construct {
     })
       // Events: the commit transaction's puts, reads, and an erasure's conditional deletes.
       .useTable(this.eventsTable, ENV.EVENTS_TABLE, ['BatchGetItem', 'Query', 'PutItem', 'DeleteItem'])
-      // Profiles: the commit's put, the erasure's tombstone (update) and its removal.
-      .useTable(this.profilesTable, ENV.PROFILES_TABLE, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'])
+      // Profiles: the head read with the items and events (one BatchGetItem), the commit's put, the
+      // erasure's tombstone (update) and its removal.
+      .useTable(this.profilesTable, ENV.PROFILES_TABLE, [
+        'GetItem',
+        'BatchGetItem',
+        'PutItem',
+        'UpdateItem',
+        'DeleteItem',
+      ])
       // Stats: the popularity counters inside the commit transaction.
       .useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem'])
       .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['BatchGetItem']);
@@ -105,7 +112,7 @@ export class InterestTracking extends Construct {
         batchSize: CO_ENGAGEMENT_STREAM.batchSize,
         maxBatchingWindow: Duration.seconds(1),
         // A failed record is retried from itself (the ones before it are checkpointed); each
-        // record's counter updates are one idempotent transaction, so a redelivery counts once.
+        // record is counted in a transaction with a marker that it was, so a redelivery counts once.
         reportBatchItemFailures: true,
         retryAttempts: CO_ENGAGEMENT_STREAM.retryAttempts,
         onFailure: new SqsDlq(this.coEngagementDeadLetters),

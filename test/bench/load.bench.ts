@@ -2,10 +2,18 @@
  * Load on the whole local system over HTTP, 127.0.0.1 only: recommendations for 50 users with
  * profiles over a 10k-item synthetic catalogue, after a 10 s warm-up, stepped 50, 100, 150, 200, 250, 300
  * and 400 requests/s until a step misses p99 < 200 ms, then 100/s for 30 s; then 1000 requests of
- * one hot user's events (5 each, 15% repeats) from 50 connections (autocannon).
+ * one hot user's events (5 each, 15% repeats) from 50 connections (autocannon); then 20-event
+ * `POST /events` requests of 50 users at 50 requests/s, open loop, beside the same workload on a
+ * baseline revision's code when one is given (test/support/load/event-writes.ts).
  *
  *   npm run bench:load
  *   LOAD_ITEMS=20000 LOAD_RATES=100,200 LOAD_STEP_SECONDS=20 npm run bench:load
+ *   npm run bench:load -- --baseline HEAD~1            # the events part beside the parent commit
+ *   LOAD_EVENTS_ONLY=1 LOAD_EVENT_SECONDS=8 npm run bench:load -- --baseline main   # events part only
+ *
+ * Events part: LOAD_EVENT_RATE (50), LOAD_EVENT_SECONDS per app (20, in LOAD_EVENT_ROUNDS = 4
+ * alternating turns), LOAD_EVENT_USERS (50), LOAD_EVENTS_PER_REQUEST (20), LOAD_EVENT_ALONE (20
+ * requests one at a time, for the time spent inside DynamoDB), LOAD_BASELINE_REV or `--baseline`.
  *
  * Recommendation requests arrive open-loop and evenly spaced from a worker thread, and latency runs
  * from each request's due time (test/support/load/open-loop.ts). autocannon is not used for them: its
@@ -18,6 +26,7 @@
  * Progress goes to stderr; the last stdout line is one JSON object. Never asserted on.
  */
 import { startLocalApp } from '../../infra/local/app';
+import { runEventWrites } from '../support/load/event-writes';
 import { runLoad } from '../support/load/scenario';
 
 const numberFrom = (name: string, fallback: number) => {
@@ -25,35 +34,55 @@ const numberFrom = (name: string, fallback: number) => {
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
 
+function baselineRev(): string | undefined {
+  const flag = process.argv.indexOf('--baseline');
+  const rev = flag >= 0 ? process.argv[flag + 1] : process.env.LOAD_BASELINE_REV;
+  return rev || undefined;
+}
+
 async function main(): Promise<void> {
   const log = (line: string) => process.stderr.write(`[load] ${line}\n`);
-  const started = performance.now();
-  const app = await startLocalApp({ apiPort: 0, tablePrefix: `bench-${Date.now()}-` });
-  log(`local app on ${app.url} in ${Math.round(performance.now() - started)} ms`);
-  try {
-    const report = await runLoad(app, {
-      catalogueItems: numberFrom('LOAD_ITEMS', 10_000),
-      categories: 40,
-      users: numberFrom('LOAD_USERS', 50),
-      warmupSeconds: numberFrom('LOAD_WARMUP_SECONDS', 10),
-      rates: (process.env.LOAD_RATES ?? '50,100,150,200,250,300,400').split(',').map(Number),
-      stepSeconds: numberFrom('LOAD_STEP_SECONDS', 15),
-      sustainRate: 100,
-      sustainSeconds: numberFrom('LOAD_SUSTAIN_SECONDS', 30),
-      connections: 50,
-      eventConnections: 50,
-      eventRequests: numberFrom('LOAD_EVENT_REQUESTS', 1000),
-      eventsPerRequest: 5,
-      repeatShare: 0.15,
-      log,
-    });
-    const lost =
-      report.events_counted !== report.events_accepted || report.events_stored !== report.events_accepted;
-    log(lost ? 'EVENTS LOST OR DOUBLE-COUNTED' : 'every accepted event counted exactly once');
-    process.stdout.write(`${JSON.stringify({ ...report, events_consistent: !lost })}\n`);
-  } finally {
-    await app.stop();
+  let report: Record<string, unknown> = {};
+  if (!process.env.LOAD_EVENTS_ONLY) {
+    const started = performance.now();
+    const app = await startLocalApp({ apiPort: 0, tablePrefix: `bench-${Date.now()}-` });
+    log(`local app on ${app.url} in ${Math.round(performance.now() - started)} ms`);
+    try {
+      const load = await runLoad(app, {
+        catalogueItems: numberFrom('LOAD_ITEMS', 10_000),
+        categories: 40,
+        users: numberFrom('LOAD_USERS', 50),
+        warmupSeconds: numberFrom('LOAD_WARMUP_SECONDS', 10),
+        rates: (process.env.LOAD_RATES ?? '50,100,150,200,250,300,400').split(',').map(Number),
+        stepSeconds: numberFrom('LOAD_STEP_SECONDS', 15),
+        sustainRate: 100,
+        sustainSeconds: numberFrom('LOAD_SUSTAIN_SECONDS', 30),
+        connections: 50,
+        eventConnections: 50,
+        eventRequests: numberFrom('LOAD_EVENT_REQUESTS', 1000),
+        eventsPerRequest: 5,
+        repeatShare: 0.15,
+        log,
+      });
+      const lost =
+        load.events_counted !== load.events_accepted || load.events_stored !== load.events_accepted;
+      log(lost ? 'EVENTS LOST OR DOUBLE-COUNTED' : 'every accepted event counted exactly once');
+      report = { ...load, events_consistent: !lost };
+    } finally {
+      await app.stop();
+    }
   }
+  const writes = await runEventWrites({
+    rate: numberFrom('LOAD_EVENT_RATE', 50),
+    seconds: numberFrom('LOAD_EVENT_SECONDS', 20),
+    rounds: numberFrom('LOAD_EVENT_ROUNDS', 4),
+    users: numberFrom('LOAD_EVENT_USERS', 50),
+    eventsPerRequest: numberFrom('LOAD_EVENTS_PER_REQUEST', 20),
+    sequentialRequests: numberFrom('LOAD_EVENT_ALONE', 20),
+    baselineRev: baselineRev(),
+    log,
+  });
+  process.stdout.write(`${JSON.stringify({ ...report, event_writes: writes })}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -83,6 +83,14 @@ describe('interest tracking', () => {
       ],
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
     });
+    // Stats: the co-engagement consumer's markers of counted stream records expire.
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
     const tables = ofType('AWS::DynamoDB::GlobalTable');
     expect(tables).toHaveLength(4);
     for (const [, table] of tables) {
@@ -94,6 +102,7 @@ describe('interest tracking', () => {
   it('grants the track function what it uses, on its tables only', () => {
     expect(actionsOf('Track')).toEqual(
       [
+        'dynamodb:BatchGetItem',
         'dynamodb:BatchGetItem',
         'dynamodb:BatchGetItem',
         'dynamodb:DeleteItem',

@@ -45,22 +45,34 @@ export class EventHistoryReader implements EventHistory, CatalogueSnapshots {
 
   /** Items by id with the active model's vector; missing ids are absent from the map. */
   async getItems(itemIds: string[]): Promise<Map<string, ItemSnapshot>> {
-    const rows = await batchGetAll<Pick<ItemRow, 'itemId' | 'status' | 'available' | 'vectors'>>(
+    const rows = await batchGetAll<SnapshotRow>(
       this.documents,
       this.tables.items,
       [...new Set(itemIds)].map((itemId) => ({ itemId })),
-      itemProjection(['itemId', 'status', 'available'], this.activeModelId),
+      snapshotProjection(this.activeModelId),
     );
-    const found = new Map<string, ItemSnapshot>();
-    for (const row of rows) {
-      const vector = rowVector(row, this.activeModelId);
-      found.set(row.itemId, {
-        itemId: row.itemId,
-        status: row.status,
-        available: row.available !== false,
-        ...(vector ? { vector } : {}),
-      });
-    }
-    return found;
+    return itemSnapshots(rows, this.activeModelId);
   }
+}
+
+/** What an item snapshot reads of an item row. */
+export type SnapshotRow = Pick<ItemRow, 'itemId' | 'status' | 'available' | 'vectors'>;
+
+/** The projection of an item row a snapshot needs: its state and the vector of `modelId` only. */
+export const snapshotProjection = (modelId: string) =>
+  itemProjection(['itemId', 'status', 'available'], modelId);
+
+/** Item snapshots by id, with the vector of `modelId`. */
+export function itemSnapshots(rows: SnapshotRow[], modelId: string): Map<string, ItemSnapshot> {
+  const found = new Map<string, ItemSnapshot>();
+  for (const row of rows) {
+    const vector = rowVector(row, modelId);
+    found.set(row.itemId, {
+      itemId: row.itemId,
+      status: row.status,
+      available: row.available !== false,
+      ...(vector ? { vector } : {}),
+    });
+  }
+  return found;
 }

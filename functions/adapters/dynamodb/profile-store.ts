@@ -15,18 +15,18 @@ import {
 import { CommitConflict } from '../../app/errors';
 import {
   type Aggregates,
-  type CatalogueSnapshots,
+  type EventWriteStore,
   type ItemSnapshot,
   isStale,
   type ProfileHead,
   type ProfileReader,
-  type ProfileRepository,
   type StoredEvent,
   type StoredProfile,
+  type UserWriteState,
 } from '../../app/ports';
 import type { InterestCentroid, InterestProfile } from '../../domain/interest-profile';
-import { batchGetAll } from './batch-get';
-import { EventHistoryReader } from './event-history';
+import { batchGetAll, batchGetTables, type TableKeys } from './batch-get';
+import { EventHistoryReader, itemSnapshots, type SnapshotRow, snapshotProjection } from './event-history';
 
 export interface StoreTables {
   events: string;
@@ -73,6 +73,27 @@ interface ProfileRow {
   space?: string;
   state?: string;
   erasedAt?: number;
+}
+
+/** The head of a profile row (no row: `{ epoch: 0 }`). */
+function profileHead(row: ProfileRow | undefined): ProfileHead {
+  if (!row) return { epoch: 0 };
+  const epoch = row.epoch ?? 0;
+  return {
+    version: row.version,
+    epoch,
+    ...(row.state !== undefined && row.settingsId !== undefined
+      ? {
+          stored: {
+            profile: deserialiseProfile(row.state),
+            version: row.version,
+            settingsId: row.settingsId,
+            ...(row.space !== undefined ? { space: row.space } : {}),
+            epoch,
+          },
+        }
+      : {}),
+  };
 }
 
 /** A profile as JSON, with float64 centroid sums as base64. */
@@ -127,24 +148,7 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
     const { Item } = await this.documents.send(
       new GetCommand({ TableName: this.tables.profiles, Key: { userId }, ConsistentRead: true }),
     );
-    if (!Item) return { epoch: 0 };
-    const row = Item as ProfileRow;
-    const epoch = row.epoch ?? 0;
-    return {
-      version: row.version,
-      epoch,
-      ...(row.state !== undefined && row.settingsId !== undefined
-        ? {
-            stored: {
-              profile: deserialiseProfile(row.state),
-              version: row.version,
-              settingsId: row.settingsId,
-              ...(row.space !== undefined ? { space: row.space } : {}),
-              epoch,
-            },
-          }
-        : {}),
-    };
+    return profileHead(Item as ProfileRow | undefined);
   }
 
   /** Frame-weighted popularity of every item with any (see `popularityWeight`). */
@@ -195,7 +199,7 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
 }
 
 /** The DynamoDB adapter of the event write path's ports (Events, Profiles, Stats and Items tables). */
-export class ProfileStore extends ProfileStoreReader implements ProfileRepository, CatalogueSnapshots {
+export class ProfileStore extends ProfileStoreReader implements EventWriteStore {
   private readonly history: EventHistoryReader;
 
   constructor(
@@ -215,6 +219,46 @@ export class ProfileStore extends ProfileStoreReader implements ProfileRepositor
       ConsistentRead: true,
     });
     return new Map(events.map((event) => [event.eventId, event]));
+  }
+
+  /**
+   * The items, and each user's profile head and stored events among `eventIds`, in one BatchGetItem
+   * over the three tables (more than 100 keys: requests of 100 sent together). Profiles and events
+   * are read strongly consistent, as `getProfileHead` and `getEvents` read them.
+   */
+  async readForCommit(
+    itemIds: string[],
+    users: ReadonlyArray<{ userId: string; eventIds: string[] }>,
+  ): Promise<{ items: Map<string, ItemSnapshot>; users: Map<string, UserWriteState> }> {
+    const userIds = [...new Set(users.map((u) => u.userId))];
+    const eventKeys = new Map<string, { userId: string; eventId: string }>();
+    for (const { userId, eventIds } of users)
+      for (const eventId of eventIds) eventKeys.set(`${userId}\u0000${eventId}`, { userId, eventId });
+    const reads: TableKeys[] = [
+      {
+        table: this.tables.items,
+        keys: [...new Set(itemIds)].map((itemId) => ({ itemId })),
+        ...snapshotProjection(this.activeModelId),
+      },
+      { table: this.tables.events, keys: [...eventKeys.values()], ConsistentRead: true },
+      { table: this.tables.profiles, keys: userIds.map((userId) => ({ userId })), ConsistentRead: true },
+    ].filter((read) => read.keys.length > 0);
+    const rows = await batchGetTables(this.documents, reads);
+    const states = new Map<string, UserWriteState>();
+    for (const userId of userIds) states.set(userId, { head: { epoch: 0 }, events: new Map() });
+    for (const row of (rows.get(this.tables.profiles) ?? []) as unknown as ProfileRow[]) {
+      const state = states.get(row.userId);
+      if (state) state.head = profileHead(row);
+    }
+    for (const event of (rows.get(this.tables.events) ?? []) as unknown as StoredEvent[])
+      states.get(event.userId)?.events.set(event.eventId, event);
+    return {
+      items: itemSnapshots(
+        (rows.get(this.tables.items) ?? []) as unknown as SnapshotRow[],
+        this.activeModelId,
+      ),
+      users: states,
+    };
   }
 
   /** Every stored event of a user (for a rebuild or an erasure). */

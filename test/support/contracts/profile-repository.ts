@@ -5,13 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CommitConflict } from '../../../functions/app/errors';
-import type {
-  CatalogueSnapshots,
-  ItemSnapshot,
-  ProfileRepository,
-  StoredEvent,
-  StoredProfile,
-} from '../../../functions/app/ports';
+import type { EventWriteStore, ItemSnapshot, StoredEvent, StoredProfile } from '../../../functions/app/ports';
 import {
   applyEvent,
   DEFAULT_PROFILE_SETTINGS,
@@ -21,7 +15,7 @@ import {
 } from '../../../functions/domain/interest-profile';
 
 export interface ProfileRepositoryFixture {
-  repository: ProfileRepository & CatalogueSnapshots;
+  repository: EventWriteStore;
   /** Puts a catalogue item where `getItems` reads it (ingestion's job in production). */
   putItem(item: ItemSnapshot): Promise<void>;
   /** Popularity weight per item, as the commits have added it up. */
@@ -38,7 +32,7 @@ export function profileRepositoryContract(
 ): void {
   describe(`${name}: ProfileRepository and CatalogueSnapshots contract`, () => {
     let fixture: ProfileRepositoryFixture;
-    let repository: ProfileRepository & CatalogueSnapshots;
+    let repository: EventWriteStore;
     /** Ids unique to one test: the adapter's tables are shared by the whole file. */
     let prefix: string;
     const id = (name: string) => `${prefix}${name}`;
@@ -96,6 +90,43 @@ export function profileRepositoryContract(
       expect(await repository.getProfileHead(userId)).toEqual({ epoch: 0 });
       expect((await repository.getEvents(userId, ['e1'])).size).toBe(0);
       expect(await repository.allEvents(userId)).toEqual([]);
+    });
+
+    it('reads items, profile heads and events together as the single reads do, beyond 100 keys', async () => {
+      const [ada, bob, nobody] = [id('ada'), id('bob'), id('nobody')];
+      const items = Array.from({ length: 60 }, (_, i) => id(`item-${i}`));
+      await Promise.all(
+        items.map((itemId, i) =>
+          fixture.putItem({ itemId, status: 'ready', available: i % 2 === 0, vector: vector(i) }),
+        ),
+      );
+      const adaEvents = Array.from({ length: 30 }, (_, i) =>
+        eventOf(ada, `e${i}`, items[i] as string, T0 + i),
+      );
+      await repository.commit(ada, adaEvents, profileOf(ada, adaEvents, 1, 1000).next, undefined, [], T0);
+      const bobEvents = [eventOf(bob, 'e1', items[5] as string)];
+      await repository.commit(bob, bobEvents, profileOf(bob, bobEvents, 1, 2000).next, undefined, [], T0);
+      const adaIds = Array.from({ length: 40 }, (_, i) => `e${i}`);
+
+      const read = await repository.readForCommit(
+        [...items, id('missing-item'), items[0] as string],
+        [
+          { userId: ada, eventIds: adaIds },
+          { userId: bob, eventIds: ['e1', 'e2'] },
+          { userId: nobody, eventIds: ['e1'] },
+        ],
+      );
+
+      expect(read.items).toEqual(await repository.getItems(items));
+      expect(read.items.size).toBe(60);
+      expect(read.users.get(ada)).toEqual({
+        head: await repository.getProfileHead(ada),
+        events: await repository.getEvents(ada, adaIds),
+      });
+      expect(read.users.get(ada)?.events.size).toBe(30);
+      expect(read.users.get(bob)?.head.epoch).toBe(2000);
+      expect([...(read.users.get(bob)?.events.keys() ?? [])]).toEqual(['e1']);
+      expect(read.users.get(nobody)).toEqual({ head: { epoch: 0 }, events: new Map() });
     });
 
     it('stores the events, the profile and the popularity together, each event stamped with the epoch', async () => {

@@ -8,14 +8,14 @@
 import { CommitConflict } from '../../../functions/app/errors';
 import {
   type Aggregates,
-  type CatalogueSnapshots,
+  type EventWriteStore,
   type ItemSnapshot,
   isStale,
   type ProfileHead,
   type ProfileReader,
-  type ProfileRepository,
   type StoredEvent,
   type StoredProfile,
+  type UserWriteState,
 } from '../../../functions/app/ports';
 import type { InterestProfile } from '../../../functions/domain/interest-profile';
 
@@ -40,9 +40,7 @@ function copyOf<T extends object>(value: T): T {
   ) as T;
 }
 
-export class InMemoryProfileRepository
-  implements ProfileRepository, CatalogueSnapshots, ProfileReader, Aggregates
-{
+export class InMemoryProfileRepository implements EventWriteStore, ProfileReader, Aggregates {
   private readonly items = new Map<string, ItemSnapshot>();
   private readonly profiles = new Map<string, ProfileRow>();
   /** Events by user, then by eventId. */
@@ -63,6 +61,19 @@ export class InMemoryProfileRepository
       if (item) found.set(itemId, copyOf(item));
     }
     return found;
+  }
+
+  async readForCommit(
+    itemIds: string[],
+    users: ReadonlyArray<{ userId: string; eventIds: string[] }>,
+  ): Promise<{ items: Map<string, ItemSnapshot>; users: Map<string, UserWriteState> }> {
+    const states = new Map<string, UserWriteState>();
+    for (const { userId, eventIds } of users) {
+      const events = states.get(userId)?.events ?? new Map<string, StoredEvent>();
+      for (const [eventId, event] of await this.getEvents(userId, eventIds)) events.set(eventId, event);
+      states.set(userId, { head: await this.getProfileHead(userId), events });
+    }
+    return { items: await this.getItems(itemIds), users: states };
   }
 
   async getProfileHead(userId: string): Promise<ProfileHead> {

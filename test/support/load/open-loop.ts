@@ -33,9 +33,11 @@ export interface OpenLoopResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Every answered request's latency (ms), sorted: to pool runs. */
+  latencies: Float64Array;
 }
 
-const percentile = (sorted: Float64Array, p: number) =>
+export const percentile = (sorted: Float64Array, p: number) =>
   sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] as number);
 
 /**
@@ -81,6 +83,7 @@ export function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
           p50Ms: round(percentile(sorted, 0.5)),
           p99Ms: round(percentile(sorted, 0.99)),
           maxMs: round(sorted[sorted.length - 1] ?? 0),
+          latencies: sorted,
         });
       },
     );
