@@ -86,14 +86,14 @@ function itemsSpace(sample: CatalogueSample, active: string): [string, number] |
 /** The two ways forward, for the space the items are in. */
 function waysForward(active: string, itemsIn: string, deployed: string[]): string {
   const keep = deployed.includes(itemsIn)
-    ? `keep serving ${itemsIn}, already deployed: \`npm run deploy -- -c activeModelId=${itemsIn}\``
-    : `pin the model the items are in: build it and deploy it as the model layer (for the previous default: ` +
+    ? `keep ${itemsIn}, deployed already: \`npm run deploy -- -c activeModelId=${itemsIn}\``
+    : 'pin the model the items are in as the model layer (the previous default: ' +
       '`npm run model -- --descriptor previous .cache/models/previous` then ' +
       '`npm run deploy -- -c modelDir=.cache/models/previous`)';
   return (
-    `Either (1) ${keep}; or (2) opt in through the rollout path: deploy ${active} beside ${itemsIn} ` +
-    `(-c models=..., -c activeModelId=${itemsIn}), \`npm run backfill\` it, ` +
-    `\`npm run rollout -- switch --to ${active}\`, then deploy. See README.md, "Upgrading".`
+    `Either (1) ${keep}; or (2) opt in through the rollout path: deploy the new model beside the items' ` +
+    `(-c models=... -c activeModelId=${itemsIn}), backfill it, \`npm run rollout -- switch --to ${active}\`, ` +
+    'deploy. See README.md, "Upgrading".'
   );
 }
 
@@ -128,9 +128,9 @@ export async function guardActiveSpace(
       : `the rollout registry (index/spaces.json) records ${state.active} as active`;
   throw new ModelGuardRefused(
     'unserved_space',
-    `Refusing to serve ${active}: the catalogue's items are in space ${itemsIn} (${holding} of ${sample.ready} ` +
-      `sampled ready items hold its vector, ${covered} hold a ${active} vector) and ${registryLine}. ` +
-      `Serving ${active} would break every list; the stack keeps serving its model. ` +
+    `Refusing to serve space ${active}: the catalogue's items are in space ${itemsIn} (${holding} of ` +
+      `${sample.ready} sampled ready items hold its vector, ${covered} hold this one's) and ${registryLine}. ` +
+      'Lists would break: the deploy rolls back and the stack keeps serving its model. ' +
       waysForward(active, itemsIn, request.deployed),
   );
 }

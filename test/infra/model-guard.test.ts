@@ -19,7 +19,7 @@ const DEFAULT_ID = (JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'u
 
 type Resource = {
   Type: string;
-  Properties?: Record<string, unknown>;
+  Properties: Record<string, unknown>;
   DependsOn?: string[];
 };
 
@@ -39,6 +39,12 @@ const logicalIdOf = (type: string, prefix: string) => {
   expect(ids).toHaveLength(1);
   return ids[0] as string;
 };
+
+function guardFunction(): Resource {
+  const found = functionsByName().get('model-guard');
+  if (!found) throw new Error('no model-guard function');
+  return found[1];
+}
 
 /** Our functions by POWERTOOLS_SERVICE_NAME: logical id and resource. */
 function functionsByName(): Map<string, [string, Resource]> {
@@ -88,15 +94,16 @@ describe('the deploy-time model guard', () => {
   });
 
   it("has a read-only role: a scan of the Items table, the registry object and that key's listing", () => {
-    const [, guardFunction] = functionsByName().get('model-guard') ?? [];
-    const role = (guardFunction?.Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const role = (guardFunction().Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const statements = Object.values(resources)
       .filter(
         (r) =>
           r.Type === 'AWS::IAM::Policy' &&
-          (r.Properties?.Roles as Array<{ Ref: string }>).some((ref) => ref.Ref === role),
+          ((r.Properties?.Roles ?? []) as Array<{ Ref: string }>).some((ref) => ref.Ref === role),
       )
-      .flatMap((r) => (r.Properties?.PolicyDocument as { Statement: unknown[] }).Statement);
+      .flatMap(
+        (r) => (r.Properties?.PolicyDocument as { Statement: unknown[] } | undefined)?.Statement ?? [],
+      );
     const bucketArn = { 'Fn::GetAtt': [bucket, 'Arn'] };
     expect(statements).toEqual(
       expect.arrayContaining([
@@ -126,8 +133,7 @@ describe('the deploy-time model guard', () => {
   });
 
   it('logs to its own log group, kept a month, like every function', () => {
-    const [, guardFunction] = functionsByName().get('model-guard') ?? [];
-    const logGroup = (guardFunction?.Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    const logGroup = (guardFunction().Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
     expect(resources[logGroup]).toMatchObject({
       Type: 'AWS::Logs::LogGroup',
       Properties: { RetentionInDays: 30 },
