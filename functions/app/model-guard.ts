@@ -44,7 +44,8 @@ export interface ModelGuardRequest {
 /**
  * 100 ready items: if the stack kept its model every one of them holds its vector, and if it did not
  * none does, so a sample this size tells the two apart; 1,000 rows at most (tombstones, items being
- * ingested) bound the read at ~1,000 rows x ~0.5 KB, about 60 read units, whatever the table's size.
+ * ingested) bound the read: a scan is billed on the rows it reads, so ~1 MB for 1 KB rows (about 125 read units,
+ * eventually consistent), whatever the table's size.
  */
 export const DEFAULT_SAMPLE_BOUNDS: SampleBounds = { readyItems: 100, maxRows: 1000 };
 
