@@ -6,6 +6,8 @@ import { ITEMS_TABLE, VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from '../functions/c
 import { CatalogueIngestion } from './constructs/catalogue-ingestion';
 import { addItemVectorIndex, tableFromDefinition } from './constructs/data-tables';
 import { InterestTracking } from './constructs/interest-tracking';
+import { LookalikeFunction } from './constructs/lookalike-function';
+import { ActiveModelGuard } from './constructs/model-guard';
 import { ModelLayers } from './constructs/model-layers';
 import { Observability } from './constructs/observability';
 import { type JwtSettings, RecommendationsApi, type ServingBackend } from './constructs/recommendations-api';
@@ -79,6 +81,7 @@ export class LookalikeStack extends Stack {
   public readonly api: RecommendationsApi;
   public readonly reembedding: Reembedding;
   public readonly observability: Observability;
+  public readonly modelGuard: ActiveModelGuard;
 
   constructor(scope: Construct, id: string, props: LookalikeStackProps = {}) {
     super(scope, id, props);
@@ -174,6 +177,17 @@ export class LookalikeStack extends Stack {
       alarmTopic: props.alarmTopic,
       createAlarmTopic: props.alarmTopic === undefined,
     });
+    // The deploy-time guard of the served space runs before any function is created or updated: a
+    // deploy that would serve a space the catalogue's items are not in fails and rolls back.
+    this.modelGuard = new ActiveModelGuard(this, 'ModelGuard', {
+      itemsTable,
+      bucket: this.ingestion.bucket,
+      layers: this.layers,
+    });
+    for (const construct of this.node.findAll()) {
+      if (construct instanceof LookalikeFunction && construct !== this.modelGuard.function)
+        this.modelGuard.protect(construct.function);
+    }
     // Custom resources that CDK adds for bucket notifications and auto-deletion of throwaway buckets.
     for (const child of this.node.children) {
       if (!/^(BucketNotificationsHandler|Custom::S3AutoDeleteObjects)/.test(child.node.id)) continue;

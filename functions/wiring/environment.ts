@@ -291,6 +291,9 @@ export const FUNCTION_ENV = {
   'co-engagement': z
     .object({ [ENV.STATS_TABLE]: required() })
     .transform((env) => ({ statsTable: env[ENV.STATS_TABLE] })),
+
+  /** The deploy-time model guard: what it checks comes in the custom resource's properties. */
+  'model-guard': z.object({}).transform(() => ({})),
 };
 
 export type FunctionName = keyof typeof FUNCTION_ENV;

@@ -3,6 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { ItemSpaces } from '../adapters/dynamodb/item-spaces';
 import { S3SpaceSnapshots } from '../adapters/s3/space-snapshots';
 import { S3SpacesRegistry } from '../adapters/s3/spaces-registry';
+import type { ModelGuardDeps } from '../app/model-guard';
 import type { RolloutStatusDeps } from '../app/rollout';
 
 export interface RolloutConfig {
@@ -21,4 +22,12 @@ export function createRolloutDeps(config: RolloutConfig) {
     snapshots: new S3SpaceSnapshots(config),
     registry: new S3SpacesRegistry(config.s3, config.bucket),
   } satisfies RolloutStatusDeps & { items: ItemSpaces };
+}
+
+/** The deploy-time model guard's ports: the registry and a bounded sample of the Items table, read-only. */
+export function createModelGuardDeps(config: RolloutConfig): ModelGuardDeps {
+  return {
+    registry: new S3SpacesRegistry(config.s3, config.bucket),
+    catalogue: new ItemSpaces(config.dynamo, config.itemsTable),
+  };
 }

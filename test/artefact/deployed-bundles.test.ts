@@ -6,6 +6,7 @@
  * IAM enforced: upload -> embed -> compact -> recommendations, similar, search, events, erase.
  */
 import { readFileSync } from 'node:fs';
+import { MODEL_GUARD_PROPERTY, MODEL_GUARD_RESOURCE_TYPE } from '../../functions/contract/model-guard';
 import { functionArtefacts } from '../../infra/local/lambda/artefacts';
 import { catalogueJpeg, emojiImages } from '../support/images';
 import { postJson, useLocalApp } from '../support/local-app';
@@ -32,6 +33,7 @@ describe('the deployed bundles, run as Lambda runs them', () => {
       'co-engagement',
       'compact',
       'embed',
+      'model-guard',
       'recommend',
       'reembed',
       'track',
@@ -123,5 +125,37 @@ describe('the deployed bundles, run as Lambda runs them', () => {
     );
     expect([...operations('S3')]).toEqual(expect.arrayContaining(['GetObject', 'PutObject']));
     expect(new Set(calls.map((doc) => doc.trace_id)).size).toBeGreaterThan(1);
+  });
+
+  it('run the model guard as CloudFormation does on a deploy: it passes the catalogue in its space', async () => {
+    const guard = (local.app.processes ?? []).find((p) => p.functionName === 'model-guard');
+    if (!guard) throw new Error('the stack ships no model-guard function');
+    const properties = (resource: string) => ({
+      ServiceToken: 'provider',
+      [MODEL_GUARD_PROPERTY.activeModelId]: resource,
+      [MODEL_GUARD_PROPERTY.deployedModelIds]: [resource],
+      [MODEL_GUARD_PROPERTY.catalogueBucket]: local.app.stack.bucket,
+      [MODEL_GUARD_PROPERTY.itemsTable]: local.app.stack.tables.Items,
+    });
+    const event = (modelId: string) => ({
+      RequestType: 'Update',
+      ServiceToken: 'provider',
+      ResponseURL: 'https://cloudformation-custom-resource-response.example/',
+      StackId: 'Lookalike',
+      RequestId: `guard-${modelId}`,
+      LogicalResourceId: 'ModelGuard',
+      PhysicalResourceId: 'model-guard-ModelGuard',
+      ResourceType: MODEL_GUARD_RESOURCE_TYPE,
+      ResourceProperties: properties(modelId),
+      OldResourceProperties: properties(modelId),
+    });
+    const modelId = local.app.manifest.modelId;
+    await expect(guard.invoke(event(modelId))).resolves.toEqual({
+      PhysicalResourceId: 'model-guard-ModelGuard',
+      Data: { Outcome: 'covered', ActiveModelId: modelId },
+    });
+    // Another space, never switched to: the deploy fails with the items' space named.
+    await expect(guard.invoke(event('another-model-128'))).rejects.toThrow(`items are in space ${modelId}`);
+    expect(local.app.iam.denials()).toEqual([]);
   });
 });

@@ -45,6 +45,7 @@ beforeAll(async () => {
       stack.api.compactFunction.function,
       stack.ingestion.embedFunction.function,
       stack.reembedding.function.function,
+      stack.modelGuard.function.function,
     ]),
   });
 }, 120_000);
@@ -75,6 +76,17 @@ describe('roles without s3:ListBucket', () => {
     await expect(
       readPointer(s3Client(), local.app.stack.bucket, local.app.manifest.modelId),
     ).resolves.toBeUndefined();
+  });
+
+  it("the model guard's read of a missing registry gets 403, so the deploy fails rather than pass blind", async () => {
+    const { S3SpacesRegistry } = await import('../../functions/adapters/s3/spaces-registry');
+    const refusal = await runAsFunction('model-guard', () =>
+      new S3SpacesRegistry(s3Client(), local.app.stack.bucket).read().then(
+        () => undefined,
+        (error: { name?: string; $metadata?: { httpStatusCode?: number } }) => error,
+      ),
+    );
+    expect(refusal).toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
   });
 
   it('personal recommendations answer 500 and the compactor fails, as after a fresh deploy', async () => {

@@ -1,7 +1,8 @@
 /**
  * The local twin enforces the IAM of the stack `cdk deploy` creates. A full run of every path
  * (upload, overwrite, metadata copy, delete, versioned delete, embed, compact, events, import, lists,
- * a refold on read, similar, search, item, erase, backfill, a re-embedding batch) must be granted call by call, and every grant in the
+ * a refold on read, similar, search, item, erase, backfill, a re-embedding batch, the deploy-time
+ * model guard) must be granted call by call, and every grant in the
  * template must be used by that run or carry a stated reason.
  */
 import { readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
+import { MODEL_GUARD_PROPERTY, MODEL_GUARD_RESOURCE_TYPE } from '../../functions/contract/model-guard';
 import { reconciledSequencer } from '../../functions/domain/catalogue-key';
 import { Embedder } from '../../functions/embedding/embedder';
 import { dynamoClient, s3Client } from '../../functions/platform/clients';
@@ -60,6 +62,29 @@ async function uploadAll(): Promise<void> {
 describe('the stack as deployed, with IAM enforced', () => {
   it('grants every call of a full run, and every grant is used or explained', async () => {
     await uploadAll();
+    // The deploy-time model guard, as CloudFormation runs it on the next deploy: a sample of the
+    // Items table (in the active space) and the spaces registry, missing (a 404 with ListBucket on its key).
+    const { handler: modelGuard } = await import('../../functions/handlers/model-guard');
+    const modelId = local.app.manifest.modelId;
+    const guarded = await runAsFunction('model-guard', () =>
+      modelGuard({
+        RequestType: 'Create',
+        ServiceToken: 'provider',
+        ResponseURL: 'https://cloudformation-custom-resource-response.example/',
+        StackId: 'Lookalike',
+        RequestId: 'iam-guard',
+        LogicalResourceId: 'ModelGuard',
+        ResourceType: MODEL_GUARD_RESOURCE_TYPE,
+        ResourceProperties: {
+          ServiceToken: 'provider',
+          [MODEL_GUARD_PROPERTY.activeModelId]: modelId,
+          [MODEL_GUARD_PROPERTY.deployedModelIds]: [modelId],
+          [MODEL_GUARD_PROPERTY.catalogueBucket]: local.app.stack.bucket,
+          [MODEL_GUARD_PROPERTY.itemsTable]: local.app.stack.tables.Items as string,
+        },
+      }),
+    );
+    expect(guarded.Data).toEqual({ Outcome: 'covered', ActiveModelId: modelId });
     // Before any compaction the snapshot pointer is missing: the 404 needs ListBucket on index/.
     expect(
       (await local.call({ method: 'GET', path: '/users/newcomer/recommendations?limit=3' })).status,
@@ -217,6 +242,7 @@ describe('the stack as deployed, with IAM enforced', () => {
       'co-engagement',
       'compact',
       'embed',
+      'model-guard',
       'recommend',
       'reembed',
       'track',

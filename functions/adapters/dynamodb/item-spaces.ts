@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, paginateScan, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, paginateScan, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { CatalogueSample, ReadyItemSampler, SampleBounds } from '../../app/model-guard';
 import type { SpaceCoverageCounts, SpaceVectors } from '../../app/rollout';
 import { bytesToVector, type ItemRow, indexedVector } from './item-table';
 
@@ -8,7 +9,7 @@ import { bytesToVector, type ItemRow, indexedVector } from './item-table';
  * the table (the vectors are read, since DynamoDB cannot project a map's keys alone): an operator's
  * command, never on a request path.
  */
-export class ItemSpaces implements SpaceVectors {
+export class ItemSpaces implements SpaceVectors, ReadyItemSampler {
   private readonly documents: DynamoDBDocumentClient;
 
   constructor(
@@ -36,6 +37,40 @@ export class ItemSpaces implements SpaceVectors {
       }
     }
     return counts;
+  }
+
+  /**
+   * The first ready items of a scan and the spaces they hold vectors in, reading at most
+   * `bounds.maxRows` rows (each page's Limit caps the rows DynamoDB reads, so the cost is bounded
+   * whatever the table's size): the deploy-time model guard's view of the catalogue.
+   */
+  async sample(bounds: SampleBounds): Promise<CatalogueSample> {
+    const sample: CatalogueSample = { ready: 0, withVector: new Map(), complete: false, read: 0 };
+    let start: Record<string, unknown> | undefined;
+    while (sample.read < bounds.maxRows && sample.ready < bounds.readyItems) {
+      const page = await this.documents.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          Limit: Math.min(bounds.maxRows - sample.read, 250),
+          ProjectionExpression: '#status, #vectors',
+          ExpressionAttributeNames: { '#status': 'status', '#vectors': 'vectors' },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const row of (page.Items ?? []) as Array<Pick<ItemRow, 'status' | 'vectors'>>) {
+        sample.read++;
+        if (row.status !== 'ready' || sample.ready >= bounds.readyItems) continue;
+        sample.ready++;
+        for (const space of Object.keys(row.vectors ?? {}))
+          sample.withVector.set(space, (sample.withVector.get(space) ?? 0) + 1);
+      }
+      start = page.LastEvaluatedKey;
+      if (!start) {
+        sample.complete = true;
+        break;
+      }
+    }
+    return sample;
   }
 
   /**

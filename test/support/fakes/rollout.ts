@@ -3,6 +3,8 @@
  * passes test/support/contracts/spaces-registry.ts, like the S3 adapter), the index snapshots and the
  * catalogue's coverage per space.
  */
+
+import type { CatalogueSample, ReadyItemSampler, SampleBounds } from '../../../functions/app/model-guard';
 import type {
   SpaceCoverageCounts,
   SpaceSnapshot,
@@ -92,5 +94,23 @@ export class InMemorySpaceSnapshots implements SpaceSnapshots {
 
   async remove(space: string): Promise<void> {
     this.snapshots.delete(space);
+  }
+}
+
+/** The model guard's sampler over the same items: rows in insertion order, read up to the bounds. */
+export class InMemoryReadyItemSampler implements ReadyItemSampler {
+  constructor(readonly items: Map<string, CoverageItem> = new Map()) {}
+
+  async sample(bounds: SampleBounds): Promise<CatalogueSample> {
+    const sample: CatalogueSample = { ready: 0, withVector: new Map(), complete: false, read: 0 };
+    const rows = [...this.items.values()];
+    for (const item of rows) {
+      if (sample.read >= bounds.maxRows || sample.ready >= bounds.readyItems) return sample;
+      sample.read++;
+      if (item.status !== 'ready') continue;
+      sample.ready++;
+      for (const space of item.spaces) sample.withVector.set(space, (sample.withVector.get(space) ?? 0) + 1);
+    }
+    return { ...sample, complete: true };
   }
 }
