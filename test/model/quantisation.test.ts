@@ -9,7 +9,7 @@ import { evaluationSet, fittingSet } from '../../layers/model/emoji-dataset';
 import { createSession, runImage } from '../../layers/model/features';
 import { activationParameters, type ValueRange } from '../../layers/model/onnx-graph';
 import { imageToTensor } from '../../layers/model/preprocess';
-import { calibrateActivations } from '../../layers/model/quantise';
+import { activationRanges, calibrateActivations } from '../../layers/model/quantise';
 import { loadSourceModel } from '../../layers/model/source-model';
 
 // An int8 model is only worth shipping if it computes nearly what the float model computes, the
@@ -151,5 +151,19 @@ describe('activation scale and zero point', () => {
   it('widens a positive-only range to include zero', () => {
     const { zeroPoint } = activationParameters({ min: 2, max: 4 }, undefined, 'uint8');
     expect(zeroPoint).toBe(0);
+  });
+});
+
+describe('calibration methods', () => {
+  const observations = new Map([
+    ['a', { min: Float64Array.from([-1, -3, 0]), max: Float64Array.from([2, 4, 12]) }],
+  ]);
+
+  it('minmax takes the extremes over all images', () => {
+    expect(activationRanges(observations, 'minmax').get('a')).toEqual({ min: -3, max: 12 });
+  });
+
+  it("mean-minmax averages each image's extremes, so one outlier image does not set the range", () => {
+    expect(activationRanges(observations, 'mean-minmax').get('a')).toEqual({ min: -4 / 3, max: 6 });
   });
 });
