@@ -1,4 +1,4 @@
-import { OnnxGraphBuilder } from './onnx-graph';
+import { OnnxGraphBuilder, type StaticQuantisation } from './onnx-graph';
 import type { KerasLayer, SourceModel, Weight } from './source-model';
 
 /**
@@ -42,6 +42,16 @@ export interface ConversionRequest {
   pooledOutputs?: PooledBlock[];
   /** Descriptor head; exposes its pooled blocks, `features` (before projection) and `embedding`. */
   head?: DescriptorHead;
+  /**
+   * Static int8 quantisation of the network (QDQ form, layers/model/quantise.ts calibrates the ranges);
+   * pooling and the head stay float, reading the dequantised feature maps.
+   */
+  quantisation?: StaticQuantisation;
+  /**
+   * Also expose the minimum and maximum (calibrationOutputName) of every activation tensor a
+   * quantisation needs a range for; the tensors are listed in `calibrationTensors`.
+   */
+  calibrationOutputs?: boolean;
   /** Name of the NHWC graph input; default `input`. */
   inputName?: string;
   docString?: string;
@@ -53,6 +63,11 @@ export const PROJECTION_NEG_MEAN = 'projection/neg_mean';
 export const PROJECTION_MATRIX = 'projection/matrix';
 const GEM_CLAMP = 1e-6;
 const L2_EPSILON = 1e-12;
+
+/** The graph output holding a calibrated tensor's minimum or maximum over one batch. */
+export function calibrationOutputName(tensor: string, extreme: 'min' | 'max'): string {
+  return `calibration/${tensor}/${extreme}`;
+}
 
 export function poolingTag(pooling: Pooling): string {
   return pooling.kind === 'gem' ? `gem${pooling.p}` : pooling.kind;
@@ -68,6 +83,8 @@ export interface ConversionResult {
   /** Length of `features` and `embedding` when a head was requested. */
   featureDim?: number;
   embeddingDim?: number;
+  /** With `calibrationOutputs`: the activation tensors to calibrate, each also a graph output. */
+  calibrationTensors?: string[];
 }
 
 type Shape = number[];
@@ -507,12 +524,31 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
     addOutput(EMBEDDING_OUTPUT, [embeddingDim]);
   }
 
+  if (request.quantisation && request.calibrationOutputs)
+    throw new Error('calibration outputs belong to the float graph');
+  const calibrationTensors = request.calibrationOutputs ? graph.quantisableTensors() : undefined;
+  // Each tensor's extremes are reduced inside the graph: fetching the feature maps themselves would
+  // copy tens of megabytes per image out of onnxruntime.
+  const calibrationOutputs = (calibrationTensors ?? []).flatMap((tensor) =>
+    (['min', 'max'] as const).map((extreme) => ({
+      name: graph.node(
+        extreme === 'min' ? 'ReduceMin' : 'ReduceMax',
+        [tensor],
+        calibrationOutputName(tensor, extreme),
+        {
+          keepdims: 0,
+        },
+      ),
+      shape: [],
+    })),
+  );
+  if (request.quantisation) graph.quantise(request.quantisation);
   const bytes = graph.encode(
     { name: inputName, shape: ['N', size, size, 3] },
-    outputs,
+    [...outputs, ...calibrationOutputs],
     request.docString ?? `${source.name} from nsfwjs ${source.packageVersion}`,
   );
-  return { bytes, outputs, featureDim, embeddingDim };
+  return { bytes, outputs, featureDim, embeddingDim, calibrationTensors };
 
   function batchNormAffine(bn: KerasLayer, bnConfig: LayerConfig, channels: number) {
     const axis = bnConfig.axis;
