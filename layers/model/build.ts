@@ -182,7 +182,7 @@ function readCurrentBuild(manifestPath: string, spec: DescriptorSpec): BuiltMode
 function buildFingerprint(spec: DescriptorSpec): string {
   const hash = createHash('sha256');
   const sources = readdirSync(__dirname)
-    .filter((file) => file.endsWith('.ts') && file !== 'evaluate-descriptors.ts')
+    .filter((file) => file.endsWith('.ts') && !file.startsWith('evaluate-'))
     .sort()
     .map((file) => join(__dirname, file));
   // The fitting images go through the embedder's own preprocessing: a change there refits the model.

@@ -49,13 +49,13 @@ changed no default**; the settings above are the ones the README documents. Diff
 less on one metric are the size of the paired standard errors above: noise, not a reason to move a default.
 
 - \`joinSimilarity\`, \`halfLifeDays\`: no change that matters. Emoji of one subcategory are far apart for
-  this model (median cosine about 0.3), so most positives open a centroid whatever the threshold and the
+  these models (median cosine about 0.3 for the previous default), so most positives open a centroid whatever the threshold and the
   merges above K decide; all events are within 14 days, so the half-life barely changes relative weights.
 - \`maxCentroids\` 8 and \`calibrationFloor\` 0.7 gain about 0.01 of recall and precision, within the noise,
   and each loses some two-taste coverage or cold-item hits. Kept.
 - \`mmrLambda\` trades two-taste coverage and diversity (lower λ) against cold-item hits (higher λ) at the
   same recall and precision: a choice between secondary metrics, left at the documented value.
-- \`penaltyWeight\` 0 is slightly better here because every simulated dislike is of another subcategory; a
+- \`penaltyWeight\` 0 is as good or slightly better here because every simulated dislike is of another subcategory; a
   real dislike is often of something close to what the user likes, which the simulation does not model. Kept.
 - \`coEngagementWeight\`: more of it raises every accuracy metric and sharply lowers the cold-item hit rate.
   Simulated users pick the items of their tastes uniformly, so co-engagement is a cleaner label signal here
