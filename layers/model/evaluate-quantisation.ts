@@ -8,6 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
+import { cosine as cosineSimilarity } from '../../functions/domain/interest-profile';
 import { type ConversionRequest, convertToOnnx, type PooledBlock, pooledOutputName } from './convert';
 import {
   combineBlocks,
@@ -271,18 +272,6 @@ async function interleavedTiming<Name extends string>(
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
-function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    aa += (a[i] as number) ** 2;
-    bb += (b[i] as number) ** 2;
-  }
-  return dot / Math.sqrt(aa * bb);
 }
 
 function uniqueBlocks(blocks: PooledBlock[]): PooledBlock[] {

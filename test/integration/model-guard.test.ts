@@ -11,9 +11,9 @@ import { guardActiveSpace, ModelGuardRefused } from '../../functions/app/model-g
 import { type DeployedSpaces, switchSpace } from '../../functions/app/rollout';
 import { MODEL_GUARD_PROPERTY, MODEL_GUARD_RESOURCE_TYPE } from '../../functions/contract/model-guard';
 import type { CatalogueItem } from '../../functions/domain/catalogue-item';
-import { normaliseSequencer } from '../../functions/domain/catalogue-key';
 import { createModelGuardDeps, createRolloutDeps } from '../../functions/wiring/rollout';
 import { useLocalStack } from '../support/local-stack';
+import { itemInSpaces, seededUnitVector } from '../support/synthetic-items';
 
 const local = useLocalStack();
 
@@ -22,36 +22,8 @@ const NEW = 'mobilenet-v2.b10-b11-b13.gem3.l2.pca128w0.25-0123456789abcdef';
 const T0 = Date.UTC(2026, 10, 1);
 const DIM = 4;
 
-const unit = (seed: number) => {
-  const v = Float32Array.from({ length: DIM }, (_, i) => Math.sin(seed * (i + 1)));
-  const norm = Math.hypot(...v);
-  return v.map((x) => x / norm);
-};
-
-function item(
-  itemId: string,
-  status: CatalogueItem['status'],
-  spaces: string[],
-  seed: number,
-): CatalogueItem {
-  return {
-    itemId,
-    status,
-    available: true,
-    category: 'hats',
-    source: {
-      bucket: 'catalogue',
-      key: `catalogue/${itemId}.jpg`,
-      sequencer: normaliseSequencer('10'),
-      eventAt: T0,
-      etag: `etag-${itemId}`,
-    },
-    vectors: Object.fromEntries(spaces.map((space, i) => [space, unit(seed + i)])),
-    ...(status === 'ready' ? { dim: DIM } : {}),
-    createdAt: T0,
-    updatedAt: T0,
-  };
-}
+const item = (itemId: string, status: CatalogueItem['status'], spaces: string[], seed: number) =>
+  itemInSpaces(itemId, status, spaces, seed, { dim: DIM, at: T0 });
 
 const config = () => ({
   dynamo: local.dynamoDbClient,
@@ -174,9 +146,15 @@ describe('the model guard on DynamoDB Local and the S3 stand-in', () => {
     };
     for (let i = 0; i < 4; i++) {
       const entry = item(`hat-${i}`, 'ready', [OLD], i);
-      expect(await repository().addVectorIfCurrent(entry.itemId, NEW, unit(100 + i), entry.source, T0)).toBe(
-        true,
-      );
+      expect(
+        await repository().addVectorIfCurrent(
+          entry.itemId,
+          NEW,
+          seededUnitVector(100 + i, DIM),
+          entry.source,
+          T0,
+        ),
+      ).toBe(true);
     }
     // Half the items: still refused before the switch is recorded.
     await expect(guardActiveSpace(createModelGuardDeps(config()), upgrade)).rejects.toThrow(

@@ -19,10 +19,10 @@ import {
 } from '../../functions/app/rollout';
 import { INDEX_PREFIX } from '../../functions/contract/storage';
 import type { CatalogueItem } from '../../functions/domain/catalogue-item';
-import { normaliseSequencer } from '../../functions/domain/catalogue-key';
 import { createRolloutDeps } from '../../functions/wiring/rollout';
 import { spacesRegistryContract } from '../support/contracts/spaces-registry';
 import { useLocalStack } from '../support/local-stack';
+import { itemInSpaces, seededUnitVector } from '../support/synthetic-items';
 
 const local = useLocalStack();
 
@@ -40,36 +40,8 @@ const DEPLOYED: DeployedSpaces = {
   active: { modelId: 'old', dim: DIM },
   extras: [{ modelId: 'new', dim: DIM }],
 };
-const unit = (seed: number) => {
-  const v = Float32Array.from({ length: DIM }, (_, i) => Math.sin(seed * (i + 1)));
-  const norm = Math.hypot(...v);
-  return v.map((x) => x / norm);
-};
-
-function item(
-  itemId: string,
-  status: CatalogueItem['status'],
-  spaces: string[],
-  seed: number,
-): CatalogueItem {
-  return {
-    itemId,
-    status,
-    available: true,
-    category: 'hats',
-    source: {
-      bucket: 'catalogue',
-      key: `catalogue/${itemId}.jpg`,
-      sequencer: normaliseSequencer('10'),
-      eventAt: T0,
-      etag: `etag-${itemId}`,
-    },
-    vectors: Object.fromEntries(spaces.map((space, i) => [space, unit(seed + i)])),
-    ...(status === 'ready' ? { dim: DIM } : {}),
-    createdAt: T0,
-    updatedAt: T0,
-  };
-}
+const item = (itemId: string, status: CatalogueItem['status'], spaces: string[], seed: number) =>
+  itemInSpaces(itemId, status, spaces, seed, { dim: DIM, at: T0 });
 
 describe('rollout on DynamoDB Local and the S3 stand-in', () => {
   it('reports coverage and snapshots, switches with a snapshot first, retires after the window', async () => {
@@ -106,7 +78,7 @@ describe('rollout on DynamoDB Local and the S3 stand-in', () => {
       await repository.addVectorIfCurrent(
         'c',
         'new',
-        unit(9),
+        seededUnitVector(9, DIM),
         items[2]?.source as CatalogueItem['source'],
         T0,
       ),
@@ -122,7 +94,7 @@ describe('rollout on DynamoDB Local and the S3 stand-in', () => {
     const { Item } = await DynamoDBDocumentClient.from(local.dynamoDbClient).send(
       new GetCommand({ TableName: local.tables.Items ?? '', Key: { itemId: 'c' } }),
     );
-    expect(Item?.embedding).toEqual(Array.from(unit(9)));
+    expect(Item?.embedding).toEqual(Array.from(seededUnitVector(9, DIM)));
     const after = await rolloutStatus(deps, DEPLOYED);
     expect(after).toMatchObject({ active: 'new', previous: 'old' });
     expect(after.spaces.find((s) => s.space === 'old')).toMatchObject({

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
+import { cosine } from '../../functions/domain/interest-profile';
 import { convertToOnnx, type PooledBlock, pooledOutputName } from '../../layers/model/convert';
 import { evaluationSet, fittingSet } from '../../layers/model/emoji-dataset';
 import { createSession, runImage } from '../../layers/model/features';
@@ -22,18 +23,6 @@ const blocks: PooledBlock[] = ['block_11_expand_relu', 'block_13_expand_relu'].m
 const request = { pooledOutputs: blocks };
 const CALIBRATION_IMAGES = 24;
 const size = source.inputSize;
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    aa += (a[i] as number) ** 2;
-    bb += (b[i] as number) ** 2;
-  }
-  return dot / Math.sqrt(aa * bb);
-}
 
 describe('static int8 quantisation in the converter', () => {
   const calibration = fittingSet('google')

@@ -5,6 +5,7 @@
  */
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import type { CatalogueItem } from '../../functions/domain/catalogue-item';
+import { normaliseSequencer } from '../../functions/domain/catalogue-key';
 import type { LocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { SyntheticVectors } from '../bench/support/synthetic-vectors';
@@ -47,4 +48,38 @@ export async function seedSyntheticItems(app: LocalApp, itemIds: readonly string
   } finally {
     client.destroy();
   }
+}
+
+/** A unit vector of `dim` components, a fixed function of `seed`. */
+export function seededUnitVector(seed: number, dim: number): Float32Array {
+  const v = Float32Array.from({ length: dim }, (_, i) => Math.sin(seed * (i + 1)));
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+}
+
+/** An item holding a vector in each of `spaces` (none while not ready), for the rollout's tests. */
+export function itemInSpaces(
+  itemId: string,
+  status: CatalogueItem['status'],
+  spaces: string[],
+  seed: number,
+  options: { dim: number; at: number },
+): CatalogueItem {
+  return {
+    itemId,
+    status,
+    available: true,
+    category: 'hats',
+    source: {
+      bucket: 'catalogue',
+      key: `catalogue/${itemId}.jpg`,
+      sequencer: normaliseSequencer('10'),
+      eventAt: options.at,
+      etag: `etag-${itemId}`,
+    },
+    vectors: Object.fromEntries(spaces.map((space, i) => [space, seededUnitVector(seed + i, options.dim)])),
+    ...(status === 'ready' ? { dim: options.dim } : {}),
+    createdAt: options.at,
+    updatedAt: options.at,
+  };
 }
