@@ -218,9 +218,18 @@ export class Embedder implements ImageEmbedder {
     }
   }
 
-  /** Pixels -> float32 tensor in the manifest's layout and normalisation. */
+  /**
+   * Pixels -> the model's input: sharp's RGB bytes as they are for a uint8 model (which normalises
+   * itself), else a float32 tensor in the manifest's layout and normalisation.
+   */
   toTensor(image: PreprocessedImage): ort.Tensor {
     const { width, height } = image;
+    if (this.manifest.input.dataType === 'uint8') {
+      if (image.pixels.length !== width * height * 3)
+        throw new RangeError(`${image.pixels.length} bytes are not ${width}x${height} RGB pixels`);
+      const bytes = new Uint8Array(image.pixels.buffer, image.pixels.byteOffset, image.pixels.length);
+      return new ort.Tensor('uint8', bytes, [1, height, width, 3]);
+    }
     // Fresh 1 MB tensors cost more than the resize itself; finished ones come back after inference.
     const data = this.tensorFill.fill(image, this.manifest.input.layout, this.spareTensors.pop());
     return this.manifest.input.layout === 'NHWC'

@@ -86,6 +86,9 @@ export async function buildModel(
   const converted = convertToOnnx(source, {
     inputName: INPUT_NAME,
     head: { blocks: spec.blocks, l2PerBlock: spec.l2PerBlock, projection, l2Output: false },
+    ...(spec.inputType === 'uint8'
+      ? { uint8Input: { mean: PREPROCESSING.mean, std: PREPROCESSING.std } }
+      : {}),
     docString: `Lookalike image embedding: ${description}. From nsfwjs ${source.packageVersion} (${source.name}).`,
   });
   const preprocessingJson = canonicalPreprocessing(PREPROCESSING, size, size);
@@ -98,7 +101,14 @@ export async function buildModel(
   const manifest: ModelManifest = ModelManifestSchema.parse({
     modelId: `${modelIdLabel(spec)}-${digest.slice(0, 16)}`,
     file: MODEL_FILE,
-    input: { name: INPUT_NAME, width: size, height: size, channels: 3, layout: 'NHWC' },
+    input: {
+      name: INPUT_NAME,
+      width: size,
+      height: size,
+      channels: 3,
+      layout: 'NHWC',
+      ...(spec.inputType === 'uint8' ? { dataType: 'uint8' } : {}),
+    },
     preprocess: PREPROCESSING,
     output: { name: EMBEDDING_OUTPUT, dim: converted.embeddingDim, description },
     source: {

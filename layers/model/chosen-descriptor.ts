@@ -20,8 +20,8 @@ export const PREVIOUS_DEFAULT_DESCRIPTOR: DescriptorSpec = {
 /**
  * The embedding the build ships, picked by docs/descriptors.md's rule (quality per cost): MobileNetV2
  * block_11 + block_13 expand_relu, GeM-pooled, each block L2-normalised, centred and projected onto
- * 128 principal axes scaled by eigenvalue^-0.25. Re-run `npm run evaluate:descriptors` before
- * changing it.
+ * 128 principal axes scaled by eigenvalue^-0.25; the graph takes the resized RGB bytes and
+ * normalises them itself. Re-run `npm run evaluate:descriptors` before changing it.
  */
 export const CHOSEN_DESCRIPTOR: DescriptorSpec = {
   model: 'mobilenet_v2',
@@ -31,6 +31,7 @@ export const CHOSEN_DESCRIPTOR: DescriptorSpec = {
   ],
   l2PerBlock: true,
   transform: { kind: 'pca', outDim: 128, power: 0.25 },
+  inputType: 'uint8',
 };
 
 /** The descriptors `npm run model -- --descriptor <name>` builds by name. */

@@ -1,3 +1,4 @@
+import { onnx } from 'onnx-proto';
 import { OnnxGraphBuilder, type StaticQuantisation } from './onnx-graph';
 import type { KerasLayer, SourceModel, Weight } from './source-model';
 
@@ -54,6 +55,12 @@ export interface ConversionRequest {
   calibrationOutputs?: boolean;
   /** Name of the NHWC graph input; default `input`. */
   inputName?: string;
+  /**
+   * Take the image as raw RGB bytes (uint8, NHWC) and normalise inside the graph, as
+   * (pixel / 255 - mean) / std per channel: the embedder hands sharp's buffer to onnxruntime as it
+   * is, with no float tensor to fill. Default: float input, already normalised.
+   */
+  uint8Input?: { mean: readonly [number, number, number]; std: readonly [number, number, number] };
   docString?: string;
 }
 
@@ -168,6 +175,19 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
     if (!found) throw new Error(`missing weight ${name}`);
     return found;
   };
+  /** The float, normalised NHWC input: the graph input itself, or its uint8 bytes cast and normalised. */
+  const normalisedInput = (): string => {
+    const bytesIn = request.uint8Input;
+    if (!bytesIn) return inputName;
+    let tensor = graph.node('Cast', [inputName], 'input/float', { to: onnx.TensorProto.DataType.FLOAT });
+    // Division, not a multiplication by 1/255: the same float32 values as the embedder's float path.
+    tensor = graph.node('Div', [tensor, graph.scalar(255)], 'input/unit');
+    if (bytesIn.mean.some((m) => m !== 0))
+      tensor = graph.node('Sub', [tensor, graph.constant('input/mean', [3], bytesIn.mean)], 'input/centred');
+    if (bytesIn.std.some((d) => d !== 1))
+      tensor = graph.node('Div', [tensor, graph.constant('input/std', [3], bytesIn.std)], 'input/normalised');
+    return tensor;
+  };
   const define = (layer: KerasLayer, tensor: string, shape: Shape) => {
     tensorOf.set(layer.name, tensor);
     shapeOf.set(layer.name, shape);
@@ -182,7 +202,7 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
     switch (layer.className) {
       case 'InputLayer': {
         if (layer.name !== source.inputLayer) throw new Error(`unexpected input layer ${layer.name}`);
-        define(layer, graph.node('Transpose', [inputName], layer.name, { perm: [0, 3, 1, 2] }), [
+        define(layer, graph.node('Transpose', [normalisedInput()], layer.name, { perm: [0, 3, 1, 2] }), [
           3,
           size,
           size,
@@ -544,7 +564,7 @@ export function convertToOnnx(source: SourceModel, request: ConversionRequest): 
   );
   if (request.quantisation) graph.quantise(request.quantisation);
   const bytes = graph.encode(
-    { name: inputName, shape: ['N', size, size, 3] },
+    { name: inputName, shape: ['N', size, size, 3], elemType: request.uint8Input ? 'uint8' : 'float32' },
     [...outputs, ...calibrationOutputs],
     request.docString ?? `${source.name} from nsfwjs ${source.packageVersion}`,
   );

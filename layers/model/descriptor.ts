@@ -16,6 +16,12 @@ export interface DescriptorSpec {
   /** L2-normalise each pooled block before concatenating, so no layer dominates by scale. */
   l2PerBlock: boolean;
   transform: Transform;
+  /**
+   * What the shipped graph takes: normalised floats (the default, and what every model built before
+   * takes), or the resized RGB bytes, normalised inside the graph (no tensor fill in the embedder).
+   * Not part of the label: the same descriptor, fed differently; the model id's digest tells them apart.
+   */
+  inputType?: 'float32' | 'uint8';
 }
 
 const MODEL_LABEL: Record<SourceModelName, string> = {

@@ -15,17 +15,22 @@ export function createSession(model: Uint8Array | string, intraOpThreads = 1): P
     : ort.InferenceSession.create(model, options);
 }
 
-/** Runs one NHWC image tensor through the session and returns the requested outputs, copied. */
+/**
+ * Runs one NHWC image through the session (a normalised float tensor, or RGB bytes for a graph that
+ * takes uint8) and returns the requested outputs, copied.
+ */
 export async function runImage(
   session: ort.InferenceSession,
-  tensor: Float32Array,
+  tensor: Float32Array | Uint8Array,
   size: number,
   outputNames: readonly string[],
 ): Promise<Map<string, Float32Array>> {
   const inputName = session.inputNames[0] as string;
-  const results = await session.run({ [inputName]: new ort.Tensor('float32', tensor, [1, size, size, 3]) }, [
-    ...outputNames,
-  ]);
+  const input =
+    tensor instanceof Uint8Array
+      ? new ort.Tensor('uint8', tensor, [1, size, size, 3])
+      : new ort.Tensor('float32', tensor, [1, size, size, 3]);
+  const results = await session.run({ [inputName]: input }, [...outputNames]);
   const outputs = new Map<string, Float32Array>();
   for (const name of outputNames) {
     const value = results[name];

@@ -311,7 +311,7 @@ export class OnnxGraphBuilder {
   }
 
   encode(
-    input: { name: string; shape: (number | string)[] },
+    input: { name: string; shape: (number | string)[]; elemType?: 'float32' | 'uint8' },
     outputs: { name: string; shape?: (number | string)[] }[],
     docString: string,
   ): Uint8Array {
@@ -319,7 +319,9 @@ export class OnnxGraphBuilder {
       name: 'lookalike',
       node: this.nodes,
       initializer: this.initializers,
-      input: [valueInfo(input.name, input.shape)],
+      input: [
+        valueInfo(input.name, input.shape, input.elemType === 'uint8' ? DataType.UINT8 : DataType.FLOAT),
+      ],
       output: outputs.map((output) => valueInfo(output.name, output.shape)),
     });
     const model = onnx.ModelProto.create({
@@ -389,13 +391,17 @@ function attribute(name: string, value: AttributeValue): onnx.IAttributeProto {
   return { name, type: AttributeType.FLOAT, f: value };
 }
 
-/** A float tensor's value info; without a shape for tensors exposed only to be read (calibration). */
-function valueInfo(name: string, shape: (number | string)[] | undefined): onnx.IValueInfoProto {
+/** A tensor's value info (float unless said); without a shape for tensors exposed only to be read (calibration). */
+function valueInfo(
+  name: string,
+  shape: (number | string)[] | undefined,
+  elemType: number = DataType.FLOAT,
+): onnx.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: DataType.FLOAT,
+        elemType,
         ...(shape && {
           shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
         }),

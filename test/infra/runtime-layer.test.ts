@@ -13,13 +13,13 @@ const REPO = join(__dirname, '..', '..');
 const MODEL_DIR = join(REPO, 'layers', 'model', 'dist');
 const manifest = JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')) as {
   file: string;
-  input: { name: string; width: number; height: number };
+  input: { name: string; width: number; height: number; dataType?: string };
   output: { name: string; dim: number };
 };
 
 /** Runs in the child: sharp resizes a generated image, onnxruntime-node embeds it with the model. */
 const LOAD_AND_RUN = `
-const [layer, modelPath, inputName, outputName, width, height] = process.argv.slice(1);
+const [layer, modelPath, inputName, outputName, width, height, dataType] = process.argv.slice(1);
 const resolvedFrom = (name) => require.resolve(name);
 (async () => {
   const sharp = require('sharp');
@@ -30,7 +30,9 @@ const resolvedFrom = (name) => require.resolve(name);
     .raw()
     .toBuffer({ resolveWithObject: true });
   const session = await ort.InferenceSession.create(modelPath);
-  const input = new ort.Tensor('float32', Float32Array.from(data, (v) => v / 255), [1, info.height, info.width, 3]);
+  const input = dataType === 'uint8'
+    ? new ort.Tensor('uint8', new Uint8Array(data), [1, info.height, info.width, 3])
+    : new ort.Tensor('float32', Float32Array.from(data, (v) => v / 255), [1, info.height, info.width, 3]);
   const output = (await session.run({ [inputName]: input }))[outputName];
   console.log(JSON.stringify({
     sharpFrom: resolvedFrom('sharp').startsWith(layer),
@@ -96,6 +98,7 @@ describe('runtime layer from the npm registry (deploying from another OS or CPU)
           manifest.output.name,
           String(manifest.input.width),
           String(manifest.input.height),
+          manifest.input.dataType ?? 'float32',
         ],
         {
           cwd: scratch,

@@ -66,8 +66,12 @@ describe('embedder', () => {
       await catalogueJpeg(emojiImages('google')[42]?.file as string, 1000),
     ];
     for (const bytes of files) {
-      const served = embedder.toTensor(await embedder.preprocess(bytes)).data as Float32Array;
+      const input = embedder.toTensor(await embedder.preprocess(bytes));
       const fitted = await imageToTensor(bytes, width, height, embedder.manifest.preprocess);
+      // The default model takes sharp's bytes and normalises them itself, as (byte / 255 - 0) / 1.
+      expect(embedder.manifest.input.dataType).toBe('uint8');
+      expect(input.type).toBe('uint8');
+      const served = Float32Array.from(input.data as Uint8Array, (byte) => byte / 255);
       expect(
         Buffer.from(served.buffer, served.byteOffset, served.byteLength).equals(Buffer.from(fitted.buffer)),
       ).toBe(true);

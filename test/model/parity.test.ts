@@ -26,7 +26,9 @@ describe('ONNX model parity with the original TF.js model', () => {
   let built: BuiltModel;
   let session: InferenceSession;
   let reference: TfjsReference;
-  const inputs: { name: string; tensor: Float32Array }[] = [];
+  /** Each input as the TF.js reference takes it (floats) and as the built graph does (bytes, if uint8). */
+  const inputs: { name: string; tensor: Float32Array; bytes: Uint8Array }[] = [];
+  const asBytes = (tensor: Float32Array) => Uint8Array.from(tensor, (v) => Math.round(v * 255));
   const size = spec.model === 'inception_v3' ? 299 : 224;
 
   beforeAll(async () => {
@@ -38,12 +40,14 @@ describe('ONNX model parity with the original TF.js model', () => {
 
     for (const image of [evaluationSet('google')[30], evaluationSet('twitter')[400]]) {
       if (!image) throw new Error('evaluation set too small');
-      inputs.push({ name: image.path, tensor: await imageToTensor(await readFile(image.path), size, size) });
+      const tensor = await imageToTensor(await readFile(image.path), size, size);
+      inputs.push({ name: image.path, tensor, bytes: asBytes(tensor) });
     }
-    inputs.push({
-      name: 'uniform noise',
-      tensor: Float32Array.from({ length: size * size * 3 }, seededUniform(42)),
-    });
+    // Noise on the byte grid, so that the float and the byte input are the same image.
+    const noise = Float32Array.from({ length: size * size * 3 }, seededUniform(42)).map(
+      (v) => Math.round(v * 255) / 255,
+    );
+    inputs.push({ name: 'uniform noise', tensor: noise, bytes: asBytes(noise) });
   }, 300_000);
 
   afterAll(async () => {
@@ -60,7 +64,8 @@ describe('ONNX model parity with the original TF.js model', () => {
     const outputNames = [...spec.blocks.map(pooledOutputName), built.manifest.output.name];
     const differences: { input: string; output: string; difference: number }[] = [];
     for (const input of inputs) {
-      const onnx = await runImage(session, input.tensor, size, outputNames);
+      const fed = built.manifest.input.dataType === 'uint8' ? input.bytes : input.tensor;
+      const onnx = await runImage(session, fed, size, outputNames);
       const pooled = reference.pooledBlocks(input.tensor);
 
       spec.blocks.forEach((block, i) => {
