@@ -52,6 +52,11 @@ export interface GatePolicy {
   standardErrors: number;
   /** No metric may drop by more than this (absolute), the new-item hit rate included. */
   tolerance: number;
+  /**
+   * The new-item hit rate is judged only when this many users have a held-out item no training
+   * event touched: over a handful of users one miss is a drop of 0.1 or more, which is noise.
+   */
+  minNewItemUsers: number;
   cutoff: number;
 }
 
@@ -62,6 +67,7 @@ export const DEFAULT_GATE_POLICY: GatePolicy = {
   minSimilarPairs: 1000,
   standardErrors: 2,
   tolerance: 0.02,
+  minNewItemUsers: 30,
   cutoff: 10,
 };
 
@@ -88,6 +94,8 @@ export interface Margin {
 export interface GateReport {
   decision: 'promote' | 'refuse';
   reasons: GateReason[];
+  /** What was measured but not judged, and why. */
+  notes: string[];
   baseModelId: string;
   data: {
     events: number;
@@ -233,7 +241,7 @@ export async function gateProjection(
     heldOutItems: [...split.heldOut.values()].reduce((s, items) => s + items.size, 0),
     similarPairs: pairs.similar.length,
   };
-  const base = { policy, baseModelId: deps.base.modelId, data };
+  const base = { policy, baseModelId: deps.base.modelId, data, notes: [] as string[] };
   const shortfalls: string[] = [];
   if (data.evaluatedUsers < policy.minEvaluatedUsers)
     shortfalls.push(
@@ -298,6 +306,12 @@ export async function gateProjection(
   }
   for (const metric of ['recall', 'ndcg', 'newItemHitRate'] as const) {
     const m = margins[metric];
+    if (metric === 'newItemHitRate' && m.users < policy.minNewItemUsers) {
+      base.notes.push(
+        `new-item hit rate ${shown(m)} over ${m.users} users (fewer than ${policy.minNewItemUsers}): reported, not judged`,
+      );
+      continue;
+    }
     if (m.mean < -policy.tolerance)
       reasons.push({
         code: 'loses_beyond_tolerance',

@@ -16,6 +16,7 @@ import { type LocalApp, startLocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import {
   eventsOf,
+  gateByUsers,
   itemToItemPrecision,
   LEARNED_CONTENT_ONLY,
   LEARNED_DEFAULT,
@@ -452,7 +453,19 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
     const subcategory = (itemId: string) => subcategoryOf.get(itemId);
     const unpaired = allIds.filter((itemId) => !learned.pairedItems.has(itemId));
     const noisyUnpaired = allIds.filter((itemId) => !noisy.pairedItems.has(itemId));
+    const gate = await gateByUsers(
+      store,
+      {
+        modelId: app.manifest.modelId,
+        dim,
+        vectors: new Map(warmIds.map((id) => [id, vectors.get(id) as Float32Array])),
+      },
+      users.map((user) => user.userId),
+      [20, 40, 60, 100, 200],
+      Date.now(),
+    );
     const learnedSimilarity: LearnedSimilarityFigures = {
+      gate,
       knobs: learned.projection.knobs,
       data: learned.projection.data,
       itemToItem: {

@@ -4,6 +4,7 @@
  * from the labels; then the default ranking and the content-only ranking in the projected space.
  */
 import type { ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
+import { DEFAULT_GATE_POLICY, gateProjection } from '../../functions/app/learned-similarity-gate';
 import { refoldProfile } from '../../functions/app/refold';
 import { DEFAULT_PROFILE_SETTINGS, type InterestProfile } from '../../functions/domain/interest-profile';
 import {
@@ -172,6 +173,56 @@ export function noisierUsers(
   });
 }
 
+export interface GateRun {
+  /** Users whose events the gate read (the first n of the simulation). */
+  users: number;
+  evaluatedUsers: number;
+  similarPairs: number;
+  decision: 'promote' | 'refuse';
+  recall?: { mean: number; standardError: number };
+  ndcg?: { mean: number; standardError: number };
+  reasons: string[];
+}
+
+/**
+ * The promotion gate on the first n users' events (Events table) and the base vectors, with its data
+ * minimum off, for growing n: where its decision becomes reliable on this catalogue.
+ */
+export async function gateByUsers(
+  store: ProfileStore,
+  base: { modelId: string; dim: number; vectors: ReadonlyMap<string, Float32Array> },
+  userIds: readonly string[],
+  counts: readonly number[],
+  now: number,
+): Promise<GateRun[]> {
+  const runs: GateRun[] = [];
+  const all = await eventsOf(store, userIds);
+  for (const count of counts.filter((n) => n <= userIds.length)) {
+    const chosen = new Set(userIds.slice(0, count));
+    const report = await gateProjection(
+      {
+        events: { currentEvents: async () => all.filter((e) => chosen.has(e.userId)) },
+        base: { modelId: base.modelId, dim: base.dim, vectors: async () => base.vectors },
+        now: () => now,
+      },
+      { policy: { ...DEFAULT_GATE_POLICY, minEvaluatedUsers: 0, minSimilarPairs: 0 } },
+    );
+    const margin = (m: { mean: number; standardError: number } | undefined) =>
+      m ? { mean: m.mean, standardError: m.standardError } : undefined;
+    runs.push({
+      users: count,
+      evaluatedUsers: report.data.evaluatedUsers,
+      similarPairs: report.data.similarPairs,
+      decision: report.decision,
+      ...(report.figures
+        ? { recall: margin(report.figures.margins.recall), ndcg: margin(report.figures.margins.ndcg) }
+        : {}),
+      reasons: [...report.reasons.map((r) => r.message), ...report.notes],
+    });
+  }
+  return runs;
+}
+
 export interface ItemToItem {
   items: number;
   before: number;
@@ -185,4 +236,6 @@ export interface LearnedSimilarityFigures {
   itemToItem: ItemToItem;
   /** The projection trained on the noisier simulation's events, its items in no training pair. */
   noisy: { offTasteShare: number; data: LearnedProjection['data']; itemToItem: ItemToItem };
+  /** The promotion gate on growing numbers of this run's users (data minimum off). */
+  gate: GateRun[];
 }

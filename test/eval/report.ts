@@ -156,6 +156,29 @@ export function learnedSection(result: EvaluationResult): string[] {
       'co-engaged items share the label, so the clean rows are an upper bound; this row shows how much of the gain survives ' +
       'engagement that crosses tastes.',
     '',
+    'The promotion gate (`functions/app/learned-similarity-gate.ts`) on the first n users’ events from the Events table, ' +
+      'its data minimum switched off: time split (each user’s newest quarter of positives held out), base space against ' +
+      'the projection trained on the older events, content-only ranking; margins paired over the evaluated users.',
+    '',
+    alignedTable(
+      ['users', 'evaluated', 'co-engaged pairs', 'Recall@10 margin', 'NDCG@10 margin', 'decision'],
+      ['right', 'right', 'right', 'right', 'right', 'left'],
+      ls.gate.map((run) => {
+        const text = (m?: { mean: number; standardError: number }) =>
+          m
+            ? `${m.mean >= 0 ? '+' : '−'}${Math.abs(m.mean).toFixed(3)} ± ${m.standardError.toFixed(3)}`
+            : '–';
+        return [
+          String(run.users),
+          String(run.evaluatedUsers),
+          String(run.similarPairs),
+          text(run.recall),
+          text(run.ndcg),
+          run.decision === 'promote' ? 'promote' : `refuse: ${run.reasons.join('; ')}`,
+        ];
+      }),
+    ),
+    '',
   ];
 }
 
