@@ -22,6 +22,7 @@ import {
   LEARNED_DEFAULT,
   LEARNED_NOISY,
   type LearnedSimilarityFigures,
+  learnedKnobSweep,
   NOISY_OFF_TASTE_SHARE,
   noisierUsers,
   projectAll,
@@ -425,6 +426,46 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       mismatches: mismatches.slice(0, 5),
     };
 
+    const scoringContext: ScoringContext = {
+      users,
+      subcategoryOf: (itemId) => subcategoryOf.get(itemId),
+      vectorOf: (itemId) => vectors.get(itemId),
+      catalogueSize: warmIds.length,
+      coldIds: new Set(catalogue.cold.map((image) => image.itemId)),
+    };
+    // The tuning run's learned sweep: the trainer's own knobs, one at a time (before the noisier
+    // users' events reach the aggregates the default ranking reads).
+    const learnedSweep: MethodResult[] = [];
+    for (const { name, knobs } of options.sweep ? learnedKnobSweep() : []) {
+      const variant = trainProjection(app.manifest.modelId, dim, trainingEvents, vectors, knobs);
+      const variantVectors = projectAll(variant.projection, vectors);
+      const warmIndex = buildIndex(dim, variantVectors, warmIds);
+      const allIndex = buildIndex(dim, variantVectors, allIds);
+      const lists = new Map<string, { warm: Map<string, string[]>; cold: Map<string, string[]> }>();
+      for (const ranking of [LEARNED_DEFAULT, LEARNED_CONTENT_ONLY])
+        lists.set(ranking.id, { warm: new Map(), cold: new Map() });
+      await mapLimit(users, 4, async (user) => {
+        const profile = await refoldIn(store, variantVectors, dim, user.userId);
+        for (const ranking of [LEARNED_DEFAULT, LEARNED_CONTENT_ONLY]) {
+          const byUser = lists.get(ranking.id) as {
+            warm: Map<string, string[]>;
+            cold: Map<string, string[]>;
+          };
+          byUser.warm.set(user.userId, await variantList(inputs, warmIndex, profile, ranking));
+          byUser.cold.set(user.userId, await variantList(inputs, allIndex, profile, ranking));
+        }
+      });
+      for (const ranking of [LEARNED_DEFAULT, LEARNED_CONTENT_ONLY]) {
+        const byUser = lists.get(ranking.id) as { warm: Map<string, string[]>; cold: Map<string, string[]> };
+        learnedSweep.push({
+          id: `learned-sweep:${ranking.id}:${name}`,
+          name: `${ranking.id === LEARNED_DEFAULT.id ? 'Lookalike' : 'Content only'} + learned, ${name}`,
+          kind: 'learned',
+          ...scoreLists(scoringContext, byUser.warm, byUser.cold),
+        });
+      }
+    }
+
     // The noisier simulation: the same users with 30 % of their positives outside their tastes, sent
     // under other user ids after every list above (only content-only lists follow, which read no
     // aggregate), then a projection trained from their events alone.
@@ -485,13 +526,7 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
     };
     phase('learned similarity');
 
-    const context: ScoringContext = {
-      users,
-      subcategoryOf: (itemId) => subcategoryOf.get(itemId),
-      vectorOf: (itemId) => vectors.get(itemId),
-      catalogueSize: warmIds.length,
-      coldIds: new Set(catalogue.cold.map((image) => image.itemId)),
-    };
+    const context = scoringContext;
     const score = (
       id: string,
       name: string,
@@ -521,9 +556,12 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       ),
       score(LEARNED_NOISY.id, LEARNED_NOISY.name, 'learned', noisyLists.warm, noisyLists.cold),
     ];
-    const sweep = (options.sweep ?? []).map((v) =>
-      score(v.id, v.name, 'ablation', warmLists.get(v.id), coldLists.get(v.id)),
-    );
+    const sweep = [
+      ...(options.sweep ?? []).map((v) =>
+        score(v.id, v.name, 'ablation', warmLists.get(v.id), coldLists.get(v.id)),
+      ),
+      ...learnedSweep,
+    ];
     timings.total = Math.round((performance.now() - started) / 100) / 10;
     return {
       emojiPackage: options.emojiPackage,

@@ -41,6 +41,22 @@ export const LEARNED_NOISY: Variant = {
   name: 'Content only + learned similarity, trained on the noisier simulation',
 };
 
+/** The trainer's knobs varied one at a time around its defaults: the tuning run's learned sweep. */
+export function learnedKnobSweep(): Array<{ name: string; knobs: LearnedSimilarityKnobs }> {
+  const knob = (name: string, change: Partial<LearnedSimilarityKnobs>) => ({
+    name,
+    knobs: { ...DEFAULT_LEARNED_SIMILARITY_KNOBS, ...change },
+  });
+  return [
+    ...[0, 0.5].map((v) => knob(`shrinkage ${v}`, { shrinkage: v })),
+    ...[50, 1000].map((v) => knob(`priorPairs ${v}`, { priorPairs: v })),
+    ...[0.02, 0.3].map((v) => knob(`covarianceRidge ${v}`, { covarianceRidge: v })),
+    knob('minPositiveWeight 0.25 (views are positives)', { minPositiveWeight: 0.25 }),
+    knob('windowDays 3', { windowDays: 3 }),
+    knob('dissimilarPerSimilar 5', { dissimilarPerSimilar: 5 }),
+  ];
+}
+
 /** The Events table's rows of these users, as the trainer sees them. */
 export async function eventsOf(store: ProfileStore, userIds: readonly string[]): Promise<EngagementEvent[]> {
   const events: EngagementEvent[] = [];

@@ -288,6 +288,15 @@ export function evaluationDocument(options: DocumentOptions): string {
       '_− MMR_ (`mmrLambda` = 1), _− co-engagement_ (`coEngagementWeight` = 0). Co-engagement and popularity are ' +
       'read from the Stats table, in the served frame, for every variant. The same code with the default settings ' +
       'must reproduce the endpoint’s lists: the check under each table.',
+    '- **Learned similarity** (issue 18). After the events, the run reads every user’s events back from the Events ' +
+      'table (never the labels) and trains the KISSME projection (`fitProjection`) on them; the item vectors are ' +
+      'projected (`projectVector`), every profile is refolded from the raw events with the projected vectors ' +
+      '(`refoldProfile`), and the default ranking (_Lookalike + learned similarity_, co-engagement from the Stats ' +
+      'table) and the content-only ranking (co-engagement weight 0) run on an `ExactIndex` of the projected vectors. ' +
+      'Cold items are projected when they arrive. Item-to-item precision@5: for each item in no training pair, the ' +
+      'share of its 5 nearest neighbours (cosine, among all items) of its subcategory. The noisier simulation sends the ' +
+      'same users again under other ids, after every list above, with 30 % of each one’s likes and purchases moved to ' +
+      'items outside the user’s tastes; its projection is trained from those events alone and ranked content-only.',
     '- **Cold items.** After the lists above, the held-back items are uploaded through S3 and the run waits for ' +
       '`queue.drain()` and then for the recommend function’s index refresh (every 2 s, from the change feed) until ' +
       '`POST /search` with each new image finds it. Then every method is asked again.',

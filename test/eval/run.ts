@@ -59,7 +59,15 @@ less on one metric are the size of the paired standard errors above: noise, not 
   real dislike is often of something close to what the user likes, which the simulation does not model. Kept.
 - \`coEngagementWeight\`: more of it raises every accuracy metric and sharply lowers the cold-item hit rate.
   Simulated users pick the items of their tastes uniformly, so co-engagement is a cleaner label signal here
-  than it would be in a shop; raising it would tune to the simulation and against new items. Kept.`;
+  than it would be in a shop; raising it would tune to the simulation and against new items. Kept.
+
+The learned similarity's rows use the trainer's own knobs (\`DEFAULT_LEARNED_SIMILARITY_KNOBS\`); they are the only
+knobs its sweep varies (the rows "+ learned, ..." below), and the profile and ranking settings stay at the defaults above.
+Here too, co-engaged items share the label, so anything that lets the metric fit the pairs more closely (less
+shrinkage, a smaller \`priorPairs\`) scores higher on this simulation; the noisier-simulation row shows how much of the
+gain is left when engagement crosses tastes, and the issue's probe saw weak shrinkage overfit on a second style and
+on items in no pair. The defaults (shrinkage 0.2, as in that probe; positives are the types of weight 1 or more, because
+views scatter across tastes) are kept rather than moved toward the simulation.`;
 
 /** Where `npm run model -- --descriptor previous .cache/models/previous` builds the previous default. */
 export const PREVIOUS_MODEL_DIR = resolve(__dirname, '../../.cache/models/previous');
