@@ -504,6 +504,7 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       users.map((user) => user.userId),
       [20, 40, 60, 100, 200],
       Date.now(),
+      options.seed,
     );
     const learnedSimilarity: LearnedSimilarityFigures = {
       gate,

@@ -190,7 +190,7 @@ export function noisierUsers(
 }
 
 export interface GateRun {
-  /** Users whose events the gate read (the first n of the simulation). */
+  /** Users whose events the gate read (n drawn with the seed; each sample holds the smaller ones). */
   users: number;
   evaluatedUsers: number;
   similarPairs: number;
@@ -201,7 +201,7 @@ export interface GateRun {
 }
 
 /**
- * The promotion gate on the first n users' events (Events table) and the base vectors, with its data
+ * The promotion gate on n users' events (Events table) and the base vectors, with its data
  * minimum off, for growing n: where its decision becomes reliable on this catalogue.
  */
 export async function gateByUsers(
@@ -210,11 +210,14 @@ export async function gateByUsers(
   userIds: readonly string[],
   counts: readonly number[],
   now: number,
+  seed: number,
 ): Promise<GateRun[]> {
   const runs: GateRun[] = [];
   const all = await eventsOf(store, userIds);
+  // Nested samples in a seeded order: the simulation lists its one-taste users first.
+  const order = new SeededRandom(seed, 8).shuffle(userIds);
   for (const count of counts.filter((n) => n <= userIds.length)) {
-    const chosen = new Set(userIds.slice(0, count));
+    const chosen = new Set(order.slice(0, count));
     const report = await gateProjection(
       {
         events: { currentEvents: async () => all.filter((e) => chosen.has(e.userId)) },

@@ -156,7 +156,7 @@ export function learnedSection(result: EvaluationResult): string[] {
       'co-engaged items share the label, so the clean rows are an upper bound; this row shows how much of the gain survives ' +
       'engagement that crosses tastes.',
     '',
-    'The promotion gate (`functions/app/learned-similarity-gate.ts`) on the first n users’ events from the Events table, ' +
+    'The promotion gate (`functions/app/learned-similarity-gate.ts`) on the events of n users (drawn with the run’s seed, each sample inside the next) read from the Events table, ' +
       'its data minimum switched off: time split (each user’s newest quarter of positives held out), base space against ' +
       'the projection trained on the older events, content-only ranking; margins paired over the evaluated users.',
     '',
