@@ -7,11 +7,28 @@ import { readFile } from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
 import { DEFAULT_PROFILE_SETTINGS, type InterestProfile } from '../../functions/domain/interest-profile';
+import type { LearnedSimilarityKnobs } from '../../functions/domain/learned-similarity';
+import { projectVector } from '../../functions/domain/learned-similarity';
 import { DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
 import { ExactIndex } from '../../functions/vector-index';
 import { invoke } from '../../infra/local/api-server';
 import { type LocalApp, startLocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
+import {
+  eventsOf,
+  gateByUsers,
+  itemToItemPrecision,
+  LEARNED_CONTENT_ONLY,
+  LEARNED_DEFAULT,
+  LEARNED_NOISY,
+  type LearnedSimilarityFigures,
+  learnedKnobSweep,
+  NOISY_OFF_TASTE_SHARE,
+  noisierUsers,
+  projectAll,
+  refoldIn,
+  trainProjection,
+} from './learned';
 import { type Alignment, alignedTable } from './markdown';
 import {
   ABLATIONS,
@@ -56,10 +73,12 @@ export interface EvaluationOptions {
   sweep?: Variant[];
   /** The model's manifest.json. @default the model layer's (`defaultManifestPath()`) */
   manifestPath?: string;
+  /** The learned-similarity trainer's knobs (the only ones tuned for its rows). @default the trainer's */
+  learnedKnobs?: LearnedSimilarityKnobs;
   log?: (line: string) => void;
 }
 
-export type MethodKind = 'baseline' | 'lookalike' | 'ablation';
+export type MethodKind = 'baseline' | 'lookalike' | 'ablation' | 'learned';
 
 export interface MethodResult {
   id: string;
@@ -85,6 +104,8 @@ export interface EvaluationResult {
   settings: { profile: typeof DEFAULT_PROFILE_SETTINGS; ranking: typeof DEFAULT_RANKING_SETTINGS };
   methods: MethodResult[];
   sweep?: MethodResult[];
+  /** The learned projection's training data and item-to-item figures (issue 18). */
+  learnedSimilarity: LearnedSimilarityFigures;
   /** Offline default (rebuilt from raw events, ranked on an ExactIndex) against the endpoint's lists. */
   endpointCheck: {
     users: number;
@@ -298,6 +319,19 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       throw new Error(`co-engagement dead letters: ${JSON.stringify(app.eventsStream.deadLetters[0])}`);
     phase('events');
 
+    // Learned similarity: trained from what these users sent, read back from the Events table.
+    const trainingEvents = await eventsOf(
+      store,
+      users.map((user) => user.userId),
+    );
+    const learned = trainProjection(app.manifest.modelId, dim, trainingEvents, vectors, options.learnedKnobs);
+    const projected = projectAll(learned.projection, vectors);
+    const learnedProfiles = new Map<string, InterestProfile>();
+    await mapLimit(users, 4, async (user) =>
+      learnedProfiles.set(user.userId, await refoldIn(store, projected, dim, user.userId)),
+    );
+    phase('learn');
+
     const endpointWarm = new Map<string, string[]>();
     await mapLimit(users, 4, async (user) =>
       endpointWarm.set(user.userId, await pipeline.recommendations(user.userId)),
@@ -330,6 +364,7 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
     /** Every method's lists on one catalogue (the warm one, or with the cold items added). */
     const offlineLists = async (itemIds: readonly string[], stream: number) => {
       const index = buildIndex(dim, vectors, itemIds);
+      const projectedIndex = buildIndex(dim, projected, itemIds);
       const popularity = await decayedPopularity(inputs, Date.now());
       const random = new SeededRandom(options.seed, stream);
       const lists = new Map<string, Map<string, string[]>>();
@@ -350,6 +385,9 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
           const profile = profiles.get(profileKey(variant))?.get(user.userId) as InterestProfile;
           put(variant.id, user.userId, await variantList(inputs, index, profile, variant));
         }
+        const learnedProfile = learnedProfiles.get(user.userId) as InterestProfile;
+        for (const variant of [LEARNED_DEFAULT, LEARNED_CONTENT_ONLY])
+          put(variant.id, user.userId, await variantList(inputs, projectedIndex, learnedProfile, variant));
       }
       return lists;
     };
@@ -358,6 +396,11 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
 
     await pipeline.ingest(catalogue.cold);
     await readVectors(catalogue.cold);
+    for (const image of catalogue.cold)
+      projected.set(
+        image.itemId,
+        projectVector(learned.projection, vectors.get(image.itemId) as Float32Array),
+      );
     await pipeline.waitUntilServed(catalogue.cold);
     phase('cold ingest');
     const endpointCold = new Map<string, string[]>();
@@ -383,13 +426,108 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       mismatches: mismatches.slice(0, 5),
     };
 
-    const context: ScoringContext = {
+    const scoringContext: ScoringContext = {
       users,
       subcategoryOf: (itemId) => subcategoryOf.get(itemId),
       vectorOf: (itemId) => vectors.get(itemId),
       catalogueSize: warmIds.length,
       coldIds: new Set(catalogue.cold.map((image) => image.itemId)),
     };
+    // The tuning run's learned sweep: the trainer's own knobs, one at a time (before the noisier
+    // users' events reach the aggregates the default ranking reads).
+    const learnedSweep: MethodResult[] = [];
+    for (const { name, knobs } of options.sweep ? learnedKnobSweep() : []) {
+      const variant = trainProjection(app.manifest.modelId, dim, trainingEvents, vectors, knobs);
+      const variantVectors = projectAll(variant.projection, vectors);
+      const warmIndex = buildIndex(dim, variantVectors, warmIds);
+      const allIndex = buildIndex(dim, variantVectors, allIds);
+      const lists = new Map<string, { warm: Map<string, string[]>; cold: Map<string, string[]> }>();
+      for (const ranking of [LEARNED_DEFAULT, LEARNED_CONTENT_ONLY])
+        lists.set(ranking.id, { warm: new Map(), cold: new Map() });
+      await mapLimit(users, 4, async (user) => {
+        const profile = await refoldIn(store, variantVectors, dim, user.userId);
+        for (const ranking of [LEARNED_DEFAULT, LEARNED_CONTENT_ONLY]) {
+          const byUser = lists.get(ranking.id) as {
+            warm: Map<string, string[]>;
+            cold: Map<string, string[]>;
+          };
+          byUser.warm.set(user.userId, await variantList(inputs, warmIndex, profile, ranking));
+          byUser.cold.set(user.userId, await variantList(inputs, allIndex, profile, ranking));
+        }
+      });
+      for (const ranking of [LEARNED_DEFAULT, LEARNED_CONTENT_ONLY]) {
+        const byUser = lists.get(ranking.id) as { warm: Map<string, string[]>; cold: Map<string, string[]> };
+        learnedSweep.push({
+          id: `learned-sweep:${ranking.id}:${name}`,
+          name: `${ranking.id === LEARNED_DEFAULT.id ? 'Lookalike' : 'Content only'} + learned, ${name}`,
+          kind: 'learned',
+          ...scoreLists(scoringContext, byUser.warm, byUser.cold),
+        });
+      }
+    }
+
+    // The noisier simulation: the same users with 30 % of their positives outside their tastes, sent
+    // under other user ids after every list above (only content-only lists follow, which read no
+    // aggregate), then a projection trained from their events alone.
+    const noisyUsers = noisierUsers(catalogue, users, options.seed);
+    await mapLimit(noisyUsers, 4, (user) => pipeline.postEvents(user, historyStart));
+    await app.eventsStream.drain({ timeoutMs: 20 * 60_000 });
+    const noisy = trainProjection(
+      app.manifest.modelId,
+      dim,
+      await eventsOf(
+        store,
+        noisyUsers.map((user) => user.userId),
+      ),
+      vectors,
+      options.learnedKnobs,
+    );
+    const noisyProjected = projectAll(noisy.projection, vectors);
+    const noisyLists = { warm: new Map<string, string[]>(), cold: new Map<string, string[]>() };
+    const noisyWarmIndex = buildIndex(dim, noisyProjected, warmIds);
+    const noisyAllIndex = buildIndex(dim, noisyProjected, allIds);
+    await mapLimit(users, 4, async (user) => {
+      const profile = await refoldIn(store, noisyProjected, dim, user.userId);
+      noisyLists.warm.set(user.userId, await variantList(inputs, noisyWarmIndex, profile, LEARNED_NOISY));
+      noisyLists.cold.set(user.userId, await variantList(inputs, noisyAllIndex, profile, LEARNED_NOISY));
+    });
+    const subcategory = (itemId: string) => subcategoryOf.get(itemId);
+    const unpaired = allIds.filter((itemId) => !learned.pairedItems.has(itemId));
+    const noisyUnpaired = allIds.filter((itemId) => !noisy.pairedItems.has(itemId));
+    const gate = await gateByUsers(
+      store,
+      {
+        modelId: app.manifest.modelId,
+        dim,
+        vectors: new Map(warmIds.map((id) => [id, vectors.get(id) as Float32Array])),
+      },
+      users.map((user) => user.userId),
+      [20, 40, 60, 100, 200],
+      Date.now(),
+      options.seed,
+    );
+    const learnedSimilarity: LearnedSimilarityFigures = {
+      gate,
+      knobs: learned.projection.knobs,
+      data: learned.projection.data,
+      itemToItem: {
+        items: unpaired.length,
+        before: itemToItemPrecision(vectors, subcategory, unpaired),
+        after: itemToItemPrecision(projected, subcategory, unpaired),
+      },
+      noisy: {
+        offTasteShare: NOISY_OFF_TASTE_SHARE,
+        data: noisy.projection.data,
+        itemToItem: {
+          items: noisyUnpaired.length,
+          before: itemToItemPrecision(vectors, subcategory, noisyUnpaired),
+          after: itemToItemPrecision(noisyProjected, subcategory, noisyUnpaired),
+        },
+      },
+    };
+    phase('learned similarity');
+
+    const context = scoringContext;
     const score = (
       id: string,
       name: string,
@@ -414,10 +552,17 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       ),
       score('lookalike', 'Lookalike default (endpoint)', 'lookalike', endpointWarm, endpointCold),
       ...ABLATIONS.map((v) => score(v.id, v.name, 'ablation', warmLists.get(v.id), coldLists.get(v.id))),
+      ...[LEARNED_DEFAULT, LEARNED_CONTENT_ONLY].map((v) =>
+        score(v.id, v.name, 'learned', warmLists.get(v.id), coldLists.get(v.id)),
+      ),
+      score(LEARNED_NOISY.id, LEARNED_NOISY.name, 'learned', noisyLists.warm, noisyLists.cold),
     ];
-    const sweep = (options.sweep ?? []).map((v) =>
-      score(v.id, v.name, 'ablation', warmLists.get(v.id), coldLists.get(v.id)),
-    );
+    const sweep = [
+      ...(options.sweep ?? []).map((v) =>
+        score(v.id, v.name, 'ablation', warmLists.get(v.id), coldLists.get(v.id)),
+      ),
+      ...learnedSweep,
+    ];
     timings.total = Math.round((performance.now() - started) / 100) / 10;
     return {
       emojiPackage: options.emojiPackage,
@@ -439,6 +584,7 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       settings: { profile: DEFAULT_PROFILE_SETTINGS, ranking: DEFAULT_RANKING_SETTINGS },
       methods,
       ...(sweep.length > 0 ? { sweep } : {}),
+      learnedSimilarity,
       endpointCheck,
       timings,
     };
