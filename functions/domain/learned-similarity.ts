@@ -5,6 +5,7 @@
  * L2-normalised, so cosine search, the int8 index and every backend keep working unchanged.
  */
 import { DEFAULT_PROFILE_SETTINGS, type EventType, NEGATIVE_TYPES } from './interest-profile';
+import { seededUniform } from './seeded-random';
 
 /** What the trainer reads of a stored event: who, what, which kind, when. Nothing else. */
 export interface EngagementEvent {
@@ -149,18 +150,6 @@ export function trainingPairs(
     events: events.length,
     users: byUser.size,
     items,
-  };
-}
-
-/** mulberry32: a small seeded generator, so that the sampled dissimilar pairs are reproducible. */
-function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }
 
