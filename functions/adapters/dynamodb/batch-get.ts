@@ -5,9 +5,8 @@ import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynam
 const KEYS_PER_REQUEST = 100;
 
 /**
- * The rows of `table` for `keys` (rows that do not exist are simply absent), 100 keys a request, and
- * the keys DynamoDB left unprocessed asked for again until none remain. `options` are the request's
- * projection, attribute names and consistency.
+ * The rows of `table` for `keys` (rows that do not exist are simply absent): `batchGetTables` for one
+ * table. `options` are the request's projection, attribute names and consistency.
  */
 export async function batchGetAll<Row>(
   documents: DynamoDBDocumentClient,
@@ -15,18 +14,8 @@ export async function batchGetAll<Row>(
   keys: Array<Record<string, unknown>>,
   options: Omit<KeysAndAttributes, 'Keys'> = {},
 ): Promise<Row[]> {
-  const rows: Row[] = [];
-  for (let i = 0; i < keys.length; i += KEYS_PER_REQUEST) {
-    let pending: Array<Record<string, unknown>> | undefined = keys.slice(i, i + KEYS_PER_REQUEST);
-    while (pending && pending.length > 0) {
-      const result = await documents.send(
-        new BatchGetCommand({ RequestItems: { [table]: { ...options, Keys: pending } } }),
-      );
-      rows.push(...((result.Responses?.[table] ?? []) as Row[]));
-      pending = result.UnprocessedKeys?.[table]?.Keys as Array<Record<string, unknown>> | undefined;
-    }
-  }
-  return rows;
+  const rows = await batchGetTables(documents, [{ ...options, table, keys }]);
+  return (rows.get(table) ?? []) as Row[];
 }
 
 /** The keys to read of one table, with that table's projection and consistency. */
