@@ -8,10 +8,19 @@
  * before (existing data folders stay readable); every other key is stored flat under
  * `<bucket>/._S3rver_keys/` by the SHA-256 of the key, with the key itself beside it, so listing
  * returns the real key. Listing walks both and sorts keys by their UTF-8 bytes, as S3 does.
+ *
+ * Writes are atomic, as S3's are: a GET or HEAD sees an object's old version or its new one, whole,
+ * never a mix. s3rver writes an object's bytes in place, so a GET racing a PUT of the same key got a
+ * body cut short ("aborted") or an ETag of the other version. Here a PUT or copy first stages the
+ * bytes under the bucket's staging folder, then renames them into place and writes the ETag and
+ * metadata while it holds the key's lock; a GET holds the same lock only while it reads the metadata
+ * and opens the file, and an open file keeps its bytes when a later PUT or DELETE replaces them.
  */
-import { createHash } from 'node:crypto';
-import { type Dirent, promises as fs } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, type Dirent, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 import FilesystemStore = require('@20minutes/s3rver/lib/stores/filesystem');
 import S3Object = require('@20minutes/s3rver/lib/models/object');
@@ -27,6 +36,8 @@ const LONGEST_RESOURCE = `${RESOURCE_MARK}metadata.json`;
 const OBJECT_FILE = `${RESOURCE_MARK}object`;
 const KEY_FILE = `${RESOURCE_MARK}key`;
 const HASHED_FOLDER = `${RESOURCE_MARK}keys`;
+/** Where new bytes wait for their rename; in the bucket's folder, so on the same file system. */
+const STAGING_FOLDER = `${RESOURCE_MARK}staging`;
 
 /** Whether s3rver's segment-by-segment path names this key, and only this key, inside the bucket. */
 export function storableAsPath(key: string): boolean {
@@ -41,6 +52,28 @@ export function storableAsPath(key: string): boolean {
       segment !== '' && segment !== '.' && segment !== '..' && Buffer.byteLength(segment) <= NAME_MAX_BYTES
     );
   });
+}
+
+/** Writes a body (a buffer or a stream) to `file`, returning its size and MD5 once it is on disk. */
+async function writeHashed(content: unknown, file: string): Promise<{ size: number; md5: string }> {
+  const md5 = createHash('md5');
+  let size = 0;
+  const source =
+    Buffer.isBuffer(content) || typeof content === 'string'
+      ? [Buffer.from(content)]
+      : (content as NodeJS.ReadableStream);
+  await pipeline(
+    source,
+    new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        md5.update(chunk);
+        size += chunk.length;
+        callback(null, chunk);
+      },
+    }),
+    createWriteStream(file),
+  );
+  return { size, md5: md5.digest('hex') };
 }
 
 const byUtf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -61,10 +94,61 @@ export class KeySafeStore extends FilesystemStore {
     return path.join(this.getBucketPath(bucket), HASHED_FOLDER, `${hashOf(key)}${RESOURCE_MARK}${resource}`);
   }
 
+  /** Per key, the tail of the queue of operations that read or replace it as a whole. */
+  private readonly locks = new Map<string, Promise<void>>();
+
+  override async getMetadata(bucket: string, key: string): Promise<Record<string, string | number>> {
+    return this.exclusive(bucket, key, () => super.getMetadata(bucket, key));
+  }
+
+  /** s3rver's getObject, with the metadata read and the file opened under the key's lock. */
+  override async getObject(
+    bucket: string,
+    key: string,
+    options?: { start?: number; end?: number },
+  ): Promise<S3Object | null> {
+    try {
+      return await this.exclusive(bucket, key, async () => {
+        const metadata = await super.getMetadata(bucket, key);
+        const lastByte = Math.max(0, Number(metadata['content-length']) - 1);
+        const range = {
+          start: options?.start || 0,
+          end: Math.min(options?.end || Number.POSITIVE_INFINITY, lastByte),
+        };
+        const ranged = options !== undefined && (options.start !== undefined || Boolean(options.end));
+        let content: NodeJS.ReadableStream | null = null;
+        if (range.start >= 0 && range.start <= range.end) {
+          content = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
+            const stream = createReadStream(this.getResourcePath(bucket, key, 'object'), range)
+              .on('error', reject)
+              .on('open', () => resolve(stream));
+          });
+        }
+        const object = new S3Object(bucket, key, content, metadata);
+        if (ranged) object.range = range;
+        return object;
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
   override async putObject(object: S3rver.StoredObject): Promise<{ size: number; md5: string }> {
-    const stored = await super.putObject(object);
-    await this.rememberKey(object.bucket, object.key);
-    return stored;
+    const staged = await this.stage(object.bucket);
+    try {
+      const { size, md5 } = await writeHashed(object.content, staged);
+      await this.exclusive(object.bucket, object.key, async () => {
+        const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+        await fs.mkdir(path.dirname(objectPath), { recursive: true });
+        await fs.rename(staged, objectPath);
+        await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+        await this.rememberKey(object.bucket, object.key);
+      });
+      return { size, md5 };
+    } finally {
+      await fs.rm(staged, { force: true });
+    }
   }
 
   override async copyObject(
@@ -74,18 +158,75 @@ export class KeySafeStore extends FilesystemStore {
     destKey: string,
     replacementMetadata?: Record<string, string>,
   ): Promise<Record<string, string | number>> {
-    const metadata = await super.copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata);
-    await this.rememberKey(destBucket, destKey);
-    return metadata;
+    const srcPath = this.getResourcePath(srcBucket, srcKey, 'object');
+    const destPath = this.getResourcePath(destBucket, destKey, 'object');
+    if (srcPath === destPath) {
+      // A copy onto itself replaces only the metadata.
+      if (replacementMetadata) {
+        await this.exclusive(destBucket, destKey, () =>
+          this.putMetadata(destBucket, destKey, replacementMetadata),
+        );
+      }
+      return this.getMetadata(destBucket, destKey);
+    }
+    const staged = await this.stage(destBucket);
+    try {
+      const source = await this.exclusive(srcBucket, srcKey, async () => {
+        const metadata = await super.getMetadata(srcBucket, srcKey);
+        const stored = await fs
+          .readFile(this.getResourcePath(srcBucket, srcKey, 'metadata.json'), 'utf8')
+          .then((json) => JSON.parse(json) as Record<string, string>)
+          .catch(() => ({}));
+        await fs.copyFile(srcPath, staged);
+        return { md5: JSON.parse(String(metadata.etag)) as string, stored };
+      });
+      await this.exclusive(destBucket, destKey, async () => {
+        await fs.mkdir(path.dirname(destPath), { recursive: true });
+        await fs.rename(staged, destPath);
+        await this.putMetadata(destBucket, destKey, replacementMetadata ?? source.stored, source.md5);
+        await this.rememberKey(destBucket, destKey);
+      });
+      return this.getMetadata(destBucket, destKey);
+    } finally {
+      await fs.rm(staged, { force: true });
+    }
   }
 
   override async deleteObject(bucket: string, key: string): Promise<void> {
-    if (storableAsPath(key)) return super.deleteObject(bucket, key);
-    await Promise.all(
-      ['object', 'object.md5', 'metadata.json', 'key'].map((resource) =>
-        fs.rm(this.getResourcePath(bucket, key, resource), { force: true }),
-      ),
-    );
+    await this.exclusive(bucket, key, async () => {
+      if (storableAsPath(key)) return super.deleteObject(bucket, key);
+      await Promise.all(
+        ['object', 'object.md5', 'metadata.json', 'key'].map((resource) =>
+          fs.rm(this.getResourcePath(bucket, key, resource), { force: true }),
+        ),
+      );
+    });
+  }
+
+  /** A fresh path in the bucket's staging folder. */
+  private async stage(bucket: string): Promise<string> {
+    const folder = path.join(this.getBucketPath(bucket), STAGING_FOLDER);
+    await fs.mkdir(folder, { recursive: true });
+    return path.join(folder, randomUUID());
+  }
+
+  /** Runs `work` after every earlier operation on the key has finished, and before any later one starts. */
+  private async exclusive<T>(bucket: string, key: string, work: () => Promise<T>): Promise<T> {
+    const id = `${bucket}\0${key}`;
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    let release = () => {};
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => mine);
+    this.locks.set(id, tail);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
   }
 
   override async listObjects(

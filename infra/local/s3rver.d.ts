@@ -55,6 +55,10 @@ declare module '@20minutes/s3rver' {
       bucket: string;
       key: string;
       metadata: Record<string, string | number>;
+      /** The body: a buffer or the request stream on a PUT; the file's stream on a GET. */
+      content?: unknown;
+      /** The bytes a ranged GET answers with. */
+      range?: { start: number; end: number };
     }
 
     interface ListObjectsResult {
@@ -120,6 +124,17 @@ declare module '@20minutes/s3rver/lib/stores/filesystem' {
     getBucketPath(bucket: string): string;
     getResourcePath(bucket: string, key: string | undefined, resource: string): string;
     getMetadata(bucket: string, key: string): Promise<Record<string, string | number>>;
+    getObject(
+      bucket: string,
+      key: string,
+      options?: { start?: number; end?: number },
+    ): Promise<S3rver.StoredObject | null>;
+    putMetadata(
+      bucket: string,
+      key: string,
+      metadata: Record<string, string | number>,
+      md5?: string,
+    ): Promise<void>;
     putObject(object: S3rver.StoredObject): Promise<{ size: number; md5: string }>;
     copyObject(
       srcBucket: string,
@@ -142,6 +157,8 @@ declare module '@20minutes/s3rver/lib/models/object' {
     bucket: string;
     key: string;
     metadata: Record<string, string | number>;
+    content?: unknown;
+    range?: { start: number; end: number };
   }
   export = S3Object;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
@@ -415,6 +415,76 @@ describe('S3 keys', () => {
     await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'long/after', Body: 'still here' }));
     expect(await bodyOf('long/after')).toBe('still here');
   });
+});
+
+describe('S3 writes', () => {
+  let s3: S3Client;
+  beforeAll(() => {
+    s3 = new S3Client({});
+  });
+  afterAll(() => s3.destroy());
+
+  it('answers a GET racing PUTs and a copy of the same key with one whole version and its ETag, as S3 does', async () => {
+    const Key = 'race/object.bin';
+    // Versions of different sizes, large enough that a read spans several chunks.
+    const versions = [0, 1, 2, 3].map((n) => Buffer.alloc(1_500_000 + n * 250_000, n + 1));
+    const known = new Set(versions.map((body) => md5(body)));
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key, Body: versions[0] }));
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'race/source.bin', Body: versions[3] }));
+
+    let writing = true;
+    const writes = (async () => {
+      for (let i = 1; i <= 24; i++) {
+        if (i % 6 === 0) {
+          await s3.send(
+            new CopyObjectCommand({
+              Bucket: stack.bucket,
+              Key,
+              CopySource: `${stack.bucket}/race/source.bin`,
+            }),
+          );
+        } else {
+          await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key, Body: versions[i % 3] }));
+        }
+      }
+      writing = false;
+    })();
+    const reads: Array<{ etag: string; body: string; head: string }> = [];
+    const reader = async () => {
+      while (writing) {
+        const [got, head] = await Promise.all([
+          s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key })),
+          s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key })),
+        ]);
+        const body = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
+        reads.push({
+          etag: got.ETag?.replace(/"/g, '') ?? '',
+          body: md5(body),
+          head: head.ETag?.replace(/"/g, '') ?? '',
+        });
+      }
+    };
+    await Promise.all([writes, reader(), reader(), reader()]);
+
+    expect(reads.length).toBeGreaterThan(10);
+    for (const read of reads) {
+      expect(known.has(read.body)).toBe(true);
+      expect(read.etag).toBe(read.body);
+      expect(known.has(read.head)).toBe(true);
+    }
+    // Nothing staged is left behind, and nothing staged is listed.
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'race/' }));
+    expect(listed.Contents?.map((object) => object.Key).sort()).toEqual([
+      'race/object.bin',
+      'race/source.bin',
+    ]);
+    const staging = readdirSync(join(stack.s3.directory, stack.bucket)).filter((name) =>
+      name.includes('staging'),
+    );
+    expect(staging.flatMap((folder) => readdirSync(join(stack.s3.directory, stack.bucket, folder)))).toEqual(
+      [],
+    );
+  }, 120_000);
 });
 
 describe('S3 -> SQS notification route', () => {
