@@ -6,6 +6,7 @@
  */
 import { DEFAULT_PROFILE_SETTINGS, type EventType, NEGATIVE_TYPES } from './interest-profile';
 import { seededUniform } from './seeded-random';
+import { symmetricEigen } from './symmetric-eigen';
 
 /** What the trainer reads of a stored event: who, what, which kind, when. Nothing else. */
 export interface EngagementEvent {
@@ -236,62 +237,6 @@ function spectralMap(
   return out;
 }
 
-/**
- * Eigen-decomposition of a symmetric matrix (row-major, n x n) by cyclic Jacobi rotations: simple,
- * accurate and fast enough at n = 128. Returns eigenvalues (unsorted) and eigenvectors as rows.
- */
-export function jacobiEigen(
-  matrix: Float64Array,
-  n: number,
-): { values: Float64Array; vectors: Float64Array } {
-  const a = Float64Array.from(matrix);
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let total = 0;
-    for (let p = 0; p < n; p++)
-      for (let q = 0; q < n; q++) {
-        const x = (a[p * n + q] as number) ** 2;
-        total += x;
-        if (p !== q) off += x;
-      }
-    if (off <= 1e-22 * total || off === 0) break;
-    for (let p = 0; p < n - 1; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q] as number;
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = ((a[q * n + q] as number) - (a[p * n + p] as number)) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p] as number;
-          const akq = a[k * n + q] as number;
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k] as number;
-          const aqk = a[q * n + k] as number;
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        // Eigenvectors as rows: row p and row q of V rotate together.
-        for (let k = 0; k < n; k++) {
-          const vp = v[p * n + k] as number;
-          const vq = v[q * n + k] as number;
-          v[p * n + k] = c * vp - s * vq;
-          v[q * n + k] = s * vp + c * vq;
-        }
-      }
-    }
-  }
-  const values = new Float64Array(n);
-  for (let i = 0; i < n; i++) values[i] = a[i * n + i] as number;
-  return { values, vectors: v };
-}
-
 export function identityProjection(dim: number): number[] {
   const matrix = new Array<number>(dim * dim).fill(0);
   for (let d = 0; d < dim; d++) matrix[d * dim + d] = 1;
@@ -358,11 +303,11 @@ export function fitProjection(input: FitInput): LearnedProjection {
   let matrix = identityProjection(dim);
   if (weight > 0) {
     const inverse = (cov: Float64Array) =>
-      spectralMap(jacobiEigen(cov, dim), dim, (x) => 1 / Math.max(x, 1e-12));
+      spectralMap(symmetricEigen(cov, dim), dim, (x) => 1 / Math.max(x, 1e-12));
     const precisionS = inverse(pairCovariance(similar, input.vectors, dim, knobs.covarianceRidge));
     const precisionD = inverse(pairCovariance(dissimilar, input.vectors, dim, knobs.covarianceRidge));
     const difference = precisionS.map((x, i) => x - (precisionD[i] as number));
-    const eigen = jacobiEigen(difference, dim);
+    const eigen = symmetricEigen(difference, dim);
     let trace = 0;
     for (const value of eigen.values) trace += Math.max(value, 0);
     const mean = trace / dim;

@@ -28,7 +28,11 @@ import { loadSourceModel, nsfwjsVersion } from './source-model';
 
 export const DEFAULT_MODEL_DIR = join(__dirname, 'dist');
 const MODEL_FILE = 'model.onnx';
-const SHARED_PREPROCESSING = resolve(__dirname, '../../functions/embedding/preprocess.ts');
+/** Serving and domain code the build runs: a change there refits the model. */
+const SHARED_SOURCES = [
+  resolve(__dirname, '../../functions/embedding/preprocess.ts'),
+  resolve(__dirname, '../../functions/domain/symmetric-eigen.ts'),
+];
 const MANIFEST_FILE = 'manifest.json';
 const INPUT_NAME = 'input';
 /** The report package's transform is fitted on this package too, so docs/descriptors.md measures this model. */
@@ -195,8 +199,9 @@ function buildFingerprint(spec: DescriptorSpec): string {
     .filter((file) => file.endsWith('.ts') && !file.startsWith('evaluate-'))
     .sort()
     .map((file) => join(__dirname, file));
-  // The fitting images go through the embedder's own preprocessing: a change there refits the model.
-  sources.push(SHARED_PREPROCESSING);
+  // The fitting images go through the embedder's own preprocessing, and the PCA through the shared
+  // eigen-solver: a change in either refits the model.
+  sources.push(...SHARED_SOURCES);
   for (const path of sources)
     hash.update(relative(__dirname, path)).update('\0').update(readFileSync(path)).update('\0');
   const packageVersion = (name: string) =>

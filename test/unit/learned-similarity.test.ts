@@ -2,11 +2,11 @@ import {
   DEFAULT_LEARNED_SIMILARITY_KNOBS,
   fitProjection,
   identityProjection,
-  jacobiEigen,
   LearnedSimilarityError,
   projectVector,
   trainingPairs,
 } from '../../functions/domain/learned-similarity';
+import { symmetricEigen } from '../../functions/domain/symmetric-eigen';
 import { neighbourPrecision, plantedWorld } from '../support/planted-metric';
 
 const train = (world: ReturnType<typeof plantedWorld>, knobs = DEFAULT_LEARNED_SIMILARITY_KNOBS) =>
@@ -109,7 +109,7 @@ describe('learned similarity trainer (KISSME toward the identity)', () => {
     );
   });
 
-  it('decomposes a symmetric matrix exactly (Jacobi): A v = λ v', () => {
+  it('decomposes a symmetric matrix exactly (the shared Householder + QL solver): A v = λ v', () => {
     const n = 12;
     const a = new Float64Array(n * n);
     for (let i = 0; i < n; i++)
@@ -118,7 +118,7 @@ describe('learned similarity trainer (KISSME toward the identity)', () => {
         a[i * n + j] = x;
         a[j * n + i] = x;
       }
-    const { values, vectors } = jacobiEigen(a, n);
+    const { values, vectors } = symmetricEigen(a, n);
     for (let k = 0; k < n; k++) {
       for (let r = 0; r < n; r++) {
         let av = 0;
