@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import type { Schedule } from 'aws-cdk-lib/aws-events';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -6,6 +7,7 @@ import { ITEMS_TABLE, VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from '../functions/c
 import { CatalogueIngestion } from './constructs/catalogue-ingestion';
 import { addItemVectorIndex, tableFromDefinition } from './constructs/data-tables';
 import { InterestTracking } from './constructs/interest-tracking';
+import { LearnedSimilarity } from './constructs/learned-similarity';
 import { LookalikeFunction } from './constructs/lookalike-function';
 import { ActiveModelGuard } from './constructs/model-guard';
 import { ModelLayers } from './constructs/model-layers';
@@ -71,6 +73,12 @@ export interface LookalikeStackProps extends StackProps {
     ReembeddingProps,
     'maxConcurrency' | 'maxItemsPerBatch' | 'toleratedFailurePercentage' | 'retryAttempts' | 'inventory'
   >;
+  /**
+   * When the learned-similarity trainer runs (gate, report, promotion; scheduled runs promote at
+   * most once per 7 days); false: only when invoked (`npm run train` locally).
+   * @default Schedule.rate(Duration.days(1))
+   */
+  readonly learnedSimilaritySchedule?: Schedule | false;
 }
 
 /** Composes Lookalike's capabilities; the props are the knobs a user turns. */
@@ -82,6 +90,7 @@ export class LookalikeStack extends Stack {
   public readonly reembedding: Reembedding;
   public readonly observability: Observability;
   public readonly modelGuard: ActiveModelGuard;
+  public readonly learnedSimilarity: LearnedSimilarity;
 
   constructor(scope: Construct, id: string, props: LookalikeStackProps = {}) {
     super(scope, id, props);
@@ -159,6 +168,14 @@ export class LookalikeStack extends Stack {
       extraModelManifests,
       removalPolicy,
     });
+    this.learnedSimilarity = new LearnedSimilarity(this, 'LearnedSimilarity', {
+      eventsTable: this.tracking.eventsTable,
+      profilesTable: this.tracking.profilesTable,
+      itemsTable,
+      bucket: this.ingestion.bucket,
+      activeModel: active,
+      schedule: props.learnedSimilaritySchedule,
+    });
     this.observability = new Observability(this, 'Observability', {
       functions: {
         Embed: this.ingestion.embedFunction.function,
@@ -166,6 +183,7 @@ export class LookalikeStack extends Stack {
         Recommend: this.api.recommendFunction.function,
         Compact: this.api.compactFunction.function,
         CoEngagement: this.tracking.coEngagementFunction.function,
+        TrainSimilarity: this.learnedSimilarity.trainFunction.function,
       },
       deadLetterQueues: {
         Uploads: this.ingestion.deadLetterQueue,

@@ -101,6 +101,12 @@ export const INDEX_PREFIX = 'index/';
 export const SPACES_REGISTRY_KEY = `${INDEX_PREFIX}spaces.json`;
 
 /**
+ * Where the learned-similarity trainer writes the record of each run (gate figures, data sizes,
+ * decision; no user ids), beside the index snapshots.
+ */
+export const TRAINING_REPORTS_PREFIX = `${INDEX_PREFIX}learned/reports/`;
+
+/**
  * Where the distributed re-embedding's Distributed Map writes its results (each batch's counts):
  * outside CATALOGUE_PREFIX, so that writing them notifies nothing.
  */

@@ -292,6 +292,27 @@ export const FUNCTION_ENV = {
     .object({ [ENV.STATS_TABLE]: required() })
     .transform((env) => ({ statsTable: env[ENV.STATS_TABLE] })),
 
+  /** The learned-similarity trainer (issue 18): reads the raw events and the base space, writes reports. */
+  'train-similarity': z
+    .object({
+      [ENV.EVENTS_TABLE]: required(),
+      [ENV.PROFILES_TABLE]: required(),
+      [ENV.ITEMS_TABLE]: required(),
+      [ENV.CATALOGUE_BUCKET]: required(),
+      [ENV.ACTIVE_MODEL_ID]: required(),
+      [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
+    })
+    .transform((env) => ({
+      tables: {
+        events: env[ENV.EVENTS_TABLE],
+        profiles: env[ENV.PROFILES_TABLE],
+        items: env[ENV.ITEMS_TABLE],
+      },
+      bucket: env[ENV.CATALOGUE_BUCKET],
+      modelId: env[ENV.ACTIVE_MODEL_ID],
+      dim: env[ENV.MODEL_DIMENSION],
+    })),
+
   /** The deploy-time model guard: what it checks comes in the custom resource's properties. */
   'model-guard': z.object({}).transform(() => ({})),
 };

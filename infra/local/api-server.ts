@@ -43,6 +43,12 @@ export type ApiHandlers = Readonly<Record<RouteFunction, ApiHandler>>;
 /** A local-only route such as `GET /openapi.json`: not part of the deployed API, so never authorized. */
 export interface ExtraRoute extends RouteTemplate {
   readonly handler: ApiHandler;
+  /**
+   * A local-only route that stands for something other than an API Gateway integration (an
+   * operator's direct function invoke, which has the function's own 15-minute limit) may wait longer
+   * than the API's timeout. @default the server's timeoutMs
+   */
+  readonly timeoutMs?: number;
 }
 
 export interface ApiOptions extends GatewayIdentity {
@@ -235,7 +241,14 @@ export async function dispatch(options: ApiOptions, request: GatewayRequest): Pr
   const extra = matchRoute(options.extraRoutes ?? [], request.method, encodedPath);
   if (extra.kind === 'matched') {
     const event = toApiGatewayEvent(request, extra, options);
-    return runHandler(options, 'local', extra.route.handler, event, log);
+    const timeoutMs = extra.route.timeoutMs ?? options.timeoutMs;
+    return runHandler(
+      { ...options, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+      'local',
+      extra.route.handler,
+      event,
+      log,
+    );
   }
   const allow = [...match.allow, ...(extra.kind === 'rejected' ? extra.allow : [])];
   if (allow.length > 0) return gatewayError('method_not_allowed', { details: { allow } });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import type { ListedBatchEvent } from '../../functions/adapters/s3/listed-batch';
+import type { TrainingRecord, TrainingTrigger } from '../../functions/app/train-similarity';
 import { ENV, RESOURCE_ENV } from '../../functions/contract/environment';
 import {
   CO_ENGAGEMENT_STREAM,
@@ -33,6 +34,7 @@ import { type FunctionArtefact, type LambdaProcess, startLambdaProcess } from '.
 import { lambdaContext } from './lambda/context';
 import { XRayCollector } from './lambda/xray-daemon';
 import { LocalQueue, type SqsBatchHandler } from './queue';
+import { localTrainRoute } from './train-route';
 
 export interface LocalAppOptions extends LocalStackOptions {
   /** @default 0 (a free port); -1 starts no HTTP server */
@@ -99,6 +101,11 @@ export interface LocalApp {
    * the reembed function (no local engine runs a Distributed Map: the caller lists and batches).
    */
   reembed(batch: ListedBatchEvent): Promise<ReembedBatchResult>;
+  /**
+   * Runs the learned-similarity trainer once, as the stack's schedule (`schedule`) or an operator
+   * (`manual`: `npm run train`) invokes it; resolves to the run's record.
+   */
+  train(trigger: TrainingTrigger): Promise<TrainingRecord>;
   /**
    * Runs `work` with the bucket's notifications off: objects put meanwhile reach no queue, like a
    * bucket filled before the stack existed (what a backfill or a re-embedding then finds).
@@ -193,6 +200,13 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
   });
   await eventsStream.start();
   const handlers: ApiHandlers = { track: host.track, recommend: host.recommend };
+  const train = (trigger: TrainingTrigger) =>
+    host.trainSimilarity(
+      trigger === 'schedule'
+        ? { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }
+        : { trigger: 'manual' },
+      lambdaContext('train-similarity', { timeoutMs: 900_000 }),
+    );
   const server =
     options.apiPort === -1
       ? undefined
@@ -201,7 +215,12 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
           port: options.apiPort ?? 0,
           staticDir: options.staticDir,
           authorize: options.authorize ?? issuer?.authorize,
-          extraRoutes: [...(issuer ? issuerRoutes(issuer) : []), ...(options.extraRoutes ?? [])],
+          extraRoutes: [
+            ...(issuer
+              ? [...issuerRoutes(issuer), localTrainRoute(issuer.authorize, () => train('manual'))]
+              : []),
+            ...(options.extraRoutes ?? []),
+          ],
         });
   return {
     stack,
@@ -217,6 +236,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       : {}),
     compact: () => host.compact({ Records: [] } as DynamoDBStreamEvent),
     reembed: (batch) => host.reembed(batch, lambdaContext('reembed', { timeoutMs: 900_000 })),
+    train,
     async withoutNotifications(work) {
       unroute();
       try {
@@ -247,6 +267,7 @@ interface FunctionHost {
   readonly compact: (event: DynamoDBStreamEvent) => Promise<void>;
   readonly coEngagement: (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
   readonly reembed: (batch: ListedBatchEvent, context: Context) => Promise<ReembedBatchResult>;
+  readonly trainSimilarity: (event: unknown, context: Context) => Promise<TrainingRecord>;
   readonly processes?: readonly LambdaProcess[];
   readonly traces?: XRayCollector;
   stop(): Promise<void>;
@@ -258,15 +279,17 @@ interface FunctionHost {
  */
 async function hostSources(environment: Record<string, string>): Promise<FunctionHost> {
   Object.assign(process.env, environment);
-  const [embed, track, recommend, compact, coEngagement, reembed, clients] = await Promise.all([
-    runAsFunction('embed', () => import('../../functions/handlers/embed')),
-    runAsFunction('track', () => import('../../functions/handlers/track')),
-    runAsFunction('recommend', () => import('../../functions/handlers/recommend')),
-    runAsFunction('compact', () => import('../../functions/handlers/compact')),
-    runAsFunction('co-engagement', () => import('../../functions/handlers/co-engagement')),
-    runAsFunction('reembed', () => import('../../functions/handlers/reembed')),
-    import('../../functions/platform/clients'),
-  ]);
+  const [embed, track, recommend, compact, coEngagement, reembed, trainSimilarity, clients] =
+    await Promise.all([
+      runAsFunction('embed', () => import('../../functions/handlers/embed')),
+      runAsFunction('track', () => import('../../functions/handlers/track')),
+      runAsFunction('recommend', () => import('../../functions/handlers/recommend')),
+      runAsFunction('compact', () => import('../../functions/handlers/compact')),
+      runAsFunction('co-engagement', () => import('../../functions/handlers/co-engagement')),
+      runAsFunction('reembed', () => import('../../functions/handlers/reembed')),
+      runAsFunction('train-similarity', () => import('../../functions/handlers/train-similarity')),
+      import('../../functions/platform/clients'),
+    ]);
   signAsCurrentFunction(clients.s3Client());
   signAsCurrentFunction(clients.dynamoClient());
   return {
@@ -278,6 +301,7 @@ async function hostSources(environment: Record<string, string>): Promise<Functio
     coEngagement: (event, context) =>
       runAsFunction('co-engagement', () => coEngagement.handler(event, context)),
     reembed: (batch, context) => runAsFunction('reembed', () => reembed.handler(batch, context)),
+    trainSimilarity: (event) => runAsFunction('train-similarity', () => trainSimilarity.handler(event)),
     stop: async () => undefined,
   };
 }
@@ -323,13 +347,14 @@ async function hostArtefacts(
     if (!found) throw new Error(`the stack has no ${name} function`);
     return found;
   };
-  const [embed, track, recommend, compact, coEngagement, reembed] = [
+  const [embed, track, recommend, compact, coEngagement, reembed, trainSimilarity] = [
     'embed',
     'track',
     'recommend',
     'compact',
     'co-engagement',
     'reembed',
+    'train-similarity',
   ].map(byName) as LambdaProcess[];
   return {
     embed: (event, context) => (embed as LambdaProcess).invoke(event, context),
@@ -338,6 +363,7 @@ async function hostArtefacts(
     compact: (event) => (compact as LambdaProcess).invoke(event),
     coEngagement: (event, context) => (coEngagement as LambdaProcess).invoke(event, context),
     reembed: (batch, context) => (reembed as LambdaProcess).invoke(batch, context),
+    trainSimilarity: (event, context) => (trainSimilarity as LambdaProcess).invoke(event, context),
     processes,
     traces: xray,
     stop: stopAll,

@@ -2,6 +2,8 @@
  * `npm start`: Lookalike on local stand-ins, with the demo catalogue and the demo page.
  *   --api-port (LOOKALIKE_API_PORT, 3000)   --s3-port (LOOKALIKE_S3_PORT, 4569)
  *   --dynamo-port (LOOKALIKE_DYNAMO_PORT, 8000)   --data-dir (.lookalike)   --reset   --no-seed
+ *   --train-every (LOOKALIKE_TRAIN_EVERY_MINUTES, 60; 0: never): the learned-similarity trainer's
+ *   timer, the local stand-in for the stack's daily schedule (`npm run train` runs it at once)
  */
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -27,6 +29,12 @@ const port = (value: string) => {
   return parsed;
 };
 
+const minutes = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0) throw new InvalidArgumentError('minutes: a number >= 0');
+  return parsed;
+};
+
 interface StartOptions {
   apiPort: number;
   s3Port: number;
@@ -34,6 +42,7 @@ interface StartOptions {
   dataDir: string;
   reset?: boolean;
   seed: boolean;
+  trainEvery: number;
 }
 
 async function seedDemoCatalogue(app: LocalApp, s3: S3Client): Promise<number> {
@@ -74,6 +83,12 @@ async function main(): Promise<void> {
       '--data-dir <dir>',
       'where local state survives restarts',
       process.env.LOOKALIKE_DATA_DIR ?? join(REPO, '.lookalike'),
+    )
+    .option(
+      '--train-every <minutes>',
+      'run the learned-similarity trainer every so many minutes (0: never)',
+      minutes,
+      minutes(process.env.LOOKALIKE_TRAIN_EVERY_MINUTES ?? '60'),
     )
     .option('--reset', 'delete the local state first')
     .option('--no-seed', 'do not upload the demo catalogue')
@@ -134,6 +149,21 @@ async function main(): Promise<void> {
   }
   await app.compact();
   setInterval(() => void app.compact().catch(() => undefined), 30_000).unref();
+  if (options.trainEvery > 0) {
+    // As the stack's schedule: a scheduled run promotes at most once per 7 days.
+    setInterval(
+      () =>
+        void app
+          .train('schedule')
+          .then((record) =>
+            process.stderr.write(`learned similarity (scheduled): ${record.outcome}: ${record.summary}\n`),
+          )
+          .catch((error: unknown) =>
+            process.stderr.write(`learned similarity (scheduled) failed: ${String(error)}\n`),
+          ),
+      options.trainEvery * 60_000,
+    ).unref();
+  }
 
   const api = app.url as string;
   const { s3: s3Endpoint } = app.stack.endpoints;
@@ -158,6 +188,7 @@ Quick start (another terminal; every API call carries a token of the local issue
   curl -s "${api}/items/SKU-123/similar?limit=5" -H "authorization: Bearer $TOKEN"
   curl -s -X POST "${api}/search?limit=5" -H "authorization: Bearer $TOKEN" -H 'content-type: image/jpeg' --data-binary @my-photo.jpg
   # no jq? 'npm run -s token -- alice --data-dir ${options.dataDir}' prints a token too
+  npm run train -- --api-port ${options.apiPort} --data-dir ${options.dataDir}   # learned similarity: gate, report, promote
 
 ready
 `);

@@ -1,0 +1,111 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
+import type { BaseSpaceVectors, EngagementLog } from '../../app/learned-similarity-gate';
+import { isStale, type StoredEvent } from '../../app/ports';
+import type { EngagementEvent } from '../../domain/learned-similarity';
+import { type ItemRow, rowVector } from './item-table';
+
+/** Scan segments read at once: a daily job's read, spread over a few partitions. */
+const SEGMENTS = 4;
+
+async function scanAll<T>(
+  documents: DynamoDBDocumentClient,
+  input: {
+    TableName: string;
+    ProjectionExpression: string;
+    ExpressionAttributeNames: Record<string, string>;
+  },
+): Promise<T[]> {
+  const pages = await Promise.all(
+    Array.from({ length: SEGMENTS }, async (_, segment) => {
+      const rows: T[] = [];
+      for await (const page of paginateScan(
+        { client: documents },
+        { ...input, Segment: segment, TotalSegments: SEGMENTS },
+      ))
+        rows.push(...((page.Items ?? []) as T[]));
+      return rows;
+    }),
+  );
+  return pages.flat();
+}
+
+/**
+ * The trainer's view of the raw events: a parallel scan of the Events table, less what an erasure
+ * made stale (an event of an earlier epoch than its user's profile) and what has expired but not yet
+ * been removed by TTL. Only user, item, type and time are read; the user ids stay in this process.
+ */
+export class EventsTableLog implements EngagementLog {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(
+    dynamo: DynamoDBClient,
+    private readonly tables: { readonly events: string; readonly profiles: string },
+    private readonly now: () => number = Date.now,
+  ) {
+    this.documents = DynamoDBDocumentClient.from(dynamo);
+  }
+
+  async currentEvents(): Promise<EngagementEvent[]> {
+    const [events, profiles] = await Promise.all([
+      scanAll<Pick<StoredEvent, 'userId' | 'itemId' | 'type' | 'at' | 'epoch' | 'expiresAt'>>(
+        this.documents,
+        {
+          TableName: this.tables.events,
+          ProjectionExpression: '#u, #i, #t, #a, #e, #x',
+          ExpressionAttributeNames: {
+            '#u': 'userId',
+            '#i': 'itemId',
+            '#t': 'type',
+            '#a': 'at',
+            '#e': 'epoch',
+            '#x': 'expiresAt',
+          },
+        },
+      ),
+      scanAll<{ userId: string; epoch?: number }>(this.documents, {
+        TableName: this.tables.profiles,
+        ProjectionExpression: '#u, #e',
+        ExpressionAttributeNames: { '#u': 'userId', '#e': 'epoch' },
+      }),
+    ]);
+    const epochs = new Map(profiles.map((row) => [row.userId, row.epoch ?? 0]));
+    const nowSeconds = Math.floor(this.now() / 1000);
+    return events
+      .filter(
+        (event) =>
+          typeof event.itemId === 'string' &&
+          !isStale(event, epochs.get(event.userId) ?? 0) &&
+          !(typeof event.expiresAt === 'number' && event.expiresAt <= nowSeconds),
+      )
+      .map(({ userId, itemId, type, at }) => ({ userId, itemId, type, at }));
+  }
+}
+
+/** The base space's vectors of every ready item: a parallel scan of the Items table reading one model's vector. */
+export class ItemsTableVectors implements BaseSpaceVectors {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(
+    dynamo: DynamoDBClient,
+    private readonly tableName: string,
+    readonly modelId: string,
+    readonly dim: number,
+  ) {
+    this.documents = DynamoDBDocumentClient.from(dynamo);
+  }
+
+  async vectors(): Promise<ReadonlyMap<string, Float32Array>> {
+    const rows = await scanAll<Pick<ItemRow, 'itemId' | 'status' | 'vectors'>>(this.documents, {
+      TableName: this.tableName,
+      ProjectionExpression: '#id, #s, #v.#m',
+      ExpressionAttributeNames: { '#id': 'itemId', '#s': 'status', '#v': 'vectors', '#m': this.modelId },
+    });
+    const found = new Map<string, Float32Array>();
+    for (const row of rows) {
+      const vector = row.status === 'ready' ? rowVector(row, this.modelId) : undefined;
+      if (vector && vector.length === this.dim) found.set(row.itemId, vector);
+    }
+    return found;
+  }
+}

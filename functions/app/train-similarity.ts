@@ -1,0 +1,140 @@
+/**
+ * One run of the learned-similarity trainer (issue 18): what the scheduled function and
+ * `npm run train` do. Gate a projection trained on the raw events (functions/app/learned-similarity-gate.ts),
+ * store the report, and promote the projection when the gate says so, at most once per
+ * `minDaysBetweenAutomaticPromotions` for scheduled runs (an operator's manual run may promote at once).
+ */
+import type { LearnedProjection } from '../domain/learned-similarity';
+import {
+  DEFAULT_GATE_POLICY,
+  type GateDeps,
+  type GatePolicy,
+  type GateReport,
+  gateProjection,
+  type Trainer,
+} from './learned-similarity-gate';
+
+/** Who started the run: the stack's schedule, or an operator (`npm run train`, a manual invoke). */
+export type TrainingTrigger = 'schedule' | 'manual';
+
+/** The gate's report as stored: everything but the candidate's matrix. */
+export type StoredGateReport = Omit<GateReport, 'candidate'> & {
+  candidate?: Omit<LearnedProjection, 'matrix'>;
+};
+
+/** What a run did, as stored in S3, logged and printed by `npm run train`. */
+export interface TrainingRecord {
+  /** ISO 8601. */
+  at: string;
+  trigger: TrainingTrigger;
+  /**
+   * `promoted`: the gate passed and the projection now serves; `refused`: the gate refused (its
+   * reasons say why); `held`: the gate passed, but a scheduled run promoted recently.
+   */
+  outcome: 'promoted' | 'refused' | 'held';
+  /** One sentence for a person. */
+  summary: string;
+  /** The space that serves the projection, when promoted. */
+  space?: string;
+  /** Where the record was stored (set by the store). */
+  reportKey?: string;
+  gate: StoredGateReport;
+}
+
+/** Where the records of the runs go (functions/adapters/s3/training-reports.ts: beside the index snapshots). */
+export interface TrainingReports {
+  /** Stores the record; returns where it went. */
+  write(record: TrainingRecord): Promise<string>;
+}
+
+/** Serving a projection: the rollout path of learned spaces. */
+export interface ProjectionPromotion {
+  /** When a projection of `baseModelId` was last promoted by a scheduled run (ms); undefined if never. */
+  lastAutomaticPromotionAt(baseModelId: string): Promise<number | undefined>;
+  /** Makes `projection` serve; returns its space. */
+  promote(
+    projection: LearnedProjection,
+    context: { trigger: TrainingTrigger; report: StoredGateReport },
+  ): Promise<{ space: string }>;
+}
+
+export interface TrainSimilarityDeps extends GateDeps {
+  reports: TrainingReports;
+  promotion: ProjectionPromotion;
+}
+
+export interface TrainSimilarityOptions {
+  trigger: TrainingTrigger;
+  policy?: GatePolicy;
+  trainer?: Trainer;
+  /** Scheduled runs promote at most once in this many days. */
+  minDaysBetweenAutomaticPromotions?: number;
+}
+
+export const MIN_DAYS_BETWEEN_AUTOMATIC_PROMOTIONS = 7;
+
+const DAY_MS = 86_400_000;
+
+function stored(report: GateReport): StoredGateReport {
+  const { candidate, ...rest } = report;
+  if (!candidate) return rest;
+  const { matrix: _matrix, ...described } = candidate;
+  return { ...rest, candidate: described };
+}
+
+function refusalSummary(report: GateReport): string {
+  return `not promoted: ${report.reasons.map((reason) => reason.message).join('; ')}`;
+}
+
+/** Gates, records and (when the gate and the schedule allow) promotes. */
+export async function trainSimilarity(
+  deps: TrainSimilarityDeps,
+  options: TrainSimilarityOptions,
+): Promise<TrainingRecord> {
+  const report = await gateProjection(deps, {
+    policy: options.policy ?? DEFAULT_GATE_POLICY,
+    ...(options.trainer ? { trainer: options.trainer } : {}),
+  });
+  const at = new Date(deps.now()).toISOString();
+  const gate = stored(report);
+  let record: TrainingRecord;
+  if (report.decision !== 'promote' || !report.candidate) {
+    record = { at, trigger: options.trigger, outcome: 'refused', summary: refusalSummary(report), gate };
+  } else {
+    const minDays = options.minDaysBetweenAutomaticPromotions ?? MIN_DAYS_BETWEEN_AUTOMATIC_PROMOTIONS;
+    const last =
+      options.trigger === 'schedule'
+        ? await deps.promotion.lastAutomaticPromotionAt(report.baseModelId)
+        : undefined;
+    if (last !== undefined && deps.now() - last < minDays * DAY_MS) {
+      record = {
+        at,
+        trigger: options.trigger,
+        outcome: 'held',
+        summary:
+          `the gate passed, but a scheduled run promoted ${((deps.now() - last) / DAY_MS).toFixed(1)} days ago ` +
+          `(at most one automatic promotion per ${minDays} days; \`npm run train\` may promote at once)`,
+        gate,
+      };
+    } else {
+      const { space } = await deps.promotion.promote(report.candidate, {
+        trigger: options.trigger,
+        report: gate,
+      });
+      const { recall, ndcg } = report.figures?.margins ?? {};
+      record = {
+        at,
+        trigger: options.trigger,
+        outcome: 'promoted',
+        space,
+        summary:
+          `promoted ${space}: Recall@${report.policy.cutoff} ${recall ? `+${recall.mean.toFixed(3)} ± ${recall.standardError.toFixed(3)}` : ''}, ` +
+          `NDCG@${report.policy.cutoff} ${ndcg ? `+${ndcg.mean.toFixed(3)} ± ${ndcg.standardError.toFixed(3)}` : ''} ` +
+          `over ${report.data.evaluatedUsers} users`,
+        gate,
+      };
+    }
+  }
+  record.reportKey = await deps.reports.write(record);
+  return record;
+}
