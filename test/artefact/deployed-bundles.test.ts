@@ -37,6 +37,7 @@ describe('the deployed bundles, run as Lambda runs them', () => {
       'recommend',
       'reembed',
       'track',
+      'train-similarity',
     ]);
     for (const p of processes) {
       // The runtime's major: nodejs24.x.

@@ -83,6 +83,7 @@ describe('the deploy-time model guard', () => {
       'recommend',
       'reembed',
       'track',
+      'train-similarity',
     ]);
     for (const [name, [, fn]] of functions) {
       if (name === 'model-guard') continue;

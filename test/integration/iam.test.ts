@@ -227,6 +227,15 @@ describe('the stack as deployed, with IAM enforced', () => {
     });
     expect(batch.counts).toMatchObject({ embedded: 1, added_vectors: 1, failed: 0 });
 
+    // The learned-similarity trainer, as an operator runs it: it scans the events, the profiles and
+    // the items, and stores its report (nine images and a few users are too little to promote).
+    const training = await local.app.train('manual');
+    expect(training).toMatchObject({
+      outcome: 'refused',
+      reportKey: expect.stringMatching(/^index\/learned\/reports\//),
+    });
+    expect(training.gate.data.events).toBeGreaterThan(0);
+
     // The co-engagement function consumes the Events stream the commits wrote.
     await local.app.eventsStream.drain();
     expect(local.app.iam.denials()).toEqual([]);
@@ -246,6 +255,7 @@ describe('the stack as deployed, with IAM enforced', () => {
       'recommend',
       'reembed',
       'track',
+      'train-similarity',
     ]);
   }, 300_000);
 });

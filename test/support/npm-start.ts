@@ -24,8 +24,8 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** `npx tsx infra/local/start.ts --no-seed` on free ports with this data directory. */
-export async function npmStart(dataDir: string): Promise<RunningStart> {
+/** `npx tsx infra/local/start.ts --no-seed` on free ports with this data directory (and `env` on top). */
+export async function npmStart(dataDir: string, env: Record<string, string> = {}): Promise<RunningStart> {
   const [api, s3, dynamo] = [await freePort(), await freePort(), await freePort()];
   const args = [
     '--api-port',
@@ -40,7 +40,7 @@ export async function npmStart(dataDir: string): Promise<RunningStart> {
   ];
   const child = spawn(process.execPath, [TSX, 'infra/local/start.ts', ...args.map(String)], {
     cwd: REPO,
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: { ...process.env, FORCE_COLOR: '0', ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

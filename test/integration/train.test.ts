@@ -1,0 +1,179 @@
+/**
+ * `npm run train` against a running `npm start` (issue 18, step 4): on a fresh start it finds too
+ * little data, says so and changes nothing; after the evaluation's tuning-run events (google, seed 1:
+ * 368 emoji, 200 simulated users) it trains, gates and promotes, and the next lists are served from
+ * the promoted space.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { TrainingRecord } from '../../functions/app/train-similarity';
+import { SPACES_REGISTRY_KEY } from '../../functions/contract/storage';
+import { buildCatalogue, PRESETS, simulateUsers } from '../eval/simulation';
+import { killHard, npmStart, printed, type RunningStart, untilReady } from '../support/npm-start';
+
+const REPO = join(__dirname, '..', '..');
+const TSX = require.resolve('tsx/cli');
+const DAY_MS = 86_400_000;
+
+/** `npm run train -- --api-port <p> --data-dir <d>` as a child process: its exit code, stdout and stderr. */
+function npmRunTrain(apiPort: string, dataDir: string) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [TSX, 'infra/cli/train.ts', '--api-port', apiPort, '--data-dir', dataDir],
+      { cwd: REPO, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const lastLine = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as TrainingRecord;
+
+async function mapLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let i = next++; i < items.length; i = next++) await work(items[i] as T);
+    }),
+  );
+}
+
+describe('npm run train', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'lookalike-train-'));
+  let running: RunningStart | undefined;
+  let api = '';
+  let s3: S3Client;
+  let bucket = '';
+  const catalogue = buildCatalogue('google', PRESETS.full, 1);
+  const users = simulateUsers(catalogue, PRESETS.full.users, 1);
+
+  const token = async (userId: string, admin = false) => {
+    const response = await fetch(
+      `${api}/local/token?userId=${encodeURIComponent(userId)}${admin ? '&admin=true' : ''}`,
+    );
+    return ((await response.json()) as { token: string }).token;
+  };
+  const get = async (path: string, userId: string) => {
+    const response = await fetch(`${api}${path}`, {
+      headers: { authorization: `Bearer ${await token(userId)}` },
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const listOf = async (userId: string) =>
+    (
+      (await get(`/users/${userId}/recommendations?limit=10&exclude=seen`, userId)).body.items as Array<{
+        itemId: string;
+      }>
+    ).map((item) => item.itemId);
+  const registry = async () => {
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: SPACES_REGISTRY_KEY }));
+      return JSON.parse((await object.Body?.transformToString()) ?? '{}') as Record<string, unknown>;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  };
+
+  beforeAll(async () => {
+    running = await npmStart(dataDir, { LOOKALIKE_TRAIN_EVERY_MINUTES: '0' });
+    await untilReady(running);
+    api = printed(running.output.stdout, 'API');
+    bucket = /bucket: (\S+)/.exec(running.output.stdout)?.[1] ?? '';
+    s3 = new S3Client({
+      endpoint: printed(running.output.stdout, 'S3 endpoint'),
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    s3?.destroy();
+    await killHard(running);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('on a fresh start finds too little data, says so, and changes nothing', async () => {
+    const run = await npmRunTrain(new URL(api).port, dataDir);
+
+    expect(run.code).toBe(0);
+    const record = lastLine(run.stdout);
+    expect(record).toMatchObject({ trigger: 'manual', outcome: 'refused' });
+    expect(record.gate.reasons.map((reason) => reason.code)).toEqual(['too_little_data']);
+    expect(run.stderr).toMatch(/refused: not promoted: too little data to train and judge/);
+    expect(record.reportKey).toMatch(/^index\/learned\/reports\//);
+    expect(await registry()).toBeUndefined();
+  }, 120_000);
+
+  it("after the evaluation's events trains, gates and promotes; the next lists come from the new space", async () => {
+    // The tuning run's catalogue, in one folder (the label never reaches the system) ...
+    await mapLimit(catalogue.warm, 8, async (image) => {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `catalogue/emoji/${image.itemId}.png`,
+          Body: readFileSync(image.file),
+          ContentType: 'image/png',
+        }),
+      );
+    });
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      const listing = (await (await fetch(`${api}/local/catalogue?limit=500`)).json()) as {
+        items: unknown[];
+      };
+      if (listing.items.length >= catalogue.warm.length) break;
+      if (Date.now() > deadline) throw new Error(`only ${listing.items.length} items ready`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    // ... and its users' events, as the evaluation replays them.
+    const historyStart = Date.now() - 15 * DAY_MS;
+    await mapLimit(users, 4, async (user) => {
+      const response = await fetch(`${api}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(user.userId)}` },
+        body: JSON.stringify({
+          events: user.events.map((event) => ({
+            eventId: event.eventId,
+            userId: user.userId,
+            itemId: event.itemId,
+            type: event.type,
+            timestamp: historyStart + event.offsetMs,
+          })),
+        }),
+      });
+      expect({ user: user.userId, status: response.status }).toEqual({ user: user.userId, status: 202 });
+    });
+    const probe = users.slice(0, 20).map((user) => user.userId);
+    const before = await Promise.all(probe.map(listOf));
+
+    const run = await npmRunTrain(new URL(api).port, dataDir);
+
+    expect(run.code).toBe(0);
+    const record = lastLine(run.stdout);
+    expect(record.gate.reasons).toEqual([]);
+    expect(record).toMatchObject({ trigger: 'manual', outcome: 'promoted' });
+    expect(record.gate.data.evaluatedUsers).toBe(PRESETS.full.users);
+    const space = record.space as string;
+    expect(space.startsWith(`${record.gate.baseModelId}~`)).toBe(true);
+    expect(run.stderr).toMatch(/^promoted: promoted \S+: Recall@10 \+/m);
+    const state = (await registry()) as { learned?: Record<string, { active?: string }> };
+    expect(state.learned?.[record.gate.baseModelId]?.active).toBe(space);
+
+    // The next lists: served from the projected space (the item vectors it ranks by changed).
+    const after = await Promise.all(probe.map(listOf));
+    expect(after.filter((list, i) => list.join() !== before[i]?.join()).length).toBeGreaterThan(0);
+  }, 900_000);
+});
