@@ -149,6 +149,8 @@ export class LookalikeStack extends Stack {
       eventTtlDays: props.eventTtlDays,
       halfLifeDays: props.halfLifeDays,
     });
+    // Profiles are folded in the space served: track follows the spaces registry (ids only).
+    this.tracking.trackFunction.readSpacesRegistry(this.ingestion.bucket, { artefacts: false });
     this.api = new RecommendationsApi(this, 'Recommendations', {
       itemsTable,
       bucket: this.ingestion.bucket,

@@ -3,6 +3,8 @@ import { type CatalogueObject, classifyCatalogueKey, normaliseSequencer } from '
 import { InvalidImage } from '../domain/errors';
 import { checkCatalogueUpload } from '../domain/image-structure';
 import { parseItemMetadata } from '../domain/item-metadata';
+import { projectVector } from '../domain/learned-similarity';
+import type { ProjectionArtefact } from '../domain/learned-space';
 import type { ImageEmbedder, ItemRepository, ObjectChange, ObjectStore } from './ports';
 
 export interface IngestDeps {
@@ -10,6 +12,12 @@ export interface IngestDeps {
   objects: ObjectStore;
   /** Every model the catalogue is embedded with: the active one, plus any being rolled out. */
   embedders: ImageEmbedder[];
+  /**
+   * The learned projections new uploads must be served in at once (the active one, and one being
+   * promoted), as the spaces registry says now (cached for a short TTL). Read after the item is
+   * written: see `promoteProjection` for why that order closes the race with a promotion.
+   */
+  projections?: () => Promise<ProjectionArtefact[]>;
   now?: () => number;
 }
 
@@ -192,9 +200,26 @@ export async function ingestObject(
       : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
   }
   const applied = await deps.repository.putIfNewer(base, now());
-  return applied
-    ? { outcome: 'ready', itemId, modelIds }
-    : { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+  if (!applied) return { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+  return { outcome: 'ready', itemId, modelIds: [...modelIds, ...(await addProjected(deps, base))] };
+}
+
+/**
+ * Each learned projection's vector of a just-written item, from its base vector; conditional on the
+ * item still holding that content (a newer upload's own embed writes its vectors). The spaces written.
+ */
+async function addProjected(deps: IngestDeps, item: CatalogueItem): Promise<string[]> {
+  if (!deps.projections) return [];
+  const now = deps.now ?? Date.now;
+  const written: string[] = [];
+  for (const projection of await deps.projections()) {
+    const base = item.vectors[projection.baseModelId];
+    if (!base) continue;
+    const vector = projectVector(projection, base);
+    if (await deps.repository.addVectorIfCurrent(item.itemId, projection.space, vector, item.source, now()))
+      written.push(projection.space);
+  }
+  return written;
 }
 
 /** The stored item already holds this exact content, fully processed for every model. */

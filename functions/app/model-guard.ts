@@ -6,6 +6,7 @@
  * defaults to the model layer's model, and lists would break. Failing the resource rolls the deploy
  * back, so the stack keeps serving its model.
  */
+import { isLearnedSpace } from '../domain/learned-space';
 import type { SpaceCoverageCounts, SpacesRegistry } from './rollout';
 
 /** A bounded sample of the catalogue's ready items and the spaces they hold vectors in. */
@@ -79,9 +80,12 @@ export class ModelGuardRefused extends Error {
 
 /** The space most sampled ready items hold a vector of, other than `active`. */
 function itemsSpace(sample: CatalogueSample, active: string): [string, number] | undefined {
-  return [...sample.withVector.entries()]
-    .filter(([space]) => space !== active)
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0];
+  return (
+    [...sample.withVector.entries()]
+      // A learned projection's space is served on top of its base model, never deployed as one.
+      .filter(([space]) => space !== active && !isLearnedSpace(space))
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]
+  );
 }
 
 /** The two ways forward, for the space the items are in. */

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
+import { projectVector } from '../domain/learned-similarity';
+import type { ProjectionArtefact } from '../domain/learned-space';
 import {
   exclusionFilter,
   normalised,
@@ -38,9 +40,17 @@ export interface RecommendDeps {
   aggregates: Aggregates;
   /** Only image search embeds: the model may load on first use. */
   embedder: () => Promise<ImageEmbedder>;
-  /** The active model: the space served, and the one profiles must be folded in. */
+  /**
+   * The active space: the one served, and the one profiles must be folded in. The deployed model's
+   * id, or its learned projection's space (functions/domain/learned-space.ts).
+   */
   modelId: string;
   dim: number;
+  /**
+   * When a learned projection serves: its matrix. Query vectors the embedder gives in the base
+   * space (image search, an item only holding its base vector) are projected with it.
+   */
+  projection?: Pick<ProjectionArtefact, 'baseModelId' | 'dim' | 'matrix'>;
   profileSettings: ProfileSettings;
   ranking: RankingSettings;
   popularityEpoch: number;
@@ -213,7 +223,7 @@ export async function similarItems(
     // Not served (unavailable, say) but known: its stored vector still says what it looks like.
     const item = await deps.reader.get(itemId);
     if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
-    vector = item.vectors[deps.modelId];
+    vector = item.vectors[deps.modelId] ?? inServedSpace(deps, item.vectors);
     if (!vector) throw new ItemNotReady(`item ${itemId} is ${item.status} and has no vector`);
   }
   index = await deps.serving.forQueries([vector], query.limit + 1, { category: query.category });
@@ -232,6 +242,12 @@ export async function similarItems(
   return { itemId, recommendationId: randomUUID(), strategy: 'similar_item', modelId: deps.modelId, items };
 }
 
+/** An item's base-space vector projected into the served learned space, when one serves. */
+function inServedSpace(deps: RecommendDeps, vectors: Record<string, Float32Array>): Float32Array | undefined {
+  const base = deps.projection && vectors[deps.projection.baseModelId];
+  return deps.projection && base ? projectVector(deps.projection, base) : undefined;
+}
+
 export async function searchByImage(
   deps: RecommendDeps,
   image: Uint8Array,
@@ -239,7 +255,8 @@ export async function searchByImage(
 ): Promise<RecommendationList & { queryMs: { embed: number } }> {
   await checkCategory(deps.serving, query.category);
   const started = performance.now();
-  const { vector } = await (await deps.embedder()).embed(image);
+  const embedded = (await (await deps.embedder()).embed(image)).vector;
+  const vector = deps.projection ? projectVector(deps.projection, embedded) : embedded;
   const embedMs = performance.now() - started;
   const index = await deps.serving.forQueries([vector], query.limit, { category: query.category });
   const ranked = index.search({

@@ -54,8 +54,30 @@ export interface SpacesState {
   active?: string;
   previous?: string;
   lastActive: Record<string, number>;
-  /** Every switch, oldest first. */
-  history: Array<{ from?: string; to: string; at: number; forced: boolean; rollback?: boolean }>;
+  /** Every switch, oldest first (`learned`: a promotion or rollback of a learned projection). */
+  history: Array<{
+    from?: string;
+    to: string;
+    at: number;
+    forced: boolean;
+    rollback?: boolean;
+    learned?: boolean;
+  }>;
+  /** Per base model id: its learned projection's state (functions/app/learned-space.ts). */
+  learned?: Record<string, LearnedSpaceState>;
+}
+
+/**
+ * Which projected space serves for one base model (issue 18). Serving follows it at run time: the
+ * functions read it (cached for a short TTL), no deploy is needed.
+ */
+export interface LearnedSpaceState {
+  /** The projected space serving; undefined: the base model's own space. */
+  active?: string;
+  /** A promotion under way: the embed function writes this space's vectors already. */
+  pending?: string;
+  /** The space a rollback returns to: a projected space, or the base model id for its own space. */
+  previous?: string;
 }
 
 /** The state plus the version a conditional write must match. */
@@ -180,7 +202,8 @@ export type RolloutRefusalCode =
   | 'active_space'
   | 'recently_active'
   | 'vector_index_space'
-  | 'registry_conflict';
+  | 'registry_conflict'
+  | 'gate_refused';
 
 /** A rollout command that must not run as asked; `code` is stable, the message says what to do. */
 export class RolloutRefused extends Error {
@@ -344,6 +367,12 @@ export async function retireSpace(
   const { space, now } = request;
   if (space === activeSpace(state, deployed) || space === deployed.active.modelId)
     throw new RolloutRefused('active_space', `space ${space} is active: switch to another space first`);
+  const learned = Object.values(state.learned ?? {}).find((l) => l.active === space || l.pending === space);
+  if (learned)
+    throw new RolloutRefused(
+      'active_space',
+      `space ${space} is a learned projection that serves or is being promoted: roll it back first`,
+    );
   if (space === request.vectorIndexModelId)
     throw new RolloutRefused('vector_index_space', `the DynamoDB vector index holds ${space}'s vectors`);
   const lastActive = state.lastActive[space];

@@ -26,6 +26,10 @@ export const ENV = {
   VECTOR_INDEX_MODEL_ID: 'VECTOR_INDEX_MODEL_ID',
   VECTOR_INDEX_DIMENSION: 'VECTOR_INDEX_DIMENSION',
 
+  // embed, track, recommend and compact: how long the spaces registry's word (a learned projection
+  // promoted or rolled back) is reused per instance.
+  SPACE_REFRESH_MS: 'SPACE_REFRESH_MS',
+
   // reembed: keys of one batch handled at once.
   REEMBED_KEY_CONCURRENCY: 'REEMBED_KEY_CONCURRENCY',
 

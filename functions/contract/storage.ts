@@ -107,6 +107,15 @@ export const SPACES_REGISTRY_KEY = `${INDEX_PREFIX}spaces.json`;
 export const TRAINING_REPORTS_PREFIX = `${INDEX_PREFIX}learned/reports/`;
 
 /**
+ * A promoted learned projection's artefact (issue 18): `index/<space>.projection.json`, beside the
+ * snapshot folders (`index/<space>/`) but never in one, so retiring a space's snapshots keeps it.
+ * Written once. Space ids hold a `~`, which no model id may, so the key names no model's file.
+ */
+export const PROJECTION_ARTEFACT_SUFFIX = '.projection.json';
+export const projectionArtefactKey = (space: string) =>
+  `${INDEX_PREFIX}${space}${PROJECTION_ARTEFACT_SUFFIX}`;
+
+/**
  * Where the distributed re-embedding's Distributed Map writes its results (each batch's counts):
  * outside CATALOGUE_PREFIX, so that writing them notifies nothing.
  */

@@ -72,7 +72,7 @@ export interface LearnedProjection {
 
 export class LearnedSimilarityError extends Error {
   constructor(
-    readonly code: 'invalid_knobs' | 'dimension_mismatch' | 'invalid_projection',
+    readonly code: 'invalid_knobs' | 'dimension_mismatch' | 'invalid_projection' | 'space_id_too_long',
     message: string,
   ) {
     super(message);

@@ -18,32 +18,36 @@ import { canActFor, resolveCaller } from '../http/identity';
 import { apiFunction } from '../http/router';
 import { observability } from '../platform/observability';
 import { functionConfig } from '../wiring/environment';
-import { createRecommendDeps } from '../wiring/recommend';
+import { createServedRecommend } from '../wiring/recommend';
 
 const { logger, metrics } = observability('recommend');
 const env = functionConfig('recommend');
 const { identity } = env;
-const deps: RecommendDeps = {
-  // The parsed environment is the use case's configuration (plus the identity settings).
-  ...createRecommendDeps(env),
-  // A profile of another space (a model switch) is refolded in memory: what it costs, per request.
-  onRefold: (refold) => {
-    logger.info('profile refolded', {
-      userId: refold.userId,
-      fromSpace: refold.from ?? 'legacy',
-      toSpace: refold.to,
-      events: refold.events,
-      refoldMs: Math.round(refold.ms * 100) / 100,
-    });
-    metrics.addMetric('profile_refold_ms', MetricUnit.Milliseconds, refold.ms);
-  },
+// The space served follows the spaces registry (a learned projection's promotion or rollback), read
+// at most once per SPACE_REFRESH_MS; the parsed environment is the use case's configuration.
+const servedDeps = createServedRecommend(env);
+// A profile of another space (a model switch, a promotion) is refolded in memory: what it costs, per request.
+const onRefold: RecommendDeps['onRefold'] = (refold) => {
+  logger.info('profile refolded', {
+    userId: refold.userId,
+    fromSpace: refold.from ?? 'legacy',
+    toSpace: refold.to,
+    events: refold.events,
+    refoldMs: Math.round(refold.ms * 100) / 100,
+  });
+  metrics.addMetric('profile_refold_ms', MetricUnit.Milliseconds, refold.ms);
 };
+const deps = async (): Promise<RecommendDeps> => ({ ...(await servedDeps()), onRefold });
 
 async function userRecommendations(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   const userId = pathUserId(event);
   if (!canActFor(resolveCaller(event, identity), userId))
     throw new Forbidden(`not allowed to read recommendations of ${userId}`);
-  const list = await recommendForUser(deps, userId, parseQuery(ListQuerySchema, event.queryStringParameters));
+  const list = await recommendForUser(
+    await deps(),
+    userId,
+    parseQuery(ListQuerySchema, event.queryStringParameters),
+  );
   logger.info('recommendations', {
     userId,
     recommendationId: list.recommendationId,
@@ -58,12 +62,12 @@ async function similar(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   const itemId = pathItemId(event);
   return json(
     200,
-    await similarItems(deps, itemId, parseQuery(SimilarQuerySchema, event.queryStringParameters)),
+    await similarItems(await deps(), itemId, parseQuery(SimilarQuerySchema, event.queryStringParameters)),
   );
 }
 
 async function item(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
-  return json(200, await itemDetails(deps, pathItemId(event)));
+  return json(200, await itemDetails(await deps(), pathItemId(event)));
 }
 
 async function search(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
@@ -84,7 +88,7 @@ async function search(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
       413,
     );
   }
-  return json(200, await searchByImage(deps, image, parsed));
+  return json(200, await searchByImage(await deps(), image, parsed));
 }
 
 export const { handler, router } = apiFunction(

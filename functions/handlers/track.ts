@@ -9,31 +9,45 @@ import { maxProfileBytes } from '../domain/interest-profile';
 import { BadRequest, type JsonResponse, json, parseJsonBody, pathUserId } from '../http/api';
 import { canActFor, resolveCaller } from '../http/identity';
 import { apiFunction } from '../http/router';
-import { dynamoClient } from '../platform/clients';
+import { dynamoClient, s3Client } from '../platform/clients';
 import { observability } from '../platform/observability';
 import { functionConfig } from '../wiring/environment';
+import { spaceResolver } from '../wiring/learned-space';
 
 const { logger, metrics } = observability('track');
 const env = functionConfig('track');
 const { identity } = env;
-const deps: TrackDeps = {
-  store: new ProfileStore(dynamoClient(), env.tables, env.modelId),
-  space: env.modelId,
-  dim: env.dim,
-  policy: {
-    ...DEFAULT_TRACKING_POLICY,
-    settings: env.profileSettings,
-    eventTtlMs: env.eventTtlMs,
-    // Never beyond the TTL (environment.ts caps it): an event older than its own expiry would vanish at once.
-    maxAgeMs: env.maxAgeMs,
-    maxFutureMs: env.maxFutureMs,
-  },
+const policy: TrackDeps['policy'] = {
+  ...DEFAULT_TRACKING_POLICY,
+  settings: env.profileSettings,
+  eventTtlMs: env.eventTtlMs,
+  // Never beyond the TTL (environment.ts caps it): an event older than its own expiry would vanish at once.
+  maxAgeMs: env.maxAgeMs,
+  maxFutureMs: env.maxFutureMs,
 };
+const base = { modelId: env.modelId, dim: env.dim };
+// Profiles are folded in the space recommend serves: the deployed model's, or its learned projection's
+// (the spaces registry, read at most once per SPACE_REFRESH_MS; ids only, the vectors are in the items).
+const spaces = spaceResolver({ s3: s3Client(), ...env.spaces, artefacts: false }, base);
+const stores = new Map<string, ProfileStore>();
+const storeFor = (space: string): ProfileStore => {
+  let store = stores.get(space);
+  if (!store) {
+    stores.clear();
+    store = new ProfileStore(dynamoClient(), env.tables, space);
+    stores.set(space, store);
+  }
+  return store;
+};
+async function trackDeps(): Promise<TrackDeps> {
+  const { served } = await spaces.resolve();
+  return { store: storeFor(served), space: served, dim: env.dim, policy };
+}
 // A profile row must stay under DynamoDB's 400 KB item limit whatever the events: fail at cold start
 // on settings (centroids x dimension) that would not leave room for the bounded lists.
-if (maxProfileBytes(deps.policy.settings, deps.dim) > MAX_PROFILE_ROW_BYTES)
+if (maxProfileBytes(policy.settings, env.dim) > MAX_PROFILE_ROW_BYTES)
   throw new Error(
-    `MAX_INTEREST_CENTROIDS ${deps.policy.settings.maxCentroids} x MODEL_DIMENSION ${deps.dim}: a profile could exceed ${MAX_PROFILE_ROW_BYTES} bytes`,
+    `MAX_INTEREST_CENTROIDS ${policy.settings.maxCentroids} x MODEL_DIMENSION ${env.dim}: a profile could exceed ${MAX_PROFILE_ROW_BYTES} bytes`,
   );
 
 async function postEvents(event: APIGatewayProxyEventV2, bulkImport: boolean): Promise<JsonResponse> {
@@ -51,6 +65,7 @@ async function postEvents(event: APIGatewayProxyEventV2, bulkImport: boolean): P
   });
   if (foreign)
     throw new Forbidden(`not allowed to post events for ${(foreign as { userId: string }).userId}`);
+  const deps = await trackDeps();
   const results = await recordEvents(
     deps,
     envelope.data.events,
@@ -67,7 +82,8 @@ async function deleteUser(event: APIGatewayProxyEventV2): Promise<JsonResponse> 
   const userId = pathUserId(event);
   if (!canActFor(resolveCaller(event, identity), userId))
     throw new Forbidden(`not allowed to erase ${userId}`);
-  const { events } = await deps.store.deleteUser(userId);
+  // Erasure does not depend on the space: any store erases the same rows.
+  const { events } = await storeFor((await spaces.resolve()).served).deleteUser(userId);
   logger.info('user erased', { userId, events });
   return json(200, { userId, erased: true, events });
 }

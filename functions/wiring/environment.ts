@@ -148,6 +148,12 @@ const modelFields = {
 
 const DAY_MS = 86_400_000;
 
+/** The functions that follow the spaces registry: the bucket it is in, and how long a read is reused. */
+const spaceFields = {
+  [ENV.CATALOGUE_BUCKET]: required(),
+  [ENV.SPACE_REFRESH_MS]: number(60_000, { min: 0, max: 3_600_000 }),
+};
+
 /** What ingestion reads: the embed function and the re-embedding batch function alike. */
 const ingestionFields = {
   [ENV.ITEMS_TABLE]: required(),
@@ -178,7 +184,11 @@ const ingestionConfigOf = (env: IngestionFields) => {
 };
 
 export const FUNCTION_ENV = {
-  embed: z.object(ingestionFields).transform(ingestionConfigOf),
+  embed: z.object({ ...ingestionFields, ...spaceFields }).transform((env) => ({
+    ...ingestionConfigOf(env),
+    /** New uploads get the learned projections' vectors the registry names (read once per TTL). */
+    spaces: { bucket: env[ENV.CATALOGUE_BUCKET], ttlMs: env[ENV.SPACE_REFRESH_MS] },
+  })),
 
   /** The distributed re-embedding's batch function: the embed function's knobs, and the bucket it lists. */
   reembed: z
@@ -205,6 +215,7 @@ export const FUNCTION_ENV = {
       [ENV.EVENT_TTL_DAYS]: number(90, { min: 1, max: 3650 }),
       [ENV.EVENT_MAX_AGE_DAYS]: number(30, { min: 0 }),
       [ENV.EVENT_MAX_FUTURE_SECONDS]: number(300, { min: 0 }),
+      ...spaceFields,
       ...profileFields,
       ...identityFields,
     })
@@ -219,6 +230,8 @@ export const FUNCTION_ENV = {
         },
         modelId: env[ENV.ACTIVE_MODEL_ID],
         dim: env[ENV.MODEL_DIMENSION],
+        /** Profiles are folded in the space the registry says serves (a learned projection's, say). */
+        spaces: { bucket: env[ENV.CATALOGUE_BUCKET], ttlMs: env[ENV.SPACE_REFRESH_MS] },
         eventTtlMs,
         /** An event older than its own TTL would be stored already expired. */
         maxAgeMs: Math.min(env[ENV.EVENT_MAX_AGE_DAYS] * DAY_MS, eventTtlMs),
@@ -234,7 +247,7 @@ export const FUNCTION_ENV = {
       [ENV.PROFILES_TABLE]: required(),
       [ENV.STATS_TABLE]: required(),
       [ENV.ITEMS_TABLE]: required(),
-      [ENV.CATALOGUE_BUCKET]: required(),
+      ...spaceFields,
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
       [ENV.SERVING_BACKEND]: z.preprocess(blankAsUnset, z.enum(SERVING_BACKENDS).default('exact')),
@@ -264,6 +277,7 @@ export const FUNCTION_ENV = {
       viewCacheMs: env[ENV.VIEW_CACHE_MS],
       indexRefreshMs: env[ENV.INDEX_REFRESH_MS],
       aggregateCacheMs: env[ENV.AGGREGATE_CACHE_MS],
+      spaceRefreshMs: env[ENV.SPACE_REFRESH_MS],
       ranking: {
         ...DEFAULT_RANKING_SETTINGS,
         mmrLambda: env[ENV.MMR_LAMBDA],
@@ -277,7 +291,7 @@ export const FUNCTION_ENV = {
   compact: z
     .object({
       [ENV.ITEMS_TABLE]: required(),
-      [ENV.CATALOGUE_BUCKET]: required(),
+      ...spaceFields,
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
     })
@@ -286,6 +300,7 @@ export const FUNCTION_ENV = {
       bucket: env[ENV.CATALOGUE_BUCKET],
       modelId: env[ENV.ACTIVE_MODEL_ID],
       dim: env[ENV.MODEL_DIMENSION],
+      spaceRefreshMs: env[ENV.SPACE_REFRESH_MS],
     })),
 
   'co-engagement': z

@@ -10,6 +10,7 @@ import { S3ObjectStore } from '../adapters/s3/object-store';
 import type { IngestDeps } from '../app/ingest';
 import { DEFAULT_IMAGE_LIMITS, defaultManifestPath, Embedder } from '../embedding/embedder';
 import { loadManifest } from '../embedding/model-manifest';
+import { spaceResolver } from './learned-space';
 
 export interface IngestConfig {
   /** The Items table's name. */
@@ -23,6 +24,11 @@ export interface IngestConfig {
   /** Where the `dynamodb-vector` backend's index reads the active vector. @default none */
   readonly vectorIndex?: VectorIndexTarget;
   readonly clients: { readonly dynamo: DynamoDBClient; readonly s3: S3Client };
+  /**
+   * Where the spaces registry is and how long a read of it is reused: with it, new uploads also get
+   * the active model's learned projections' vectors. @default none (the backfill, the re-embedding)
+   */
+  readonly spaces?: { readonly bucket: string; readonly ttlMs: number };
 }
 
 /** The DynamoDB vector index target, when both its attribute and its model are configured. */
@@ -42,10 +48,19 @@ export async function createIngestDeps(config: IngestConfig): Promise<IngestDeps
   const embedders = await Promise.all(
     manifests.map((manifestPath) => Embedder.load({ manifestPath, limits: { maxBytes } })),
   );
+  const [active] = embedders;
+  const resolver =
+    config.spaces && active
+      ? spaceResolver(
+          { s3: config.clients.s3, ...config.spaces, artefacts: true },
+          { modelId: active.modelId, dim: active.dim },
+        )
+      : undefined;
   return {
     repository: new CatalogueRepository(config.clients.dynamo, config.itemsTable, config.vectorIndex),
     objects: new S3ObjectStore(config.clients.s3, maxBytes),
     embedders,
+    ...(resolver ? { projections: async () => (await resolver.resolve()).written } : {}),
   };
 }
 

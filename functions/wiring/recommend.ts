@@ -19,6 +19,7 @@ import { VECTOR_INDEX_NAME } from '../contract/storage';
 import type { ProfileSettings } from '../domain/interest-profile';
 import type { RankingSettings } from '../domain/ranking';
 import { dynamoClient, s3Client } from '../platform/clients';
+import { DEFAULT_SPACE_REFRESH_MS, spaceResolver } from './learned-space';
 
 export interface RecommendConfig {
   /** The active model, whose vectors are served. */
@@ -45,6 +46,8 @@ export interface RecommendConfig {
   readonly ranking: RankingSettings;
   /** @default DEFAULT_TRACKING_POLICY.popularityEpoch, the epoch the event write path weighs popularity from */
   readonly popularityEpoch?: number;
+  /** How long the spaces registry's word is reused (see createServedRecommend). @default 60 s */
+  readonly spaceRefreshMs?: number;
 }
 
 export interface RecommendClients {
@@ -114,5 +117,39 @@ export function createRecommendDeps(
     profileSettings: config.profileSettings,
     ranking: config.ranking,
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
+  };
+}
+
+/**
+ * The use case's dependencies for the space the registry says serves now: the deployed model's own,
+ * or its active learned projection's. The registry is read at most once per `spaceRefreshMs`; each
+ * space gets its own index (loaded on first use), and a switch drops the other spaces' indexes.
+ */
+export function createServedRecommend(
+  config: RecommendConfig,
+  clients: RecommendClients = { dynamo: dynamoClient(), s3: s3Client() },
+): () => Promise<RecommendDeps> {
+  const resolver = spaceResolver(
+    {
+      s3: clients.s3,
+      bucket: config.bucket,
+      ttlMs: config.spaceRefreshMs ?? DEFAULT_SPACE_REFRESH_MS,
+      artefacts: true,
+    },
+    { modelId: config.modelId, dim: config.dim },
+  );
+  const bySpace = new Map<string, RecommendDeps>();
+  return async () => {
+    const { served, projection } = await resolver.resolve();
+    let deps = bySpace.get(served);
+    if (!deps) {
+      bySpace.clear();
+      deps = {
+        ...createRecommendDeps({ ...config, modelId: served }, clients),
+        ...(projection ? { projection } : {}),
+      };
+      bySpace.set(served, deps);
+    }
+    return deps;
   };
 }

@@ -127,10 +127,12 @@ export class CatalogueIngestion extends Construct {
       environment: ingestionEnvironment(props),
     })
       .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['GetItem', 'PutItem', 'UpdateItem'])
-      // No CATALOGUE_BUCKET variable: each notification names the bucket it reads.
+      // Each notification names the bucket it reads; CATALOGUE_BUCKET is where the spaces registry is.
       .grantObjects(this.bucket, CATALOGUE_PREFIX, ['GetObject', 'GetObjectVersion'])
       // A deleted or replaced object may be gone by the time its notification is handled.
-      .grantListing(this.bucket, CATALOGUE_PREFIX);
+      .grantListing(this.bucket, CATALOGUE_PREFIX)
+      // New uploads get the active learned projection's vector (and a pending one's) at once.
+      .readSpacesRegistry(this.bucket, { artefacts: true });
     this.embedFunction.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize,

@@ -9,6 +9,11 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ENV, type ResourceEnvName } from '../../functions/contract/environment';
 import {
+  INDEX_PREFIX,
+  PROJECTION_ARTEFACT_SUFFIX,
+  SPACES_REGISTRY_KEY,
+} from '../../functions/contract/storage';
+import {
   EXTERNAL_MODULES,
   FUNCTION_ARCHITECTURE,
   FUNCTION_RUNTIME,
@@ -130,6 +135,42 @@ export class LookalikeFunction extends Construct {
         actions: ['s3:ListBucket'],
         resources: [bucket.bucketArn],
         conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+      }),
+    );
+    return this;
+  }
+
+  /**
+   * Passes the bucket's name and grants reading the spaces registry (`index/spaces.json`) and, with
+   * `artefacts`, the learned projections' artefacts (`index/*.projection.json`): what a function
+   * following the registry at run time reads. The listing grant is scoped to those keys, so a
+   * missing registry is a 404, not a 403.
+   */
+  readSpacesRegistry(bucket: IBucket, { artefacts }: { artefacts: boolean }): this {
+    this.function.addEnvironment(ENV.CATALOGUE_BUCKET, bucket.bucketName);
+    const keys = [
+      SPACES_REGISTRY_KEY,
+      ...(artefacts ? [`${INDEX_PREFIX}*${PROJECTION_ARTEFACT_SUFFIX}`] : []),
+    ];
+    if (artefacts)
+      Validations.of(this).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(bucket).resolve((bucket.node.defaultChild as CfnResource).logicalId)}.Arn>/${INDEX_PREFIX}*${PROJECTION_ARTEFACT_SUFFIX}]`,
+        reason:
+          "GetObject on the learned projections' artefacts only (index/<space>.projection.json): their space ids are not known in advance.",
+      });
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['s3:GetObject'],
+        resources: keys.map((key) => bucket.arnForObjects(key)),
+      }),
+    );
+    this.function.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': keys } },
       }),
     );
     return this;

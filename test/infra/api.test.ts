@@ -99,9 +99,12 @@ describe('interest tracking', () => {
     }
   });
 
-  it('grants the track function what it uses, on its tables only', () => {
+  it('grants the track function what it uses, on its tables and the spaces registry only', () => {
     expect(actionsOf('Track')).toEqual(
       [
+        // The spaces registry (which space profiles are folded in) and a listing of that key.
+        's3:GetObject',
+        's3:ListBucket',
         'dynamodb:BatchGetItem',
         'dynamodb:BatchGetItem',
         'dynamodb:BatchGetItem',
@@ -115,6 +118,11 @@ describe('interest tracking', () => {
         'dynamodb:UpdateItem',
       ].sort(),
     );
+    const s3 = statementsOf('Track').filter((s) => [s.Action].flat().includes('s3:GetObject'));
+    // The registry object only: track never reads a projection's artefact nor an index snapshot.
+    expect(s3).toHaveLength(1);
+    expect(JSON.stringify(s3[0]?.Resource)).toContain('/index/spaces.json');
+    expect(JSON.stringify(s3[0]?.Resource)).not.toContain('projection');
   });
 
   it('counts co-engagement from the Events stream, off the request path, with partial failures and a DLQ', () => {
@@ -179,14 +187,23 @@ describe('reads of keys that may be missing', () => {
   it.each([
     ['RecommendFunction', 'index/*'],
     ['CompactFunction', 'index/*'],
-    ['EmbedFunction', 'catalogue/*'],
-  ])('lets %s list the bucket under %s only', (fragment, prefix) => {
+    ['EmbedFunction', 'catalogue/*', 'index/spaces.json', 'index/*.projection.json'],
+    ['TrackFunction', 'index/spaces.json'],
+  ])('lets %s list the bucket under %s only', (fragment, ...prefixes) => {
     const listing = statementsOf(fragment).filter((s) => [s.Action].flat().includes('s3:ListBucket'));
-    expect(listing).toHaveLength(1);
-    expect(listing[0]).toMatchObject({
-      Condition: { StringLike: { 's3:prefix': [prefix] } },
-      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^CatalogueBucket/), 'Arn'] },
-    });
+    expect(
+      listing
+        .flatMap(
+          (s) =>
+            ((s as { Condition?: unknown }).Condition as { StringLike: { 's3:prefix': string[] } })
+              .StringLike['s3:prefix'],
+        )
+        .sort(),
+    ).toEqual([...prefixes].sort());
+    for (const statement of listing)
+      expect(statement).toMatchObject({
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^CatalogueBucket/), 'Arn'] },
+      });
   });
 
   it('grants item reads on the items table and only queries on its indexes', () => {

@@ -216,6 +216,9 @@ describe('catalogue ingestion', () => {
         's3:GetObject',
         's3:GetObjectVersion',
         's3:ListBucket',
+        // The spaces registry and the learned projections' artefacts, and a listing of those keys only.
+        's3:GetObject',
+        's3:ListBucket',
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
         'sqs:GetQueueAttributes',
@@ -231,6 +234,10 @@ describe('catalogue ingestion', () => {
         (Array.isArray(s.Action) && String(s.Action[0]).startsWith('s3:')),
     );
     expect(JSON.stringify(s3?.Resource)).toContain('/catalogue/*');
+    const registry = JSON.stringify(statements.filter((s) => JSON.stringify(s).includes('spaces.json')));
+    expect(registry).toContain('/index/spaces.json');
+    expect(registry).toContain('/index/*.projection.json');
+    expect(registry).not.toContain('/index/*"');
     for (const s of statements.filter(
       (s) =>
         !String(s.Action).startsWith('xray:') &&

@@ -93,6 +93,7 @@ describe('embed handler', () => {
   beforeAll(async () => {
     // Read once at cold start; never reached by these messages.
     process.env.ITEMS_TABLE = 'items-never-read';
+    process.env.CATALOGUE_BUCKET = 'bucket-never-read';
     // Powertools logs through the global console in dev mode, where the test can read it.
     process.env.POWERTOOLS_DEV = 'true';
     process.env.POWERTOOLS_METRICS_DISABLED = 'true';

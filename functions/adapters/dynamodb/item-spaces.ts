@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ReadyItemVector } from '../../app/learned-space';
 import type { CatalogueSample, ReadyItemSampler, SampleBounds } from '../../app/model-guard';
 import type { SpaceCoverageCounts, SpaceVectors } from '../../app/rollout';
-import { bytesToVector, type ItemRow, indexedVector } from './item-table';
+import { bytesToVector, type ItemRow, indexedVector, itemProjection, rowVector } from './item-table';
 
 /**
  * The Items table seen per vector space: how many ready items hold each model's vector. One scan of
@@ -148,5 +149,29 @@ export class ItemSpaces implements SpaceVectors, ReadyItemSampler {
       }
     }
     return indexed;
+  }
+
+  /**
+   * Every ready item holding a `space` vector, with the source it was embedded from: a strongly
+   * consistent scan, so a row written before the scan started is seen (what a promotion's
+   * re-projection relies on).
+   */
+  async *readyVectors(space: string): AsyncIterable<ReadyItemVector> {
+    const projection = itemProjection(['itemId', 'status', 'source'], space);
+    for await (const page of paginateScan(
+      { client: this.documents },
+      {
+        TableName: this.tableName,
+        ConsistentRead: true,
+        ...projection,
+        FilterExpression: '#status = :ready AND attribute_exists(#vectors.#model)',
+        ExpressionAttributeValues: { ':ready': 'ready' },
+      },
+    )) {
+      for (const row of (page.Items ?? []) as Array<Pick<ItemRow, 'itemId' | 'source' | 'vectors'>>) {
+        const vector = rowVector(row, space);
+        if (vector) yield { itemId: row.itemId, source: row.source, vector };
+      }
+    }
   }
 }

@@ -1,0 +1,53 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ProjectionArtefacts } from '../../app/learned-space';
+import { projectionArtefactKey } from '../../contract/storage';
+import type { ProjectionArtefact } from '../../domain/learned-space';
+
+const statusOf = (error: unknown) => {
+  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return { name, status: $metadata?.httpStatusCode };
+};
+
+/**
+ * Projection artefacts as JSON objects in the catalogue bucket (`index/<space>.projection.json`),
+ * created with `If-None-Match: *`: an artefact, once written, is never replaced.
+ */
+export class S3ProjectionArtefacts implements ProjectionArtefacts {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async putIfAbsent(artefact: ProjectionArtefact): Promise<boolean> {
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: projectionArtefactKey(artefact.space),
+          Body: JSON.stringify(artefact),
+          ContentType: 'application/json',
+          IfNoneMatch: '*',
+        }),
+      );
+      return true;
+    } catch (error) {
+      const { name, status } = statusOf(error);
+      if (name === 'PreconditionFailed' || status === 412 || status === 409) return false;
+      throw error;
+    }
+  }
+
+  async get(space: string): Promise<ProjectionArtefact | undefined> {
+    try {
+      const object = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: projectionArtefactKey(space) }),
+      );
+      return JSON.parse((await object.Body?.transformToString()) ?? 'null') as ProjectionArtefact;
+    } catch (error) {
+      const { name, status } = statusOf(error);
+      // Only a 404 means "no such artefact"; a 403 is a missing grant and must surface.
+      if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return undefined;
+      throw error;
+    }
+  }
+}
