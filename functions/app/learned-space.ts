@@ -67,6 +67,8 @@ export interface PromotionRequest {
   projection: LearnedProjection;
   /** The gate's report on this projection: a refusal refuses the promotion; kept (summarised) in the artefact. */
   gate?: GateReport;
+  /** A scheduled training run promotes it (recorded in the history: scheduled runs promote at most once per 7 days). */
+  automatic?: boolean;
 }
 
 export interface PromotionResult {
@@ -145,7 +147,7 @@ export async function promoteProjection(
   deps: PromotionDeps,
   request: PromotionRequest,
 ): Promise<PromotionResult> {
-  const { base, projection, gate } = request;
+  const { base, projection, gate, automatic = false } = request;
   if (projection.baseModelId !== base.modelId)
     throw new RolloutRefused(
       'not_deployed',
@@ -183,6 +185,7 @@ export async function promoteProjection(
     { space, matrix: projection.matrix, dim: projection.dim },
     false,
     artefactWritten,
+    automatic,
   );
 }
 
@@ -192,6 +195,7 @@ async function activate(
   target: { space: string; matrix: number[]; dim: number },
   rollback: boolean,
   artefactWritten: boolean,
+  automatic = false,
 ): Promise<PromotionResult> {
   const { space } = target;
   await updateRegistry(deps.registry, (state) =>
@@ -222,7 +226,15 @@ async function activate(
       lastActive: { ...state.lastActive, [from]: at, [space]: at },
       history: [
         ...state.history,
-        { from, to: space, at, forced: false, learned: true, ...(rollback ? { rollback } : {}) },
+        {
+          from,
+          to: space,
+          at,
+          forced: false,
+          learned: true,
+          ...(rollback ? { rollback } : {}),
+          ...(automatic ? { automatic } : {}),
+        },
       ],
     };
   });
@@ -273,6 +285,14 @@ export async function rollbackProjection(
     };
   });
   return { from, to };
+}
+
+/** When a scheduled training run last promoted a projection of `base` (ms); undefined if never. */
+export function lastAutomaticPromotion(state: SpacesState, base: string): number | undefined {
+  const promotions = state.history.filter(
+    (entry) => entry.learned && entry.automatic && baseModelOf(entry.to) === base,
+  );
+  return promotions.at(-1)?.at;
 }
 
 /** What a function serves and writes for its deployed base model, as the registry says now. */

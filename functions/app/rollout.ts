@@ -62,6 +62,8 @@ export interface SpacesState {
     forced: boolean;
     rollback?: boolean;
     learned?: boolean;
+    /** A learned projection promoted by a scheduled training run (at most one per 7 days). */
+    automatic?: boolean;
   }>;
   /** Per base model id: its learned projection's state (functions/app/learned-space.ts). */
   learned?: Record<string, LearnedSpaceState>;

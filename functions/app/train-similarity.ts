@@ -54,7 +54,7 @@ export interface ProjectionPromotion {
   /** Makes `projection` serve; returns its space. */
   promote(
     projection: LearnedProjection,
-    context: { trigger: TrainingTrigger; report: StoredGateReport },
+    context: { trigger: TrainingTrigger; gate: GateReport },
   ): Promise<{ space: string }>;
 }
 
@@ -119,7 +119,7 @@ export async function trainSimilarity(
     } else {
       const { space } = await deps.promotion.promote(report.candidate, {
         trigger: options.trigger,
-        report: gate,
+        gate: report,
       });
       const { recall, ndcg } = report.figures?.margins ?? {};
       record = {

@@ -5,7 +5,7 @@ import { dynamoClient, s3Client } from '../platform/clients';
 import { observability } from '../platform/observability';
 import { traced } from '../platform/tracing';
 import { functionConfig } from '../wiring/environment';
-import { createProjectionPromotion } from '../wiring/learned-spaces';
+import { createProjectionPromotion } from '../wiring/learned-space';
 import { createTrainSimilarityDeps } from '../wiring/train-similarity';
 
 /**
@@ -43,7 +43,16 @@ async function train(event: unknown): Promise<TrainingRecord> {
   const trigger: TrainingTrigger = parsed.data;
   const started = performance.now();
   const clients = { dynamo: dynamoClient(), s3: s3Client() };
-  const deps = createTrainSimilarityDeps(config, clients, createProjectionPromotion(config, clients));
+  const promotion = createProjectionPromotion(
+    {
+      ...clients,
+      itemsTable: config.tables.items,
+      bucket: config.bucket,
+      settleMs: config.spaceRefreshMs,
+    },
+    { modelId: config.modelId, dim: config.dim },
+  );
+  const deps = createTrainSimilarityDeps(config, clients, promotion);
   try {
     const record = await trainSimilarity(deps, { trigger });
     const { data, figures } = record.gate;

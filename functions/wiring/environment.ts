@@ -313,9 +313,10 @@ export const FUNCTION_ENV = {
       [ENV.EVENTS_TABLE]: required(),
       [ENV.PROFILES_TABLE]: required(),
       [ENV.ITEMS_TABLE]: required(),
-      [ENV.CATALOGUE_BUCKET]: required(),
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
+      // The other functions' registry TTL: a promotion waits this long before re-projecting.
+      ...spaceFields,
     })
     .transform((env) => ({
       tables: {
@@ -326,6 +327,7 @@ export const FUNCTION_ENV = {
       bucket: env[ENV.CATALOGUE_BUCKET],
       modelId: env[ENV.ACTIVE_MODEL_ID],
       dim: env[ENV.MODEL_DIMENSION],
+      spaceRefreshMs: env[ENV.SPACE_REFRESH_MS],
     })),
 
   /** The deploy-time model guard: what it checks comes in the custom resource's properties. */

@@ -9,8 +9,14 @@ import { CatalogueRepository } from '../adapters/dynamodb/item-store';
 import { S3ProjectionArtefacts } from '../adapters/s3/projection-artefacts';
 import { S3SpaceSnapshots } from '../adapters/s3/space-snapshots';
 import { S3SpacesRegistry } from '../adapters/s3/spaces-registry';
-import { type PromotionDeps, SpaceResolver } from '../app/learned-space';
+import {
+  lastAutomaticPromotion,
+  type PromotionDeps,
+  promoteProjection,
+  SpaceResolver,
+} from '../app/learned-space';
 import type { DeployedModel } from '../app/rollout';
+import type { ProjectionPromotion } from '../app/train-similarity';
 
 /** How long a function reuses its read of the spaces registry, unless SPACE_REFRESH_MS says otherwise. */
 export const DEFAULT_SPACE_REFRESH_MS = 60_000;
@@ -58,4 +64,24 @@ export function spaceResolver(
     base,
     config.ttlMs,
   );
+}
+
+/** The trainer's promotion: the learned space's promotion of the deployed base model. */
+export function createProjectionPromotion(config: PromotionConfig, base: DeployedModel): ProjectionPromotion {
+  const deps = createPromotionDeps(config);
+  return {
+    async lastAutomaticPromotionAt(baseModelId) {
+      const { state } = await deps.registry.read();
+      return lastAutomaticPromotion(state, baseModelId);
+    },
+    async promote(projection, { trigger, gate }) {
+      const { space } = await promoteProjection(deps, {
+        base,
+        projection,
+        gate,
+        automatic: trigger === 'schedule',
+      });
+      return { space };
+    },
+  };
 }

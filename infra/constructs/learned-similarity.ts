@@ -5,7 +5,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/contract/environment';
-import { TRAINING_REPORTS_PREFIX } from '../../functions/contract/storage';
+import { INDEX_PREFIX } from '../../functions/contract/storage';
 import type { ModelManifest } from '../../functions/embedding/model-manifest';
 import { LookalikeFunction } from './lookalike-function';
 
@@ -28,9 +28,10 @@ export interface LearnedSimilarityProps {
 
 /**
  * The learned-similarity trainer (functions/handlers/train-similarity.ts) and its EventBridge
- * schedule. The function reads the raw events and the base space (two scans: a daily job's cost,
- * about one read unit per 4 KB of the Events and Items tables), writes its report, and promotes a
- * projection the gate passes (scheduled runs at most once per 7 days).
+ * schedule. The function reads the raw events and the base space (scans: a daily job's cost, about
+ * one read unit per 4 KB of the Events, Profiles and Items tables), writes its report, and promotes a
+ * projection the gate passes (scheduled runs at most once per 7 days): the learned space's
+ * promotion (functions/app/learned-space.ts) re-projects every ready item and writes its snapshot.
  */
 export class LearnedSimilarity extends Construct {
   public readonly trainFunction: LookalikeFunction;
@@ -51,8 +52,20 @@ export class LearnedSimilarity extends Construct {
     this.trainFunction
       .useTable(props.eventsTable, ENV.EVENTS_TABLE, ['Scan'])
       .useTable(props.profilesTable, ENV.PROFILES_TABLE, ['Scan'])
-      .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['Scan'])
-      .useBucketObjects(props.bucket, ENV.CATALOGUE_BUCKET, TRAINING_REPORTS_PREFIX, ['PutObject']);
+      // The base space's vectors (Scan); a promotion re-projects each ready item (UpdateItem, on
+      // condition that its content is the one read) and writes the space's snapshot as the compactor
+      // does (BatchGetItem, Query on the change index).
+      .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['Scan', 'UpdateItem', 'BatchGetItem'], {
+        indexActions: ['Query'],
+      })
+      // Reports (index/learned/reports/), the projection artefact, the space's snapshot and pointer,
+      // and the spaces registry: all under index/, as the compactor writes snapshots.
+      .useBucketObjects(props.bucket, ENV.CATALOGUE_BUCKET, INDEX_PREFIX, [
+        'GetObject',
+        'PutObject',
+        'DeleteObject',
+      ])
+      .grantListing(props.bucket, INDEX_PREFIX);
     const schedule = props.schedule ?? Schedule.rate(Duration.days(1));
     if (schedule) {
       this.rule = new Rule(this, 'Schedule', {

@@ -11,6 +11,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
+import { ENV } from '../../functions/contract/environment';
 import { createIngestDeps } from '../../functions/wiring/ingest';
 import { ensureModel } from '../../layers/model/build';
 import { backfill, s3Listing } from '../cli/backfill';
@@ -106,6 +107,8 @@ async function main(): Promise<void> {
     staticDir: join(__dirname, 'demo'),
     extraRoutes: [openApiRoute(), localCatalogueRoute()],
     embedConcurrency: 2,
+    // Locally a promotion (`npm run train`) is served within 5 s; deployed, SPACE_REFRESH_MS is 60 s.
+    environment: { [ENV.SPACE_REFRESH_MS]: process.env[ENV.SPACE_REFRESH_MS] ?? '5000' },
   });
   let stopping = false;
   const stop = async () => {

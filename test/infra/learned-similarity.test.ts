@@ -5,7 +5,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { Schedule } from 'aws-cdk-lib/aws-events';
-import { TRAINING_REPORTS_PREFIX } from '../../functions/contract/storage';
+import { INDEX_PREFIX, TRAINING_REPORTS_PREFIX } from '../../functions/contract/storage';
 import { synthesize } from '../support/synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -79,18 +79,27 @@ describe('the learned-similarity trainer in the stack', () => {
     );
   });
 
-  it('may scan the three tables and write reports, and write nothing else of the data', () => {
+  it('may scan the events and profiles, re-project items and write under index/ only', () => {
     const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const statements = statementsOfRole(resources, roleId);
     const data = statements.filter((s) => actionsOf([s]).some((a) => /^(dynamodb|s3):/.test(a)));
-    expect(actionsOf(data.filter((s) => actionsOf([s]).every((a) => a.startsWith('dynamodb:'))))).toEqual([
+    const dynamo = data.filter((s) => actionsOf([s]).every((a) => a.startsWith('dynamodb:')));
+    expect(actionsOf(dynamo)).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:Query',
       'dynamodb:Scan',
       'dynamodb:Scan',
       'dynamodb:Scan',
+      'dynamodb:UpdateItem',
     ]);
+    // No write to the Events, Profiles or Stats tables: only the Items table's vectors change.
+    for (const s of dynamo.filter((s) => actionsOf([s]).includes('dynamodb:UpdateItem')))
+      expect(JSON.stringify(s.Resource)).toMatch(/Items/);
     const s3 = data.filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')));
-    expect(actionsOf(s3)).toEqual(['s3:PutObject']);
-    expect(JSON.stringify(s3[0]?.Resource)).toContain(`/${TRAINING_REPORTS_PREFIX}*`);
+    expect(actionsOf(s3)).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    for (const s of s3.filter((s) => !actionsOf([s]).includes('s3:ListBucket')))
+      expect(JSON.stringify(s.Resource)).toContain(`/${INDEX_PREFIX}*`);
+    expect(INDEX_PREFIX + 'learned/reports/').toBe(TRAINING_REPORTS_PREFIX);
   });
 
   it('takes its schedule from a prop, and none when turned off', () => {
