@@ -8,8 +8,11 @@ import { type LearnedProjection, LearnedSimilarityError } from './learned-simila
 
 export const LEARNED_SPACE_SEPARATOR = '~';
 
-/** Space ids obey the model-id limit (model-manifest.ts: 1 to 100 characters). */
-export const MAX_SPACE_ID_LENGTH = 100;
+/**
+ * A model id (model-manifest.ts: 1 to 100 characters), the separator and an 11-character version:
+ * every model can be projected. Space ids are S3 key segments and attribute names, which take far more.
+ */
+export const MAX_SPACE_ID_LENGTH = 112;
 
 /** `p` and 10 hex digits of SHA-256 over the base model id, the dimension and the float32 matrix. */
 export function projectionVersion(

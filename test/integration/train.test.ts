@@ -108,7 +108,8 @@ describe('npm run train', () => {
   it('on a fresh start finds too little data, says so, and changes nothing', async () => {
     const run = await npmRunTrain(new URL(api).port, dataDir);
 
-    expect(run.code).toBe(0);
+    if (run.code !== 0)
+      throw new Error(`npm run train exited with ${run.code}: ${run.stderr.slice(-3000)}\n${running?.output.stderr.slice(-3000)}`);
     const record = lastLine(run.stdout);
     expect(record).toMatchObject({ trigger: 'manual', outcome: 'refused' });
     expect(record.gate.reasons.map((reason) => reason.code)).toEqual(['too_little_data']);
@@ -161,7 +162,8 @@ describe('npm run train', () => {
 
     const run = await npmRunTrain(new URL(api).port, dataDir);
 
-    expect(run.code).toBe(0);
+    if (run.code !== 0)
+      throw new Error(`npm run train exited with ${run.code}: ${run.stderr.slice(-3000)}\n${running?.output.stderr.slice(-3000)}`);
     const record = lastLine(run.stdout);
     expect(record.gate.reasons).toEqual([]);
     expect(record).toMatchObject({ trigger: 'manual', outcome: 'promoted' });
