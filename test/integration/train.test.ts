@@ -109,7 +109,9 @@ describe('npm run train', () => {
     const run = await npmRunTrain(new URL(api).port, dataDir);
 
     if (run.code !== 0)
-      throw new Error(`npm run train exited with ${run.code}: ${run.stderr.slice(-3000)}\n${running?.output.stderr.slice(-3000)}`);
+      throw new Error(
+        `npm run train exited with ${run.code}: ${run.stderr.slice(-3000)}\n${running?.output.stderr.slice(-3000)}`,
+      );
     const record = lastLine(run.stdout);
     expect(record).toMatchObject({ trigger: 'manual', outcome: 'refused' });
     expect(record.gate.reasons.map((reason) => reason.code)).toEqual(['too_little_data']);
@@ -159,22 +161,34 @@ describe('npm run train', () => {
     });
     const probe = users.slice(0, 20).map((user) => user.userId);
     const before = await Promise.all(probe.map(listOf));
+    const baseSpace = (await get(`/users/${probe[0]}/recommendations?limit=10`, probe[0] as string)).body
+      .modelId;
 
     const run = await npmRunTrain(new URL(api).port, dataDir);
 
     if (run.code !== 0)
-      throw new Error(`npm run train exited with ${run.code}: ${run.stderr.slice(-3000)}\n${running?.output.stderr.slice(-3000)}`);
+      throw new Error(
+        `npm run train exited with ${run.code}: ${run.stderr.slice(-3000)}\n${running?.output.stderr.slice(-3000)}`,
+      );
     const record = lastLine(run.stdout);
     expect(record.gate.reasons).toEqual([]);
     expect(record).toMatchObject({ trigger: 'manual', outcome: 'promoted' });
     expect(record.gate.data.evaluatedUsers).toBe(PRESETS.full.users);
     const space = record.space as string;
-    expect(space.startsWith(`${record.gate.baseModelId}~`)).toBe(true);
+    expect(record.gate.baseModelId).toBe(baseSpace);
+    expect(space.startsWith(`${baseSpace}~`)).toBe(true);
     expect(run.stderr).toMatch(/^promoted: promoted \S+: Recall@10 \+/m);
     const state = (await registry()) as { learned?: Record<string, { active?: string }> };
     expect(state.learned?.[record.gate.baseModelId]?.active).toBe(space);
 
-    // The next lists: served from the projected space (the item vectors it ranks by changed).
+    // The next lists: served from the projected space once the functions' read of the registry is
+    // renewed (npm start: SPACE_REFRESH_MS 5 s), ranked by the projected vectors.
+    const servedSpace = async () =>
+      (await get(`/users/${probe[0]}/recommendations?limit=10`, probe[0] as string)).body.modelId;
+    const until = Date.now() + 10_000;
+    while ((await servedSpace()) !== space && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 500));
+    expect(await servedSpace()).toBe(space);
     const after = await Promise.all(probe.map(listOf));
     expect(after.filter((list, i) => list.join() !== before[i]?.join()).length).toBeGreaterThan(0);
   }, 900_000);
