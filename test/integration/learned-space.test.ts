@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { promoteProjection, rollbackProjection } from '../../functions/app/learned-space';
+import { promoteProjection } from '../../functions/app/learned-space';
 import { projectionArtefactKey } from '../../functions/contract/storage';
 import {
   DEFAULT_LEARNED_SIMILARITY_KNOBS,
@@ -19,6 +19,7 @@ import {
 } from '../../functions/domain/learned-similarity';
 import type { ProjectionArtefact } from '../../functions/domain/learned-space';
 import { createPromotionDeps } from '../../functions/wiring/learned-space';
+import { rolloutProgram } from '../../infra/cli/rollout';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
 import { itemVectors, postJson, profileStoreOf, useLocalApp } from '../support/local-app';
@@ -235,9 +236,34 @@ describe('a learned projection promoted, served and rolled back without a deploy
       // ... and the new upload is recommendable: its own similar list is served from the space.
       expect((await similar(searchedId)).items[0]?.itemId).toBe(predicted);
 
-      // Rollback: the base space serves the next lists again.
-      const rollback = await rollbackProjection(deps, base);
-      expect(rollback).toEqual({ from: space, to: base.modelId });
+      // Rollback, as an operator runs it (`npm run rollout -- rollback-learned`): the base space
+      // serves the next lists again.
+      const printed: string[] = [];
+      const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        printed.push(chunk.toString());
+        return true;
+      });
+      const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      try {
+        await rolloutProgram().parseAsync([
+          'node',
+          'rollout',
+          'rollback-learned',
+          '--bucket',
+          app.stack.bucket,
+          '--items-table',
+          app.stack.tables.Items as string,
+          '--settle-ms',
+          '0',
+        ]);
+      } finally {
+        stdout.mockRestore();
+        stderr.mockRestore();
+      }
+      expect(JSON.parse(printed.join('').trim().split('\n').at(-1) as string)).toEqual({
+        from: space,
+        to: base.modelId,
+      });
       const rolledBack = await personal();
       expect(rolledBack.modelId).toBe(base.modelId);
       const baseNowTop = ranked(baseNow, baseNow.get(likedId) as Float32Array, [likedId])[0]?.id;
