@@ -5,7 +5,6 @@
  * active learned space. The functions follow the registry at run time (`SpaceResolver`), so neither
  * a promotion nor a rollback needs a deploy.
  */
-import type { ItemSource } from '../domain/catalogue-item';
 import { type LearnedProjection, projectVector } from '../domain/learned-similarity';
 import {
   baseModelOf,
@@ -15,7 +14,7 @@ import {
   projectionVersion,
 } from '../domain/learned-space';
 import type { GateReport } from './learned-similarity-gate';
-import type { ItemRepository } from './ports';
+import type { ProjectionArtefacts, ProjectionTargets } from './ports';
 import {
   type DeployedModel,
   type LearnedSpaceState,
@@ -24,28 +23,8 @@ import {
   type SpaceSnapshots,
   type SpacesRegistry,
   type SpacesState,
+  type VectorIndexSpace,
 } from './rollout';
-
-/** The artefacts of promoted projections, one per space, written once (S3: beside the index snapshots). */
-export interface ProjectionArtefacts {
-  /** Writes the artefact unless its space has one already; false when it had (nothing is changed). */
-  putIfAbsent(artefact: ProjectionArtefact): Promise<boolean>;
-  /** Undefined when the space has none. */
-  get(space: string): Promise<ProjectionArtefact | undefined>;
-}
-
-/** A ready item's vector in one space, with the source it was embedded from. */
-export interface ReadyItemVector {
-  itemId: string;
-  source: ItemSource;
-  vector: Float32Array;
-}
-
-/** What re-projecting the catalogue reads and writes of the Items table. */
-export interface ProjectionTargets extends Pick<ItemRepository, 'addVectorIfCurrent'> {
-  /** Every ready item holding a vector in `space`, read with strong consistency. */
-  readyVectors(space: string): AsyncIterable<ReadyItemVector>;
-}
 
 export interface PromotionDeps {
   artefacts: ProjectionArtefacts;
@@ -67,6 +46,11 @@ export interface PromotionRequest {
   projection: LearnedProjection;
   /** The gate's report on this projection: a refusal refuses the promotion; kept (summarised) in the artefact. */
   gate?: GateReport;
+  /**
+   * Set when the `dynamodb-vector` backend serves: its one index holds the base model's vectors, so a
+   * projected space cannot serve and the promotion is refused.
+   */
+  vectorIndex?: VectorIndexSpace;
 }
 
 export interface PromotionResult {
@@ -146,6 +130,11 @@ export async function promoteProjection(
   request: PromotionRequest,
 ): Promise<PromotionResult> {
   const { base, projection, gate } = request;
+  if (request.vectorIndex)
+    throw new RolloutRefused(
+      'vector_index_space',
+      `the DynamoDB vector index serves ${request.vectorIndex.modelId}'s vectors: a learned projection is served by the exact backend only`,
+    );
   if (projection.baseModelId !== base.modelId)
     throw new RolloutRefused(
       'not_deployed',
