@@ -14,7 +14,7 @@ import {
   projectionVersion,
 } from '../domain/learned-space';
 import type { GateReport } from './learned-similarity-gate';
-import type { ProjectionArtefacts, ProjectionTargets } from './ports';
+import type { ProjectionArtefacts, ProjectionTargets, ReadyItemVector } from './ports';
 import {
   type DeployedModel,
   type LearnedSpaceState,
@@ -83,6 +83,9 @@ export function gateSummary(report: GateReport): GateSummary {
       : {}),
   };
 }
+
+/** Conditional item writes of the re-projection in flight at once. */
+export const PROJECTION_WRITE_CONCURRENCY = 16;
 
 const learnedOf = (state: SpacesState, base: string): LearnedSpaceState => state.learned?.[base] ?? {};
 
@@ -190,11 +193,28 @@ async function activate(
     await (deps.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(deps.settleMs);
   let projected = 0;
   let skipped = 0;
+  // Conditional writes in groups, so the pass waits on DynamoDB once per group, not once per item.
+  let group: ReadyItemVector[] = [];
+  const flush = async () => {
+    const written = await Promise.all(
+      group.map((item) =>
+        deps.items.addVectorIfCurrent(
+          item.itemId,
+          space,
+          projectVector(target, item.vector),
+          item.source,
+          deps.now(),
+        ),
+      ),
+    );
+    for (const ok of written) ok ? projected++ : skipped++;
+    group = [];
+  };
   for await (const item of deps.items.readyVectors(base.modelId)) {
-    const vector = projectVector(target, item.vector);
-    if (await deps.items.addVectorIfCurrent(item.itemId, space, vector, item.source, deps.now())) projected++;
-    else skipped++;
+    group.push(item);
+    if (group.length >= PROJECTION_WRITE_CONCURRENCY) await flush();
   }
+  await flush();
   const snapshot = await deps.snapshots.write(space, target.dim, deps.now());
   let from = base.modelId;
   await updateRegistry(deps.registry, (state) => {
