@@ -5,7 +5,6 @@
  * active learned space. The functions follow the registry at run time (`SpaceResolver`), so neither
  * a promotion nor a rollback needs a deploy.
  */
-import type { ItemSource } from '../domain/catalogue-item';
 import { type LearnedProjection, projectVector } from '../domain/learned-similarity';
 import {
   baseModelOf,
@@ -15,7 +14,7 @@ import {
   projectionVersion,
 } from '../domain/learned-space';
 import type { GateReport } from './learned-similarity-gate';
-import type { ItemRepository } from './ports';
+import type { ProjectionArtefacts, ProjectionTargets, ReadyItemVector } from './ports';
 import {
   type DeployedModel,
   type LearnedSpaceState,
@@ -24,28 +23,8 @@ import {
   type SpaceSnapshots,
   type SpacesRegistry,
   type SpacesState,
+  type VectorIndexSpace,
 } from './rollout';
-
-/** The artefacts of promoted projections, one per space, written once (S3: beside the index snapshots). */
-export interface ProjectionArtefacts {
-  /** Writes the artefact unless its space has one already; false when it had (nothing is changed). */
-  putIfAbsent(artefact: ProjectionArtefact): Promise<boolean>;
-  /** Undefined when the space has none. */
-  get(space: string): Promise<ProjectionArtefact | undefined>;
-}
-
-/** A ready item's vector in one space, with the source it was embedded from. */
-export interface ReadyItemVector {
-  itemId: string;
-  source: ItemSource;
-  vector: Float32Array;
-}
-
-/** What re-projecting the catalogue reads and writes of the Items table. */
-export interface ProjectionTargets extends Pick<ItemRepository, 'addVectorIfCurrent'> {
-  /** Every ready item holding a vector in `space`, read with strong consistency. */
-  readyVectors(space: string): AsyncIterable<ReadyItemVector>;
-}
 
 export interface PromotionDeps {
   artefacts: ProjectionArtefacts;
@@ -69,6 +48,11 @@ export interface PromotionRequest {
   gate?: GateReport;
   /** A scheduled training run promotes it (recorded in the history: scheduled runs promote at most once per 7 days). */
   automatic?: boolean;
+  /**
+   * Set when the `dynamodb-vector` backend serves: its one index holds the base model's vectors, so a
+   * projected space cannot serve and the promotion is refused.
+   */
+  vectorIndex?: VectorIndexSpace;
 }
 
 export interface PromotionResult {
@@ -101,6 +85,9 @@ export function gateSummary(report: GateReport): GateSummary {
       : {}),
   };
 }
+
+/** Conditional item writes of the re-projection in flight at once. */
+export const PROJECTION_WRITE_CONCURRENCY = 16;
 
 const learnedOf = (state: SpacesState, base: string): LearnedSpaceState => state.learned?.[base] ?? {};
 
@@ -148,6 +135,11 @@ export async function promoteProjection(
   request: PromotionRequest,
 ): Promise<PromotionResult> {
   const { base, projection, gate, automatic = false } = request;
+  if (request.vectorIndex)
+    throw new RolloutRefused(
+      'vector_index_space',
+      `the DynamoDB vector index serves ${request.vectorIndex.modelId}'s vectors: a learned projection is served by the exact backend only`,
+    );
   if (projection.baseModelId !== base.modelId)
     throw new RolloutRefused(
       'not_deployed',
@@ -205,11 +197,28 @@ async function activate(
     await (deps.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(deps.settleMs);
   let projected = 0;
   let skipped = 0;
+  // Conditional writes in groups, so the pass waits on DynamoDB once per group, not once per item.
+  let group: ReadyItemVector[] = [];
+  const flush = async () => {
+    const written = await Promise.all(
+      group.map((item) =>
+        deps.items.addVectorIfCurrent(
+          item.itemId,
+          space,
+          projectVector(target, item.vector),
+          item.source,
+          deps.now(),
+        ),
+      ),
+    );
+    for (const ok of written) ok ? projected++ : skipped++;
+    group = [];
+  };
   for await (const item of deps.items.readyVectors(base.modelId)) {
-    const vector = projectVector(target, item.vector);
-    if (await deps.items.addVectorIfCurrent(item.itemId, space, vector, item.source, deps.now())) projected++;
-    else skipped++;
+    group.push(item);
+    if (group.length >= PROJECTION_WRITE_CONCURRENCY) await flush();
   }
+  await flush();
   const snapshot = await deps.snapshots.write(space, target.dim, deps.now());
   let from = base.modelId;
   await updateRegistry(deps.registry, (state) => {

@@ -7,6 +7,7 @@
 import type { CatalogueItem, ItemSource, ItemUpdateError } from '../domain/catalogue-item';
 import type { EventType, InterestProfile } from '../domain/interest-profile';
 import type { ItemAttributes } from '../domain/item-metadata';
+import type { ProjectionArtefact } from '../domain/learned-space';
 import type { VectorIndex } from '../vector-index';
 
 /** A raw event as stored: the source of truth a profile can be rebuilt from. */
@@ -311,4 +312,27 @@ export interface ItemRepository {
     expected: ItemSource,
     now: number,
   ): Promise<boolean>;
+}
+
+// Learned similarity: promoting a projection (learned-space.ts)
+
+/** The artefacts of promoted projections, one per space, written once (S3: beside the index snapshots). */
+export interface ProjectionArtefacts {
+  /** Writes the artefact unless its space has one already; false when it had (nothing is changed). */
+  putIfAbsent(artefact: ProjectionArtefact): Promise<boolean>;
+  /** Undefined when the space has none. */
+  get(space: string): Promise<ProjectionArtefact | undefined>;
+}
+
+/** A ready item's vector in one space, with the source it was embedded from. */
+export interface ReadyItemVector {
+  itemId: string;
+  source: ItemSource;
+  vector: Float32Array;
+}
+
+/** What re-projecting the catalogue reads and writes of the Items table. */
+export interface ProjectionTargets extends Pick<ItemRepository, 'addVectorIfCurrent'> {
+  /** Every ready item holding a vector in `space`, read with strong consistency. */
+  readyVectors(space: string): AsyncIterable<ReadyItemVector>;
 }

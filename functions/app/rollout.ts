@@ -143,6 +143,8 @@ export interface RolloutStatus {
   previous?: string;
   ready: number;
   spaces: SpaceStatus[];
+  /** Per base model: its learned projection's state (which projected space serves, the one before). */
+  learned?: Record<string, LearnedSpaceState>;
 }
 
 /** The registry's active space, or the deployed one when nothing was recorded yet. */
@@ -171,6 +173,7 @@ export async function rolloutStatus(
   return {
     active,
     ...(state.previous !== undefined ? { previous: state.previous } : {}),
+    ...(state.learned ? { learned: state.learned } : {}),
     ready: counts.ready,
     spaces: spaces.map((space, i) => {
       const covered = counts.withVector.get(space) ?? 0;

@@ -1,7 +1,8 @@
 /**
  * A promoted learned projection is a vector space of its own: its id is the base model id, a `~`
  * (a character no model id may hold, so a projected space never collides with a model's), and a
- * version derived from the projection itself (same matrix, same id; so a promotion is idempotent).
+ * version derived from the projection itself (same matrix, same id; so a promotion is idempotent):
+ * `<base model id>~p<10 hex digits>`.
  */
 import { createHash } from 'node:crypto';
 import { type LearnedProjection, LearnedSimilarityError } from './learned-similarity';
@@ -9,10 +10,11 @@ import { type LearnedProjection, LearnedSimilarityError } from './learned-simila
 export const LEARNED_SPACE_SEPARATOR = '~';
 
 /**
- * A model id (model-manifest.ts: 1 to 100 characters), the separator and an 11-character version:
- * every model can be projected. Space ids are S3 key segments and attribute names, which take far more.
+ * A space id is a key of the Items row's `vectors` map and a name in projection expressions:
+ * DynamoDB's 255-byte limit on such attribute names holds it (ids are ASCII). A base model id within
+ * the manifest's 100 characters makes a space id of at most 112.
  */
-export const MAX_SPACE_ID_LENGTH = 112;
+export const MAX_SPACE_ID_LENGTH = 255;
 
 /** `p` and 10 hex digits of SHA-256 over the base model id, the dimension and the float32 matrix. */
 export function projectionVersion(

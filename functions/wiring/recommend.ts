@@ -123,7 +123,9 @@ export function createRecommendDeps(
 /**
  * The use case's dependencies for the space the registry says serves now: the deployed model's own,
  * or its active learned projection's. The registry is read at most once per `spaceRefreshMs`; each
- * space gets its own index (loaded on first use), and a switch drops the other spaces' indexes.
+ * space gets its own index (loaded on first use), and a switch drops the other spaces' indexes. The
+ * `dynamodb-vector` backend's one index holds the deployed model's vectors: it always serves that
+ * space (a promotion is refused with it).
  */
 export function createServedRecommend(
   config: RecommendConfig,
@@ -139,6 +141,10 @@ export function createServedRecommend(
     { modelId: config.modelId, dim: config.dim },
   );
   const bySpace = new Map<string, RecommendDeps>();
+  if (config.backend !== 'exact') {
+    const deps = createRecommendDeps(config, clients);
+    return async () => deps;
+  }
   return async () => {
     const { served, projection } = await resolver.resolve();
     let deps = bySpace.get(served);

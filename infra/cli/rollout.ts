@@ -14,6 +14,7 @@
  * Readable lines go to stderr; one JSON line goes to stdout.
  */
 import { Command } from 'commander';
+import { type LearnedRollbackResult, rollbackProjection } from '../../functions/app/learned-space';
 import {
   type DeployedSpaces,
   RolloutRefused,
@@ -30,6 +31,7 @@ import { defaultManifestPath } from '../../functions/embedding/embedder';
 import { loadManifest } from '../../functions/embedding/model-manifest';
 import { dynamoClient, s3Client } from '../../functions/platform/clients';
 import { listEnv, numberEnv, optionalEnv } from '../../functions/platform/env';
+import { createPromotionDeps, DEFAULT_SPACE_REFRESH_MS } from '../../functions/wiring/learned-space';
 import { createRolloutDeps, type RolloutConfig } from '../../functions/wiring/rollout';
 import { resolveModel } from './backfill';
 
@@ -63,7 +65,13 @@ export function formatStatus(status: RolloutStatus, now: number): string {
           : 'never active',
     ].join('  '),
   );
-  return `${rows.join('\n')}\n`;
+  const learned = Object.entries(status.learned ?? {}).map(
+    ([base, state]) =>
+      `learned: ${base} serves ${state.active ?? 'its own space'}` +
+      `${state.pending && state.pending !== state.active ? ` (promoting ${state.pending})` : ''}` +
+      `${state.previous ? `; rollback-learned returns to ${state.previous}` : ''}`,
+  );
+  return `${[...rows, ...learned].join('\n')}\n`;
 }
 
 interface CommonOptions {
@@ -175,6 +183,26 @@ export function rolloutProgram(): Command {
             vectorIndex: vectorIndexFromEnv(),
           }),
         formatSwitch,
+      ),
+    );
+  withCommonOptions(program.command('rollback-learned'))
+    .description(
+      "serve the space that served before the active model's last learned-projection promotion (no deploy)",
+    )
+    .option(
+      '--settle-ms <ms>',
+      "the functions' SPACE_REFRESH_MS: how long to wait before re-projecting, when returning to a projected space",
+      String(DEFAULT_SPACE_REFRESH_MS),
+    )
+    .action((options: CommonOptions & { settleMs: string }) =>
+      run(
+        () =>
+          rollbackProjection(
+            createPromotionDeps({ ...config(program, options), settleMs: Number(options.settleMs) }),
+            deployedFrom(options).active,
+          ),
+        (result: LearnedRollbackResult) =>
+          `now serving ${result.to} (was ${result.from}); the functions follow within SPACE_REFRESH_MS\n`,
       ),
     );
   withCommonOptions(program.command('retire'))

@@ -92,6 +92,7 @@ async function main(): Promise<void> {
   try {
     Object.assign(process.env, stack.env, {
       ITEMS_TABLE: stack.tables.Items,
+      CATALOGUE_BUCKET: stack.bucket,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
     });

@@ -44,6 +44,7 @@ beforeAll(async () => {
       stack.api.recommendFunction.function,
       stack.api.compactFunction.function,
       stack.ingestion.embedFunction.function,
+      stack.tracking.trackFunction.function,
       stack.reembedding.function.function,
       stack.modelGuard.function.function,
     ]),

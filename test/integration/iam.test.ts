@@ -2,7 +2,7 @@
  * The local twin enforces the IAM of the stack `cdk deploy` creates. A full run of every path
  * (upload, overwrite, metadata copy, delete, versioned delete, embed, compact, events, import, lists,
  * a refold on read, similar, search, item, erase, backfill, a re-embedding batch, the deploy-time
- * model guard) must be granted call by call, and every grant in the
+ * model guard, a learned projection promoted and rolled back) must be granted call by call, and every grant in the
  * template must be used by that run or carry a stated reason.
  */
 import { readFileSync } from 'node:fs';
@@ -10,18 +10,22 @@ import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
+import { promoteProjection, rollbackProjection } from '../../functions/app/learned-space';
 import { MODEL_GUARD_PROPERTY, MODEL_GUARD_RESOURCE_TYPE } from '../../functions/contract/model-guard';
 import { reconciledSequencer } from '../../functions/domain/catalogue-key';
+import { fitProjection } from '../../functions/domain/learned-similarity';
 import { Embedder } from '../../functions/embedding/embedder';
 import { dynamoClient, s3Client } from '../../functions/platform/clients';
+import { createPromotionDeps } from '../../functions/wiring/learned-space';
 import { backfill, s3Listing } from '../../infra/cli/backfill';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { runAsFunction } from '../../infra/local/iam/function-identity';
 import type { UnusedGrant } from '../../infra/local/iam/iam-twin';
 import { catalogueJpeg, emojiImages } from '../support/images';
-import { postJson, useLocalApp, versionRemovedMessage } from '../support/local-app';
+import { itemVectors, postJson, useLocalApp, versionRemovedMessage } from '../support/local-app';
 
-const local = useLocalApp({ environment: { INDEX_REFRESH_MS: '0' } });
+// SPACE_REFRESH_MS=0: the functions see the learned projection promoted below at their next call.
+const local = useLocalApp({ environment: { INDEX_REFRESH_MS: '0', SPACE_REFRESH_MS: '0' } });
 
 /**
  * Grants that function code never uses, because AWS uses them on the role's behalf; a grant missing
@@ -235,6 +239,41 @@ describe('the stack as deployed, with IAM enforced', () => {
       reportKey: expect.stringMatching(/^index\/learned\/reports\//),
     });
     expect(training.gate.data.events).toBeGreaterThan(0);
+
+    // A learned projection promoted (as the trainer will, with the operator's credentials): embed
+    // reads the registry and the artefact for a new upload, recommend serves the projected space, track
+    // folds in it, the compactor snapshots it; then it is rolled back.
+    const base = { modelId, dim: local.app.manifest.output.dim };
+    const promotion = createPromotionDeps({
+      dynamo: createLocalDynamoDbClient(local.app.stack.endpoints.dynamodb),
+      s3: s3(),
+      itemsTable: local.app.stack.tables.Items as string,
+      bucket: local.app.stack.bucket,
+      settleMs: 0,
+    });
+    const projection = fitProjection({
+      baseModelId: modelId,
+      version: 'iam',
+      dim: base.dim,
+      events: [4, 5, 6, 7].map((i) => ({ userId: 'iam-trainer', itemId: `iam-${i}`, type: 'like', at: i })),
+      vectors: await itemVectors(local.app, modelId, { readyOnly: true }),
+      trainedAt: Date.now(),
+    });
+    const { space } = await promoteProjection(promotion, { base, projection });
+    await local.upload('catalogue/cat-0/iam-learned.png', readFileSync(images[7]?.file as string));
+    await local.app.queue.drain({ timeoutMs: 60_000 });
+    expect((await itemVectors(local.app, space)).has('iam-learned')).toBe(true);
+    const learnedList = await local.call(
+      { method: 'GET', path: '/users/imported-user/recommendations?limit=3' },
+      { user: 'imported-user' },
+    );
+    expect(learnedList.json<{ modelId: string }>().modelId).toBe(space);
+    const learnedEvent = { eventId: 'imp-2', userId: 'imported-user', itemId: 'iam-learned', type: 'like' };
+    expect(
+      (await local.call(postJson('/events', { events: [learnedEvent] }), { user: 'imported-user' })).status,
+    ).toBe(202);
+    await local.app.compact();
+    await rollbackProjection(promotion, base);
 
     // The co-engagement function consumes the Events stream the commits wrote.
     await local.app.eventsStream.drain();

@@ -21,8 +21,9 @@ import { ingestRecord } from '../support/ingest-notification';
 import { useLocalStack } from '../support/local-stack';
 
 const stack = useLocalStack({
-  env: ({ tables }) => ({
+  env: ({ tables, bucket }) => ({
     ITEMS_TABLE: tables.Items ?? '',
+    CATALOGUE_BUCKET: bucket,
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
   }),

@@ -257,7 +257,7 @@ describe('promoteProjection', () => {
     expect(JSON.stringify(artefact)).not.toMatch(/userId|"users":\[/);
   });
 
-  it('refuses a projection the gate refused, of another model, or of another dimension, writing nothing', async () => {
+  it('refuses a projection the gate refused, of another model or dimension, or under the vector index, writing nothing', async () => {
     const w = world();
     const candidate = projection();
     const refused: GateReport = {
@@ -276,6 +276,15 @@ describe('promoteProjection', () => {
     expect(
       await refusal(promoteProjection(w.promotion, { base: { ...w.base, dim: 16 }, projection: candidate })),
     ).toBe('dimension_change');
+    expect(
+      await refusal(
+        promoteProjection(w.promotion, {
+          base: w.base,
+          projection: candidate,
+          vectorIndex: { modelId: 'fake-model', dim: DIM, attribute: 'embedding' },
+        }),
+      ),
+    ).toBe('vector_index_space');
     expect(w.artefacts.stored.size).toBe(0);
     expect((await w.registry.read()).version).toBeUndefined();
   });

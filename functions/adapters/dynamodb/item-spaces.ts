@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ReadyItemVector } from '../../app/learned-space';
 import type { CatalogueSample, ReadyItemSampler, SampleBounds } from '../../app/model-guard';
+import type { ReadyItemVector } from '../../app/ports';
 import type { SpaceCoverageCounts, SpaceVectors } from '../../app/rollout';
 import { bytesToVector, type ItemRow, indexedVector, itemProjection, rowVector } from './item-table';
 

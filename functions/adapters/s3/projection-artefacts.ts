@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ProjectionArtefacts } from '../../app/learned-space';
+import type { ProjectionArtefacts } from '../../app/ports';
 import { projectionArtefactKey } from '../../contract/storage';
 import type { ProjectionArtefact } from '../../domain/learned-space';
 

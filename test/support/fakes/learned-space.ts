@@ -3,11 +3,7 @@
  * artefacts (write-once, like the S3 adapter's If-None-Match), the re-projection's view of the items
  * (over InMemoryItemRepository, so ingest and a promotion can race on one catalogue), and snapshots.
  */
-import type {
-  ProjectionArtefacts,
-  ProjectionTargets,
-  ReadyItemVector,
-} from '../../../functions/app/learned-space';
+import type { ProjectionArtefacts, ProjectionTargets, ReadyItemVector } from '../../../functions/app/ports';
 import type { SpaceSnapshot, SpaceSnapshots } from '../../../functions/app/rollout';
 import type { ProjectionArtefact } from '../../../functions/domain/learned-space';
 import type { InMemoryItemRepository } from './item-repository';
