@@ -240,10 +240,19 @@ describe('the stack as deployed, with IAM enforced', () => {
     });
     expect(training.gate.data.events).toBeGreaterThan(0);
 
-    // A learned projection promoted (as the trainer will, with the operator's credentials): embed
-    // reads the registry and the artefact for a new upload, recommend serves the projected space, track
-    // folds in it, the compactor snapshots it; then it is rolled back.
+    // A learned projection promoted with the trainer function's role, as a training run promotes what
+    // the gate passes: embed reads the registry and the artefact for a new upload, recommend serves
+    // the projected space, track folds in it, the compactor snapshots it; then the operator rolls it
+    // back (`npm run rollout -- rollback-learned`) and the trainer promotes it again, which replaces
+    // the space's snapshots (the one two generations old is deleted).
     const base = { modelId, dim: local.app.manifest.output.dim };
+    const asTrainer = createPromotionDeps({
+      dynamo: dynamoClient(),
+      s3: s3Client(),
+      itemsTable: local.app.stack.tables.Items as string,
+      bucket: local.app.stack.bucket,
+      settleMs: 0,
+    });
     const promotion = createPromotionDeps({
       dynamo: createLocalDynamoDbClient(local.app.stack.endpoints.dynamodb),
       s3: s3(),
@@ -259,7 +268,9 @@ describe('the stack as deployed, with IAM enforced', () => {
       vectors: await itemVectors(local.app, modelId, { readyOnly: true }),
       trainedAt: Date.now(),
     });
-    const { space } = await promoteProjection(promotion, { base, projection });
+    const { space } = await runAsFunction('train-similarity', () =>
+      promoteProjection(asTrainer, { base, projection, automatic: true }),
+    );
     await local.upload('catalogue/cat-0/iam-learned.png', readFileSync(images[7]?.file as string));
     await local.app.queue.drain({ timeoutMs: 60_000 });
     expect((await itemVectors(local.app, space)).has('iam-learned')).toBe(true);
@@ -274,6 +285,10 @@ describe('the stack as deployed, with IAM enforced', () => {
     ).toBe(202);
     await local.app.compact();
     await rollbackProjection(promotion, base);
+    const again = await runAsFunction('train-similarity', () =>
+      promoteProjection(asTrainer, { base, projection }),
+    );
+    expect(again).toMatchObject({ space, artefactWritten: false });
 
     // The co-engagement function consumes the Events stream the commits wrote.
     await local.app.eventsStream.drain();
