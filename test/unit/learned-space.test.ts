@@ -113,12 +113,12 @@ function world() {
     };
   };
   let sequencer = 0;
-  const upload = async (deps: IngestDeps, itemId: string, content = itemId) => {
+  const changeOf = (itemId: string, content = itemId): ObjectChange => {
     const key = `catalogue/${itemId}.png`;
     const bytes = imageBytes(content);
     objects.put(BUCKET, key, bytes);
     sequencer++;
-    const change: ObjectChange = {
+    return {
       kind: 'created',
       bucket: BUCKET,
       key,
@@ -127,8 +127,9 @@ function world() {
       etag: createHash('md5').update(bytes).digest('hex'),
       size: bytes.length,
     };
-    return ingest(deps, change);
   };
+  const upload = (deps: IngestDeps, itemId: string, content = itemId) =>
+    ingest(deps, changeOf(itemId, content));
   return {
     embedder,
     repository,
@@ -138,6 +139,7 @@ function world() {
     promotion,
     embedInstance,
     upload,
+    changeOf,
     base: { modelId: embedder.modelId, dim: DIM },
     setDuringSettle: (run: () => Promise<void>) => {
       duringSettle = run;
@@ -383,6 +385,25 @@ describe('an upload racing a promotion', () => {
       expect((await w.repository.get(id))?.vectors[space]).toBeDefined();
     // After the promotion, both instances write the served space's vector at once.
     expect(await w.upload(early, 'after')).toMatchObject({ modelIds: ['fake-model', space] });
+  });
+});
+
+describe('an upload whose embed stopped between the item and its projected vector', () => {
+  it('gets the projected vector when the same notification is delivered again', async () => {
+    const w = world();
+    await w.upload(w.embedInstance(), 'a');
+    const { space } = await promoteProjection(w.promotion, { base: w.base, projection: projection() });
+    const crashing = w.embedInstance();
+    crashing.repository = Object.assign(Object.create(w.repository), {
+      addVectorIfCurrent: () => Promise.reject(new Error('the function timed out')),
+    });
+    const change = w.changeOf('b');
+    await expect(ingest(crashing, change)).rejects.toThrow('timed out');
+    expect((await w.repository.get('b'))?.status).toBe('ready');
+    expect((await w.repository.get('b'))?.vectors[space]).toBeUndefined();
+    // SQS delivers the message again.
+    expect(await ingest(w.embedInstance(), change)).toMatchObject({ outcome: 'stale' });
+    expect((await w.repository.get('b'))?.vectors[space]).toBeDefined();
   });
 });
 
