@@ -14,7 +14,7 @@ import {
   SpaceResolver,
 } from '../../functions/app/learned-space';
 import type { ObjectChange } from '../../functions/app/ports';
-import { RolloutRefused, retireSpace } from '../../functions/app/rollout';
+import { RolloutRefused, retireSpace, rolloutStatus } from '../../functions/app/rollout';
 import {
   type LearnedProjection,
   LearnedSimilarityError,
@@ -34,7 +34,7 @@ import {
   projectionTargets,
 } from '../support/fakes/learned-space';
 import { InMemoryObjectStore } from '../support/fakes/object-store';
-import { InMemorySpacesRegistry } from '../support/fakes/rollout';
+import { InMemoryCatalogueCoverage, InMemorySpacesRegistry } from '../support/fakes/rollout';
 
 const BUCKET = 'catalogue-bucket';
 const DIM = 8;
@@ -446,6 +446,25 @@ describe('rollbackProjection', () => {
   it('is refused when nothing was promoted', async () => {
     const w = world();
     expect(await refusal(rollbackProjection(w.promotion, w.base))).toBe('no_previous');
+  });
+
+  it('shows in the rollout status as a learned space of its base model, with the registry state', async () => {
+    const w = world();
+    await w.upload(w.embedInstance(), 'a');
+    const { space } = await promoteProjection(w.promotion, { base: w.base, projection: projection() });
+    const coverage = new InMemoryCatalogueCoverage(
+      new Map([['a', { status: 'ready' as const, spaces: ['fake-model', space] }]]),
+    );
+    const status = await rolloutStatus(
+      { catalogue: coverage, snapshots: w.snapshots, registry: w.registry },
+      { active: w.base, extras: [] },
+    );
+    expect(status.spaces.find((s) => s.space === space)).toMatchObject({
+      deployed: 'learned',
+      dim: DIM,
+      coverage: 1,
+    });
+    expect(status.learned).toEqual({ 'fake-model': { active: space, previous: 'fake-model' } });
   });
 
   it('keeps an active learned space from being retired', async () => {
