@@ -520,6 +520,24 @@ describe('SpaceResolver', () => {
     expect(reads).toBe(2);
   });
 
+  it('keeps the last read for another TTL when a read fails, if asked to; throws otherwise', async () => {
+    const w = world();
+    let failing = false;
+    const registry = {
+      read: () => (failing ? Promise.reject(new Error('S3 is unreachable')) : w.registry.read()),
+      write: w.registry.write.bind(w.registry),
+    };
+    const reported: unknown[] = [];
+    const keeping = new SpaceResolver({ registry, keepOnError: (e) => reported.push(e) }, w.base, 0);
+    const strict = new SpaceResolver({ registry }, w.base, 0);
+    expect((await keeping.resolve()).served).toBe('fake-model');
+    await strict.resolve();
+    failing = true;
+    expect((await keeping.resolve()).served).toBe('fake-model');
+    expect(reported).toHaveLength(1);
+    await expect(strict.resolve()).rejects.toThrow('unreachable');
+  });
+
   it('with a TTL of 0 reads the registry for every call', async () => {
     const w = world();
     let reads = 0;
