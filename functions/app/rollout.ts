@@ -332,6 +332,8 @@ async function switchTo(
       ? await deps.catalogue.indexVectors(to, request.vectorIndex.attribute)
       : undefined;
   const next: SpacesState = {
+    // Each base model's learned projection stays recorded: a switch back serves it again.
+    ...(state.learned ? { learned: state.learned } : {}),
     active: to,
     previous: from,
     lastActive: { ...state.lastActive, [from]: now, [to]: now },

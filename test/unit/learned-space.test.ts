@@ -14,7 +14,7 @@ import {
   SpaceResolver,
 } from '../../functions/app/learned-space';
 import type { ObjectChange } from '../../functions/app/ports';
-import { RolloutRefused, retireSpace, rolloutStatus } from '../../functions/app/rollout';
+import { RolloutRefused, retireSpace, rolloutStatus, switchSpace } from '../../functions/app/rollout';
 import {
   type LearnedProjection,
   LearnedSimilarityError,
@@ -34,7 +34,11 @@ import {
   projectionTargets,
 } from '../support/fakes/learned-space';
 import { InMemoryObjectStore } from '../support/fakes/object-store';
-import { InMemoryCatalogueCoverage, InMemorySpacesRegistry } from '../support/fakes/rollout';
+import {
+  InMemoryCatalogueCoverage,
+  InMemorySpaceSnapshots,
+  InMemorySpacesRegistry,
+} from '../support/fakes/rollout';
 
 const BUCKET = 'catalogue-bucket';
 const DIM = 8;
@@ -465,6 +469,34 @@ describe('rollbackProjection', () => {
       coverage: 1,
     });
     expect(status.learned).toEqual({ 'fake-model': { active: space, previous: 'fake-model' } });
+  });
+
+  it('stays recorded for its base model through a switch of the deployed model and back', async () => {
+    const w = world();
+    await w.upload(w.embedInstance(), 'a');
+    const { space } = await promoteProjection(w.promotion, { base: w.base, projection: projection() });
+    const coverage = new InMemoryCatalogueCoverage(
+      new Map([['a', { status: 'ready' as const, spaces: ['fake-model', space, 'other-model'] }]]),
+    );
+    const deps = {
+      catalogue: coverage,
+      snapshots: new InMemorySpaceSnapshots(coverage),
+      registry: w.registry,
+    };
+    const deployed = { active: w.base, extras: [{ modelId: 'other-model', dim: DIM }] };
+    await switchSpace(deps, deployed, { to: 'other-model', now: T0 + 1 });
+    const { state } = await w.registry.read();
+    expect(state.active).toBe('other-model');
+    expect(state.learned?.['fake-model']?.active).toBe(space);
+    // Serving follows the deployed model: another model's own space, with no projection of its own.
+    const other = new SpaceResolver(
+      { registry: w.registry, artefacts: w.artefacts },
+      { modelId: 'other-model', dim: DIM },
+      0,
+    );
+    expect((await other.resolve()).served).toBe('other-model');
+    const back = new SpaceResolver({ registry: w.registry, artefacts: w.artefacts }, w.base, 0);
+    expect((await back.resolve()).served).toBe(space);
   });
 
   it('keeps an active learned space from being retired', async () => {
