@@ -117,7 +117,17 @@ export async function ingestObject(
   const now = deps.now ?? Date.now;
   const { itemId, key } = object;
   const stored = await deps.repository.get(itemId);
-  if (isStale(stored, source)) return { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+  if (isStale(stored, source)) {
+    // This very event was applied before (a retry): a crash between the item's write and its
+    // projected vectors must not leave it out of a projected space for good.
+    if (
+      stored?.status === 'ready' &&
+      stored.source.key === key &&
+      stored.source.sequencer === source.sequencer
+    )
+      await addProjected(deps, stored);
+    return { outcome: 'stale', itemId, reason: 'a newer event was applied' };
+  }
 
   const head = await deps.objects.head(source.bucket, key, source.versionId);
   if (!head) {
@@ -205,8 +215,9 @@ export async function ingestObject(
 }
 
 /**
- * Each learned projection's vector of a just-written item, from its base vector; conditional on the
- * item still holding that content (a newer upload's own embed writes its vectors). The spaces written.
+ * Each learned projection's vector of a written item that lacks it, from its base vector; conditional
+ * on the item still holding that content (a newer upload's own embed writes its vectors). The spaces
+ * written.
  */
 async function addProjected(deps: IngestDeps, item: CatalogueItem): Promise<string[]> {
   if (!deps.projections) return [];
@@ -214,7 +225,7 @@ async function addProjected(deps: IngestDeps, item: CatalogueItem): Promise<stri
   const written: string[] = [];
   for (const projection of await deps.projections()) {
     const base = item.vectors[projection.baseModelId];
-    if (!base) continue;
+    if (!base || item.vectors[projection.space]) continue;
     const vector = projectVector(projection, base);
     if (await deps.repository.addVectorIfCurrent(item.itemId, projection.space, vector, item.source, now()))
       written.push(projection.space);

@@ -319,6 +319,11 @@ export interface SpaceResolverDeps {
   /** Only needed to serve or write projected vectors; a resolver without it resolves ids only. */
   artefacts?: ProjectionArtefacts;
   now?: () => number;
+  /**
+   * When set, a failed read is reported here and the last successful read is kept for another TTL
+   * (what an API function wants); unset, the failure is thrown (what the embed function wants).
+   */
+  keepOnError?: (error: unknown) => void;
 }
 
 /**
@@ -337,10 +342,26 @@ export class SpaceResolver {
     readonly ttlMs: number,
   ) {}
 
+  private lastRead: ResolvedSpaces | undefined;
+
   resolve(): Promise<ResolvedSpaces> {
     const now = (this.deps.now ?? Date.now)();
     if (this.cached && now - this.cached.at < this.ttlMs) return this.cached.spaces;
-    const spaces = this.read();
+    const spaces = this.read().then(
+      (read) => {
+        this.lastRead = read;
+        return read;
+      },
+      (error: unknown) => {
+        // The API functions keep serving what they last read rather than fail every request; the
+        // embed function (no `keepOnError`) must not write on an old read, and retries instead.
+        if (this.deps.keepOnError && this.lastRead) {
+          this.deps.keepOnError(error);
+          return this.lastRead;
+        }
+        throw error;
+      },
+    );
     const entry = { at: now, spaces };
     this.cached = entry;
     spaces.catch(() => {

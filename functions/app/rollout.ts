@@ -4,6 +4,7 @@
  * these use cases tell whether a space is ready to serve, record which space serves since when, and
  * report the configuration change to deploy.
  */
+import { baseModelOf, isLearnedSpace } from '../domain/learned-space';
 
 /** Ready items, and how many of them hold each space's vector. */
 export interface SpaceCoverageCounts {
@@ -123,8 +124,11 @@ export interface SpaceStatus {
   space: string;
   /** The space's dimension, when a deployed model tells it. */
   dim?: number;
-  /** `active` / `extra`: the stack deploys it so; undefined: only vectors in the table remain. */
-  deployed?: 'active' | 'extra';
+  /**
+   * `active` / `extra`: the stack deploys it so; `learned`: a learned projection of a deployed model;
+   * undefined: only vectors in the table remain.
+   */
+  deployed?: 'active' | 'extra' | 'learned';
   /** Ready items holding this space's vector. */
   covered: number;
   ready: number;
@@ -177,8 +181,10 @@ export async function rolloutStatus(
     ready: counts.ready,
     spaces: spaces.map((space, i) => {
       const covered = counts.withVector.get(space) ?? 0;
-      const dim = dims.get(space);
-      const role = roles.get(space);
+      // A learned projection's space (`<model>~<version>`) has its base model's dimension.
+      const base = baseModelOf(space);
+      const dim = dims.get(space) ?? (isLearnedSpace(space) ? dims.get(base) : undefined);
+      const role = roles.get(space) ?? (isLearnedSpace(space) && roles.has(base) ? 'learned' : undefined);
       const snapshot = snapshots[i];
       const lastActiveAt = state.lastActive[space];
       return {
@@ -328,6 +334,8 @@ async function switchTo(
       ? await deps.catalogue.indexVectors(to, request.vectorIndex.attribute)
       : undefined;
   const next: SpacesState = {
+    // Each base model's learned projection stays recorded: a switch back serves it again.
+    ...(state.learned ? { learned: state.learned } : {}),
     active: to,
     previous: from,
     lastActive: { ...state.lastActive, [from]: now, [to]: now },

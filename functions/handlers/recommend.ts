@@ -25,7 +25,9 @@ const env = functionConfig('recommend');
 const { identity } = env;
 // The space served follows the spaces registry (a learned projection's promotion or rollback), read
 // at most once per SPACE_REFRESH_MS; the parsed environment is the use case's configuration.
-const servedDeps = createServedRecommend(env);
+const servedDeps = createServedRecommend(env, undefined, (error) =>
+  logger.warn('spaces registry unreadable; serving the space last read', { error: error as Error }),
+);
 // A profile of another space (a model switch, a promotion) is refolded in memory: what it costs, per request.
 const onRefold: RecommendDeps['onRefold'] = (refold) => {
   logger.info('profile refolded', {

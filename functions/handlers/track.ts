@@ -28,7 +28,17 @@ const policy: TrackDeps['policy'] = {
 const base = { modelId: env.modelId, dim: env.dim };
 // Profiles are folded in the space recommend serves: the deployed model's, or its learned projection's
 // (the spaces registry, read at most once per SPACE_REFRESH_MS; ids only, the vectors are in the items).
-const spaces = spaceResolver({ s3: s3Client(), ...env.spaces, artefacts: false }, base);
+const spaces = spaceResolver(
+  {
+    s3: s3Client(),
+    ...env.spaces,
+    artefacts: false,
+    // A failed read keeps the space last read for another TTL rather than refuse events.
+    keepOnError: (error) =>
+      logger.warn('spaces registry unreadable; folding in the space last read', { error: error as Error }),
+  },
+  base,
+);
 const stores = new Map<string, ProfileStore>();
 const storeFor = (space: string): ProfileStore => {
   let store = stores.get(space);

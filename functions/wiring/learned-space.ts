@@ -52,7 +52,14 @@ export function createPromotionDeps(config: PromotionConfig): PromotionDeps {
  * matrices too (recommend and embed); without, the served space's id only (track).
  */
 export function spaceResolver(
-  config: { s3: S3Client; bucket: string; ttlMs: number; artefacts: boolean; now?: () => number },
+  config: {
+    s3: S3Client;
+    bucket: string;
+    ttlMs: number;
+    artefacts: boolean;
+    now?: () => number;
+    keepOnError?: (error: unknown) => void;
+  },
   base: DeployedModel,
 ): SpaceResolver {
   return new SpaceResolver(
@@ -60,6 +67,7 @@ export function spaceResolver(
       registry: new S3SpacesRegistry(config.s3, config.bucket),
       ...(config.artefacts ? { artefacts: new S3ProjectionArtefacts(config.s3, config.bucket) } : {}),
       ...(config.now ? { now: config.now } : {}),
+      ...(config.keepOnError ? { keepOnError: config.keepOnError } : {}),
     },
     base,
     config.ttlMs,

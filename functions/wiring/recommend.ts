@@ -130,6 +130,8 @@ export function createRecommendDeps(
 export function createServedRecommend(
   config: RecommendConfig,
   clients: RecommendClients = { dynamo: dynamoClient(), s3: s3Client() },
+  /** Told when a read of the registry fails: the space last read keeps serving for another TTL. */
+  onRegistryError?: (error: unknown) => void,
 ): () => Promise<RecommendDeps> {
   const resolver = spaceResolver(
     {
@@ -137,6 +139,7 @@ export function createServedRecommend(
       bucket: config.bucket,
       ttlMs: config.spaceRefreshMs ?? DEFAULT_SPACE_REFRESH_MS,
       artefacts: true,
+      ...(onRegistryError ? { keepOnError: onRegistryError } : {}),
     },
     { modelId: config.modelId, dim: config.dim },
   );

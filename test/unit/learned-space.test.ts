@@ -14,7 +14,7 @@ import {
   SpaceResolver,
 } from '../../functions/app/learned-space';
 import type { ObjectChange } from '../../functions/app/ports';
-import { RolloutRefused, retireSpace } from '../../functions/app/rollout';
+import { RolloutRefused, retireSpace, rolloutStatus, switchSpace } from '../../functions/app/rollout';
 import {
   type LearnedProjection,
   LearnedSimilarityError,
@@ -34,7 +34,11 @@ import {
   projectionTargets,
 } from '../support/fakes/learned-space';
 import { InMemoryObjectStore } from '../support/fakes/object-store';
-import { InMemorySpacesRegistry } from '../support/fakes/rollout';
+import {
+  InMemoryCatalogueCoverage,
+  InMemorySpaceSnapshots,
+  InMemorySpacesRegistry,
+} from '../support/fakes/rollout';
 
 const BUCKET = 'catalogue-bucket';
 const DIM = 8;
@@ -113,12 +117,12 @@ function world() {
     };
   };
   let sequencer = 0;
-  const upload = async (deps: IngestDeps, itemId: string, content = itemId) => {
+  const changeOf = (itemId: string, content = itemId): ObjectChange => {
     const key = `catalogue/${itemId}.png`;
     const bytes = imageBytes(content);
     objects.put(BUCKET, key, bytes);
     sequencer++;
-    const change: ObjectChange = {
+    return {
       kind: 'created',
       bucket: BUCKET,
       key,
@@ -127,8 +131,9 @@ function world() {
       etag: createHash('md5').update(bytes).digest('hex'),
       size: bytes.length,
     };
-    return ingest(deps, change);
   };
+  const upload = (deps: IngestDeps, itemId: string, content = itemId) =>
+    ingest(deps, changeOf(itemId, content));
   return {
     embedder,
     repository,
@@ -138,6 +143,7 @@ function world() {
     promotion,
     embedInstance,
     upload,
+    changeOf,
     base: { modelId: embedder.modelId, dim: DIM },
     setDuringSettle: (run: () => Promise<void>) => {
       duringSettle = run;
@@ -388,6 +394,25 @@ describe('an upload racing a promotion', () => {
   });
 });
 
+describe('an upload whose embed stopped between the item and its projected vector', () => {
+  it('gets the projected vector when the same notification is delivered again', async () => {
+    const w = world();
+    await w.upload(w.embedInstance(), 'a');
+    const { space } = await promoteProjection(w.promotion, { base: w.base, projection: projection() });
+    const crashing = w.embedInstance();
+    crashing.repository = Object.assign(Object.create(w.repository), {
+      addVectorIfCurrent: () => Promise.reject(new Error('the function timed out')),
+    });
+    const change = w.changeOf('b');
+    await expect(ingest(crashing, change)).rejects.toThrow('timed out');
+    expect((await w.repository.get('b'))?.status).toBe('ready');
+    expect((await w.repository.get('b'))?.vectors[space]).toBeUndefined();
+    // SQS delivers the message again.
+    expect(await ingest(w.embedInstance(), change)).toMatchObject({ outcome: 'stale' });
+    expect((await w.repository.get('b'))?.vectors[space]).toBeDefined();
+  });
+});
+
 describe('rollbackProjection', () => {
   it('returns to the base space at once, and back to the projection with the items uploaded meanwhile', async () => {
     const w = world();
@@ -427,6 +452,53 @@ describe('rollbackProjection', () => {
   it('is refused when nothing was promoted', async () => {
     const w = world();
     expect(await refusal(rollbackProjection(w.promotion, w.base))).toBe('no_previous');
+  });
+
+  it('shows in the rollout status as a learned space of its base model, with the registry state', async () => {
+    const w = world();
+    await w.upload(w.embedInstance(), 'a');
+    const { space } = await promoteProjection(w.promotion, { base: w.base, projection: projection() });
+    const coverage = new InMemoryCatalogueCoverage(
+      new Map([['a', { status: 'ready' as const, spaces: ['fake-model', space] }]]),
+    );
+    const status = await rolloutStatus(
+      { catalogue: coverage, snapshots: w.snapshots, registry: w.registry },
+      { active: w.base, extras: [] },
+    );
+    expect(status.spaces.find((s) => s.space === space)).toMatchObject({
+      deployed: 'learned',
+      dim: DIM,
+      coverage: 1,
+    });
+    expect(status.learned).toEqual({ 'fake-model': { active: space, previous: 'fake-model' } });
+  });
+
+  it('stays recorded for its base model through a switch of the deployed model and back', async () => {
+    const w = world();
+    await w.upload(w.embedInstance(), 'a');
+    const { space } = await promoteProjection(w.promotion, { base: w.base, projection: projection() });
+    const coverage = new InMemoryCatalogueCoverage(
+      new Map([['a', { status: 'ready' as const, spaces: ['fake-model', space, 'other-model'] }]]),
+    );
+    const deps = {
+      catalogue: coverage,
+      snapshots: new InMemorySpaceSnapshots(coverage),
+      registry: w.registry,
+    };
+    const deployed = { active: w.base, extras: [{ modelId: 'other-model', dim: DIM }] };
+    await switchSpace(deps, deployed, { to: 'other-model', now: T0 + 1 });
+    const { state } = await w.registry.read();
+    expect(state.active).toBe('other-model');
+    expect(state.learned?.['fake-model']?.active).toBe(space);
+    // Serving follows the deployed model: another model's own space, with no projection of its own.
+    const other = new SpaceResolver(
+      { registry: w.registry, artefacts: w.artefacts },
+      { modelId: 'other-model', dim: DIM },
+      0,
+    );
+    expect((await other.resolve()).served).toBe('other-model');
+    const back = new SpaceResolver({ registry: w.registry, artefacts: w.artefacts }, w.base, 0);
+    expect((await back.resolve()).served).toBe(space);
   });
 
   it('keeps an active learned space from being retired', async () => {
@@ -480,6 +552,24 @@ describe('SpaceResolver', () => {
     expect(resolved.served).toBe(space);
     expect(resolved.projection?.matrix).toEqual(projection().matrix);
     expect(reads).toBe(2);
+  });
+
+  it('keeps the last read for another TTL when a read fails, if asked to; throws otherwise', async () => {
+    const w = world();
+    let failing = false;
+    const registry = {
+      read: () => (failing ? Promise.reject(new Error('S3 is unreachable')) : w.registry.read()),
+      write: w.registry.write.bind(w.registry),
+    };
+    const reported: unknown[] = [];
+    const keeping = new SpaceResolver({ registry, keepOnError: (e) => reported.push(e) }, w.base, 0);
+    const strict = new SpaceResolver({ registry }, w.base, 0);
+    expect((await keeping.resolve()).served).toBe('fake-model');
+    await strict.resolve();
+    failing = true;
+    expect((await keeping.resolve()).served).toBe('fake-model');
+    expect(reported).toHaveLength(1);
+    await expect(strict.resolve()).rejects.toThrow('unreachable');
   });
 
   it('with a TTL of 0 reads the registry for every call', async () => {

@@ -395,6 +395,32 @@ describe('searchByImage', () => {
   });
 });
 
+describe('with a learned projection serving', () => {
+  // Swaps the first two dimensions: what looks like a hat in the base space is served as a shoe.
+  const swap = Array.from({ length: DIM * DIM }, (_, i) => {
+    const [row, column] = [Math.floor(i / DIM), i % DIM];
+    return column === (row < 2 ? 1 - row : row) ? 1 : 0;
+  });
+  const projected = () => {
+    const { deps } = setUp();
+    return {
+      ...deps,
+      modelId: `${MODEL_ID}~p0123456789`,
+      projection: { baseModelId: MODEL_ID, dim: DIM, matrix: swap },
+    };
+  };
+
+  it('projects the image search query with its matrix', async () => {
+    const list = await searchByImage(projected(), KnownImageEmbedder.image('a photo of a hat'), { limit: 2 });
+    expect(list.modelId).toBe(`${MODEL_ID}~p0123456789`);
+    expect(ids(list)).toEqual(['red-shoe', 'blue-shoe']);
+  });
+
+  it('projects the base vector of an item the index does not serve', async () => {
+    expect(ids(await similarItems(projected(), 'boot', { limit: 2 }))).toEqual(['cap', 'hat']);
+  });
+});
+
 describe('itemDetails', () => {
   it('shows an item with its models and image URL, and answers NotFound for an unknown or deleted one', async () => {
     const { deps } = setUp();
