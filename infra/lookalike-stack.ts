@@ -176,6 +176,7 @@ export class LookalikeStack extends Stack {
       itemsTable,
       bucket: this.ingestion.bucket,
       activeModel: active,
+      backend: props.servingBackend ?? 'exact',
       schedule: props.learnedSimilaritySchedule,
     });
     this.observability = new Observability(this, 'Observability', {

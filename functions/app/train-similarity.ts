@@ -13,6 +13,7 @@ import {
   gateProjection,
   type Trainer,
 } from './learned-similarity-gate';
+import { RolloutRefused } from './rollout';
 
 /** Who started the run: the stack's schedule, or an operator (`npm run train`, a manual invoke). */
 export type TrainingTrigger = 'schedule' | 'manual';
@@ -117,10 +118,26 @@ export async function trainSimilarity(
         gate,
       };
     } else {
-      const { space } = await deps.promotion.promote(report.candidate, {
-        trigger: options.trigger,
-        gate: report,
-      });
+      let promoted: { space: string } | RolloutRefused;
+      try {
+        promoted = await deps.promotion.promote(report.candidate, { trigger: options.trigger, gate: report });
+      } catch (error) {
+        // A refusal (the dynamodb-vector backend, a concurrent promotion) is the run's outcome, not a failure.
+        if (!(error instanceof RolloutRefused)) throw error;
+        promoted = error;
+      }
+      if (promoted instanceof RolloutRefused) {
+        record = {
+          at,
+          trigger: options.trigger,
+          outcome: 'refused',
+          summary: `the gate passed, but the promotion was refused (${promoted.code}): ${promoted.message}`,
+          gate,
+        };
+        record.reportKey = await deps.reports.write(record);
+        return record;
+      }
+      const { space } = promoted;
       const { recall, ndcg } = report.figures?.margins ?? {};
       record = {
         at,

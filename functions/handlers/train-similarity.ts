@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { type TrainingRecord, type TrainingTrigger, trainSimilarity } from '../app/train-similarity';
+import { VECTOR_ATTRIBUTE } from '../contract/storage';
 import { dynamoClient, s3Client } from '../platform/clients';
 import { observability } from '../platform/observability';
 import { traced } from '../platform/tracing';
@@ -51,6 +52,9 @@ async function train(event: unknown): Promise<TrainingRecord> {
       settleMs: config.spaceRefreshMs,
     },
     { modelId: config.modelId, dim: config.dim },
+    config.backend === 'dynamodb-vector'
+      ? { modelId: config.modelId, dim: config.dim, attribute: VECTOR_ATTRIBUTE }
+      : undefined,
   );
   const deps = createTrainSimilarityDeps(config, clients, promotion);
   try {

@@ -315,6 +315,7 @@ export const FUNCTION_ENV = {
       [ENV.ITEMS_TABLE]: required(),
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
+      [ENV.SERVING_BACKEND]: z.preprocess(blankAsUnset, z.enum(SERVING_BACKENDS).default('exact')),
       // The other functions' registry TTL: a promotion waits this long before re-projecting.
       ...spaceFields,
     })
@@ -328,6 +329,7 @@ export const FUNCTION_ENV = {
       modelId: env[ENV.ACTIVE_MODEL_ID],
       dim: env[ENV.MODEL_DIMENSION],
       spaceRefreshMs: env[ENV.SPACE_REFRESH_MS],
+      backend: env[ENV.SERVING_BACKEND],
     })),
 
   /** The deploy-time model guard: what it checks comes in the custom resource's properties. */

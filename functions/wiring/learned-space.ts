@@ -15,7 +15,7 @@ import {
   promoteProjection,
   SpaceResolver,
 } from '../app/learned-space';
-import type { DeployedModel } from '../app/rollout';
+import type { DeployedModel, VectorIndexSpace } from '../app/rollout';
 import type { ProjectionPromotion } from '../app/train-similarity';
 
 /** How long a function reuses its read of the spaces registry, unless SPACE_REFRESH_MS says otherwise. */
@@ -75,7 +75,12 @@ export function spaceResolver(
 }
 
 /** The trainer's promotion: the learned space's promotion of the deployed base model. */
-export function createProjectionPromotion(config: PromotionConfig, base: DeployedModel): ProjectionPromotion {
+export function createProjectionPromotion(
+  config: PromotionConfig,
+  base: DeployedModel,
+  /** Set under the `dynamodb-vector` backend, where a promotion is refused (its index holds base vectors). */
+  vectorIndex?: VectorIndexSpace,
+): ProjectionPromotion {
   const deps = createPromotionDeps(config);
   return {
     async lastAutomaticPromotionAt(baseModelId) {
@@ -88,6 +93,7 @@ export function createProjectionPromotion(config: PromotionConfig, base: Deploye
         projection,
         gate,
         automatic: trigger === 'schedule',
+        ...(vectorIndex ? { vectorIndex } : {}),
       });
       return { space };
     },

@@ -4,7 +4,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ENV } from '../../functions/contract/environment';
+import { ENV, type ServingBackend } from '../../functions/contract/environment';
 import { INDEX_PREFIX } from '../../functions/contract/storage';
 import type { ModelManifest } from '../../functions/embedding/model-manifest';
 import { LookalikeFunction } from './lookalike-function';
@@ -19,6 +19,8 @@ export interface LearnedSimilarityProps {
   readonly bucket: IBucket;
   /** The base space the projection is learned on. */
   readonly activeModel: ModelManifest;
+  /** Under `dynamodb-vector` a run gates and reports, and its promotion is refused (the index holds base vectors). */
+  readonly backend: ServingBackend;
   /**
    * When the trainer runs: an EventBridge schedule, or false for never (runs only when invoked).
    * @default Schedule.rate(Duration.days(1))
@@ -47,6 +49,7 @@ export class LearnedSimilarity extends Construct {
       environment: {
         [ENV.ACTIVE_MODEL_ID]: props.activeModel.modelId,
         [ENV.MODEL_DIMENSION]: String(props.activeModel.output.dim),
+        [ENV.SERVING_BACKEND]: props.backend,
       },
     });
     this.trainFunction

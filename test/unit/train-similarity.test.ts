@@ -1,4 +1,5 @@
 import { DEFAULT_GATE_POLICY, type GatePolicy } from '../../functions/app/learned-similarity-gate';
+import { RolloutRefused } from '../../functions/app/rollout';
 import {
   type ProjectionPromotion,
   type TrainingRecord,
@@ -74,6 +75,23 @@ describe('a training run', () => {
 
     const later = setup({ lastAutomatic: NOW - 8 * DAY });
     expect((await trainSimilarity(later.deps, { trigger: 'schedule', policy })).outcome).toBe('promoted');
+  });
+
+  it('records a refused promotion (the dynamodb-vector backend, a concurrent one) as its outcome', async () => {
+    const { deps, written } = setup();
+    deps.promotion.promote = async () => {
+      throw new RolloutRefused('vector_index_space', 'the DynamoDB vector index serves base-model');
+    };
+    const record = await trainSimilarity(deps, { trigger: 'manual', policy });
+    expect(record.outcome).toBe('refused');
+    expect(record.summary).toBe(
+      'the gate passed, but the promotion was refused (vector_index_space): the DynamoDB vector index serves base-model',
+    );
+    expect(written).toHaveLength(1);
+    deps.promotion.promote = async () => {
+      throw new Error('throttled');
+    };
+    await expect(trainSimilarity(deps, { trigger: 'manual', policy })).rejects.toThrow('throttled');
   });
 
   it('with too little data promotes nothing and records why', async () => {
