@@ -470,7 +470,10 @@ function renderMarkdown(input: {
     chosen
       ? `Shipped (layers/model/chosen-descriptor.ts): **\`${chosen.label}\`**: ${describeDescriptor(chosen.spec)}. On the report package it scores ` +
         `p@5 ${p(chosen.report)} against ${p(baseline.report)} for the thumbnail baseline ` +
-        `(${chosen.report - baseline.report >= 0 ? '+' : ''}${(chosen.report - baseline.report).toFixed(3)}).`
+        `(${chosen.report - baseline.report >= 0 ? '+' : ''}${(chosen.report - baseline.report).toFixed(3)}).` +
+        (CHOSEN_DESCRIPTOR.quantisation
+          ? ` Measured here in float32; the build runs its network int8 (${CHOSEN_DESCRIPTOR.quantisation.calibration}), kept by docs/quantisation.md's rule.`
+          : '')
       : 'The chosen descriptor (layers/model/chosen-descriptor.ts) was not among the candidates measured.',
     '',
     ...header,
