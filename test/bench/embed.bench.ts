@@ -161,6 +161,19 @@ async function preprocessAgainstFloor(embedder: Embedder, bodies: Buffer[]) {
  * pooling in TF.js, the same head constants applied in JS, the same final L2 normalisation.
  * Same input tensor on both sides; the outputs must agree, or the ratio would compare different work.
  */
+/** TF.js takes the normalised float image: a uint8 model's bytes normalised as its graph does it. */
+function asNormalisedFloats(
+  tensor: ort.Tensor,
+  { mean, std }: { mean: readonly number[]; std: readonly number[] },
+): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  const bytes = tensor.data as Uint8Array;
+  return Float32Array.from(bytes, (value, i) => {
+    const channel = i % 3;
+    return (value / 255 - (mean[channel] as number)) / (std[channel] as number);
+  });
+}
+
 async function tfjsAgainstOrt(embedder: Embedder, manifestPath: string, tensors: ort.Tensor[]) {
   const { modelPath } = loadManifest(manifestPath);
   const reference = await TfjsReference.load(embedder.manifest, modelPath);
@@ -168,7 +181,7 @@ async function tfjsAgainstOrt(embedder: Embedder, manifestPath: string, tensors:
     const [first] = tensors;
     if (!first) throw new Error('no tensors');
     log('TF.js: untimed first call');
-    reference.embed(first.data as Float32Array);
+    reference.embed(asNormalisedFloats(first, embedder.manifest.preprocess));
     const ortMs: number[] = [];
     const tfjsMs: number[] = [];
     let maxDifference = 0;
@@ -182,7 +195,8 @@ async function tfjsAgainstOrt(embedder: Embedder, manifestPath: string, tensors:
       for (let run = 0; run < ORT_RUNS_PER_TFJS_IMAGE; run++)
         vector = await time(runs, () => embedder.infer(tensor));
       ortMs.push(median(runs));
-      const expected = await time(tfjsMs, () => reference.embed(tensor.data as Float32Array));
+      const floats = asNormalisedFloats(tensor, embedder.manifest.preprocess);
+      const expected = await time(tfjsMs, () => reference.embed(floats));
       let dot = 0;
       expected.forEach((v, k) => {
         maxDifference = Math.max(maxDifference, Math.abs(v - ((vector as Float32Array)[k] as number)));
