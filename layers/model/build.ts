@@ -22,8 +22,9 @@ import {
 } from './descriptor';
 import { type EmojiPackage, emojiPackageVersion, FITTING_STRIDE, fittingSet } from './emoji-dataset';
 import { createSession, extractFeatures } from './features';
-import { OPSET } from './onnx-graph';
+import { OPSET, type StaticQuantisation } from './onnx-graph';
 import { canonicalPreprocessing, PREPROCESSING } from './preprocess';
+import { calibrateActivations, DEFAULT_ACTIVATION_TYPE } from './quantise';
 import { loadSourceModel, nsfwjsVersion } from './source-model';
 
 export const DEFAULT_MODEL_DIR = join(__dirname, 'dist');
@@ -62,17 +63,27 @@ export async function buildModel(
 
   let projection: ReturnType<typeof fitTransform>;
   const fittingImages = fittingSet(FITTING_PACKAGE);
+  const fittingPaths = fittingImages.map((image) => image.path);
+  // int8: activation ranges from the fitting set, and the head fitted on the int8 network's own
+  // features, the model docs/quantisation.md measures.
+  let quantisation: StaticQuantisation | undefined;
+  if (spec.quantisation) {
+    const ranges = await calibrateActivations(
+      source,
+      { pooledOutputs: spec.blocks },
+      fittingPaths,
+      spec.quantisation.calibration,
+    );
+    quantisation = { ranges, activationType: DEFAULT_ACTIVATION_TYPE };
+    log(
+      `calibrated ${ranges.size} activations on ${fittingPaths.length} images in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+  }
   if (spec.transform.kind !== 'none') {
-    const { bytes } = convertToOnnx(source, { pooledOutputs: spec.blocks });
+    const { bytes } = convertToOnnx(source, { pooledOutputs: spec.blocks, quantisation });
     const session = await createSession(bytes, FITTING_THREADS);
     const names = spec.blocks.map(pooledOutputName);
-    const pooled = await extractFeatures(
-      session,
-      fittingImages.map((image) => image.path),
-      size,
-      PREPROCESSING,
-      names,
-    );
+    const pooled = await extractFeatures(session, fittingPaths, size, PREPROCESSING, names);
     await session.release();
     const features = fittingImages.map((_, i) =>
       combineBlocks(
@@ -90,6 +101,7 @@ export async function buildModel(
   const converted = convertToOnnx(source, {
     inputName: INPUT_NAME,
     head: { blocks: spec.blocks, l2PerBlock: spec.l2PerBlock, projection, l2Output: false },
+    quantisation,
     ...(spec.inputType === 'uint8'
       ? { uint8Input: { mean: PREPROCESSING.mean, std: PREPROCESSING.std } }
       : {}),

@@ -21,7 +21,8 @@ export const PREVIOUS_DEFAULT_DESCRIPTOR: DescriptorSpec = {
  * The embedding the build ships, picked by docs/descriptors.md's rule (quality per cost): MobileNetV2
  * block_11 + block_13 expand_relu, GeM-pooled, each block L2-normalised, centred and projected onto
  * 128 principal axes scaled by eigenvalue^-0.25; the graph takes the resized RGB bytes and
- * normalises them itself. Re-run `npm run evaluate:descriptors` before changing it.
+ * normalises them itself; the network runs int8 (docs/quantisation.md). Re-run `npm run evaluate:descriptors`
+ * and `npm run evaluate:quantisation` before changing it.
  */
 export const CHOSEN_DESCRIPTOR: DescriptorSpec = {
   model: 'mobilenet_v2',
@@ -32,6 +33,8 @@ export const CHOSEN_DESCRIPTOR: DescriptorSpec = {
   l2PerBlock: true,
   transform: { kind: 'pca', outDim: 128, power: 0.25 },
   inputType: 'uint8',
+  // The 99.9th percentile of per-image activation maxima keeps p@5 within the rule on both packages (docs/quantisation.md).
+  quantisation: { calibration: 'image-p99.9' },
 };
 
 /** The descriptors `npm run model -- --descriptor <name>` builds by name. */

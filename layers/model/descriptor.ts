@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type PooledBlock, type Projection, poolingTag } from './convert';
 import { fitPca, pcaProjection, sampleMean } from './pca';
+import type { CalibrationMethod } from './quantise';
 import type { SourceModelName } from './source-model';
 
 /** What happens to the concatenated pooled features; anything fitted is fitted on a separate image set. */
@@ -22,6 +23,12 @@ export interface DescriptorSpec {
    * Not part of the label: the same descriptor, fed differently; the model id's digest tells them apart.
    */
   inputType?: 'float32' | 'uint8';
+  /**
+   * Static int8 quantisation of the network (docs/quantisation.md): int8 weights, uint8 activations
+   * whose ranges come from the fitting set by `calibration`; the head is fitted on the quantised
+   * network's features. Part of the label. Default: float32.
+   */
+  quantisation?: { calibration: CalibrationMethod };
 }
 
 const MODEL_LABEL: Record<SourceModelName, string> = {
@@ -38,7 +45,8 @@ export function descriptorLabel(spec: DescriptorSpec): string {
       : spec.transform.kind === 'centre'
         ? '.centred'
         : '';
-  return `${MODEL_LABEL[spec.model]}.${blocks}${spec.blocks.length > 1 && spec.l2PerBlock ? '.l2' : ''}${transform}`;
+  const quantisation = spec.quantisation ? `.int8-${spec.quantisation.calibration}` : '';
+  return `${MODEL_LABEL[spec.model]}.${blocks}${spec.blocks.length > 1 && spec.l2PerBlock ? '.l2' : ''}${transform}${quantisation}`;
 }
 
 /** The digest suffix of a model id: `-` and 16 hex digits of the model's sha256. */
@@ -86,6 +94,10 @@ export function describeDescriptor(spec: DescriptorSpec): string {
     const kind = power === 0 ? 'PCA' : power === 0.5 ? 'PCA-whitened' : `PCA, eigenvalue^-${power} scaled`;
     parts.push(`centred, ${kind} to ${outDim}-d`);
   }
+  if (spec.quantisation)
+    parts.push(
+      `network int8 (uint8 activations, ranges ${spec.quantisation.calibration} over the fitting set)`,
+    );
   return parts.join(', ');
 }
 

@@ -21,6 +21,12 @@ export interface ValueRange {
 export interface StaticQuantisation {
   ranges: ReadonlyMap<string, ValueRange>;
   activationType: ActivationType;
+  /**
+   * Convolutions (by Keras layer name) left in float32: they read dequantised inputs, and float
+   * consumers of their outputs (pooling) read the float values; only integer consumers see them
+   * quantised. Default: none.
+   */
+  floatConvs?: ReadonlySet<string>;
 }
 
 const QUANTISED_OPS = new Set(['Conv', 'Add']);
@@ -118,7 +124,7 @@ export class OnnxGraphBuilder {
    * Conv or of an Add of two activations, and every such node's output, taken after a Relu or Clip
    * that is its only consumer (onnxruntime folds the activation into the quantiser's range).
    */
-  quantisableTensors(): string[] {
+  quantisableTensors(floatConvs: ReadonlySet<string> = new Set()): string[] {
     const consumers = this.consumersByTensor();
     const tensors: string[] = [];
     const seen = new Set<string>();
@@ -127,7 +133,7 @@ export class OnnxGraphBuilder {
       seen.add(tensor);
     };
     for (const node of this.nodes) {
-      if (!this.isQuantisedOp(node)) continue;
+      if (!this.isQuantisedOp(node, floatConvs)) continue;
       for (const input of node.input ?? []) if (!this.initializerNames.has(input)) mark(input);
       mark(this.activationOutput(node, consumers));
     }
@@ -136,7 +142,19 @@ export class OnnxGraphBuilder {
 
   /** Rewrites the graph built so far into QDQ form; a later node() call stays float. */
   quantise(quantisation: StaticQuantisation): void {
-    const quantised = new Set(this.quantisableTensors());
+    const floatConvs = quantisation.floatConvs ?? new Set<string>();
+    for (const layer of floatConvs) {
+      if (!this.initializerNames.has(`${layer}/weight`))
+        throw new Error(`no convolution ${layer} to keep float`);
+    }
+    const quantised = new Set(this.quantisableTensors(floatConvs));
+    // Tensors an integer kernel produces: every consumer reads them dequantised, so the kernel fuses.
+    const consumers = this.consumersByTensor();
+    const integerOutputs = new Set(
+      this.nodes
+        .filter((node) => this.isQuantisedOp(node, floatConvs))
+        .map((node) => this.activationOutput(node, consumers)),
+    );
     const clipBounds = new Map<string, ValueRange>();
     for (const node of this.nodes) {
       const output = node.output?.[0] as string;
@@ -174,8 +192,10 @@ export class OnnxGraphBuilder {
     // The graph input is never quantised directly (a Transpose always comes first).
     for (const node of this.nodes) {
       const inputs = [...(node.input ?? [])];
+      const integerNode = this.isQuantisedOp(node, floatConvs);
       for (const [index, input] of inputs.entries()) {
         if (!quantised.has(input)) continue;
+        if (!integerNode && !integerOutputs.has(input)) continue;
         // One DequantizeLinear per consumer, the shape onnxruntime's QDQ fusion matches.
         const count = dequantisedCount.get(input) ?? 0;
         dequantisedCount.set(input, count + 1);
@@ -189,7 +209,7 @@ export class OnnxGraphBuilder {
         );
         inputs[index] = name;
       }
-      if (node.opType === 'Conv') {
+      if (node.opType === 'Conv' && integerNode) {
         const [input, weight, bias] = node.input ?? [];
         const inputScale = parameters.get(input ?? '')?.scale;
         if (inputScale === undefined || !weight) throw new Error(`${node.name}: unquantised input`);
@@ -262,10 +282,13 @@ export class OnnxGraphBuilder {
     this.initializerNames.delete(name);
   }
 
-  private isQuantisedOp(node: onnx.INodeProto): boolean {
+  private isQuantisedOp(node: onnx.INodeProto, floatConvs: ReadonlySet<string>): boolean {
     if (!QUANTISED_OPS.has(node.opType ?? '')) return false;
     const activations = (node.input ?? []).filter((input) => !this.initializerNames.has(input));
-    return node.opType === 'Conv' ? activations.length === 1 : activations.length === 2;
+    if (node.opType !== 'Conv') return activations.length === 2;
+    const weight = node.input?.[1] ?? '';
+    const layer = weight.endsWith('/weight') ? weight.slice(0, -'/weight'.length) : weight;
+    return activations.length === 1 && !floatConvs.has(layer);
   }
 
   private activationOutput(node: onnx.INodeProto, consumers: Map<string, onnx.INodeProto[]>): string {

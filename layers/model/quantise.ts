@@ -26,10 +26,12 @@ const CALIBRATION_THREADS = 2;
 
 /**
  * How per-tensor ranges come from the calibration images: `minmax`, the extremes over all images;
- * `mean-minmax`, the mean over images of each image's extremes, which clips the rare outliers that
- * would otherwise widen every quantisation step (docs/quantisation.md measures both).
+ * `mean-minmax`, the mean over images of each image's extremes; `image-p<q>`, the q-th percentile
+ * of the per-image maxima (and the (100 - q)-th of the minima), interpolated between order statistics
+ * as numpy does. The last two clip the rare outliers that would otherwise widen every quantisation
+ * step (docs/quantisation.md measures them).
  */
-export type CalibrationMethod = 'minmax' | 'mean-minmax';
+export type CalibrationMethod = 'minmax' | 'mean-minmax' | `image-p${number}`;
 
 /** Each quantised activation's minimum and maximum on every calibration image, in image order. */
 export type ActivationObservations = Map<string, { min: Float64Array; max: Float64Array }>;
@@ -84,7 +86,7 @@ export async function observeActivations(
   return observations;
 }
 
-/** Ranges from observations, summed in image order so the same images always give the same ranges. */
+/** Ranges from observations, summed or sorted in image order so the same images always give the same ranges. */
 export function activationRanges(
   observations: ActivationObservations,
   method: CalibrationMethod,
@@ -93,7 +95,7 @@ export function activationRanges(
   for (const [name, { min, max }] of observations) {
     if (method === 'minmax') {
       ranges.set(name, { min: Math.min(...min), max: Math.max(...max) });
-    } else {
+    } else if (method === 'mean-minmax') {
       let low = 0;
       let high = 0;
       for (let i = 0; i < min.length; i++) {
@@ -101,9 +103,24 @@ export function activationRanges(
         high += max[i] as number;
       }
       ranges.set(name, { min: low / min.length, max: high / max.length });
+    } else {
+      const q = Number(method.slice('image-p'.length)) / 100;
+      if (!(q >= 0.5 && q <= 1)) throw new Error(`calibration percentile out of [50, 100]: ${method}`);
+      ranges.set(name, { min: quantile(min, 1 - q), max: quantile(max, q) });
     }
   }
   return ranges;
+}
+
+/** The q-quantile of the values, linearly interpolated between the two nearest order statistics. */
+export function quantile(values: ArrayLike<number>, q: number): number {
+  if (values.length === 0) throw new Error('quantile of no values');
+  const sorted = Float64Array.from(values).sort();
+  const position = (sorted.length - 1) * q;
+  const below = Math.floor(position);
+  const low = sorted[below] as number;
+  const high = sorted[Math.min(below + 1, sorted.length - 1)] as number;
+  return low + (high - low) * (position - below);
 }
 
 export async function calibrateActivations(

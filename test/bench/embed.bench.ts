@@ -13,15 +13,18 @@
  *   over a few rounds, and the run's ratio is the ratio of the medians. Single thread.
  * - tfjs_over_ort: the same model, same input tensor, in the pure-JS TF.js CPU backend over ORT (both
  *   single thread; see {@link TfjsReference} for what is timed). BENCH_TFJS_IMAGES=0 skips it (null).
+ *   TF.js runs the network in float32: for an int8 model (QuantizeLinear in the graph) the ratio is
+ *   float TF.js over int8 ORT, and the embeddings agree to a cosine (tfjs_min_cosine), not to 1e-4.
  * - cold_start_ms: a fresh `node` process on an esbuild bundle that requires the embedder, creates
  *   the session and embeds one image; the child reports its own clock (origin = its start).
  *   BENCH_COLD_STARTS=0 skips it (null).
  *
  * Progress goes to stderr; the last stdout line is one JSON object. Timings are never asserted on.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { onnx } from 'onnx-proto';
 import type * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Embedder } from '../../functions/embedding/embedder';
@@ -40,6 +43,8 @@ const FLOOR_ROUNDS = Number(process.env.BENCH_FLOOR_ROUNDS ?? 4);
 /** TF.js CPU takes tens of seconds per image: a few images, after one untimed call. */
 const TFJS_IMAGES = Number(process.env.BENCH_TFJS_IMAGES ?? 3);
 const ORT_RUNS_PER_TFJS_IMAGE = 3;
+/** An int8 model's embeddings against TF.js's float network (0.95-0.97 measured on the default). */
+const INT8_MIN_COSINE = 0.9;
 const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 5);
 const WARMUP_IMAGES = 3;
 
@@ -156,6 +161,19 @@ async function preprocessAgainstFloor(embedder: Embedder, bodies: Buffer[]) {
  * pooling in TF.js, the same head constants applied in JS, the same final L2 normalisation.
  * Same input tensor on both sides; the outputs must agree, or the ratio would compare different work.
  */
+/** TF.js takes the normalised float image: a uint8 model's bytes normalised as its graph does it. */
+function asNormalisedFloats(
+  tensor: ort.Tensor,
+  { mean, std }: { mean: readonly number[]; std: readonly number[] },
+): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  const bytes = tensor.data as Uint8Array;
+  return Float32Array.from(bytes, (value, i) => {
+    const channel = i % 3;
+    return (value / 255 - (mean[channel] as number)) / (std[channel] as number);
+  });
+}
+
 async function tfjsAgainstOrt(embedder: Embedder, manifestPath: string, tensors: ort.Tensor[]) {
   const { modelPath } = loadManifest(manifestPath);
   const reference = await TfjsReference.load(embedder.manifest, modelPath);
@@ -163,26 +181,38 @@ async function tfjsAgainstOrt(embedder: Embedder, manifestPath: string, tensors:
     const [first] = tensors;
     if (!first) throw new Error('no tensors');
     log('TF.js: untimed first call');
-    reference.embed(first.data as Float32Array);
+    reference.embed(asNormalisedFloats(first, embedder.manifest.preprocess));
     const ortMs: number[] = [];
     const tfjsMs: number[] = [];
     let maxDifference = 0;
+    let minCosine = 1;
+    const quantised = (onnx.ModelProto.decode(readFileSync(modelPath)).graph?.node ?? []).some(
+      (node) => node.opType === 'QuantizeLinear',
+    );
     for (const [i, tensor] of tensors.slice(1, 1 + TFJS_IMAGES).entries()) {
       const runs: number[] = [];
       let vector: Float32Array | undefined;
       for (let run = 0; run < ORT_RUNS_PER_TFJS_IMAGE; run++)
         vector = await time(runs, () => embedder.infer(tensor));
       ortMs.push(median(runs));
-      const expected = await time(tfjsMs, () => reference.embed(tensor.data as Float32Array));
+      const floats = asNormalisedFloats(tensor, embedder.manifest.preprocess);
+      const expected = await time(tfjsMs, () => reference.embed(floats));
+      let dot = 0;
       expected.forEach((v, k) => {
         maxDifference = Math.max(maxDifference, Math.abs(v - ((vector as Float32Array)[k] as number)));
+        dot += v * ((vector as Float32Array)[k] as number);
       });
+      minCosine = Math.min(minCosine, dot);
       log(
         `TF.js image ${i + 1}/${TFJS_IMAGES}: ${round(tfjsMs.at(-1) ?? 0, 0)} ms; ORT ${round(ortMs.at(-1) ?? 0, 1)} ms`,
       );
     }
-    if (!(maxDifference < 1e-4)) throw new Error(`TF.js and ORT embeddings differ by ${maxDifference}`);
-    return { tfjsMs: median(tfjsMs), ortMs: median(ortMs), maxDifference };
+    // int8 moves the pooled blocks by ~0.2% (cosine > 0.99, test/model/parity.test.ts), and the
+    // eigenvalue^-0.25 scaling of the projection magnifies that in the low-variance axes.
+    const agrees = quantised ? minCosine > INT8_MIN_COSINE : maxDifference < 1e-4;
+    if (!agrees)
+      throw new Error(`TF.js and ORT embeddings differ by ${maxDifference} (cosine down to ${minCosine})`);
+    return { tfjsMs: median(tfjsMs), ortMs: median(ortMs), maxDifference, minCosine };
   } finally {
     reference.dispose();
   }
@@ -280,6 +310,7 @@ async function main(): Promise<void> {
     tfjs_ms: tfjs ? round(tfjs.tfjsMs, 0) : null,
     tfjs_ort_ms: tfjs ? round(tfjs.ortMs) : null,
     tfjs_max_abs_difference: tfjs ? Number(tfjs.maxDifference.toExponential(2)) : null,
+    tfjs_min_cosine: tfjs ? round(tfjs.minCosine, 4) : null,
     cold_start_require_ms: coldMedian((c) => c.requireMs),
     cold_start_session_ms: coldMedian((c) => c.sessionMs),
     cold_start_first_embed_ms: coldMedian((c) => c.firstEmbedMs),

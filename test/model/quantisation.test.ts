@@ -24,6 +24,25 @@ const request = { pooledOutputs: blocks };
 const CALIBRATION_IMAGES = 24;
 const size = source.inputSize;
 
+/** The node types onnxruntime actually runs: the graph after its optimisations (QDQ fusion included). */
+async function optimisedOpTypes(model: Uint8Array): Promise<string[]> {
+  const directory = mkdtempSync(join(tmpdir(), 'lookalike-int8-'));
+  try {
+    const optimisedPath = join(directory, 'optimised.onnx');
+    const session = await ort.InferenceSession.create(model, {
+      intraOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      optimizedModelFilePath: optimisedPath,
+    });
+    await session.release();
+    return (onnx.ModelProto.decode(readFileSync(optimisedPath)).graph?.node ?? []).map(
+      (node) => node.opType ?? '',
+    );
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 describe('static int8 quantisation in the converter', () => {
   const calibration = fittingSet('google')
     .slice(0, CALIBRATION_IMAGES)
@@ -67,24 +86,11 @@ describe('static int8 quantisation in the converter', () => {
   });
 
   it('runs as onnxruntime integer kernels: QLinearConv and QLinearAdd, no float Conv left', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'lookalike-int8-'));
-    try {
-      const optimisedPath = join(directory, 'optimised.onnx');
-      const session = await ort.InferenceSession.create(quantised, {
-        intraOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-        optimizedModelFilePath: optimisedPath,
-      });
-      await session.release();
-      const opTypes = (onnx.ModelProto.decode(readFileSync(optimisedPath)).graph?.node ?? []).map(
-        (node) => node.opType,
-      );
-      expect(opTypes.filter((op) => op === 'QLinearConv').length).toBeGreaterThan(30);
-      expect(opTypes).toContain('QLinearAdd');
-      expect(opTypes).not.toContain('Conv');
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    const opTypes = await optimisedOpTypes(quantised);
+    expect(opTypes.filter((op) => op === 'QLinearConv').length).toBeGreaterThan(30);
+    expect(opTypes).toContain('QLinearAdd');
+    expect(opTypes).not.toContain('Conv');
+    expect(opTypes).not.toContain('FusedConv');
   }, 120_000);
 
   it("gives pooled features close to the float graph's on unseen images (cosine > 0.99)", async () => {
@@ -104,6 +110,42 @@ describe('static int8 quantisation in the converter', () => {
     await int8Session.release();
     expect(similarities.length).toBe(10);
     expect(Math.min(...similarities)).toBeGreaterThan(0.99);
+  }, 120_000);
+
+  it('keeps named convolutions float: float Conv kernels for them only, pooling reads their exact output', async () => {
+    const floatConvs = new Set(['block_11_expand', 'block_13_expand']);
+    const mixed = convertToOnnx(source, {
+      ...request,
+      quantisation: { ranges, activationType: 'uint8', floatConvs },
+    }).bytes;
+    const opTypes = await optimisedOpTypes(mixed);
+    const integerConvs = opTypes.filter((op) => op === 'QLinearConv').length;
+    expect(integerConvs).toBe(
+      (await optimisedOpTypes(quantised)).filter((op) => op === 'QLinearConv').length - 2,
+    );
+    expect(opTypes.filter((op) => op === 'Conv' || op === 'FusedConv')).toHaveLength(2);
+
+    const graph = onnx.ModelProto.decode(mixed).graph as onnx.IGraphProto;
+    expect(graph.initializer?.find((tensor) => tensor.name === 'block_13_expand/weight')?.dataType).toBe(
+      onnx.TensorProto.DataType.FLOAT,
+    );
+    // block_13_expand_relu feeds only GeM: no quantiser left on it; block_11's also feeds an integer conv.
+    const quantisers = (graph.node ?? [])
+      .filter((node) => node.opType === 'QuantizeLinear')
+      .map((n) => n.input?.[0]);
+    expect(quantisers).not.toContain('block_13_expand_relu');
+    expect(quantisers).toContain('block_11_expand_relu');
+    const gemInputs = (graph.node ?? []).filter(
+      (node) => node.name === `${pooledOutputName(blocks[0] as PooledBlock)}/clamped`,
+    );
+    expect(gemInputs.map((node) => node.input?.[0])).toEqual(['block_11_expand_relu']);
+
+    expect(() =>
+      convertToOnnx(source, {
+        ...request,
+        quantisation: { ranges, activationType: 'uint8', floatConvs: new Set(['block_99_expand']) },
+      }),
+    ).toThrow(/no convolution block_99_expand/);
   }, 120_000);
 
   it('refuses a graph without ranges for every quantised activation, and calibration outputs on int8', () => {
@@ -154,5 +196,12 @@ describe('calibration methods', () => {
 
   it("mean-minmax averages each image's extremes, so one outlier image does not set the range", () => {
     expect(activationRanges(observations, 'mean-minmax').get('a')).toEqual({ min: -4 / 3, max: 6 });
+  });
+
+  it('image-p<q> takes percentiles of the per-image extremes, interpolated between images', () => {
+    expect(activationRanges(observations, 'image-p50').get('a')).toEqual({ min: -1, max: 4 });
+    expect(activationRanges(observations, 'image-p75').get('a')).toEqual({ min: -2, max: 8 });
+    expect(activationRanges(observations, 'image-p100')).toEqual(activationRanges(observations, 'minmax'));
+    expect(() => activationRanges(observations, 'image-p20')).toThrow(/percentile/);
   });
 });

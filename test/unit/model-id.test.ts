@@ -1,5 +1,5 @@
 import { ModelManifestSchema } from '../../functions/embedding/model-manifest';
-import { PREVIOUS_DEFAULT_DESCRIPTOR } from '../../layers/model/chosen-descriptor';
+import { CHOSEN_DESCRIPTOR, PREVIOUS_DEFAULT_DESCRIPTOR } from '../../layers/model/chosen-descriptor';
 import { type DescriptorSpec, descriptorLabel, modelIdLabel } from '../../layers/model/descriptor';
 
 const gem = { kind: 'gem', p: 3 } as const;
@@ -39,5 +39,14 @@ describe('model ids', () => {
     expect(modelIdLabel(many)).not.toBe(modelIdLabel(fewer));
     expect(modelIdLabel(many)).toBe(modelIdLabel(spec('mobilenet_v2', layers)));
     expect(modelIdLabel(many)).toMatch(/^mobilenet-v2\.b1e-gem3_b2e-gem3.*\.[0-9a-f]{8}$/);
+  });
+
+  it('name the quantisation, so an int8 build never shares an id label with the float build of its descriptor', () => {
+    const float = spec('mobilenet_v2', ['block_11_expand_relu', 'block_13_expand_relu'], 128);
+    const int8: DescriptorSpec = { ...float, quantisation: { calibration: 'image-p99.9' } };
+    expect(descriptorLabel(int8)).toBe(`${descriptorLabel(float)}.int8-image-p99.9`);
+    expect(modelIdLabel(int8)).toBe('mobilenet-v2.b11e-gem3_b13e-gem3.l2.pca128w0.25.int8-image-p99.9');
+    expect(valid(modelId(int8))).toBe(true);
+    expect(modelIdLabel(CHOSEN_DESCRIPTOR)).toBe(modelIdLabel({ ...int8, inputType: 'uint8' }));
   });
 });
