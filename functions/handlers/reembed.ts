@@ -49,6 +49,7 @@ function depsFor(manifests: string[]): Promise<IngestDeps> {
       extraManifests,
       vectorIndex: env.vectorIndex,
       clients: { dynamo: dynamoClient(), s3: s3Client() },
+      spaces: env.spaces,
     });
     depsByModels.set(cacheKey, deps);
     // A failed load (say, a corrupt layer) must not poison every later batch of this container.

@@ -194,12 +194,14 @@ export const FUNCTION_ENV = {
   reembed: z
     .object({
       ...ingestionFields,
-      [ENV.CATALOGUE_BUCKET]: required(),
+      ...spaceFields,
       [ENV.REEMBED_KEY_CONCURRENCY]: number(2, { min: 1, max: 16 }),
     })
     .transform((env) => ({
       ...ingestionConfigOf(env),
       bucket: env[ENV.CATALOGUE_BUCKET],
+      /** Items it creates get the learned projections' vectors the registry names, as the embed function's do. */
+      spaces: { bucket: env[ENV.CATALOGUE_BUCKET], ttlMs: env[ENV.SPACE_REFRESH_MS] },
       /** Keys of a batch handled at once: downloads and writes overlap the CNN. */
       keyConcurrency: env[ENV.REEMBED_KEY_CONCURRENCY],
     })),

@@ -34,6 +34,7 @@ import { loadManifest } from '../../functions/embedding/model-manifest';
 import { dynamoClient, s3Client } from '../../functions/platform/clients';
 import { listEnv, numberEnv, optionalEnv } from '../../functions/platform/env';
 import { createIngestDeps, vectorIndexTarget } from '../../functions/wiring/ingest';
+import { DEFAULT_SPACE_REFRESH_MS } from '../../functions/wiring/learned-space';
 import { type DistributedSummary, runDistributed, type StepFunctions } from './distributed-backfill';
 
 export type { BackfillSummary, ListedObject };
@@ -266,6 +267,8 @@ async function main(): Promise<void> {
       dim: numberEnv(ENV.VECTOR_INDEX_DIMENSION, 0, { min: 0 }),
     }),
     clients: { dynamo: dynamoClient(), s3: s3Client() },
+    // Items it creates get the active learned projection's vector, as the embed function's do.
+    spaces: { bucket, ttlMs: numberEnv(ENV.SPACE_REFRESH_MS, DEFAULT_SPACE_REFRESH_MS, { min: 0 }) },
   });
 
   const bar = new SingleBar({

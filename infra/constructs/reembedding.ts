@@ -177,7 +177,9 @@ export class Reembedding extends Construct {
         'GetObject',
         'GetObjectVersion',
       ])
-      .grantListing(props.bucket, CATALOGUE_PREFIX);
+      .grantListing(props.bucket, CATALOGUE_PREFIX)
+      // Items it creates get the active learned projection's vector at once, as the embed function's do.
+      .readSpacesRegistry(props.bucket, { artefacts: true });
 
     const invoke = new LambdaInvoke(this, 'EmbedBatch', {
       lambdaFunction: this.function.function,

@@ -22,6 +22,8 @@ import { localCatalogueRoute } from './demo-routes';
 import { openApiRoute } from './openapi';
 
 const REPO = resolve(__dirname, '..', '..');
+/** How long the local functions reuse a read of the spaces registry (SPACE_REFRESH_MS). */
+const LOCAL_SPACE_REFRESH_MS = Number(process.env.SPACE_REFRESH_MS ?? 5000);
 
 const port = (value: string) => {
   const parsed = Number.parseInt(value, 10);
@@ -108,7 +110,7 @@ async function main(): Promise<void> {
     extraRoutes: [openApiRoute(), localCatalogueRoute()],
     embedConcurrency: 2,
     // Locally a promotion (`npm run train`) is served within 5 s; deployed, SPACE_REFRESH_MS is 60 s.
-    environment: { [ENV.SPACE_REFRESH_MS]: process.env[ENV.SPACE_REFRESH_MS] ?? '5000' },
+    environment: { [ENV.SPACE_REFRESH_MS]: String(LOCAL_SPACE_REFRESH_MS) },
   });
   let stopping = false;
   const stop = async () => {
@@ -128,6 +130,7 @@ async function main(): Promise<void> {
   const ingestDeps = await createIngestDeps({
     itemsTable: app.stack.tables.Items as string,
     clients: { dynamo: createLocalDynamoDbClient(app.stack.endpoints.dynamodb), s3 },
+    spaces: { bucket: app.stack.bucket, ttlMs: LOCAL_SPACE_REFRESH_MS },
   });
   const catchUp = await backfill(
     { ...ingestDeps, listing: s3Listing(s3) },

@@ -7,7 +7,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { CopyObjectCommand, DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
 import { promoteProjection, rollbackProjection } from '../../functions/app/learned-space';
@@ -274,6 +279,26 @@ describe('the stack as deployed, with IAM enforced', () => {
     await local.upload('catalogue/cat-0/iam-learned.png', readFileSync(images[7]?.file as string));
     await local.app.queue.drain({ timeoutMs: 60_000 });
     expect((await itemVectors(local.app, space)).has('iam-learned')).toBe(true);
+    // An item the re-embedding creates is in the projected space too: reembed reads the registry and
+    // the artefact, as embed does.
+    const unnotified = 'catalogue/cat-1/iam-reembedded.png';
+    await local.app.withoutNotifications(() =>
+      local.upload(unnotified, readFileSync(images[8]?.file as string)),
+    );
+    const head = await s3().send(new HeadObjectCommand({ Bucket: local.app.stack.bucket, Key: unnotified }));
+    const reembedded = await local.app.reembed({
+      Items: [
+        {
+          Key: unnotified,
+          Etag: head.ETag as string,
+          Size: head.ContentLength as number,
+          LastModified: Math.floor((head.LastModified as Date).getTime() / 1000),
+        },
+      ],
+      BatchInput: { models: [], inventory: false },
+    });
+    expect(reembedded.counts).toMatchObject({ embedded: 1, failed: 0 });
+    expect((await itemVectors(local.app, space)).has('iam-reembedded')).toBe(true);
     const learnedList = await local.call(
       { method: 'GET', path: '/users/imported-user/recommendations?limit=3' },
       { user: 'imported-user' },
