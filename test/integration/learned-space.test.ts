@@ -182,7 +182,8 @@ describe('a learned projection promoted, served and rolled back without a deploy
       expect((await profileStoreOf(app).getProfile(SHOPPER))?.space).toBe(space);
 
       // New uploads are embedded into the projected space at once, and served from it.
-      const newIds = [CATALOGUE, CATALOGUE + 1, CATALOGUE + 2, CATALOGUE + 3].map(itemIdOf);
+      // Every image left: the search below needs one whose nearest neighbour leads clearly.
+      const newIds = Array.from({ length: images.length - CATALOGUE }, (_, k) => itemIdOf(CATALOGUE + k));
       for (const [k, id] of newIds.entries())
         await local.upload(
           `catalogue/learned/${id}.png`,
