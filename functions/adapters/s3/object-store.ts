@@ -1,16 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectHead, ObjectStore } from '../../app/ports';
 import { InvalidImage } from '../../domain/errors';
-
-const isMissing = (error: unknown) => {
-  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return (
-    name === 'NotFound' ||
-    name === 'NoSuchKey' ||
-    name === 'NoSuchVersion' ||
-    $metadata?.httpStatusCode === 404
-  );
-};
+import { isMissing } from './s3-errors';
 
 /** ObjectStore on S3; reads the exact version an event names when the bucket is versioned. */
 export class S3ObjectStore implements ObjectStore {

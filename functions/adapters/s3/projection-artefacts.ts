@@ -2,11 +2,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import type { ProjectionArtefacts } from '../../app/ports';
 import { projectionArtefactKey } from '../../contract/storage';
 import type { ProjectionArtefact } from '../../domain/learned-space';
-
-const statusOf = (error: unknown) => {
-  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return { name, status: $metadata?.httpStatusCode };
-};
+import { isConditionFailure, isMissing } from './s3-errors';
 
 /**
  * Projection artefacts as JSON objects in the catalogue bucket (`index/<space>.projection.json`),
@@ -31,8 +27,7 @@ export class S3ProjectionArtefacts implements ProjectionArtefacts {
       );
       return true;
     } catch (error) {
-      const { name, status } = statusOf(error);
-      if (name === 'PreconditionFailed' || status === 412 || status === 409) return false;
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
@@ -44,9 +39,7 @@ export class S3ProjectionArtefacts implements ProjectionArtefacts {
       );
       return JSON.parse((await object.Body?.transformToString()) ?? 'null') as ProjectionArtefact;
     } catch (error) {
-      const { name, status } = statusOf(error);
-      // Only a 404 means "no such artefact"; a 403 is a missing grant and must surface.
-      if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return undefined;
+      if (isMissing(error)) return undefined;
       throw error;
     }
   }

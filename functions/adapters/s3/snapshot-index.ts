@@ -6,6 +6,7 @@ import { INDEX_PREFIX, ITEMS_CHANGE_INDEX } from '../../contract/storage';
 import { ExactIndex } from '../../vector-index';
 import { batchGetAll } from '../dynamodb/batch-get';
 import { CHANGE_FEED, type ItemRow, itemProjection, rowVector } from '../dynamodb/item-table';
+import { isConditionFailure, isMissing } from './s3-errors';
 
 /**
  * The exact index's cold start and freshness: a compact snapshot in S3 (written by the compactor)
@@ -227,22 +228,6 @@ export interface SnapshotWrite {
 }
 
 const MAX_POINTER_ATTEMPTS = 5;
-
-const isConditionFailure = (error: unknown) => {
-  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  // 412 when the ETag changed; 409 when another conditional write to the key is in flight.
-  return (
-    name === 'PreconditionFailed' ||
-    name === 'ConditionalRequestConflict' ||
-    $metadata?.httpStatusCode === 412 ||
-    $metadata?.httpStatusCode === 409
-  );
-};
-
-const isMissing = (error: unknown) => {
-  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return name === 'NoSuchKey' || name === 'NotFound' || $metadata?.httpStatusCode === 404;
-};
 
 /** The pointer with the ETag a conditional replace needs; undefined when there is none yet. */
 async function readStoredPointer(

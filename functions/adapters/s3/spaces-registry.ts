@@ -1,11 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { emptySpaces, type SpacesRegistry, type SpacesState, type VersionedSpaces } from '../../app/rollout';
 import { SPACES_REGISTRY_KEY } from '../../contract/storage';
-
-const statusOf = (error: unknown) => {
-  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return { name, status: $metadata?.httpStatusCode };
-};
+import { isConditionFailure, isMissing } from './s3-errors';
 
 /**
  * The spaces registry as one S3 object in the catalogue bucket (SPACES_REGISTRY_KEY), replaced only
@@ -27,9 +23,8 @@ export class S3SpacesRegistry implements SpacesRegistry {
         ...(object.ETag ? { version: object.ETag } : {}),
       };
     } catch (error) {
-      const { name, status } = statusOf(error);
       // Only a 404 means "nothing recorded yet"; a 403 is a missing grant and must surface.
-      if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return { state: emptySpaces() };
+      if (isMissing(error)) return { state: emptySpaces() };
       throw error;
     }
   }
@@ -47,14 +42,7 @@ export class S3SpacesRegistry implements SpacesRegistry {
       );
       return true;
     } catch (error) {
-      const { name, status } = statusOf(error);
-      if (
-        name === 'PreconditionFailed' ||
-        name === 'ConditionalRequestConflict' ||
-        status === 412 ||
-        status === 409
-      )
-        return false;
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
