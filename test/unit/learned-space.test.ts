@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type IngestDeps, ingest } from '../../functions/app/ingest';
-import type { GateReport } from '../../functions/app/learned-similarity-gate';
+import { DEFAULT_GATE_POLICY, type GateReport } from '../../functions/app/learned-similarity-gate';
 import {
   type PromotionDeps,
   promoteProjection,
@@ -16,6 +16,7 @@ import {
 import type { ObjectChange } from '../../functions/app/ports';
 import { RolloutRefused, retireSpace, rolloutStatus, switchSpace } from '../../functions/app/rollout';
 import {
+  DEFAULT_LEARNED_SIMILARITY_KNOBS,
   type LearnedProjection,
   LearnedSimilarityError,
   projectVector,
@@ -64,16 +65,7 @@ function projection(seed = 1, baseModelId = 'fake-model'): LearnedProjection {
       sampledDissimilarPairs: 2390,
       metricShare: 0.6,
     },
-    knobs: {
-      windowDays: 30,
-      minPositiveWeight: 1,
-      shrinkage: 0.2,
-      priorPairs: 200,
-      covarianceRidge: 0.1,
-      dissimilarPerSimilar: 2,
-      maxPairsPerUser: 200,
-      seed,
-    },
+    knobs: { ...DEFAULT_LEARNED_SIMILARITY_KNOBS, seed },
   };
 }
 
@@ -177,16 +169,7 @@ const winningGate = (candidate: LearnedProjection): GateReport => ({
     },
   },
   candidate,
-  policy: {
-    holdoutShare: 0.25,
-    minPositivesPerUser: 4,
-    minEvaluatedUsers: 60,
-    minSimilarPairs: 1000,
-    standardErrors: 2,
-    tolerance: 0.02,
-    minNewItemUsers: 30,
-    cutoff: 10,
-  },
+  policy: DEFAULT_GATE_POLICY,
 });
 
 const refusal = async (promise: Promise<unknown>) => {
