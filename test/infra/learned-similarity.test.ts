@@ -99,7 +99,7 @@ describe('the learned-similarity trainer in the stack', () => {
     expect(actionsOf(s3)).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     for (const s of s3.filter((s) => !actionsOf([s]).includes('s3:ListBucket')))
       expect(JSON.stringify(s.Resource)).toContain(`/${INDEX_PREFIX}*`);
-    expect(INDEX_PREFIX + 'learned/reports/').toBe(TRAINING_REPORTS_PREFIX);
+    expect(`${INDEX_PREFIX}learned/reports/`).toBe(TRAINING_REPORTS_PREFIX);
   });
 
   it('takes its schedule from a prop, and none when turned off', () => {

@@ -10,7 +10,15 @@ import { LOCAL_CREDENTIALS } from '../../infra/local/aws-env';
 import { generateOpenApi } from '../../infra/local/openapi';
 import { startS3Local } from '../../infra/local/s3-local';
 import { catalogueJpeg, emojiImages } from '../support/images';
-import { interrupt, killHard, npmStart, printed, type RunningStart, untilReady } from '../support/npm-start';
+import {
+  interrupt,
+  killHard,
+  npmRunTrain,
+  npmStart,
+  printed,
+  type RunningStart,
+  untilReady,
+} from '../support/npm-start';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -146,6 +154,18 @@ async function runQuickStart(
       await afterUpload(await awsS3Cp(words, files));
     } else if (words[0] === 'curl') {
       results.push(await curl(words));
+    } else if (words.slice(0, 4).join(' ') === 'npm run train --') {
+      const comment = words.findIndex((word) => word.startsWith('#'));
+      const args = words.slice(4, comment === -1 ? undefined : comment);
+      const run = await npmRunTrain(args);
+      const last = run.stdout.trim().split('\n').at(-1) ?? '';
+      results.push({
+        command: words.join(' '),
+        method: 'CLI',
+        url: 'npm run train',
+        status: run.code === 0 ? 200 : 500,
+        body: run.code === 0 ? JSON.parse(last) : run.stderr,
+      });
     } else {
       throw new Error(`the test does not know how to run: ${line}`);
     }
@@ -259,6 +279,12 @@ describe('npm start', () => {
       if (url.endsWith('/events')) expect(answer.accepted).toBe(1);
       if (url.includes('/search')) expect(answer.items?.[0]?.itemId).toBe('SKU-123');
     }
+    // The trainer's quick-start line: one item and one event are too little to learn from.
+    const training = calls.find((call) => call.url === 'npm run train')?.body as
+      | { outcome?: string; gate?: { reasons?: Array<{ code: string }> } }
+      | undefined;
+    expect(training?.outcome).toBe('refused');
+    expect(training?.gate?.reasons?.map((reason) => reason.code)).toEqual(['too_little_data']);
 
     // The demo page, the OpenAPI document and the page's catalogue listing.
     const page = await fetch(printed(stdout, 'demo page'));

@@ -4,7 +4,6 @@
  * 368 emoji, 200 simulated users) it trains, gates and promotes, and the next lists are served from
  * the promoted space.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,31 +11,16 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import type { TrainingRecord } from '../../functions/app/train-similarity';
 import { SPACES_REGISTRY_KEY } from '../../functions/contract/storage';
 import { buildCatalogue, PRESETS, simulateUsers } from '../eval/simulation';
-import { killHard, npmStart, printed, type RunningStart, untilReady } from '../support/npm-start';
+import {
+  killHard,
+  npmRunTrain,
+  npmStart,
+  printed,
+  type RunningStart,
+  untilReady,
+} from '../support/npm-start';
 
-const REPO = join(__dirname, '..', '..');
-const TSX = require.resolve('tsx/cli');
 const DAY_MS = 86_400_000;
-
-/** `npm run train -- --api-port <p> --data-dir <d>` as a child process: its exit code, stdout and stderr. */
-function npmRunTrain(apiPort: string, dataDir: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [TSX, 'infra/cli/train.ts', '--api-port', apiPort, '--data-dir', dataDir],
-      { cwd: REPO, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const lastLine = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as TrainingRecord;
 
@@ -106,7 +90,7 @@ describe('npm run train', () => {
   });
 
   it('on a fresh start finds too little data, says so, and changes nothing', async () => {
-    const run = await npmRunTrain(new URL(api).port, dataDir);
+    const run = await npmRunTrain(['--api-port', new URL(api).port, '--data-dir', dataDir]);
 
     if (run.code !== 0)
       throw new Error(
@@ -164,7 +148,7 @@ describe('npm run train', () => {
     const baseSpace = (await get(`/users/${probe[0]}/recommendations?limit=10`, probe[0] as string)).body
       .modelId;
 
-    const run = await npmRunTrain(new URL(api).port, dataDir);
+    const run = await npmRunTrain(['--api-port', new URL(api).port, '--data-dir', dataDir]);
 
     if (run.code !== 0)
       throw new Error(

@@ -91,3 +91,25 @@ export function printed(stdout: string, label: string): string {
   if (!value) throw new Error(`npm start did not print ${label}:\n${stdout}`);
   return value;
 }
+
+/** `npm run train -- <args>` as a child process (tsx, as npm would run it): exit code, stdout, stderr. */
+export function npmRunTrain(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [TSX, 'infra/cli/train.ts', ...args], {
+      cwd: REPO,
+      env: { ...process.env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
