@@ -87,6 +87,55 @@ function refusalSummary(report: GateReport): string {
   return `not promoted: ${report.reasons.map((reason) => reason.message).join('; ')}`;
 }
 
+type Outcome = Pick<TrainingRecord, 'outcome' | 'summary' | 'space'>;
+
+const margin = (m: { mean: number; standardError: number } | undefined) =>
+  m ? `+${m.mean.toFixed(3)} ± ${m.standardError.toFixed(3)}` : '';
+
+/** What the run does with the gate's report: refuse, hold (a recent scheduled promotion) or promote. */
+async function decide(
+  deps: TrainSimilarityDeps,
+  options: TrainSimilarityOptions,
+  report: GateReport,
+): Promise<Outcome> {
+  if (report.decision !== 'promote' || !report.candidate)
+    return { outcome: 'refused', summary: refusalSummary(report) };
+  const minDays = options.minDaysBetweenAutomaticPromotions ?? MIN_DAYS_BETWEEN_AUTOMATIC_PROMOTIONS;
+  const last =
+    options.trigger === 'schedule'
+      ? await deps.promotion.lastAutomaticPromotionAt(report.baseModelId)
+      : undefined;
+  if (last !== undefined && deps.now() - last < minDays * DAY_MS)
+    return {
+      outcome: 'held',
+      summary:
+        `the gate passed, but a scheduled run promoted ${((deps.now() - last) / DAY_MS).toFixed(1)} days ago ` +
+        `(at most one automatic promotion per ${minDays} days; \`npm run train\` may promote at once)`,
+    };
+  try {
+    const { space } = await deps.promotion.promote(report.candidate, {
+      trigger: options.trigger,
+      gate: report,
+    });
+    const { cutoff } = report.policy;
+    const { recall, ndcg } = report.figures?.margins ?? {};
+    return {
+      outcome: 'promoted',
+      space,
+      summary:
+        `promoted ${space}: Recall@${cutoff} ${margin(recall)}, NDCG@${cutoff} ${margin(ndcg)} ` +
+        `over ${report.data.evaluatedUsers} users`,
+    };
+  } catch (error) {
+    // A refusal (the dynamodb-vector backend, a concurrent promotion) is the run's outcome, not a failure.
+    if (!(error instanceof RolloutRefused)) throw error;
+    return {
+      outcome: 'refused',
+      summary: `the gate passed, but the promotion was refused (${error.code}): ${error.message}`,
+    };
+  }
+}
+
 /** Gates, records and (when the gate and the schedule allow) promotes. */
 export async function trainSimilarity(
   deps: TrainSimilarityDeps,
@@ -97,61 +146,12 @@ export async function trainSimilarity(
     ...(options.trainer ? { trainer: options.trainer } : {}),
   });
   const at = new Date(deps.now()).toISOString();
-  const gate = stored(report);
-  let record: TrainingRecord;
-  if (report.decision !== 'promote' || !report.candidate) {
-    record = { at, trigger: options.trigger, outcome: 'refused', summary: refusalSummary(report), gate };
-  } else {
-    const minDays = options.minDaysBetweenAutomaticPromotions ?? MIN_DAYS_BETWEEN_AUTOMATIC_PROMOTIONS;
-    const last =
-      options.trigger === 'schedule'
-        ? await deps.promotion.lastAutomaticPromotionAt(report.baseModelId)
-        : undefined;
-    if (last !== undefined && deps.now() - last < minDays * DAY_MS) {
-      record = {
-        at,
-        trigger: options.trigger,
-        outcome: 'held',
-        summary:
-          `the gate passed, but a scheduled run promoted ${((deps.now() - last) / DAY_MS).toFixed(1)} days ago ` +
-          `(at most one automatic promotion per ${minDays} days; \`npm run train\` may promote at once)`,
-        gate,
-      };
-    } else {
-      let promoted: { space: string } | RolloutRefused;
-      try {
-        promoted = await deps.promotion.promote(report.candidate, { trigger: options.trigger, gate: report });
-      } catch (error) {
-        // A refusal (the dynamodb-vector backend, a concurrent promotion) is the run's outcome, not a failure.
-        if (!(error instanceof RolloutRefused)) throw error;
-        promoted = error;
-      }
-      if (promoted instanceof RolloutRefused) {
-        record = {
-          at,
-          trigger: options.trigger,
-          outcome: 'refused',
-          summary: `the gate passed, but the promotion was refused (${promoted.code}): ${promoted.message}`,
-          gate,
-        };
-        record.reportKey = await deps.reports.write(record);
-        return record;
-      }
-      const { space } = promoted;
-      const { recall, ndcg } = report.figures?.margins ?? {};
-      record = {
-        at,
-        trigger: options.trigger,
-        outcome: 'promoted',
-        space,
-        summary:
-          `promoted ${space}: Recall@${report.policy.cutoff} ${recall ? `+${recall.mean.toFixed(3)} ± ${recall.standardError.toFixed(3)}` : ''}, ` +
-          `NDCG@${report.policy.cutoff} ${ndcg ? `+${ndcg.mean.toFixed(3)} ± ${ndcg.standardError.toFixed(3)}` : ''} ` +
-          `over ${report.data.evaluatedUsers} users`,
-        gate,
-      };
-    }
-  }
+  const record: TrainingRecord = {
+    at,
+    trigger: options.trigger,
+    ...(await decide(deps, options, report)),
+    gate: stored(report),
+  };
   record.reportKey = await deps.reports.write(record);
   return record;
 }

@@ -24,6 +24,8 @@ const blankAsUnset = (value: unknown) =>
 
 const required = () => z.preprocess(blankAsUnset, z.string({ error: 'is required' }));
 const optional = () => z.preprocess(blankAsUnset, z.string().optional());
+/** Where recommend's candidates come from (the stack's `servingBackend`). */
+const servingBackend = () => z.preprocess(blankAsUnset, z.enum(SERVING_BACKENDS).default('exact'));
 
 function number(fallback: number, { min = -Infinity, max = Infinity } = {}) {
   return z.preprocess(
@@ -252,7 +254,7 @@ export const FUNCTION_ENV = {
       ...spaceFields,
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
-      [ENV.SERVING_BACKEND]: z.preprocess(blankAsUnset, z.enum(SERVING_BACKENDS).default('exact')),
+      [ENV.SERVING_BACKEND]: servingBackend(),
       [ENV.IMAGE_URL_TTL_SECONDS]: number(900, { min: 1, max: 604800 }),
       [ENV.VIEW_CACHE_MS]: number(30_000, { min: 0 }),
       [ENV.INDEX_REFRESH_MS]: number(2000, { min: 0 }),
@@ -317,7 +319,7 @@ export const FUNCTION_ENV = {
       [ENV.ITEMS_TABLE]: required(),
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
-      [ENV.SERVING_BACKEND]: z.preprocess(blankAsUnset, z.enum(SERVING_BACKENDS).default('exact')),
+      [ENV.SERVING_BACKEND]: servingBackend(),
       // The other functions' registry TTL: a promotion waits this long before re-projecting.
       ...spaceFields,
     })

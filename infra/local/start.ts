@@ -23,7 +23,7 @@ import { openApiRoute } from './openapi';
 
 const REPO = resolve(__dirname, '..', '..');
 /** How long the local functions reuse a read of the spaces registry (SPACE_REFRESH_MS). */
-const LOCAL_SPACE_REFRESH_MS = Number(process.env.SPACE_REFRESH_MS ?? 5000);
+const LOCAL_SPACE_REFRESH_MS = Number(process.env[ENV.SPACE_REFRESH_MS] ?? 5000);
 
 const port = (value: string) => {
   const parsed = Number.parseInt(value, 10);

@@ -1,9 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
-import type { BaseSpaceVectors, EngagementLog } from '../../app/learned-similarity-gate';
+import type { EngagementLog } from '../../app/learned-similarity-gate';
 import { isStale, type StoredEvent } from '../../app/ports';
 import type { EngagementEvent } from '../../domain/learned-similarity';
-import { type ItemRow, rowVector } from './item-table';
 
 /** Scan segments read at once: a daily job's read, spread over a few partitions. */
 const SEGMENTS = 4;
@@ -79,33 +78,5 @@ export class EventsTableLog implements EngagementLog {
           !(typeof event.expiresAt === 'number' && event.expiresAt <= nowSeconds),
       )
       .map(({ userId, itemId, type, at }) => ({ userId, itemId, type, at }));
-  }
-}
-
-/** The base space's vectors of every ready item: a parallel scan of the Items table reading one model's vector. */
-export class ItemsTableVectors implements BaseSpaceVectors {
-  private readonly documents: DynamoDBDocumentClient;
-
-  constructor(
-    dynamo: DynamoDBClient,
-    private readonly tableName: string,
-    readonly modelId: string,
-    readonly dim: number,
-  ) {
-    this.documents = DynamoDBDocumentClient.from(dynamo);
-  }
-
-  async vectors(): Promise<ReadonlyMap<string, Float32Array>> {
-    const rows = await scanAll<Pick<ItemRow, 'itemId' | 'status' | 'vectors'>>(this.documents, {
-      TableName: this.tableName,
-      ProjectionExpression: '#id, #s, #v.#m',
-      ExpressionAttributeNames: { '#id': 'itemId', '#s': 'status', '#v': 'vectors', '#m': this.modelId },
-    });
-    const found = new Map<string, Float32Array>();
-    for (const row of rows) {
-      const vector = row.status === 'ready' ? rowVector(row, this.modelId) : undefined;
-      if (vector && vector.length === this.dim) found.set(row.itemId, vector);
-    }
-    return found;
   }
 }
