@@ -159,4 +159,16 @@ describe('the deployed bundles, run as Lambda runs them', () => {
     await expect(guard.invoke(event('another-model-128'))).rejects.toThrow(`items are in space ${modelId}`);
     expect(local.app.iam.denials()).toEqual([]);
   });
+
+  it('run the learned-similarity trainer as its schedule does: it scans, gates and stores its report', async () => {
+    const record = await local.app.train('schedule');
+    // A handful of users is too little to learn from: the run says so, and its report is stored.
+    expect(record).toMatchObject({
+      trigger: 'schedule',
+      outcome: 'refused',
+      reportKey: expect.stringMatching(/^index\/learned\/reports\//),
+    });
+    expect(record.gate.reasons.map((reason) => reason.code)).toEqual(['too_little_data']);
+    expect(local.app.iam.denials()).toEqual([]);
+  });
 });
