@@ -69,6 +69,11 @@ export interface TrackDeps {
   space: string;
   dim: number;
   now?: () => number;
+  /**
+   * This process's queue of user writes (see UserWriteQueue). Omitted: the deps object is the
+   * process, so deps built per request must share one.
+   */
+  queue?: UserWriteQueue;
 }
 
 /** A hash of the settings a profile depends on: a change means profiles are rebuilt from raw events. */
@@ -103,23 +108,36 @@ const MAX_ATTEMPTS = 60;
  * lose the optimistic race to each other. Across processes (Lambda instances) the transaction's
  * conditions decide, and the loser retries. `work` is told whether it had to wait for an earlier
  * request of the user (whose commit makes what was read before stale).
+ *
+ * A handler builds its TrackDeps per request (the space it folds in can change at run time), so the
+ * queue is its own object, made once per process and handed in as `TrackDeps.queue`.
  */
-const queues = new WeakMap<TrackDeps, Map<string, Promise<unknown>>>();
-function oneAtATime<T>(deps: TrackDeps, userId: string, work: (waited: boolean) => Promise<T>): Promise<T> {
-  let userQueues = queues.get(deps);
-  if (!userQueues) {
-    userQueues = new Map();
-    queues.set(deps, userQueues);
+export class UserWriteQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(userId: string, work: (waited: boolean) => Promise<T>): Promise<T> {
+    const previous = this.tails.get(userId);
+    const start = () => work(previous !== undefined);
+    const next = (previous ?? Promise.resolve()).then(start, start);
+    const settled = next.catch(() => undefined);
+    this.tails.set(userId, settled);
+    void settled.then(() => {
+      if (this.tails.get(userId) === settled) this.tails.delete(userId);
+    });
+    return next;
   }
-  const previous = userQueues.get(userId);
-  const run = () => work(previous !== undefined);
-  const next = (previous ?? Promise.resolve()).then(run, run);
-  const settled = next.catch(() => undefined);
-  userQueues.set(userId, settled);
-  void settled.then(() => {
-    if (userQueues?.get(userId) === settled) userQueues.delete(userId);
-  });
-  return next;
+}
+
+/** Deps without a queue of their own: one queue per deps object (a process that builds them once). */
+const fallbackQueues = new WeakMap<TrackDeps, UserWriteQueue>();
+function queueOf(deps: TrackDeps): UserWriteQueue {
+  if (deps.queue) return deps.queue;
+  let queue = fallbackQueues.get(deps);
+  if (!queue) {
+    queue = new UserWriteQueue();
+    fallbackQueues.set(deps, queue);
+  }
+  return queue;
 }
 
 /**
@@ -231,7 +249,7 @@ export async function recordEvents(
       let known = read.users.get(userId);
       for (let start = 0; start < userCandidates.length; start += MAX_EVENTS_PER_COMMIT) {
         const chunk = userCandidates.slice(start, start + MAX_EVENTS_PER_COMMIT);
-        const committed = await oneAtATime(deps, userId, (waited) =>
+        const committed = await queueOf(deps).run(userId, (waited) =>
           commitForUser(deps, userId, chunk, items, now, waited ? undefined : known),
         );
         for (const outcome of committed.outcomes) results[outcome.index] = outcome;

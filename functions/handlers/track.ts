@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { MAX_PROFILE_ROW_BYTES, ProfileStore } from '../adapters/dynamodb/profile-store';
-import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps } from '../app/track-events';
+import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps, UserWriteQueue } from '../app/track-events';
 import { MAX_JSON_BODY_BYTES } from '../contract/routes';
 import { Forbidden } from '../domain/errors';
 import { describeIssues, EventBatchSchema } from '../domain/event-schema';
@@ -49,9 +49,11 @@ const storeFor = (space: string): ProfileStore => {
   }
   return store;
 };
+// One queue per instance: this instance's requests for one user commit one after another.
+const queue = new UserWriteQueue();
 async function trackDeps(): Promise<TrackDeps> {
   const { served } = await spaces.resolve();
-  return { store: storeFor(served), space: served, dim: env.dim, policy };
+  return { store: storeFor(served), space: served, dim: env.dim, policy, queue };
 }
 // A profile row must stay under DynamoDB's 400 KB item limit whatever the events: fail at cold start
 // on settings (centroids x dimension) that would not leave room for the bounded lists.

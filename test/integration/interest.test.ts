@@ -9,6 +9,7 @@ import {
   foldEvents,
   type ProfileEvent,
 } from '../../functions/domain/interest-profile';
+import { dynamoClient } from '../../functions/platform/clients';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { emojiImages } from '../support/images';
 import { postJson, profileStoreOf, useLocalApp } from '../support/local-app';
@@ -36,6 +37,27 @@ const post = async (events: unknown[], path = '/events') => {
   };
 };
 
+/** Event commits (transactions that store events) that lost their race, counted while it runs. */
+function countLostCommits() {
+  const lost: string[] = [];
+  const name = `lost-commits-${Math.random()}`;
+  const events = local.app.stack.tables.Events as string;
+  dynamoClient().middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { TransactItems?: Array<{ Put?: { TableName?: string } }> };
+      try {
+        return await next(args);
+      } catch (error) {
+        const name = (error as { name?: string }).name ?? '';
+        if (input.TransactItems?.some((item) => item.Put?.TableName === events)) lost.push(name);
+        throw error;
+      }
+    },
+    { step: 'initialize', name },
+  );
+  return { lost, stop: () => dynamoClient().middlewareStack.remove(name) };
+}
+
 describe('POST /events under concurrency', () => {
   it('counts 500 events exactly once with 50 requests in flight and repeats in between', async () => {
     const userId = 'busy-user';
@@ -54,9 +76,12 @@ describe('POST /events under concurrency', () => {
     const requests = [...batches, ...repeats].sort((a, b) =>
       (a[0]?.eventId ?? '').localeCompare(b[0]?.eventId ?? ''),
     );
-    const responses = await Promise.all(requests.map((batch) => post(batch)));
+    const counter = countLostCommits();
+    const responses = await Promise.all(requests.map((batch) => post(batch))).finally(counter.stop);
 
     for (const response of responses) expect(response.status).toBe(202);
+    // One function instance: its requests for one user queue, so none loses a race to another.
+    expect(counter.lost).toEqual([]);
     const accepted = responses.reduce((sum, r) => sum + r.body.accepted, 0);
     const duplicates = responses.reduce((sum, r) => sum + r.body.duplicate, 0);
     expect(accepted).toBe(500);

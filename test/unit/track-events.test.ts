@@ -9,6 +9,7 @@ import {
   recordEvents,
   settingsId,
   type TrackDeps,
+  UserWriteQueue,
 } from '../../functions/app/track-events';
 import {
   DEFAULT_PROFILE_SETTINGS,
@@ -162,6 +163,54 @@ describe('recordEvents', () => {
       { index: 0, eventId: 'e1', status: 'duplicate' },
     ]);
     expect((await store.getProfileHead('ada')).stored?.profile.eventCount).toBe(1);
+  });
+
+  describe('deps built per request (as the handler does, to follow the served space)', () => {
+    const concurrentRequests = async (shareQueue: boolean) => {
+      const { store, deps } = setUp();
+      const queue = new UserWriteQueue();
+      const commit = store.commit.bind(store);
+      let inFlight = 0;
+      let mostInFlight = 0;
+      let lost = 0;
+      jest.spyOn(store, 'commit').mockImplementation(async (...args) => {
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        try {
+          await new Promise((resolve) => setImmediate(resolve));
+          return await commit(...args);
+        } catch (error) {
+          if (error instanceof CommitConflict) lost += 1;
+          throw error;
+        } finally {
+          inFlight -= 1;
+        }
+      });
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, r) =>
+          recordEvents({ ...deps, ...(shareQueue ? { queue } : {}) }, [like(`e${r}`, 'shoe')]),
+        ),
+      );
+      return { results: results.flat(), mostInFlight, lost, store };
+    };
+
+    it("commit one user's requests one after another when they share the process's queue", async () => {
+      const { results, mostInFlight, lost, store } = await concurrentRequests(true);
+
+      expect(results.map((r) => r.status)).toEqual(Array(8).fill('accepted'));
+      expect(mostInFlight).toBe(1);
+      expect(lost).toBe(0);
+      expect((await store.getProfileHead('ada')).stored?.profile.eventCount).toBe(8);
+    });
+
+    it('race each other (and retry) without it: the queue belongs to the process, not the deps object', async () => {
+      const { results, mostInFlight, lost, store } = await concurrentRequests(false);
+
+      expect(results.map((r) => r.status)).toEqual(Array(8).fill('accepted'));
+      expect(mostInFlight).toBeGreaterThan(1);
+      expect(lost).toBeGreaterThan(0);
+      expect((await store.getProfileHead('ada')).stored?.profile.eventCount).toBe(8);
+    });
   });
 
   describe('when every commit loses its race', () => {
