@@ -3,6 +3,7 @@ import type { Schedule } from 'aws-cdk-lib/aws-events';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import type { ExplorationConfigInput } from '../functions/contract/exploration';
 import { ITEMS_TABLE, VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from '../functions/contract/storage';
 import { CatalogueIngestion } from './constructs/catalogue-ingestion';
 import { addItemVectorIndex, tableFromDefinition } from './constructs/data-tables';
@@ -56,6 +57,11 @@ export interface LookalikeStackProps extends StackProps {
   readonly jwt?: JwtSettings;
   /** JWT claim with the shop's user id. @default 'sub' */
   readonly userClaim?: string;
+  /**
+   * Exploration slots for new items (share, age limit, per placement); `{ share: 0 }` turns it off.
+   * @default DEFAULT_EXPLORATION (functions/contract/exploration.ts; see the README, "Exploration")
+   */
+  readonly exploration?: ExplorationConfigInput;
   /** Browser origins allowed to call the API. @default none */
   readonly allowedOrigins?: string[];
   /** Days raw events are kept. @default 90 */
@@ -160,6 +166,7 @@ export class LookalikeStack extends Stack {
       jwt: props.jwt,
       userClaim: props.userClaim,
       allowedOrigins: props.allowedOrigins,
+      exploration: props.exploration,
     });
     this.reembedding = new Reembedding(this, 'Reembedding', {
       ...props.reembedding,

@@ -179,6 +179,8 @@ export interface Aggregates {
   popularity(): Promise<Map<string, number>>;
   /** Co-engagement from `itemIds` to other items, summed per target; the sources themselves are left out. */
   coEngagement(itemIds: string[]): Promise<Map<string, number>>;
+  /** Impressions of every item shown, frame-weighted like popularity (exploration reads them). */
+  impressions?(): Promise<Map<string, number>>;
 }
 
 /**

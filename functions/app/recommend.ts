@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { ExplorationConfig } from '../contract/exploration';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
 import { projectVector } from '../domain/learned-similarity';
 import type { ProjectionArtefact } from '../domain/learned-space';
 import {
+  type ExplorationInputs,
   exclusionFilter,
+  explorationForNewcomers,
+  explorationNear,
+  explorationSlots,
   normalised,
+  placeExploration,
   type RankedItem,
   type RankingSettings,
   type Reason,
@@ -15,6 +21,7 @@ import {
   rankPopular,
 } from '../domain/ranking';
 import { isWellFormedUnicode } from '../domain/unicode';
+import type { ItemAttributes } from '../vector-index';
 import {
   type Aggregates,
   type CatalogueSnapshots,
@@ -54,6 +61,13 @@ export interface RecommendDeps {
   profileSettings: ProfileSettings;
   ranking: RankingSettings;
   popularityEpoch: number;
+  /**
+   * Exploration slots for new items, per placement (`default` for the rest); absent: none. Image
+   * search never explores: its list answers a photo, not a taste.
+   */
+  exploration?: ExplorationConfig;
+  /** Half-life (days) of the per-item impression counts, which are stored in the popularity epoch's frame. */
+  impressionHalfLifeDays?: number;
   now?: () => number;
   /** Told of each refold on read (the handler logs it and records `profile_refold_ms`). */
   onRefold?: (refold: ProfileRefold) => void;
@@ -91,13 +105,18 @@ const category = z
   .max(128)
   .refine(isWellFormedUnicode, 'must be well-formed Unicode')
   .optional();
+const placement = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, - and _ (at most 64)')
+  .optional();
 export const ListQuerySchema = z.strictObject({
   limit,
   category,
   exclude: z.enum(['seen']).optional(),
+  placement,
 });
-export const SimilarQuerySchema = z.strictObject({ limit, category });
-export const SearchQuerySchema = z.strictObject({ limit, category });
+export const SimilarQuerySchema = z.strictObject({ limit, category, placement });
+export const SearchQuerySchema = z.strictObject({ limit, category, placement });
 
 export function parseQuery<T extends z.ZodType>(
   schema: T,
@@ -125,6 +144,26 @@ async function decayedPopularity(deps: RecommendDeps, now: number): Promise<Map<
   return new Map([...popularity].map(([itemId, weight]) => [itemId, weight * factor]));
 }
 
+/** Exploration for this list: its placement's settings and the impressions decayed to now, or none. */
+async function explorationFor(
+  deps: RecommendDeps,
+  placement: string | undefined,
+  limit: number,
+  now: number,
+): Promise<ExplorationInputs | undefined> {
+  const settings =
+    (placement !== undefined ? deps.exploration?.placements?.[placement] : undefined) ??
+    deps.exploration?.default;
+  if (!settings || explorationSlots(settings, limit) === 0) return undefined;
+  const counts = (await deps.aggregates.impressions?.()) ?? new Map<string, number>();
+  const factor = decayFactor(
+    { anchor: deps.popularityEpoch },
+    now,
+    deps.impressionHalfLifeDays ?? deps.profileSettings.halfLifeDays,
+  );
+  return { settings, impressions: new Map([...counts].map(([itemId, weight]) => [itemId, weight * factor])) };
+}
+
 async function withViews(deps: RecommendDeps, ranked: RankedItem[]): Promise<RecommendationItem[]> {
   const views = await deps.reader.views(ranked.map((r) => r.itemId));
   return ranked.flatMap((r) => {
@@ -143,13 +182,22 @@ export async function recommendForUser(
   const stored = await profileInActiveSpace(deps, userId);
   const request = { limit: query.limit, category: query.category, excludeSeen: query.exclude === 'seen' };
   const recommendationId = randomUUID();
+  const explorationRead = explorationFor(deps, query.placement, query.limit, now);
   if (!stored || stored.profile.centroids.length === 0) {
-    const popularity = await decayedPopularity(deps, now);
+    const [popularity, exploration] = await Promise.all([decayedPopularity(deps, now), explorationRead]);
     const top = [...popularity]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 10 * query.limit + (stored?.profile.exclusions.length ?? 0));
     const index = await deps.serving.forItems(top.map(([itemId]) => itemId));
-    const popular = rankPopular(index, popularity, exclusionFilter(stored?.profile, request), query.limit);
+    const accept = exclusionFilter(stored?.profile, request);
+    const slots = exploration ? explorationSlots(exploration.settings, query.limit) : 0;
+    const picks = exploration ? explorationForNewcomers(index, accept, exploration, now, slots) : [];
+    const taken = new Set(picks.map((p) => p.itemId));
+    const popular = placeExploration(
+      rankPopular(index, popularity, (id, a) => !taken.has(id) && accept(id, a), query.limit - picks.length),
+      picks,
+      query.limit,
+    );
     return {
       userId,
       recommendationId,
@@ -161,10 +209,11 @@ export async function recommendForUser(
   const { profile } = stored;
   const recent = profile.positives.slice(0, 10).map((p) => p.itemId);
   const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
-  const coEngagement =
-    deps.ranking.coEngagementWeight > 0
-      ? new Map([...(await deps.aggregates.coEngagement(recent))].map(([itemId, w]) => [itemId, w * factor]))
-      : undefined;
+  const [coEngaged, exploration] = await Promise.all([
+    deps.ranking.coEngagementWeight > 0 ? deps.aggregates.coEngagement(recent) : undefined,
+    explorationRead,
+  ]);
+  const coEngagement = coEngaged && new Map([...coEngaged].map(([itemId, w]) => [itemId, w * factor]));
   const queries = profile.centroids.map((c) => normalised(c.sum));
   const index = await deps.serving.forQueries(queries, Math.max(deps.ranking.candidatePool, query.limit), {
     category: query.category,
@@ -175,7 +224,15 @@ export async function recommendForUser(
     ],
   });
   const ranked = rankForUser(
-    { index, profile, profileSettings: deps.profileSettings, settings: deps.ranking, now, coEngagement },
+    {
+      index,
+      profile,
+      profileSettings: deps.profileSettings,
+      settings: deps.ranking,
+      now,
+      coEngagement,
+      ...(exploration ? { exploration } : {}),
+    },
     request,
   );
   return {
@@ -226,18 +283,36 @@ export async function similarItems(
     vector = item.vectors[deps.modelId] ?? inServedSpace(deps, item.vectors);
     if (!vector) throw new ItemNotReady(`item ${itemId} is ${item.status} and has no vector`);
   }
-  index = await deps.serving.forQueries([vector], query.limit + 1, { category: query.category });
-  const ranked = index.search({
-    queries: [vector],
-    k: query.limit,
-    accept: (id, attributes) =>
-      id !== itemId &&
-      attributes.available &&
-      (query.category === undefined || attributes.category === query.category),
-  });
+  const now = (deps.now ?? Date.now)();
+  const [loaded, exploration] = await Promise.all([
+    deps.serving.forQueries([vector], query.limit + 1, { category: query.category }),
+    explorationFor(deps, query.placement, query.limit, now),
+  ]);
+  index = loaded;
+  const accept = (id: string, attributes: ItemAttributes) =>
+    id !== itemId &&
+    attributes.available &&
+    (query.category === undefined || attributes.category === query.category);
+  const organic = index
+    .search({ queries: [vector], k: query.limit, accept })
+    .map((r): RankedItem => ({ ...r, reason: { kind: 'similar_to_item', itemId } }));
+  // New items that would not make the list on their own (those in it keep their place).
+  const listed = new Set(organic.map((r) => r.itemId));
+  const picks = exploration
+    ? explorationNear(
+        index,
+        vector,
+        (id, attributes) => !listed.has(id) && accept(id, attributes),
+        exploration,
+        now,
+        explorationSlots(exploration.settings, query.limit),
+        organic[0]?.score ?? 0,
+        itemId,
+      )
+    : [];
   const items = await withViews(
     deps,
-    ranked.map((r) => ({ ...r, reason: { kind: 'similar_to_item', itemId } as Reason })),
+    placeExploration(organic.slice(0, query.limit - picks.length), picks, query.limit),
   );
   return { itemId, recommendationId: randomUUID(), strategy: 'similar_item', modelId: deps.modelId, items };
 }

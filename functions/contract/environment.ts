@@ -58,6 +58,8 @@ export const ENV = {
   MMR_LAMBDA: 'MMR_LAMBDA',
   PENALTY_WEIGHT: 'PENALTY_WEIGHT',
   CO_ENGAGEMENT_WEIGHT: 'CO_ENGAGEMENT_WEIGHT',
+  /** JSON: exploration settings, per placement too (functions/contract/exploration.ts). */
+  EXPLORATION: 'EXPLORATION',
 
   // Only for stand-ins on a non-IP host, where virtual-hosted bucket names do not resolve.
   LOOKALIKE_S3_FORCE_PATH_STYLE: 'LOOKALIKE_S3_FORCE_PATH_STYLE',

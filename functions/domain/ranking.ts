@@ -1,4 +1,8 @@
+import { DEFAULT_EXPLORATION, type ExplorationSettings } from '../contract/exploration';
 import type { ItemAttributes, VectorIndex } from '../vector-index';
+
+export { DEFAULT_EXPLORATION, type ExplorationSettings };
+
 import { decayFactor, type InterestProfile, type ProfileSettings } from './interest-profile';
 
 export interface RankingSettings {
@@ -30,6 +34,8 @@ export const DEFAULT_RANKING_SETTINGS: RankingSettings = {
 
 export type Reason =
   | { kind: 'similar_to'; itemId: string; similarity: number }
+  /** A new item given an exploration slot; `itemId` is what it looks like (a liked item, the item shown). */
+  | { kind: 'exploration'; itemId?: string; similarity?: number; publishedAt: number }
   | { kind: 'co_engaged'; itemId: string }
   | { kind: 'popular' }
   | { kind: 'similar_to_item'; itemId: string }
@@ -47,6 +53,56 @@ export interface ListRequest {
   excludeSeen?: boolean;
 }
 
+/** What exploration needs at request time besides the index. */
+export interface ExplorationInputs {
+  settings: ExplorationSettings;
+  /** Impressions per item, decayed to now (items never shown are absent). */
+  impressions: ReadonlyMap<string, number>;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Slots a list of `limit` gives to exploration. */
+export function explorationSlots(settings: ExplorationSettings | undefined, limit: number): number {
+  if (!settings || !(settings.share > 0)) return 0;
+  return Math.min(limit, Math.round(settings.share * limit));
+}
+
+/** Whether an item may take an exploration slot: new, and shown little. */
+export function explorable(
+  inputs: ExplorationInputs,
+  now: number,
+): (itemId: string, attributes: ItemAttributes) => boolean {
+  const { settings, impressions } = inputs;
+  const newerThan = now - settings.maxAgeDays * DAY_MS;
+  return (itemId, attributes) =>
+    attributes.publishedAt !== undefined &&
+    attributes.publishedAt > newerThan &&
+    (impressions.get(itemId) ?? 0) <= settings.maxImpressions;
+}
+
+/**
+ * The list with its exploration picks placed among the organic ones, evenly spread (never first:
+ * the top slot is the ranking's best bet). `organic` must hold at least `limit - picks.length` items
+ * when that many exist.
+ */
+export function placeExploration(organic: RankedItem[], picks: RankedItem[], limit: number): RankedItem[] {
+  if (picks.length === 0) return organic.slice(0, limit);
+  const taken = new Set(picks.map((p) => p.itemId));
+  const rest = organic.filter((r) => !taken.has(r.itemId));
+  const size = Math.min(limit, rest.length + picks.length);
+  const positions = new Set(picks.map((_, j) => Math.floor(((j + 1) * size) / (picks.length + 1))));
+  const list: RankedItem[] = [];
+  let p = 0;
+  let o = 0;
+  while (list.length < size) {
+    const wantPick = positions.has(list.length) && p < picks.length;
+    if ((wantPick || o >= rest.length) && p < picks.length) list.push(picks[p++] as RankedItem);
+    else list.push(rest[o++] as RankedItem);
+  }
+  return list;
+}
+
 /** Co-engagement weights from the user's recent positive items to other items. */
 export type CoEngagement = Map<string, number>;
 
@@ -58,6 +114,14 @@ export interface PersonalInputs {
   now: number;
   /** Co-engagement towards each candidate, already decayed to `now` (see ProfileStore); may be empty. */
   coEngagement?: CoEngagement;
+  /** Exploration slots for new items; absent or share 0: none. */
+  exploration?: ExplorationInputs;
+  /**
+   * Rotation: items shown to this user in their last lists, each demoted by `rotationWeight` (on the
+   * scale of the scores, where the best candidate is about 1). Absent or weight 0: off.
+   */
+  recentlyShown?: ReadonlySet<string>;
+  rotationWeight?: number;
 }
 
 /** Items that must not appear for this user and request. */
@@ -153,26 +217,71 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     }))
     .filter((p): p is { vector: Float32Array; strength: number } => p.vector !== undefined);
 
-  const scored: Array<{ itemId: string; score: number; vector: Float32Array; coScore: number }> = [];
-  for (const [itemId, vector] of vectors) {
+  const rotation = inputs.rotationWeight && inputs.recentlyShown ? inputs.rotationWeight : 0;
+  const scoreOf = (itemId: string, vector: Float32Array) => {
     const visual = visualScore(itemId);
     let penalty = 0;
     for (const p of penalties) penalty = Math.max(penalty, p.strength * Math.max(0, dot(vector, p.vector)));
     const coScore = useCo ? (co.get(itemId) ?? 0) / coMax : 0;
-    const score = visual - settings.penaltyWeight * penalty + settings.coEngagementWeight * coScore;
-    scored.push({ itemId, score, vector, coScore });
-  }
+    const rotated = rotation > 0 && inputs.recentlyShown?.has(itemId) ? rotation : 0;
+    const score = visual - settings.penaltyWeight * penalty + settings.coEngagementWeight * coScore - rotated;
+    return { itemId, score, vector, coScore };
+  };
+  const scored = [...vectors].map(([itemId, vector]) => scoreOf(itemId, vector));
   // Reasons only for what is shown: the liked item each pick looks most like.
   const positives = profile.positives
     .map((p) => ({ itemId: p.itemId, vector: unitVector(p.itemId) }))
     .filter((p): p is { itemId: string; vector: Float32Array } => p.vector !== undefined);
-  return maximalMarginalRelevance(scored, request.limit, settings.mmrLambda).map(
+
+  const organic = maximalMarginalRelevance(scored, request.limit, settings.mmrLambda).map(
     ({ itemId, score, vector, coScore }) => ({
       itemId,
       score,
       reason: reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined),
     }),
   );
+  // Exploration: each taste retrieves its closest new, little-shown items, scored like the rest; a
+  // new item that wins an ordinary slot keeps it and takes no exploration slot.
+  const slots = explorationSlots(inputs.exploration?.settings, request.limit);
+  const picks: RankedItem[] = [];
+  const listed = new Set(organic.map((r) => r.itemId));
+  const exploration = inputs.exploration;
+  if (slots > 0 && exploration) {
+    const isNew = explorable(exploration, now);
+    const acceptNew = (itemId: string, attributes: ItemAttributes) =>
+      !listed.has(itemId) && accept(itemId, attributes) && isNew(itemId, attributes);
+    const fresh = new Map<string, ReturnType<typeof scoreOf>>();
+    queries.forEach((query) => {
+      for (const hit of index.search({ queries: [query], k: 4 * slots, accept: acceptNew })) {
+        const vector = vectors.get(hit.itemId) ?? toUnit(index.vector(hit.itemId) as Float32Array);
+        if (!similarities.has(hit.itemId))
+          similarities.set(
+            hit.itemId,
+            queries.map((q) => dot(q, vector)),
+          );
+        fresh.set(hit.itemId, scoreOf(hit.itemId, vector));
+      }
+    });
+    const top = organic[0]?.score ?? 0;
+    const chosen = [...fresh.values()]
+      .filter((c) => c.score >= exploration.settings.minRelevance * top)
+      .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
+      .slice(0, slots);
+    for (const { itemId, score, vector } of chosen) {
+      const like = reasonFor(vector, positives);
+      picks.push({
+        itemId,
+        score,
+        reason: {
+          kind: 'exploration',
+          ...(like.kind === 'similar_to' ? { itemId: like.itemId, similarity: like.similarity } : {}),
+          publishedAt: index.attributes(itemId)?.publishedAt as number,
+        },
+      });
+    }
+  }
+  // Greedy MMR's first k picks are its k-item list: the organic list's head is what it would be alone.
+  return placeExploration(organic.slice(0, request.limit - picks.length), picks, request.limit);
 }
 
 /** a . b over a's length: the cosine when both are unit vectors. */
@@ -254,6 +363,65 @@ export function maximalMarginalRelevance<T extends { score: number; vector: Floa
     picked.push(remaining[best] as T);
   }
   return picked;
+}
+
+/**
+ * Exploration picks for a list about one vector (items like a given item): the new, little-shown
+ * items closest to it, each at least `minRelevance` of the list's best score `top`.
+ */
+export function explorationNear(
+  index: VectorIndex,
+  vector: Float32Array,
+  accept: (itemId: string, attributes: ItemAttributes) => boolean,
+  exploration: ExplorationInputs,
+  now: number,
+  slots: number,
+  top: number,
+  like?: string,
+): RankedItem[] {
+  if (slots <= 0) return [];
+  const isNew = explorable(exploration, now);
+  return index
+    .search({ queries: [vector], k: slots, accept: (id, a) => accept(id, a) && isNew(id, a) })
+    .filter((hit) => hit.score >= exploration.settings.minRelevance * top)
+    .map((hit) => ({
+      itemId: hit.itemId,
+      score: hit.score,
+      reason: {
+        kind: 'exploration',
+        ...(like ? { itemId: like, similarity: Math.round(hit.score * 1000) / 1000 } : {}),
+        publishedAt: index.attributes(hit.itemId)?.publishedAt as number,
+      },
+    }));
+}
+
+/**
+ * Exploration picks for users without tastes (the popular list): the least shown new items, newest
+ * first among equals. One pass over the index's attributes.
+ */
+export function explorationForNewcomers(
+  index: VectorIndex,
+  accept: (itemId: string, attributes: ItemAttributes) => boolean,
+  exploration: ExplorationInputs,
+  now: number,
+  slots: number,
+): RankedItem[] {
+  if (slots <= 0) return [];
+  const isNew = explorable(exploration, now);
+  const found: Array<{ itemId: string; shown: number; publishedAt: number }> = [];
+  for (const itemId of index.ids()) {
+    const attributes = index.attributes(itemId);
+    if (!attributes || !accept(itemId, attributes) || !isNew(itemId, attributes)) continue;
+    found.push({
+      itemId,
+      shown: exploration.impressions.get(itemId) ?? 0,
+      publishedAt: attributes.publishedAt as number,
+    });
+  }
+  return found
+    .sort((a, b) => a.shown - b.shown || b.publishedAt - a.publishedAt || (a.itemId < b.itemId ? -1 : 1))
+    .slice(0, slots)
+    .map(({ itemId, publishedAt }) => ({ itemId, score: 0, reason: { kind: 'exploration', publishedAt } }));
 }
 
 /** Most popular eligible items; popularity is decayed to `now` by the caller. */

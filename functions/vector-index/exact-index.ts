@@ -366,13 +366,19 @@ function queryRangeFor(stride: number): number {
 }
 
 function storedAttributes(itemId: string, attributes: ItemAttributes): ItemAttributes {
-  const { category, available } = attributes ?? {};
+  const { category, available, publishedAt } = attributes ?? {};
   if (typeof available !== 'boolean') {
     throw new VectorIndexError('invalid_item', `${itemId}: attributes.available must be a boolean`, {
       itemId,
     });
   }
-  if (category === undefined) return Object.freeze({ available });
+  if (publishedAt !== undefined && !(Number.isInteger(publishedAt) && publishedAt >= 0)) {
+    throw new VectorIndexError('invalid_item', `${itemId}: publishedAt must be a non-negative integer (ms)`, {
+      itemId,
+    });
+  }
+  const since = publishedAt === undefined ? {} : { publishedAt };
+  if (category === undefined) return Object.freeze({ available, ...since });
   if (typeof category !== 'string' || category.length > MAX_LABEL_LENGTH) {
     throw new VectorIndexError(
       'invalid_item',
@@ -382,5 +388,5 @@ function storedAttributes(itemId: string, attributes: ItemAttributes): ItemAttri
       },
     );
   }
-  return Object.freeze({ category, available });
+  return Object.freeze({ category, available, ...since });
 }

@@ -4,9 +4,9 @@ import type { ItemAttributes } from './types';
 import { VectorIndexError } from './vector-index-error';
 
 /*
- * Snapshot layout, version 1, little-endian:
+ * Snapshot layout, version 2, little-endian:
  *   0   "LKVI"            magic
- *   4   u16 version       1
+ *   4   u16 version       2
  *   6   u16 header bytes  32
  *   8   u32 dim
  *   12  u32 count         items
@@ -15,13 +15,17 @@ import { VectorIndexError } from './vector-index-error';
  *   24  u32 matrix offset multiple of 64
  *   28  u32 reserved      0
  *   32  count x u32       attributes: bit 0 available, bits 1..31 category number + 1 (0 = none)
+ *   ..  count x u32       publishedAt in whole seconds since 1970 (0 = unknown)
  *   ..  labels            count item ids, then the category labels; each u16 byte length + UTF-8
  *   ..  zero padding up to the matrix offset
  *   ..  count x dim f32   exact embeddings in item order
  * The int8 copy is not stored: re-quantising on load is cheaper than downloading a quarter more bytes.
+ * Version 1 (still read) has no publishedAt section: its items load without one (they count as old).
  */
 const MAGIC = 0x49564b4c; // "LKVI" read as a little-endian u32
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
+/** Versions decodeSnapshot reads: 1 lacks publishedAt. */
+const READABLE_VERSIONS = new Set([1, 2]);
 const HEADER_BYTES = 32;
 const MATRIX_ALIGNMENT = 64;
 
@@ -53,7 +57,8 @@ export function encodeSnapshot({ dim, itemIds, attributes, rows }: SnapshotConte
   }
   const labels = [...itemIds, ...categoryNumbers.keys()];
   const labelBytes = labels.reduce((total, label) => total + 2 + Buffer.byteLength(label, 'utf8'), 0);
-  const labelsStart = HEADER_BYTES + 4 * count;
+  const publishedStart = HEADER_BYTES + 4 * count;
+  const labelsStart = publishedStart + 4 * count;
   const matrixOffset = alignUp(labelsStart + labelBytes, MATRIX_ALIGNMENT);
   const bytes = new Uint8Array(matrixOffset + count * dim * 4);
   // Buffer methods only ever see the part before the matrix: in Node 20, Buffer#write into a Buffer
@@ -73,6 +78,12 @@ export function encodeSnapshot({ dim, itemIds, attributes, rows }: SnapshotConte
     // `* 2 +` rather than `<< 1 |`: category numbers may use all 31 bits without going negative.
     prefix.writeUInt32LE(categoryNumber * 2 + (available ? 1 : 0), HEADER_BYTES + 4 * row);
   });
+  attributes.forEach(({ publishedAt }, row) => {
+    // Seconds fit a u32 until 2106; 0 stands for unknown (an item published at 1970-01-01T00:00:00Z
+    // is as old as one with no date).
+    const seconds = publishedAt === undefined ? 0 : Math.min(0xffffffff, Math.floor(publishedAt / 1000));
+    prefix.writeUInt32LE(seconds, publishedStart + 4 * row);
+  });
   let cursor = labelsStart;
   for (const label of labels) {
     const length = prefix.write(label, cursor + 2, 'utf8');
@@ -89,10 +100,10 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   const header = Buffer.from(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
   if (header.readUInt32LE(0) !== MAGIC) corrupt('not a vector index snapshot');
   const version = header.readUInt16LE(4);
-  if (version !== SNAPSHOT_VERSION) {
+  if (!READABLE_VERSIONS.has(version)) {
     throw new VectorIndexError(
       'unsupported_snapshot',
-      `snapshot version ${version}; this code reads ${SNAPSHOT_VERSION}`,
+      `snapshot version ${version}; this code reads ${[...READABLE_VERSIONS].join(' and ')}`,
       {
         version,
       },
@@ -103,7 +114,8 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   const categoryCount = header.readUInt32LE(16);
   const labelBytes = header.readUInt32LE(20);
   const matrixOffset = header.readUInt32LE(24);
-  const labelsStart = HEADER_BYTES + 4 * count;
+  const publishedStart = HEADER_BYTES + 4 * count;
+  const labelsStart = version >= 2 ? publishedStart + 4 * count : publishedStart;
   if (
     header.readUInt16LE(6) !== HEADER_BYTES ||
     dim < 1 ||
@@ -133,11 +145,13 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     const word = prefix.readUInt32LE(HEADER_BYTES + 4 * row);
     const available = word % 2 === 1;
     const categoryNumber = Math.floor(word / 2);
-    if (categoryNumber === 0) return Object.freeze({ available });
+    const seconds = version >= 2 ? prefix.readUInt32LE(publishedStart + 4 * row) : 0;
+    const since = seconds === 0 ? {} : { publishedAt: seconds * 1000 };
+    if (categoryNumber === 0) return Object.freeze({ available, ...since });
     const category = categories[categoryNumber - 1];
     if (category === undefined)
       corrupt(`item ${row} names category ${categoryNumber - 1} of ${categoryCount}`);
-    return Object.freeze({ category, available });
+    return Object.freeze({ category, available, ...since });
   });
   return { dim, itemIds, attributes, matrix: bytes.subarray(matrixOffset) };
 }

@@ -2,6 +2,11 @@
 export interface ItemAttributes {
   category?: string;
   available: boolean;
+  /**
+   * Since when the item is on offer (ms): its `published-at`, else its first upload. Exploration
+   * reads item age from it; absent (snapshots of format 1) counts as old.
+   */
+  publishedAt?: number;
 }
 
 export interface ScoredItem {

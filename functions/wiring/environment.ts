@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ENV, SERVING_BACKENDS } from '../contract/environment';
+import { ExplorationConfigSchema } from '../contract/exploration';
 import { DEFAULT_IDENTITY_CONFIG } from '../contract/identity';
 import { DEFAULT_IMAGE_LIMITS } from '../domain/image-format';
 import {
@@ -41,6 +42,38 @@ function number(fallback: number, { min = -Infinity, max = Infinity } = {}) {
           return z.NEVER;
         }
         return value;
+      }),
+  );
+}
+
+/** JSON in one variable, checked by `schema`; unset or blank: `fallback`. */
+function json<T extends z.ZodType>(schema: T, fallback: z.input<T>) {
+  return z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .optional()
+      .transform((raw, ctx): z.output<T> => {
+        let value: unknown = fallback;
+        if (raw !== undefined) {
+          try {
+            value = JSON.parse(raw);
+          } catch {
+            ctx.addIssue({ code: 'custom', message: 'is not JSON' });
+            return z.NEVER;
+          }
+        }
+        const parsed = schema.safeParse(value);
+        if (!parsed.success) {
+          const problems = parsed.error.issues.map((issue) => {
+            // A bad record key says why in its own issues.
+            const inner = (issue as { issues?: Array<{ message: string }> }).issues?.[0]?.message;
+            return `${issue.path.join('.') || '(root)'}: ${inner ?? issue.message}`;
+          });
+          ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+          return z.NEVER;
+        }
+        return parsed.data;
       }),
   );
 }
@@ -262,6 +295,7 @@ export const FUNCTION_ENV = {
       [ENV.MMR_LAMBDA]: number(DEFAULT_RANKING_SETTINGS.mmrLambda, { min: 0, max: 1 }),
       [ENV.PENALTY_WEIGHT]: number(DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
       [ENV.CO_ENGAGEMENT_WEIGHT]: number(DEFAULT_RANKING_SETTINGS.coEngagementWeight, { min: 0 }),
+      [ENV.EXPLORATION]: json(ExplorationConfigSchema, {}),
       ...profileFields,
       ...identityFields,
       ...modelFields,
@@ -288,6 +322,7 @@ export const FUNCTION_ENV = {
         penaltyWeight: env[ENV.PENALTY_WEIGHT],
         coEngagementWeight: env[ENV.CO_ENGAGEMENT_WEIGHT],
       },
+      exploration: env[ENV.EXPLORATION],
       profileSettings: profileSettingsOf(env),
       identity: identityOf(env),
     })),

@@ -3,6 +3,7 @@
  * The recommend handler reads that configuration from its environment at cold start; the local twin,
  * the offline evaluation and the benchmarks run that handler, so they are wired the same way.
  */
+
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AggregateCache } from '../adapters/dynamodb/aggregate-cache';
@@ -15,6 +16,7 @@ import type { Serving } from '../app/ports';
 import type { RecommendDeps } from '../app/recommend';
 import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
 import type { ServingBackend } from '../contract/environment';
+import type { ExplorationConfig } from '../contract/exploration';
 import { VECTOR_INDEX_NAME } from '../contract/storage';
 import type { ProfileSettings } from '../domain/interest-profile';
 import type { RankingSettings } from '../domain/ranking';
@@ -44,6 +46,8 @@ export interface RecommendConfig {
   readonly aggregateCacheMs?: number;
   readonly profileSettings: ProfileSettings;
   readonly ranking: RankingSettings;
+  /** Exploration slots for new items (EXPLORATION); absent: none. */
+  readonly exploration?: ExplorationConfig;
   /** @default DEFAULT_TRACKING_POLICY.popularityEpoch, the epoch the event write path weighs popularity from */
   readonly popularityEpoch?: number;
   /** How long the spaces registry's word is reused (see createServedRecommend). @default 60 s */
@@ -116,6 +120,7 @@ export function createRecommendDeps(
     dim,
     profileSettings: config.profileSettings,
     ranking: config.ranking,
+    ...(config.exploration ? { exploration: config.exploration } : {}),
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
   };
 }

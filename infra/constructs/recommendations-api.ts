@@ -20,6 +20,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, type ServingBackend } from '../../functions/contract/environment';
+import { type ExplorationConfigInput, ExplorationConfigSchema } from '../../functions/contract/exploration';
 import { ROUTES, type RouteFunction } from '../../functions/contract/routes';
 import { CATALOGUE_PREFIX, INDEX_PREFIX } from '../../functions/contract/storage';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -55,6 +56,11 @@ export interface RecommendationsApiProps {
   readonly throttleBurstLimit?: number;
   /** @default 2048 (MB): the exact index lives in memory, and more memory buys more CPU */
   readonly recommendMemorySize?: number;
+  /**
+   * Exploration slots for new items, per placement too; checked at synth. `{ share: 0 }` turns it off.
+   * @default DEFAULT_EXPLORATION (functions/contract/exploration.ts)
+   */
+  readonly exploration?: ExplorationConfigInput;
 }
 
 /** The HTTP API from the route table, its authorizers, the recommend and compact functions. */
@@ -78,12 +84,22 @@ export class RecommendationsApi extends Construct {
     }
     const { active } = props.layers;
     const manifest = active.manifest;
+    if (props.exploration !== undefined) {
+      const checked = ExplorationConfigSchema.safeParse(props.exploration);
+      if (!checked.success)
+        throw new Error(
+          `RecommendationsApi: exploration: ${checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+        );
+    }
     const shared = {
       ...props.tracking.profileEnvironment,
       [ENV.SERVING_BACKEND]: backend,
       ...(props.userClaim ? { [ENV.USER_CLAIM]: props.userClaim } : {}),
     };
 
+    const recommendEnvironment = {
+      ...(props.exploration !== undefined ? { [ENV.EXPLORATION]: JSON.stringify(props.exploration) } : {}),
+    };
     this.recommendFunction = new LookalikeFunction(this, 'Recommend', {
       name: 'recommend',
       // Image search embeds with the active model: its layer, and its manifest when not the model layer's.
@@ -92,6 +108,7 @@ export class RecommendationsApi extends Construct {
       timeout: Duration.seconds(29),
       environment: {
         ...shared,
+        ...recommendEnvironment,
         ...(active.layer === props.layers.modelLayer
           ? {}
           : { [ENV.LOOKALIKE_MODEL_MANIFEST]: active.manifestPathInLambda }),

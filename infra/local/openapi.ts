@@ -107,6 +107,14 @@ const ReasonSchema = component(
     z.object({ kind: z.literal('popular') }).describe('Popular overall (users without history)'),
     z.object({ kind: z.literal('similar_to_item'), itemId: z.string() }),
     z.object({ kind: z.literal('similar_to_image') }),
+    z
+      .object({
+        kind: z.literal('exploration'),
+        itemId: z.string().optional().describe('The liked item (or the item shown) it looks most like'),
+        similarity: z.number().optional(),
+        publishedAt: z.number().describe('When the item went on offer (ms since 1970)'),
+      })
+      .describe('A new item, shown little so far, given one of the exploration slots'),
   ]),
   'Why an item was recommended, for a "because you liked ..." line.',
 );

@@ -134,6 +134,20 @@ describe('item metadata', () => {
     });
   });
 
+  it('reads published-at as a UTC date or a zoned date-time, and warns about anything else', () => {
+    expect(parseItemMetadata({ 'published-at': '2026-03-01' }).attributes.publishedAt).toBe(
+      Date.UTC(2026, 2, 1),
+    );
+    expect(parseItemMetadata({ 'published-at': '2026-03-01T09:30:00+02:00' }).attributes.publishedAt).toBe(
+      Date.UTC(2026, 2, 1, 7, 30),
+    );
+    for (const bad of ['2026-02-31', '2026-03-01T09:30:00', 'yesterday', '1700000000000', '2200-01-01']) {
+      const { attributes, warnings } = parseItemMetadata({ 'published-at': bad });
+      expect(attributes.publishedAt).toBeUndefined();
+      expect(warnings).toEqual([expect.stringMatching(/^published-at: ".*" is not an ISO 8601 date/)]);
+    }
+  });
+
   it('falls back to the folder category, and metadata wins over it', () => {
     expect(parseItemMetadata({}, 'bags').attributes).toEqual({ category: 'bags', available: true });
     expect(parseItemMetadata({ category: 'totes' }, 'bags').attributes.category).toBe('totes');

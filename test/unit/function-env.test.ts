@@ -1,6 +1,6 @@
 import { ENV } from '../../functions/contract/environment';
 import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
-import { DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
+import { DEFAULT_EXPLORATION, DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
 import { ConfigError, functionConfig, variablesOf } from '../../functions/wiring/environment';
 
 const tables = {
@@ -120,6 +120,33 @@ describe('function environments', () => {
       functionConfig('track', { ...tables, [ENV.EVENT_WEIGHTS]: '{"wink":1,"like":2}' }),
     );
     expect(unknown.problems).toEqual([`${ENV.EVENT_WEIGHTS} unknown event type wink`]);
+  });
+
+  it('reads EXPLORATION: defaults, per-placement settings on top of them, and a clear error otherwise', () => {
+    expect(functionConfig('recommend', tables).exploration).toEqual({ default: DEFAULT_EXPLORATION });
+    const set = functionConfig('recommend', {
+      ...tables,
+      [ENV.EXPLORATION]: '{"share":0.1,"placements":{"home":{"share":0.3},"pdp":{"share":0}}}',
+    }).exploration;
+    expect(set).toEqual({
+      default: { ...DEFAULT_EXPLORATION, share: 0.1 },
+      placements: {
+        home: { ...DEFAULT_EXPLORATION, share: 0.3 },
+        pdp: { ...DEFAULT_EXPLORATION, share: 0 },
+      },
+    });
+    expect(
+      configError(() => functionConfig('recommend', { ...tables, [ENV.EXPLORATION]: '{share:1}' })).problems,
+    ).toEqual([`${ENV.EXPLORATION} is not JSON`]);
+    const bad = configError(() =>
+      functionConfig('recommend', {
+        ...tables,
+        [ENV.EXPLORATION]: '{"share":1.5,"placements":{"Home Page":{}},"explore":true}',
+      }),
+    );
+    expect(bad.problems.join('\n')).toMatch(/share: .*<=1/);
+    expect(bad.problems.join('\n')).toMatch(/placements.Home Page: placement names are lower-case/);
+    expect(bad.problems.join('\n')).toMatch(/explore/);
   });
 
   it('lists what each function reads; recommend reads the Events table (to refold a profile of another space)', () => {

@@ -3,8 +3,11 @@ import fc from 'fast-check';
 import { DynamoVectorRetriever } from '../../functions/adapters/dynamodb/vector-retriever';
 import { DEFAULT_PROFILE_SETTINGS, foldEvents } from '../../functions/domain/interest-profile';
 import {
+  DEFAULT_EXPLORATION,
   DEFAULT_RANKING_SETTINGS,
   maximalMarginalRelevance,
+  normalised,
+  placeExploration,
   rankForUser,
 } from '../../functions/domain/ranking';
 import { ExactIndex } from '../../functions/vector-index';
@@ -230,5 +233,153 @@ describe('the dynamodb-vector backend (mocked client: DynamoDB Local has no vect
     expect([...candidates.ids()].sort()).toEqual(['a', 'b']);
     expect(candidates.attributes('b')).toEqual({ available: false });
     expect(candidates.search({ queries: [unit(1, 0, 0)], k: 1 })[0]?.itemId).toBe('a');
+  });
+});
+
+describe('exploration and rotation', () => {
+  const DAY = 86_400_000;
+  const now = Date.UTC(2026, 5, 1);
+  const index = new ExactIndex(4);
+  const old = { available: true, publishedAt: now - 90 * DAY };
+  for (let i = 0; i < 30; i++) {
+    index.upsert(`heart-${i}`, unit(1, 0.25 * Math.sin(i), 0.25 * Math.cos(i), 0), {
+      ...old,
+      category: 'heart',
+    });
+    index.upsert(`car-${i}`, unit(0.25 * Math.sin(i), 1, 0, 0.25 * Math.cos(i)), { ...old, category: 'car' });
+    index.upsert(`other-${i}`, unit(-1, 0, 1, 0.1 * Math.sin(i)), { ...old, category: 'other' });
+  }
+  // New arrivals: hearts and cars a little off their taste's axis (no ordinary slot would go to
+  // them), a new item unlike either taste, an undated one, one too old and one shown too often.
+  const fresh = (days: number) => ({ available: true, publishedAt: now - days * DAY });
+  index.upsert('new-heart-a', unit(1, 0, 0.9, 0.3), fresh(1));
+  index.upsert('new-heart-b', unit(1, 0.3, 0.9, 0), fresh(3));
+  index.upsert('new-car', unit(0.3, 1, 0, 0.9), fresh(2));
+  index.upsert('new-stranger', unit(-1, 0, 1, 1), fresh(1));
+  index.upsert('undated-heart', unit(1, 0, 0.85, 0.3), { available: true });
+  index.upsert('aged-heart', unit(1, 0, 0.86, 0.3), fresh(40));
+  index.upsert('overexposed-heart', unit(1, 0, 0.87, 0.3), fresh(1));
+  const liked = ['heart-0', 'heart-1', 'car-0', 'car-1'];
+  const profile = foldEvents(
+    'u',
+    4,
+    liked.map((itemId, i) => ({
+      type: 'like' as const,
+      itemId,
+      at: now - 1000 + i,
+      vector: index.vector(itemId),
+    })),
+    DEFAULT_PROFILE_SETTINGS,
+  );
+  const exploration = (settings: Partial<typeof DEFAULT_EXPLORATION> = {}) => ({
+    settings: { ...DEFAULT_EXPLORATION, maxAgeDays: 14, ...settings },
+    impressions: new Map([
+      ['overexposed-heart', 5000],
+      ['new-heart-a', 3],
+    ]),
+  });
+  const rank = (extra: object = {}, limit = 10) =>
+    rankForUser(
+      {
+        index,
+        profile,
+        profileSettings: DEFAULT_PROFILE_SETTINGS,
+        settings: DEFAULT_RANKING_SETTINGS,
+        now,
+        ...extra,
+      },
+      { limit, excludeSeen: true },
+    );
+  const NEW_TASTEFUL = ['new-heart-a', 'new-heart-b', 'new-car'];
+
+  it('gives the share of slots to new, little-shown items like the tastes, and keeps the rest as ranked', () => {
+    const without = rank();
+    const withIt = rank({ exploration: exploration({ share: 0.2 }) });
+
+    expect(without.some((r) => r.itemId.startsWith('new-'))).toBe(false);
+    const explored = withIt.filter((r) => r.reason.kind === 'exploration');
+    expect(explored).toHaveLength(2);
+    for (const pick of explored) {
+      expect(NEW_TASTEFUL).toContain(pick.itemId);
+      expect(pick.reason).toMatchObject({ kind: 'exploration', publishedAt: expect.any(Number) });
+      expect(liked).toContain((pick.reason as { itemId: string }).itemId);
+    }
+    // Never first; the organic part is the list without exploration, cut short.
+    expect(withIt[0]?.reason.kind).not.toBe('exploration');
+    expect(withIt).toHaveLength(10);
+    expect(withIt.filter((r) => r.reason.kind !== 'exploration').map((r) => r.itemId)).toEqual(
+      without.slice(0, 8).map((r) => r.itemId),
+    );
+  });
+
+  it('never explores items that are old, undated, shown too often or unlike every taste', () => {
+    const all = rank({ exploration: exploration({ share: 0.5, minRelevance: 0 }) }, 20);
+    const explored = all.filter((r) => r.reason.kind === 'exploration').map((r) => r.itemId);
+    expect(explored).toEqual(expect.arrayContaining(NEW_TASTEFUL));
+    for (const itemId of ['undated-heart', 'aged-heart', 'overexposed-heart'])
+      expect(explored).not.toContain(itemId);
+    // With the default relevance floor, the stranger is not offered to this user at all.
+    const floored = rank({ exploration: exploration({ share: 0.5 }) }, 20).map((r) => r.itemId);
+    expect(floored).not.toContain('new-stranger');
+    expect(explored.length).toBeLessThanOrEqual(10);
+  });
+
+  it('is off at share 0, and a new item that wins an ordinary slot keeps it without taking a slot', () => {
+    expect(rank({ exploration: exploration({ share: 0 }) })).toEqual(rank());
+    // Halfway between the two tastes (each unit direction summed): the best candidate there is.
+    const between = new Float64Array(4);
+    for (const centroid of profile.centroids)
+      normalised(centroid.sum).forEach((v, i) => {
+        between[i] = (between[i] as number) + v;
+      });
+    index.upsert('new-bullseye', normalised(between), fresh(1));
+    try {
+      const ranked = rank({ exploration: exploration({ share: 0.2 }) });
+      expect(ranked.find((r) => r.itemId === 'new-bullseye')?.reason.kind).toBe('similar_to');
+      expect(ranked.filter((r) => r.reason.kind === 'exploration')).toHaveLength(2);
+    } finally {
+      index.remove('new-bullseye');
+    }
+  });
+
+  it('rotation demotes what the user was shown in their last lists, and is off without a weight', () => {
+    const first = rank().map((r) => r.itemId);
+    const shown = new Set(first.slice(0, 5));
+    const rotated = rank({ recentlyShown: shown, rotationWeight: 0.3 }).map((r) => r.itemId);
+    expect(rotated.slice(0, 5).some((itemId) => shown.has(itemId))).toBe(false);
+    expect(rank({ recentlyShown: shown }).map((r) => r.itemId)).toEqual(first);
+  });
+});
+
+describe('placeExploration', () => {
+  const item = (itemId: string) => ({ itemId, score: 1, reason: { kind: 'popular' as const } });
+  const organic = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map(item);
+
+  it('spreads the picks evenly, never first, and fills from the organic list when picks run out', () => {
+    const ids = (list: { itemId: string }[]) => list.map((r) => r.itemId);
+    expect(ids(placeExploration(organic, [item('X')], 10))).toEqual([
+      'a',
+      'b',
+      'c',
+      'd',
+      'X',
+      'e',
+      'f',
+      'g',
+      'h',
+    ]);
+    expect(ids(placeExploration(organic.slice(0, 7), [item('X'), item('Y')], 9))).toEqual([
+      'a',
+      'b',
+      'c',
+      'X',
+      'd',
+      'e',
+      'Y',
+      'f',
+      'g',
+    ]);
+    expect(ids(placeExploration([item('a')], [item('X'), item('Y')], 10))).toEqual(['a', 'X', 'Y']);
+    expect(ids(placeExploration(organic, [], 3))).toEqual(['a', 'b', 'c']);
   });
 });

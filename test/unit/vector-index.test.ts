@@ -194,6 +194,12 @@ describe('ExactIndex snapshots', () => {
   const original = indexOf(items);
   original.upsert('no-category', query(), { available: true });
   original.upsert('ünïcödé-🧢', query(), { category: 'chapeaux-🎩', available: false });
+  original.upsert('new-arrival', query(), {
+    category: 'hats',
+    available: true,
+    publishedAt: 1_764_500_000_000,
+  });
+  original.upsert('dated', query(), { available: true, publishedAt: 86_400_000 });
   const snapshot = original.serialise();
 
   it('round-trips ids, vectors, attributes and search results', () => {
@@ -219,6 +225,37 @@ describe('ExactIndex snapshots', () => {
     }
   });
 
+  it('reads format 1 (no publishedAt section): the same items, none of them dated', () => {
+    // Format 1 is format 2 without the count x u32 publishedAt section, its labels and matrix moved up.
+    const v2 = Buffer.from(snapshot);
+    const count = v2.readUInt32LE(12);
+    const labelBytes = v2.readUInt32LE(20);
+    const oldMatrix = v2.readUInt32LE(24);
+    const labelsStart = 32 + 4 * count;
+    const matrixOffset = Math.ceil((labelsStart + labelBytes) / 64) * 64;
+    const v1 = Buffer.alloc(matrixOffset + (v2.length - oldMatrix));
+    v2.copy(v1, 0, 0, labelsStart);
+    v2.copy(v1, labelsStart, labelsStart + 4 * count, labelsStart + 4 * count + labelBytes);
+    v2.copy(v1, matrixOffset, oldMatrix);
+    v1.writeUInt16LE(1, 4);
+    v1.writeUInt32LE(matrixOffset, 24);
+
+    const loaded = ExactIndex.deserialise(new Uint8Array(v1));
+    expect([...loaded.ids()]).toEqual([...original.ids()]);
+    for (const itemId of original.ids()) {
+      const { publishedAt: _dropped, ...undated } = original.attributes(itemId) as ItemAttributes;
+      expect(loaded.attributes(itemId)).toEqual(undated);
+    }
+    expect(original.attributes('new-arrival')?.publishedAt).toBe(1_764_500_000_000);
+    expect(loaded.search({ queries: [query()], k: 5 })).toHaveLength(5);
+  });
+
+  it('refuses a publishedAt that is not a whole, non-negative number of ms', () => {
+    const index = new ExactIndex(DIM);
+    for (const publishedAt of [-1, 1.5, Number.NaN])
+      expect(() => index.upsert('bad', query(), { available: true, publishedAt })).toThrow(/publishedAt/);
+  });
+
   it('round-trips an empty index', () => {
     const loaded = ExactIndex.deserialise(new ExactIndex(DIM).serialise());
     expect(loaded.size).toBe(0);
@@ -235,7 +272,7 @@ describe('ExactIndex snapshots', () => {
       return 'accepted';
     };
     const newerVersion = snapshot.slice();
-    newerVersion[4] = 2;
+    newerVersion[4] = 3;
     expect(codeOf(newerVersion)).toBe('unsupported_snapshot');
     expect(codeOf(snapshot.subarray(0, snapshot.length - 4))).toBe('corrupt_snapshot');
     expect(codeOf(new TextEncoder().encode('definitely not a snapshot, just some words'))).toBe(

@@ -79,7 +79,8 @@ export class CatalogueRepository implements ItemRepository {
         set.push(`#${name} = :${name}`);
       }
     };
-    for (const field of ['title', 'category', 'price', 'tags'] as const) assign(field, attributes[field]);
+    for (const field of ['title', 'category', 'price', 'tags', 'publishedAt'] as const)
+      assign(field, attributes[field]);
     assign('available', attributes.available);
     assign('metadataWarnings', warnings.length ? warnings : undefined);
     if (clearUpdateError) assign('lastUpdateError', undefined);

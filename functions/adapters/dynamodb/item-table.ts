@@ -5,6 +5,7 @@
  * the local twin's demo routes) goes through it. Table and index names live in functions/contract.
  */
 import type { CatalogueItem } from '../../domain/catalogue-item';
+import type { ItemAttributes } from '../../vector-index';
 
 /** The single row format; `changeFeed` + `changedAt` feed the incremental index refresh. */
 export interface ItemRow extends Omit<CatalogueItem, 'vectors'> {
@@ -74,6 +75,21 @@ export function fromRow(row: ItemRow, vectorIndexAttribute?: string): CatalogueI
 export const indexedVector = (vector: Float32Array): number[] => Array.from(vector);
 
 /** One model's vector of a row read with {@link itemProjection}, if it has one. */
+/** What the vector index keeps of an item row besides its vector (see ItemAttributes). */
+export function indexAttributes(
+  row: Pick<ItemRow, 'available' | 'category' | 'publishedAt' | 'createdAt'>,
+): ItemAttributes {
+  const since = row.publishedAt ?? row.createdAt;
+  return {
+    available: row.available !== false,
+    ...(row.category ? { category: row.category } : {}),
+    ...(Number.isInteger(since) && since >= 0 ? { publishedAt: since } : {}),
+  };
+}
+
+/** The row attributes indexAttributes reads. */
+export const INDEX_ATTRIBUTES = ['available', 'category', 'publishedAt', 'createdAt'] as const;
+
 export function rowVector(row: Pick<ItemRow, 'vectors'>, modelId: string): Float32Array | undefined {
   const bytes = row.vectors?.[modelId];
   return bytes ? bytesToVector(bytes) : undefined;

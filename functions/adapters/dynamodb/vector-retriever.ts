@@ -10,7 +10,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Serving } from '../../app/ports';
 import { ExactIndex } from '../../vector-index';
-import { type ItemRow, itemProjection, rowVector } from './item-table';
+import { INDEX_ATTRIBUTES, type ItemRow, indexAttributes, itemProjection, rowVector } from './item-table';
 
 /** What the stack creates for the `dynamodb-vector` backend (see the RecommendationsApi construct). */
 export interface VectorIndexSettings {
@@ -24,7 +24,7 @@ export interface VectorIndexSettings {
 }
 
 /** What the ranking reads of a candidate's row (plus the active model's vector). */
-const CANDIDATE_ATTRIBUTES = ['itemId', 'status', 'available', 'category'] as const;
+const CANDIDATE_ATTRIBUTES = ['itemId', 'status', ...INDEX_ATTRIBUTES] as const;
 type CandidateRow = Pick<ItemRow, (typeof CANDIDATE_ATTRIBUTES)[number] | 'vectors'>;
 
 /**
@@ -109,10 +109,7 @@ export class DynamoVectorRetriever {
           const row = unmarshall(raw) as CandidateRow;
           const vector = rowVector(row, this.settings.modelId);
           if (row.status !== 'ready' || !vector) continue;
-          index.upsert(row.itemId, vector, {
-            available: row.available !== false,
-            ...(row.category ? { category: row.category } : {}),
-          });
+          index.upsert(row.itemId, vector, indexAttributes(row));
         }
         request = result.UnprocessedKeys?.[this.settings.table];
       }

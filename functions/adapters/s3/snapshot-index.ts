@@ -5,7 +5,14 @@ import type { Serving } from '../../app/ports';
 import { INDEX_PREFIX, ITEMS_CHANGE_INDEX } from '../../contract/storage';
 import { ExactIndex } from '../../vector-index';
 import { batchGetAll } from '../dynamodb/batch-get';
-import { CHANGE_FEED, type ItemRow, itemProjection, rowVector } from '../dynamodb/item-table';
+import {
+  CHANGE_FEED,
+  INDEX_ATTRIBUTES,
+  type ItemRow,
+  indexAttributes,
+  itemProjection,
+  rowVector,
+} from '../dynamodb/item-table';
 import { isConditionFailure, isMissing } from './s3-errors';
 
 /**
@@ -46,7 +53,7 @@ export const snapshotPrefix = (modelId: string) => `${INDEX_PREFIX}${modelId}/`;
 const pointerKey = (modelId: string) => `${snapshotPrefix(modelId)}latest.json`;
 
 /** What the index reads of a changed row (plus the model's vector). */
-const CHANGED_ATTRIBUTES = ['itemId', 'status', 'available', 'category', 'changedAt'] as const;
+const CHANGED_ATTRIBUTES = ['itemId', 'status', ...INDEX_ATTRIBUTES, 'changedAt'] as const;
 type ChangedRow = Pick<ItemRow, (typeof CHANGED_ATTRIBUTES)[number] | 'vectors'>;
 
 export class CatalogueIndex {
@@ -120,10 +127,7 @@ export class CatalogueIndex {
     for (const row of changed) {
       const vector = rowVector(row, this.deps.modelId);
       if (row.status === 'ready' && vector) {
-        this.index.upsert(row.itemId, vector, {
-          available: row.available !== false,
-          ...(row.category ? { category: row.category } : {}),
-        });
+        this.index.upsert(row.itemId, vector, indexAttributes(row));
       } else {
         this.index.remove(row.itemId);
       }
