@@ -151,8 +151,12 @@ class Pipeline {
     this.s3 = createLocalS3Client(app.stack.endpoints.s3);
   }
 
-  /** Uploads images to the catalogue bucket and waits until the embed function has handled every one. */
-  async ingest(images: readonly CatalogueImage[]): Promise<void> {
+  /**
+   * Uploads images to the catalogue bucket and waits until the embed function has handled every one.
+   * `publishedAt` (a date, YYYY-MM-DD) goes in as `published-at`, as a shop importing its existing
+   * catalogue would date it; without it an item counts as new from its upload.
+   */
+  async ingest(images: readonly CatalogueImage[], publishedAt?: string): Promise<void> {
     await mapLimit(images, 8, async (image) => {
       await this.s3.send(
         new PutObjectCommand({
@@ -161,6 +165,7 @@ class Pipeline {
           Key: `catalogue/emoji/${image.itemId}.png`,
           Body: await readFile(image.file),
           ContentType: 'image/png',
+          ...(publishedAt ? { Metadata: { 'published-at': publishedAt } } : {}),
         }),
       );
     });
@@ -244,12 +249,18 @@ function buildIndex(
   dim: number,
   vectors: ReadonlyMap<string, Float32Array>,
   itemIds: readonly string[],
+  publishedAt: ReadonlyMap<string, number>,
 ): ExactIndex {
   const index = new ExactIndex(dim, { initialCapacity: itemIds.length });
   for (const itemId of itemIds) {
     const vector = vectors.get(itemId);
     if (!vector) throw new Error(`no vector for ${itemId}`);
-    index.upsert(itemId, vector, { available: true, category: 'emoji' });
+    const since = publishedAt.get(itemId);
+    index.upsert(itemId, vector, {
+      available: true,
+      category: 'emoji',
+      ...(since !== undefined ? { publishedAt: since } : {}),
+    });
   }
   return index;
 }
@@ -292,8 +303,14 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
   const dynamo = createLocalDynamoDbClient(app.stack.endpoints.dynamodb);
   try {
     phase('start');
-    await pipeline.ingest(catalogue.warm);
+    // The warm catalogue was on sale before the simulated history began (a month earlier): only the
+    // cold upload is new, as exploration sees it.
+    const warmDate = new Date(Date.now() - (SIMULATION.historyDays + 30) * DAY_MS).toISOString().slice(0, 10);
+    await pipeline.ingest(catalogue.warm, warmDate);
     await app.compact();
+    const publishedAt = new Map<string, number>(
+      catalogue.warm.map((image) => [image.itemId, Date.parse(`${warmDate}T00:00:00Z`)]),
+    );
     phase('ingest');
 
     const { tables } = app.stack;
@@ -343,6 +360,8 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       dim,
       served: { profile: DEFAULT_PROFILE_SETTINGS },
       coEngagementCache: new Map(),
+      // Every cold item has been shown to at most a few of these users: well under maxImpressions.
+      impressions: new Map(),
     };
     const warmIds = catalogue.warm.map((image) => image.itemId);
     const allIds = [...warmIds, ...catalogue.cold.map((image) => image.itemId)];
@@ -363,8 +382,8 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
 
     /** Every method's lists on one catalogue (the warm one, or with the cold items added). */
     const offlineLists = async (itemIds: readonly string[], stream: number) => {
-      const index = buildIndex(dim, vectors, itemIds);
-      const projectedIndex = buildIndex(dim, projected, itemIds);
+      const index = buildIndex(dim, vectors, itemIds, publishedAt);
+      const projectedIndex = buildIndex(dim, projected, itemIds, publishedAt);
       const popularity = await decayedPopularity(inputs, Date.now());
       const random = new SeededRandom(options.seed, stream);
       const lists = new Map<string, Map<string, string[]>>();
@@ -394,7 +413,9 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
     const warmLists = await offlineLists(warmIds, 3);
     phase('offline');
 
+    const coldUploadAt = Date.now();
     await pipeline.ingest(catalogue.cold);
+    for (const image of catalogue.cold) publishedAt.set(image.itemId, coldUploadAt);
     await readVectors(catalogue.cold);
     for (const image of catalogue.cold)
       projected.set(
@@ -439,8 +460,8 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
     for (const { name, knobs } of options.sweep ? learnedKnobSweep() : []) {
       const variant = trainProjection(app.manifest.modelId, dim, trainingEvents, vectors, knobs);
       const variantVectors = projectAll(variant.projection, vectors);
-      const warmIndex = buildIndex(dim, variantVectors, warmIds);
-      const allIndex = buildIndex(dim, variantVectors, allIds);
+      const warmIndex = buildIndex(dim, variantVectors, warmIds, publishedAt);
+      const allIndex = buildIndex(dim, variantVectors, allIds, publishedAt);
       const lists = new Map<string, { warm: Map<string, string[]>; cold: Map<string, string[]> }>();
       for (const ranking of [LEARNED_DEFAULT, LEARNED_CONTENT_ONLY])
         lists.set(ranking.id, { warm: new Map(), cold: new Map() });
@@ -484,8 +505,8 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
     );
     const noisyProjected = projectAll(noisy.projection, vectors);
     const noisyLists = { warm: new Map<string, string[]>(), cold: new Map<string, string[]>() };
-    const noisyWarmIndex = buildIndex(dim, noisyProjected, warmIds);
-    const noisyAllIndex = buildIndex(dim, noisyProjected, allIds);
+    const noisyWarmIndex = buildIndex(dim, noisyProjected, warmIds, publishedAt);
+    const noisyAllIndex = buildIndex(dim, noisyProjected, allIds, publishedAt);
     await mapLimit(users, 4, async (user) => {
       const profile = await refoldIn(store, noisyProjected, dim, user.userId);
       noisyLists.warm.set(user.userId, await variantList(inputs, noisyWarmIndex, profile, LEARNED_NOISY));

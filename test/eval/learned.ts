@@ -16,7 +16,7 @@ import {
   projectVector,
   trainingPairs,
 } from '../../functions/domain/learned-similarity';
-import { DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
+import { DEFAULT_EXPLORATION, DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
 import type { Variant } from './methods';
 import { SeededRandom } from './prng';
 import type { Catalogue, SimulatedUser } from './simulation';
@@ -26,6 +26,7 @@ export const LEARNED_DEFAULT: Variant = {
   name: 'Lookalike + learned similarity',
   profile: DEFAULT_PROFILE_SETTINGS,
   ranking: DEFAULT_RANKING_SETTINGS,
+  exploration: DEFAULT_EXPLORATION,
 };
 
 export const LEARNED_CONTENT_ONLY: Variant = {
@@ -33,6 +34,7 @@ export const LEARNED_CONTENT_ONLY: Variant = {
   name: 'Content only (co-engagement 0) + learned similarity',
   profile: DEFAULT_PROFILE_SETTINGS,
   ranking: { ...DEFAULT_RANKING_SETTINGS, coEngagementWeight: 0 },
+  exploration: DEFAULT_EXPLORATION,
 };
 
 export const LEARNED_NOISY: Variant = {

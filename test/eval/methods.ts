@@ -7,7 +7,9 @@ import {
   type ProfileSettings,
 } from '../../functions/domain/interest-profile';
 import {
+  DEFAULT_EXPLORATION,
   DEFAULT_RANKING_SETTINGS,
+  type ExplorationSettings,
   type RankingSettings,
   rankForUser,
   rankPopular,
@@ -22,9 +24,18 @@ export interface Variant {
   name: string;
   profile: ProfileSettings;
   ranking: RankingSettings;
+  /** Exploration slots for new items (the endpoint's default unless a variant says otherwise). */
+  exploration: ExplorationSettings;
 }
 
-const DEFAULTS = { profile: DEFAULT_PROFILE_SETTINGS, ranking: DEFAULT_RANKING_SETTINGS };
+/** Exploration off: the same ranking with no slot set aside. */
+export const NO_EXPLORATION: ExplorationSettings = { ...DEFAULT_EXPLORATION, share: 0 };
+
+const DEFAULTS = {
+  profile: DEFAULT_PROFILE_SETTINGS,
+  ranking: DEFAULT_RANKING_SETTINGS,
+  exploration: DEFAULT_EXPLORATION,
+};
 
 /** The default, recomputed offline: must give the endpoint's lists (the check in the report). */
 export const OFFLINE_DEFAULT: Variant = {
@@ -39,24 +50,35 @@ export const ABLATIONS: Variant[] = [
     name: 'Lookalike − time decay',
     profile: { ...DEFAULT_PROFILE_SETTINGS, halfLifeDays: Number.POSITIVE_INFINITY },
     ranking: DEFAULT_RANKING_SETTINGS,
+    exploration: DEFAULT_EXPLORATION,
   },
   {
     id: 'one-centroid',
     name: 'Lookalike − several tastes (K = 1)',
     profile: { ...DEFAULT_PROFILE_SETTINGS, maxCentroids: 1 },
     ranking: DEFAULT_RANKING_SETTINGS,
+    exploration: DEFAULT_EXPLORATION,
   },
   {
     id: 'no-mmr',
     name: 'Lookalike − MMR (λ = 1)',
     profile: DEFAULT_PROFILE_SETTINGS,
     ranking: { ...DEFAULT_RANKING_SETTINGS, mmrLambda: 1 },
+    exploration: DEFAULT_EXPLORATION,
   },
   {
     id: 'no-co-engagement',
     name: 'Lookalike − co-engagement',
     profile: DEFAULT_PROFILE_SETTINGS,
     ranking: { ...DEFAULT_RANKING_SETTINGS, coEngagementWeight: 0 },
+    exploration: DEFAULT_EXPLORATION,
+  },
+  {
+    id: 'no-exploration',
+    name: 'Lookalike − exploration',
+    profile: DEFAULT_PROFILE_SETTINGS,
+    ranking: DEFAULT_RANKING_SETTINGS,
+    exploration: NO_EXPLORATION,
   },
 ];
 
@@ -67,6 +89,8 @@ export interface OfflineInputs {
   served: { profile: ProfileSettings };
   /** Stored co-engagement by the user's recent items (see coEngagementFor). */
   coEngagementCache: Map<string, Map<string, number>>;
+  /** Impressions per item decayed to now, as the endpoint reads them (exploration's "shown little"). */
+  impressions: ReadonlyMap<string, number>;
 }
 
 /** Rebuilds a user's profile from the raw events in the Events table, as a change of settings does. */
@@ -128,7 +152,15 @@ export async function variantList(
   const coEngagement =
     variant.ranking.coEngagementWeight > 0 ? await coEngagementFor(inputs, profile, now) : undefined;
   return rankForUser(
-    { index, profile, profileSettings: variant.profile, settings: variant.ranking, now, coEngagement },
+    {
+      index,
+      profile,
+      profileSettings: variant.profile,
+      settings: variant.ranking,
+      now,
+      coEngagement,
+      exploration: { settings: variant.exploration, impressions: inputs.impressions },
+    },
     { limit: CUTOFF, excludeSeen: true },
   ).map((r) => r.itemId);
 }
@@ -176,16 +208,22 @@ export function meanVectorList(
  */
 export function tuningSweep(): Variant[] {
   const profile = (name: string, change: Partial<ProfileSettings>): Variant => ({
+    ...DEFAULTS,
     id: `sweep:${name}`,
     name,
     profile: { ...DEFAULT_PROFILE_SETTINGS, ...change },
-    ranking: DEFAULT_RANKING_SETTINGS,
   });
   const ranking = (name: string, change: Partial<RankingSettings>): Variant => ({
+    ...DEFAULTS,
     id: `sweep:${name}`,
     name,
-    profile: DEFAULT_PROFILE_SETTINGS,
     ranking: { ...DEFAULT_RANKING_SETTINGS, ...change },
+  });
+  const exploration = (name: string, change: Partial<ExplorationSettings>): Variant => ({
+    ...DEFAULTS,
+    id: `sweep:${name}`,
+    name,
+    exploration: { ...DEFAULT_EXPLORATION, ...change },
   });
   return [
     ...[0.4, 0.7].map((v) => profile(`joinSimilarity ${v}`, { joinSimilarity: v })),
@@ -195,5 +233,7 @@ export function tuningSweep(): Variant[] {
     ...[0, 0.3, 0.7].map((v) => ranking(`calibrationFloor ${v}`, { calibrationFloor: v })),
     ...[0, 1].map((v) => ranking(`penaltyWeight ${v}`, { penaltyWeight: v })),
     ...[0.05, 0.3].map((v) => ranking(`coEngagementWeight ${v}`, { coEngagementWeight: v })),
+    ...[0, 0.1, 0.3].map((v) => exploration(`explorationShare ${v}`, { share: v })),
+    ...[0.4, 0.8, 0.9].map((v) => exploration(`exploration minRelevance ${v}`, { minRelevance: v })),
   ];
 }

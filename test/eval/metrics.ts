@@ -51,6 +51,12 @@ export const METRICS = [
     short: 'Cold hit',
     help: "after the cold upload: share of users whose new top 10 has a cold item of one of the user's tastes",
   },
+  {
+    id: 'recallAfterUpload',
+    label: 'Known-item recall after upload',
+    short: 'Recall after',
+    help: 'Recall@10 of the held-out (known) items in the lists after the cold upload, where new items compete for slots',
+  },
 ] as const;
 export type MetricId = (typeof METRICS)[number]['id'];
 export type Scores = Record<MetricId, number>;
@@ -96,7 +102,7 @@ export function intraListDiversity(vectors: readonly Float32Array[]): number {
  * after the cold items were added (only the cold-item hit rate reads those).
  */
 /** Per-user values of the metrics that are means over all users, in the order of `context.users`. */
-export type PerUser = Record<'recall' | 'ndcg' | 'precision', number[]>;
+export type PerUser = Record<'recall' | 'ndcg' | 'precision' | 'coldHit' | 'recallAfterUpload', number[]>;
 
 /** Mean of a - b over paired users, with its standard error (the spread of the per-user differences). */
 export function pairedDifference(
@@ -122,6 +128,7 @@ export function scoreLists(
   const bothTastes: number[] = [];
   const diversity: number[] = [];
   const coldHits: number[] = [];
+  const recallAfterUpload: number[] = [];
   const recommended = new Set<string>();
   for (const user of context.users) {
     const list = (warm.get(user.userId) ?? []).slice(0, CUTOFF);
@@ -141,6 +148,7 @@ export function scoreLists(
       return context.coldIds.has(itemId) && subcategory !== undefined && user.tastes.includes(subcategory);
     });
     coldHits.push(coldOfTaste.length > 0 ? 1 : 0);
+    recallAfterUpload.push(afterUpload.filter((itemId) => relevant.has(itemId)).length / relevant.size);
   }
   const scores = {
     recall: mean(recall),
@@ -151,6 +159,7 @@ export function scoreLists(
     coverage: recommended.size / context.catalogueSize,
     diversity: mean(diversity),
     coldHitRate: mean(coldHits),
+    recallAfterUpload: mean(recallAfterUpload),
   };
-  return { scores, perUser: { recall, ndcg, precision } };
+  return { scores, perUser: { recall, ndcg, precision, coldHit: coldHits, recallAfterUpload } };
 }

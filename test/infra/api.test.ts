@@ -74,6 +74,36 @@ describe('HTTP API', () => {
   });
 });
 
+describe('exploration', () => {
+  // The recommend function's variables (its logical id names the construct path).
+  const recommendEnvironment = (stackJson: typeof json) =>
+    Object.entries(
+      stackJson.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>,
+    )
+      .filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('RecommendationsRecommend'))
+      .map(([, r]) => (r.Properties.Environment as { Variables: Record<string, unknown> }).Variables)[0];
+
+  it("leaves EXPLORATION unset by default (the code's default), passes the prop as JSON, and refuses a bad one at synth", () => {
+    expect(recommendEnvironment(json)?.EXPLORATION).toBeUndefined();
+    const app = new App();
+    const custom = new LookalikeStack(app, 'Explore', {
+      exploration: { share: 0.1, placements: { home: { share: 0.3 }, pdp: { share: 0 } } },
+    });
+    const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
+    const environment = recommendEnvironment(Template.fromStack(custom).toJSON() as typeof json);
+    expect(JSON.parse(environment?.EXPLORATION as string)).toEqual({
+      share: 0.1,
+      placements: { home: { share: 0.3 }, pdp: { share: 0 } },
+    });
+    expect(
+      () =>
+        new LookalikeStack(new App(), 'BadExplore', {
+          exploration: { share: 2, placements: { 'Home Page': {} } },
+        }),
+    ).toThrow(/exploration: share: .*; placements.Home Page: Invalid key/);
+  });
+});
+
 describe('interest tracking', () => {
   it('keeps raw events with a TTL and every table on demand with point-in-time recovery', () => {
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {

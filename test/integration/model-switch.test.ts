@@ -158,8 +158,13 @@ describe('a switch of the active model to another of the same dimension', () => 
       write.mockRestore();
       expect(first).toMatchObject({ strategy: 'personal', modelId: MODEL_B });
       expect(first.items[0]?.itemId).toBe(expectedTopInB);
+      // Every item is there for the liked item, ranked or (these items are all new) explored.
       expect(
-        first.items.every((item) => item.reason.kind === 'similar_to' && item.reason.itemId === liked),
+        first.items.every(
+          (item) =>
+            (item.reason.kind === 'similar_to' || item.reason.kind === 'exploration') &&
+            item.reason.itemId === liked,
+        ),
       ).toBe(true);
       expect(heavy.strategy).toBe('personal');
 

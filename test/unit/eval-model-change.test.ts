@@ -27,14 +27,20 @@ function run(
     name: 'Lookalike default (endpoint)',
     kind: 'lookalike',
     scores: scoresOf(perUser.recall, perUser.ndcg, precision),
-    perUser: { recall: perUser.recall, ndcg: perUser.ndcg, precision },
+    perUser: {
+      recall: perUser.recall,
+      ndcg: perUser.ndcg,
+      precision,
+      coldHit: perUser.recall.map(() => 0),
+      recallAfterUpload: perUser.recall,
+    },
   };
   const random: MethodResult = {
     ...lookalike,
     id: 'random',
     name: 'Random',
     kind: 'baseline',
-    perUser: { recall: [1, 1], ndcg: [1, 1], precision: [1, 1] },
+    perUser: { recall: [1, 1], ndcg: [1, 1], precision: [1, 1], coldHit: [1, 1], recallAfterUpload: [1, 1] },
   };
   return {
     modelDir: `models/${modelId}`,
