@@ -62,6 +62,8 @@ export interface LookalikeStackProps extends StackProps {
    * @default DEFAULT_EXPLORATION (functions/contract/exploration.ts; see the README, "Exploration")
    */
   readonly exploration?: ExplorationConfigInput;
+  /** Rotation: demote items of a user's last `lists` lists by `weight` (default 0.3). @default off */
+  readonly rotation?: { readonly lists: number; readonly weight?: number };
   /** Browser origins allowed to call the API. @default none */
   readonly allowedOrigins?: string[];
   /** Days raw events are kept. @default 90 */
@@ -167,6 +169,7 @@ export class LookalikeStack extends Stack {
       userClaim: props.userClaim,
       allowedOrigins: props.allowedOrigins,
       exploration: props.exploration,
+      rotation: props.rotation,
     });
     this.reembedding = new Reembedding(this, 'Reembedding', {
       ...props.reembedding,

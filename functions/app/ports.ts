@@ -183,6 +183,12 @@ export interface Aggregates {
   impressions?(): Promise<Map<string, number>>;
 }
 
+/** What a user was shown lately: rotation reads it. */
+export interface ImpressionHistory {
+  /** Items of the user's last `lists` lists (newest first in the store; order is not kept). */
+  recentItems(userId: string, lists: number): Promise<Set<string>>;
+}
+
 /**
  * Where candidates come from. `exact`: the one in-memory index holds everything. `dynamodb-vector`:
  * each request gets a small index of over-fetched candidates (see DynamoVectorRetriever).

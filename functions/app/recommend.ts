@@ -28,6 +28,7 @@ import {
   type EventHistory,
   foldedIn,
   type ImageEmbedder,
+  type ImpressionHistory,
   type ItemView,
   type ItemViews,
   type ProfileReader,
@@ -66,6 +67,12 @@ export interface RecommendDeps {
    * search never explores: its list answers a photo, not a taste.
    */
   exploration?: ExplorationConfig;
+  /**
+   * Rotation (off unless set): items of the user's last `lists` lists are demoted by `weight`, so a
+   * returning user does not see the same top 10 every visit. Needs `shown`.
+   */
+  rotation?: { lists: number; weight: number };
+  shown?: ImpressionHistory;
   /** Half-life (days) of the per-item impression counts, which are stored in the popularity epoch's frame. */
   impressionHalfLifeDays?: number;
   now?: () => number;
@@ -209,9 +216,11 @@ export async function recommendForUser(
   const { profile } = stored;
   const recent = profile.positives.slice(0, 10).map((p) => p.itemId);
   const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
-  const [coEngaged, exploration] = await Promise.all([
+  const rotation = deps.rotation && deps.rotation.lists > 0 && deps.shown ? deps.rotation : undefined;
+  const [coEngaged, exploration, recentlyShown] = await Promise.all([
     deps.ranking.coEngagementWeight > 0 ? deps.aggregates.coEngagement(recent) : undefined,
     explorationRead,
+    rotation ? deps.shown?.recentItems(userId, rotation.lists) : undefined,
   ]);
   const coEngagement = coEngaged && new Map([...coEngaged].map(([itemId, w]) => [itemId, w * factor]));
   const queries = profile.centroids.map((c) => normalised(c.sum));
@@ -232,6 +241,7 @@ export async function recommendForUser(
       now,
       coEngagement,
       ...(exploration ? { exploration } : {}),
+      ...(rotation && recentlyShown ? { recentlyShown, rotationWeight: rotation.weight } : {}),
     },
     request,
   );

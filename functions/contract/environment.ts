@@ -60,6 +60,9 @@ export const ENV = {
   CO_ENGAGEMENT_WEIGHT: 'CO_ENGAGEMENT_WEIGHT',
   /** JSON: exploration settings, per placement too (functions/contract/exploration.ts). */
   EXPLORATION: 'EXPLORATION',
+  /** Rotation: how many of the user's last lists demote their items (0: off), and by how much. */
+  ROTATION_LISTS: 'ROTATION_LISTS',
+  ROTATION_WEIGHT: 'ROTATION_WEIGHT',
 
   // Only for stand-ins on a non-IP host, where virtual-hosted bucket names do not resolve.
   LOOKALIKE_S3_FORCE_PATH_STYLE: 'LOOKALIKE_S3_FORCE_PATH_STYLE',

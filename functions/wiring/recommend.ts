@@ -48,6 +48,8 @@ export interface RecommendConfig {
   readonly ranking: RankingSettings;
   /** Exploration slots for new items (EXPLORATION); absent: none. */
   readonly exploration?: ExplorationConfig;
+  /** Rotation (ROTATION_LISTS, ROTATION_WEIGHT); lists 0: off. */
+  readonly rotation?: { readonly lists: number; readonly weight: number };
   /** @default DEFAULT_TRACKING_POLICY.popularityEpoch, the epoch the event write path weighs popularity from */
   readonly popularityEpoch?: number;
   /** How long the spaces registry's word is reused (see createServedRecommend). @default 60 s */
@@ -121,6 +123,7 @@ export function createRecommendDeps(
     profileSettings: config.profileSettings,
     ranking: config.ranking,
     ...(config.exploration ? { exploration: config.exploration } : {}),
+    ...(config.rotation && config.rotation.lists > 0 ? { rotation: config.rotation } : {}),
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
   };
 }

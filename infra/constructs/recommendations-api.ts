@@ -61,6 +61,11 @@ export interface RecommendationsApiProps {
    * @default DEFAULT_EXPLORATION (functions/contract/exploration.ts)
    */
   readonly exploration?: ExplorationConfigInput;
+  /**
+   * Rotation: items of a user's last `lists` lists are demoted by `weight` (scores are about 1 at
+   * the top). @default off
+   */
+  readonly rotation?: { readonly lists: number; readonly weight?: number };
 }
 
 /** The HTTP API from the route table, its authorizers, the recommend and compact functions. */
@@ -97,8 +102,15 @@ export class RecommendationsApi extends Construct {
       ...(props.userClaim ? { [ENV.USER_CLAIM]: props.userClaim } : {}),
     };
 
+    const { rotation } = props;
+    if (rotation && !(Number.isInteger(rotation.lists) && rotation.lists >= 0 && rotation.lists <= 20))
+      throw new Error('RecommendationsApi: rotation.lists must be a whole number from 0 to 20');
+    if (rotation?.weight !== undefined && !(rotation.weight >= 0 && rotation.weight <= 2))
+      throw new Error('RecommendationsApi: rotation.weight must be from 0 to 2');
     const recommendEnvironment = {
       ...(props.exploration !== undefined ? { [ENV.EXPLORATION]: JSON.stringify(props.exploration) } : {}),
+      ...(rotation ? { [ENV.ROTATION_LISTS]: String(rotation.lists) } : {}),
+      ...(rotation?.weight !== undefined ? { [ENV.ROTATION_WEIGHT]: String(rotation.weight) } : {}),
     };
     this.recommendFunction = new LookalikeFunction(this, 'Recommend', {
       name: 'recommend',

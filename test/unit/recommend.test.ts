@@ -21,7 +21,7 @@ import {
   type EventType,
   emptyProfile,
 } from '../../functions/domain/interest-profile';
-import { DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
+import { DEFAULT_EXPLORATION, DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
 import { ExactIndex } from '../../functions/vector-index';
 import { InMemoryItemViews } from '../support/fakes/item-views';
 import { KnownImageEmbedder } from '../support/fakes/known-image-embedder';
@@ -443,5 +443,114 @@ describe('itemDetails', () => {
     });
     await expect(itemDetails(deps, 'no-such-item')).rejects.toBeInstanceOf(NotFound);
     await expect(itemDetails(deps, 'deleted-shoe')).rejects.toBeInstanceOf(NotFound);
+  });
+});
+
+describe('exploration and rotation', () => {
+  const DAY = 24 * HOUR;
+  /** The base fixture plus one new shoe that no ordinary slot would go to, and one older new shoe. */
+  function withNewShoes() {
+    const fixture = setUp();
+    const index = new ExactIndex(DIM);
+    for (const f of CATALOGUE)
+      if (f.vector && !f.unserved && (f.status ?? 'ready') === 'ready')
+        index.upsert(f.itemId, f.vector, {
+          available: f.available !== false,
+          category: f.category,
+          publishedAt: NOW - 90 * DAY,
+        });
+    index.upsert('new-shoe', unit(1, 0.5, 0.5, 0.3), {
+      available: true,
+      category: 'shoes',
+      publishedAt: NOW - DAY,
+    });
+    index.upsert('last-month-shoe', unit(1, 0.5, 0.5, 0.2), {
+      available: true,
+      category: 'shoes',
+      publishedAt: NOW - 30 * DAY,
+    });
+    for (const itemId of ['new-shoe', 'last-month-shoe'])
+      (fixture.deps.reader as InMemoryItemViews).putItem(
+        storedItem({ itemId, category: 'shoes', vector: unit(1) }),
+      );
+    const deps: RecommendDeps = {
+      ...fixture.deps,
+      serving: inMemoryServing(index),
+      exploration: {
+        default: { ...DEFAULT_EXPLORATION, share: 0.2, maxAgeDays: 14, minRelevance: 0.3 },
+        placements: { checkout: { ...DEFAULT_EXPLORATION, share: 0 } },
+      },
+    };
+    return { ...fixture, deps };
+  }
+
+  it('gives personal, similar and popular lists their share of new items, per placement', async () => {
+    const { deps, store } = withNewShoes();
+    await storeProfile(store, 'ada', [['like', 'red-shoe']]);
+
+    const personal = await recommendForUser(deps, 'ada', { limit: 5 });
+    expect(personal.items.find((i) => i.itemId === 'new-shoe')?.reason).toMatchObject({
+      kind: 'exploration',
+      itemId: 'red-shoe',
+      publishedAt: NOW - DAY,
+    });
+    expect(ids(personal)).not.toContain('last-month-shoe');
+    expect(ids(await recommendForUser(deps, 'ada', { limit: 5, placement: 'checkout' }))).not.toContain(
+      'new-shoe',
+    );
+
+    const similar = await similarItems(deps, 'red-shoe', { limit: 5 });
+    expect(similar.items.find((i) => i.itemId === 'new-shoe')?.reason).toMatchObject({
+      kind: 'exploration',
+      itemId: 'red-shoe',
+    });
+    const popular = await recommendForUser(deps, 'stranger', { limit: 5 });
+    expect(popular.strategy).toBe('popular');
+    expect(popular.items.filter((i) => i.reason.kind === 'exploration').map((i) => i.itemId)).toEqual([
+      'new-shoe',
+    ]);
+  });
+
+  it('leaves out new items shown more than maxImpressions times (impressions decayed to now)', async () => {
+    const { deps, store } = withNewShoes();
+    await storeProfile(store, 'ada', [['like', 'red-shoe']]);
+    const factor = decayFactor(
+      { anchor: deps.popularityEpoch },
+      NOW,
+      deps.impressionHalfLifeDays ?? deps.profileSettings.halfLifeDays,
+    );
+    const shown: RecommendDeps = {
+      ...deps,
+      aggregates: {
+        popularity: () => store.popularity(),
+        coEngagement: (itemIds) => store.coEngagement(itemIds),
+        impressions: async () => new Map([['new-shoe', 5000 / factor]]),
+      },
+    };
+    expect(ids(await recommendForUser(shown, 'ada', { limit: 5 }))).not.toContain('new-shoe');
+  });
+
+  it('rotation demotes what the user was shown in their last lists, and only when configured', async () => {
+    const { deps, store } = withNewShoes();
+    await storeProfile(store, 'ada', [['like', 'red-shoe']]);
+    const plain = { ...deps, exploration: undefined };
+    const first = ids(await recommendForUser(plain, 'ada', { limit: 3 }));
+    const asked: number[] = [];
+    const rotated = {
+      ...plain,
+      rotation: { lists: 2, weight: 1 },
+      shown: {
+        recentItems: async (_userId: string, lists: number) => {
+          asked.push(lists);
+          return new Set(first);
+        },
+      },
+    };
+    const next = ids(await recommendForUser(rotated, 'ada', { limit: 3 }));
+    expect(asked).toEqual([2]);
+    expect(next.some((itemId) => first.includes(itemId))).toBe(false);
+    expect(ids(await recommendForUser({ ...rotated, rotation: undefined }, 'ada', { limit: 3 }))).toEqual(
+      first,
+    );
   });
 });
