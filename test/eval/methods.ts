@@ -235,5 +235,9 @@ export function tuningSweep(): Variant[] {
     ...[0.05, 0.3].map((v) => ranking(`coEngagementWeight ${v}`, { coEngagementWeight: v })),
     ...[0, 0.1, 0.3].map((v) => exploration(`explorationShare ${v}`, { share: v })),
     ...[0.4, 0.8, 0.9].map((v) => exploration(`exploration minRelevance ${v}`, { minRelevance: v })),
+    // Both at once: a smaller share with a stricter floor costs known items least.
+    ...[0.8, 0.9].map((v) =>
+      exploration(`explorationShare 0.1, minRelevance ${v}`, { share: 0.1, minRelevance: v }),
+    ),
   ];
 }
