@@ -11,6 +11,7 @@ export const ENV = {
   EVENTS_TABLE: 'EVENTS_TABLE',
   PROFILES_TABLE: 'PROFILES_TABLE',
   STATS_TABLE: 'STATS_TABLE',
+  IMPRESSIONS_TABLE: 'IMPRESSIONS_TABLE',
   CATALOGUE_BUCKET: 'CATALOGUE_BUCKET',
 
   // The model: where its manifest is (the model layer in Lambda), the active model and its dimension.
@@ -58,6 +59,8 @@ export const ENV = {
   MMR_LAMBDA: 'MMR_LAMBDA',
   PENALTY_WEIGHT: 'PENALTY_WEIGHT',
   CO_ENGAGEMENT_WEIGHT: 'CO_ENGAGEMENT_WEIGHT',
+  // Days an impression (a list served) is kept.
+  IMPRESSION_TTL_DAYS: 'IMPRESSION_TTL_DAYS',
 
   // Only for stand-ins on a non-IP host, where virtual-hosted bucket names do not resolve.
   LOOKALIKE_S3_FORCE_PATH_STYLE: 'LOOKALIKE_S3_FORCE_PATH_STYLE',
@@ -75,6 +78,7 @@ export const RESOURCE_ENV = [
   ENV.EVENTS_TABLE,
   ENV.PROFILES_TABLE,
   ENV.STATS_TABLE,
+  ENV.IMPRESSIONS_TABLE,
   ENV.CATALOGUE_BUCKET,
 ] as const;
 

@@ -5,6 +5,7 @@
  * AggregateCache over it.
  */
 import { AggregateCache } from '../../functions/adapters/dynamodb/aggregate-cache';
+import { impressionShard } from '../../functions/adapters/dynamodb/impression-counts';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { CatalogueReader } from '../../functions/adapters/dynamodb/item-views';
 import {
@@ -12,6 +13,7 @@ import {
   ProfileStoreReader,
   storeTablesOf,
 } from '../../functions/adapters/dynamodb/profile-store';
+import { OnceCounters } from '../../functions/adapters/dynamodb/stats-counters';
 import { emptyProfile } from '../../functions/domain/interest-profile';
 import { type AggregatesFixture, aggregatesContract } from '../support/contracts/aggregates';
 import { itemViewsContract } from '../support/contracts/item-views';
@@ -54,6 +56,24 @@ function aggregatesFixture(aggregates: (reader: ProfileStoreReader) => Aggregate
         const userId = `writer-${Date.now()}-${++writer}`;
         const next = { profile: emptyProfile(userId, 4, 0), version: 1, settingsId: 'contract', epoch: 0 };
         await store.commit(userId, [], next, undefined, weights, 0);
+      },
+      // Impressions arrive through the Impressions stream's consumer: one stream record each call.
+      addImpressions: async (weights) => {
+        const counters = new OnceCounters(
+          local.dynamoDbClient,
+          storeTablesOf(local.tables).stats,
+          'impressions',
+        );
+        await counters.addOnce([
+          {
+            recordId: `contract-${Date.now()}-${++writer}`,
+            increments: weights.map(({ itemId, weight }) => ({
+              pk: impressionShard(itemId),
+              sk: itemId,
+              weight,
+            })),
+          },
+        ]);
       },
       addCoEngagement: (pairs) => store.addCoEngagement(pairs),
     };

@@ -27,6 +27,7 @@ aggregatesContract('InMemoryProfileRepository', () => {
       const next = { profile: emptyProfile(userId, 4, 0), version: 1, settingsId: 'contract', epoch: 0 };
       await repository.commit(userId, [], next, undefined, weights, 0);
     },
+    addImpressions: (weights) => repository.addImpressions(weights),
     addCoEngagement: (pairs) => repository.addCoEngagement(pairs),
   };
 });
