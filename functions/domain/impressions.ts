@@ -101,13 +101,14 @@ export function impressionDayKey(recommendationId: string, servedAt: number): st
 export const anonymousImpressionKey = (recommendationId: string) => `anonymous#${recommendationId}`;
 
 /**
- * Half-life of an impression's weight in the per-item counts, in days: what "shown recently"
- * means to exploration. Counts are kept in the frame popularity uses (weight
- * 2^((servedAt - epoch) / half-life)); a reader multiplies by `impressionDecay` to get impressions
- * decayed to now. DynamoDB numbers stop at 1e126 (2^418): with 7 days, frame weights reach it
- * about 8 years after the epoch (2033 for the default one), by when the epoch must move.
+ * Half-life of an impression's weight in the per-item counts, in days: popularity's default. Counts
+ * are kept in the frame popularity uses (weight 2^((servedAt - epoch) / half-life)); a reader
+ * multiplies by `impressionDecay` to get impressions decayed to now. The SDK writes numbers only up
+ * to 2^53 (Number.MAX_SAFE_INTEGER): frame weights reach it 53 half-lives after the epoch (with the
+ * default epoch, 2025-01-01, in May 2029, when popularity's do too), by when the epoch must move. A
+ * 7-day half-life would have reached it in January 2026.
  */
-export const IMPRESSION_HALF_LIFE_DAYS = 7;
+export const IMPRESSION_HALF_LIFE_DAYS = 30;
 
 const DAY_MS = 86_400_000;
 

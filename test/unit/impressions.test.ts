@@ -87,14 +87,15 @@ describe('impression keys and weights', () => {
     ]);
   });
 
-  it('weighs an impression in the frame popularity uses, halving every 7 days once decayed to now', () => {
+  it('weighs an impression in the frame popularity uses, halving every 30 days, within safe integers until 2029', () => {
     const epoch = DEFAULT_TRACKING_POLICY.popularityEpoch;
     const servedAt = Date.UTC(2026, 5, 1);
     const decayedAt = (days: number) =>
       impressionFrameWeight(servedAt, epoch) * impressionDecay(epoch, servedAt + days * 86_400_000);
     expect(decayedAt(0)).toBeCloseTo(1, 12);
-    expect(decayedAt(7)).toBeCloseTo(0.5, 12);
-    expect(decayedAt(14)).toBeCloseTo(0.25, 12);
+    expect(decayedAt(30)).toBeCloseTo(0.5, 12);
+    expect(decayedAt(60)).toBeCloseTo(0.25, 12);
+    expect(impressionFrameWeight(Date.UTC(2029, 3, 30), epoch)).toBeLessThan(Number.MAX_SAFE_INTEGER);
   });
 });
 
