@@ -72,7 +72,7 @@ async function main(): Promise<void> {
       );
       await seedCatalogue(app, options);
       await seedProfiles(app, options, tokens);
-      const sideBySide = await runImpressionsSideBySide(app, { users: options.users, ...impressions });
+      const sideBySide = await runImpressionsSideBySide({ users: options.users, ...impressions });
       log(`impressions side by side: ${JSON.stringify(sideBySide)}`);
       process.stdout.write(`${JSON.stringify({ impressions: sideBySide })}\n`);
     } finally {
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       const lost =
         load.events_counted !== load.events_accepted || load.events_stored !== load.events_accepted;
       log(lost ? 'EVENTS LOST OR DOUBLE-COUNTED' : 'every accepted event counted exactly once');
-      const sideBySide = await runImpressionsSideBySide(app, { users: load.users, ...impressions });
+      const sideBySide = await runImpressionsSideBySide({ users: load.users, ...impressions });
       log(`impressions side by side: ${JSON.stringify(sideBySide)}`);
       report = { ...load, events_consistent: !lost, impressions: sideBySide };
     } finally {

@@ -9,7 +9,6 @@
 import { recommendForUser } from '../../../functions/app/recommend';
 import { functionConfig } from '../../../functions/wiring/environment';
 import { createRecommendDeps } from '../../../functions/wiring/recommend';
-import type { LocalApp } from '../../../infra/local/app';
 import { runAsFunction } from '../../../infra/local/iam/function-identity';
 import { percentile } from './open-loop';
 import { userIdOf } from './scenario';
@@ -57,10 +56,8 @@ function armOf(latencies: number[], errors: number): Arm {
   };
 }
 
-export async function runImpressionsSideBySide(
-  app: LocalApp,
-  options: SideBySideOptions,
-): Promise<SideBySideReport> {
+/** Run in the process that hosts the local app's functions (`startLocalApp` without artefacts). */
+export async function runImpressionsSideBySide(options: SideBySideOptions): Promise<SideBySideReport> {
   const log = options.log ?? (() => {});
   // The twin put the functions' environment in this process: the recommend function's configuration.
   const config = functionConfig('recommend');
