@@ -14,7 +14,8 @@
  *   LOAD_EVENTS_ONLY=1 LOAD_EVENT_SECONDS=8 npm run bench:load -- --baseline main   # events part only
  *   LOAD_IMPRESSIONS_ONLY=1 npm run bench:load         # the impressions side-by-side part only
  *
- * Impressions part: LOAD_IMPRESSION_RATE (calls/s, both arms together: 60), LOAD_IMPRESSION_SECONDS (60).
+ * Impressions part: LOAD_IMPRESSION_RATE (calls/s, both arms together: 60), LOAD_IMPRESSION_SECONDS (60),
+ * run as deployed and again with the local impression counts consumer stopped (`request_path_only`).
  *
  * Events part: LOAD_EVENT_RATE (50), LOAD_EVENT_SECONDS per app (20, in LOAD_EVENT_ROUNDS = 4
  * alternating turns), LOAD_EVENT_USERS (50), LOAD_EVENTS_PER_REQUEST (20), LOAD_EVENT_ALONE (20
@@ -30,7 +31,7 @@
  * one event loop, the client in another thread, DynamoDB Local in a JVM: all on this machine's cores.
  * Progress goes to stderr; the last stdout line is one JSON object. Never asserted on.
  */
-import { startLocalApp } from '../../infra/local/app';
+import { type LocalApp, startLocalApp } from '../../infra/local/app';
 import { runEventWrites } from '../support/load/event-writes';
 import { runImpressionsSideBySide } from '../support/load/impressions-side-by-side';
 import { runLoad, seedCatalogue, seedProfiles, userIdOf } from '../support/load/scenario';
@@ -55,6 +56,19 @@ async function main(): Promise<void> {
     warmupSeconds: numberFrom('LOAD_WARMUP_SECONDS', 10),
     log,
   };
+  /**
+   * Side by side as deployed (the impression counts consumer writing to DynamoDB Local meanwhile),
+   * then with the local consumer stopped: on this machine DynamoDB Local shares the cores, so the
+   * second run is the request path's own cost (in AWS the consumer's writes do not slow the reads).
+   */
+  const impressionsPart = async (app: LocalApp, users: number) => {
+    const asDeployed = await runImpressionsSideBySide({ users, ...impressions });
+    log(`impressions side by side: ${JSON.stringify(asDeployed)}`);
+    await app.impressionsStream.stop();
+    const requestPath = await runImpressionsSideBySide({ users, ...impressions, warmupSeconds: 0 });
+    log(`impressions side by side, consumer stopped: ${JSON.stringify(requestPath)}`);
+    return { ...asDeployed, request_path_only: requestPath };
+  };
   if (process.env.LOAD_IMPRESSIONS_ONLY) {
     const app = await startLocalApp({ apiPort: 0, tablePrefix: `bench-${Date.now()}-` });
     try {
@@ -72,9 +86,7 @@ async function main(): Promise<void> {
       );
       await seedCatalogue(app, options);
       await seedProfiles(app, options, tokens);
-      const sideBySide = await runImpressionsSideBySide({ users: options.users, ...impressions });
-      log(`impressions side by side: ${JSON.stringify(sideBySide)}`);
-      process.stdout.write(`${JSON.stringify({ impressions: sideBySide })}\n`);
+      process.stdout.write(`${JSON.stringify({ impressions: await impressionsPart(app, options.users) })}\n`);
     } finally {
       await app.stop();
     }
@@ -104,9 +116,7 @@ async function main(): Promise<void> {
       const lost =
         load.events_counted !== load.events_accepted || load.events_stored !== load.events_accepted;
       log(lost ? 'EVENTS LOST OR DOUBLE-COUNTED' : 'every accepted event counted exactly once');
-      const sideBySide = await runImpressionsSideBySide({ users: load.users, ...impressions });
-      log(`impressions side by side: ${JSON.stringify(sideBySide)}`);
-      report = { ...load, events_consistent: !lost, impressions: sideBySide };
+      report = { ...load, events_consistent: !lost, impressions: await impressionsPart(app, load.users) };
     } finally {
       await app.stop();
     }
