@@ -1,8 +1,12 @@
 /**
  * Impressions (issue 21): recommendation ids are UUIDv7 and sort by time; each list the recommend use
  * case serves is recorded once, with its items' positions, strategy and placement, in a write issued
- * beside the views' read; a failed write is reported and the list still answered. In-memory fakes.
+ * beside the views' read; a failed write is reported and the list still answered (in-memory fakes).
+ * The adapter's row and the counts consumer's reading of a stream record, as pure functions.
  */
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { impressionIncrements, impressionShard } from '../../functions/adapters/dynamodb/impression-counts';
+import { impressionRow } from '../../functions/adapters/dynamodb/impression-log';
 import type { ItemViews } from '../../functions/app/ports';
 import {
   ListQuerySchema,
@@ -290,5 +294,52 @@ describe('recording the lists served', () => {
     expect(parseQuery(ListQuerySchema, { placement: 'pdp_similar-2' }).placement).toBe('pdp_similar-2');
     for (const bad of ['', 'Home', '-home', 'a b', 'x'.repeat(65), 'home/1'])
       expect(() => parseQuery(ListQuerySchema, { placement: bad })).toThrow(InvalidRequest);
+  });
+});
+
+describe('the Impressions row and its stream record', () => {
+  const impression = {
+    recommendationId: '019ad5a4-7c00-7abc-8def-0123456789ab',
+    placement: 'home',
+    strategy: 'personal' as const,
+    modelId: 'm',
+    servedAt: Date.UTC(2026, 10, 30, 10),
+    items: [
+      { itemId: 'a', position: 1, source: 'organic' as const },
+      { itemId: 'b', position: 2, source: 'exploration' as const },
+    ],
+  };
+
+  it('keys a row by user and id, files it under its day and shard, and expires it after the TTL', () => {
+    expect(impressionRow({ ...impression, userId: 'ann' }, 30)).toEqual({
+      pk: 'ann',
+      sk: impression.recommendationId,
+      day: '2026-11-30#11',
+      placement: 'home',
+      strategy: 'personal',
+      modelId: 'm',
+      servedAt: impression.servedAt,
+      items: impression.items,
+      expiresAt: impression.servedAt / 1000 + 30 * 86_400,
+    });
+    expect(impressionRow(impression, 7).pk).toBe(`anonymous#${impression.recommendationId}`);
+  });
+
+  it("counts an inserted list's items at its frame weight, and nothing for a modify or a removal", () => {
+    const epoch = DEFAULT_TRACKING_POLICY.popularityEpoch;
+    const image = marshall(impressionRow({ ...impression, userId: 'ann' }, 30)) as never;
+    const record = (eventName: 'INSERT' | 'MODIFY' | 'REMOVE') => ({
+      eventID: eventName,
+      eventName,
+      dynamodb: { SequenceNumber: '1', NewImage: image },
+    });
+    const weight = impressionFrameWeight(impression.servedAt, epoch);
+    expect(impressionIncrements(record('INSERT'), epoch)).toEqual([
+      { pk: impressionShard('a'), sk: 'a', weight },
+      { pk: impressionShard('b'), sk: 'b', weight },
+    ]);
+    expect(impressionShard('a')).toMatch(/^imp#([0-9]|1[0-5])$/);
+    expect(impressionIncrements(record('MODIFY'), epoch)).toEqual([]);
+    expect(impressionIncrements(record('REMOVE'), epoch)).toEqual([]);
   });
 });
