@@ -1,11 +1,12 @@
 /**
  * The DynamoDB adapters of the recommender's read ports on DynamoDB Local and the S3 stand-in pass
  * the same contracts as the in-memory fakes the recommend unit tests use: CatalogueReader (ItemViews),
- * ProfileStoreReader (ProfileReader, Aggregates, on the Profiles and Stats tables only) and the
- * AggregateCache over it.
+ * ProfileStoreReader (ProfileReader, Aggregates, on the Profiles and Stats tables only), the
+ * AggregateCache over it, and DynamoImpressionLog (ImpressionLog, ImpressionEraser).
  */
 import { AggregateCache } from '../../functions/adapters/dynamodb/aggregate-cache';
 import { impressionShard } from '../../functions/adapters/dynamodb/impression-counts';
+import { DynamoImpressionLog } from '../../functions/adapters/dynamodb/impression-log';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { CatalogueReader } from '../../functions/adapters/dynamodb/item-views';
 import {
@@ -16,6 +17,7 @@ import {
 import { OnceCounters } from '../../functions/adapters/dynamodb/stats-counters';
 import { emptyProfile } from '../../functions/domain/interest-profile';
 import { type AggregatesFixture, aggregatesContract } from '../support/contracts/aggregates';
+import { impressionLogContract } from '../support/contracts/impression-log';
 import { itemViewsContract } from '../support/contracts/item-views';
 import { profileReaderContract } from '../support/contracts/profile-reader';
 import { useLocalStack } from '../support/local-stack';
@@ -87,4 +89,9 @@ aggregatesContract(
 aggregatesContract(
   'AggregateCache over ProfileStoreReader on DynamoDB Local',
   aggregatesFixture((reader) => new AggregateCache(reader)),
+);
+
+impressionLogContract(
+  'DynamoImpressionLog on DynamoDB Local',
+  () => new DynamoImpressionLog(local.dynamoDbClient, local.tables.Impressions as string),
 );
