@@ -7,6 +7,7 @@ import type { ExplorationConfigInput } from '../functions/contract/exploration';
 import { ITEMS_TABLE, VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from '../functions/contract/storage';
 import { CatalogueIngestion } from './constructs/catalogue-ingestion';
 import { addItemVectorIndex, tableFromDefinition } from './constructs/data-tables';
+import { Impressions } from './constructs/impressions';
 import { InterestTracking } from './constructs/interest-tracking';
 import { LearnedSimilarity } from './constructs/learned-similarity';
 import { LookalikeFunction } from './constructs/lookalike-function';
@@ -70,6 +71,8 @@ export interface LookalikeStackProps extends StackProps {
   readonly eventTtlDays?: number;
   /** Half-life of interest, popularity and penalty weights, in days. @default 30 */
   readonly halfLifeDays?: number;
+  /** Days an impression (a list served, in the Impressions table) is kept. @default 30 */
+  readonly impressionTtlDays?: number;
   /** Alarms notify this topic. @default a new SNS topic (subscribe to it after deploying) */
   readonly alarmTopic?: ITopic;
   /**
@@ -94,6 +97,7 @@ export class LookalikeStack extends Stack {
   public readonly layers: ModelLayers;
   public readonly ingestion: CatalogueIngestion;
   public readonly tracking: InterestTracking;
+  public readonly impressions: Impressions;
   public readonly api: RecommendationsApi;
   public readonly reembedding: Reembedding;
   public readonly observability: Observability;
@@ -171,6 +175,15 @@ export class LookalikeStack extends Stack {
       exploration: props.exploration,
       rotation: props.rotation,
     });
+    // Every list served is recorded (recommend), counted per item (the stream's consumer), and erased
+    // with its user (track).
+    this.impressions = new Impressions(this, 'Impressions', {
+      statsTable: this.tracking.statsTable,
+      removalPolicy,
+      ttlDays: props.impressionTtlDays,
+    });
+    this.impressions.recordFrom(this.api.recommendFunction);
+    this.impressions.eraseFrom(this.tracking.trackFunction);
     this.reembedding = new Reembedding(this, 'Reembedding', {
       ...props.reembedding,
       itemsTable,
@@ -196,12 +209,14 @@ export class LookalikeStack extends Stack {
         Recommend: this.api.recommendFunction.function,
         Compact: this.api.compactFunction.function,
         CoEngagement: this.tracking.coEngagementFunction.function,
+        ImpressionCounts: this.impressions.countsFunction.function,
         TrainSimilarity: this.learnedSimilarity.trainFunction.function,
       },
       deadLetterQueues: {
         Uploads: this.ingestion.deadLetterQueue,
         Compaction: this.api.compactDeadLetters,
         CoEngagement: this.tracking.coEngagementDeadLetters,
+        ImpressionCounts: this.impressions.countsDeadLetters,
       },
       api: this.api.api,
       stateMachines: { Reembedding: this.reembedding.stateMachine },

@@ -5,6 +5,7 @@
  * the suite both must pass.
  */
 import type { CatalogueItem, ItemSource, ItemUpdateError } from '../domain/catalogue-item';
+import type { Impression } from '../domain/impressions';
 import type { EventType, InterestProfile } from '../domain/interest-profile';
 import type { ItemAttributes } from '../domain/item-metadata';
 import type { ProjectionArtefact } from '../domain/learned-space';
@@ -141,7 +142,7 @@ export interface EventWriteStore extends ProfileRepository, CatalogueSnapshots {
   ): Promise<{ items: Map<string, ItemSnapshot>; users: Map<string, UserWriteState> }>;
 }
 
-// Recommendations: what the recommend use case (recommend.ts) reads; it writes nothing.
+// Recommendations: what the recommend use case (recommend.ts) reads; it writes only impressions.
 
 /** What the API shows of an item. */
 export interface ItemView {
@@ -173,14 +174,34 @@ export interface ProfileReader {
   getProfile(userId: string): Promise<StoredProfile | undefined>;
 }
 
-/** Aggregates over every user (never one user's data): popularity and co-engagement, not yet decayed. */
+/**
+ * Aggregates over every user (never one user's data): popularity, co-engagement and impressions,
+ * not yet decayed.
+ */
 export interface Aggregates {
   /** Frame-weighted popularity of every item with any. */
   popularity(): Promise<Map<string, number>>;
   /** Co-engagement from `itemIds` to other items, summed per target; the sources themselves are left out. */
   coEngagement(itemIds: string[]): Promise<Map<string, number>>;
-  /** Impressions of every item shown, frame-weighted like popularity (exploration reads them). */
-  impressions?(): Promise<Map<string, number>>;
+  /**
+   * Frame-weighted impressions of every item shown in any list (see `impressionFrameWeight`;
+   * multiply by `impressionDecay` for impressions decayed to now).
+   */
+  impressions(): Promise<Map<string, number>>;
+}
+
+/**
+ * Where recommend records each list it serves (issue 21): one write per list, issued beside the
+ * list's other reads. The Impressions table's stream feeds the per-item counts off the request path.
+ */
+export interface ImpressionLog {
+  record(impression: Impression): Promise<void>;
+}
+
+/** A user's impressions, for an erasure. */
+export interface ImpressionEraser {
+  /** Deletes every impression recorded for the user; returns how many. */
+  eraseUser(userId: string): Promise<number>;
 }
 
 /** What a user was shown lately: rotation reads it. */

@@ -1,8 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ExplorationConfig } from '../contract/exploration';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
+import {
+  impressionDecay,
+  impressionItems,
+  newRecommendationId,
+  PLACEMENT_PATTERN,
+  type Strategy,
+} from '../domain/impressions';
 import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
 import { projectVector } from '../domain/learned-similarity';
 import type { ProjectionArtefact } from '../domain/learned-space';
@@ -29,6 +35,7 @@ import {
   foldedIn,
   type ImageEmbedder,
   type ImpressionHistory,
+  type ImpressionLog,
   type ItemView,
   type ItemViews,
   type ProfileReader,
@@ -73,11 +80,13 @@ export interface RecommendDeps {
    */
   rotation?: { lists: number; weight: number };
   shown?: ImpressionHistory;
-  /** Half-life (days) of the per-item impression counts, which are stored in the popularity epoch's frame. */
-  impressionHalfLifeDays?: number;
   now?: () => number;
   /** Told of each refold on read (the handler logs it and records `profile_refold_ms`). */
   onRefold?: (refold: ProfileRefold) => void;
+  /** Where each list served is recorded (one write per list); none: nothing is recorded. */
+  impressions?: ImpressionLog;
+  /** Told when recording a list failed; the list is still answered (the handler logs and counts it). */
+  onImpressionFailed?: (error: unknown, list: { recommendationId: string; strategy: Strategy }) => void;
 }
 
 /** A profile of another space refolded in memory for one request. */
@@ -99,7 +108,9 @@ export interface RecommendationItem extends ItemView {
 
 export interface RecommendationList {
   recommendationId: string;
-  strategy: 'personal' | 'popular' | 'similar_item' | 'similar_image';
+  strategy: Strategy;
+  /** Where the list is shown, as the caller named it (default: the strategy's name); recorded with the impression. */
+  placement: string;
   modelId: string;
   items: RecommendationItem[];
 }
@@ -114,7 +125,7 @@ const category = z
   .optional();
 const placement = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, - and _ (at most 64)')
+  .regex(PLACEMENT_PATTERN, 'must be 1..64 of a-z, 0-9, _ and -, starting with a letter or digit')
   .optional();
 export const ListQuerySchema = z.strictObject({
   limit,
@@ -162,12 +173,8 @@ async function explorationFor(
     (placement !== undefined ? deps.exploration?.placements?.[placement] : undefined) ??
     deps.exploration?.default;
   if (!settings || explorationSlots(settings, limit) === 0) return undefined;
-  const counts = (await deps.aggregates.impressions?.()) ?? new Map<string, number>();
-  const factor = decayFactor(
-    { anchor: deps.popularityEpoch },
-    now,
-    deps.impressionHalfLifeDays ?? deps.profileSettings.halfLifeDays,
-  );
+  const counts = await deps.aggregates.impressions();
+  const factor = impressionDecay(deps.popularityEpoch, now);
   return { settings, impressions: new Map([...counts].map(([itemId, weight]) => [itemId, weight * factor])) };
 }
 
@@ -179,6 +186,58 @@ async function withViews(deps: RecommendDeps, ranked: RankedItem[]): Promise<Rec
   });
 }
 
+/** A list about to be served, as its impression records it. */
+interface ServedList {
+  recommendationId: string;
+  strategy: Strategy;
+  placement: string;
+  /** Undefined for a list served without a user. */
+  userId: string | undefined;
+  servedAt: number;
+}
+
+/**
+ * The list's items with their views, its impression recorded meanwhile: one write beside the views'
+ * read, never after the response (Lambda freezes once it returns). The impression holds the ranked
+ * items (an item whose view is missing, deleted since the index refresh, keeps its position there).
+ * A failed write is reported, not thrown: the list is what the user waits for.
+ */
+async function servedItems(
+  deps: RecommendDeps,
+  list: ServedList,
+  ranked: RankedItem[],
+): Promise<RecommendationItem[]> {
+  const record = async () => {
+    if (!deps.impressions) return;
+    try {
+      await deps.impressions.record({
+        recommendationId: list.recommendationId,
+        ...(list.userId !== undefined ? { userId: list.userId } : {}),
+        placement: list.placement,
+        strategy: list.strategy,
+        modelId: deps.modelId,
+        servedAt: list.servedAt,
+        items: impressionItems(ranked),
+      });
+    } catch (error) {
+      deps.onImpressionFailed?.(error, list);
+    }
+  };
+  const [items] = await Promise.all([withViews(deps, ranked), record()]);
+  return items;
+}
+
+/** A new list's id (a UUIDv7 of `now`), strategy and placement. */
+function newList(strategy: Strategy, placement: string | undefined, userId: string | undefined, now: number) {
+  return {
+    recommendationId: newRecommendationId(now),
+    strategy,
+    placement: placement ?? strategy,
+    userId,
+    servedAt: now,
+  };
+}
+
 export async function recommendForUser(
   deps: RecommendDeps,
   userId: string,
@@ -188,7 +247,6 @@ export async function recommendForUser(
   await checkCategory(deps.serving, query.category);
   const stored = await profileInActiveSpace(deps, userId);
   const request = { limit: query.limit, category: query.category, excludeSeen: query.exclude === 'seen' };
-  const recommendationId = randomUUID();
   const explorationRead = explorationFor(deps, query.placement, query.limit, now);
   if (!stored || stored.profile.centroids.length === 0) {
     const [popularity, exploration] = await Promise.all([decayedPopularity(deps, now), explorationRead]);
@@ -205,12 +263,14 @@ export async function recommendForUser(
       picks,
       query.limit,
     );
+    const list = newList('popular', query.placement, userId, now);
     return {
       userId,
-      recommendationId,
-      strategy: 'popular',
+      recommendationId: list.recommendationId,
+      strategy: list.strategy,
+      placement: list.placement,
       modelId: deps.modelId,
-      items: await withViews(deps, popular),
+      items: await servedItems(deps, list, popular),
     };
   }
   const { profile } = stored;
@@ -245,12 +305,14 @@ export async function recommendForUser(
     },
     request,
   );
+  const list = newList('personal', query.placement, userId, now);
   return {
     userId,
-    recommendationId,
-    strategy: 'personal',
+    recommendationId: list.recommendationId,
+    strategy: list.strategy,
+    placement: list.placement,
     modelId: deps.modelId,
-    items: await withViews(deps, ranked),
+    items: await servedItems(deps, list, ranked),
   };
 }
 
@@ -282,6 +344,8 @@ export async function similarItems(
   deps: RecommendDeps,
   itemId: string,
   query: z.output<typeof SimilarQuerySchema>,
+  /** The user the list is shown to, when the caller is one. */
+  viewer?: string,
 ): Promise<RecommendationList & { itemId: string }> {
   await checkCategory(deps.serving, query.category);
   let index = await deps.serving.forQueries([], 0, {});
@@ -320,11 +384,20 @@ export async function similarItems(
         itemId,
       )
     : [];
-  const items = await withViews(
+  const list = newList('similar_item', query.placement, viewer, now);
+  const items = await servedItems(
     deps,
+    list,
     placeExploration(organic.slice(0, query.limit - picks.length), picks, query.limit),
   );
-  return { itemId, recommendationId: randomUUID(), strategy: 'similar_item', modelId: deps.modelId, items };
+  return {
+    itemId,
+    recommendationId: list.recommendationId,
+    strategy: list.strategy,
+    placement: list.placement,
+    modelId: deps.modelId,
+    items,
+  };
 }
 
 /** An item's base-space vector projected into the served learned space, when one serves. */
@@ -337,6 +410,8 @@ export async function searchByImage(
   deps: RecommendDeps,
   image: Uint8Array,
   query: z.output<typeof SearchQuerySchema>,
+  /** The user the list is shown to, when the caller is one. */
+  viewer?: string,
 ): Promise<RecommendationList & { queryMs: { embed: number } }> {
   await checkCategory(deps.serving, query.category);
   const started = performance.now();
@@ -350,13 +425,16 @@ export async function searchByImage(
     accept: (_id, attributes) =>
       attributes.available && (query.category === undefined || attributes.category === query.category),
   });
-  const items = await withViews(
+  const list = newList('similar_image', query.placement, viewer, (deps.now ?? Date.now)());
+  const items = await servedItems(
     deps,
+    list,
     ranked.map((r) => ({ ...r, reason: { kind: 'similar_to_image' } as Reason })),
   );
   return {
-    recommendationId: randomUUID(),
-    strategy: 'similar_image',
+    recommendationId: list.recommendationId,
+    strategy: list.strategy,
+    placement: list.placement,
     modelId: deps.modelId,
     items,
     queryMs: { embed: Math.round(embedMs) },

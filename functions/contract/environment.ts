@@ -11,6 +11,7 @@ export const ENV = {
   EVENTS_TABLE: 'EVENTS_TABLE',
   PROFILES_TABLE: 'PROFILES_TABLE',
   STATS_TABLE: 'STATS_TABLE',
+  IMPRESSIONS_TABLE: 'IMPRESSIONS_TABLE',
   CATALOGUE_BUCKET: 'CATALOGUE_BUCKET',
 
   // The model: where its manifest is (the model layer in Lambda), the active model and its dimension.
@@ -63,6 +64,8 @@ export const ENV = {
   /** Rotation: how many of the user's last lists demote their items (0: off), and by how much. */
   ROTATION_LISTS: 'ROTATION_LISTS',
   ROTATION_WEIGHT: 'ROTATION_WEIGHT',
+  // Days an impression (a list served) is kept.
+  IMPRESSION_TTL_DAYS: 'IMPRESSION_TTL_DAYS',
 
   // Only for stand-ins on a non-IP host, where virtual-hosted bucket names do not resolve.
   LOOKALIKE_S3_FORCE_PATH_STYLE: 'LOOKALIKE_S3_FORCE_PATH_STYLE',
@@ -80,6 +83,7 @@ export const RESOURCE_ENV = [
   ENV.EVENTS_TABLE,
   ENV.PROFILES_TABLE,
   ENV.STATS_TABLE,
+  ENV.IMPRESSIONS_TABLE,
   ENV.CATALOGUE_BUCKET,
 ] as const;
 

@@ -70,10 +70,10 @@ export const PROFILES_TABLE: TableDefinition = {
 };
 
 /**
- * Aggregates over all users: decayed item popularity (pk `popularity#<shard>`, sk itemId) and
- * item-to-item co-engagement (pk `co#<itemId>`, sk other itemId), and the co-engagement consumer's
- * markers of the stream records it has counted (pk `applied#<record id>`, expiring). No user ids are
- * stored here.
+ * Aggregates over all users: decayed item popularity (pk `popularity#<shard>`, sk itemId),
+ * item-to-item co-engagement (pk `co#<itemId>`, sk other itemId), decayed impression counts (pk
+ * `imp#<shard>`, sk itemId), and the stream consumers' markers of the records they have counted
+ * (pk `applied#<record id>`, sk the consumer, expiring). No user ids are stored here.
  */
 export const STATS_TABLE: TableDefinition = {
   id: 'Stats',
@@ -86,7 +86,45 @@ export const STATS_TABLE: TableDefinition = {
 export const VECTOR_INDEX_NAME = 'byVector';
 export const VECTOR_ATTRIBUTE = 'embedding';
 
-export const TABLES: TableDefinition[] = [ITEMS_TABLE, EVENTS_TABLE, PROFILES_TABLE, STATS_TABLE];
+/** The Impressions table's index of lists by day: pk `<YYYY-MM-DD>#<shard>`, sk the recommendationId. */
+export const IMPRESSIONS_DAY_INDEX = 'byDay';
+/** Shards of a day in IMPRESSIONS_DAY_INDEX: reading one day's lists takes this many queries. */
+export const IMPRESSION_DAY_SHARDS = 16;
+
+/**
+ * Impressions (issue 21): one row per list served. pk the user id (a list served without a user, an
+ * IAM caller's similar or search: `anonymous#<recommendationId>`), sk the recommendationId (a UUIDv7,
+ * so a user's partition read backwards gives the latest lists first). Attribution reads one list by
+ * (userId, recommendationId), or a day's lists from `byDay` in IMPRESSION_DAY_SHARDS queries. Its
+ * stream feeds the per-item impression counters in Stats, off the request path.
+ */
+export const IMPRESSIONS_TABLE: TableDefinition = {
+  id: 'Impressions',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  globalIndexes: [
+    {
+      indexName: IMPRESSIONS_DAY_INDEX,
+      partitionKey: { name: 'day', type: 'S' },
+      sortKey: { name: 'sk', type: 'S' },
+      // A list of 10 items is under 1 KB: projecting it all costs the index's write unit anyway.
+      projection: 'ALL',
+    },
+  ],
+  timeToLiveAttribute: 'expiresAt',
+  stream: 'NEW_IMAGE',
+};
+
+/** How the Impressions stream is delivered to the impression counters; the local twin polls the same way. */
+export const IMPRESSION_COUNTS_STREAM = { batchSize: 100, retryAttempts: 5 } as const;
+
+export const TABLES: TableDefinition[] = [
+  ITEMS_TABLE,
+  EVENTS_TABLE,
+  PROFILES_TABLE,
+  STATS_TABLE,
+  IMPRESSIONS_TABLE,
+];
 
 /** Where catalogue tools put images; everything else in the bucket is ignored. */
 export const CATALOGUE_PREFIX = 'catalogue/';

@@ -39,7 +39,27 @@ const onRefold: RecommendDeps['onRefold'] = (refold) => {
   });
   metrics.addMetric('profile_refold_ms', MetricUnit.Milliseconds, refold.ms);
 };
-const deps = async (): Promise<RecommendDeps> => ({ ...(await servedDeps()), onRefold });
+// A list whose impression could not be recorded is still answered: the list is what the user waits
+// for, and a lost impression only makes exploration and attribution a little less exact.
+const onImpressionFailed: RecommendDeps['onImpressionFailed'] = (error, list) => {
+  logger.warn('impression not recorded; the list is answered', {
+    recommendationId: list.recommendationId,
+    strategy: list.strategy,
+    error: error as Error,
+  });
+  metrics.addMetric('impression_write_failed', MetricUnit.Count, 1);
+};
+const deps = async (): Promise<RecommendDeps> => ({
+  ...(await servedDeps()),
+  onRefold,
+  onImpressionFailed,
+});
+
+/** The user a catalogue route's list is shown to: a user token's, or none (a service, no auth). */
+function viewerOf(event: APIGatewayProxyEventV2): string | undefined {
+  const caller = resolveCaller(event, identity);
+  return caller.kind === 'user' && caller.userId !== '' ? caller.userId : undefined;
+}
 
 async function userRecommendations(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   const userId = pathUserId(event);
@@ -54,6 +74,7 @@ async function userRecommendations(event: APIGatewayProxyEventV2): Promise<JsonR
     userId,
     recommendationId: list.recommendationId,
     strategy: list.strategy,
+    placement: list.placement,
     count: list.items.length,
   });
   metrics.addMetric(`recommendations_${list.strategy}`, MetricUnit.Count, 1);
@@ -64,7 +85,12 @@ async function similar(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   const itemId = pathItemId(event);
   return json(
     200,
-    await similarItems(await deps(), itemId, parseQuery(SimilarQuerySchema, event.queryStringParameters)),
+    await similarItems(
+      await deps(),
+      itemId,
+      parseQuery(SimilarQuerySchema, event.queryStringParameters),
+      viewerOf(event),
+    ),
   );
 }
 
@@ -90,7 +116,7 @@ async function search(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
       413,
     );
   }
-  return json(200, await searchByImage(await deps(), image, parsed));
+  return json(200, await searchByImage(await deps(), image, parsed, viewerOf(event)));
 }
 
 export const { handler, router } = apiFunction(

@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { DynamoImpressionLog } from '../adapters/dynamodb/impression-log';
 import { MAX_PROFILE_ROW_BYTES, ProfileStore } from '../adapters/dynamodb/profile-store';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps, UserWriteQueue } from '../app/track-events';
 import { MAX_JSON_BODY_BYTES } from '../contract/routes';
@@ -49,6 +50,7 @@ const storeFor = (space: string): ProfileStore => {
   }
   return store;
 };
+const impressions = new DynamoImpressionLog(dynamoClient(), env.impressionsTable);
 // One queue per instance: this instance's requests for one user commit one after another.
 const queue = new UserWriteQueue();
 async function trackDeps(): Promise<TrackDeps> {
@@ -94,10 +96,14 @@ async function deleteUser(event: APIGatewayProxyEventV2): Promise<JsonResponse> 
   const userId = pathUserId(event);
   if (!canActFor(resolveCaller(event, identity), userId))
     throw new Forbidden(`not allowed to erase ${userId}`);
-  // Erasure does not depend on the space: any store erases the same rows.
-  const { events } = await storeFor((await spaces.resolve()).served).deleteUser(userId);
-  logger.info('user erased', { userId, events });
-  return json(200, { userId, erased: true, events });
+  // Erasure does not depend on the space: any store erases the same rows. The user's impressions
+  // (the lists served to them) go at the same time.
+  const [{ events }, impressionsErased] = await Promise.all([
+    storeFor((await spaces.resolve()).served).deleteUser(userId),
+    impressions.eraseUser(userId),
+  ]);
+  logger.info('user erased', { userId, events, impressions: impressionsErased });
+  return json(200, { userId, erased: true, events, impressions: impressionsErased });
 }
 
 export const { handler, router } = apiFunction(

@@ -3,6 +3,7 @@ import { ENV, SERVING_BACKENDS } from '../contract/environment';
 import { ExplorationConfigSchema } from '../contract/exploration';
 import { DEFAULT_IDENTITY_CONFIG } from '../contract/identity';
 import { DEFAULT_IMAGE_LIMITS } from '../domain/image-format';
+import { DEFAULT_IMPRESSION_TTL_DAYS } from '../domain/impressions';
 import {
   DEFAULT_PROFILE_SETTINGS,
   EVENT_TYPES,
@@ -247,6 +248,8 @@ export const FUNCTION_ENV = {
       [ENV.PROFILES_TABLE]: required(),
       [ENV.STATS_TABLE]: required(),
       [ENV.ITEMS_TABLE]: required(),
+      // An erasure deletes the user's impressions too.
+      [ENV.IMPRESSIONS_TABLE]: required(),
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
       [ENV.EVENT_TTL_DAYS]: number(90, { min: 1, max: 3650 }),
@@ -265,6 +268,7 @@ export const FUNCTION_ENV = {
           stats: env[ENV.STATS_TABLE],
           items: env[ENV.ITEMS_TABLE],
         },
+        impressionsTable: env[ENV.IMPRESSIONS_TABLE],
         modelId: env[ENV.ACTIVE_MODEL_ID],
         dim: env[ENV.MODEL_DIMENSION],
         /** Profiles are folded in the space the registry says serves (a learned projection's, say). */
@@ -284,6 +288,8 @@ export const FUNCTION_ENV = {
       [ENV.PROFILES_TABLE]: required(),
       [ENV.STATS_TABLE]: required(),
       [ENV.ITEMS_TABLE]: required(),
+      [ENV.IMPRESSIONS_TABLE]: required(),
+      [ENV.IMPRESSION_TTL_DAYS]: number(DEFAULT_IMPRESSION_TTL_DAYS, { min: 1, max: 3650 }),
       ...spaceFields,
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
@@ -308,7 +314,9 @@ export const FUNCTION_ENV = {
         profiles: env[ENV.PROFILES_TABLE],
         stats: env[ENV.STATS_TABLE],
         items: env[ENV.ITEMS_TABLE],
+        impressions: env[ENV.IMPRESSIONS_TABLE],
       },
+      impressionTtlDays: env[ENV.IMPRESSION_TTL_DAYS],
       bucket: env[ENV.CATALOGUE_BUCKET],
       modelId: env[ENV.ACTIVE_MODEL_ID],
       dim: env[ENV.MODEL_DIMENSION],
@@ -346,6 +354,11 @@ export const FUNCTION_ENV = {
     })),
 
   'co-engagement': z
+    .object({ [ENV.STATS_TABLE]: required() })
+    .transform((env) => ({ statsTable: env[ENV.STATS_TABLE] })),
+
+  /** The Impressions stream's consumer: per-item impression counts in Stats. */
+  'impression-counts': z
     .object({ [ENV.STATS_TABLE]: required() })
     .transform((env) => ({ statsTable: env[ENV.STATS_TABLE] })),
 

@@ -8,6 +8,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AggregateCache } from '../adapters/dynamodb/aggregate-cache';
 import { EventHistoryReader } from '../adapters/dynamodb/event-history';
+import { DynamoImpressionLog } from '../adapters/dynamodb/impression-log';
 import { CatalogueReader } from '../adapters/dynamodb/item-views';
 import { ProfileStoreReader, type ReaderTables } from '../adapters/dynamodb/profile-store';
 import { DynamoVectorRetriever, vectorServing } from '../adapters/dynamodb/vector-retriever';
@@ -18,6 +19,7 @@ import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
 import type { ServingBackend } from '../contract/environment';
 import type { ExplorationConfig } from '../contract/exploration';
 import { VECTOR_INDEX_NAME } from '../contract/storage';
+import { DEFAULT_IMPRESSION_TTL_DAYS } from '../domain/impressions';
 import type { ProfileSettings } from '../domain/interest-profile';
 import type { RankingSettings } from '../domain/ranking';
 import { dynamoClient, s3Client } from '../platform/clients';
@@ -31,7 +33,14 @@ export interface RecommendConfig {
    * The tables recommend reads: items, the interest store's profiles and aggregates, and the raw
    * events (only to refold a profile of another space; it never writes a profile).
    */
-  readonly tables: { readonly items: string; readonly events: string } & Readonly<ReaderTables>;
+  readonly tables: {
+    readonly items: string;
+    readonly events: string;
+    /** Where each list served is recorded; absent: nothing is recorded (the offline evaluation). */
+    readonly impressions?: string;
+  } & Readonly<ReaderTables>;
+  /** Days an impression is kept. @default 30 */
+  readonly impressionTtlDays?: number;
   /** The catalogue bucket: item images and the exact index's snapshots. */
   readonly bucket: string;
   /** Where candidates come from (see Serving). */
@@ -125,6 +134,15 @@ export function createRecommendDeps(
     ...(config.exploration ? { exploration: config.exploration } : {}),
     ...(config.rotation && config.rotation.lists > 0 ? { rotation: config.rotation } : {}),
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
+    ...(tables.impressions
+      ? {
+          impressions: new DynamoImpressionLog(
+            clients.dynamo,
+            tables.impressions,
+            config.impressionTtlDays ?? DEFAULT_IMPRESSION_TTL_DAYS,
+          ),
+        }
+      : {}),
   };
 }
 

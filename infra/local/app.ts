@@ -1,7 +1,7 @@
 /**
  * The whole system on local stand-ins: storage from the harness, the real handlers wired exactly as
  * the stack wires them (S3 -> queue -> embed; HTTP API routes -> track / recommend; a compactor;
- * the Events stream -> co-engagement; the re-embedding's batch function, called with a batch), with the environment the stack gives each function. Used by `npm start` and integration tests.
+ * the Events stream -> co-engagement; the Impressions stream -> impression counts; the re-embedding's batch function, called with a batch), with the environment the stack gives each function. Used by `npm start` and integration tests.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { ENV, RESOURCE_ENV } from '../../functions/contract/environment';
 import {
   CO_ENGAGEMENT_STREAM,
   EVENTS_TABLE,
+  IMPRESSION_COUNTS_STREAM,
+  IMPRESSIONS_TABLE,
   ITEMS_TABLE,
   PROFILES_TABLE,
   STATS_TABLE,
@@ -80,6 +82,8 @@ export interface LocalApp {
   readonly queue: LocalQueue;
   /** The Events stream's mapping to the co-engagement consumer; `drain()` it before reading counters. */
   readonly eventsStream: LocalStreamConsumer;
+  /** The Impressions stream's mapping to the impression counts consumer; `drain()` it before reading counts. */
+  readonly impressionsStream: LocalStreamConsumer;
   readonly handlers: ApiHandlers;
   readonly manifest: ModelManifest;
   /** The local token issuer, when auth is on. */
@@ -161,6 +165,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     [ENV.EVENTS_TABLE]: stack.tables[EVENTS_TABLE.id] as string,
     [ENV.PROFILES_TABLE]: stack.tables[PROFILES_TABLE.id] as string,
     [ENV.STATS_TABLE]: stack.tables[STATS_TABLE.id] as string,
+    [ENV.IMPRESSIONS_TABLE]: stack.tables[IMPRESSIONS_TABLE.id] as string,
     [ENV.CATALOGUE_BUCKET]: stack.bucket,
     [ENV.ACTIVE_MODEL_ID]: manifest.modelId,
     [ENV.MODEL_DIMENSION]: String(manifest.output.dim),
@@ -198,7 +203,16 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     ...CO_ENGAGEMENT_STREAM,
     ...(options.dataDir ? { checkpointFile: join(options.dataDir, 'events-stream.json') } : {}),
   });
+  const impressionsStream = new LocalStreamConsumer({
+    endpoint: stack.endpoints.dynamodb,
+    tableName: stack.tables[IMPRESSIONS_TABLE.id] as string,
+    handler: (event) =>
+      host.impressionCounts(event, lambdaContext('impression-counts', { timeoutMs: 60_000 })),
+    ...IMPRESSION_COUNTS_STREAM,
+    ...(options.dataDir ? { checkpointFile: join(options.dataDir, 'impressions-stream.json') } : {}),
+  });
   await eventsStream.start();
+  await impressionsStream.start();
   const handlers: ApiHandlers = { track: host.track, recommend: host.recommend };
   const train = (trigger: TrainingTrigger) =>
     host.trainSimilarity(
@@ -226,6 +240,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     stack,
     queue,
     eventsStream,
+    impressionsStream,
     handlers,
     manifest,
     iam,
@@ -253,6 +268,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
       await queue.drain({ timeoutMs: 30_000 }).catch(() => undefined);
       queue.stop();
       await eventsStream.stop();
+      await impressionsStream.stop();
       await host.stop();
       await stack.stop();
     },
@@ -266,6 +282,7 @@ interface FunctionHost {
   readonly recommend: ApiHandler;
   readonly compact: (event: DynamoDBStreamEvent) => Promise<void>;
   readonly coEngagement: (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
+  readonly impressionCounts: (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
   readonly reembed: (batch: ListedBatchEvent, context: Context) => Promise<ReembedBatchResult>;
   readonly trainSimilarity: (event: unknown, context: Context) => Promise<TrainingRecord>;
   readonly processes?: readonly LambdaProcess[];
@@ -279,17 +296,27 @@ interface FunctionHost {
  */
 async function hostSources(environment: Record<string, string>): Promise<FunctionHost> {
   Object.assign(process.env, environment);
-  const [embed, track, recommend, compact, coEngagement, reembed, trainSimilarity, clients] =
-    await Promise.all([
-      runAsFunction('embed', () => import('../../functions/handlers/embed')),
-      runAsFunction('track', () => import('../../functions/handlers/track')),
-      runAsFunction('recommend', () => import('../../functions/handlers/recommend')),
-      runAsFunction('compact', () => import('../../functions/handlers/compact')),
-      runAsFunction('co-engagement', () => import('../../functions/handlers/co-engagement')),
-      runAsFunction('reembed', () => import('../../functions/handlers/reembed')),
-      runAsFunction('train-similarity', () => import('../../functions/handlers/train-similarity')),
-      import('../../functions/platform/clients'),
-    ]);
+  const [
+    embed,
+    track,
+    recommend,
+    compact,
+    coEngagement,
+    impressionCounts,
+    reembed,
+    trainSimilarity,
+    clients,
+  ] = await Promise.all([
+    runAsFunction('embed', () => import('../../functions/handlers/embed')),
+    runAsFunction('track', () => import('../../functions/handlers/track')),
+    runAsFunction('recommend', () => import('../../functions/handlers/recommend')),
+    runAsFunction('compact', () => import('../../functions/handlers/compact')),
+    runAsFunction('co-engagement', () => import('../../functions/handlers/co-engagement')),
+    runAsFunction('impression-counts', () => import('../../functions/handlers/impression-counts')),
+    runAsFunction('reembed', () => import('../../functions/handlers/reembed')),
+    runAsFunction('train-similarity', () => import('../../functions/handlers/train-similarity')),
+    import('../../functions/platform/clients'),
+  ]);
   signAsCurrentFunction(clients.s3Client());
   signAsCurrentFunction(clients.dynamoClient());
   return {
@@ -300,6 +327,8 @@ async function hostSources(environment: Record<string, string>): Promise<Functio
     compact: (event) => runAsFunction('compact', () => compact.handler(event)),
     coEngagement: (event, context) =>
       runAsFunction('co-engagement', () => coEngagement.handler(event, context)),
+    impressionCounts: (event, context) =>
+      runAsFunction('impression-counts', () => impressionCounts.handler(event, context)),
     reembed: (batch, context) => runAsFunction('reembed', () => reembed.handler(batch, context)),
     trainSimilarity: (event) => runAsFunction('train-similarity', () => trainSimilarity.handler(event)),
     stop: async () => undefined,
@@ -347,12 +376,13 @@ async function hostArtefacts(
     if (!found) throw new Error(`the stack has no ${name} function`);
     return found;
   };
-  const [embed, track, recommend, compact, coEngagement, reembed, trainSimilarity] = [
+  const [embed, track, recommend, compact, coEngagement, impressionCounts, reembed, trainSimilarity] = [
     'embed',
     'track',
     'recommend',
     'compact',
     'co-engagement',
+    'impression-counts',
     'reembed',
     'train-similarity',
   ].map(byName) as LambdaProcess[];
@@ -362,6 +392,7 @@ async function hostArtefacts(
     recommend: (event, context) => (recommend as LambdaProcess).invoke(event, context),
     compact: (event) => (compact as LambdaProcess).invoke(event),
     coEngagement: (event, context) => (coEngagement as LambdaProcess).invoke(event, context),
+    impressionCounts: (event, context) => (impressionCounts as LambdaProcess).invoke(event, context),
     reembed: (batch, context) => (reembed as LambdaProcess).invoke(batch, context),
     trainSimilarity: (event, context) => (trainSimilarity as LambdaProcess).invoke(event, context),
     processes,

@@ -29,6 +29,7 @@ import {
   MAX_EVENTS_PER_REQUEST,
   TrackedEventSchema,
 } from '../../functions/domain/event-schema';
+import { STRATEGIES } from '../../functions/domain/impressions';
 import type { Reason } from '../../functions/domain/ranking';
 import { version } from '../../package.json';
 import type { ExtraRoute } from './api-server';
@@ -140,8 +141,11 @@ const RecommendationItemSchema = component(
 const recommendationListShape = {
   recommendationId: z
     .string()
-    .describe('Send it back as context.recommendationId on events about these items'),
-  strategy: z.enum(['personal', 'popular', 'similar_item', 'similar_image']),
+    .describe(
+      'A UUIDv7 (time-ordered) naming this list and its impression record; send it back as context.recommendationId on events about these items',
+    ),
+  strategy: z.enum(STRATEGIES),
+  placement: z.string().describe("The placement asked for, or the strategy's name"),
   modelId: z.string(),
   items: z.array(RecommendationItemSchema),
 };
@@ -196,6 +200,7 @@ const UserErased = component(
     userId: z.string(),
     erased: z.literal(true),
     events: z.number().int().nonnegative().describe('Events deleted'),
+    impressions: z.number().int().nonnegative().describe('Impressions (lists served to the user) deleted'),
   }),
 );
 
@@ -319,6 +324,8 @@ const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
   limit: 'How many items to return',
   category: 'Only items of this category; a category the catalogue does not have is a 400 (unknown_category)',
   exclude: 'seen: leave out items the user has already interacted with',
+  placement:
+    "Where the list is shown (home, pdp-similar...): recorded with the list's impression and echoed back; default: the strategy's name",
 };
 
 const PATH_PARAMETER_SCHEMAS: Readonly<Record<string, z.ZodType>> = {

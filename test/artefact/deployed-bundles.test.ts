@@ -33,6 +33,7 @@ describe('the deployed bundles, run as Lambda runs them', () => {
       'co-engagement',
       'compact',
       'embed',
+      'impression-counts',
       'model-guard',
       'recommend',
       'reembed',
@@ -95,11 +96,20 @@ describe('the deployed bundles, run as Lambda runs them', () => {
     );
     expect(after.json<List>().strategy).toBe('popular');
 
-    // The co-engagement function consumes the Events stream the commits wrote.
+    // The co-engagement function consumes the Events stream the commits wrote, and the impression
+    // counts function the Impressions stream the lists wrote.
     await local.app.eventsStream.drain();
+    await local.app.impressionsStream.drain();
     expect(local.app.iam.denials()).toEqual([]);
     const callers = new Set(local.app.iam.calls().map((call) => call.functionName));
-    expect([...callers].sort()).toEqual(['co-engagement', 'compact', 'embed', 'recommend', 'track']);
+    expect([...callers].sort()).toEqual([
+      'co-engagement',
+      'compact',
+      'embed',
+      'impression-counts',
+      'recommend',
+      'track',
+    ]);
   }, 240_000);
 
   it('trace each invocation and every SDK call to X-Ray, as Lambda with active tracing does', async () => {
@@ -110,7 +120,14 @@ describe('the deployed bundles, run as Lambda runs them', () => {
     const documents = traces.all();
     const handlers = documents.filter((doc) => doc.name === '## index.handler');
     const services = new Set(handlers.map((doc) => doc.annotations?.Service));
-    expect([...services].sort()).toEqual(['co-engagement', 'compact', 'embed', 'recommend', 'track']);
+    expect([...services].sort()).toEqual([
+      'co-engagement',
+      'compact',
+      'embed',
+      'impression-counts',
+      'recommend',
+      'track',
+    ]);
     expect(handlers.some((doc) => doc.annotations?.ColdStart === true)).toBe(true);
     expect(handlers.every((doc) => typeof doc.end_time === 'number')).toBe(true);
 

@@ -4,12 +4,18 @@
  * and 400 requests/s until a step misses p99 < 200 ms, then 100/s for 30 s; then 1000 requests of
  * one hot user's events (5 each, 15% repeats) from 50 connections (autocannon); then 20-event
  * `POST /events` requests of 50 users at 50 requests/s, open loop, beside the same workload on a
- * baseline revision's code when one is given (test/support/load/event-writes.ts).
+ * baseline revision's code when one is given (test/support/load/event-writes.ts); and the personal
+ * list with impressions recorded and without, side by side in the same run, interleaved
+ * (test/support/load/impressions-side-by-side.ts), for `impressions_p99_ratio`.
  *
  *   npm run bench:load
  *   LOAD_ITEMS=20000 LOAD_RATES=100,200 LOAD_STEP_SECONDS=20 npm run bench:load
  *   npm run bench:load -- --baseline HEAD~1            # the events part beside the parent commit
  *   LOAD_EVENTS_ONLY=1 LOAD_EVENT_SECONDS=8 npm run bench:load -- --baseline main   # events part only
+ *   LOAD_IMPRESSIONS_ONLY=1 npm run bench:load         # the impressions side-by-side part only
+ *
+ * Impressions part: LOAD_IMPRESSION_RATE (calls/s, both arms together: 60), LOAD_IMPRESSION_SECONDS (60),
+ * run as deployed and again with the local impression counts consumer stopped (`request_path_only`).
  *
  * Events part: LOAD_EVENT_RATE (50), LOAD_EVENT_SECONDS per app (20, in LOAD_EVENT_ROUNDS = 4
  * alternating turns), LOAD_EVENT_USERS (50), LOAD_EVENTS_PER_REQUEST (20), LOAD_EVENT_ALONE (20
@@ -25,9 +31,10 @@
  * one event loop, the client in another thread, DynamoDB Local in a JVM: all on this machine's cores.
  * Progress goes to stderr; the last stdout line is one JSON object. Never asserted on.
  */
-import { startLocalApp } from '../../infra/local/app';
+import { type LocalApp, startLocalApp } from '../../infra/local/app';
 import { runEventWrites } from '../support/load/event-writes';
-import { runLoad } from '../support/load/scenario';
+import { runImpressionsSideBySide } from '../support/load/impressions-side-by-side';
+import { runLoad, seedCatalogue, seedProfiles, userIdOf } from '../support/load/scenario';
 
 const numberFrom = (name: string, fallback: number) => {
   const value = Number(process.env[name]);
@@ -43,6 +50,48 @@ function baselineRev(): string | undefined {
 async function main(): Promise<void> {
   const log = (line: string) => process.stderr.write(`[load] ${line}\n`);
   let report: Record<string, unknown> = {};
+  const impressions = {
+    rate: numberFrom('LOAD_IMPRESSION_RATE', 60),
+    seconds: numberFrom('LOAD_IMPRESSION_SECONDS', 60),
+    warmupSeconds: numberFrom('LOAD_WARMUP_SECONDS', 10),
+    log,
+  };
+  /**
+   * Side by side as deployed (the impression counts consumer writing to DynamoDB Local meanwhile),
+   * then with the local consumer stopped: on this machine DynamoDB Local shares the cores, so the
+   * second run is the request path's own cost (in AWS the consumer's writes do not slow the reads).
+   */
+  const impressionsPart = async (app: LocalApp, users: number) => {
+    const asDeployed = await runImpressionsSideBySide({ users, ...impressions });
+    log(`impressions side by side: ${JSON.stringify(asDeployed)}`);
+    await app.impressionsStream.stop();
+    const requestPath = await runImpressionsSideBySide({ users, ...impressions, warmupSeconds: 0 });
+    log(`impressions side by side, consumer stopped: ${JSON.stringify(requestPath)}`);
+    return { ...asDeployed, request_path_only: requestPath };
+  };
+  if (process.env.LOAD_IMPRESSIONS_ONLY) {
+    const app = await startLocalApp({ apiPort: 0, tablePrefix: `bench-${Date.now()}-` });
+    try {
+      const options = {
+        catalogueItems: numberFrom('LOAD_ITEMS', 10_000),
+        categories: 40,
+        users: numberFrom('LOAD_USERS', 50),
+      };
+      const issuer = app.issuer;
+      if (!issuer) throw new Error('the load run needs auth');
+      const tokens = await Promise.all(
+        Array.from({ length: options.users }, (_, u) =>
+          issuer.token(userIdOf(u), { expiresInSeconds: 7200 }),
+        ),
+      );
+      await seedCatalogue(app, options);
+      await seedProfiles(app, options, tokens);
+      process.stdout.write(`${JSON.stringify({ impressions: await impressionsPart(app, options.users) })}\n`);
+    } finally {
+      await app.stop();
+    }
+    return;
+  }
   if (!process.env.LOAD_EVENTS_ONLY) {
     const started = performance.now();
     const app = await startLocalApp({ apiPort: 0, tablePrefix: `bench-${Date.now()}-` });
@@ -67,7 +116,7 @@ async function main(): Promise<void> {
       const lost =
         load.events_counted !== load.events_accepted || load.events_stored !== load.events_accepted;
       log(lost ? 'EVENTS LOST OR DOUBLE-COUNTED' : 'every accepted event counted exactly once');
-      report = { ...load, events_consistent: !lost };
+      report = { ...load, events_consistent: !lost, impressions: await impressionsPart(app, load.users) };
     } finally {
       await app.stop();
     }

@@ -122,7 +122,8 @@ describe('interest tracking', () => {
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
     });
     const tables = ofType('AWS::DynamoDB::GlobalTable');
-    expect(tables).toHaveLength(4);
+    // Items, Events, Profiles, Stats and Impressions.
+    expect(tables).toHaveLength(5);
     for (const [, table] of tables) {
       expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
       expect(JSON.stringify(table.Properties.Replicas)).toContain('"PointInTimeRecoveryEnabled":true');
@@ -146,6 +147,9 @@ describe('interest tracking', () => {
         'dynamodb:Query',
         'dynamodb:UpdateItem',
         'dynamodb:UpdateItem',
+        // An erasure reads the user's impressions and deletes them.
+        'dynamodb:Query',
+        'dynamodb:BatchWriteItem',
       ].sort(),
     );
     const s3 = statementsOf('Track').filter((s) => [s.Action].flat().includes('s3:GetObject'));
@@ -205,9 +209,18 @@ describe('interest tracking', () => {
     expect(JSON.stringify(onEvents.map((s) => s.Resource))).not.toContain('/index/');
   });
 
-  it('lets the recommender read, never write, user data', () => {
+  it('lets the recommender read user data and write nothing but the impression of each list it serves', () => {
     const actions = actionsOf('Recommend');
-    expect(actions.filter((a) => /Put|Update|Delete|Write/.test(a) && a.startsWith('dynamodb:'))).toEqual([]);
+    expect(actions.filter((a) => /Put|Update|Delete|Write/.test(a) && a.startsWith('dynamodb:'))).toEqual([
+      'dynamodb:PutItem',
+    ]);
+    const [impressionsId] = ofType('AWS::DynamoDB::GlobalTable').find(([id]) =>
+      id.includes('Impressions'),
+    ) ?? [''];
+    const put = statementsOf('RecommendFunction').filter((s) =>
+      [s.Action].flat().includes('dynamodb:PutItem'),
+    );
+    expect(put.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [impressionsId, 'Arn'] }]);
     expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query', 's3:GetObject']));
   });
 });

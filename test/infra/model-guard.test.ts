@@ -79,6 +79,7 @@ describe('the deploy-time model guard', () => {
       'co-engagement',
       'compact',
       'embed',
+      'impression-counts',
       'model-guard',
       'recommend',
       'reembed',

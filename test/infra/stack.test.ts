@@ -57,7 +57,7 @@ describe('layers and functions', () => {
 
   it('runs every function on nodejs24.x, x86_64, with tracing', () => {
     const functions = ourFunctions();
-    expect(functions).toHaveLength(8);
+    expect(functions).toHaveLength(9);
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.Architectures).toEqual(['x86_64']);
@@ -91,7 +91,7 @@ describe('layers and functions', () => {
 
   it('bundles the AWS SDK into every function and leaves only the layer packages to require', () => {
     const functions = ourFunctions();
-    expect(functions).toHaveLength(8);
+    expect(functions).toHaveLength(9);
     for (const [id] of functions) {
       const code = readFileSync(join(assetDir(id), 'index.js'), 'utf8');
       const packages = requiredModules(code).filter((name) => !isBuiltin(name));

@@ -1,7 +1,7 @@
 /**
  * The local twin enforces the IAM of the stack `cdk deploy` creates. A full run of every path
  * (upload, overwrite, metadata copy, delete, versioned delete, embed, compact, events, import, lists,
- * a refold on read, similar, search, item, erase, backfill, a re-embedding batch, the deploy-time
+ * a refold on read, similar, search, item, erase (with the user's impressions), impression counts, backfill, a re-embedding batch, the deploy-time
  * model guard, a learned projection promoted and rolled back) must be granted call by call, and every grant in the
  * template must be used by that run or carry a stated reason.
  */
@@ -315,8 +315,10 @@ describe('the stack as deployed, with IAM enforced', () => {
     );
     expect(again).toMatchObject({ space, artefactWritten: false });
 
-    // The co-engagement function consumes the Events stream the commits wrote.
+    // The co-engagement function consumes the Events stream the commits wrote, and the impression
+    // counts function the Impressions stream the lists wrote.
     await local.app.eventsStream.drain();
+    await local.app.impressionsStream.drain();
     expect(local.app.iam.denials()).toEqual([]);
     const unexplained = local.app.iam
       .unusedGrants()
@@ -330,6 +332,7 @@ describe('the stack as deployed, with IAM enforced', () => {
       'co-engagement',
       'compact',
       'embed',
+      'impression-counts',
       'model-guard',
       'recommend',
       'reembed',

@@ -268,6 +268,7 @@ describe('the recommender’s aggregate cache over the stats table', () => {
         reads.popularity += 1;
         return store.popularity();
       },
+      impressions: () => store.impressions(),
       coEngagementFrom: (itemId: string) => {
         reads.coEngagement += 1;
         return store.coEngagementFrom(itemId);

@@ -1,10 +1,12 @@
 /**
  * The DynamoDB adapters of the recommender's read ports on DynamoDB Local and the S3 stand-in pass
  * the same contracts as the in-memory fakes the recommend unit tests use: CatalogueReader (ItemViews),
- * ProfileStoreReader (ProfileReader, Aggregates, on the Profiles and Stats tables only) and the
- * AggregateCache over it.
+ * ProfileStoreReader (ProfileReader, Aggregates, on the Profiles and Stats tables only), the
+ * AggregateCache over it, and DynamoImpressionLog (ImpressionLog, ImpressionEraser).
  */
 import { AggregateCache } from '../../functions/adapters/dynamodb/aggregate-cache';
+import { impressionShard } from '../../functions/adapters/dynamodb/impression-counts';
+import { DynamoImpressionLog } from '../../functions/adapters/dynamodb/impression-log';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { CatalogueReader } from '../../functions/adapters/dynamodb/item-views';
 import {
@@ -12,8 +14,10 @@ import {
   ProfileStoreReader,
   storeTablesOf,
 } from '../../functions/adapters/dynamodb/profile-store';
+import { OnceCounters } from '../../functions/adapters/dynamodb/stats-counters';
 import { emptyProfile } from '../../functions/domain/interest-profile';
 import { type AggregatesFixture, aggregatesContract } from '../support/contracts/aggregates';
+import { impressionLogContract } from '../support/contracts/impression-log';
 import { itemViewsContract } from '../support/contracts/item-views';
 import { profileReaderContract } from '../support/contracts/profile-reader';
 import { useLocalStack } from '../support/local-stack';
@@ -55,6 +59,24 @@ function aggregatesFixture(aggregates: (reader: ProfileStoreReader) => Aggregate
         const next = { profile: emptyProfile(userId, 4, 0), version: 1, settingsId: 'contract', epoch: 0 };
         await store.commit(userId, [], next, undefined, weights, 0);
       },
+      // Impressions arrive through the Impressions stream's consumer: one stream record each call.
+      addImpressions: async (weights) => {
+        const counters = new OnceCounters(
+          local.dynamoDbClient,
+          storeTablesOf(local.tables).stats,
+          'impressions',
+        );
+        await counters.addOnce([
+          {
+            recordId: `contract-${Date.now()}-${++writer}`,
+            increments: weights.map(({ itemId, weight }) => ({
+              pk: impressionShard(itemId),
+              sk: itemId,
+              weight,
+            })),
+          },
+        ]);
+      },
       addCoEngagement: (pairs) => store.addCoEngagement(pairs),
     };
   };
@@ -67,4 +89,9 @@ aggregatesContract(
 aggregatesContract(
   'AggregateCache over ProfileStoreReader on DynamoDB Local',
   aggregatesFixture((reader) => new AggregateCache(reader)),
+);
+
+impressionLogContract(
+  'DynamoImpressionLog on DynamoDB Local',
+  () => new DynamoImpressionLog(local.dynamoDbClient, local.tables.Impressions as string),
 );

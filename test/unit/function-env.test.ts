@@ -8,6 +8,7 @@ const tables = {
   [ENV.PROFILES_TABLE]: 'profiles',
   [ENV.STATS_TABLE]: 'stats',
   [ENV.ITEMS_TABLE]: 'items',
+  [ENV.IMPRESSIONS_TABLE]: 'impressions',
   [ENV.CATALOGUE_BUCKET]: 'bucket',
   [ENV.ACTIVE_MODEL_ID]: 'model-a',
   [ENV.MODEL_DIMENSION]: '256',
@@ -40,7 +41,10 @@ describe('function environments', () => {
       profiles: 'profiles',
       stats: 'stats',
       items: 'items',
+      impressions: 'impressions',
     });
+    expect(recommend.impressionTtlDays).toBe(30);
+    expect(track.impressionsTable).toBe('impressions');
     expect(functionConfig('embed', tables).vectorIndex).toBeUndefined();
   });
 
@@ -85,6 +89,7 @@ describe('function environments', () => {
         [ENV.EVENTS_TABLE]: 'events',
         [ENV.STATS_TABLE]: 'stats',
         [ENV.ITEMS_TABLE]: 'items',
+        [ENV.IMPRESSIONS_TABLE]: 'impressions',
         [ENV.CATALOGUE_BUCKET]: '',
         [ENV.ACTIVE_MODEL_ID]: 'model-a',
         [ENV.MODEL_DIMENSION]: 'many',
@@ -151,6 +156,7 @@ describe('function environments', () => {
 
   it('lists what each function reads; recommend reads the Events table (to refold a profile of another space)', () => {
     expect(variablesOf('co-engagement')).toEqual([ENV.STATS_TABLE]);
+    expect(variablesOf('impression-counts')).toEqual([ENV.STATS_TABLE]);
     expect(variablesOf('recommend')).toContain(ENV.EVENTS_TABLE);
     expect(variablesOf('track')).toContain(ENV.EVENTS_TABLE);
   });

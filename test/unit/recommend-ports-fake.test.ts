@@ -1,8 +1,10 @@
 /** The in-memory fakes of the recommender's read ports pass the same contracts as the adapters. */
 import { emptyProfile } from '../../functions/domain/interest-profile';
 import { aggregatesContract } from '../support/contracts/aggregates';
+import { impressionLogContract } from '../support/contracts/impression-log';
 import { itemViewsContract } from '../support/contracts/item-views';
 import { profileReaderContract } from '../support/contracts/profile-reader';
+import { InMemoryImpressionLog } from '../support/fakes/impression-log';
 import { InMemoryItemViews } from '../support/fakes/item-views';
 import { InMemoryProfileRepository } from '../support/fakes/profile-repository';
 
@@ -27,6 +29,9 @@ aggregatesContract('InMemoryProfileRepository', () => {
       const next = { profile: emptyProfile(userId, 4, 0), version: 1, settingsId: 'contract', epoch: 0 };
       await repository.commit(userId, [], next, undefined, weights, 0);
     },
+    addImpressions: (weights) => repository.addImpressions(weights),
     addCoEngagement: (pairs) => repository.addCoEngagement(pairs),
   };
 });
+
+impressionLogContract('InMemoryImpressionLog', () => new InMemoryImpressionLog());

@@ -13,6 +13,7 @@ import {
   similarItems,
 } from '../../functions/app/recommend';
 import { DEFAULT_TRACKING_POLICY } from '../../functions/app/track-events';
+import { impressionDecay } from '../../functions/domain/impressions';
 import { InvalidImage, InvalidRequest, ItemNotReady, NotFound } from '../../functions/domain/errors';
 import {
   applyEvent,
@@ -514,11 +515,7 @@ describe('exploration and rotation', () => {
   it('leaves out new items shown more than maxImpressions times (impressions decayed to now)', async () => {
     const { deps, store } = withNewShoes();
     await storeProfile(store, 'ada', [['like', 'red-shoe']]);
-    const factor = decayFactor(
-      { anchor: deps.popularityEpoch },
-      NOW,
-      deps.impressionHalfLifeDays ?? deps.profileSettings.halfLifeDays,
-    );
+    const factor = impressionDecay(deps.popularityEpoch, NOW);
     const shown: RecommendDeps = {
       ...deps,
       aggregates: {

@@ -3,7 +3,7 @@ import type { Aggregates } from '../../app/ports';
 import { type ProfileStoreReader, sumCoEngagement } from './profile-store';
 
 export interface AggregateCacheOptions {
-  /** How long popularity and co-engagement rows are reused. @default 30 s */
+  /** How long popularity, impressions and co-engagement rows are reused. @default 30 s */
   ttlMs?: number;
   /** Source items whose co-engagement rows are kept at most. @default 10000 */
   maxSources?: number;
@@ -12,7 +12,7 @@ export interface AggregateCacheOptions {
 type CoEngagementRows = Array<{ itemId: string; weight: number }>;
 
 /**
- * Popularity and co-engagement for the recommender, reused for a few seconds per process. Both are
+ * Popularity, impressions and co-engagement for the recommender, reused for a few seconds per process. All are
  * aggregates over every user (never one user's data), move slowly, and are read on every request:
  * without this, a personal list would cost one query per recent item. Concurrent misses for the same
  * key share one read.
@@ -20,10 +20,11 @@ type CoEngagementRows = Array<{ itemId: string; weight: number }>;
 export class AggregateCache implements Aggregates {
   private readonly coEngagementRows: LRUCache<string, CoEngagementRows>;
   private readonly popularityCache: LRUCache<'all', Map<string, number>>;
+  private readonly impressionsCache: LRUCache<'all', Map<string, number>>;
   private readonly ttl: number;
 
   constructor(
-    store: Pick<ProfileStoreReader, 'popularity' | 'coEngagementFrom'>,
+    store: Pick<ProfileStoreReader, 'popularity' | 'impressions' | 'coEngagementFrom'>,
     options: AggregateCacheOptions = {},
   ) {
     const ttl = Math.max(1, options.ttlMs ?? 30_000);
@@ -34,6 +35,12 @@ export class AggregateCache implements Aggregates {
       fetchMethod: (itemId) => store.coEngagementFrom(itemId),
     });
     this.popularityCache = new LRUCache({ max: 1, ttl, fetchMethod: () => store.popularity() });
+    this.impressionsCache = new LRUCache({ max: 1, ttl, fetchMethod: () => store.impressions() });
+  }
+
+  /** Frame-weighted impressions of every item shown (not yet decayed to now): one read per TTL. */
+  async impressions(): Promise<Map<string, number>> {
+    return (await this.impressionsCache.fetch('all')) ?? new Map();
   }
 
   /** Frame-weighted popularity of every item with any (not yet decayed to now). */

@@ -27,6 +27,7 @@ import {
 import type { InterestCentroid, InterestProfile } from '../../domain/interest-profile';
 import { batchGetAll, batchGetTables, type TableKeys } from './batch-get';
 import { EventHistoryReader, itemSnapshots, type SnapshotRow, snapshotProjection } from './event-history';
+import { IMPRESSION_SHARDS } from './impression-counts';
 
 export interface StoreTables {
   events: string;
@@ -160,6 +161,17 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
       }),
     );
     return popularity;
+  }
+
+  /** Frame-weighted impressions of every item shown (see impression-counts.ts): one query per shard. */
+  async impressions(): Promise<Map<string, number>> {
+    const impressions = new Map<string, number>();
+    await Promise.all(
+      Array.from({ length: IMPRESSION_SHARDS }, async (_, shard) => {
+        for (const row of await this.queryAll(`imp#${shard}`)) impressions.set(row.sk, row.weight);
+      }),
+    );
+    return impressions;
   }
 
   /** Frame-weighted co-engagement from each of `itemIds` to other items, summed per target. */

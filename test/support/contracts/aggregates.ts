@@ -1,6 +1,6 @@
 /**
- * The contract of the recommender's Aggregates port (functions/app/ports.ts): popularity and
- * co-engagement summed over everything added. Run against the in-memory fake (test/unit/) and, on
+ * The contract of the recommender's Aggregates port (functions/app/ports.ts): popularity,
+ * impressions and co-engagement summed over everything added. Run against the in-memory fake (test/unit/) and, on
  * DynamoDB Local (test/integration/), ProfileStoreReader and the AggregateCache over it.
  */
 import { randomBytes } from 'node:crypto';
@@ -10,6 +10,8 @@ export interface AggregatesFixture {
   aggregates: Aggregates;
   /** Adds popularity as the event write path's commits do. */
   addPopularity(weights: Array<{ itemId: string; weight: number }>): Promise<void>;
+  /** Adds impressions of items, as the Impressions stream's consumer does. */
+  addImpressions(weights: Array<{ itemId: string; weight: number }>): Promise<void>;
   /** Adds co-engagement from one item to another, as the Events stream's consumer does. */
   addCoEngagement(pairs: Array<{ from: string; to: string; weight: number }>): Promise<void>;
 }
@@ -48,6 +50,26 @@ export function aggregatesContract(
         ]),
       );
       expect(popularity.has(id('never'))).toBe(false);
+    });
+
+    it('sums the impressions added for each item, apart from popularity, and has none for an item never shown', async () => {
+      const [a, b] = [id('shown-a'), id('shown-b')];
+      await fixture.addImpressions([
+        { itemId: a, weight: 1 },
+        { itemId: b, weight: 0.5 },
+      ]);
+      await fixture.addImpressions([{ itemId: a, weight: 2.25 }]);
+
+      const impressions = await fixture.aggregates.impressions();
+
+      expect(ours(impressions)).toEqual(
+        new Map([
+          [a, 3.25],
+          [b, 0.5],
+        ]),
+      );
+      expect(impressions.has(id('never'))).toBe(false);
+      expect(ours(await fixture.aggregates.popularity()).has(a)).toBe(false);
     });
 
     it('sums co-engagement from the sources per target, leaving the sources out', async () => {

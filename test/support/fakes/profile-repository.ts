@@ -46,6 +46,7 @@ export class InMemoryProfileRepository implements EventWriteStore, ProfileReader
   /** Events by user, then by eventId. */
   private readonly events = new Map<string, Map<string, StoredEvent>>();
   private readonly popularityWeights = new Map<string, number>();
+  private readonly impressionWeights = new Map<string, number>();
   /** Co-engagement weight by source item, then by target item. */
   private readonly coEngagementWeights = new Map<string, Map<string, number>>();
 
@@ -174,6 +175,17 @@ export class InMemoryProfileRepository implements EventWriteStore, ProfileReader
   /** Popularity weight per item, summed over commits (what the adapter's Stats rows hold). */
   async popularity(): Promise<Map<string, number>> {
     return new Map(this.popularityWeights);
+  }
+
+  /** Frame-weighted impressions per item, summed (what the adapter's `imp#` Stats rows hold). */
+  async impressions(): Promise<Map<string, number>> {
+    return new Map(this.impressionWeights);
+  }
+
+  /** Adds impressions of items (the Impressions stream's consumer does it in production). */
+  async addImpressions(weights: Array<{ itemId: string; weight: number }>): Promise<void> {
+    for (const { itemId, weight } of weights)
+      this.impressionWeights.set(itemId, (this.impressionWeights.get(itemId) ?? 0) + weight);
   }
 
   /** Adds co-engagement from one item to another (the Events stream's consumer does it in production). */

@@ -169,7 +169,7 @@ const queryScalar = fc.oneof(
   ),
 );
 const queryKey = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('limit', 'category', 'exclude') },
+  { weight: 4, arbitrary: fc.constantFrom('limit', 'category', 'exclude', 'placement') },
   {
     weight: 1,
     arbitrary: fc.constantFrom('__proto__', 'constructor', 'toString', 'limit[]', 'LIMIT', '', 'offset'),
@@ -188,7 +188,7 @@ const anyQuery = fc
     return `?${text}`;
   });
 
-/** `?limit=&category=&exclude=` as a client that read the docs would send them. */
+/** `?limit=&category=&exclude=&placement=` as a client that read the docs would send them. */
 function validQuery(catalogue: FuzzCatalogue, options: { exclude: boolean }) {
   return fc
     .record(
@@ -196,6 +196,7 @@ function validQuery(catalogue: FuzzCatalogue, options: { exclude: boolean }) {
         limit: fc.integer({ min: 1, max: 100 }).map(String),
         category: fc.constantFrom(...catalogue.categories),
         exclude: fc.constant('seen'),
+        placement: fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,63}$/),
       },
       { requiredKeys: [] },
     )

@@ -95,7 +95,10 @@ const categoryOf = (i: number, categories: number) => `style-${i % categories}`;
  * apart in the past: a recommend function re-reads the last minute of changes on every refresh, and a
  * steady-state run should not measure the minute after a bulk upload.
  */
-async function seedCatalogue(app: LocalApp, options: LoadOptions): Promise<string[]> {
+export async function seedCatalogue(
+  app: LocalApp,
+  options: Pick<LoadOptions, 'catalogueItems' | 'categories'>,
+): Promise<string[]> {
   const { manifest, stack } = app;
   const dim = manifest.output.dim;
   const random = seededUniform(7);
@@ -143,10 +146,14 @@ async function seedCatalogue(app: LocalApp, options: LoadOptions): Promise<strin
   return itemIds;
 }
 
-const userIdOf = (i: number) => `load-user-${i}`;
+export const userIdOf = (i: number) => `load-user-${i}`;
 
 /** Each user likes five items of two categories, through POST /events with the user's own token. */
-async function seedProfiles(app: LocalApp, options: LoadOptions, tokens: string[]): Promise<void> {
+export async function seedProfiles(
+  app: LocalApp,
+  options: Pick<LoadOptions, 'catalogueItems' | 'categories' | 'users'>,
+  tokens: string[],
+): Promise<void> {
   const random = seededUniform(11);
   await Promise.all(
     Array.from({ length: options.users }, async (_, u) => {

@@ -1,0 +1,111 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { ImpressionEraser, ImpressionLog } from '../../app/ports';
+import {
+  anonymousImpressionKey,
+  DEFAULT_IMPRESSION_TTL_DAYS,
+  type Impression,
+  type ImpressionItem,
+  impressionDayKey,
+  type Strategy,
+} from '../../domain/impressions';
+
+/** One list served, as the Impressions table holds it (see IMPRESSIONS_TABLE). */
+export interface ImpressionRow {
+  /** The user id, or `anonymous#<recommendationId>`. */
+  pk: string;
+  /** The recommendationId (a UUIDv7). */
+  sk: string;
+  /** `<YYYY-MM-DD>#<shard>`, the `byDay` index's key. */
+  day: string;
+  placement: string;
+  strategy: Strategy;
+  modelId: string;
+  servedAt: number;
+  items: ImpressionItem[];
+  /** TTL, epoch seconds. */
+  expiresAt: number;
+}
+
+/** The row of an impression, kept `ttlDays`. */
+export function impressionRow(impression: Impression, ttlDays: number): ImpressionRow {
+  return {
+    pk: impression.userId ?? anonymousImpressionKey(impression.recommendationId),
+    sk: impression.recommendationId,
+    day: impressionDayKey(impression.recommendationId, impression.servedAt),
+    placement: impression.placement,
+    strategy: impression.strategy,
+    modelId: impression.modelId,
+    servedAt: impression.servedAt,
+    items: impression.items,
+    expiresAt: Math.ceil(impression.servedAt / 1000 + ttlDays * 86_400),
+  };
+}
+
+/** Deletes a BatchWriteItem takes at once. */
+const BATCH_WRITE_LIMIT = 25;
+const MAX_UNPROCESSED_ATTEMPTS = 8;
+
+/**
+ * The Impressions table: recommend puts one row per list (PutItem, nothing else); the track
+ * function's erasure reads a user's partition and deletes it.
+ */
+export class DynamoImpressionLog implements ImpressionLog, ImpressionEraser {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly table: string,
+    /** Days a row is kept (its TTL). */
+    private readonly ttlDays: number = DEFAULT_IMPRESSION_TTL_DAYS,
+  ) {
+    this.documents = DynamoDBDocumentClient.from(client);
+  }
+
+  async record(impression: Impression): Promise<void> {
+    await this.documents.send(
+      new PutCommand({ TableName: this.table, Item: impressionRow(impression, this.ttlDays) }),
+    );
+  }
+
+  /**
+   * Deletes every impression of the user: the partition read with strong consistency (a list
+   * recorded just before the erasure is seen), deleted 25 rows a BatchWriteItem, unprocessed
+   * deletes retried with backoff. A list served while the erasure runs may be recorded after it.
+   */
+  async eraseUser(userId: string): Promise<number> {
+    let deleted = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': userId },
+          ProjectionExpression: 'pk, sk',
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const keys = (page.Items ?? []) as Array<{ pk: string; sk: string }>;
+      for (let i = 0; i < keys.length; i += BATCH_WRITE_LIMIT)
+        await this.deleteAll(keys.slice(i, i + BATCH_WRITE_LIMIT));
+      deleted += keys.length;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return deleted;
+  }
+
+  private async deleteAll(keys: Array<{ pk: string; sk: string }>): Promise<void> {
+    let requests = keys.map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } }));
+    for (let attempt = 1; requests.length > 0; attempt++) {
+      if (attempt > MAX_UNPROCESSED_ATTEMPTS)
+        throw new Error(`${requests.length} impression deletes stayed unprocessed; erase again to finish`);
+      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt * Math.random()));
+      const { UnprocessedItems } = await this.documents.send(
+        new BatchWriteCommand({ RequestItems: { [this.table]: requests } }),
+      );
+      requests = (UnprocessedItems?.[this.table] ?? []) as typeof requests;
+    }
+  }
+}

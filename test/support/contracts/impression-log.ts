@@ -1,0 +1,52 @@
+/**
+ * The contract of the ImpressionLog and ImpressionEraser ports (functions/app/ports.ts): what is
+ * recorded for a user is what an erasure of that user deletes, all of it, and nothing of another
+ * user's or of a list served without a user. Run against the in-memory fake (test/unit/) and
+ * DynamoImpressionLog on DynamoDB Local (test/integration/).
+ */
+import { randomBytes } from 'node:crypto';
+import type { ImpressionEraser, ImpressionLog } from '../../../functions/app/ports';
+import { type Impression, uuidV7Generator } from '../../../functions/domain/impressions';
+
+export type ImpressionLogFixture = ImpressionLog & ImpressionEraser;
+
+export function impressionLogContract(
+  name: string,
+  setUp: () => ImpressionLogFixture | Promise<ImpressionLogFixture>,
+): void {
+  describe(`${name}: ImpressionLog contract`, () => {
+    let log: ImpressionLogFixture;
+    /** Ids unique to one test: the adapter's table is shared by the whole file. */
+    let prefix: string;
+    const nextId = uuidV7Generator();
+    const listFor = (userId: string | undefined, k: number): Impression => ({
+      recommendationId: nextId(Date.UTC(2026, 10, 30) + k),
+      ...(userId !== undefined ? { userId } : {}),
+      placement: 'home',
+      strategy: 'personal',
+      modelId: 'contract-model',
+      servedAt: Date.UTC(2026, 10, 30) + k,
+      items: [{ itemId: `item-${k}`, position: 1, source: 'organic' }],
+    });
+
+    beforeEach(async () => {
+      log = await setUp();
+      prefix = `contract-${randomBytes(4).toString('hex')}-`;
+    });
+
+    it("erases every list recorded for the user (more than one batch of deletes), and only the user's", async () => {
+      const [ann, bob] = [`${prefix}ann`, `${prefix}bob`];
+      for (let k = 0; k < 30; k++) await log.record(listFor(ann, k));
+      await log.record(listFor(bob, 100));
+      await log.record(listFor(undefined, 101));
+
+      expect(await log.eraseUser(ann)).toBe(30);
+      expect(await log.eraseUser(ann)).toBe(0);
+      expect(await log.eraseUser(bob)).toBe(1);
+    });
+
+    it('erases nothing for a user with no lists', async () => {
+      expect(await log.eraseUser(`${prefix}nobody`)).toBe(0);
+    });
+  });
+}
