@@ -182,7 +182,9 @@ export class LookalikeStack extends Stack {
       removalPolicy,
       ttlDays: props.impressionTtlDays,
     });
-    this.impressions.recordFrom(this.api.recommendFunction);
+    this.impressions.recordFrom(this.api.recommendFunction, {
+      rotation: (props.rotation?.lists ?? 0) > 0,
+    });
     this.impressions.eraseFrom(this.tracking.trackFunction);
     this.reembedding = new Reembedding(this, 'Reembedding', {
       ...props.reembedding,

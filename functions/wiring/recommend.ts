@@ -118,6 +118,13 @@ export function createRecommendDeps(
             dim,
           }),
         );
+  const impressions = tables.impressions
+    ? new DynamoImpressionLog(
+        clients.dynamo,
+        tables.impressions,
+        config.impressionTtlDays ?? DEFAULT_IMPRESSION_TTL_DAYS,
+      )
+    : undefined;
   return {
     serving,
     reader,
@@ -134,15 +141,9 @@ export function createRecommendDeps(
     ...(config.exploration ? { exploration: config.exploration } : {}),
     ...(config.rotation && config.rotation.lists > 0 ? { rotation: config.rotation } : {}),
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
-    ...(tables.impressions
-      ? {
-          impressions: new DynamoImpressionLog(
-            clients.dynamo,
-            tables.impressions,
-            config.impressionTtlDays ?? DEFAULT_IMPRESSION_TTL_DAYS,
-          ),
-        }
-      : {}),
+    ...(impressions ? { impressions } : {}),
+    // Rotation reads the user's last lists back from the same table.
+    ...(impressions && config.rotation && config.rotation.lists > 0 ? { shown: impressions } : {}),
   };
 }
 

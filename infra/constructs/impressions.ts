@@ -65,8 +65,9 @@ export class Impressions extends Construct {
   }
 
   /** The recommend function records each list it serves: PutItem only, and the TTL it stamps. */
-  recordFrom(fn: LookalikeFunction): void {
-    fn.useTable(this.table, ENV.IMPRESSIONS_TABLE, ['PutItem']);
+  recordFrom(fn: LookalikeFunction, options: { rotation?: boolean } = {}): void {
+    // Rotation reads the user's last lists back (a Query of the user's partition).
+    fn.useTable(this.table, ENV.IMPRESSIONS_TABLE, options.rotation ? ['PutItem', 'Query'] : ['PutItem']);
     fn.function.addEnvironment(ENV.IMPRESSION_TTL_DAYS, String(this.ttlDays));
   }
 

@@ -3,9 +3,12 @@
  * simulated users replayed through POST /events, the real recommendation endpoint against baselines
  * and ablations on the same split, the same embeddings and the same exclusions.
  */
+
 import { readFile } from 'node:fs/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
+import { DEFAULT_TRACKING_POLICY } from '../../functions/app/track-events';
+import { impressionDecay } from '../../functions/domain/impressions';
 import { DEFAULT_PROFILE_SETTINGS, type InterestProfile } from '../../functions/domain/interest-profile';
 import type { LearnedSimilarityKnobs } from '../../functions/domain/learned-similarity';
 import { projectVector } from '../../functions/domain/learned-similarity';
@@ -360,8 +363,13 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       dim,
       served: { profile: DEFAULT_PROFILE_SETTINGS },
       coEngagementCache: new Map(),
-      // Every cold item has been shown to at most a few of these users: well under maxImpressions.
-      impressions: new Map(),
+      // As recommend reads them (the impressions of the lists served above), decayed to now.
+      impressions: new Map(
+        [...(await store.impressions())].map(([itemId, w]) => [
+          itemId,
+          w * impressionDecay(DEFAULT_TRACKING_POLICY.popularityEpoch, Date.now()),
+        ]),
+      ),
     };
     const warmIds = catalogue.warm.map((image) => image.itemId);
     const allIds = [...warmIds, ...catalogue.cold.map((image) => image.itemId)];

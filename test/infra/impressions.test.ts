@@ -88,6 +88,37 @@ describe('grants on impressions', () => {
     expect(onImpressions('RecommendFunction')).toEqual(['dynamodb:PutItem']);
   });
 
+  it("adds a Query of the user's partition for recommend only when rotation is on, and sets its variables", () => {
+    const rotating = Template.fromStack(
+      new LookalikeStack(new App(), 'Rotating', { rotation: { lists: 3, weight: 0.5 } }),
+    ).toJSON() as typeof json;
+    const rotatingResources = rotating.Resources as typeof resources;
+    const [rotatingTable] =
+      Object.entries(rotatingResources).find(
+        ([id, r]) => r.Type === 'AWS::DynamoDB::GlobalTable' && id.includes('Impressions'),
+      ) ?? [];
+    const actions = Object.entries(rotatingResources)
+      .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.includes('RecommendFunction'))
+      .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+      .filter((st) => JSON.stringify(st.Resource).includes(rotatingTable as string))
+      .flatMap((st) => [st.Action].flat())
+      .sort();
+    expect(actions).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+    const recommend = Object.values(rotatingResources).find(
+      (r) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        (r.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
+          ?.POWERTOOLS_SERVICE_NAME === 'recommend',
+    );
+    expect((recommend?.Properties.Environment as { Variables: object }).Variables).toMatchObject({
+      ROTATION_LISTS: '3',
+      ROTATION_WEIGHT: '0.5',
+    });
+    expect(() => new LookalikeStack(new App(), 'BadRotation', { rotation: { lists: 1.5 } })).toThrow(
+      /rotation.lists must be a whole number/,
+    );
+  });
+
   it("lets track's erasure query a user's partition and batch-delete it, on the table only", () => {
     expect(onImpressions('TrackFunction')).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:Query']);
     const resources = statementsOf('TrackFunction')

@@ -13,8 +13,8 @@ import {
   similarItems,
 } from '../../functions/app/recommend';
 import { DEFAULT_TRACKING_POLICY } from '../../functions/app/track-events';
-import { impressionDecay } from '../../functions/domain/impressions';
 import { InvalidImage, InvalidRequest, ItemNotReady, NotFound } from '../../functions/domain/errors';
+import { impressionDecay } from '../../functions/domain/impressions';
 import {
   applyEvent,
   DEFAULT_PROFILE_SETTINGS,

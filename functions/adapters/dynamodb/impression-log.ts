@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { ImpressionEraser, ImpressionLog } from '../../app/ports';
+import type { ImpressionEraser, ImpressionHistory, ImpressionLog } from '../../app/ports';
 import {
   anonymousImpressionKey,
   DEFAULT_IMPRESSION_TTL_DAYS,
@@ -50,7 +50,7 @@ const MAX_UNPROCESSED_ATTEMPTS = 8;
  * The Impressions table: recommend puts one row per list (PutItem, nothing else); the track
  * function's erasure reads a user's partition and deletes it.
  */
-export class DynamoImpressionLog implements ImpressionLog, ImpressionEraser {
+export class DynamoImpressionLog implements ImpressionLog, ImpressionEraser, ImpressionHistory {
   private readonly documents: DynamoDBDocumentClient;
 
   constructor(
@@ -66,6 +66,30 @@ export class DynamoImpressionLog implements ImpressionLog, ImpressionEraser {
     await this.documents.send(
       new PutCommand({ TableName: this.table, Item: impressionRow(impression, this.ttlDays) }),
     );
+  }
+
+  /**
+   * Items of the user's last `lists` lists: one Query of the user's partition, newest first (ids are
+   * UUIDv7, so the sort key orders by time), eventually consistent (rotation can miss a list served
+   * a moment ago).
+   */
+  async recentItems(userId: string, lists: number): Promise<Set<string>> {
+    if (lists <= 0) return new Set();
+    const page = await this.documents.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': userId },
+        ExpressionAttributeNames: { '#items': 'items' },
+        ProjectionExpression: '#items',
+        ScanIndexForward: false,
+        Limit: lists,
+      }),
+    );
+    const shown = new Set<string>();
+    for (const row of (page.Items ?? []) as Array<{ items?: Array<{ itemId: string }> }>)
+      for (const item of row.items ?? []) shown.add(item.itemId);
+    return shown;
   }
 
   /**

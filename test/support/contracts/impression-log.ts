@@ -5,10 +5,10 @@
  * DynamoImpressionLog on DynamoDB Local (test/integration/).
  */
 import { randomBytes } from 'node:crypto';
-import type { ImpressionEraser, ImpressionLog } from '../../../functions/app/ports';
+import type { ImpressionEraser, ImpressionHistory, ImpressionLog } from '../../../functions/app/ports';
 import { type Impression, uuidV7Generator } from '../../../functions/domain/impressions';
 
-export type ImpressionLogFixture = ImpressionLog & ImpressionEraser;
+export type ImpressionLogFixture = ImpressionLog & ImpressionEraser & ImpressionHistory;
 
 export function impressionLogContract(
   name: string,
@@ -43,6 +43,19 @@ export function impressionLogContract(
       expect(await log.eraseUser(ann)).toBe(30);
       expect(await log.eraseUser(ann)).toBe(0);
       expect(await log.eraseUser(bob)).toBe(1);
+    });
+
+    it("gives the items of the user's latest lists, newest by id, and only the user's", async () => {
+      const [ann, bob] = [`${prefix}ann`, `${prefix}bob`];
+      // Served in order, recorded out of order: the newest lists are those with the latest ids.
+      const served = [0, 1, 2, 3, 4].map((k) => listFor(ann, k));
+      for (const k of [3, 0, 4, 1, 2]) await log.record(served[k] as Impression);
+      await log.record(listFor(bob, 9));
+
+      expect(await log.recentItems(ann, 2)).toEqual(new Set(['item-4', 'item-3']));
+      expect(await log.recentItems(ann, 10)).toEqual(new Set([0, 1, 2, 3, 4].map((k) => `item-${k}`)));
+      expect(await log.recentItems(ann, 0)).toEqual(new Set());
+      expect(await log.recentItems(`${prefix}nobody`, 3)).toEqual(new Set());
     });
 
     it('erases nothing for a user with no lists', async () => {

@@ -2,16 +2,25 @@
  * The ImpressionLog and ImpressionEraser ports in memory: the lists recorded, by user (or the
  * anonymous key), as the Impressions table holds them. `failWith` makes every write fail.
  */
-import type { ImpressionEraser, ImpressionLog } from '../../../functions/app/ports';
+import type { ImpressionEraser, ImpressionHistory, ImpressionLog } from '../../../functions/app/ports';
 import { anonymousImpressionKey, type Impression } from '../../../functions/domain/impressions';
 
-export class InMemoryImpressionLog implements ImpressionLog, ImpressionEraser {
+export class InMemoryImpressionLog implements ImpressionLog, ImpressionEraser, ImpressionHistory {
   readonly recorded: Impression[] = [];
   failWith: Error | undefined;
 
   async record(impression: Impression): Promise<void> {
     if (this.failWith) throw this.failWith;
     this.recorded.push(structuredClone(impression));
+  }
+
+  async recentItems(userId: string, lists: number): Promise<Set<string>> {
+    // Newest first by id (UUIDv7 ids sort by time), as the table's sort key orders them.
+    const latest = this.recorded
+      .filter((impression) => impression.userId === userId)
+      .sort((a, b) => (a.recommendationId < b.recommendationId ? 1 : -1))
+      .slice(0, Math.max(0, lists));
+    return new Set(latest.flatMap((impression) => impression.items.map((item) => item.itemId)));
   }
 
   async eraseUser(userId: string): Promise<number> {
