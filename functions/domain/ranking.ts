@@ -250,18 +250,18 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     const isNew = explorable(exploration, now);
     const acceptNew = (itemId: string, attributes: ItemAttributes) =>
       !listed.has(itemId) && accept(itemId, attributes) && isNew(itemId, attributes);
+    // One scan for all tastes (their blend): the picks are then scored taste by taste like the rest.
     const fresh = new Map<string, ReturnType<typeof scoreOf>>();
-    queries.forEach((query) => {
-      for (const hit of index.search({ queries: [query], k: 4 * slots, accept: acceptNew })) {
-        const vector = vectors.get(hit.itemId) ?? toUnit(index.vector(hit.itemId) as Float32Array);
-        if (!similarities.has(hit.itemId))
-          similarities.set(
-            hit.itemId,
-            queries.map((q) => dot(q, vector)),
-          );
-        fresh.set(hit.itemId, scoreOf(hit.itemId, vector));
-      }
-    });
+    const k = 4 * slots * queries.length;
+    for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptNew })) {
+      const vector = vectors.get(hit.itemId) ?? toUnit(index.vector(hit.itemId) as Float32Array);
+      if (!similarities.has(hit.itemId))
+        similarities.set(
+          hit.itemId,
+          queries.map((q) => dot(q, vector)),
+        );
+      fresh.set(hit.itemId, scoreOf(hit.itemId, vector));
+    }
     const top = organic[0]?.score ?? 0;
     const chosen = [...fresh.values()]
       .filter((c) => c.score >= exploration.settings.minRelevance * top)
