@@ -5,8 +5,9 @@
  * one hot user's events (5 each, 15% repeats) from 50 connections (autocannon); then 20-event
  * `POST /events` requests of 50 users at 50 requests/s, open loop, beside the same workload on a
  * baseline revision's code when one is given (test/support/load/event-writes.ts); and the personal
- * list with impressions recorded and without, side by side in the same run, interleaved
- * (test/support/load/impressions-side-by-side.ts), for `impressions_p99_ratio`.
+ * list with impressions recorded and exploration on, and with neither, side by side in the same run, interleaved
+ * (test/support/load/impressions-side-by-side.ts), for `on_off_p99_ratio` (impressions and exploration
+ * on against both off).
  *
  *   npm run bench:load
  *   LOAD_ITEMS=20000 LOAD_RATES=100,200 LOAD_STEP_SECONDS=20 npm run bench:load

@@ -1,7 +1,7 @@
 /**
- * The cost of recording impressions on the personal list, measured side by side in one run: the
+ * The cost of impressions and exploration on the personal list, measured side by side in one run: the
  * recommend use case wired twice over the same local stack (the same tables, index and data), once
- * with the Impressions table and once without, called in turn (ABBA) at a constant open-loop rate,
+ * as configured (the Impressions table written, exploration on) and once with neither, called in turn (ABBA) at a constant open-loop rate,
  * each call's latency from its due time. In process and as the recommend function (its role, its SDK
  * clients): HTTP and the authorizers cost both arms the same and are left out. Users with profiles
  * must be seeded (see `seedProfiles`).
@@ -34,11 +34,15 @@ export interface Arm {
 export interface SideBySideReport {
   rate: number;
   seconds: number;
-  impressions_on: Arm;
-  impressions_off: Arm;
-  /** p99 with impressions over p99 without: the issue's budget is 1.15. */
-  impressions_p99_ratio: number;
-  impressions_p50_ratio: number;
+  /** Impressions recorded and exploration on (the function's configuration). */
+  on: Arm;
+  /** Neither. */
+  off: Arm;
+  /** p99 on over p99 off: the issue's budget is 1.15. */
+  on_off_p99_ratio: number;
+  on_off_p50_ratio: number;
+  /** The exploration settings of the "on" arm. */
+  exploration: unknown;
   /** Rows in the Impressions table written by the run's "on" arm (one per list). */
   impressions_written: number;
 }
@@ -64,10 +68,10 @@ export async function runImpressionsSideBySide(options: SideBySideOptions): Prom
   const { impressions: _, ...withoutImpressions } = config.tables;
   const arms = {
     on: createRecommendDeps(config),
-    off: createRecommendDeps({ ...config, tables: withoutImpressions }),
+    off: createRecommendDeps({ ...config, tables: withoutImpressions, exploration: undefined }),
   };
-  if (!arms.on.impressions || arms.off.impressions)
-    throw new Error('the two arms must differ in impressions only');
+  if (!arms.on.impressions || arms.off.impressions || !arms.on.exploration || arms.off.exploration)
+    throw new Error('the two arms must differ in impressions and exploration only');
   let written = 0;
   const recorder = arms.on.impressions;
   arms.on = {
@@ -129,10 +133,11 @@ export async function runImpressionsSideBySide(options: SideBySideOptions): Prom
   return {
     rate: options.rate,
     seconds: options.seconds,
-    impressions_on: on,
-    impressions_off: off,
-    impressions_p99_ratio: round(on.p99_ms / off.p99_ms),
-    impressions_p50_ratio: round(on.p50_ms / off.p50_ms),
+    on,
+    off,
+    on_off_p99_ratio: round(on.p99_ms / off.p99_ms),
+    on_off_p50_ratio: round(on.p50_ms / off.p50_ms),
+    exploration: config.exploration,
     impressions_written: written,
   };
 }
