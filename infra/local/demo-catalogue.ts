@@ -32,6 +32,9 @@ const titleCase = (text: string) => text.toLowerCase().replace(/\b[a-z]/g, (c) =
  * A few hundred Noto Emoji images (emoji-datasource-google, Apache-2.0) in ~20 categories: the
  * subcategories with the most images, up to 15 each, in Unicode order.
  */
+/** When the demo catalogue's older items went on sale. */
+export const DEMO_CATALOGUE_SINCE = '2026-01-01';
+
 export function demoCatalogue(perCategory = 15, categories = 20): DemoImage[] {
   const root = join(require.resolve('emoji-datasource-google/package.json'), '..');
   const entries = (JSON.parse(readFileSync(join(root, 'emoji.json'), 'utf8')) as EmojiEntry[])
@@ -45,13 +48,16 @@ export function demoCatalogue(perCategory = 15, categories = 20): DemoImage[] {
     .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
     .slice(0, categories);
   return chosen.flatMap(([subcategory, list]) =>
-    list.slice(0, perCategory).map((entry) => ({
+    list.slice(0, perCategory).map((entry, i) => ({
       key: `${CATALOGUE_PREFIX}${subcategory}/${entry.short_name}.png`,
       file: join(root, 'img', 'google', '64', entry.image),
       metadata: {
         title: ascii(titleCase(entry.name ?? entry.short_name.replace(/_/g, ' '))) || entry.short_name,
         category: subcategory,
         tags: ascii(entry.short_name.replace(/_/g, ' ')),
+        // A shop's catalogue is mostly on sale already: all but the last two of each category are
+        // dated, so those two are the new arrivals that exploration shows ("new in").
+        ...(i < perCategory - 2 ? { 'published-at': DEMO_CATALOGUE_SINCE } : {}),
       },
     })),
   );

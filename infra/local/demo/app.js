@@ -135,6 +135,8 @@ function reasonText(reason) {
       return 'looks like your image';
     case 'popular':
       return 'popular right now';
+    case 'exploration':
+      return reason.itemId ? `new in, like ${titleOf(reason.itemId)}` : 'new in';
     default:
       return '';
   }
