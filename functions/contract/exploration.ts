@@ -23,11 +23,15 @@ export interface ExplorationSettings {
   minRelevance: number;
 }
 
+/**
+ * Chosen on the evaluation's tuning run (docs/evaluation.md, "Tuning"): the least exploration (fewest
+ * slots, then the highest floor) whose cold-item hit rate reaches the mean vector's.
+ */
 export const DEFAULT_EXPLORATION: ExplorationSettings = {
-  share: 0.2,
+  share: 0.1,
   maxAgeDays: 14,
   maxImpressions: 1000,
-  minRelevance: 0.6,
+  minRelevance: 0.5,
 };
 
 const PLACEMENT = /^[a-z0-9][a-z0-9_-]{0,63}$/;

@@ -233,11 +233,11 @@ export function tuningSweep(): Variant[] {
     ...[0, 0.3, 0.7].map((v) => ranking(`calibrationFloor ${v}`, { calibrationFloor: v })),
     ...[0, 1].map((v) => ranking(`penaltyWeight ${v}`, { penaltyWeight: v })),
     ...[0.05, 0.3].map((v) => ranking(`coEngagementWeight ${v}`, { coEngagementWeight: v })),
-    ...[0, 0.1, 0.3].map((v) => exploration(`explorationShare ${v}`, { share: v })),
-    ...[0.4, 0.8, 0.9].map((v) => exploration(`exploration minRelevance ${v}`, { minRelevance: v })),
-    // Both at once: a smaller share with a stricter floor costs known items least.
-    ...[0.8, 0.9].map((v) =>
-      exploration(`explorationShare 0.1, minRelevance ${v}`, { share: 0.1, minRelevance: v }),
+    ...[0, 0.2, 0.3].map((v) => exploration(`explorationShare ${v}`, { share: v })),
+    ...[0.3, 0.4, 0.6, 0.8].map((v) => exploration(`exploration minRelevance ${v}`, { minRelevance: v })),
+    // Both at once: two slots with a stricter floor.
+    ...[0.6, 0.7].map((v) =>
+      exploration(`explorationShare 0.2, minRelevance ${v}`, { share: 0.2, minRelevance: v }),
     ),
   ];
 }
