@@ -110,7 +110,9 @@ describe('grants on impressions', () => {
         (r.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
           ?.POWERTOOLS_SERVICE_NAME === 'recommend',
     );
-    expect((recommend?.Properties.Environment as { Variables: object }).Variables).toMatchObject({
+    expect(recommend).toBeDefined();
+    const variables = (recommend?.Properties.Environment as { Variables: object } | undefined)?.Variables;
+    expect(variables).toMatchObject({
       ROTATION_LISTS: '3',
       ROTATION_WEIGHT: '0.5',
     });
