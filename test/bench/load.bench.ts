@@ -14,6 +14,8 @@
  *   npm run bench:load -- --baseline HEAD~1            # the events part beside the parent commit
  *   LOAD_EVENTS_ONLY=1 LOAD_EVENT_SECONDS=8 npm run bench:load -- --baseline main   # events part only
  *   LOAD_IMPRESSIONS_ONLY=1 npm run bench:load         # the impressions side-by-side part only
+ *   LOAD_SIDE_BY_SIDE=exploration LOAD_IMPRESSIONS_ONLY=1 npm run bench:load   # "on" = exploration only
+ *   (or =impressions: "on" = impressions only), to split the cost
  *
  * Impressions part: LOAD_IMPRESSION_RATE (calls/s, both arms together: 60), LOAD_IMPRESSION_SECONDS (60),
  * run as deployed and again with the local impression counts consumer stopped (`request_path_only`).

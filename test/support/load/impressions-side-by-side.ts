@@ -66,23 +66,29 @@ export async function runImpressionsSideBySide(options: SideBySideOptions): Prom
   // The twin put the functions' environment in this process: the recommend function's configuration.
   const config = functionConfig('recommend');
   const { impressions: _, ...withoutImpressions } = config.tables;
+  // LOAD_SIDE_BY_SIDE=impressions or =exploration: the "on" arm has only that one (to split the cost).
+  const only = process.env.LOAD_SIDE_BY_SIDE;
   const arms = {
-    on: createRecommendDeps(config),
+    on: createRecommendDeps({
+      ...config,
+      ...(only === 'exploration' ? { tables: withoutImpressions } : {}),
+      ...(only === 'impressions' ? { exploration: undefined } : {}),
+    }),
     off: createRecommendDeps({ ...config, tables: withoutImpressions, exploration: undefined }),
   };
-  if (!arms.on.impressions || arms.off.impressions || !arms.on.exploration || arms.off.exploration)
-    throw new Error('the two arms must differ in impressions and exploration only');
+  if (arms.off.impressions || arms.off.exploration) throw new Error('the "off" arm has neither');
   let written = 0;
   const recorder = arms.on.impressions;
-  arms.on = {
-    ...arms.on,
-    impressions: {
-      record: async (impression) => {
-        await recorder.record(impression);
-        written += 1;
+  if (recorder)
+    arms.on = {
+      ...arms.on,
+      impressions: {
+        record: async (impression) => {
+          await recorder.record(impression);
+          written += 1;
+        },
       },
-    },
-  };
+    };
   const call = (arm: 'on' | 'off', user: number) =>
     runAsFunction('recommend', () =>
       recommendForUser(arms[arm], userIdOf(user % options.users), { limit: 10 }),
