@@ -1,11 +1,7 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ImpressionCounters } from '../adapters/dynamodb/impression-counts';
 import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
 import { dynamoClient } from '../platform/clients';
-import { inFlow } from '../platform/fair-queue';
-import { observability } from '../platform/observability';
-import { traced } from '../platform/tracing';
+import { counterStreamHandler } from '../platform/stream-counters';
 import { functionConfig } from '../wiring/environment';
 
 /**
@@ -14,7 +10,6 @@ import { functionConfig } from '../wiring/environment';
  * transaction still fails after a few conflicts are reported (partial batch response); the stream
  * mapping retries from the first and, after its retries, sends it to the DLQ.
  */
-const { logger, metrics } = observability('impression-counts');
 const counters = new ImpressionCounters(
   dynamoClient(),
   functionConfig('impression-counts').statsTable,
@@ -22,27 +17,10 @@ const counters = new ImpressionCounters(
   DEFAULT_TRACKING_POLICY.popularityEpoch,
 );
 
-export const handler = (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> =>
-  traced(async () => {
-    logger.addContext(context);
-    try {
-      const { impressions, failed, errors } = await inFlow(`impression-counts:${context.awsRequestId}`, () =>
-        counters.countBatch(event.Records),
-      );
-      if (impressions > 0) metrics.addMetric('impressions_counted', MetricUnit.Count, impressions);
-      if (failed.length > 0) {
-        metrics.addMetric('impression_count_failure', MetricUnit.Count, failed.length);
-        logger.warn('impression count update failed; the records will be retried', {
-          sequenceNumbers: failed.map((record) => record.dynamodb?.SequenceNumber),
-          error: errors[0] as Error,
-        });
-      }
-      return {
-        batchItemFailures: failed.map((record) => ({
-          itemIdentifier: record.dynamodb?.SequenceNumber ?? '',
-        })),
-      };
-    } finally {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    }
-  });
+export const handler = counterStreamHandler({
+  service: 'impression-counts',
+  count: (records) => counters.countBatch(records),
+  counted: ({ impressions }) => ({ metric: 'impressions_counted', value: impressions }),
+  failureMetric: 'impression_count_failure',
+  failureMessage: 'impression count update failed; the records will be retried',
+});
