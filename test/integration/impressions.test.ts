@@ -29,7 +29,7 @@ type List = {
   recommendationId: string;
   strategy: string;
   placement: string;
-  items: Array<{ itemId: string }>;
+  items: Array<{ itemId: string; reason: { kind: string } }>;
 };
 /** What each served list should have left in the table. */
 const served: Array<List & { pk: string }> = [];
@@ -131,8 +131,13 @@ describe('impressions of the lists served', () => {
         placement: answered.placement,
         modelId: local.app.manifest.modelId,
       });
+      // These items are all new uploads: an item in an exploration slot is recorded as such.
       expect(row?.items).toEqual(
-        answered.items.map((item, i) => ({ itemId: item.itemId, position: i + 1, source: 'organic' })),
+        answered.items.map((item, i) => ({
+          itemId: item.itemId,
+          position: i + 1,
+          source: item.reason.kind === 'exploration' ? 'exploration' : 'organic',
+        })),
       );
       // Kept 30 days.
       expect((row?.expiresAt ?? 0) * 1000 - (row?.servedAt ?? 0)).toBeGreaterThanOrEqual(30 * DAY_MS - 1000);

@@ -100,6 +100,7 @@ describe("each API function's router", () => {
       [ENV.EVENTS_TABLE]: 'events',
       [ENV.PROFILES_TABLE]: 'profiles',
       [ENV.STATS_TABLE]: 'stats',
+      [ENV.IMPRESSIONS_TABLE]: 'impressions',
       [ENV.CATALOGUE_BUCKET]: 'catalogue',
       [ENV.ACTIVE_MODEL_ID]: 'model',
       [ENV.MODEL_DIMENSION]: '64',
