@@ -173,9 +173,11 @@ async function explorationFor(
     (placement !== undefined ? deps.exploration?.placements?.[placement] : undefined) ??
     deps.exploration?.default;
   if (!settings || explorationSlots(settings, limit) === 0) return undefined;
-  const counts = await deps.aggregates.impressions();
-  const factor = impressionDecay(deps.popularityEpoch, now);
-  return { settings, impressions: new Map([...counts].map(([itemId, weight]) => [itemId, weight * factor])) };
+  return {
+    settings,
+    impressions: await deps.aggregates.impressions(),
+    impressionScale: impressionDecay(deps.popularityEpoch, now),
+  };
 }
 
 async function withViews(deps: RecommendDeps, ranked: RankedItem[]): Promise<RecommendationItem[]> {

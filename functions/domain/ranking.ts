@@ -56,9 +56,18 @@ export interface ListRequest {
 /** What exploration needs at request time besides the index. */
 export interface ExplorationInputs {
   settings: ExplorationSettings;
-  /** Impressions per item, decayed to now (items never shown are absent). */
+  /** Impressions per item (items never shown are absent), times `impressionScale` for decayed to now. */
   impressions: ReadonlyMap<string, number>;
+  /**
+   * What turns `impressions` into impressions decayed to now (the stored counts are frame weights):
+   * applied per item looked up, so a request never copies the whole map. @default 1
+   */
+  impressionScale?: number;
 }
+
+/** An item's impressions decayed to now. */
+const shownOf = (inputs: ExplorationInputs, itemId: string): number =>
+  (inputs.impressions.get(itemId) ?? 0) * (inputs.impressionScale ?? 1);
 
 const DAY_MS = 86_400_000;
 
@@ -73,12 +82,12 @@ export function explorable(
   inputs: ExplorationInputs,
   now: number,
 ): (itemId: string, attributes: ItemAttributes) => boolean {
-  const { settings, impressions } = inputs;
+  const { settings } = inputs;
   const newerThan = now - settings.maxAgeDays * DAY_MS;
   return (itemId, attributes) =>
     attributes.publishedAt !== undefined &&
     attributes.publishedAt > newerThan &&
-    (impressions.get(itemId) ?? 0) <= settings.maxImpressions;
+    shownOf(inputs, itemId) <= settings.maxImpressions;
 }
 
 /**
@@ -240,8 +249,8 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
       reason: reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined),
     }),
   );
-  // Exploration: each taste retrieves its closest new, little-shown items, scored like the rest; a
-  // new item that wins an ordinary slot keeps it and takes no exploration slot.
+  // Exploration: the new, little-shown items closest to the tastes, scored like the rest; a new item
+  // that wins an ordinary slot keeps it and takes no exploration slot.
   const slots = explorationSlots(inputs.exploration?.settings, request.limit);
   const picks: RankedItem[] = [];
   const listed = new Set(organic.map((r) => r.itemId));
@@ -414,7 +423,7 @@ export function explorationForNewcomers(
     if (!attributes || !accept(itemId, attributes) || !isNew(itemId, attributes)) continue;
     found.push({
       itemId,
-      shown: exploration.impressions.get(itemId) ?? 0,
+      shown: shownOf(exploration, itemId),
       publishedAt: attributes.publishedAt as number,
     });
   }
