@@ -4,9 +4,10 @@
  * installing that package would drag an old aws-cdk-lib and TypeScript into the tree.
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -24,8 +25,17 @@ const MARKER = '.lookalike-source';
 export interface DynamoDbLocalOptions {
   /** Port to listen on. @default 0 (a free port) */
   readonly port?: number;
-  /** Directory for a persistent database. @default undefined (-inMemory) */
+  /**
+   * Directory for a persistent database. @default a scratch directory in RAM (`/dev/shm` when it has
+   * room, else the OS's temp directory), removed on stop: see {@link scratchDbDir}.
+   */
   readonly dbPath?: string;
+  /**
+   * DynamoDB Local's own `-inMemory` mode instead. Its stream records cannot be indexed, so every
+   * write to a table with a stream slows down as records accumulate (see {@link indexStreamRecords}).
+   * @default false
+   */
+  readonly inMemory?: boolean;
   /** Where the jar is cached. @default `$LOOKALIKE_CACHE_DIR/dynamodb-local` or `<repo>/.cache/dynamodb-local` */
   readonly installDir?: string;
   /** @default 'java' */
@@ -114,15 +124,24 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   assertJavaAvailable(javaPath);
   const installDir = await ensureDynamoDbLocal(options.installDir);
   if (options.dbPath) await mkdir(options.dbPath, { recursive: true });
+  const scratch = options.dbPath || options.inMemory ? undefined : await scratchDbDir();
   // A port we picked can be taken between probing and binding; retry only in that case.
   const attempts = options.port ? 1 : 3;
   for (let attempt = 1; ; attempt++) {
     const port = options.port || (await freePort());
+    // A failed launch removes the scratch directory with the process.
+    if (scratch) await mkdir(scratch.dir, { recursive: true });
     try {
-      return await launch({ ...options, javaPath, installDir, port });
+      return await launch(
+        { ...options, javaPath, installDir, port, dbPath: options.dbPath ?? scratch?.dir },
+        scratch,
+      );
     } catch (error) {
       const portTaken = /BindException|Address already in use/i.test(String(error));
-      if (!portTaken || attempt >= attempts) throw error;
+      if (!portTaken || attempt >= attempts) {
+        await scratch?.remove();
+        throw error;
+      }
     }
   }
 }
@@ -133,7 +152,7 @@ interface LaunchOptions extends DynamoDbLocalOptions {
   readonly port: number;
 }
 
-async function launch(options: LaunchOptions): Promise<DynamoDbLocal> {
+async function launch(options: LaunchOptions, scratch?: ScratchDir): Promise<DynamoDbLocal> {
   const storage = options.dbPath ? ['-dbPath', path.resolve(options.dbPath)] : ['-inMemory'];
   const javaArgs = [
     '-Djava.library.path=DynamoDBLocal_lib',
@@ -151,7 +170,10 @@ async function launch(options: LaunchOptions): Promise<DynamoDbLocal> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // The 'exit' event still fires when the parent ends normally or via process.exit(); a signal
   // that kills the parent outright is covered by the parent-death signal above (Linux).
-  const killOnExit = () => child.kill('SIGKILL');
+  const killOnExit = () => {
+    child.kill('SIGKILL');
+    scratch?.removeSync();
+  };
   process.once('exit', killOnExit);
   // Do not let a forgotten stop() keep the parent alive; the exit hook then reaps the child.
   child.unref();
@@ -168,17 +190,115 @@ async function launch(options: LaunchOptions): Promise<DynamoDbLocal> {
         await exited;
         clearTimeout(timer);
       }
+      await scratch?.remove();
     })();
     return stopped;
   };
 
   try {
     await waitUntilAnswering(endpoint, child, output, options.startTimeoutMs ?? 30_000);
+    if (options.dbPath) indexStreamRecords(path.join(options.dbPath, SHARED_DB_FILE));
   } catch (error) {
     await stop();
     throw error;
   }
   return { endpoint, port: options.port, pid: child.pid ?? -1, stop };
+}
+
+/** The database file of `-sharedDb` in the `-dbPath` directory. */
+const SHARED_DB_FILE = 'shared-local-instance.db';
+
+/**
+ * Indexes DynamoDB Local's stream records. The jar keeps every stream record, of every table and of
+ * deleted tables too, for 24 hours in one SQLite table (`us`) keyed by sequence number only, and each
+ * write to a table with a stream looks up records by shard: a full scan. Writes slow down with the
+ * records written before them, across tables: on this machine 5,000 stream writes took 2.2 s on a
+ * fresh instance and 97 s after 15,000 others, and a 40-item transaction went from 33 ms to 8.5 s.
+ * Late in the test run that turned 100-event requests into the API's 30 s timeout. With these
+ * indexes the same 5,000 writes take 4 s however many came before (`npm run bench:twin-streams`).
+ * The file is opened beside the running jar (SQLite allows it); the statements are idempotent, so a
+ * persistent database gains the indexes once.
+ */
+export function indexStreamRecords(dbFile: string): void {
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
+  const db = new DatabaseSync(dbFile, { timeout: 10_000 });
+  try {
+    const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'us'").get();
+    if (!table) {
+      process.emitWarning(
+        `DynamoDB Local's stream record table (us) is not in ${dbFile}: writes to tables with streams ` +
+          'will slow down as records accumulate (see indexStreamRecords).',
+      );
+      return;
+    }
+    db.exec('CREATE INDEX IF NOT EXISTS lookalike_us_shard ON us (ShardID, SequenceNumber)');
+    db.exec('CREATE INDEX IF NOT EXISTS lookalike_us_stream ON us (StreamID, SequenceNumber)');
+  } finally {
+    db.close();
+  }
+}
+
+/** The names of the stream record indexes in a DynamoDB Local database file. */
+export function streamRecordIndexes(dbFile: string): string[] {
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
+  const db = new DatabaseSync(dbFile, { readOnly: true, timeout: 10_000 });
+  try {
+    const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'us'").all();
+    return rows.map((row) => String(row.name));
+  } finally {
+    db.close();
+  }
+}
+
+interface ScratchDir {
+  readonly dir: string;
+  remove(): Promise<void>;
+  removeSync(): void;
+}
+
+const SCRATCH_PREFIX = 'lookalike-dynamodb-';
+/** Below this much free space in /dev/shm (a container's default is 64 MB), the temp directory is used. */
+const MIN_SHM_FREE_BYTES = 2 * 1024 ** 3;
+
+/**
+ * A directory for a throwaway database: in RAM when `/dev/shm` has room (a file on disk costs a
+ * sync per write), else in the OS's temp directory. Named after this process, so directories left
+ * by processes that died (SIGKILL skips every hook) are removed here.
+ */
+async function scratchDbDir(): Promise<ScratchDir> {
+  let root = tmpdir();
+  try {
+    const stats = await statfs('/dev/shm');
+    if (stats.bavail * stats.bsize >= MIN_SHM_FREE_BYTES) root = '/dev/shm';
+  } catch {
+    // No /dev/shm (not Linux): the temp directory.
+  }
+  await removeOrphans(root);
+  const dir = await mkdtemp(path.join(root, `${SCRATCH_PREFIX}${process.pid}-`));
+  return {
+    dir,
+    remove: () => rm(dir, { recursive: true, force: true }),
+    removeSync: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+async function removeOrphans(root: string): Promise<void> {
+  const entries = await readdir(root).catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (!entry.startsWith(SCRATCH_PREFIX)) continue;
+    const pid = Number.parseInt(entry.slice(SCRATCH_PREFIX.length), 10);
+    if (!pid || isAlive(pid)) continue;
+    await rm(path.join(root, entry), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** On Linux, `setpriv --pdeathsig` makes the kernel kill the JVM if this process dies by a signal. */

@@ -291,8 +291,9 @@ export async function evaluate(options: EvaluationOptions): Promise<EvaluationRe
       `${catalogue.warm.length} + ${catalogue.cold.length} cold images, ${users.length} users`,
   );
 
-  // No dataDir: DynamoDB Local in memory takes the event replay's ~200 writes per user about eight
-  // times faster than on disk, and s3rver gets a temporary folder that stop() removes.
+  // No dataDir: DynamoDB Local's database is a scratch file in RAM (/dev/shm when it has room; on
+  // disk the event replay's ~200 writes per user were about eight times slower), and s3rver gets a
+  // temporary folder; stop() removes both.
   const app = await startLocalApp({
     apiPort: -1,
     ...(options.dynamoEndpoint ? { dynamoEndpoint: options.dynamoEndpoint } : {}),

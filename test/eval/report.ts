@@ -326,8 +326,8 @@ export function evaluationDocument(options: DocumentOptions): string {
       `the emoji’s subcategory. Per subcategory, the first ${p.warmPerSubcategory + p.coldPerSubcategory} images: ` +
       `${p.coldPerSubcategory} chosen at random are held back as cold items, the other ${p.warmPerSubcategory} form the ` +
       'catalogue. All images go to one folder (`catalogue/emoji/`), so the label never reaches the system.',
-    '- **Ingestion is the real one.** `startLocalApp` (its own DynamoDB Local, in memory: the event replay writes ' +
-      'about eight times faster than on disk; s3rver in a temporary folder; the real handlers): each PNG is ' +
+    '- **Ingestion is the real one.** `startLocalApp` (its own DynamoDB Local, its database a scratch file in RAM: ' +
+      'the event replay writes about eight times faster than on disk; s3rver in a temporary folder; the real handlers): each PNG is ' +
       'uploaded to the local bucket, the S3 notification goes through the queue to the embed function, and the run ' +
       'waits for `queue.drain()` (and fails on any dead letter); then the compactor writes an index snapshot. Every ' +
       'method reads the same vectors from the items table.',
