@@ -21,7 +21,16 @@ export interface ExplorationSettings {
    * the best candidate): a new item that looks like nothing the user likes is not shown to them.
    */
   minRelevance: number;
+  /**
+   * What `minRelevance` is a share of: `best`, the list's best score; `displaced`, the score of the
+   * organic item the pick would push out of the list (the best pick against the last organic item,
+   * the next against the one before it), so a new item is shown when it is nearly as good as what it
+   * replaces.
+   */
+  floor: ExplorationFloor;
 }
+
+export type ExplorationFloor = 'best' | 'displaced';
 
 /**
  * Chosen on the evaluation's tuning run (docs/evaluation.md, "Tuning"): the least exploration (fewest
@@ -32,6 +41,7 @@ export const DEFAULT_EXPLORATION: ExplorationSettings = {
   maxAgeDays: 14,
   maxImpressions: 1000,
   minRelevance: 0.5,
+  floor: 'best',
 };
 
 const PLACEMENT = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -41,6 +51,7 @@ const settingsShape = {
   maxAgeDays: z.number().positive().max(3650),
   maxImpressions: z.number().min(0),
   minRelevance: z.number().min(0).max(1),
+  floor: z.enum(['best', 'displaced']),
 };
 
 /**

@@ -272,10 +272,18 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
       fresh.set(hit.itemId, scoreOf(hit.itemId, vector));
     }
     const top = organic[0]?.score ?? 0;
-    const chosen = [...fresh.values()]
-      .filter((c) => c.score >= exploration.settings.minRelevance * top)
-      .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
-      .slice(0, slots);
+    const { minRelevance, floor } = exploration.settings;
+    // The j-th best pick against the list's best score, or against the organic item it displaces:
+    // the j-th from the end of the list (none when the list has room: a free slot costs nothing).
+    const floorOf = (j: number) =>
+      floor === 'best' ? top : (organic[request.limit - 1 - j]?.score ?? Number.NEGATIVE_INFINITY);
+    const chosen: Array<ReturnType<typeof scoreOf>> = [];
+    for (const candidate of [...fresh.values()].sort(
+      (a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1),
+    )) {
+      if (chosen.length >= slots || candidate.score < minRelevance * floorOf(chosen.length)) break;
+      chosen.push(candidate);
+    }
     for (const { itemId, score, vector } of chosen) {
       const like = reasonFor(vector, positives);
       picks.push({

@@ -324,6 +324,32 @@ describe('exploration and rotation', () => {
     expect(explored.length).toBeLessThanOrEqual(10);
   });
 
+  it('with the displaced floor, shows a pick only when it is nearly as good as the organic item it pushes out', () => {
+    const without = rank();
+    const picks = (settings: Partial<typeof DEFAULT_EXPLORATION>) =>
+      rank({ exploration: exploration({ share: 0.2, ...settings }) }).filter(
+        (r) => r.reason.kind === 'exploration',
+      );
+    // At 0 every pick passes; pick j is held against the j-th organic item from the end of the list.
+    const all = picks({ floor: 'displaced', minRelevance: 0 });
+    expect(all).toHaveLength(2);
+    const [best, second] = all.map((r) => r.score).sort((a, b) => b - a) as [number, number];
+    const [top, beforeLast, last] = [without[0], without[8], without[9]].map((r) => r?.score as number) as [
+      number,
+      number,
+      number,
+    ];
+    // The picks here are closer to the list's tail than to its head, so a floor between the two
+    // ratios lets both in against what they displace, and neither against the best.
+    const againstDisplaced = Math.min(best / last, second / beforeLast);
+    expect(best / top).toBeLessThan(againstDisplaced);
+    const between = (best / top + againstDisplaced) / 2;
+    expect(picks({ floor: 'displaced', minRelevance: between })).toHaveLength(2);
+    expect(picks({ floor: 'best', minRelevance: between })).toHaveLength(0);
+    // Just above what the best pick reaches against the last item: none.
+    expect(picks({ floor: 'displaced', minRelevance: best / last + 1e-6 })).toHaveLength(0);
+  });
+
   it('is off at share 0, and a new item that wins an ordinary slot keeps it without taking a slot', () => {
     expect(rank({ exploration: exploration({ share: 0 }) })).toEqual(rank());
     // Halfway between the two tastes (each unit direction summed): the best candidate there is.
