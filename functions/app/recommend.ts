@@ -382,7 +382,7 @@ export async function similarItems(
         exploration,
         now,
         explorationSlots(exploration.settings, query.limit),
-        organic[0]?.score ?? 0,
+        { scores: organic.map((r) => r.score), limit: query.limit },
         itemId,
       )
     : [];

@@ -112,6 +112,30 @@ export function placeExploration(organic: RankedItem[], picks: RankedItem[], lim
   return list;
 }
 
+/**
+ * The exploration picks that are relevant enough, from candidates best first: the j-th best is held
+ * against `minRelevance` x the list's best organic score (`floor: 'best'`), or x the score of the
+ * organic item it displaces, the j-th from the end of a `limit`-item list (`floor: 'displaced'`;
+ * none when the list has room, where a pick costs nothing).
+ */
+export function relevantPicks<T extends { score: number }>(
+  candidates: readonly T[],
+  slots: number,
+  settings: ExplorationSettings,
+  organicScores: readonly number[],
+  limit: number,
+): T[] {
+  const top = organicScores[0] ?? 0;
+  const floorOf = (j: number) =>
+    settings.floor === 'best' ? top : (organicScores[limit - 1 - j] ?? Number.NEGATIVE_INFINITY);
+  const chosen: T[] = [];
+  for (const candidate of candidates) {
+    if (chosen.length >= slots || candidate.score < settings.minRelevance * floorOf(chosen.length)) break;
+    chosen.push(candidate);
+  }
+  return chosen;
+}
+
 /** Co-engagement weights from the user's recent positive items to other items. */
 export type CoEngagement = Map<string, number>;
 
@@ -271,19 +295,13 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
         );
       fresh.set(hit.itemId, scoreOf(hit.itemId, vector));
     }
-    const top = organic[0]?.score ?? 0;
-    const { minRelevance, floor } = exploration.settings;
-    // The j-th best pick against the list's best score, or against the organic item it displaces:
-    // the j-th from the end of the list (none when the list has room: a free slot costs nothing).
-    const floorOf = (j: number) =>
-      floor === 'best' ? top : (organic[request.limit - 1 - j]?.score ?? Number.NEGATIVE_INFINITY);
-    const chosen: Array<ReturnType<typeof scoreOf>> = [];
-    for (const candidate of [...fresh.values()].sort(
-      (a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1),
-    )) {
-      if (chosen.length >= slots || candidate.score < minRelevance * floorOf(chosen.length)) break;
-      chosen.push(candidate);
-    }
+    const chosen = relevantPicks(
+      [...fresh.values()].sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1)),
+      slots,
+      exploration.settings,
+      organic.map((r) => r.score),
+      request.limit,
+    );
     for (const { itemId, score, vector } of chosen) {
       const like = reasonFor(vector, positives);
       picks.push({
@@ -384,7 +402,7 @@ export function maximalMarginalRelevance<T extends { score: number; vector: Floa
 
 /**
  * Exploration picks for a list about one vector (items like a given item): the new, little-shown
- * items closest to it, each at least `minRelevance` of the list's best score `top`.
+ * items closest to it, each relevant enough against the organic list's scores (`relevantPicks`).
  */
 export function explorationNear(
   index: VectorIndex,
@@ -393,23 +411,25 @@ export function explorationNear(
   exploration: ExplorationInputs,
   now: number,
   slots: number,
-  top: number,
+  organic: { scores: readonly number[]; limit: number },
   like?: string,
 ): RankedItem[] {
   if (slots <= 0) return [];
   const isNew = explorable(exploration, now);
-  return index
-    .search({ queries: [vector], k: slots, accept: (id, a) => accept(id, a) && isNew(id, a) })
-    .filter((hit) => hit.score >= exploration.settings.minRelevance * top)
-    .map((hit) => ({
-      itemId: hit.itemId,
-      score: hit.score,
-      reason: {
-        kind: 'exploration',
-        ...(like ? { itemId: like, similarity: Math.round(hit.score * 1000) / 1000 } : {}),
-        publishedAt: index.attributes(hit.itemId)?.publishedAt as number,
-      },
-    }));
+  const hits = index.search({
+    queries: [vector],
+    k: slots,
+    accept: (id, a) => accept(id, a) && isNew(id, a),
+  });
+  return relevantPicks(hits, slots, exploration.settings, organic.scores, organic.limit).map((hit) => ({
+    itemId: hit.itemId,
+    score: hit.score,
+    reason: {
+      kind: 'exploration',
+      ...(like ? { itemId: like, similarity: Math.round(hit.score * 1000) / 1000 } : {}),
+      publishedAt: index.attributes(hit.itemId)?.publishedAt as number,
+    },
+  }));
 }
 
 /**

@@ -240,7 +240,7 @@ export function tuningSweep(): Variant[] {
       exploration(`explorationShare 0.2, minRelevance ${v}`, { share: 0.2, minRelevance: v }),
     ),
     // The floor against the item a pick displaces, not the list's best.
-    ...[0.6, 0.7, 0.8, 0.9].map((v) =>
+    ...[0.6, 0.7, 0.8, 0.825, 0.85, 0.875, 0.9].map((v) =>
       exploration(`exploration floor displaced, minRelevance ${v}`, { floor: 'displaced', minRelevance: v }),
     ),
     ...[0.8, 0.9].map((v) =>

@@ -116,7 +116,7 @@ export function explorationSection(result: EvaluationResult): string[] {
     '',
     `The default gives ${Math.round(DEFAULT_EXPLORATION.share * 100)} % of each list’s slots to items published less than ` +
       `${DEFAULT_EXPLORATION.maxAgeDays} days ago and shown at most ${DEFAULT_EXPLORATION.maxImpressions} times (decayed), ` +
-      `each at least ${DEFAULT_EXPLORATION.minRelevance} of the list’s best score (\`functions/contract/exploration.ts\`). ` +
+      `each at least ${DEFAULT_EXPLORATION.minRelevance} of ${DEFAULT_EXPLORATION.floor === 'best' ? 'the list’s best score' : 'the score of the organic item it pushes out of the list'} (\`functions/contract/exploration.ts\`). ` +
       'The warm catalogue is dated a month before the history (`published-at`), so only the cold upload is new.',
     '',
     alignedTable(

@@ -61,13 +61,19 @@ less on one metric are the size of the paired standard errors above: noise, not 
   Simulated users pick the items of their tastes uniformly, so co-engagement is a cleaner label signal here
   than it would be in a shop; raising it would tune to the simulation and against new items. Kept.
 
-- Exploration (new): the rule, stated before the sweep was read, is the least exploration (fewest slots,
-  then the highest \`minRelevance\`) whose cold-item hit rate reaches the mean vector's (0.700 here).
-  Exploration off gives 0.545. One slot (share 0.1) reaches 0.675 at a floor of 0.6, 0.705 at 0.5 and
-  0.725 at 0.4; two slots (share 0.2) 0.640 at 0.7 and 0.715 at 0.6. So the default is share 0.1,
-  \`minRelevance\` 0.5. Its price is in the lists after the upload, where the new item takes a slot:
-  known-item recall there falls by about 0.02 against exploration off (0.463 → 0.444); the settings
-  that keep that fall within 0.01 (one slot at 0.6, or two at 0.7) stay below the mean vector's
+- Exploration: the first rule, stated before the sweep was read, was the least exploration (fewest
+  slots, then the highest \`minRelevance\`) whose cold-item hit rate reaches the mean vector's (0.700
+  here). Exploration off gives 0.545. Against the list's best score (\`floor\` best), one slot (share
+  0.1) reaches 0.675 at a floor of 0.6, 0.705 at 0.5 and 0.725 at 0.4; two slots (share 0.2) 0.640 at
+  0.7 and 0.715 at 0.6. That chose share 0.1 at 0.5, whose price is in the lists after the upload,
+  where the new item takes a slot: known-item recall there fell by about 0.02 against exploration off
+  (0.463 → 0.444). A second floor then came in, against the score of the organic item a pick displaces
+  (\`floor\` displaced), and with it a second rule, stated before its rows were read: of the settings
+  whose cold-item hit rate reaches the mean vector's, the one with the least fall in known-item recall.
+  One slot with that floor reaches 0.725 at 0.8 (recall 0.447), 0.710 at 0.825 (0.449), 0.695 at 0.85
+  (0.452), 0.675 at 0.875 and 0.655 at 0.9 (0.457); the best floor at 0.5 gives 0.705 at 0.444. So the
+  default is share 0.1, \`floor\` displaced, \`minRelevance\` 0.825: a fall of about 0.014 here, still
+  above the 0.01 the issue allows, where every setting at or under 0.01 stays below the mean vector's
   cold-item hit rate. Recall@10 before the upload (no item is new) is unchanged by construction.
 
 The learned similarity's rows use the trainer's own knobs (\`DEFAULT_LEARNED_SIMILARITY_KNOBS\`); they are the only
