@@ -4,6 +4,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { ExplorationConfigInput } from '../functions/contract/exploration';
+import type { PlacementsConfigInput } from '../functions/contract/placements';
 import { ITEMS_TABLE, VECTOR_ATTRIBUTE, VECTOR_INDEX_NAME } from '../functions/contract/storage';
 import { CatalogueIngestion } from './constructs/catalogue-ingestion';
 import { addItemVectorIndex, tableFromDefinition } from './constructs/data-tables';
@@ -63,6 +64,12 @@ export interface LookalikeStackProps extends StackProps {
    * @default DEFAULT_EXPLORATION (functions/contract/exploration.ts; see the README, "Exploration")
    */
   readonly exploration?: ExplorationConfigInput;
+  /**
+   * The placements lists may name, each with its defaults (`limit`, `mmrLambda`); another is a 400
+   * (`unknown_placement`). @default DEFAULT_PLACEMENTS (home, product, category, cart, checkout,
+   * account, search, email; functions/contract/placements.ts)
+   */
+  readonly placements?: PlacementsConfigInput;
   /** Rotation: demote items of a user's last `lists` lists by `weight` (default 0.3). @default off */
   readonly rotation?: { readonly lists: number; readonly weight?: number };
   /** Browser origins allowed to call the API. @default none */
@@ -173,6 +180,7 @@ export class LookalikeStack extends Stack {
       userClaim: props.userClaim,
       allowedOrigins: props.allowedOrigins,
       exploration: props.exploration,
+      placements: props.placements,
       rotation: props.rotation,
     });
     // Every list served is recorded (recommend), counted per item (the stream's consumer), and erased

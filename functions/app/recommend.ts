@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ExplorationConfig } from '../contract/exploration';
+import { DEFAULT_LIST_LIMIT, type PlacementsConfig } from '../contract/placements';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import {
@@ -75,6 +76,11 @@ export interface RecommendDeps {
    */
   exploration?: ExplorationConfig;
   /**
+   * The placements a list may name, each with its defaults (limit, MMR lambda); absent: any valid
+   * name, with the global defaults. A list without a placement is recorded under its strategy.
+   */
+  placements?: PlacementsConfig;
+  /**
    * Rotation (off unless set): items of the user's last `lists` lists are demoted by `weight`, so a
    * returning user does not see the same top 10 every visit. Needs `shown`.
    */
@@ -115,7 +121,8 @@ export interface RecommendationList {
   items: RecommendationItem[];
 }
 
-const limit = z.coerce.number().int().min(1).max(100).default(10);
+// No default here: a placement may have its own (resolved by `atPlacement`).
+const limit = z.coerce.number().int().min(1).max(100).optional();
 // A lone surrogate names no category (none can be stored), and the filter compares it with stored ones.
 const category = z
   .string()
@@ -143,6 +150,31 @@ export function parseQuery<T extends z.ZodType>(
   const parsed = schema.safeParse(query ?? {});
   if (!parsed.success) throw new InvalidRequest('invalid_query', describeIssues(parsed.error));
   return parsed.data;
+}
+
+/**
+ * A request at its placement: the placement must be one the stack accepts (400 `unknown_placement`),
+ * and its defaults apply to what the request leaves out: the limit (else 10) and MMR's lambda.
+ */
+export function atPlacement<Q extends { limit?: number | undefined; placement?: string | undefined }>(
+  deps: Pick<RecommendDeps, 'placements' | 'ranking'>,
+  query: Q,
+): Q & { limit: number; ranking: RankingSettings } {
+  const defaults = query.placement === undefined ? undefined : deps.placements?.[query.placement];
+  if (query.placement !== undefined && deps.placements && !Object.hasOwn(deps.placements, query.placement)) {
+    const known = Object.keys(deps.placements).sort();
+    throw new InvalidRequest(
+      'unknown_placement',
+      `placement ${query.placement} is not one of this stack's placements (${known.join(', ')})`,
+      { placement: query.placement, placements: known },
+    );
+  }
+  return {
+    ...query,
+    limit: query.limit ?? defaults?.limit ?? DEFAULT_LIST_LIMIT,
+    ranking:
+      defaults?.mmrLambda === undefined ? deps.ranking : { ...deps.ranking, mmrLambda: defaults.mmrLambda },
+  };
 }
 
 /** A category filter must name a category the catalogue has; a typo would silently return nothing. */
@@ -243,8 +275,9 @@ function newList(strategy: Strategy, placement: string | undefined, userId: stri
 export async function recommendForUser(
   deps: RecommendDeps,
   userId: string,
-  query: z.output<typeof ListQuerySchema>,
+  requested: z.output<typeof ListQuerySchema>,
 ): Promise<RecommendationList & { userId: string }> {
+  const query = atPlacement(deps, requested);
   const now = (deps.now ?? Date.now)();
   await checkCategory(deps.serving, query.category);
   const stored = await profileInActiveSpace(deps, userId);
@@ -299,7 +332,7 @@ export async function recommendForUser(
       index,
       profile,
       profileSettings: deps.profileSettings,
-      settings: deps.ranking,
+      settings: query.ranking,
       now,
       coEngagement,
       ...(exploration ? { exploration } : {}),
@@ -345,10 +378,11 @@ async function profileInActiveSpace(deps: RecommendDeps, userId: string): Promis
 export async function similarItems(
   deps: RecommendDeps,
   itemId: string,
-  query: z.output<typeof SimilarQuerySchema>,
+  requested: z.output<typeof SimilarQuerySchema>,
   /** The user the list is shown to, when the caller is one. */
   viewer?: string,
 ): Promise<RecommendationList & { itemId: string }> {
+  const query = atPlacement(deps, requested);
   await checkCategory(deps.serving, query.category);
   let index = await deps.serving.forQueries([], 0, {});
   let vector = index.vector(itemId);
@@ -411,10 +445,11 @@ function inServedSpace(deps: RecommendDeps, vectors: Record<string, Float32Array
 export async function searchByImage(
   deps: RecommendDeps,
   image: Uint8Array,
-  query: z.output<typeof SearchQuerySchema>,
+  requested: z.output<typeof SearchQuerySchema>,
   /** The user the list is shown to, when the caller is one. */
   viewer?: string,
 ): Promise<RecommendationList & { queryMs: { embed: number } }> {
+  const query = atPlacement(deps, requested);
   await checkCategory(deps.serving, query.category);
   const started = performance.now();
   const embedded = (await (await deps.embedder()).embed(image)).vector;

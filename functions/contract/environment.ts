@@ -59,6 +59,8 @@ export const ENV = {
   MMR_LAMBDA: 'MMR_LAMBDA',
   PENALTY_WEIGHT: 'PENALTY_WEIGHT',
   CO_ENGAGEMENT_WEIGHT: 'CO_ENGAGEMENT_WEIGHT',
+  /** JSON: the accepted placements and their defaults (functions/contract/placements.ts). */
+  PLACEMENTS: 'PLACEMENTS',
   /** JSON: exploration settings, per placement too (functions/contract/exploration.ts). */
   EXPLORATION: 'EXPLORATION',
   /** Rotation: how many of the user's last lists demote their items (0: off), and by how much. */

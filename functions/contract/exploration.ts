@@ -3,6 +3,7 @@
  * stack (its `exploration` prop, checked at synth) and the local twin.
  */
 import { z } from 'zod';
+import { PLACEMENT_NAME } from './placements';
 
 /**
  * Exploration: a share of each list's slots goes to new items that have been shown little, chosen
@@ -44,8 +45,6 @@ export const DEFAULT_EXPLORATION: ExplorationSettings = {
   floor: 'displaced',
 };
 
-const PLACEMENT = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
 const settingsShape = {
   share: z.number().min(0).max(1),
   maxAgeDays: z.number().positive().max(3650),
@@ -63,7 +62,7 @@ export const ExplorationConfigSchema = z
     ...z.strictObject(settingsShape).partial().shape,
     placements: z
       .record(
-        z.string().regex(PLACEMENT, 'placement names are lower-case letters, digits, - and _'),
+        z.string().regex(PLACEMENT_NAME, 'placement names are lower-case letters, digits, - and _'),
         z.strictObject(settingsShape).partial(),
       )
       .optional(),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ENV, SERVING_BACKENDS } from '../contract/environment';
 import { ExplorationConfigSchema } from '../contract/exploration';
 import { DEFAULT_IDENTITY_CONFIG } from '../contract/identity';
+import { DEFAULT_PLACEMENTS, PlacementsConfigSchema } from '../contract/placements';
 import { DEFAULT_IMAGE_LIMITS } from '../domain/image-format';
 import { DEFAULT_IMPRESSION_TTL_DAYS } from '../domain/impressions';
 import {
@@ -302,6 +303,7 @@ export const FUNCTION_ENV = {
       [ENV.PENALTY_WEIGHT]: number(DEFAULT_RANKING_SETTINGS.penaltyWeight, { min: 0 }),
       [ENV.CO_ENGAGEMENT_WEIGHT]: number(DEFAULT_RANKING_SETTINGS.coEngagementWeight, { min: 0 }),
       [ENV.EXPLORATION]: json(ExplorationConfigSchema, {}),
+      [ENV.PLACEMENTS]: json(PlacementsConfigSchema, DEFAULT_PLACEMENTS),
       [ENV.ROTATION_LISTS]: number(0, { min: 0, max: 20 }),
       [ENV.ROTATION_WEIGHT]: number(0.3, { min: 0, max: 2 }),
       ...profileFields,
@@ -333,6 +335,7 @@ export const FUNCTION_ENV = {
         coEngagementWeight: env[ENV.CO_ENGAGEMENT_WEIGHT],
       },
       exploration: env[ENV.EXPLORATION],
+      placements: env[ENV.PLACEMENTS],
       rotation: { lists: env[ENV.ROTATION_LISTS], weight: env[ENV.ROTATION_WEIGHT] },
       profileSettings: profileSettingsOf(env),
       identity: identityOf(env),

@@ -18,6 +18,7 @@ import type { RecommendDeps } from '../app/recommend';
 import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
 import type { ServingBackend } from '../contract/environment';
 import type { ExplorationConfig } from '../contract/exploration';
+import type { PlacementsConfig } from '../contract/placements';
 import { VECTOR_INDEX_NAME } from '../contract/storage';
 import { DEFAULT_IMPRESSION_TTL_DAYS } from '../domain/impressions';
 import type { ProfileSettings } from '../domain/interest-profile';
@@ -57,6 +58,8 @@ export interface RecommendConfig {
   readonly ranking: RankingSettings;
   /** Exploration slots for new items (EXPLORATION); absent: none. */
   readonly exploration?: ExplorationConfig;
+  /** The accepted placements and their defaults (PLACEMENTS); absent: any valid name. */
+  readonly placements?: PlacementsConfig;
   /** Rotation (ROTATION_LISTS, ROTATION_WEIGHT); lists 0: off. */
   readonly rotation?: { readonly lists: number; readonly weight: number };
   /** @default DEFAULT_TRACKING_POLICY.popularityEpoch, the epoch the event write path weighs popularity from */
@@ -139,6 +142,7 @@ export function createRecommendDeps(
     profileSettings: config.profileSettings,
     ranking: config.ranking,
     ...(config.exploration ? { exploration: config.exploration } : {}),
+    ...(config.placements ? { placements: config.placements } : {}),
     ...(config.rotation && config.rotation.lists > 0 ? { rotation: config.rotation } : {}),
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
     ...(impressions ? { impressions } : {}),

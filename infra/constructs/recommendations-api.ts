@@ -21,6 +21,13 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, type ServingBackend } from '../../functions/contract/environment';
 import { type ExplorationConfigInput, ExplorationConfigSchema } from '../../functions/contract/exploration';
+import {
+  DEFAULT_PLACEMENTS,
+  type PlacementsConfig,
+  type PlacementsConfigInput,
+  PlacementsConfigSchema,
+  unknownPlacements,
+} from '../../functions/contract/placements';
 import { ROUTES, type RouteFunction } from '../../functions/contract/routes';
 import { CATALOGUE_PREFIX, INDEX_PREFIX } from '../../functions/contract/storage';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -62,6 +69,12 @@ export interface RecommendationsApiProps {
    */
   readonly exploration?: ExplorationConfigInput;
   /**
+   * The placements lists may name (`?placement=`), each with its defaults (`limit`, `mmrLambda`); a
+   * list naming another is a 400 (`unknown_placement`). Checked at synth, with the exploration
+   * config's placements. @default DEFAULT_PLACEMENTS (functions/contract/placements.ts)
+   */
+  readonly placements?: PlacementsConfigInput;
+  /**
    * Rotation: items of a user's last `lists` lists are demoted by `weight` (scores are about 1 at
    * the top). @default off
    */
@@ -89,11 +102,22 @@ export class RecommendationsApi extends Construct {
     }
     const { active } = props.layers;
     const manifest = active.manifest;
+    const issues = (error: { issues: Array<{ path: PropertyKey[]; message: string }> }) =>
+      error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+    let placements: PlacementsConfig = DEFAULT_PLACEMENTS;
+    if (props.placements !== undefined) {
+      const checked = PlacementsConfigSchema.safeParse(props.placements);
+      if (!checked.success) throw new Error(`RecommendationsApi: placements: ${issues(checked.error)}`);
+      placements = checked.data;
+    }
     if (props.exploration !== undefined) {
       const checked = ExplorationConfigSchema.safeParse(props.exploration);
-      if (!checked.success)
+      if (!checked.success) throw new Error(`RecommendationsApi: exploration: ${issues(checked.error)}`);
+      const unknown = unknownPlacements(Object.keys(checked.data.placements ?? {}), placements);
+      if (unknown.length > 0)
         throw new Error(
-          `RecommendationsApi: exploration: ${checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+          `RecommendationsApi: exploration names placements the stack does not accept: ${unknown.join(', ')} ` +
+            `(placements: ${Object.keys(placements).join(', ')})`,
         );
     }
     const shared = {
@@ -109,6 +133,7 @@ export class RecommendationsApi extends Construct {
       throw new Error('RecommendationsApi: rotation.weight must be from 0 to 2');
     const recommendEnvironment = {
       ...(props.exploration !== undefined ? { [ENV.EXPLORATION]: JSON.stringify(props.exploration) } : {}),
+      ...(props.placements !== undefined ? { [ENV.PLACEMENTS]: JSON.stringify(placements) } : {}),
       ...(rotation ? { [ENV.ROTATION_LISTS]: String(rotation.lists) } : {}),
       ...(rotation?.weight !== undefined ? { [ENV.ROTATION_WEIGHT]: String(rotation.weight) } : {}),
     };

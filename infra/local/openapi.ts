@@ -232,7 +232,7 @@ const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string }
   400: {
     name: 'BadRequest',
     description:
-      'The request is malformed (see code: invalid_query, unknown_category, invalid_json, invalid_utf8, invalid_user_id, invalid_item_id, ...)',
+      'The request is malformed (see code: invalid_query, unknown_category, unknown_placement, invalid_json, invalid_utf8, invalid_user_id, invalid_item_id, ...)',
   },
   401: { name: 'Unauthorized', description: 'No valid credentials' },
   403: { name: 'Forbidden', description: 'The caller may not act for this user' },
@@ -321,11 +321,11 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
 const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
   userId: "The shop's user id",
   itemId: 'The image file name without its extension: catalogue/shoes/SKU-123.jpg is item SKU-123',
-  limit: 'How many items to return',
+  limit: "How many items to return (default: the placement's limit, else 10)",
   category: 'Only items of this category; a category the catalogue does not have is a 400 (unknown_category)',
   exclude: 'seen: leave out items the user has already interacted with',
   placement:
-    "Where the list is shown (home, pdp-similar...): recorded with the list's impression and echoed back; default: the strategy's name",
+    "Where the list is shown: one of the stack's placements (default home, product, category, cart, checkout, account, search, email; another is a 400, unknown_placement), whose defaults (limit, MMR lambda) apply; recorded with the list's impression and echoed back. Default: the strategy's name",
 };
 
 const PATH_PARAMETER_SCHEMAS: Readonly<Record<string, z.ZodType>> = {

@@ -88,6 +88,7 @@ describe('exploration', () => {
     const app = new App();
     const custom = new LookalikeStack(app, 'Explore', {
       exploration: { share: 0.1, placements: { home: { share: 0.3 }, pdp: { share: 0 } } },
+      placements: { home: {}, pdp: { limit: 4, mmrLambda: 0.9 } },
     });
     const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
     const environment = recommendEnvironment(Template.fromStack(custom).toJSON() as typeof json);
@@ -101,6 +102,28 @@ describe('exploration', () => {
           exploration: { share: 2, placements: { 'Home Page': {} } },
         }),
     ).toThrow(/exploration: share: .*; placements.Home Page: Invalid key/);
+  });
+
+  it('leaves PLACEMENTS unset by default, passes the prop as JSON, and refuses a bad one or exploration of an unknown placement at synth', () => {
+    expect(recommendEnvironment(json)?.PLACEMENTS).toBeUndefined();
+    const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
+    const custom = new LookalikeStack(new App(), 'Placed', { placements: { home: {}, pdp: { limit: 4 } } });
+    const environment = recommendEnvironment(Template.fromStack(custom).toJSON() as typeof json);
+    expect(JSON.parse(environment?.PLACEMENTS as string)).toEqual({ home: {}, pdp: { limit: 4 } });
+    expect(
+      () =>
+        new LookalikeStack(new App(), 'BadPlaces', { placements: { home: { limit: 0 }, 'Home Page': {} } }),
+    ).toThrow(/placements: home.limit: .*; Home Page: Invalid key/);
+    expect(() => new LookalikeStack(new App(), 'NoPlaces', { placements: {} })).toThrow(
+      /placements: \(root\): name at least one placement/,
+    );
+    // The default placements do not include pdp: exploration settings for it would never apply.
+    expect(
+      () =>
+        new LookalikeStack(new App(), 'ExploreUnknown', {
+          exploration: { placements: { pdp: { share: 0 } } },
+        }),
+    ).toThrow(/exploration names placements the stack does not accept: pdp \(placements: home, product/);
   });
 });
 

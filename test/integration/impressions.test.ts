@@ -96,10 +96,10 @@ describe('impressions of the lists served', () => {
     const personal = [
       await list('/users/imp-ann/recommendations?limit=5&placement=home', ann, 'imp-ann'),
       await list('/users/imp-ann/recommendations?limit=4', ann, 'imp-ann'),
-      await list('/users/imp-ann/recommendations?limit=3&placement=email_digest-2', ann, 'imp-ann'),
+      await list('/users/imp-ann/recommendations?limit=3&placement=email', ann, 'imp-ann'),
     ];
     const popular = await list('/users/imp-bob/recommendations?limit=4', { user: 'imp-bob' }, 'imp-bob');
-    const similar = await list(`/items/${itemIds[5]}/similar?limit=3&placement=pdp`, ann, 'imp-ann');
+    const similar = await list(`/items/${itemIds[5]}/similar?limit=3&placement=product`, ann, 'imp-ann');
     const image = emojiImages('google')[0]?.file as string;
     const search = await list('/search?limit=3', ann, 'imp-ann', await catalogueJpeg(image, 200));
     // A list served with no user behind it (no authorizer in front: a service's call) gets its own partition.
@@ -114,10 +114,10 @@ describe('impressions of the lists served', () => {
     expect(personal.map((l) => [l.strategy, l.placement])).toEqual([
       ['personal', 'home'],
       ['personal', 'personal'],
-      ['personal', 'email_digest-2'],
+      ['personal', 'email'],
     ]);
     expect([popular.strategy, popular.placement]).toEqual(['popular', 'popular']);
-    expect([similar.strategy, similar.placement]).toEqual(['similar_item', 'pdp']);
+    expect([similar.strategy, similar.placement]).toEqual(['similar_item', 'product']);
     expect([search.strategy, search.placement]).toEqual(['similar_image', 'similar_image']);
 
     const rows = await allRows();

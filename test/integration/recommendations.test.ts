@@ -36,7 +36,7 @@ type Item = {
   reason: { kind: string; itemId?: string };
   imageUrl: string;
 };
-type List = { strategy: string; items: Item[]; recommendationId: string; modelId: string };
+type List = { strategy: string; placement: string; items: Item[]; recommendationId: string; modelId: string };
 
 const recommend = async (userId: string, query = 'limit=10') => {
   const response = await local.call(
@@ -214,6 +214,21 @@ describe('GET /users/{userId}/recommendations', () => {
       expect(status).toBe(400);
       expect(['invalid_query', 'unknown_category']).toContain(body.code);
     }
+  });
+
+  it("refuses a placement that is not one of the stack's with 400 unknown_placement, and serves the default ones", async () => {
+    const refused = await local.call(
+      { method: 'GET', path: '/users/car-fan/recommendations?limit=5&placement=pdp' },
+      { user: 'car-fan' },
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.json()).toMatchObject({
+      code: 'unknown_placement',
+      details: { placement: 'pdp', placements: expect.arrayContaining(['home', 'product']) },
+    });
+    const served = await recommend('car-fan', 'limit=5&placement=product');
+    expect(served.status).toBe(200);
+    expect(served.body.placement).toBe('product');
   });
 });
 

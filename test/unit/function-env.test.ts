@@ -1,4 +1,5 @@
 import { ENV } from '../../functions/contract/environment';
+import { DEFAULT_PLACEMENTS } from '../../functions/contract/placements';
 import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
 import { DEFAULT_EXPLORATION, DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
 import { ConfigError, functionConfig, variablesOf } from '../../functions/wiring/environment';
@@ -152,6 +153,25 @@ describe('function environments', () => {
     expect(bad.problems.join('\n')).toMatch(/share: .*<=1/);
     expect(bad.problems.join('\n')).toMatch(/placements.Home Page: placement names are lower-case/);
     expect(bad.problems.join('\n')).toMatch(/explore/);
+  });
+
+  it('reads PLACEMENTS: the default placements when unset, the named ones otherwise, and a clear error', () => {
+    expect(functionConfig('recommend', tables).placements).toEqual(DEFAULT_PLACEMENTS);
+    expect(
+      functionConfig('recommend', {
+        ...tables,
+        [ENV.PLACEMENTS]: '{"home":{},"pdp":{"limit":4,"mmrLambda":0.9}}',
+      }).placements,
+    ).toEqual({ home: {}, pdp: { limit: 4, mmrLambda: 0.9 } });
+    const bad = configError(() =>
+      functionConfig('recommend', {
+        ...tables,
+        [ENV.PLACEMENTS]: '{"home":{"limit":500},"Home Page":{},"x":{"y":1}}',
+      }),
+    );
+    expect(bad.problems.join('\n')).toMatch(/home.limit: .*<=100/);
+    expect(bad.problems.join('\n')).toMatch(/Home Page: placement names are 1..64/);
+    expect(bad.problems.join('\n')).toMatch(/x: .*y/);
   });
 
   it('lists what each function reads; recommend reads the Events table (to refold a profile of another space)', () => {

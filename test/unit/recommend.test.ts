@@ -246,6 +246,50 @@ describe('recommendForUser', () => {
   });
 });
 
+describe('placements', () => {
+  const placements = { home: {}, product: { limit: 2 }, diverse: { mmrLambda: 0.3 } };
+
+  it('refuses a placement the stack does not accept on every list, naming the accepted ones', async () => {
+    const { deps, store } = setUp();
+    const placed = { ...deps, placements };
+    await storeProfile(store, 'ada', [['like', 'red-shoe']]);
+    for (const refused of [
+      recommendForUser(placed, 'ada', { placement: 'pdp' }),
+      recommendForUser(placed, 'nobody', { placement: 'pdp' }),
+      similarItems(placed, 'red-shoe', { placement: 'pdp' }),
+      searchByImage(placed, Buffer.from('not read'), { placement: 'pdp' }),
+    ]) {
+      await expect(refused).rejects.toBeInstanceOf(InvalidRequest);
+      await expect(refused).rejects.toMatchObject({
+        code: 'unknown_placement',
+        details: { placement: 'pdp', placements: ['diverse', 'home', 'product'] },
+      });
+    }
+    // Without a placement the list is recorded under its strategy, which needs no configuration.
+    expect((await recommendForUser(placed, 'ada', {})).placement).toBe('personal');
+  });
+
+  it("applies a placement's limit and MMR lambda where the request leaves them out", async () => {
+    const { deps, store } = setUp();
+    const placed = { ...deps, placements };
+    await storeProfile(store, 'ada', [['like', 'red-shoe']]);
+    expect(ids(await recommendForUser(placed, 'ada', { placement: 'home' }))).toHaveLength(
+      Math.min(10, ids(await recommendForUser(placed, 'ada', { limit: 100 })).length),
+    );
+    expect(ids(await recommendForUser(placed, 'ada', { placement: 'product' }))).toHaveLength(2);
+    expect(ids(await recommendForUser(placed, 'ada', { placement: 'product', limit: 3 }))).toHaveLength(3);
+    expect(ids(await similarItems(placed, 'red-shoe', { placement: 'product' }))).toHaveLength(2);
+    // MMR lambda 0.3 trades relevance for diversity: the same list as asking for it globally.
+    const diverse = await recommendForUser(placed, 'ada', { placement: 'diverse', limit: 5 });
+    const global = await recommendForUser({ ...deps, ranking: { ...deps.ranking, mmrLambda: 0.3 } }, 'ada', {
+      limit: 5,
+    });
+    const plain = await recommendForUser(placed, 'ada', { placement: 'home', limit: 5 });
+    expect(ids(diverse)).toEqual(ids(global));
+    expect(ids(diverse)).not.toEqual(ids(plain));
+  });
+});
+
 describe('recommendForUser after a switch of the active model', () => {
   /** Ada liked the red shoe; in the old model its vector pointed where hats are in the active one. */
   async function profileFoldedIn(store: InMemoryProfileRepository, space: string | undefined) {

@@ -4,6 +4,7 @@
  * Everything else may be refused, but only with a 4xx that carries a `code`.
  */
 import fc from 'fast-check';
+import { DEFAULT_PLACEMENTS } from '../../../functions/contract/placements';
 import { EVENT_TYPES } from '../../../functions/domain/interest-profile';
 import type { Caller } from '../local-app';
 
@@ -188,7 +189,7 @@ const anyQuery = fc
     return `?${text}`;
   });
 
-/** `?limit=&category=&exclude=&placement=` as a client that read the docs would send them. */
+/** `?limit=&category=&exclude=&placement=` as a client that read the docs would send them (the stack's default placements). */
 function validQuery(catalogue: FuzzCatalogue, options: { exclude: boolean }) {
   return fc
     .record(
@@ -196,7 +197,7 @@ function validQuery(catalogue: FuzzCatalogue, options: { exclude: boolean }) {
         limit: fc.integer({ min: 1, max: 100 }).map(String),
         category: fc.constantFrom(...catalogue.categories),
         exclude: fc.constant('seen'),
-        placement: fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+        placement: fc.constantFrom(...Object.keys(DEFAULT_PLACEMENTS)),
       },
       { requiredKeys: [] },
     )
