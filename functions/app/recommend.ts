@@ -1,15 +1,9 @@
 import { z } from 'zod';
 import type { ExplorationConfig } from '../contract/exploration';
-import { DEFAULT_LIST_LIMIT, type PlacementsConfig } from '../contract/placements';
+import { DEFAULT_LIST_LIMIT, PLACEMENT_NAME, type PlacementsConfig } from '../contract/placements';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
-import {
-  impressionDecay,
-  impressionItems,
-  newRecommendationId,
-  PLACEMENT_PATTERN,
-  type Strategy,
-} from '../domain/impressions';
+import { impressionDecay, impressionItems, newRecommendationId, type Strategy } from '../domain/impressions';
 import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
 import { projectVector } from '../domain/learned-similarity';
 import type { ProjectionArtefact } from '../domain/learned-space';
@@ -132,7 +126,7 @@ const category = z
   .optional();
 const placement = z
   .string()
-  .regex(PLACEMENT_PATTERN, 'must be 1..64 of a-z, 0-9, _ and -, starting with a letter or digit')
+  .regex(PLACEMENT_NAME, 'must be 1..64 of a-z, 0-9, _ and -, starting with a letter or digit')
   .optional();
 export const ListQuerySchema = z.strictObject({
   limit,

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { PLACEMENT_NAME } from '../contract/placements';
 import { IMPRESSION_DAY_SHARDS } from '../contract/storage';
 
 /**
@@ -38,9 +37,6 @@ export interface Impression {
 
 /** Days an impression is kept unless configured (IMPRESSION_TTL_DAYS, the stack's `impressionTtlDays`). */
 export const DEFAULT_IMPRESSION_TTL_DAYS = 30;
-
-/** A placement names where a list is shown (`home`, `product`): the names the API accepts. */
-export const PLACEMENT_PATTERN = PLACEMENT_NAME;
 
 /** The items of a list as recorded, positions from 1, in the order served. */
 export function impressionItems(

@@ -212,17 +212,15 @@ const SHARED_DB_FILE = 'shared-local-instance.db';
  * Indexes DynamoDB Local's stream records. The jar keeps every stream record, of every table and of
  * deleted tables too, for 24 hours in one SQLite table (`us`) keyed by sequence number only, and each
  * write to a table with a stream looks up records by shard: a full scan. Writes slow down with the
- * records written before them, across tables: on this machine 5,000 stream writes took 2.2 s on a
- * fresh instance and 97 s after 15,000 others, and a 40-item transaction went from 33 ms to 8.5 s.
- * Late in the test run that turned 100-event requests into the API's 30 s timeout. With these
- * indexes the same 5,000 writes take 4 s however many came before (`npm run bench:twin-streams`).
- * The file is opened beside the running jar (SQLite allows it); the statements are idempotent, so a
- * persistent database gains the indexes once.
+ * records written before them, across tables (`npm run bench:twin-streams`, in `-inMemory` mode:
+ * 5,000 stream writes in 3.6 s on a fresh instance and 21.4 s after 15,000 others; a 40-item
+ * transaction 46 ms, then 543 ms). Late in the test run that turned 100-event requests into the
+ * API's 30 s timeout. With these indexes the same 5,000 writes take 2.3 to 3.6 s however many came
+ * before. The file is opened beside the running jar (SQLite allows it); the statements are
+ * idempotent, so a persistent database gains the indexes once.
  */
 export function indexStreamRecords(dbFile: string): void {
-  const { DatabaseSync } = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
-  const db = new DatabaseSync(dbFile, { timeout: 10_000 });
-  try {
+  withDatabase(dbFile, { readOnly: false }, (db) => {
     const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'us'").get();
     if (!table) {
       process.emitWarning(
@@ -233,18 +231,30 @@ export function indexStreamRecords(dbFile: string): void {
     }
     db.exec('CREATE INDEX IF NOT EXISTS lookalike_us_shard ON us (ShardID, SequenceNumber)');
     db.exec('CREATE INDEX IF NOT EXISTS lookalike_us_stream ON us (StreamID, SequenceNumber)');
-  } finally {
-    db.close();
-  }
+  });
 }
 
 /** The names of the stream record indexes in a DynamoDB Local database file. */
 export function streamRecordIndexes(dbFile: string): string[] {
+  return withDatabase(dbFile, { readOnly: true }, (db) =>
+    db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'us'")
+      .all()
+      .map((row) => String(row.name)),
+  );
+}
+
+/** Opens DynamoDB Local's database file beside the jar (waiting out its locks), and closes it. */
+function withDatabase<T>(
+  dbFile: string,
+  options: { readOnly: boolean },
+  use: (db: import('node:sqlite').DatabaseSync) => T,
+): T {
+  // node:sqlite is reached through getBuiltinModule: Jest's module registry knows no `node:`-only builtin.
   const { DatabaseSync } = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite');
-  const db = new DatabaseSync(dbFile, { readOnly: true, timeout: 10_000 });
+  const db = new DatabaseSync(dbFile, { readOnly: options.readOnly, timeout: 10_000 });
   try {
-    const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'us'").all();
-    return rows.map((row) => String(row.name));
+    return use(db);
   } finally {
     db.close();
   }
