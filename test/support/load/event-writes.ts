@@ -51,8 +51,13 @@ export interface EventWriteReport {
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 const RUNNER = 'test/bench/support/event-app.ts';
-/** The files the runner needs besides the revision's own code. */
-const RUNNER_FILES = [RUNNER, 'test/support/dynamo-calls.ts'];
+/**
+ * The files copied into the baseline's worktree: the runner, and this commit's DynamoDB Local launcher,
+ * so both apps store on the same twin (a scratch database with DynamoDB Local's stream records
+ * indexed). An older launcher ran the jar in memory, where every write to a streamed table scans all
+ * stream records so far, and the baseline would slow down under the run's own writes, not its code.
+ */
+const RUNNER_FILES = [RUNNER, 'test/support/dynamo-calls.ts', 'infra/local/dynamodb-local.ts'];
 
 interface RunningApp {
   child: ChildProcess;
