@@ -7,6 +7,10 @@ export interface ItemAttributes {
    * reads item age from it; absent (snapshots of format 1) counts as old.
    */
   publishedAt?: number;
+  /** The item's tags (distinct, as catalogue metadata gives them): list filters match any or all. */
+  tags?: readonly string[];
+  /** The item's price (non-negative, finite): list filters' price range and relative price. */
+  price?: number;
 }
 
 export interface ScoredItem {
