@@ -9,6 +9,7 @@ import type { Impression } from '../domain/impressions';
 import type { EventType, InterestProfile } from '../domain/interest-profile';
 import type { ItemAttributes } from '../domain/item-metadata';
 import type { ProjectionArtefact } from '../domain/learned-space';
+import type { ListFilter } from '../domain/list-filter';
 import type { VectorIndex } from '../vector-index';
 
 /** A raw event as stored: the source of truth a profile can be rebuilt from. */
@@ -215,11 +216,14 @@ export interface ImpressionHistory {
  * each request gets a small index of over-fetched candidates (see DynamoVectorRetriever).
  */
 export interface Serving {
-  /** An index holding at least the best `k` items for these queries, plus `alsoLoad`. */
+  /**
+   * An index holding at least the best `k` items for these queries that pass `filter`, plus
+   * `alsoLoad`. It may hold others: the ranking filters again (the index's accept function).
+   */
   forQueries(
     queries: Float32Array[],
     k: number,
-    options: { category?: string; alsoLoad?: string[] },
+    options: { filter?: ListFilter; alsoLoad?: string[] },
   ): Promise<VectorIndex>;
   /** An index holding at least these items (popular lists). */
   forItems(itemIds: string[]): Promise<VectorIndex>;

@@ -8,11 +8,21 @@ import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
 import { projectVector } from '../domain/learned-similarity';
 import type { ProjectionArtefact } from '../domain/learned-space';
 import {
+  filterPredicate,
+  isFiltering,
+  type ListFilter,
+  MAX_EXCLUDED_BYTES,
+  MAX_EXCLUDED_IDS,
+  MAX_FILTER_VALUES,
+  withRelativePrice,
+} from '../domain/list-filter';
+import {
   type ExplorationInputs,
   exclusionFilter,
   explorationForNewcomers,
   explorationNear,
   explorationSlots,
+  type ListRequest,
   normalised,
   placeExploration,
   type RankedItem,
@@ -117,29 +127,97 @@ export interface RecommendationList {
 
 // No default here: a placement may have its own (resolved by `atPlacement`).
 const limit = z.coerce.number().int().min(1).max(100).optional();
-// A lone surrogate names no category (none can be stored), and the filter compares it with stored ones.
-const category = z
+// A lone surrogate names no category or tag (none can be stored), and filters compare them with stored ones.
+const label = (max: number) =>
+  z.string().min(1).max(max).refine(isWellFormedUnicode, 'must be well-formed Unicode');
+// Repeatable (`?category=a&category=b`): read from the raw query string, so a value may hold a comma.
+const categories = z.array(label(128)).min(1).max(MAX_FILTER_VALUES).optional();
+const tags = z.array(label(64)).min(1).max(MAX_FILTER_VALUES).optional();
+// Kept as strings here (the OpenAPI document is generated from these schemas); numbers in `filtersOf`.
+const price = z
   .string()
-  .min(1)
-  .max(128)
-  .refine(isWellFormedUnicode, 'must be well-formed Unicode')
+  .regex(/^\d{1,12}(\.\d{1,6})?$/, 'must be a non-negative decimal number (e.g. 19.99)')
   .optional();
 const placement = z
   .string()
   .regex(PLACEMENT_NAME, 'must be 1..64 of a-z, 0-9, _ and -, starting with a letter or digit')
   .optional();
+const filterShape = {
+  category: categories,
+  tag: tags,
+  tagMatch: z.enum(['any', 'all']).optional(),
+  minPrice: price,
+  maxPrice: price,
+  strict: z.enum(['true', 'false']).optional(),
+  // Counted in `filtersOf`, which refuses too many with its own code (too_many_exclusions).
+  excludeIds: z
+    .array(z.string().min(1).refine(isWellFormedUnicode, 'must be well-formed Unicode'))
+    .optional(),
+};
 export const ListQuerySchema = z.strictObject({
   limit,
-  category,
   exclude: z.enum(['seen']).optional(),
   placement,
+  ...filterShape,
 });
-export const SimilarQuerySchema = z.strictObject({ limit, category, placement });
-export const SearchQuerySchema = z.strictObject({ limit, category, placement });
+export const SimilarQuerySchema = z.strictObject({
+  limit,
+  placement,
+  ...filterShape,
+  maxPriceRatio: z
+    .string()
+    .regex(/^\d{1,3}(\.\d{1,6})?$/, 'must be a positive decimal number (e.g. 0.8)')
+    .optional(),
+});
+export const SearchQuerySchema = z.strictObject({ limit, placement, ...filterShape });
+
+/** Query parameters that may be given more than once (each value kept whole, commas and all). */
+export const REPEATABLE_QUERY_PARAMETERS: ReadonlySet<string> = new Set(['category', 'tag', 'excludeIds']);
+
+/** The filters of a list request as the query gave them (strings), before `filtersOf` reads them. */
+type FilterQuery = { [K in keyof typeof filterShape]?: z.output<(typeof filterShape)[K]> };
+
+/** A list request's filters, exclusions and strictness, read and checked. */
+export interface ListFilters {
+  filter: ListFilter | undefined;
+  excludeIds: string[];
+  /** false: a list with fewer than `limit` matching items is filled from the best others. */
+  strict: boolean;
+}
+
+/**
+ * The request's filters: prices as numbers (a minimum above the maximum is refused), `excludeIds`
+ * within its limits (400 `too_many_exclusions`), strictness from the request, else the placement.
+ */
+export function filtersOf(query: FilterQuery, placementStrict: boolean | undefined): ListFilters {
+  const minPrice = query.minPrice === undefined ? undefined : Number(query.minPrice);
+  const maxPrice = query.maxPrice === undefined ? undefined : Number(query.maxPrice);
+  if (minPrice !== undefined && maxPrice !== undefined && minPrice > maxPrice)
+    throw new InvalidRequest('invalid_query', `minPrice (${minPrice}) is above maxPrice (${maxPrice})`);
+  const excludeIds = [...new Set(query.excludeIds ?? [])];
+  const bytes = excludeIds.reduce((sum, id) => sum + Buffer.byteLength(id), 0);
+  if (excludeIds.length > MAX_EXCLUDED_IDS || bytes > MAX_EXCLUDED_BYTES)
+    throw new InvalidRequest(
+      'too_many_exclusions',
+      `excludeIds names ${excludeIds.length} items (${bytes} bytes); the limit is ${MAX_EXCLUDED_IDS} items and ${MAX_EXCLUDED_BYTES} bytes`,
+      { count: excludeIds.length, bytes, maxIds: MAX_EXCLUDED_IDS, maxBytes: MAX_EXCLUDED_BYTES },
+    );
+  const filter: ListFilter = {
+    ...(query.category ? { categories: [...new Set(query.category)] } : {}),
+    ...(query.tag ? { tags: [...new Set(query.tag)], tagMatch: query.tagMatch ?? 'any' } : {}),
+    ...(minPrice !== undefined ? { minPrice } : {}),
+    ...(maxPrice !== undefined ? { maxPrice } : {}),
+  };
+  return {
+    filter: isFiltering(filter) ? filter : undefined,
+    excludeIds,
+    strict: query.strict === undefined ? (placementStrict ?? true) : query.strict === 'true',
+  };
+}
 
 export function parseQuery<T extends z.ZodType>(
   schema: T,
-  query: Record<string, string | undefined> | undefined,
+  query: Record<string, string | string[] | undefined> | undefined,
 ): z.output<T> {
   const parsed = schema.safeParse(query ?? {});
   if (!parsed.success) throw new InvalidRequest('invalid_query', describeIssues(parsed.error));
@@ -153,7 +231,7 @@ export function parseQuery<T extends z.ZodType>(
 export function atPlacement<Q extends { limit?: number | undefined; placement?: string | undefined }>(
   deps: Pick<RecommendDeps, 'placements' | 'ranking'>,
   query: Q,
-): Q & { limit: number; ranking: RankingSettings } {
+): Q & { limit: number; ranking: RankingSettings; placementStrict: boolean | undefined } {
   const defaults = query.placement === undefined ? undefined : deps.placements?.[query.placement];
   if (query.placement !== undefined && deps.placements && !Object.hasOwn(deps.placements, query.placement)) {
     const known = Object.keys(deps.placements).sort();
@@ -168,19 +246,30 @@ export function atPlacement<Q extends { limit?: number | undefined; placement?: 
     limit: query.limit ?? defaults?.limit ?? DEFAULT_LIST_LIMIT,
     ranking:
       defaults?.mmrLambda === undefined ? deps.ranking : { ...deps.ranking, mmrLambda: defaults.mmrLambda },
+    placementStrict: defaults?.strict,
   };
 }
 
-/** A category filter must name a category the catalogue has; a typo would silently return nothing. */
-async function checkCategory(serving: Serving, requested: string | undefined): Promise<void> {
-  if (requested === undefined) return;
+/** A category filter must name categories the catalogue has; a typo would silently return nothing. */
+async function checkCategories(serving: Serving, requested: readonly string[] | undefined): Promise<void> {
+  if (!requested?.length) return;
   const categories = await serving.categories();
-  if (categories && !categories.has(requested)) {
-    throw new InvalidRequest('unknown_category', `no items in category ${requested}`, {
-      category: requested,
+  const unknown = categories ? requested.filter((c) => !categories.has(c)) : [];
+  if (unknown.length > 0) {
+    throw new InvalidRequest('unknown_category', `no items in category ${unknown.join(', ')}`, {
+      category: unknown[0],
+      categories: unknown,
     });
   }
 }
+
+/** Fillers for a list of fewer than `limit` matching items (`strict=false`): labelled as such. */
+const outsideFilters = (ranked: RankedItem[]): RankedItem[] =>
+  ranked.map((r) => ({ ...r, reason: { kind: 'outside_filters' } }));
+
+/** How many fillers a list needs: none when strict, unfiltered or full. */
+const fillersWanted = (filters: ListFilters, limit: number, listed: number): number =>
+  !filters.strict && filters.filter !== undefined ? Math.max(0, limit - listed) : 0;
 
 async function decayedPopularity(deps: RecommendDeps, now: number): Promise<Map<string, number>> {
   const popularity = await deps.aggregates.popularity();
@@ -272,10 +361,16 @@ export async function recommendForUser(
   requested: z.output<typeof ListQuerySchema>,
 ): Promise<RecommendationList & { userId: string }> {
   const query = atPlacement(deps, requested);
+  const filters = filtersOf(query, query.placementStrict);
   const now = (deps.now ?? Date.now)();
-  await checkCategory(deps.serving, query.category);
+  await checkCategories(deps.serving, filters.filter?.categories);
   const stored = await profileInActiveSpace(deps, userId);
-  const request = { limit: query.limit, category: query.category, excludeSeen: query.exclude === 'seen' };
+  const request: ListRequest = {
+    limit: query.limit,
+    ...(filters.filter ? { filter: filters.filter } : {}),
+    excludeSeen: query.exclude === 'seen',
+    excludeIds: filters.excludeIds,
+  };
   const explorationRead = explorationFor(deps, query.placement, query.limit, now);
   if (!stored || stored.profile.centroids.length === 0) {
     const [popularity, exploration] = await Promise.all([decayedPopularity(deps, now), explorationRead]);
@@ -287,11 +382,23 @@ export async function recommendForUser(
     const slots = exploration ? explorationSlots(exploration.settings, query.limit) : 0;
     const picks = exploration ? explorationForNewcomers(index, accept, exploration, now, slots) : [];
     const taken = new Set(picks.map((p) => p.itemId));
-    const popular = placeExploration(
+    const placed = placeExploration(
       rankPopular(index, popularity, (id, a) => !taken.has(id) && accept(id, a), query.limit - picks.length),
       picks,
       query.limit,
     );
+    const wanted = fillersWanted(filters, query.limit, placed.length);
+    const listed = new Set(placed.map((r) => r.itemId));
+    const unfiltered = exclusionFilter(stored?.profile, { ...request, filter: undefined });
+    const popular =
+      wanted > 0
+        ? [
+            ...placed,
+            ...outsideFilters(
+              rankPopular(index, popularity, (id, a) => !listed.has(id) && unfiltered(id, a), wanted),
+            ),
+          ]
+        : placed;
     const list = newList('popular', query.placement, userId, now);
     return {
       userId,
@@ -313,27 +420,41 @@ export async function recommendForUser(
   ]);
   const coEngagement = coEngaged && new Map([...coEngaged].map(([itemId, w]) => [itemId, w * factor]));
   const queries = profile.centroids.map((c) => normalised(c.sum));
-  const index = await deps.serving.forQueries(queries, Math.max(deps.ranking.candidatePool, query.limit), {
-    category: query.category,
-    alsoLoad: [
-      ...profile.positives.map((p) => p.itemId),
-      ...profile.penalties.map((p) => p.itemId),
-      ...(coEngagement?.keys() ?? []),
-    ],
+  const pool = Math.max(deps.ranking.candidatePool, query.limit);
+  const alsoLoad = [
+    ...profile.positives.map((p) => p.itemId),
+    ...profile.penalties.map((p) => p.itemId),
+    ...(coEngagement?.keys() ?? []),
+  ];
+  const index = await deps.serving.forQueries(queries, pool, {
+    ...(filters.filter ? { filter: filters.filter } : {}),
+    alsoLoad,
   });
-  const ranked = rankForUser(
-    {
-      index,
-      profile,
-      profileSettings: deps.profileSettings,
-      settings: query.ranking,
-      now,
-      coEngagement,
-      ...(exploration ? { exploration } : {}),
-      ...(rotation && recentlyShown ? { recentlyShown, rotationWeight: rotation.weight } : {}),
-    },
-    request,
-  );
+  const inputs = {
+    index,
+    profile,
+    profileSettings: deps.profileSettings,
+    settings: query.ranking,
+    now,
+    coEngagement,
+    ...(rotation && recentlyShown ? { recentlyShown, rotationWeight: rotation.weight } : {}),
+  };
+  let ranked = rankForUser({ ...inputs, ...(exploration ? { exploration } : {}) }, request);
+  const wanted = fillersWanted(filters, query.limit, ranked.length);
+  if (wanted > 0) {
+    // The best of the rest, unfiltered, after the matching items: one more retrieval, only when short.
+    const everything = await deps.serving.forQueries(queries, pool, { alsoLoad });
+    const fillers = rankForUser(
+      { ...inputs, index: everything },
+      {
+        ...request,
+        filter: undefined,
+        limit: wanted,
+        excludeIds: [...filters.excludeIds, ...ranked.map((r) => r.itemId)],
+      },
+    );
+    ranked = [...ranked, ...outsideFilters(fillers)];
+  }
   const list = newList('personal', query.placement, userId, now);
   return {
     userId,
@@ -377,26 +498,38 @@ export async function similarItems(
   viewer?: string,
 ): Promise<RecommendationList & { itemId: string }> {
   const query = atPlacement(deps, requested);
-  await checkCategory(deps.serving, query.category);
+  const filters = filtersOf(query, query.placementStrict);
+  await checkCategories(deps.serving, filters.filter?.categories);
   let index = await deps.serving.forQueries([], 0, {});
   let vector = index.vector(itemId);
+  let price = index.attributes(itemId)?.price;
   if (!vector) {
     // Not served (unavailable, say) but known: its stored vector still says what it looks like.
     const item = await deps.reader.get(itemId);
     if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
     vector = item.vectors[deps.modelId] ?? inServedSpace(deps, item.vectors);
     if (!vector) throw new ItemNotReady(`item ${itemId} is ${item.status} and has no vector`);
+    price = item.price;
+  }
+  if (query.maxPriceRatio !== undefined) {
+    const ratio = Number(query.maxPriceRatio);
+    if (!(ratio > 0)) throw new InvalidRequest('invalid_query', 'maxPriceRatio: must be above 0');
+    if (price === undefined)
+      throw new InvalidRequest('no_reference_price', `item ${itemId} has no price to compare with`, {
+        itemId,
+      });
+    filters.filter = withRelativePrice(filters.filter, ratio, price);
   }
   const now = (deps.now ?? Date.now)();
   const [loaded, exploration] = await Promise.all([
-    deps.serving.forQueries([vector], query.limit + 1, { category: query.category }),
+    deps.serving.forQueries([vector], query.limit + 1, filters.filter ? { filter: filters.filter } : {}),
     explorationFor(deps, query.placement, query.limit, now),
   ]);
   index = loaded;
-  const accept = (id: string, attributes: ItemAttributes) =>
-    id !== itemId &&
-    attributes.available &&
-    (query.category === undefined || attributes.category === query.category);
+  const excluded = new Set([itemId, ...filters.excludeIds]);
+  const matches = filterPredicate(filters.filter);
+  const eligible = (id: string, attributes: ItemAttributes) => !excluded.has(id) && attributes.available;
+  const accept = (id: string, attributes: ItemAttributes) => eligible(id, attributes) && matches(attributes);
   const organic = index
     .search({ queries: [vector], k: query.limit, accept })
     .map((r): RankedItem => ({ ...r, reason: { kind: 'similar_to_item', itemId } }));
@@ -414,12 +547,10 @@ export async function similarItems(
         itemId,
       )
     : [];
+  const placed = placeExploration(organic.slice(0, query.limit - picks.length), picks, query.limit);
+  const ranked = await withFillers(deps, filters, query.limit, placed, vector, eligible);
   const list = newList('similar_item', query.placement, viewer, now);
-  const items = await servedItems(
-    deps,
-    list,
-    placeExploration(organic.slice(0, query.limit - picks.length), picks, query.limit),
-  );
+  const items = await servedItems(deps, list, ranked);
   return {
     itemId,
     recommendationId: list.recommendationId,
@@ -428,6 +559,30 @@ export async function similarItems(
     modelId: deps.modelId,
     items,
   };
+}
+
+/**
+ * A list about one vector (similar items, image search) with its fillers when it is short and not
+ * strict: the items closest to the vector that are eligible but outside the filters, after the rest.
+ */
+async function withFillers(
+  deps: RecommendDeps,
+  filters: ListFilters,
+  limit: number,
+  ranked: RankedItem[],
+  vector: Float32Array,
+  eligible: (itemId: string, attributes: ItemAttributes) => boolean,
+): Promise<RankedItem[]> {
+  const wanted = fillersWanted(filters, limit, ranked.length);
+  if (wanted === 0) return ranked;
+  const listed = new Set(ranked.map((r) => r.itemId));
+  const everything = await deps.serving.forQueries([vector], limit + listed.size + 1, {});
+  const fillers = everything.search({
+    queries: [vector],
+    k: wanted,
+    accept: (id, attributes) => !listed.has(id) && eligible(id, attributes),
+  });
+  return [...ranked, ...fillers.map((r): RankedItem => ({ ...r, reason: { kind: 'outside_filters' } }))];
 }
 
 /** An item's base-space vector projected into the served learned space, when one serves. */
@@ -444,24 +599,26 @@ export async function searchByImage(
   viewer?: string,
 ): Promise<RecommendationList & { queryMs: { embed: number } }> {
   const query = atPlacement(deps, requested);
-  await checkCategory(deps.serving, query.category);
+  const filters = filtersOf(query, query.placementStrict);
+  await checkCategories(deps.serving, filters.filter?.categories);
   const started = performance.now();
   const embedded = (await (await deps.embedder()).embed(image)).vector;
   const vector = deps.projection ? projectVector(deps.projection, embedded) : embedded;
   const embedMs = performance.now() - started;
-  const index = await deps.serving.forQueries([vector], query.limit, { category: query.category });
-  const ranked = index.search({
-    queries: [vector],
-    k: query.limit,
-    accept: (_id, attributes) =>
-      attributes.available && (query.category === undefined || attributes.category === query.category),
-  });
-  const list = newList('similar_image', query.placement, viewer, (deps.now ?? Date.now)());
-  const items = await servedItems(
-    deps,
-    list,
-    ranked.map((r) => ({ ...r, reason: { kind: 'similar_to_image' } as Reason })),
+  const index = await deps.serving.forQueries(
+    [vector],
+    query.limit,
+    filters.filter ? { filter: filters.filter } : {},
   );
+  const excluded = new Set(filters.excludeIds);
+  const matches = filterPredicate(filters.filter);
+  const eligible = (id: string, attributes: ItemAttributes) => !excluded.has(id) && attributes.available;
+  const found = index
+    .search({ queries: [vector], k: query.limit, accept: (id, a) => eligible(id, a) && matches(a) })
+    .map((r): RankedItem => ({ ...r, reason: { kind: 'similar_to_image' } }));
+  const ranked = await withFillers(deps, filters, query.limit, found, vector, eligible);
+  const list = newList('similar_image', query.placement, viewer, (deps.now ?? Date.now)());
+  const items = await servedItems(deps, list, ranked);
   return {
     recommendationId: list.recommendationId,
     strategy: list.strategy,

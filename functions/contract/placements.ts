@@ -13,6 +13,11 @@ export interface PlacementDefaults {
   limit?: number;
   /** MMR's relevance-diversity trade-off on the placement's personal lists (1: relevance only). */
   mmrLambda?: number;
+  /**
+   * Whether filters are strict when the request does not say (`strict`): false fills a list with
+   * fewer matching items than its limit from the best others, each labelled. @default true
+   */
+  strict?: boolean;
 }
 
 export type PlacementsConfig = Readonly<Record<string, PlacementDefaults>>;
@@ -44,6 +49,7 @@ export const PlacementsConfigSchema = z
     z.strictObject({
       limit: z.number().int().min(1).max(100).optional(),
       mmrLambda: z.number().min(0).max(1).optional(),
+      strict: z.boolean().optional(),
     }),
   )
   .refine((placements) => Object.keys(placements).length > 0, 'name at least one placement')

@@ -4,6 +4,7 @@ import type { ItemAttributes, VectorIndex } from '../vector-index';
 export { DEFAULT_EXPLORATION, type ExplorationSettings };
 
 import { decayFactor, type InterestProfile, type ProfileSettings } from './interest-profile';
+import { filterPredicate, type ListFilter } from './list-filter';
 
 export interface RankingSettings {
   /** MMR trade-off: 1 = relevance only, 0 = diversity only. */
@@ -39,7 +40,9 @@ export type Reason =
   | { kind: 'co_engaged'; itemId: string }
   | { kind: 'popular' }
   | { kind: 'similar_to_item'; itemId: string }
-  | { kind: 'similar_to_image' };
+  | { kind: 'similar_to_image' }
+  /** Fewer items than asked for match the filters (`strict=false`): one of the best without them. */
+  | { kind: 'outside_filters' };
 
 export interface RankedItem {
   itemId: string;
@@ -49,8 +52,11 @@ export interface RankedItem {
 
 export interface ListRequest {
   limit: number;
-  category?: string;
+  /** Attribute filters (categories, tags, price), applied inside retrieval. */
+  filter?: ListFilter;
   excludeSeen?: boolean;
+  /** Items the caller leaves out of this list (`excludeIds`, earlier pages). */
+  excludeIds?: readonly string[];
 }
 
 /** What exploration needs at request time besides the index. */
@@ -163,13 +169,12 @@ export function exclusionFilter(
   request: ListRequest,
   extra: string[] = [],
 ) {
-  const excluded = new Set(extra);
+  const excluded = new Set([...extra, ...(request.excludeIds ?? [])]);
   for (const item of profile?.exclusions ?? []) excluded.add(item.itemId);
   if (request.excludeSeen) for (const item of profile?.seen ?? []) excluded.add(item.itemId);
+  const matches = filterPredicate(request.filter);
   return (itemId: string, attributes: ItemAttributes) =>
-    attributes.available &&
-    !excluded.has(itemId) &&
-    (request.category === undefined || attributes.category === request.category);
+    attributes.available && !excluded.has(itemId) && matches(attributes);
 }
 
 /** A centroid's direction: its sum scaled to unit length, as float32 (a zero sum stays zero). */

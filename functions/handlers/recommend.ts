@@ -4,6 +4,7 @@ import {
   itemDetails,
   ListQuerySchema,
   parseQuery,
+  REPEATABLE_QUERY_PARAMETERS,
   type RecommendDeps,
   recommendForUser,
   SearchQuerySchema,
@@ -13,7 +14,15 @@ import {
 } from '../app/recommend';
 import { MAX_IMAGE_BODY_BYTES } from '../contract/routes';
 import { Forbidden } from '../domain/errors';
-import { BadRequest, bodyBytes, type JsonResponse, json, pathItemId, pathUserId } from '../http/api';
+import {
+  BadRequest,
+  bodyBytes,
+  type JsonResponse,
+  json,
+  pathItemId,
+  pathUserId,
+  queryParameters,
+} from '../http/api';
 import { canActFor, resolveCaller } from '../http/identity';
 import { apiFunction } from '../http/router';
 import { observability } from '../platform/observability';
@@ -68,7 +77,7 @@ async function userRecommendations(event: APIGatewayProxyEventV2): Promise<JsonR
   const list = await recommendForUser(
     await deps(),
     userId,
-    parseQuery(ListQuerySchema, event.queryStringParameters),
+    parseQuery(ListQuerySchema, queryParameters(event, REPEATABLE_QUERY_PARAMETERS)),
   );
   logger.info('recommendations', {
     userId,
@@ -88,7 +97,7 @@ async function similar(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
     await similarItems(
       await deps(),
       itemId,
-      parseQuery(SimilarQuerySchema, event.queryStringParameters),
+      parseQuery(SimilarQuerySchema, queryParameters(event, REPEATABLE_QUERY_PARAMETERS)),
       viewerOf(event),
     ),
   );
@@ -99,7 +108,7 @@ async function item(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
 }
 
 async function search(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
-  const parsed = parseQuery(SearchQuerySchema, event.queryStringParameters);
+  const parsed = parseQuery(SearchQuerySchema, queryParameters(event, REPEATABLE_QUERY_PARAMETERS));
   const contentType = (event.headers?.['content-type'] ?? '').toLowerCase();
   if (!contentType.startsWith('image/')) {
     throw new BadRequest(

@@ -130,3 +130,30 @@ export function pathItemId(event: APIGatewayProxyEventV2): string {
 export function requestIdOf(event: APIGatewayProxyEventV2): string {
   return event.requestContext?.requestId ?? 'unknown';
 }
+
+/**
+ * The query's parameters, each a string, or for a `repeatable` one an array of every value given
+ * (`?category=a&category=b`). Read from the raw query string: API Gateway joins a repeated
+ * parameter's values with commas in `queryStringParameters`, which would split a value that holds
+ * one (an item id may). A parameter that is not repeatable but given twice comes back as an array,
+ * which the request's schema then refuses.
+ */
+export function queryParameters(
+  event: Pick<APIGatewayProxyEventV2, 'rawQueryString' | 'queryStringParameters'>,
+  repeatable: ReadonlySet<string>,
+): Record<string, string | string[]> {
+  const parameters: Record<string, string | string[]> = {};
+  if (event.rawQueryString) {
+    const query = new URLSearchParams(event.rawQueryString);
+    for (const name of new Set(query.keys())) {
+      const values = query.getAll(name);
+      parameters[name] = repeatable.has(name) || values.length > 1 ? values : (values[0] as string);
+    }
+    return parameters;
+  }
+  // An event without its raw query string (a hand-made one): each value is taken whole.
+  for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) {
+    if (value !== undefined) parameters[name] = repeatable.has(name) ? [value] : value;
+  }
+  return parameters;
+}

@@ -116,6 +116,11 @@ const ReasonSchema = component(
         publishedAt: z.number().describe('When the item went on offer (ms since 1970)'),
       })
       .describe('A new item, shown little so far, given one of the exploration slots'),
+    z
+      .object({ kind: z.literal('outside_filters') })
+      .describe(
+        'Fewer items than the limit match the filters and the list is not strict (strict=false): one of the best items without them',
+      ),
   ]),
   'Why an item was recommended, for a "because you liked ..." line.',
 );
@@ -322,7 +327,18 @@ const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
   userId: "The shop's user id",
   itemId: 'The image file name without its extension: catalogue/shoes/SKU-123.jpg is item SKU-123',
   limit: "How many items to return (default: the placement's limit, else 10)",
-  category: 'Only items of this category; a category the catalogue does not have is a 400 (unknown_category)',
+  category:
+    'Only items of these categories (repeat the parameter for several, up to 20: ?category=shoes&category=bags); a category the catalogue does not have is a 400 (unknown_category)',
+  tag: 'Only items with these tags (repeat for several, up to 20); see tagMatch',
+  tagMatch: 'any (default): items with at least one of the tags; all: items with every one of them',
+  minPrice: 'Only items priced at least this (items without a price are left out)',
+  maxPrice: 'Only items priced at most this (items without a price are left out)',
+  maxPriceRatio:
+    '"Like this, but cheaper": only items priced at most this times the item\'s price (0.8: at least 20% cheaper); an item without a price is a 400 (no_reference_price)',
+  strict:
+    "true (default, or the placement's setting): only items that match the filters, even if fewer than limit; false: a short list is filled from the best other items, each with reason outside_filters",
+  excludeIds:
+    'Items to leave out of this list (repeat the parameter for each id, e.g. what the page already shows): at most 50 ids and 4096 bytes, else a 400 (too_many_exclusions)',
   exclude: 'seen: leave out items the user has already interacted with',
   placement:
     "Where the list is shown: one of the stack's placements (default home, product, category, cart, checkout, account, search, email; another is a 400, unknown_placement), whose defaults (limit, MMR lambda) apply; recorded with the list's impression and echoed back. Default: the strategy's name",

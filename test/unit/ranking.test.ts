@@ -142,7 +142,7 @@ describe('rankForUser', () => {
   });
 
   it('honours category filters and exclusions and still fills the list', () => {
-    const ranked = rank({ limit: 15, category: 'other' });
+    const ranked = rank({ limit: 15, filter: { categories: ['other'] } });
     expect(ranked).toHaveLength(15);
     expect(ranked.every((r) => r.itemId.startsWith('other-') && r.itemId !== 'other-3')).toBe(true);
   });

@@ -234,13 +234,13 @@ describe('recommendForUser', () => {
     expect(ids(list)).toEqual(['hat', 'scarf', 'red-shoe']);
     expect(list.items.every((item) => item.reason.kind === 'popular')).toBe(true);
     expect(list.items[0]?.score).toBeGreaterThan(list.items[1]?.score ?? Number.POSITIVE_INFINITY);
-    const hats = await recommendForUser(deps, 'nobody', { limit: 3, category: 'hats' });
+    const hats = await recommendForUser(deps, 'nobody', { limit: 3, category: ['hats'] });
     expect(ids(hats)).toEqual(['hat', 'cap']);
   });
 
   it('refuses a category the catalogue does not have', async () => {
     const { deps } = setUp();
-    const refused = recommendForUser(deps, 'ada', { limit: 3, category: 'shoez' });
+    const refused = recommendForUser(deps, 'ada', { limit: 3, category: ['shoez'] });
     await expect(refused).rejects.toBeInstanceOf(InvalidRequest);
     await expect(refused).rejects.toMatchObject({ code: 'unknown_category' });
   });
@@ -384,7 +384,10 @@ describe('similarItems', () => {
     expect(list).toMatchObject({ itemId: 'red-shoe', strategy: 'similar_item', modelId: MODEL_ID });
     expect(ids(list)).toEqual(['blue-shoe', 'green-shoe', 'brown-shoe']);
     expect(list.items[0]?.reason).toEqual({ kind: 'similar_to_item', itemId: 'red-shoe' });
-    expect(ids(await similarItems(deps, 'red-shoe', { limit: 3, category: 'hats' }))).toEqual(['cap', 'hat']);
+    expect(ids(await similarItems(deps, 'red-shoe', { limit: 3, category: ['hats'] }))).toEqual([
+      'cap',
+      'hat',
+    ]);
   });
 
   it('finds items like one the index does not serve, from its stored vector', async () => {
@@ -403,7 +406,7 @@ describe('similarItems', () => {
 
   it('refuses a category the catalogue does not have', async () => {
     const { deps } = setUp();
-    await expect(similarItems(deps, 'red-shoe', { limit: 3, category: 'shoez' })).rejects.toMatchObject({
+    await expect(similarItems(deps, 'red-shoe', { limit: 3, category: ['shoez'] })).rejects.toMatchObject({
       code: 'unknown_category',
     });
   });
@@ -422,7 +425,7 @@ describe('searchByImage', () => {
     expect(list.queryMs.embed).toBeGreaterThanOrEqual(0);
     const shoes = await searchByImage(deps, KnownImageEmbedder.image('a photo of a hat'), {
       limit: 2,
-      category: 'shoes',
+      category: ['shoes'],
     });
     expect(shoes.items.map((item) => item.category)).toEqual(['shoes', 'shoes']);
     expect(ids(shoes)).not.toContain('sold-out-shoe');
@@ -434,7 +437,7 @@ describe('searchByImage', () => {
       InvalidImage,
     );
     await expect(
-      searchByImage(deps, KnownImageEmbedder.image('a photo of a hat'), { limit: 2, category: 'shoez' }),
+      searchByImage(deps, KnownImageEmbedder.image('a photo of a hat'), { limit: 2, category: ['shoez'] }),
     ).rejects.toMatchObject({ code: 'unknown_category' });
     expect(embedder.embedded).toEqual([]);
   });

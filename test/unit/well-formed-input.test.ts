@@ -116,9 +116,13 @@ describe('ids in paths and queries', () => {
     expect(codeOf(() => pathItemId(withPath({ itemId: 's\uFFFD' })))).toBe('no error');
   });
 
-  it('refuses a category filter that is not well-formed', () => {
-    expect(codeOf(() => parseQuery(ListQuerySchema, { category: HIGH }))).toBe('400 invalid_query');
-    expect(codeOf(() => parseQuery(ListQuerySchema, { category: 'shoes 👟' }))).toBe('no error');
+  it('refuses a category, tag or excluded id filter that is not well-formed', () => {
+    for (const name of ['category', 'tag', 'excludeIds']) {
+      expect(codeOf(() => parseQuery(ListQuerySchema, { [name]: [HIGH] }))).toBe('400 invalid_query');
+      expect(codeOf(() => parseQuery(ListQuerySchema, { [name]: ['shoes 👟', 'a,b'] }))).toBe('no error');
+    }
+    // A parameter that is not repeatable, given twice (the query reader hands it over as an array).
+    expect(codeOf(() => parseQuery(ListQuerySchema, { limit: ['3', '4'] }))).toBe('400 invalid_query');
   });
 });
 

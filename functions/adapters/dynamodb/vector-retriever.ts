@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Serving } from '../../app/ports';
+import { isFiltering, type ListFilter } from '../../domain/list-filter';
 import { ExactIndex } from '../../vector-index';
 import { INDEX_ATTRIBUTES, type ItemRow, indexAttributes, itemProjection, rowVector } from './item-table';
 
@@ -38,7 +39,10 @@ export class DynamoVectorRetriever {
     readonly settings: VectorIndexSettings,
   ) {}
 
-  /** The SearchVectors request for one query vector; `category` filters inside the index. */
+  /**
+   * The SearchVectors request for one query vector; `category` filters inside the index (its
+   * INLINE_FILTER attribute, which takes only `=`: several categories are one request each).
+   */
   request(query: Float32Array, topK: number, category?: string): SearchVectorsCommandInput {
     if (query.length !== this.settings.dim) {
       throw new Error(`the vector index has ${this.settings.dim} dimensions; the query has ${query.length}`);
@@ -74,22 +78,37 @@ export class DynamoVectorRetriever {
 
   /**
    * Candidates for these queries (plus `alsoLoad`, e.g. the user's liked and disliked items, whose
-   * vectors the ranking needs), as an in-memory index of their exact vectors.
+   * vectors the ranking needs), as an in-memory index of their exact vectors. A filter's categories
+   * go into the search condition, one request per query and category (up to
+   * MAX_CATEGORY_SEARCHES categories; beyond, one unconditioned request each, filtered after); its
+   * other parts (tags, price) are filtered after, by the ranking, from a larger over-fetch.
    */
   async candidates(
     queries: Float32Array[],
     perQuery: number,
-    options: { category?: string; alsoLoad?: string[] } = {},
+    options: { filter?: ListFilter; alsoLoad?: string[] } = {},
   ): Promise<ExactIndex> {
+    return this.load([
+      ...new Set([...(options.alsoLoad ?? []), ...(await this.search(queries, perQuery, options.filter))]),
+    ]);
+  }
+
+  /** The item ids SearchVectors finds for these queries under the filter's categories. */
+  async search(queries: Float32Array[], perQuery: number, filter?: ListFilter): Promise<string[]> {
+    const categories = filter?.categories ?? [];
+    const conditions: Array<string | undefined> =
+      categories.length > 0 && categories.length <= MAX_CATEGORY_SEARCHES ? [...categories] : [undefined];
     const responses = await Promise.all(
-      queries.map((query) =>
-        this.client.send(new SearchVectorsCommand(this.request(query, perQuery, options.category))),
+      queries.flatMap((query) =>
+        conditions.map((category) =>
+          this.client.send(new SearchVectorsCommand(this.request(query, perQuery, category))),
+        ),
       ),
     );
-    const ids = new Set<string>(options.alsoLoad ?? []);
+    const ids = new Set<string>();
     for (const response of responses)
       for (const { itemId } of DynamoVectorRetriever.results(response)) ids.add(itemId);
-    return this.load([...ids]);
+    return [...ids];
   }
 
   /** Loads items' exact vectors and attributes into a small index. */
@@ -118,14 +137,36 @@ export class DynamoVectorRetriever {
   }
 }
 
+/** Categories a filter may name and still be searched inside the index, one request each. */
+export const MAX_CATEGORY_SEARCHES = 4;
+
+/**
+ * How many times more candidates a filter needs than the list: tags and prices are filtered after
+ * the search, and so are categories beyond MAX_CATEGORY_SEARCHES.
+ */
+export function filteredOverFetch(filter: ListFilter | undefined): number {
+  if (!isFiltering(filter)) return 1;
+  const afterwards =
+    (filter.tags?.length ?? 0) > 0 ||
+    filter.minPrice !== undefined ||
+    filter.maxPrice !== undefined ||
+    (filter.categories?.length ?? 0) > MAX_CATEGORY_SEARCHES;
+  return afterwards ? 4 : 1;
+}
+
 /**
  * The `dynamodb-vector` serving backend: each request gets a small index of candidates, `overFetch`
- * times as many as asked for, spread over the query vectors. It cannot list categories.
+ * times as many as asked for (times `filteredOverFetch` under a filter the index cannot apply),
+ * spread over the query vectors. It cannot list categories.
  */
 export function vectorServing(retriever: DynamoVectorRetriever, overFetch = 4): Serving {
   return {
     forQueries: (queries, k, options) =>
-      retriever.candidates(queries, Math.ceil((k * overFetch) / queries.length), options),
+      retriever.candidates(
+        queries,
+        Math.ceil((k * overFetch * filteredOverFetch(options.filter)) / Math.max(1, queries.length)),
+        options,
+      ),
     forItems: (itemIds) => retriever.load(itemIds),
     categories: async () => undefined,
   };
