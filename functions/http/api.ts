@@ -139,7 +139,7 @@ export function requestIdOf(event: APIGatewayProxyEventV2): string {
  * which the request's schema then refuses.
  */
 export function queryParameters(
-  event: Pick<APIGatewayProxyEventV2, 'rawQueryString' | 'queryStringParameters'>,
+  event: Partial<Pick<APIGatewayProxyEventV2, 'rawQueryString' | 'queryStringParameters'>>,
   repeatable: ReadonlySet<string>,
 ): Record<string, string | string[]> {
   const parameters: Record<string, string | string[]> = {};

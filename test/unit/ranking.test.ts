@@ -1,6 +1,10 @@
 import type { SearchVectorsCommandInput } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
-import { DynamoVectorRetriever } from '../../functions/adapters/dynamodb/vector-retriever';
+import {
+  DynamoVectorRetriever,
+  filteredOverFetch,
+  vectorServing,
+} from '../../functions/adapters/dynamodb/vector-retriever';
 import { DEFAULT_PROFILE_SETTINGS, foldEvents } from '../../functions/domain/interest-profile';
 import {
   DEFAULT_EXPLORATION,
@@ -233,6 +237,56 @@ describe('the dynamodb-vector backend (mocked client: DynamoDB Local has no vect
     expect([...candidates.ids()].sort()).toEqual(['a', 'b']);
     expect(candidates.attributes('b')).toEqual({ available: false });
     expect(candidates.search({ queries: [unit(1, 0, 0)], k: 1 })[0]?.itemId).toBe('a');
+  });
+});
+
+describe('the dynamodb-vector backend under list filters', () => {
+  const settings = { table: 'Items', indexName: 'byVector', modelId: 'm1', dim: 3 };
+  /** A client that records each SearchVectors request's condition and TopK, and finds nothing. */
+  const recording = () => {
+    const searches: Array<{ category: string | undefined; topK: number }> = [];
+    const client = {
+      send: async (command: { constructor: { name: string }; input: SearchVectorsCommandInput }) => {
+        if (command.constructor.name === 'SearchVectorsCommand')
+          searches.push({
+            category: command.input.ExpressionAttributeValues?.[':category']?.S,
+            topK: command.input.TopK ?? 0,
+          });
+        return {};
+      },
+    };
+    return { client, searches };
+  };
+
+  it('searches each category inside the index, one request per query and category, up to four', async () => {
+    const { client, searches } = recording();
+    const serving = vectorServing(new DynamoVectorRetriever(client as never, settings), 4);
+    await serving.forQueries([unit(1, 0, 0), unit(0, 1, 0)], 10, {
+      filter: { categories: ['hats', 'caps'] },
+    });
+    expect(searches).toEqual([
+      { category: 'hats', topK: 20 },
+      { category: 'caps', topK: 20 },
+      { category: 'hats', topK: 20 },
+      { category: 'caps', topK: 20 },
+    ]);
+  });
+
+  it('over-fetches without a condition, to filter after, for tags, prices and more than four categories', async () => {
+    expect(filteredOverFetch(undefined)).toBe(1);
+    expect(filteredOverFetch({ categories: ['a'] })).toBe(1);
+    expect(filteredOverFetch({ tags: ['wool'] })).toBe(4);
+    expect(filteredOverFetch({ maxPrice: 20 })).toBe(4);
+    const { client, searches } = recording();
+    const serving = vectorServing(new DynamoVectorRetriever(client as never, settings), 4);
+    await serving.forQueries([unit(1, 0, 0)], 5, { filter: { categories: ['a', 'b', 'c', 'd', 'e'] } });
+    expect(searches).toEqual([{ category: undefined, topK: 80 }]);
+    searches.length = 0;
+    await serving.forQueries([unit(1, 0, 0)], 5, { filter: { categories: ['a'], minPrice: 10 } });
+    expect(searches).toEqual([{ category: 'a', topK: 80 }]);
+    searches.length = 0;
+    await serving.forQueries([unit(1, 0, 0)], 5, {});
+    expect(searches).toEqual([{ category: undefined, topK: 20 }]);
   });
 });
 

@@ -48,19 +48,45 @@ interface Fixture {
   status?: StoredItem['status'];
   /** Known to the item store but not in the index (its vector still says what it looks like). */
   unserved?: boolean;
+  price?: number;
+  tags?: string[];
 }
 
 const CATALOGUE: Fixture[] = [
-  { itemId: 'red-shoe', category: 'shoes', vector: unit(1, 0, 0, 0) },
-  { itemId: 'blue-shoe', category: 'shoes', vector: unit(1, 0.05, 0, 0) },
-  { itemId: 'green-shoe', category: 'shoes', vector: unit(1, 0, 0.1, 0) },
-  { itemId: 'brown-shoe', category: 'shoes', vector: unit(1, 0.2, 0, 0) },
-  { itemId: 'black-shoe', category: 'shoes', vector: unit(1, 0, 0, 0.3) },
-  { itemId: 'sold-out-shoe', category: 'shoes', vector: unit(1, 0.01, 0, 0), available: false },
-  { itemId: 'hat', category: 'hats', vector: unit(0, 1, 0, 0) },
-  { itemId: 'cap', category: 'hats', vector: unit(0.1, 1, 0, 0) },
-  { itemId: 'scarf', category: 'scarves', vector: unit(0, 0, 1, 0) },
-  { itemId: 'boot', category: 'shoes', vector: unit(1, 0.1, 0, 0), unserved: true },
+  { itemId: 'red-shoe', category: 'shoes', vector: unit(1, 0, 0, 0), price: 100, tags: ['leather', 'red'] },
+  {
+    itemId: 'blue-shoe',
+    category: 'shoes',
+    vector: unit(1, 0.05, 0, 0),
+    price: 80,
+    tags: ['canvas', 'blue'],
+  },
+  {
+    itemId: 'green-shoe',
+    category: 'shoes',
+    vector: unit(1, 0, 0.1, 0),
+    price: 60,
+    tags: ['canvas', 'green'],
+  },
+  {
+    itemId: 'brown-shoe',
+    category: 'shoes',
+    vector: unit(1, 0.2, 0, 0),
+    price: 120,
+    tags: ['leather', 'brown'],
+  },
+  {
+    itemId: 'black-shoe',
+    category: 'shoes',
+    vector: unit(1, 0, 0, 0.3),
+    price: 40,
+    tags: ['leather', 'black'],
+  },
+  { itemId: 'sold-out-shoe', category: 'shoes', vector: unit(1, 0.01, 0, 0), available: false, price: 5 },
+  { itemId: 'hat', category: 'hats', vector: unit(0, 1, 0, 0), price: 25, tags: ['wool'] },
+  { itemId: 'cap', category: 'hats', vector: unit(0.1, 1, 0, 0), price: 15, tags: ['canvas'] },
+  { itemId: 'scarf', category: 'scarves', vector: unit(0, 0, 1, 0), tags: ['wool'] },
+  { itemId: 'boot', category: 'shoes', vector: unit(1, 0.1, 0, 0), unserved: true, price: 150 },
   { itemId: 'rejected-shoe', category: 'shoes', status: 'rejected' },
   { itemId: 'deleted-shoe', category: 'shoes', status: 'deleted' },
 ];
@@ -78,7 +104,8 @@ function storedItem(fixture: Fixture): StoredItem {
     vectors: fixture.vector ? { [MODEL_ID]: fixture.vector } : {},
     title: fixture.itemId.replace('-', ' '),
     category: fixture.category,
-    price: 10,
+    ...(fixture.price !== undefined ? { price: fixture.price } : {}),
+    ...(fixture.tags ? { tags: fixture.tags } : {}),
     available: fixture.available !== false,
     ...(fixture.status === 'rejected'
       ? { rejection: { code: 'not_an_image', message: 'the bytes are not an image' } }
@@ -97,6 +124,8 @@ function setUp() {
       index.upsert(fixture.itemId, fixture.vector, {
         available: fixture.available !== false,
         category: fixture.category,
+        ...(fixture.price !== undefined ? { price: fixture.price } : {}),
+        ...(fixture.tags ? { tags: fixture.tags } : {}),
       });
   }
   const store = new InMemoryProfileRepository();
@@ -408,6 +437,170 @@ describe('similarItems', () => {
     const { deps } = setUp();
     await expect(similarItems(deps, 'red-shoe', { limit: 3, category: ['shoez'] })).rejects.toMatchObject({
       code: 'unknown_category',
+    });
+  });
+});
+
+describe('list filters', () => {
+  const shoeLover = async (store: InMemoryProfileRepository) =>
+    storeProfile(store, 'ada', [
+      ['like', 'red-shoe'],
+      ['like', 'blue-shoe'],
+    ]);
+
+  it('filters personal and popular lists on several categories, tags (any or all) and a price range', async () => {
+    const { deps, store } = setUp();
+    await shoeLover(store);
+    const personal = (query: Parameters<typeof recommendForUser>[2]) =>
+      recommendForUser(deps, 'ada', { limit: 10, ...query });
+    expect(new Set(ids(await personal({ category: ['hats', 'scarves'] })))).toEqual(
+      new Set(['hat', 'cap', 'scarf']),
+    );
+    expect(new Set(ids(await personal({ tag: ['leather'] })))).toEqual(
+      new Set(['red-shoe', 'brown-shoe', 'black-shoe']),
+    );
+    expect(new Set(ids(await personal({ tag: ['canvas', 'wool'] })))).toEqual(
+      new Set(['blue-shoe', 'green-shoe', 'cap', 'hat', 'scarf']),
+    );
+    expect(ids(await personal({ tag: ['canvas', 'green'], tagMatch: 'all' }))).toEqual(['green-shoe']);
+    // Inclusive bounds; the scarf has no price and never passes a price bound.
+    expect(new Set(ids(await personal({ minPrice: '25', maxPrice: '80' })))).toEqual(
+      new Set(['blue-shoe', 'green-shoe', 'black-shoe', 'hat']),
+    );
+    const popular = await recommendForUser(deps, 'nobody', {
+      limit: 10,
+      maxPrice: '30',
+      tag: ['wool', 'canvas'],
+    });
+    expect(popular.strategy).toBe('popular');
+    expect(new Set(ids(popular))).toEqual(new Set(['hat', 'cap']));
+  });
+
+  it('fills a short list from the best other items when not strict, each labelled, and never when strict', async () => {
+    const { deps, store } = setUp();
+    await shoeLover(store);
+    const strict = await recommendForUser(deps, 'ada', { limit: 4, category: ['hats'] });
+    expect(new Set(ids(strict))).toEqual(new Set(['hat', 'cap']));
+    const filled = await recommendForUser(deps, 'ada', { limit: 4, category: ['hats'], strict: 'false' });
+    expect(ids(filled).slice(0, 2)).toEqual(ids(strict));
+    expect(filled.items).toHaveLength(4);
+    expect(filled.items.slice(2).every((item) => item.reason.kind === 'outside_filters')).toBe(true);
+    expect(filled.items.slice(2).every((item) => item.category === 'shoes')).toBe(true);
+    expect(new Set(ids(filled)).size).toBe(4);
+    // The user's hides and excluded ids stay out of the fillers too.
+    const excluded = await recommendForUser(deps, 'ada', {
+      limit: 4,
+      category: ['hats'],
+      strict: 'false',
+      excludeIds: ['cap', 'red-shoe', 'blue-shoe'],
+    });
+    expect(ids(excluded)).not.toEqual(expect.arrayContaining(['cap']));
+    expect(ids(excluded).filter((id) => ['red-shoe', 'blue-shoe'].includes(id))).toEqual([]);
+    const popular = await recommendForUser(deps, 'nobody', {
+      limit: 3,
+      category: ['scarves'],
+      strict: 'false',
+    });
+    expect(popular.items.map((item) => item.reason.kind)).toEqual([
+      'popular',
+      'outside_filters',
+      'outside_filters',
+    ]);
+    const sim = await similarItems(deps, 'red-shoe', { limit: 3, category: ['hats'], strict: 'false' });
+    expect(ids(sim)).toEqual(['cap', 'hat', 'blue-shoe']);
+    expect(sim.items[2]?.reason).toEqual({ kind: 'outside_filters' });
+  });
+
+  it("takes a placement's strictness where the request does not say", async () => {
+    const { deps, store } = setUp();
+    await shoeLover(store);
+    const placed = { ...deps, placements: { home: {}, lenient: { strict: false } } };
+    expect(
+      ids(await recommendForUser(placed, 'ada', { limit: 4, category: ['hats'], placement: 'lenient' })),
+    ).toHaveLength(4);
+    expect(
+      ids(
+        await recommendForUser(placed, 'ada', {
+          limit: 4,
+          category: ['hats'],
+          placement: 'lenient',
+          strict: 'true',
+        }),
+      ),
+    ).toHaveLength(2);
+    expect(
+      ids(await recommendForUser(placed, 'ada', { limit: 4, category: ['hats'], placement: 'home' })),
+    ).toHaveLength(2);
+  });
+
+  it('finds similar items at a price relative to the item: like this, but cheaper', async () => {
+    const { deps } = setUp();
+    // red-shoe costs 100: at most 80.
+    expect(ids(await similarItems(deps, 'red-shoe', { limit: 3, maxPriceRatio: '0.8' }))).toEqual([
+      'blue-shoe',
+      'green-shoe',
+      'black-shoe',
+    ]);
+    // Tighter than maxPrice: the lower bound wins.
+    expect(
+      ids(await similarItems(deps, 'red-shoe', { limit: 5, maxPriceRatio: '0.8', maxPrice: '50' })),
+    ).toEqual(['black-shoe', 'cap', 'hat']);
+    // An item the index does not serve has its price read with its vector.
+    expect(ids(await similarItems(deps, 'boot', { limit: 2, maxPriceRatio: '0.5' }))).toEqual([
+      'green-shoe',
+      'black-shoe',
+    ]);
+    await expect(similarItems(deps, 'scarf', { limit: 3, maxPriceRatio: '0.8' })).rejects.toMatchObject({
+      code: 'no_reference_price',
+    });
+    await expect(similarItems(deps, 'red-shoe', { limit: 3, maxPriceRatio: '0' })).rejects.toMatchObject({
+      code: 'invalid_query',
+    });
+  });
+
+  it('filters image search, and leaves out excluded ids on every list', async () => {
+    const { deps, store } = setUp();
+    await shoeLover(store);
+    const shoe = KnownImageEmbedder.image('a photo of a shoe');
+    expect(ids(await searchByImage(deps, shoe, { limit: 2, tag: ['leather'], maxPrice: '100' }))).toEqual([
+      'red-shoe',
+      'black-shoe',
+    ]);
+    const excludeIds = ['blue-shoe', 'green-shoe'];
+    for (const list of [
+      await recommendForUser(deps, 'ada', { limit: 10, excludeIds }),
+      await recommendForUser(deps, 'nobody', { limit: 10, excludeIds }),
+      await similarItems(deps, 'red-shoe', { limit: 10, excludeIds }),
+      await searchByImage(deps, shoe, { limit: 10, excludeIds }),
+    ]) {
+      expect(ids(list).length).toBeGreaterThan(0);
+      expect(ids(list).filter((id) => excludeIds.includes(id))).toEqual([]);
+    }
+  });
+
+  it('refuses too many exclusions with its own code, a minimum price above the maximum, and unknown categories', async () => {
+    const { deps } = setUp();
+    const many = Array.from({ length: 51 }, (_, i) => `item-${i}`);
+    await expect(recommendForUser(deps, 'ada', { excludeIds: many })).rejects.toMatchObject({
+      code: 'too_many_exclusions',
+      details: { count: 51, maxIds: 50 },
+    });
+    const long = Array.from({ length: 5 }, (_, i) => `${i}${'x'.repeat(1000)}`);
+    await expect(similarItems(deps, 'red-shoe', { excludeIds: long })).rejects.toMatchObject({
+      code: 'too_many_exclusions',
+      details: { bytes: 5005, maxBytes: 4096 },
+    });
+    expect(
+      ids(await recommendForUser(deps, 'ada', { excludeIds: many.slice(0, 50) })).length,
+    ).toBeGreaterThan(0);
+    await expect(recommendForUser(deps, 'ada', { minPrice: '50', maxPrice: '20' })).rejects.toMatchObject({
+      code: 'invalid_query',
+    });
+    await expect(
+      recommendForUser(deps, 'ada', { category: ['hats', 'shoez', 'bagz'] }),
+    ).rejects.toMatchObject({
+      code: 'unknown_category',
+      details: { categories: ['shoez', 'bagz'] },
     });
   });
 });
