@@ -10,7 +10,13 @@ import type { LocalApp } from '../../infra/local/app';
 import { createLocalDynamoDbClient } from '../../infra/local/aws-env';
 import { SyntheticVectors } from '../bench/support/synthetic-vectors';
 
-export async function seedSyntheticItems(app: LocalApp, itemIds: readonly string[], seed = 1): Promise<void> {
+export async function seedSyntheticItems(
+  app: LocalApp,
+  itemIds: readonly string[],
+  seed = 1,
+  /** The i-th item's catalogue attributes (category, tags, price...) over the defaults. */
+  attributesOf?: (i: number) => Partial<Pick<CatalogueItem, 'category' | 'tags' | 'price' | 'available'>>,
+): Promise<void> {
   const dim = app.manifest.output.dim;
   const vectors = new SyntheticVectors(dim, seed, 20);
   const client = createLocalDynamoDbClient(app.stack.endpoints.dynamodb);
@@ -39,6 +45,7 @@ export async function seedSyntheticItems(app: LocalApp, itemIds: readonly string
         dim,
         createdAt: at,
         updatedAt: at,
+        ...attributesOf?.(i),
       };
       if (!(await repository.putIfNewer(item, at))) throw new Error(`item ${itemId} was not written`);
     }

@@ -170,7 +170,22 @@ const queryScalar = fc.oneof(
   ),
 );
 const queryKey = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('limit', 'category', 'exclude', 'placement') },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      'limit',
+      'category',
+      'exclude',
+      'placement',
+      'tag',
+      'tagMatch',
+      'minPrice',
+      'maxPrice',
+      'maxPriceRatio',
+      'strict',
+      'excludeIds',
+    ),
+  },
   {
     weight: 1,
     arbitrary: fc.constantFrom('__proto__', 'constructor', 'toString', 'limit[]', 'LIMIT', '', 'offset'),
@@ -189,23 +204,43 @@ const anyQuery = fc
     return `?${text}`;
   });
 
-/** `?limit=&category=&exclude=&placement=` as a client that read the docs would send them (the stack's default placements). */
+/**
+ * `?limit=&category=&exclude=&placement=` and the filters (categories and tags repeated, a price
+ * range, strictness, excluded ids) as a client that read the docs would send them (the stack's
+ * default placements).
+ */
 function validQuery(catalogue: FuzzCatalogue, options: { exclude: boolean }) {
+  const price = fc.integer({ min: 0, max: 100_000 }).map((cents) => cents / 100);
   return fc
     .record(
       {
         limit: fc.integer({ min: 1, max: 100 }).map(String),
-        category: fc.constantFrom(...catalogue.categories),
+        category: fc.uniqueArray(fc.constantFrom(...catalogue.categories), { minLength: 1, maxLength: 3 }),
         exclude: fc.constant('seen'),
         placement: fc.constantFrom(...Object.keys(DEFAULT_PLACEMENTS)),
+        tag: fc.array(fc.constantFrom('red', 'wool', 'sale', 'new, in'), { minLength: 1, maxLength: 3 }),
+        tagMatch: fc.constantFrom('any', 'all'),
+        prices: fc.tuple(fc.option(price, { nil: undefined }), fc.option(price, { nil: undefined })),
+        strict: fc.constantFrom('true', 'false'),
+        excludeIds: fc.uniqueArray(fc.constantFrom(...catalogue.readyItemIds, 'no such item', 'a,b'), {
+          maxLength: 5,
+        }),
       },
       { requiredKeys: [] },
     )
     .map((query) => {
-      const { exclude, ...rest } = query;
-      const pairs = Object.entries(options.exclude ? query : rest).filter(
-        (pair): pair is [string, string] => pair[1] !== undefined,
-      );
+      const { exclude, prices, ...rest } = query;
+      const pairs: Array<[string, string]> = [];
+      for (const [key, value] of Object.entries(rest)) {
+        if (Array.isArray(value)) for (const one of value) pairs.push([key, one]);
+        else if (value !== undefined) pairs.push([key, value]);
+      }
+      if (options.exclude && exclude !== undefined) pairs.push(['exclude', exclude]);
+      const [low, high] = prices ?? [];
+      const bounds = [low, high].filter((p): p is number => p !== undefined).sort((a, b) => a - b);
+      if (bounds.length === 2) pairs.push(['minPrice', String(bounds[0])], ['maxPrice', String(bounds[1])]);
+      else if (bounds.length === 1)
+        pairs.push([low !== undefined ? 'minPrice' : 'maxPrice', String(bounds[0])]);
       return pairs.length === 0 ? '' : `?${new URLSearchParams(pairs).toString()}`;
     });
 }
