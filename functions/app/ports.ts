@@ -10,6 +10,7 @@ import type { EventType, InterestProfile } from '../domain/interest-profile';
 import type { ItemAttributes } from '../domain/item-metadata';
 import type { ProjectionArtefact } from '../domain/learned-space';
 import type { ListFilter } from '../domain/list-filter';
+import type { StoredPage } from '../domain/paging';
 import type { VectorIndex } from '../vector-index';
 
 /** A raw event as stored: the source of truth a profile can be rebuilt from. */
@@ -197,6 +198,8 @@ export interface Aggregates {
  */
 export interface ImpressionLog {
   record(impression: Impression): Promise<void>;
+  /** The paging record of a list served to `viewer` (undefined: a service's list), if it is still stored. */
+  page(viewer: string | undefined, recommendationId: string): Promise<StoredPage | undefined>;
 }
 
 /** A user's impressions, for an erasure. */

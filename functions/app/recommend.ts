@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ExplorationConfig } from '../contract/exploration';
 import { DEFAULT_LIST_LIMIT, PLACEMENT_NAME, type PlacementsConfig } from '../contract/placements';
@@ -8,6 +9,7 @@ import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
 import { projectVector } from '../domain/learned-similarity';
 import type { ProjectionArtefact } from '../domain/learned-space';
 import {
+  canonicalFilter,
   filterPredicate,
   isFiltering,
   type ListFilter,
@@ -17,14 +19,24 @@ import {
   withRelativePrice,
 } from '../domain/list-filter';
 import {
+  DEFAULT_PAGE_TOKEN_TTL_MINUTES,
+  encodePageToken,
+  MAX_PAGED_ITEMS,
+  newNonce,
+  pagingKey,
+  shownBefore,
+  viewerTag,
+} from '../domain/paging';
+import {
   type ExplorationInputs,
   exclusionFilter,
   explorationForNewcomers,
   explorationNear,
+  explorationPositions,
   explorationSlots,
+  interleaveExploration,
   type ListRequest,
   normalised,
-  placeExploration,
   type RankedItem,
   type RankingSettings,
   type Reason,
@@ -95,6 +107,8 @@ export interface RecommendDeps {
   onRefold?: (refold: ProfileRefold) => void;
   /** Where each list served is recorded (one write per list); none: nothing is recorded. */
   impressions?: ImpressionLog;
+  /** How long a page's `nextToken` is good for (ms). @default 60 minutes */
+  pageTokenTtlMs?: number;
   /** Told when recording a list failed; the list is still answered (the handler logs and counts it). */
   onImpressionFailed?: (error: unknown, list: { recommendationId: string; strategy: Strategy }) => void;
 }
@@ -123,6 +137,11 @@ export interface RecommendationList {
   placement: string;
   modelId: string;
   items: RecommendationItem[];
+  /**
+   * The next page's token (pass it back as `nextToken` with the same parameters); absent once the
+   * candidate pool is exhausted.
+   */
+  nextToken?: string;
 }
 
 // No default here: a placement may have its own (resolved by `atPlacement`).
@@ -149,6 +168,8 @@ const filterShape = {
   minPrice: price,
   maxPrice: price,
   strict: z.enum(['true', 'false']).optional(),
+  // The previous page's `nextToken` (checked in functions/domain/paging.ts).
+  nextToken: z.string().min(1).max(200).optional(),
   // Counted in `filtersOf`, which refuses too many with its own code (too_many_exclusions).
   excludeIds: z
     .array(z.string().min(1).refine(isWellFormedUnicode, 'must be well-formed Unicode'))
@@ -281,13 +302,13 @@ async function decayedPopularity(deps: RecommendDeps, now: number): Promise<Map<
 async function explorationFor(
   deps: RecommendDeps,
   placement: string | undefined,
-  limit: number,
+  depth: number,
   now: number,
 ): Promise<ExplorationInputs | undefined> {
   const settings =
     (placement !== undefined ? deps.exploration?.placements?.[placement] : undefined) ??
     deps.exploration?.default;
-  if (!settings || explorationSlots(settings, limit) === 0) return undefined;
+  if (!settings || explorationSlots(settings, depth) === 0) return undefined;
   return {
     settings,
     impressions: await deps.aggregates.impressions(),
@@ -295,7 +316,7 @@ async function explorationFor(
   };
 }
 
-async function withViews(deps: RecommendDeps, ranked: RankedItem[]): Promise<RecommendationItem[]> {
+async function withViews(deps: RecommendDeps, ranked: readonly RankedItem[]): Promise<RecommendationItem[]> {
   const views = await deps.reader.views(ranked.map((r) => r.itemId));
   return ranked.flatMap((r) => {
     const view = views.get(r.itemId);
@@ -313,19 +334,69 @@ interface ServedList {
   servedAt: number;
 }
 
+/** Where a page starts: the items shown on the chain's earlier pages, and what a next token is bound to. */
+interface PageStart {
+  shown: string[];
+  key: string;
+}
+
+/** How far a page's ranking must go: past what was shown, the page, and one more to tell if there is a next. */
+const depthOf = (page: PageStart, limit: number) => page.shown.length + limit + 1;
+
 /**
- * The list's items with their views, its impression recorded meanwhile: one write beside the views'
- * read, never after the response (Lambda freezes once it returns). The impression holds the ranked
- * items (an item whose view is missing, deleted since the index refresh, keeps its position there).
- * A failed write is reported, not thrown: the list is what the user waits for.
+ * The page the caller asked for: the first page, or (with `nextToken`) the items shown before it,
+ * after the token's checks (functions/domain/paging.ts). `parts` is what the token is bound to.
  */
-async function servedItems(
+async function pageStart(
+  deps: RecommendDeps,
+  nextToken: string | undefined,
+  viewer: string | undefined,
+  parts: readonly unknown[],
+  now: number,
+): Promise<PageStart> {
+  const key = pagingKey(parts);
+  if (nextToken === undefined) return { shown: [], key };
+  const shown = await shownBefore(
+    nextToken,
+    { viewer, key, now, ttlMs: deps.pageTokenTtlMs ?? DEFAULT_PAGE_TOKEN_TTL_MINUTES * 60_000 },
+    async (token) => deps.impressions?.page(viewer, token.recommendationId),
+  );
+  return { shown, key };
+}
+
+/**
+ * The ranking down to `depthOf(page, limit)`, less what earlier pages showed: this page, and whether
+ * there is another. With nothing changed since the first page, this is exactly the next stretch of
+ * that page's ranking (a list is the start of any longer one); whatever changed, nothing repeats.
+ */
+function pageOf(ranked: readonly RankedItem[], page: PageStart, limit: number) {
+  const shown = new Set(page.shown);
+  const rest = ranked.filter((r) => !shown.has(r.itemId));
+  const items = rest.slice(0, limit);
+  return { items, more: rest.length > limit && page.shown.length + items.length < MAX_PAGED_ITEMS };
+}
+
+/**
+ * The page's items with their views, its impression recorded meanwhile: one write beside the views'
+ * read, never after the response (Lambda freezes once it returns). The impression holds the ranked
+ * items (an item whose view is missing, deleted since the index refresh, keeps its position there),
+ * at positions that continue the earlier pages', and, when there is a next page, what its token is
+ * checked against. A failed write is reported, not thrown: the list is what the user waits for, but
+ * it then has no next token (the token would name a list that is not stored).
+ */
+async function servedPage(
   deps: RecommendDeps,
   list: ServedList,
-  ranked: RankedItem[],
-): Promise<RecommendationItem[]> {
-  const record = async () => {
-    if (!deps.impressions) return;
+  ranked: readonly RankedItem[],
+  page: PageStart,
+  limit: number,
+): Promise<{ items: RecommendationItem[]; nextToken?: string }> {
+  const { items: pageItems, more } = pageOf(ranked, page, limit);
+  const paging = more
+    ? { nonce: newNonce(), key: page.key, shown: [...page.shown, ...pageItems.map((r) => r.itemId)] }
+    : undefined;
+  const record = async (): Promise<boolean> => {
+    if (!deps.impressions) return false;
     try {
       await deps.impressions.record({
         recommendationId: list.recommendationId,
@@ -334,14 +405,28 @@ async function servedItems(
         strategy: list.strategy,
         modelId: deps.modelId,
         servedAt: list.servedAt,
-        items: impressionItems(ranked),
+        items: impressionItems(pageItems, page.shown.length),
+        ...(paging ? { paging } : {}),
       });
+      return true;
     } catch (error) {
       deps.onImpressionFailed?.(error, list);
+      return false;
     }
   };
-  const [items] = await Promise.all([withViews(deps, ranked), record()]);
-  return items;
+  const [items, recorded] = await Promise.all([withViews(deps, pageItems), record()]);
+  return {
+    items,
+    ...(paging && recorded
+      ? {
+          nextToken: encodePageToken({
+            recommendationId: list.recommendationId,
+            nonce: paging.nonce,
+            viewer: viewerTag(list.userId),
+          }),
+        }
+      : {}),
+  };
 }
 
 /** A new list's id (a UUIDv7 of `now`), strategy and placement. */
@@ -355,6 +440,19 @@ function newList(strategy: Strategy, placement: string | undefined, userId: stri
   };
 }
 
+/** What a token of a list route is bound to, besides the route's subject. */
+const boundParts = (
+  filters: ListFilters,
+  placement: string | undefined,
+  extra: Record<string, unknown> = {},
+): unknown[] => [
+  canonicalFilter(filters.filter),
+  [...filters.excludeIds].sort(),
+  filters.strict,
+  placement ?? null,
+  extra,
+];
+
 export async function recommendForUser(
   deps: RecommendDeps,
   userId: string,
@@ -364,105 +462,115 @@ export async function recommendForUser(
   const filters = filtersOf(query, query.placementStrict);
   const now = (deps.now ?? Date.now)();
   await checkCategories(deps.serving, filters.filter?.categories);
-  const stored = await profileInActiveSpace(deps, userId);
+  const [stored, page] = await Promise.all([
+    profileInActiveSpace(deps, userId),
+    pageStart(
+      deps,
+      query.nextToken,
+      userId,
+      ['user', userId, ...boundParts(filters, query.placement, { exclude: query.exclude ?? null })],
+      now,
+    ),
+  ]);
+  const depth = depthOf(page, query.limit);
   const request: ListRequest = {
-    limit: query.limit,
+    limit: depth,
     ...(filters.filter ? { filter: filters.filter } : {}),
     excludeSeen: query.exclude === 'seen',
     excludeIds: filters.excludeIds,
   };
-  const explorationRead = explorationFor(deps, query.placement, query.limit, now);
+  const explorationRead = explorationFor(deps, query.placement, depth, now);
+  let strategy: Strategy;
+  let ranked: RankedItem[];
   if (!stored || stored.profile.centroids.length === 0) {
+    strategy = 'popular';
     const [popularity, exploration] = await Promise.all([decayedPopularity(deps, now), explorationRead]);
     const top = [...popularity]
       .sort((a, b) => b[1] - a[1])
-      .slice(0, 10 * query.limit + (stored?.profile.exclusions.length ?? 0));
+      .slice(0, 10 * depth + (stored?.profile.exclusions.length ?? 0));
     const index = await deps.serving.forItems(top.map(([itemId]) => itemId));
     const accept = exclusionFilter(stored?.profile, request);
-    const slots = exploration ? explorationSlots(exploration.settings, query.limit) : 0;
-    const picks = exploration ? explorationForNewcomers(index, accept, exploration, now, slots) : [];
-    const taken = new Set(picks.map((p) => p.itemId));
-    const placed = placeExploration(
-      rankPopular(index, popularity, (id, a) => !taken.has(id) && accept(id, a), query.limit - picks.length),
-      picks,
-      query.limit,
-    );
-    const wanted = fillersWanted(filters, query.limit, placed.length);
-    const listed = new Set(placed.map((r) => r.itemId));
-    const unfiltered = exclusionFilter(stored?.profile, { ...request, filter: undefined });
-    const popular =
-      wanted > 0
-        ? [
-            ...placed,
-            ...outsideFilters(
-              rankPopular(index, popularity, (id, a) => !listed.has(id) && unfiltered(id, a), wanted),
-            ),
-          ]
-        : placed;
-    const list = newList('popular', query.placement, userId, now);
-    return {
-      userId,
-      recommendationId: list.recommendationId,
-      strategy: list.strategy,
-      placement: list.placement,
-      modelId: deps.modelId,
-      items: await servedItems(deps, list, popular),
+    const positions = explorationPositions(exploration?.settings, depth);
+    const organic = rankPopular(index, popularity, accept, depth + positions.length);
+    ranked = exploration
+      ? interleaveExploration(
+          organic,
+          explorationForNewcomers(index, accept, exploration, now),
+          positions,
+          { minRelevance: 0, floor: 'none' },
+          depth,
+        )
+      : organic.slice(0, depth);
+    const wanted = fillersWanted(filters, depth, ranked.length);
+    if (wanted > 0) {
+      const listed = new Set(ranked.map((r) => r.itemId));
+      const unfiltered = exclusionFilter(stored?.profile, { ...request, filter: undefined });
+      ranked = [
+        ...ranked,
+        ...outsideFilters(
+          rankPopular(index, popularity, (id, a) => !listed.has(id) && unfiltered(id, a), wanted),
+        ),
+      ];
+    }
+  } else {
+    strategy = 'personal';
+    const { profile } = stored;
+    const recent = profile.positives.slice(0, 10).map((p) => p.itemId);
+    const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
+    const rotation = deps.rotation && deps.rotation.lists > 0 && deps.shown ? deps.rotation : undefined;
+    const [coEngaged, exploration, recentlyShown] = await Promise.all([
+      deps.ranking.coEngagementWeight > 0 ? deps.aggregates.coEngagement(recent) : undefined,
+      explorationRead,
+      rotation ? deps.shown?.recentItems(userId, rotation.lists) : undefined,
+    ]);
+    const coEngagement = coEngaged && new Map([...coEngaged].map(([itemId, w]) => [itemId, w * factor]));
+    const queries = profile.centroids.map((c) => normalised(c.sum));
+    const pool = Math.max(deps.ranking.candidatePool, depth);
+    const alsoLoad = [
+      ...profile.positives.map((p) => p.itemId),
+      ...profile.penalties.map((p) => p.itemId),
+      ...(coEngagement?.keys() ?? []),
+    ];
+    const index = await deps.serving.forQueries(queries, pool, {
+      ...(filters.filter ? { filter: filters.filter } : {}),
+      alsoLoad,
+    });
+    const inputs = {
+      index,
+      profile,
+      profileSettings: deps.profileSettings,
+      settings: query.ranking,
+      now,
+      coEngagement,
+      ...(rotation && recentlyShown ? { recentlyShown, rotationWeight: rotation.weight } : {}),
     };
+    ranked = rankForUser({ ...inputs, ...(exploration ? { exploration } : {}) }, request);
+    const wanted = fillersWanted(filters, depth, ranked.length);
+    if (wanted > 0) {
+      // The best of the rest, unfiltered, after the matching items: one more retrieval, only when short.
+      const everything = await deps.serving.forQueries(queries, pool, { alsoLoad });
+      const fillers = rankForUser(
+        { ...inputs, index: everything },
+        {
+          ...request,
+          filter: undefined,
+          limit: wanted,
+          excludeIds: [...filters.excludeIds, ...ranked.map((r) => r.itemId)],
+        },
+      );
+      ranked = [...ranked, ...outsideFilters(fillers)];
+    }
   }
-  const { profile } = stored;
-  const recent = profile.positives.slice(0, 10).map((p) => p.itemId);
-  const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
-  const rotation = deps.rotation && deps.rotation.lists > 0 && deps.shown ? deps.rotation : undefined;
-  const [coEngaged, exploration, recentlyShown] = await Promise.all([
-    deps.ranking.coEngagementWeight > 0 ? deps.aggregates.coEngagement(recent) : undefined,
-    explorationRead,
-    rotation ? deps.shown?.recentItems(userId, rotation.lists) : undefined,
-  ]);
-  const coEngagement = coEngaged && new Map([...coEngaged].map(([itemId, w]) => [itemId, w * factor]));
-  const queries = profile.centroids.map((c) => normalised(c.sum));
-  const pool = Math.max(deps.ranking.candidatePool, query.limit);
-  const alsoLoad = [
-    ...profile.positives.map((p) => p.itemId),
-    ...profile.penalties.map((p) => p.itemId),
-    ...(coEngagement?.keys() ?? []),
-  ];
-  const index = await deps.serving.forQueries(queries, pool, {
-    ...(filters.filter ? { filter: filters.filter } : {}),
-    alsoLoad,
-  });
-  const inputs = {
-    index,
-    profile,
-    profileSettings: deps.profileSettings,
-    settings: query.ranking,
-    now,
-    coEngagement,
-    ...(rotation && recentlyShown ? { recentlyShown, rotationWeight: rotation.weight } : {}),
-  };
-  let ranked = rankForUser({ ...inputs, ...(exploration ? { exploration } : {}) }, request);
-  const wanted = fillersWanted(filters, query.limit, ranked.length);
-  if (wanted > 0) {
-    // The best of the rest, unfiltered, after the matching items: one more retrieval, only when short.
-    const everything = await deps.serving.forQueries(queries, pool, { alsoLoad });
-    const fillers = rankForUser(
-      { ...inputs, index: everything },
-      {
-        ...request,
-        filter: undefined,
-        limit: wanted,
-        excludeIds: [...filters.excludeIds, ...ranked.map((r) => r.itemId)],
-      },
-    );
-    ranked = [...ranked, ...outsideFilters(fillers)];
-  }
-  const list = newList('personal', query.placement, userId, now);
+  const list = newList(strategy, query.placement, userId, now);
+  const served = await servedPage(deps, list, ranked, page, query.limit);
   return {
     userId,
     recommendationId: list.recommendationId,
     strategy: list.strategy,
     placement: list.placement,
     modelId: deps.modelId,
-    items: await servedItems(deps, list, ranked),
+    items: served.items,
+    ...(served.nextToken ? { nextToken: served.nextToken } : {}),
   };
 }
 
@@ -499,7 +607,16 @@ export async function similarItems(
 ): Promise<RecommendationList & { itemId: string }> {
   const query = atPlacement(deps, requested);
   const filters = filtersOf(query, query.placementStrict);
+  const now = (deps.now ?? Date.now)();
   await checkCategories(deps.serving, filters.filter?.categories);
+  const page = await pageStart(
+    deps,
+    query.nextToken,
+    viewer,
+    ['item', itemId, ...boundParts(filters, query.placement, { maxPriceRatio: query.maxPriceRatio ?? null })],
+    now,
+  );
+  const depth = depthOf(page, query.limit);
   let index = await deps.serving.forQueries([], 0, {});
   let vector = index.vector(itemId);
   let price = index.attributes(itemId)?.price;
@@ -520,44 +637,45 @@ export async function similarItems(
       });
     filters.filter = withRelativePrice(filters.filter, ratio, price);
   }
-  const now = (deps.now ?? Date.now)();
   const [loaded, exploration] = await Promise.all([
-    deps.serving.forQueries([vector], query.limit + 1, filters.filter ? { filter: filters.filter } : {}),
-    explorationFor(deps, query.placement, query.limit, now),
+    deps.serving.forQueries([vector], depth + 1, filters.filter ? { filter: filters.filter } : {}),
+    explorationFor(deps, query.placement, depth, now),
   ]);
   index = loaded;
   const excluded = new Set([itemId, ...filters.excludeIds]);
   const matches = filterPredicate(filters.filter);
   const eligible = (id: string, attributes: ItemAttributes) => !excluded.has(id) && attributes.available;
   const accept = (id: string, attributes: ItemAttributes) => eligible(id, attributes) && matches(attributes);
+  const positions = explorationPositions(exploration?.settings, depth);
   const organic = index
-    .search({ queries: [vector], k: query.limit, accept })
+    .search({ queries: [vector], k: depth + positions.length, accept })
     .map((r): RankedItem => ({ ...r, reason: { kind: 'similar_to_item', itemId } }));
   // New items that would not make the list on their own (those in it keep their place).
-  const listed = new Set(organic.map((r) => r.itemId));
-  const picks = exploration
-    ? explorationNear(
-        index,
-        vector,
-        (id, attributes) => !listed.has(id) && accept(id, attributes),
-        exploration,
-        now,
-        explorationSlots(exploration.settings, query.limit),
-        { scores: organic.map((r) => r.score), limit: query.limit },
-        itemId,
+  const ranked = exploration
+    ? interleaveExploration(
+        organic,
+        explorationNear(index, vector, accept, exploration, now, itemId),
+        positions,
+        exploration.settings,
+        depth,
       )
-    : [];
-  const placed = placeExploration(organic.slice(0, query.limit - picks.length), picks, query.limit);
-  const ranked = await withFillers(deps, filters, query.limit, placed, vector, eligible);
+    : organic.slice(0, depth);
   const list = newList('similar_item', query.placement, viewer, now);
-  const items = await servedItems(deps, list, ranked);
+  const served = await servedPage(
+    deps,
+    list,
+    await withFillers(deps, filters, depth, ranked, vector, eligible),
+    page,
+    query.limit,
+  );
   return {
     itemId,
     recommendationId: list.recommendationId,
     strategy: list.strategy,
     placement: list.placement,
     modelId: deps.modelId,
-    items,
+    items: served.items,
+    ...(served.nextToken ? { nextToken: served.nextToken } : {}),
   };
 }
 
@@ -568,21 +686,21 @@ export async function similarItems(
 async function withFillers(
   deps: RecommendDeps,
   filters: ListFilters,
-  limit: number,
+  depth: number,
   ranked: RankedItem[],
   vector: Float32Array,
   eligible: (itemId: string, attributes: ItemAttributes) => boolean,
 ): Promise<RankedItem[]> {
-  const wanted = fillersWanted(filters, limit, ranked.length);
+  const wanted = fillersWanted(filters, depth, ranked.length);
   if (wanted === 0) return ranked;
   const listed = new Set(ranked.map((r) => r.itemId));
-  const everything = await deps.serving.forQueries([vector], limit + listed.size + 1, {});
+  const everything = await deps.serving.forQueries([vector], depth + listed.size + 1, {});
   const fillers = everything.search({
     queries: [vector],
     k: wanted,
     accept: (id, attributes) => !listed.has(id) && eligible(id, attributes),
   });
-  return [...ranked, ...fillers.map((r): RankedItem => ({ ...r, reason: { kind: 'outside_filters' } }))];
+  return [...ranked, ...outsideFilters(fillers.map((r) => ({ ...r, reason: { kind: 'outside_filters' } })))];
 }
 
 /** An item's base-space vector projected into the served learned space, when one serves. */
@@ -600,31 +718,47 @@ export async function searchByImage(
 ): Promise<RecommendationList & { queryMs: { embed: number } }> {
   const query = atPlacement(deps, requested);
   const filters = filtersOf(query, query.placementStrict);
+  const now = (deps.now ?? Date.now)();
   await checkCategories(deps.serving, filters.filter?.categories);
+  // A next page must come with the same image: the token is bound to its bytes.
+  const page = await pageStart(
+    deps,
+    query.nextToken,
+    viewer,
+    ['image', createHash('sha256').update(image).digest('hex'), ...boundParts(filters, query.placement)],
+    now,
+  );
+  const depth = depthOf(page, query.limit);
   const started = performance.now();
   const embedded = (await (await deps.embedder()).embed(image)).vector;
   const vector = deps.projection ? projectVector(deps.projection, embedded) : embedded;
   const embedMs = performance.now() - started;
   const index = await deps.serving.forQueries(
     [vector],
-    query.limit,
+    depth,
     filters.filter ? { filter: filters.filter } : {},
   );
   const excluded = new Set(filters.excludeIds);
   const matches = filterPredicate(filters.filter);
   const eligible = (id: string, attributes: ItemAttributes) => !excluded.has(id) && attributes.available;
   const found = index
-    .search({ queries: [vector], k: query.limit, accept: (id, a) => eligible(id, a) && matches(a) })
+    .search({ queries: [vector], k: depth, accept: (id, a) => eligible(id, a) && matches(a) })
     .map((r): RankedItem => ({ ...r, reason: { kind: 'similar_to_image' } }));
-  const ranked = await withFillers(deps, filters, query.limit, found, vector, eligible);
-  const list = newList('similar_image', query.placement, viewer, (deps.now ?? Date.now)());
-  const items = await servedItems(deps, list, ranked);
+  const list = newList('similar_image', query.placement, viewer, now);
+  const served = await servedPage(
+    deps,
+    list,
+    await withFillers(deps, filters, depth, found, vector, eligible),
+    page,
+    query.limit,
+  );
   return {
     recommendationId: list.recommendationId,
     strategy: list.strategy,
     placement: list.placement,
     modelId: deps.modelId,
-    items,
+    items: served.items,
+    ...(served.nextToken ? { nextToken: served.nextToken } : {}),
     queryMs: { embed: Math.round(embedMs) },
   };
 }

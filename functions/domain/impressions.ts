@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { IMPRESSION_DAY_SHARDS } from '../contract/storage';
+import type { StoredPage } from './paging';
 
 /**
  * Impressions (issue 21): what was shown to whom, one record per list served. Recommendation ids are
@@ -33,6 +34,8 @@ export interface Impression {
   /** ms */
   servedAt: number;
   items: ImpressionItem[];
+  /** When the list has a next page: what its `nextToken` is checked against (see functions/domain/paging.ts). */
+  paging?: StoredPage;
 }
 
 /** Days an impression is kept unless configured (IMPRESSION_TTL_DAYS, the stack's `impressionTtlDays`). */
@@ -41,10 +44,12 @@ export const DEFAULT_IMPRESSION_TTL_DAYS = 30;
 /** The items of a list as recorded, positions from 1, in the order served. */
 export function impressionItems(
   items: ReadonlyArray<{ itemId: string; reason: { kind: string } }>,
+  /** Items shown on earlier pages of the same list: positions continue from there. */
+  offset = 0,
 ): ImpressionItem[] {
   return items.map((item, i) => ({
     itemId: item.itemId,
-    position: i + 1,
+    position: offset + i + 1,
     source: item.reason.kind === EXPLORATION_REASON ? 'exploration' : 'organic',
   }));
 }

@@ -1,5 +1,5 @@
 import { DEFAULT_EXPLORATION, type ExplorationSettings } from '../contract/exploration';
-import type { ItemAttributes, VectorIndex } from '../vector-index';
+import { type ItemAttributes, MAX_K, type VectorIndex } from '../vector-index';
 
 export { DEFAULT_EXPLORATION, type ExplorationSettings };
 
@@ -44,6 +44,9 @@ export type Reason =
   /** Fewer items than asked for match the filters (`strict=false`): one of the best without them. */
   | { kind: 'outside_filters' };
 
+/** The fewest candidates a taste retrieves, however small its weight: three lists of 10. */
+export const MIN_TASTE_CANDIDATES = 30;
+
 export interface RankedItem {
   itemId: string;
   score: number;
@@ -77,10 +80,25 @@ const shownOf = (inputs: ExplorationInputs, itemId: string): number =>
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Where a list's exploration slots are (0-based): the j-th (from 0) at round((j + 1) / share) - 1,
+ * never first (the top slot is the ranking's best bet). The positions do not depend on the list's
+ * length, so a list is the start of any longer one: pages continue it (share 0.1: the 10th, 20th,
+ * ... slots; a list shorter than 10 has none).
+ */
+export function explorationPositions(settings: ExplorationSettings | undefined, depth: number): number[] {
+  if (!settings || !(settings.share > 0)) return [];
+  const positions: number[] = [];
+  for (let j = 0; ; j++) {
+    const position = Math.max(j + 1, Math.round((j + 1) / settings.share) - 1);
+    if (position >= depth) return positions;
+    positions.push(position);
+  }
+}
+
 /** Slots a list of `limit` gives to exploration. */
 export function explorationSlots(settings: ExplorationSettings | undefined, limit: number): number {
-  if (!settings || !(settings.share > 0)) return 0;
-  return Math.min(limit, Math.round(settings.share * limit));
+  return explorationPositions(settings, limit).length;
 }
 
 /** Whether an item may take an exploration slot: new, and shown little. */
@@ -97,49 +115,67 @@ export function explorable(
 }
 
 /**
- * The list with its exploration picks placed among the organic ones, evenly spread (never first:
- * the top slot is the ranking's best bet). `organic` must hold at least `limit - picks.length` items
- * when that many exist.
+ * The list down to `depth`: organic items (best first, the ranking's own order) with exploration
+ * picks at `positions`. At each position the pick is the first candidate (best first) that is not
+ * listed yet and is not one of the organic items down to the one it displaces (those have slots of
+ * their own), if it is relevant enough: its score at least `minRelevance` x the best organic score
+ * (`floor: 'best'`) or x the score of the organic item it displaces (`'displaced'`; no floor where
+ * no organic item is left, nor with `floor: 'none'`). A slot without such a pick stays organic; an
+ * organic item already listed as a pick keeps that place. Nothing depends on `depth` but where the
+ * list stops, so a list is the start of any longer one.
  */
-export function placeExploration(organic: RankedItem[], picks: RankedItem[], limit: number): RankedItem[] {
-  if (picks.length === 0) return organic.slice(0, limit);
-  const taken = new Set(picks.map((p) => p.itemId));
-  const rest = organic.filter((r) => !taken.has(r.itemId));
-  const size = Math.min(limit, rest.length + picks.length);
-  const positions = new Set(picks.map((_, j) => Math.floor(((j + 1) * size) / (picks.length + 1))));
+export function interleaveExploration(
+  organic: readonly RankedItem[],
+  candidates: readonly RankedItem[],
+  positions: readonly number[],
+  settings: Pick<ExplorationSettings, 'minRelevance'> & { floor: ExplorationSettings['floor'] | 'none' },
+  depth: number,
+): RankedItem[] {
   const list: RankedItem[] = [];
-  let p = 0;
+  const listed = new Set<string>();
+  const organicRank = new Map(organic.map((r, i) => [r.itemId, i]));
+  const top = organic[0]?.score ?? 0;
   let o = 0;
-  while (list.length < size) {
-    const wantPick = positions.has(list.length) && p < picks.length;
-    if ((wantPick || o >= rest.length) && p < picks.length) list.push(picks[p++] as RankedItem);
-    else list.push(rest[o++] as RankedItem);
+  let slot = 0;
+  const nextOrganic = () => {
+    while (o < organic.length && listed.has((organic[o] as RankedItem).itemId)) o++;
+    return organic[o];
+  };
+  while (list.length < depth) {
+    const displaced = nextOrganic();
+    if (slot < positions.length && list.length === positions[slot]) {
+      slot++;
+      const floor =
+        settings.floor === 'none'
+          ? Number.NEGATIVE_INFINITY
+          : settings.floor === 'best'
+            ? settings.minRelevance * top
+            : displaced
+              ? settings.minRelevance * displaced.score
+              : Number.NEGATIVE_INFINITY;
+      const pick = candidates.find(
+        (c) => !listed.has(c.itemId) && (organicRank.get(c.itemId) ?? Number.POSITIVE_INFINITY) > o,
+      );
+      if (pick && pick.score >= floor) {
+        list.push(pick);
+        listed.add(pick.itemId);
+        continue;
+      }
+    }
+    if (!displaced) {
+      // No organic item left: the remaining slots' picks, if any, close the list.
+      const rest = candidates.filter((c) => !listed.has(c.itemId));
+      const more = Math.min(positions.length - slot, rest.length, depth - list.length);
+      for (const pick of rest.slice(0, more)) {
+        list.push(pick);
+        listed.add(pick.itemId);
+      }
+      return list;
+    }
+    list.push(displaced);
+    listed.add(displaced.itemId);
   }
   return list;
-}
-
-/**
- * The exploration picks that are relevant enough, from candidates best first: the j-th best is held
- * against `minRelevance` x the list's best organic score (`floor: 'best'`), or x the score of the
- * organic item it displaces, the j-th from the end of a `limit`-item list (`floor: 'displaced'`;
- * none when the list has room, where a pick costs nothing).
- */
-export function relevantPicks<T extends { score: number }>(
-  candidates: readonly T[],
-  slots: number,
-  settings: ExplorationSettings,
-  organicScores: readonly number[],
-  limit: number,
-): T[] {
-  const top = organicScores[0] ?? 0;
-  const floorOf = (j: number) =>
-    settings.floor === 'best' ? top : (organicScores[limit - 1 - j] ?? Number.NEGATIVE_INFINITY);
-  const chosen: T[] = [];
-  for (const candidate of candidates) {
-    if (chosen.length >= slots || candidate.score < settings.minRelevance * floorOf(chosen.length)) break;
-    chosen.push(candidate);
-  }
-  return chosen;
 }
 
 /** Co-engagement weights from the user's recent positive items to other items. */
@@ -199,10 +235,11 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
   const accept = exclusionFilter(profile, request);
   // Each taste retrieves its own candidates (a share of the pool by weight, never fewer than a few
   // lists' worth), as PinnerSage does per medoid: a blended query would let the tightest taste crowd
-  // out the others before scoring even starts.
+  // out the others before scoring even starts. The quota does not depend on the list's length, so a
+  // list is the start of any longer one (pages continue it), down to the pool's size.
   const candidates = new Set<string>();
   queries.forEach((query, k) => {
-    const quota = Math.max(request.limit * 3, Math.ceil(settings.candidatePool * (blend[k] as number)));
+    const quota = Math.max(MIN_TASTE_CANDIDATES, Math.ceil(settings.candidatePool * (blend[k] as number)));
     // The pool only has to hold the best items, not order them: its members are scored exactly below,
     // so the int8 scan's own top `quota` will do (the index's default over-fetch is for exact top-k).
     const hits = index.search({ queries: [query], k: quota, candidates: quota, accept });
@@ -271,45 +308,40 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     .map((p) => ({ itemId: p.itemId, vector: unitVector(p.itemId) }))
     .filter((p): p is { itemId: string; vector: Float32Array } => p.vector !== undefined);
 
-  const organic = maximalMarginalRelevance(scored, request.limit, settings.mmrLambda).map(
+  const exploration = inputs.exploration;
+  const positions = explorationPositions(exploration?.settings, request.limit);
+  // Deep enough for every slot to stay organic (picks skip the organic items they list early).
+  const organic = maximalMarginalRelevance(scored, request.limit + positions.length, settings.mmrLambda).map(
     ({ itemId, score, vector, coScore }) => ({
       itemId,
       score,
       reason: reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined),
     }),
   );
+  if (positions.length === 0 || !exploration) return organic.slice(0, request.limit);
   // Exploration: the new, little-shown items closest to the tastes, scored like the rest; a new item
-  // that wins an ordinary slot keeps it and takes no exploration slot.
-  const slots = explorationSlots(inputs.exploration?.settings, request.limit);
-  const picks: RankedItem[] = [];
-  const listed = new Set(organic.map((r) => r.itemId));
-  const exploration = inputs.exploration;
-  if (slots > 0 && exploration) {
-    const isNew = explorable(exploration, now);
-    const acceptNew = (itemId: string, attributes: ItemAttributes) =>
-      !listed.has(itemId) && accept(itemId, attributes) && isNew(itemId, attributes);
-    // One scan for all tastes (their blend): the picks are then scored taste by taste like the rest.
-    const fresh = new Map<string, ReturnType<typeof scoreOf>>();
-    const k = 4 * slots * queries.length;
-    for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptNew })) {
-      const vector = vectors.get(hit.itemId) ?? toUnit(index.vector(hit.itemId) as Float32Array);
-      if (!similarities.has(hit.itemId))
-        similarities.set(
-          hit.itemId,
-          queries.map((q) => dot(q, vector)),
-        );
-      fresh.set(hit.itemId, scoreOf(hit.itemId, vector));
-    }
-    const chosen = relevantPicks(
-      [...fresh.values()].sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1)),
-      slots,
-      exploration.settings,
-      organic.map((r) => r.score),
-      request.limit,
-    );
-    for (const { itemId, score, vector } of chosen) {
+  // that wins an ordinary slot keeps it and takes no exploration slot. How many are considered does
+  // not depend on the list's length (a list is the start of a longer one): as many as a list of the
+  // whole candidate pool has exploration slots, four times over, per taste.
+  const isNew = explorable(exploration, now);
+  const acceptNew = (itemId: string, attributes: ItemAttributes) =>
+    accept(itemId, attributes) && isNew(itemId, attributes);
+  const fresh = new Map<string, ReturnType<typeof scoreOf>>();
+  const k = 4 * queries.length * Math.max(1, explorationSlots(exploration.settings, settings.candidatePool));
+  for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptNew })) {
+    const vector = vectors.get(hit.itemId) ?? toUnit(index.vector(hit.itemId) as Float32Array);
+    if (!similarities.has(hit.itemId))
+      similarities.set(
+        hit.itemId,
+        queries.map((q) => dot(q, vector)),
+      );
+    fresh.set(hit.itemId, scoreOf(hit.itemId, vector));
+  }
+  const picks = [...fresh.values()]
+    .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
+    .map(({ itemId, score, vector }): RankedItem => {
       const like = reasonFor(vector, positives);
-      picks.push({
+      return {
         itemId,
         score,
         reason: {
@@ -317,14 +349,11 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
           ...(like.kind === 'similar_to' ? { itemId: like.itemId, similarity: like.similarity } : {}),
           publishedAt: index.attributes(itemId)?.publishedAt as number,
         },
-      });
-    }
-  }
-  // Greedy MMR's first k picks are its k-item list: the organic list's head is what it would be alone.
-  return placeExploration(organic.slice(0, request.limit - picks.length), picks, request.limit);
+      };
+    });
+  return interleaveExploration(organic, picks, positions, exploration.settings, request.limit);
 }
 
-/** a . b over a's length: the cosine when both are unit vectors. */
 function dot(a: Float32Array, b: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += (a[i] as number) * (b[i] as number);
@@ -405,9 +434,12 @@ export function maximalMarginalRelevance<T extends { score: number; vector: Floa
   return picked;
 }
 
+/** How many new items near one vector (items like a given item) compete for its list's exploration slots. */
+export const EXPLORATION_NEAR_CANDIDATES = 40;
+
 /**
- * Exploration picks for a list about one vector (items like a given item): the new, little-shown
- * items closest to it, each relevant enough against the organic list's scores (`relevantPicks`).
+ * Exploration candidates for a list about one vector (items like a given item): the new,
+ * little-shown items closest to it, best first (a fixed number, whatever the list's length).
  */
 export function explorationNear(
   index: VectorIndex,
@@ -415,18 +447,15 @@ export function explorationNear(
   accept: (itemId: string, attributes: ItemAttributes) => boolean,
   exploration: ExplorationInputs,
   now: number,
-  slots: number,
-  organic: { scores: readonly number[]; limit: number },
   like?: string,
 ): RankedItem[] {
-  if (slots <= 0) return [];
   const isNew = explorable(exploration, now);
   const hits = index.search({
     queries: [vector],
-    k: slots,
+    k: EXPLORATION_NEAR_CANDIDATES,
     accept: (id, a) => accept(id, a) && isNew(id, a),
   });
-  return relevantPicks(hits, slots, exploration.settings, organic.scores, organic.limit).map((hit) => ({
+  return hits.map((hit) => ({
     itemId: hit.itemId,
     score: hit.score,
     reason: {
@@ -438,17 +467,15 @@ export function explorationNear(
 }
 
 /**
- * Exploration picks for users without tastes (the popular list): the least shown new items, newest
- * first among equals. One pass over the index's attributes.
+ * Exploration candidates for users without tastes (the popular list): every new item, least shown
+ * first, newest first among equals. One pass over the index's attributes.
  */
 export function explorationForNewcomers(
   index: VectorIndex,
   accept: (itemId: string, attributes: ItemAttributes) => boolean,
   exploration: ExplorationInputs,
   now: number,
-  slots: number,
 ): RankedItem[] {
-  if (slots <= 0) return [];
   const isNew = explorable(exploration, now);
   const found: Array<{ itemId: string; shown: number; publishedAt: number }> = [];
   for (const itemId of index.ids()) {
@@ -462,7 +489,6 @@ export function explorationForNewcomers(
   }
   return found
     .sort((a, b) => a.shown - b.shown || b.publishedAt - a.publishedAt || (a.itemId < b.itemId ? -1 : 1))
-    .slice(0, slots)
     .map(({ itemId, publishedAt }) => ({ itemId, score: 0, reason: { kind: 'exploration', publishedAt } }));
 }
 

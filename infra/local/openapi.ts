@@ -153,6 +153,12 @@ const recommendationListShape = {
   placement: z.string().describe("The placement asked for, or the strategy's name"),
   modelId: z.string(),
   items: z.array(RecommendationItemSchema),
+  nextToken: z
+    .string()
+    .optional()
+    .describe(
+      'The next page: send it back as nextToken with the same parameters (limit may change). Absent once the candidate pool is exhausted. Good for 60 minutes by default; erased with the user',
+    ),
 };
 
 const UserRecommendations = component(
@@ -337,6 +343,8 @@ const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
     '"Like this, but cheaper": only items priced at most this times the item\'s price (0.8: at least 20% cheaper); an item without a price is a 400 (no_reference_price)',
   strict:
     "true (default, or the placement's setting): only items that match the filters, even if fewer than limit; false: a short list is filled from the best other items, each with reason outside_filters",
+  nextToken:
+    "The previous page's nextToken: the next page continues the same ranking and never repeats an item of earlier pages. The other parameters must be the same (limit may change); a token that is altered or not one this API issued is a 400 invalid_token, another user's foreign_token, expired expired_token, erased (with the user) or past the impressions' TTL token_not_found, and one for another route, item, image, filter, exclusion, strictness or placement token_mismatch",
   excludeIds:
     'Items to leave out of this list (repeat the parameter for each id, e.g. what the page already shows): at most 50 ids and 4096 bytes, else a 400 (too_many_exclusions)',
   exclude: 'seen: leave out items the user has already interacted with',

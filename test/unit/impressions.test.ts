@@ -268,6 +268,7 @@ describe('recording the lists served', () => {
         await reading;
         await impressions.record(impression);
       },
+      page: impressions.page.bind(impressions),
     };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

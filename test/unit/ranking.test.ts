@@ -9,9 +9,10 @@ import { DEFAULT_PROFILE_SETTINGS, foldEvents } from '../../functions/domain/int
 import {
   DEFAULT_EXPLORATION,
   DEFAULT_RANKING_SETTINGS,
+  explorationPositions,
+  interleaveExploration,
   maximalMarginalRelevance,
   normalised,
-  placeExploration,
   rankForUser,
 } from '../../functions/domain/ranking';
 import { ExactIndex } from '../../functions/vector-index';
@@ -378,30 +379,38 @@ describe('exploration and rotation', () => {
     expect(explored.length).toBeLessThanOrEqual(10);
   });
 
-  it('with the displaced floor, shows a pick only when it is nearly as good as the organic item it pushes out', () => {
+  it('with the displaced floor, shows a pick only when it is nearly as good as the organic item it pushes down', () => {
     const without = rank();
     const picks = (settings: Partial<typeof DEFAULT_EXPLORATION>) =>
       rank({ exploration: exploration({ share: 0.2, ...settings }) }).filter(
         (r) => r.reason.kind === 'exploration',
       );
-    // At 0 every pick passes; pick j is held against the j-th organic item from the end of the list.
+    // At 0 every pick passes. Share 0.2: slots at positions 4 and 9; the best pick is held against the
+    // organic item it pushes down from position 4 (the 5th), the next against the 9th (one pick before it).
     const all = picks({ floor: 'displaced', minRelevance: 0 });
-    expect(all).toHaveLength(2);
-    const [best, second] = all.map((r) => r.score).sort((a, b) => b - a) as [number, number];
-    const [top, beforeLast, last] = [without[0], without[8], without[9]].map((r) => r?.score as number) as [
+    expect(all.map((r) => r.itemId)).toHaveLength(2);
+    const [best, second] = all.map((r) => r.score) as [number, number];
+    expect(best).toBeGreaterThanOrEqual(second);
+    const [top, fifth, ninth, tenth] = [0, 4, 8, 9].map((i) => without[i]?.score as number) as [
+      number,
       number,
       number,
       number,
     ];
     // The picks here are closer to the list's tail than to its head, so a floor between the two
     // ratios lets both in against what they displace, and neither against the best.
-    const againstDisplaced = Math.min(best / last, second / beforeLast);
+    const againstDisplaced = Math.min(best / fifth, second / ninth);
     expect(best / top).toBeLessThan(againstDisplaced);
     const between = (best / top + againstDisplaced) / 2;
     expect(picks({ floor: 'displaced', minRelevance: between })).toHaveLength(2);
     expect(picks({ floor: 'best', minRelevance: between })).toHaveLength(0);
-    // Just above what the best pick reaches against the last item: none.
-    expect(picks({ floor: 'displaced', minRelevance: best / last + 1e-6 })).toHaveLength(0);
+    // Too high for the 5th but not the 10th: the best pick waits for the second slot.
+    if (best / fifth < best / tenth) {
+      const waits = picks({ floor: 'displaced', minRelevance: (best / fifth + best / tenth) / 2 });
+      expect(waits.map((r) => r.itemId)).toEqual([all[0]?.itemId]);
+    }
+    // Just above what the best pick reaches against the 10th: none.
+    expect(picks({ floor: 'displaced', minRelevance: best / tenth + 1e-6 })).toHaveLength(0);
   });
 
   it('is off at share 0, and a new item that wins an ordinary slot keeps it without taking a slot', () => {
@@ -431,13 +440,24 @@ describe('exploration and rotation', () => {
   });
 });
 
-describe('placeExploration', () => {
-  const item = (itemId: string) => ({ itemId, score: 1, reason: { kind: 'popular' as const } });
-  const organic = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map(item);
+describe('interleaveExploration', () => {
+  const item = (itemId: string, score = 1) => ({ itemId, score, reason: { kind: 'popular' as const } });
+  const organic = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'].map((id, i) =>
+    item(id, 1 - i / 100),
+  );
+  const ids = (list: { itemId: string }[]) => list.map((r) => r.itemId);
+  const none = { minRelevance: 0, floor: 'none' as const };
 
-  it('spreads the picks evenly, never first, and fills from the organic list when picks run out', () => {
-    const ids = (list: { itemId: string }[]) => list.map((r) => r.itemId);
-    expect(ids(placeExploration(organic, [item('X')], 10))).toEqual([
+  it('puts slots at fixed positions, never first, whatever the list length', () => {
+    expect(explorationPositions({ ...DEFAULT_EXPLORATION, share: 0.1 }, 35)).toEqual([9, 19, 29]);
+    expect(explorationPositions({ ...DEFAULT_EXPLORATION, share: 0.2 }, 10)).toEqual([4, 9]);
+    expect(explorationPositions({ ...DEFAULT_EXPLORATION, share: 1 }, 4)).toEqual([1, 2, 3]);
+    expect(explorationPositions({ ...DEFAULT_EXPLORATION, share: 0.1 }, 9)).toEqual([]);
+    expect(explorationPositions({ ...DEFAULT_EXPLORATION, share: 0 }, 100)).toEqual([]);
+  });
+
+  it('places picks at their positions, skips organic items already picked, and fills when organic runs out', () => {
+    expect(ids(interleaveExploration(organic, [item('X')], [4], none, 8))).toEqual([
       'a',
       'b',
       'c',
@@ -446,20 +466,72 @@ describe('placeExploration', () => {
       'e',
       'f',
       'g',
-      'h',
     ]);
-    expect(ids(placeExploration(organic.slice(0, 7), [item('X'), item('Y')], 9))).toEqual([
+    // A pick that is also organic further down keeps its early place and is not listed twice.
+    expect(ids(interleaveExploration(organic, [item('g'), item('Y')], [2, 5], none, 8))).toEqual([
       'a',
       'b',
+      'g',
       'c',
-      'X',
       'd',
-      'e',
       'Y',
+      'e',
       'f',
-      'g',
     ]);
-    expect(ids(placeExploration([item('a')], [item('X'), item('Y')], 10))).toEqual(['a', 'X', 'Y']);
-    expect(ids(placeExploration(organic, [], 3))).toEqual(['a', 'b', 'c']);
+    // An organic item at or before the slot keeps its own slot and is no pick.
+    expect(ids(interleaveExploration(organic, [item('b'), item('X')], [2], none, 4))).toEqual([
+      'a',
+      'b',
+      'X',
+      'c',
+    ]);
+    expect(ids(interleaveExploration([item('a')], [item('X'), item('Y')], [1, 2], none, 10))).toEqual([
+      'a',
+      'X',
+      'Y',
+    ]);
+    expect(ids(interleaveExploration(organic, [], [1], none, 3))).toEqual(['a', 'b', 'c']);
+  });
+
+  it('holds a pick to the floor: the best organic score, or the organic item it displaces', () => {
+    const pick = item('X', 0.9 * 0.95);
+    const at = (floor: 'best' | 'displaced', minRelevance: number) =>
+      ids(interleaveExploration(organic, [pick], [9], { minRelevance, floor }, 10));
+    // Displaced: j (0.91); best: a (1).
+    expect(at('displaced', 0.9)).toContain('X');
+    expect(at('displaced', 0.95)).not.toContain('X');
+    expect(at('best', 0.9)).not.toContain('X');
+    expect(at('best', 0.85)).toContain('X');
+  });
+
+  it('is a prefix of any longer list (pages continue it)', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'), { maxLength: 20 }),
+        fc.uniqueArray(fc.constantFrom(...'ABCDEFGHklmnop'), { maxLength: 8 }),
+        fc.constantFrom(0.1, 0.2, 0.34, 0.5),
+        fc.constantFrom('none' as const, 'best' as const, 'displaced' as const),
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 0, max: 20 }),
+        (organicIds, pickIds, share, floor, short, extra) => {
+          const scored = organicIds.map((id, i) => item(id, 1 - i / 40));
+          const picks = pickIds.map((id, i) => item(id, 0.99 - i / 30));
+          const settings = { minRelevance: 0.9, floor };
+          const list = (depth: number) =>
+            ids(
+              interleaveExploration(
+                scored,
+                picks,
+                explorationPositions({ ...DEFAULT_EXPLORATION, share }, depth),
+                settings,
+                depth,
+              ),
+            );
+          const long = list(short + extra);
+          expect(list(short)).toEqual(long.slice(0, list(short).length));
+          expect(new Set(long).size).toBe(long.length);
+        },
+      ),
+    );
   });
 });

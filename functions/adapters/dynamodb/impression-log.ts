@@ -1,5 +1,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { ImpressionEraser, ImpressionHistory, ImpressionLog } from '../../app/ports';
 import {
   anonymousImpressionKey,
@@ -9,6 +15,7 @@ import {
   impressionDayKey,
   type Strategy,
 } from '../../domain/impressions';
+import type { StoredPage } from '../../domain/paging';
 
 /** One list served, as the Impressions table holds it (see IMPRESSIONS_TABLE). */
 export interface ImpressionRow {
@@ -23,6 +30,8 @@ export interface ImpressionRow {
   modelId: string;
   servedAt: number;
   items: ImpressionItem[];
+  /** When the list has a next page: its nonce, binding and the items shown so far (see functions/domain/paging.ts). */
+  paging?: StoredPage;
   /** TTL, epoch seconds. */
   expiresAt: number;
 }
@@ -38,6 +47,7 @@ export function impressionRow(impression: Impression, ttlDays: number): Impressi
     modelId: impression.modelId,
     servedAt: impression.servedAt,
     items: impression.items,
+    ...(impression.paging ? { paging: impression.paging } : {}),
     expiresAt: Math.ceil(impression.servedAt / 1000 + ttlDays * 86_400),
   };
 }
@@ -47,8 +57,8 @@ const BATCH_WRITE_LIMIT = 25;
 const MAX_UNPROCESSED_ATTEMPTS = 8;
 
 /**
- * The Impressions table: recommend puts one row per list (PutItem, nothing else); the track
- * function's erasure reads a user's partition and deletes it.
+ * The Impressions table: recommend puts one row per list (PutItem) and reads a list's paging record
+ * back for its next page (GetItem); the track function's erasure reads a user's partition and deletes it.
  */
 export class DynamoImpressionLog implements ImpressionLog, ImpressionEraser, ImpressionHistory {
   private readonly documents: DynamoDBDocumentClient;
@@ -66,6 +76,23 @@ export class DynamoImpressionLog implements ImpressionLog, ImpressionEraser, Imp
     await this.documents.send(
       new PutCommand({ TableName: this.table, Item: impressionRow(impression, this.ttlDays) }),
     );
+  }
+
+  /**
+   * The paging record of a list served to `viewer` (none: a service's list), strongly consistent (a
+   * page asked for right after the one before it finds it); undefined when the row is gone (erased
+   * with the user, past its TTL) or was never written.
+   */
+  async page(viewer: string | undefined, recommendationId: string): Promise<StoredPage | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: viewer ?? anonymousImpressionKey(recommendationId), sk: recommendationId },
+        ProjectionExpression: 'paging',
+        ConsistentRead: true,
+      }),
+    );
+    return (Item as { paging?: StoredPage } | undefined)?.paging;
   }
 
   /**

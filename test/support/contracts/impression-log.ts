@@ -58,6 +58,25 @@ export function impressionLogContract(
       expect(await log.recentItems(`${prefix}nobody`, 3)).toEqual(new Set());
     });
 
+    it("reads a list's paging record back for its viewer only, and not after the viewer is erased", async () => {
+      const [ann, bob] = [`${prefix}ann`, `${prefix}bob`];
+      const paging = { nonce: 'ab'.repeat(16), key: 'cd'.repeat(16), shown: ['item-7', 'a,b', 'item-8'] };
+      const paged = { ...listFor(ann, 7), paging };
+      const anonymous = { ...listFor(undefined, 8), paging };
+      await log.record(paged);
+      await log.record(anonymous);
+      const plain = listFor(ann, 9);
+      await log.record(plain);
+
+      expect(await log.page(ann, paged.recommendationId)).toEqual(paging);
+      expect(await log.page(undefined, anonymous.recommendationId)).toEqual(paging);
+      expect(await log.page(bob, paged.recommendationId)).toBeUndefined();
+      expect(await log.page(undefined, paged.recommendationId)).toBeUndefined();
+      expect(await log.page(ann, plain.recommendationId)).toBeUndefined();
+      await log.eraseUser(ann);
+      expect(await log.page(ann, paged.recommendationId)).toBeUndefined();
+    });
+
     it('erases nothing for a user with no lists', async () => {
       expect(await log.eraseUser(`${prefix}nobody`)).toBe(0);
     });

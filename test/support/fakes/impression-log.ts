@@ -4,6 +4,7 @@
  */
 import type { ImpressionEraser, ImpressionHistory, ImpressionLog } from '../../../functions/app/ports';
 import { anonymousImpressionKey, type Impression } from '../../../functions/domain/impressions';
+import type { StoredPage } from '../../../functions/domain/paging';
 
 export class InMemoryImpressionLog implements ImpressionLog, ImpressionEraser, ImpressionHistory {
   readonly recorded: Impression[] = [];
@@ -12,6 +13,13 @@ export class InMemoryImpressionLog implements ImpressionLog, ImpressionEraser, I
   async record(impression: Impression): Promise<void> {
     if (this.failWith) throw this.failWith;
     this.recorded.push(structuredClone(impression));
+  }
+
+  async page(viewer: string | undefined, recommendationId: string): Promise<StoredPage | undefined> {
+    const found = this.recorded.find(
+      (impression) => impression.recommendationId === recommendationId && impression.userId === viewer,
+    );
+    return found?.paging && structuredClone(found.paging);
   }
 
   async recentItems(userId: string, lists: number): Promise<Set<string>> {

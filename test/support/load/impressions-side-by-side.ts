@@ -87,6 +87,7 @@ export async function runImpressionsSideBySide(options: SideBySideOptions): Prom
           await recorder.record(impression);
           written += 1;
         },
+        page: (viewer, recommendationId) => recorder.page(viewer, recommendationId),
       },
     };
   const call = (arm: 'on' | 'off', user: number) =>
