@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   ExactIndex,
   exactSearchReference,
@@ -287,6 +288,35 @@ describe('ExactIndex snapshots', () => {
     const nanVector = snapshot.slice();
     new DataView(nanVector.buffer).setFloat32(nanVector.length - 4, Number.NaN, true);
     expect(codeOf(nanVector)).toBe('corrupt_snapshot');
+  });
+});
+
+describe('snapshots written by older code', () => {
+  it('loads the committed format-2 fixture: ids, attributes (no tags or price) and vectors', () => {
+    // Written by test/fixtures/snapshots/make-v2-small.ts at commit f910eb8 (see test/fixtures/README.md).
+    const bytes = new Uint8Array(readFileSync(join(__dirname, '../fixtures/snapshots/v2-small.lkvi')));
+    expect(Buffer.from(bytes.buffer, bytes.byteOffset, 6).readUInt16LE(4)).toBe(2);
+    const loaded = ExactIndex.deserialise(bytes);
+    expect(loaded.dim).toBe(4);
+    expect([...loaded.ids()]).toEqual(['tee-01', 'bag-02', 'chapeau-ünï-🧢', 'plain-04', 'tee-05']);
+    const expected: Array<[string, number[], ItemAttributes]> = [
+      ['tee-01', [1, 0, 0, 0], { category: 'tops', available: true, publishedAt: 1_764_500_000_000 }],
+      ['bag-02', [0.6, 0.8, 0, 0], { category: 'bags', available: true }],
+      [
+        'chapeau-ünï-🧢',
+        [0.5, 0.5, 0.5, 0.5],
+        { category: 'chapeaux-🎩', available: false, publishedAt: 86_400_000 },
+      ],
+      ['plain-04', [0, 0, -0.6, 0.8], { available: true }],
+      ['tee-05', [-0.5, 0.5, -0.5, 0.5], { category: 'tops', available: true }],
+    ];
+    for (const [itemId, vector, attributes] of expected) {
+      expect(loaded.vector(itemId)).toEqual(Float32Array.from(vector));
+      // toStrictEqual: no tags or price key at all, not even an undefined one.
+      expect(loaded.attributes(itemId)).toStrictEqual(attributes);
+      expect(Object.isFrozen(loaded.attributes(itemId))).toBe(true);
+    }
+    expect(loaded.search({ queries: [Float32Array.from([0.6, 0.8, 0, 0])], k: 1 })[0]?.itemId).toBe('bag-02');
   });
 });
 
