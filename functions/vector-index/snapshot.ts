@@ -183,8 +183,11 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     corrupt('tag labels repeat or are empty');
   if (version >= 3 && tagOffset(0) !== 0) corrupt('tag offsets do not start at 0');
 
+  // A DataView for the per-item reads: unlike Buffer's methods, V8 inlines its getters.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, matrixOffset);
+  let end = 0; // item 0's tags start at offset 0 (checked above)
   const attributes = itemIds.map((_, row): ItemAttributes => {
-    const word = prefix.readUInt32LE(HEADER_BYTES + 4 * row);
+    const word = view.getUint32(HEADER_BYTES + 4 * row, true);
     const categoryNumber = Math.floor(word / 2);
     const attributes: ItemAttributes = { available: word % 2 === 1 };
     if (categoryNumber !== 0) {
@@ -193,15 +196,16 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
         corrupt(`item ${row} names category ${categoryNumber - 1} of ${categoryCount}`);
       attributes.category = category;
     }
-    const seconds = version >= 2 ? prefix.readUInt32LE(publishedStart + 4 * row) : 0;
+    const seconds = version >= 2 ? view.getUint32(publishedStart + 4 * row, true) : 0;
     if (seconds !== 0) attributes.publishedAt = seconds * 1000;
     if (version >= 3) {
-      const [first, end] = [tagOffset(row), tagOffset(row + 1)];
+      const first = end;
+      end = view.getUint32(tagOffsetsStart + 4 * row + 4, true);
       if (end < first || end - first > MAX_TAGS)
         corrupt(`item ${row}'s tag offsets decrease or span over ${MAX_TAGS}`);
       if (end > first)
         attributes.tags = Object.freeze(readTags(prefix, referencesStart, first, end, tagLabels));
-      const price = prefix.readDoubleLE(pricesStart + 8 * row);
+      const price = view.getFloat64(pricesStart + 8 * row, true);
       if (!Number.isNaN(price)) {
         if (!(Number.isFinite(price) && price >= 0)) corrupt(`item ${row} has price ${price}`);
         attributes.price = price;
