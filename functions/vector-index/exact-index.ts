@@ -6,6 +6,7 @@ import {
   type ItemAttributes,
   MAX_LABEL_LENGTH,
   MAX_QUERIES,
+  MAX_TAGS,
   type ScoredItem,
   type SearchRequest,
   type VectorIndex,
@@ -366,27 +367,39 @@ function queryRangeFor(stride: number): number {
 }
 
 function storedAttributes(itemId: string, attributes: ItemAttributes): ItemAttributes {
-  const { category, available, publishedAt } = attributes ?? {};
-  if (typeof available !== 'boolean') {
-    throw new VectorIndexError('invalid_item', `${itemId}: attributes.available must be a boolean`, {
+  const { category, available, publishedAt, tags, price } = attributes ?? {};
+  const invalid = (message: string) =>
+    new VectorIndexError('invalid_item', `${itemId}: ${message}`, {
       itemId,
     });
-  }
+  if (typeof available !== 'boolean') throw invalid('attributes.available must be a boolean');
   if (publishedAt !== undefined && !(Number.isInteger(publishedAt) && publishedAt >= 0)) {
-    throw new VectorIndexError('invalid_item', `${itemId}: publishedAt must be a non-negative integer (ms)`, {
-      itemId,
-    });
+    throw invalid('publishedAt must be a non-negative integer (ms)');
   }
-  const since = publishedAt === undefined ? {} : { publishedAt };
-  if (category === undefined) return Object.freeze({ available, ...since });
-  if (typeof category !== 'string' || category.length > MAX_LABEL_LENGTH) {
-    throw new VectorIndexError(
-      'invalid_item',
-      `${itemId}: category must be a string of <= ${MAX_LABEL_LENGTH}`,
-      {
-        itemId,
-      },
-    );
+  if (category !== undefined && (typeof category !== 'string' || category.length > MAX_LABEL_LENGTH)) {
+    throw invalid(`category must be a string of <= ${MAX_LABEL_LENGTH}`);
   }
-  return Object.freeze({ category, available, ...since });
+  if (price !== undefined && !(typeof price === 'number' && Number.isFinite(price) && price >= 0)) {
+    throw invalid('price must be a finite, non-negative number');
+  }
+  const stored: ItemAttributes = {
+    ...(category === undefined ? {} : { category }),
+    available,
+    ...(publishedAt === undefined ? {} : { publishedAt }),
+  };
+  if (tags !== undefined) {
+    if (!Array.isArray(tags)) throw invalid('tags must be an array of strings');
+    for (const tag of tags) {
+      if (typeof tag !== 'string' || tag.length === 0 || tag.length > MAX_LABEL_LENGTH) {
+        throw invalid(`each tag must be a string of 1..${MAX_LABEL_LENGTH}`);
+      }
+    }
+    const distinct = [...new Set(tags)];
+    if (distinct.length > MAX_TAGS)
+      throw invalid(`at most ${MAX_TAGS} distinct tags, got ${distinct.length}`);
+    // No tags and an empty list are one state (a snapshot cannot tell them apart).
+    if (distinct.length > 0) stored.tags = Object.freeze(distinct);
+  }
+  if (price !== undefined) stored.price = price;
+  return Object.freeze(stored);
 }

@@ -1,5 +1,13 @@
 export { ExactIndex } from './exact-index';
 export { exactSearchReference } from './reference';
-export type { ItemAttributes, ScoredItem, SearchRequest, VectorIndex } from './types';
-export { MAX_K } from './types';
+export { SNAPSHOT_VERSION } from './snapshot';
+export {
+  type ItemAttributes,
+  MAX_K,
+  MAX_LABEL_LENGTH,
+  MAX_TAGS,
+  type ScoredItem,
+  type SearchRequest,
+  type VectorIndex,
+} from './types';
 export { VECTOR_INDEX_ERROR_CODES, VectorIndexError, type VectorIndexErrorCode } from './vector-index-error';

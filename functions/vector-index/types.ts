@@ -53,5 +53,7 @@ export interface VectorIndex {
 
 export const MAX_QUERIES = 8;
 export const MAX_K = 1000;
-/** Ids and categories are length-prefixed with a uint16 in snapshots; 1024 UTF-16 units is < 65536 UTF-8 bytes. */
+/** Ids, categories and tags are length-prefixed with a uint16 in snapshots; 1024 UTF-16 units is < 65536 UTF-8 bytes. */
 export const MAX_LABEL_LENGTH = 1024;
+/** Distinct tags an item may carry (catalogue metadata keeps the first 32). */
+export const MAX_TAGS = 32;

@@ -3,9 +3,10 @@
  * Compactions that overlap (several stream shards, a retried batch) leave the newest snapshot in
  * place whatever order they finish in, and the losers' snapshot files are removed.
  */
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { CatalogueIndex, readPointer, snapshotPrefix } from '../../functions/adapters/s3/snapshot-index';
+import { ExactIndex } from '../../functions/vector-index';
 import { useLocalStack } from '../support/local-stack';
 import { seededUniform } from '../support/seeded-random';
 
@@ -14,7 +15,11 @@ const DIM = 8;
 const random = seededUniform(7);
 let clock = 1_700_000_000_000;
 
-async function addItems(repository: CatalogueRepository, count: number): Promise<void> {
+async function addItems(
+  repository: CatalogueRepository,
+  count: number,
+  extra: (i: number) => { tags?: string[]; price?: number } = () => ({}),
+): Promise<void> {
   for (let i = 0; i < count; i++) {
     const vector = Float32Array.from({ length: DIM }, () => random() - 0.5);
     const itemId = `item-${clock}`;
@@ -27,6 +32,7 @@ async function addItems(repository: CatalogueRepository, count: number): Promise
         vectors: { [modelId]: vector },
         dim: DIM,
         available: true,
+        ...extra(i),
         createdAt: clock,
         updatedAt: clock,
       },
@@ -36,7 +42,7 @@ async function addItems(repository: CatalogueRepository, count: number): Promise
 }
 
 let modelId = 'model-0';
-const load = () =>
+const load = (overlapMs?: number) =>
   CatalogueIndex.load({
     dynamo: stack.dynamoDbClient,
     s3: stack.s3Client,
@@ -44,7 +50,37 @@ const load = () =>
     bucket: stack.bucket,
     modelId,
     dim: DIM,
+    overlapMs,
   });
+
+/** The snapshot the pointer names, as stored. */
+async function storedSnapshot(key: string): Promise<Buffer> {
+  const object = await stack.s3Client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+  return Buffer.from((await object.Body?.transformToByteArray()) as Uint8Array);
+}
+
+/** A format-3 snapshot as format 2 wrote it: no prices, tag offsets, tag references or tag labels. */
+function asFormat2(v3: Buffer): Buffer {
+  expect(v3.readUInt16LE(4)).toBe(3);
+  const count = v3.readUInt32LE(12);
+  const categoryCount = v3.readUInt32LE(16);
+  const matrix = v3.readUInt32LE(24);
+  const tagOffsets = 32 + 16 * count;
+  const labelsStart = tagOffsets + 4 * (count + 1) + 4 * v3.readUInt32LE(tagOffsets + 4 * count);
+  let labelsEnd = labelsStart;
+  for (let i = 0; i < count + categoryCount; i++) labelsEnd += 2 + v3.readUInt16LE(labelsEnd);
+  const v2LabelsStart = 32 + 8 * count;
+  const v2Matrix = Math.ceil((v2LabelsStart + labelsEnd - labelsStart) / 64) * 64;
+  const v2 = Buffer.alloc(v2Matrix + v3.length - matrix);
+  v3.copy(v2, 0, 0, v2LabelsStart);
+  v3.copy(v2, v2LabelsStart, labelsStart, labelsEnd);
+  v3.copy(v2, v2Matrix, matrix);
+  v2.writeUInt16LE(2, 4);
+  v2.writeUInt32LE(labelsEnd - labelsStart, 20);
+  v2.writeUInt32LE(v2Matrix, 24);
+  v2.writeUInt32LE(0, 28);
+  return v2;
+}
 
 async function snapshotFiles(): Promise<string[]> {
   const listed = await stack.s3Client.send(
@@ -98,6 +134,72 @@ describe('concurrent compactions', () => {
       const pointer = await readPointer(stack.s3Client, stack.bucket, modelId);
       expect(pointer?.watermark).toBe(b.watermark);
     }
+  });
+});
+
+describe('tags and prices', () => {
+  const extra = (i: number) => (i % 3 === 2 ? {} : { tags: [`tag-${i % 4}`, 'ünï-🧵'], price: i + 0.99 });
+
+  it('reach the snapshot from the items table rows', async () => {
+    modelId = 'model-tags';
+    const repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items as string);
+    const first = clock;
+    await addItems(repository, 6, extra);
+    const { pointer, written } = await (await load()).writeSnapshot();
+    expect(written).toBe(true);
+    expect(pointer.format).toBe(3);
+    const snapshot = ExactIndex.deserialise(new Uint8Array(await storedSnapshot(pointer.key)));
+    expect(snapshot.attributes(`item-${first}`)).toMatchObject({ tags: ['tag-0', 'ünï-🧵'], price: 0.99 });
+    expect(snapshot.attributes(`item-${first + 1000}`)).toMatchObject({
+      tags: ['tag-1', 'ünï-🧵'],
+      price: 1.99,
+    });
+    expect(snapshot.attributes(`item-${first + 2000}`)).toStrictEqual({
+      available: true,
+      publishedAt: first + 3000,
+    });
+  });
+
+  it('an older snapshot is not read: the index is rebuilt from the rows and the next compaction upgrades it', async () => {
+    modelId = 'model-upgrade';
+    const repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items as string);
+    const first = clock;
+    await addItems(repository, 6, extra);
+    const { pointer } = await (await load()).writeSnapshot();
+    // The same snapshot as the code before format 3 left it: format 2, and a pointer without a format.
+    const { format: _format, ...oldPointer } = pointer;
+    const v2 = asFormat2(await storedSnapshot(pointer.key));
+    expect(ExactIndex.deserialise(new Uint8Array(v2)).attributes(`item-${first}`)).toStrictEqual({
+      available: true,
+      publishedAt: first + 1000,
+    });
+    await stack.s3Client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: pointer.key, Body: v2 }));
+    await stack.s3Client.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: `${snapshotPrefix(modelId)}latest.json`,
+        Body: JSON.stringify(oldPointer),
+      }),
+    );
+
+    // No overlap: had the snapshot been read, no row would be applied again.
+    const upgraded = await load(0);
+    expect(upgraded.watermark).toBe(pointer.watermark);
+    expect(upgraded.index.attributes(`item-${first}`)).toMatchObject({
+      tags: ['tag-0', 'ünï-🧵'],
+      price: 0.99,
+    });
+    const rewrite = await upgraded.writeSnapshot();
+    expect(rewrite.written).toBe(true);
+    expect(rewrite.pointer).toMatchObject({
+      watermark: pointer.watermark,
+      format: 3,
+      previousKey: pointer.key,
+    });
+    const snapshot = ExactIndex.deserialise(new Uint8Array(await storedSnapshot(rewrite.pointer.key)));
+    expect(snapshot.attributes(`item-${first}`)).toMatchObject({ tags: ['tag-0', 'ünï-🧵'], price: 0.99 });
+    // Now current: the next compaction at the same watermark has nothing to write.
+    expect((await (await load(0)).writeSnapshot()).written).toBe(false);
   });
 });
 

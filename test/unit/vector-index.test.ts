@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   ExactIndex,
   exactSearchReference,
@@ -17,6 +18,19 @@ import { seededUniform } from '../support/seeded-random';
 // Not a multiple of the kernel's 32-component step, so row and query padding is exercised.
 const DIM = 200;
 const CATEGORIES = ['shoes', 'bags', 'hats', 'coats'];
+/** A format-2 snapshot and what it holds: see test/fixtures/README.md (written at commit f910eb8). */
+const V2_FIXTURE = join(__dirname, '../fixtures/snapshots/v2-small.lkvi');
+const V2_FIXTURE_ITEMS: Array<[string, number[], ItemAttributes]> = [
+  ['tee-01', [1, 0, 0, 0], { category: 'tops', available: true, publishedAt: 1_764_500_000_000 }],
+  ['bag-02', [0.6, 0.8, 0, 0], { category: 'bags', available: true }],
+  [
+    'chapeau-ünï-🧢',
+    [0.5, 0.5, 0.5, 0.5],
+    { category: 'chapeaux-🎩', available: false, publishedAt: 86_400_000 },
+  ],
+  ['plain-04', [0, 0, -0.6, 0.8], { available: true }],
+  ['tee-05', [-0.5, 0.5, -0.5, 0.5], { category: 'tops', available: true }],
+];
 
 function normalised(vector: Float32Array): Float32Array {
   const norm = Math.hypot(...vector);
@@ -200,6 +214,21 @@ describe('ExactIndex snapshots', () => {
     publishedAt: 1_764_500_000_000,
   });
   original.upsert('dated', query(), { available: true, publishedAt: 86_400_000 });
+  // Tags and prices on every third item, so the tag offsets and references span many rows.
+  const TAG_POOL = ['red', 'wool', 'summer', 'ünï-🧵', 'sale', 'linen', 'kids'];
+  items.forEach(({ itemId, embedding, attributes }, i) => {
+    if (i % 3 !== 0) return;
+    const tags = TAG_POOL.filter((_, t) => (i >> t) % 2 === 1);
+    original.upsert(itemId, embedding, { ...attributes, tags, price: i / 100 });
+  });
+  original.upsert('tagged', query(), {
+    category: 'coats',
+    available: true,
+    tags: ['wool', 'red', 'wool', '🧥 hiver'],
+    price: 19.99,
+  });
+  original.upsert('free', query(), { available: true, price: 0 });
+  original.upsert('tags-no-price', query(), { available: false, tags: ['summer'] });
   const snapshot = original.serialise();
 
   it('round-trips ids, vectors, attributes and search results', () => {
@@ -225,9 +254,38 @@ describe('ExactIndex snapshots', () => {
     }
   });
 
+  it('writes format 3, whose items keep their tags (in order, frozen) and exact prices', () => {
+    expect(Buffer.from(snapshot.buffer, snapshot.byteOffset, 6).readUInt16LE(4)).toBe(3);
+    const loaded = ExactIndex.deserialise(snapshot.slice());
+    expect(loaded.attributes('tagged')).toStrictEqual({
+      category: 'coats',
+      available: true,
+      tags: ['wool', 'red', '🧥 hiver'],
+      price: 19.99,
+    });
+    expect(loaded.attributes('tagged')?.price === 19.99).toBe(true);
+    expect(loaded.attributes('free')).toStrictEqual({ available: true, price: 0 });
+    expect(loaded.attributes('tags-no-price')).toStrictEqual({ available: false, tags: ['summer'] });
+    expect(loaded.attributes('no-category')).toStrictEqual({ available: true });
+    expect(loaded.attributes('item-6')).toStrictEqual({
+      category: 'hats',
+      available: true,
+      tags: ['wool', 'summer'],
+      price: 0.06,
+    });
+    expect(loaded.attributes('item-0')).toStrictEqual({ category: 'shoes', available: false, price: 0 });
+    for (const itemId of loaded.ids()) {
+      const attributes = loaded.attributes(itemId) as ItemAttributes;
+      expect(Object.isFrozen(attributes)).toBe(true);
+      if (attributes.tags) expect(Object.isFrozen(attributes.tags)).toBe(true);
+    }
+    // A loaded index writes the same bytes again.
+    expect(Buffer.from(loaded.serialise()).equals(Buffer.from(snapshot))).toBe(true);
+  });
+
   it('reads format 1 (no publishedAt section): the same items, none of them dated', () => {
     // Format 1 is format 2 without the count x u32 publishedAt section, its labels and matrix moved up.
-    const v2 = Buffer.from(snapshot);
+    const v2 = Buffer.from(readFileSync(V2_FIXTURE));
     const count = v2.readUInt32LE(12);
     const labelBytes = v2.readUInt32LE(20);
     const oldMatrix = v2.readUInt32LE(24);
@@ -241,13 +299,12 @@ describe('ExactIndex snapshots', () => {
     v1.writeUInt32LE(matrixOffset, 24);
 
     const loaded = ExactIndex.deserialise(new Uint8Array(v1));
-    expect([...loaded.ids()]).toEqual([...original.ids()]);
-    for (const itemId of original.ids()) {
-      const { publishedAt: _dropped, ...undated } = original.attributes(itemId) as ItemAttributes;
-      expect(loaded.attributes(itemId)).toEqual(undated);
+    expect([...loaded.ids()]).toEqual(V2_FIXTURE_ITEMS.map(([itemId]) => itemId));
+    for (const [itemId, vector, attributes] of V2_FIXTURE_ITEMS) {
+      const { publishedAt: _dropped, ...undated } = attributes;
+      expect(loaded.attributes(itemId)).toStrictEqual(undated);
+      expect(loaded.vector(itemId)).toEqual(Float32Array.from(vector));
     }
-    expect(original.attributes('new-arrival')?.publishedAt).toBe(1_764_500_000_000);
-    expect(loaded.search({ queries: [query()], k: 5 })).toHaveLength(5);
   });
 
   it('refuses a publishedAt that is not a whole, non-negative number of ms', () => {
@@ -272,7 +329,7 @@ describe('ExactIndex snapshots', () => {
       return 'accepted';
     };
     const newerVersion = snapshot.slice();
-    newerVersion[4] = 3;
+    newerVersion[4] = 4;
     expect(codeOf(newerVersion)).toBe('unsupported_snapshot');
     expect(codeOf(snapshot.subarray(0, snapshot.length - 4))).toBe('corrupt_snapshot');
     expect(codeOf(new TextEncoder().encode('definitely not a snapshot, just some words'))).toBe(
@@ -287,6 +344,129 @@ describe('ExactIndex snapshots', () => {
     const nanVector = snapshot.slice();
     new DataView(nanVector.buffer).setFloat32(nanVector.length - 4, Number.NaN, true);
     expect(codeOf(nanVector)).toBe('corrupt_snapshot');
+  });
+});
+
+describe('snapshots written by older code', () => {
+  it('loads the committed format-2 fixture: ids, attributes (no tags or price) and vectors', () => {
+    const bytes = new Uint8Array(readFileSync(V2_FIXTURE));
+    expect(Buffer.from(bytes.buffer, bytes.byteOffset, 6).readUInt16LE(4)).toBe(2);
+    const loaded = ExactIndex.deserialise(bytes);
+    expect(loaded.dim).toBe(4);
+    expect([...loaded.ids()]).toEqual(V2_FIXTURE_ITEMS.map(([itemId]) => itemId));
+    for (const [itemId, vector, attributes] of V2_FIXTURE_ITEMS) {
+      expect(loaded.vector(itemId)).toEqual(Float32Array.from(vector));
+      // toStrictEqual: no tags or price key at all, not even an undefined one.
+      expect(loaded.attributes(itemId)).toStrictEqual(attributes);
+      expect(Object.isFrozen(loaded.attributes(itemId))).toBe(true);
+    }
+    expect(loaded.search({ queries: [Float32Array.from([0.6, 0.8, 0, 0])], k: 1 })[0]?.itemId).toBe('bag-02');
+    // Written again, it is format 3 with the same contents.
+    const rewritten = ExactIndex.deserialise(loaded.serialise());
+    for (const [itemId, vector, attributes] of V2_FIXTURE_ITEMS) {
+      expect(rewritten.vector(itemId)).toEqual(Float32Array.from(vector));
+      expect(rewritten.attributes(itemId)).toStrictEqual(attributes);
+    }
+  });
+
+  it('refuses a format-2 snapshot whose reserved header word is not 0', () => {
+    const bytes = new Uint8Array(readFileSync(V2_FIXTURE));
+    Buffer.from(bytes.buffer, bytes.byteOffset, 32).writeUInt32LE(1, 28);
+    expect(() => ExactIndex.deserialise(bytes)).toThrow(
+      expect.objectContaining({ code: 'corrupt_snapshot' }),
+    );
+  });
+});
+
+describe('item tags and prices', () => {
+  const vector = Float32Array.from([0.6, 0.8, 0, 0]);
+
+  it('keeps distinct tags in their order, frozen, and drops an empty list', () => {
+    const index = new ExactIndex(4);
+    const tags = ['b', 'a', 'b', 'c'];
+    index.upsert('x', vector, { available: true, tags, price: 5 });
+    tags.push('d');
+    const attributes = index.attributes('x') as ItemAttributes;
+    expect(attributes).toStrictEqual({ available: true, tags: ['b', 'a', 'c'], price: 5 });
+    expect(Object.isFrozen(attributes.tags)).toBe(true);
+    index.upsert('y', vector, { available: true, tags: [] });
+    expect(index.attributes('y')).toStrictEqual({ available: true });
+    const many = Array.from({ length: 40 }, (_, i) => `t${i % 32}`);
+    index.upsert('z', vector, { available: true, tags: many });
+    expect(index.attributes('z')?.tags).toHaveLength(32);
+  });
+
+  it('refuses malformed tags and prices with invalid_item', () => {
+    const index = new ExactIndex(4);
+    const bad: unknown[] = [
+      { tags: Array.from({ length: 33 }, (_, i) => `t${i}`) },
+      { tags: ['ok', 7] },
+      { tags: [''] },
+      { tags: ['x'.repeat(1025)] },
+      { tags: 'red' },
+      { price: -1 },
+      { price: Number.NaN },
+      { price: Number.POSITIVE_INFINITY },
+      { price: '19.99' },
+    ];
+    for (const extra of bad) {
+      expect(() =>
+        index.upsert('bad', vector, { available: true, ...(extra as object) } as ItemAttributes),
+      ).toThrow(expect.objectContaining({ code: 'invalid_item' }));
+    }
+    expect(index.size).toBe(0);
+  });
+
+  describe('corrupt format-3 snapshots', () => {
+    // Four items: sections at 32 (attributes), 48 (publishedAt), 64 (prices), 96 (5 tag offsets),
+    // 116 (4 tag references: a -> red tan, c -> tan ünï-🧵), then the labels.
+    const small = new ExactIndex(4);
+    small.upsert('a', vector, { category: 'tops', available: true, tags: ['red', 'tan'], price: 19.99 });
+    small.upsert('b', vector, { available: true, price: 0 });
+    small.upsert('c', vector, { available: false, tags: ['tan', 'ünï-🧵'] });
+    small.upsert('d', vector, { available: true });
+    const good = small.serialise();
+    const codeOf = (change: (bytes: Buffer) => void) => {
+      const bytes = good.slice();
+      change(Buffer.from(bytes.buffer, 0, 132));
+      try {
+        ExactIndex.deserialise(bytes);
+      } catch (error) {
+        return (error as VectorIndexError).code;
+      }
+      return 'accepted';
+    };
+
+    it('reads the uncorrupted one', () => {
+      expect(codeOf(() => {})).toBe('accepted');
+      expect([96, 100, 104, 108, 112].map((at) => Buffer.from(good).readUInt32LE(at))).toEqual([
+        0, 2, 2, 4, 4,
+      ]);
+      expect([116, 120, 124, 128].map((at) => Buffer.from(good).readUInt32LE(at))).toEqual([0, 1, 1, 2]);
+    });
+
+    it.each([
+      ['a tag number out of range', (b: Buffer) => b.writeUInt32LE(3, 120)],
+      ['a tag repeated within an item', (b: Buffer) => b.writeUInt32LE(0, 120)],
+      ['tag offsets that decrease', (b: Buffer) => b.writeUInt32LE(1, 104)],
+      ['a first tag offset other than 0', (b: Buffer) => b.writeUInt32LE(1, 96)],
+      ['a reference count past the labels', (b: Buffer) => b.writeUInt32LE(0xffffffff, 112)],
+      ['a reference count that shifts the labels', (b: Buffer) => b.writeUInt32LE(5, 112)],
+      ['more tag labels than the section holds', (b: Buffer) => b.writeUInt32LE(4, 28)],
+      ['a negative price', (b: Buffer) => b.writeDoubleLE(-1, 64)],
+      ['an infinite price', (b: Buffer) => b.writeDoubleLE(Number.POSITIVE_INFINITY, 72)],
+    ])('refuses %s', (_, change) => {
+      expect(codeOf(change)).toBe('corrupt_snapshot');
+    });
+
+    it('refuses repeated tag labels', () => {
+      const bytes = good.slice();
+      const labels = Buffer.from(bytes.buffer);
+      labels.write('red', labels.indexOf('tan'));
+      expect(() => ExactIndex.deserialise(bytes)).toThrow(
+        expect.objectContaining({ code: 'corrupt_snapshot' }),
+      );
+    });
   });
 });
 

@@ -5,7 +5,7 @@
  * the local twin's demo routes) goes through it. Table and index names live in functions/contract.
  */
 import type { CatalogueItem } from '../../domain/catalogue-item';
-import type { ItemAttributes } from '../../vector-index';
+import { type ItemAttributes, MAX_LABEL_LENGTH, MAX_TAGS } from '../../vector-index';
 
 /** The single row format; `changeFeed` + `changedAt` feed the incremental index refresh. */
 export interface ItemRow extends Omit<CatalogueItem, 'vectors'> {
@@ -74,22 +74,50 @@ export function fromRow(row: ItemRow, vectorIndexAttribute?: string): CatalogueI
 /** The value of the vector index attribute for a vector. */
 export const indexedVector = (vector: Float32Array): number[] => Array.from(vector);
 
-/** One model's vector of a row read with {@link itemProjection}, if it has one. */
-/** What the vector index keeps of an item row besides its vector (see ItemAttributes). */
+/**
+ * What the vector index keeps of an item row besides its vector (see ItemAttributes). Only values
+ * the index accepts pass: a malformed row loses the attribute rather than failing the whole refresh.
+ */
 export function indexAttributes(
-  row: Pick<ItemRow, 'available' | 'category' | 'publishedAt' | 'createdAt'>,
+  row: Pick<ItemRow, 'available' | 'category' | 'publishedAt' | 'createdAt' | 'tags' | 'price'>,
 ): ItemAttributes {
   const since = row.publishedAt ?? row.createdAt;
+  const tags = indexTags(row.tags);
+  const price = row.price;
   return {
     available: row.available !== false,
     ...(row.category ? { category: row.category } : {}),
     ...(Number.isInteger(since) && since >= 0 ? { publishedAt: since } : {}),
+    ...(tags.length > 0 ? { tags } : {}),
+    ...(typeof price === 'number' && Number.isFinite(price) && price >= 0 ? { price } : {}),
   };
 }
 
 /** The row attributes indexAttributes reads. */
-export const INDEX_ATTRIBUTES = ['available', 'category', 'publishedAt', 'createdAt'] as const;
+export const INDEX_ATTRIBUTES = [
+  'available',
+  'category',
+  'publishedAt',
+  'createdAt',
+  'tags',
+  'price',
+] as const;
 
+/**
+ * A row's tags as the index takes them: distinct non-empty strings, at most MAX_TAGS. The item store
+ * writes a list; a string set (a hand-edited row) reads as a Set.
+ */
+function indexTags(tags: unknown): string[] {
+  if (!(Array.isArray(tags) || tags instanceof Set)) return [];
+  const kept = new Set<string>();
+  for (const tag of tags) {
+    if (typeof tag === 'string' && tag.length > 0 && tag.length <= MAX_LABEL_LENGTH) kept.add(tag);
+    if (kept.size === MAX_TAGS) break;
+  }
+  return [...kept];
+}
+
+/** One model's vector of a row read with {@link itemProjection}, if it has one. */
 export function rowVector(row: Pick<ItemRow, 'vectors'>, modelId: string): Float32Array | undefined {
   const bytes = row.vectors?.[modelId];
   return bytes ? bytesToVector(bytes) : undefined;

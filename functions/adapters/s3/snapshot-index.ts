@@ -3,7 +3,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Serving } from '../../app/ports';
 import { INDEX_PREFIX, ITEMS_CHANGE_INDEX } from '../../contract/storage';
-import { ExactIndex } from '../../vector-index';
+import { ExactIndex, SNAPSHOT_VERSION } from '../../vector-index';
 import { batchGetAll } from '../dynamodb/batch-get';
 import {
   CHANGE_FEED,
@@ -29,6 +29,8 @@ export interface SnapshotPointer {
   createdAt: number;
   /** The snapshot this one replaced, deleted when the next one is written. */
   previousKey?: string;
+  /** The snapshot's format (SNAPSHOT_VERSION when written); absent from pointers older than format 3. */
+  format?: number;
 }
 
 export interface CatalogueIndexDeps {
@@ -79,7 +81,11 @@ export class CatalogueIndex {
     const pointer = await readPointer(deps.s3, deps.bucket, deps.modelId);
     let index = new ExactIndex(deps.dim);
     let watermark = 0;
-    if (pointer) {
+    // A snapshot in another format than this code writes is not read: an older one lacks attributes
+    // the rows hold (format 3 added tags and prices), a newer one (after a rollback) cannot be read.
+    // The index is built from the rows instead, as before the first snapshot, and the next compaction
+    // writes this code's format even at the same watermark.
+    if (pointer?.format === SNAPSHOT_VERSION) {
       const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: pointer.key }));
       const bytes = await object.Body?.transformToByteArray();
       if (bytes) {
@@ -176,7 +182,7 @@ export class CatalogueIndex {
     let written: string | undefined;
     for (let attempt = 1; ; attempt++) {
       const stored = await readStoredPointer(s3, bucket, modelId);
-      if (stored && stored.pointer.watermark >= this.watermark) {
+      if (stored && isCurrent(stored.pointer, this.watermark)) {
         // Nothing newer to publish; a snapshot uploaded by an attempt that lost the race is garbage.
         if (written) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: written }));
         return { pointer: stored.pointer, written: false };
@@ -200,6 +206,7 @@ export class CatalogueIndex {
         modelId,
         createdAt: now,
         ...(previous ? { previousKey: previous.key } : {}),
+        format: SNAPSHOT_VERSION,
       };
       try {
         await s3.send(
@@ -232,6 +239,16 @@ export interface SnapshotWrite {
 }
 
 const MAX_POINTER_ATTEMPTS = 5;
+
+/**
+ * Whether the stored pointer makes a snapshot at this watermark pointless: it is further on, or as
+ * far and in this code's format. A pointer never moves back, not even to upgrade an older format.
+ */
+function isCurrent(stored: SnapshotPointer, watermark: number): boolean {
+  return (
+    stored.watermark > watermark || (stored.watermark === watermark && stored.format === SNAPSHOT_VERSION)
+  );
+}
 
 /** The pointer with the ETag a conditional replace needs; undefined when there is none yet. */
 async function readStoredPointer(
