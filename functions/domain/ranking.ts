@@ -327,7 +327,10 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
   const acceptNew = (itemId: string, attributes: ItemAttributes) =>
     accept(itemId, attributes) && isNew(itemId, attributes);
   const fresh = new Map<string, ReturnType<typeof scoreOf>>();
-  const k = 4 * queries.length * Math.max(1, explorationSlots(exploration.settings, settings.candidatePool));
+  const k = Math.min(
+    MAX_K,
+    4 * queries.length * Math.max(1, explorationSlots(exploration.settings, settings.candidatePool)),
+  );
   for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptNew })) {
     const vector = vectors.get(hit.itemId) ?? toUnit(index.vector(hit.itemId) as Float32Array);
     if (!similarities.has(hit.itemId))
