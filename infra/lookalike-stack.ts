@@ -80,6 +80,8 @@ export interface LookalikeStackProps extends StackProps {
   readonly halfLifeDays?: number;
   /** Days an impression (a list served, in the Impressions table) is kept. @default 30 */
   readonly impressionTtlDays?: number;
+  /** Minutes a list's `nextToken` (its next page) is good for, up to the impressions' TTL. @default 60 */
+  readonly pageTokenTtlMinutes?: number;
   /** Alarms notify this topic. @default a new SNS topic (subscribe to it after deploying) */
   readonly alarmTopic?: ITopic;
   /**
@@ -189,6 +191,7 @@ export class LookalikeStack extends Stack {
       statsTable: this.tracking.statsTable,
       removalPolicy,
       ttlDays: props.impressionTtlDays,
+      pageTokenTtlMinutes: props.pageTokenTtlMinutes,
     });
     this.impressions.recordFrom(this.api.recommendFunction, {
       rotation: (props.rotation?.lists ?? 0) > 0,

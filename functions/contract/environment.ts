@@ -68,6 +68,7 @@ export const ENV = {
   ROTATION_WEIGHT: 'ROTATION_WEIGHT',
   // Days an impression (a list served) is kept.
   IMPRESSION_TTL_DAYS: 'IMPRESSION_TTL_DAYS',
+  PAGE_TOKEN_TTL_MINUTES: 'PAGE_TOKEN_TTL_MINUTES',
 
   // Only for stand-ins on a non-IP host, where virtual-hosted bucket names do not resolve.
   LOOKALIKE_S3_FORCE_PATH_STYLE: 'LOOKALIKE_S3_FORCE_PATH_STYLE',

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DEFAULT_PAGE_TOKEN_TTL_MINUTES } from '../contract/paging';
 import { InvalidRequest } from './errors';
 import { isUuidV7 } from './impressions';
 
@@ -12,8 +13,7 @@ import { isUuidV7 } from './impressions';
  * expire (`PAGE_TOKEN_TTL_MS`) and die with the user's impressions (`DELETE /users/{userId}`).
  */
 
-/** How long a page token is good for unless configured (PAGE_TOKEN_TTL_MINUTES). */
-export const DEFAULT_PAGE_TOKEN_TTL_MINUTES = 60;
+export { DEFAULT_PAGE_TOKEN_TTL_MINUTES };
 /** No token past this many items in one chain of pages (the impression row holds them all). */
 export const MAX_PAGED_ITEMS = 500;
 

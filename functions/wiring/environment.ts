@@ -11,6 +11,7 @@ import {
   type EventType,
   type ProfileSettings,
 } from '../domain/interest-profile';
+import { DEFAULT_PAGE_TOKEN_TTL_MINUTES } from '../domain/paging';
 import { DEFAULT_RANKING_SETTINGS } from '../domain/ranking';
 
 /**
@@ -291,6 +292,8 @@ export const FUNCTION_ENV = {
       [ENV.ITEMS_TABLE]: required(),
       [ENV.IMPRESSIONS_TABLE]: required(),
       [ENV.IMPRESSION_TTL_DAYS]: number(DEFAULT_IMPRESSION_TTL_DAYS, { min: 1, max: 3650 }),
+      // Fractions allowed (the twin's tests expire tokens in seconds); the stack sets whole minutes.
+      [ENV.PAGE_TOKEN_TTL_MINUTES]: number(DEFAULT_PAGE_TOKEN_TTL_MINUTES, { min: 0.001, max: 3650 * 1440 }),
       ...spaceFields,
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
@@ -319,6 +322,7 @@ export const FUNCTION_ENV = {
         impressions: env[ENV.IMPRESSIONS_TABLE],
       },
       impressionTtlDays: env[ENV.IMPRESSION_TTL_DAYS],
+      pageTokenTtlMs: env[ENV.PAGE_TOKEN_TTL_MINUTES] * 60_000,
       bucket: env[ENV.CATALOGUE_BUCKET],
       modelId: env[ENV.ACTIVE_MODEL_ID],
       dim: env[ENV.MODEL_DIMENSION],

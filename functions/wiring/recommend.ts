@@ -42,6 +42,8 @@ export interface RecommendConfig {
   } & Readonly<ReaderTables>;
   /** Days an impression is kept. @default 30 */
   readonly impressionTtlDays?: number;
+  /** How long a page's `nextToken` is good for (ms). @default 60 minutes */
+  readonly pageTokenTtlMs?: number;
   /** The catalogue bucket: item images and the exact index's snapshots. */
   readonly bucket: string;
   /** Where candidates come from (see Serving). */
@@ -144,6 +146,7 @@ export function createRecommendDeps(
     ...(config.exploration ? { exploration: config.exploration } : {}),
     ...(config.placements ? { placements: config.placements } : {}),
     ...(config.rotation && config.rotation.lists > 0 ? { rotation: config.rotation } : {}),
+    ...(config.pageTokenTtlMs !== undefined ? { pageTokenTtlMs: config.pageTokenTtlMs } : {}),
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
     ...(impressions ? { impressions } : {}),
     // Rotation reads the user's last lists back from the same table.

@@ -5,6 +5,7 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/contract/environment';
+import { DEFAULT_PAGE_TOKEN_TTL_MINUTES } from '../../functions/contract/paging';
 import { IMPRESSION_COUNTS_STREAM, IMPRESSIONS_TABLE } from '../../functions/contract/storage';
 import { tableFromDefinition } from './data-tables';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -17,6 +18,11 @@ export interface ImpressionsProps {
   readonly removalPolicy?: RemovalPolicy;
   /** Days an impression (a list served) is kept. @default 30 */
   readonly ttlDays?: number;
+  /**
+   * Minutes a list's `nextToken` is good for; at most the impressions' TTL (the token is checked
+   * against its list's row). @default 60
+   */
+  readonly pageTokenTtlMinutes?: number;
 }
 
 /**
@@ -27,6 +33,8 @@ export class Impressions extends Construct {
   public readonly table: TableV2;
   /** Days a row is kept. */
   public readonly ttlDays: number;
+  /** Minutes a page token is good for. */
+  public readonly pageTokenTtlMinutes: number;
   /** Adds each list's items to the impression counts (the Impressions stream's consumer). */
   public readonly countsFunction: LookalikeFunction;
   /** Stream batches the counts consumer failed on after its retries. */
@@ -37,6 +45,16 @@ export class Impressions extends Construct {
     this.ttlDays = props.ttlDays ?? 30;
     if (!Number.isInteger(this.ttlDays) || this.ttlDays < 1 || this.ttlDays > 3650) {
       throw new Error(`Impressions: ttlDays must be a whole number of days in 1..3650, got ${this.ttlDays}`);
+    }
+    this.pageTokenTtlMinutes = props.pageTokenTtlMinutes ?? DEFAULT_PAGE_TOKEN_TTL_MINUTES;
+    if (
+      !Number.isInteger(this.pageTokenTtlMinutes) ||
+      this.pageTokenTtlMinutes < 1 ||
+      this.pageTokenTtlMinutes > this.ttlDays * 1440
+    ) {
+      throw new Error(
+        `Impressions: pageTokenTtlMinutes must be a whole number of minutes from 1 to the impressions' TTL (${this.ttlDays * 1440}), got ${this.pageTokenTtlMinutes}`,
+      );
     }
     this.table = tableFromDefinition(this, IMPRESSIONS_TABLE, props.removalPolicy ?? RemovalPolicy.RETAIN);
 
@@ -64,11 +82,19 @@ export class Impressions extends Construct {
     );
   }
 
-  /** The recommend function records each list it serves: PutItem only, and the TTL it stamps. */
+  /**
+   * The recommend function records each list it serves (PutItem, with the TTL it stamps) and reads a
+   * list's row back for its next page (GetItem of the row a `nextToken` names).
+   */
   recordFrom(fn: LookalikeFunction, options: { rotation?: boolean } = {}): void {
     // Rotation reads the user's last lists back (a Query of the user's partition).
-    fn.useTable(this.table, ENV.IMPRESSIONS_TABLE, options.rotation ? ['PutItem', 'Query'] : ['PutItem']);
+    fn.useTable(
+      this.table,
+      ENV.IMPRESSIONS_TABLE,
+      options.rotation ? ['PutItem', 'GetItem', 'Query'] : ['PutItem', 'GetItem'],
+    );
     fn.function.addEnvironment(ENV.IMPRESSION_TTL_DAYS, String(this.ttlDays));
+    fn.function.addEnvironment(ENV.PAGE_TOKEN_TTL_MINUTES, String(this.pageTokenTtlMinutes));
   }
 
   /** The track function's erasure reads a user's partition and deletes it. */

@@ -84,8 +84,30 @@ describe('the Impressions table', () => {
 });
 
 describe('grants on impressions', () => {
-  it('lets recommend only put an impression: no read, update or delete, nothing on the index', () => {
-    expect(onImpressions('RecommendFunction')).toEqual(['dynamodb:PutItem']);
+  it("lets recommend put an impression and get a list's row back (its next page): no query, update or delete, nothing on the index", () => {
+    expect(onImpressions('RecommendFunction')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    const recommend = Object.values(resources).find(
+      (r) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        (r.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
+          ?.POWERTOOLS_SERVICE_NAME === 'recommend',
+    );
+    expect(
+      (recommend?.Properties.Environment as { Variables?: object } | undefined)?.Variables,
+    ).toMatchObject({
+      PAGE_TOKEN_TTL_MINUTES: '60',
+    });
+  });
+
+  it('refuses a page token TTL longer than the impressions are kept', () => {
+    expect(
+      () => new LookalikeStack(new App(), 'LongTokens', { impressionTtlDays: 1, pageTokenTtlMinutes: 1441 }),
+    ).toThrow(
+      /pageTokenTtlMinutes must be a whole number of minutes from 1 to the impressions' TTL \(1440\)/,
+    );
+    expect(
+      () => new LookalikeStack(new App(), 'DayTokens', { impressionTtlDays: 1, pageTokenTtlMinutes: 1440 }),
+    ).not.toThrow();
   });
 
   it("adds a Query of the user's partition for recommend only when rotation is on, and sets its variables", () => {
@@ -103,7 +125,7 @@ describe('grants on impressions', () => {
       .filter((st) => JSON.stringify(st.Resource).includes(rotatingTable as string))
       .flatMap((st) => [st.Action].flat())
       .sort();
-    expect(actions).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
     const recommend = Object.values(rotatingResources).find(
       (r) =>
         r.Type === 'AWS::Lambda::Function' &&
