@@ -1,14 +1,18 @@
 /**
- * List filters through the API on the local twin (`exact` backend): 1,000 catalogue rows with
- * clustered vectors, categories, tags and prices; a narrow filter (1% of the catalogue) still fills
- * the list, `strict=false` fills and labels, relative price on `similar`, repeated parameters read
- * whole (an id with a comma), and excludeIds' limit with its own code.
+ * List filters and paging through the API on the local twin (`exact` backend): 1,000 catalogue rows
+ * with clustered vectors, categories, tags and prices; a narrow filter (1% of the catalogue) still
+ * fills the list, `strict=false` fills and labels, relative price on `similar`, repeated parameters
+ * read whole (an id with a comma), and excludeIds' limit with its own code. Pages continue one
+ * ranking without repeats, and every bad token gets its own code (tokens expire after 15 s here).
  */
 
 import { postJson, useLocalApp } from '../support/local-app';
 import { seedSyntheticItems } from '../support/synthetic-items';
 
-const local = useLocalApp({ environment: { INDEX_REFRESH_MS: '0' } });
+const TOKEN_TTL_MS = 15_000;
+const local = useLocalApp({
+  environment: { INDEX_REFRESH_MS: '0', PAGE_TOKEN_TTL_MINUTES: String(TOKEN_TTL_MS / 60_000) },
+});
 
 const COUNT = 1000;
 // Item 0 has a comma in its id: repeated parameters must keep it whole.
@@ -23,7 +27,7 @@ const attributesOf = (i: number) => ({
 const rare = itemIds.filter((_, i) => i % 100 === 7);
 
 type Item = { itemId: string; category?: string; price?: number; tags?: string[]; reason: { kind: string } };
-type List = { strategy: string; items: Item[] };
+type List = { strategy: string; items: Item[]; nextToken?: string };
 
 beforeAll(async () => {
   await seedSyntheticItems(local.app, itemIds, 3, attributesOf);
@@ -119,4 +123,96 @@ describe('filters on every list route', () => {
     const oddPrice = await get('/users/filterer/recommendations?minPrice=cheap');
     expect(oddPrice.json<{ code: string }>()).toMatchObject({ code: 'invalid_query' });
   });
+});
+
+describe('paging without repeats', () => {
+  const ids = (body: List) => body.items.map((item) => item.itemId);
+  const codeOf = async (path: string, user = 'pager') => {
+    const response = await get(path, user);
+    return `${response.status} ${response.json<{ code: string }>().code}`;
+  };
+
+  beforeAll(async () => {
+    const response = await local.call(
+      postJson('/events', {
+        events: [20, 40, 61, 83].map((i) => ({
+          eventId: `pager-${i}`,
+          userId: 'pager',
+          itemId: idOf(i),
+          type: 'like',
+        })),
+      }),
+      { user: 'pager' },
+    );
+    expect(response.status).toBe(202);
+  });
+
+  it('5 pages of 10 hold the 50 items of one 50-item list, in its order, personal and filtered', async () => {
+    for (const query of ['', '&category=cat-1&category=cat-2&maxPrice=150']) {
+      const whole = ids(await list(`/users/pager/recommendations?limit=50${query}`, 'pager'));
+      expect(whole).toHaveLength(50);
+      const pages: string[] = [];
+      let token: string | undefined;
+      for (let page = 0; page < 5; page++) {
+        const next = token ? `&nextToken=${encodeURIComponent(token)}` : '';
+        const body = await list(`/users/pager/recommendations?limit=10${query}${next}`, 'pager');
+        expect(body.strategy).toBe('personal');
+        pages.push(...ids(body));
+        token = body.nextToken;
+        expect(token).toBeDefined();
+      }
+      expect(pages).toEqual(whole);
+    }
+  });
+
+  it('gives no token once the pool is exhausted', async () => {
+    // 10 rare items in all: one page of 7, one of 3, then none.
+    const first = await list('/users/pager/recommendations?tag=rare&limit=7', 'pager');
+    expect(first.items).toHaveLength(7);
+    const second = await list(
+      `/users/pager/recommendations?tag=rare&limit=7&nextToken=${encodeURIComponent(first.nextToken as string)}`,
+      'pager',
+    );
+    expect(ids(second)).toHaveLength(3);
+    expect(second.nextToken).toBeUndefined();
+    expect(new Set([...ids(first), ...ids(second)])).toEqual(new Set(rare));
+  });
+
+  it('refuses a tampered, foreign, filter-mismatched, expired and erased token, each with its code', async () => {
+    const first = await list('/users/pager/recommendations?limit=10&category=cat-1', 'pager');
+    const token = first.nextToken as string;
+    const page2 = `/users/pager/recommendations?limit=10&category=cat-1&nextToken=${encodeURIComponent(token)}`;
+    // A character of the nonce (bytes 16-31 of the token's body) changed.
+    const at = 'p1.'.length + 30;
+    const tampered = token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1);
+    expect(await codeOf(page2.replace(encodeURIComponent(token), encodeURIComponent(tampered)))).toBe(
+      '400 invalid_token',
+    );
+    expect(
+      await codeOf(
+        `/users/someone/recommendations?limit=10&category=cat-1&nextToken=${encodeURIComponent(token)}`,
+        'someone',
+      ),
+    ).toBe('400 foreign_token');
+    expect(await codeOf(page2.replace('category=cat-1', 'category=cat-2'))).toBe('400 token_mismatch');
+    expect(
+      await codeOf(
+        `/items/${idOf(5)}/similar?limit=10&category=cat-1&nextToken=${encodeURIComponent(token)}`,
+      ),
+    ).toBe('400 token_mismatch');
+    expect((await get(page2, 'pager')).status).toBe(200);
+    // Erased with the user: a replay names a list that is no longer stored.
+    const erased = await local.call({ method: 'DELETE', path: '/users/pager' }, { user: 'pager' });
+    expect(erased.status).toBe(200);
+    expect(await codeOf(page2)).toBe('400 token_not_found');
+    // Expired: the twin's tokens live 15 s.
+    const fresh = await list('/users/newcomer/recommendations?limit=5', 'newcomer');
+    await new Promise((resolve) => setTimeout(resolve, TOKEN_TTL_MS + 500));
+    expect(
+      await codeOf(
+        `/users/newcomer/recommendations?limit=5&nextToken=${encodeURIComponent(fresh.nextToken as string)}`,
+        'newcomer',
+      ),
+    ).toBe('400 expired_token');
+  }, 60_000);
 });

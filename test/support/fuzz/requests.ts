@@ -184,6 +184,7 @@ const queryKey = fc.oneof(
       'maxPriceRatio',
       'strict',
       'excludeIds',
+      'nextToken',
     ),
   },
   {
