@@ -206,15 +206,28 @@ describe('a fault inside a handler', () => {
   it.each(requests)(
     '%s: a failing DynamoDB call is a 500 with the request id, and the next call works',
     async (_route, request) => {
-      const send = jest
-        .spyOn(DynamoDBDocumentClient.prototype, 'send')
-        .mockImplementationOnce((() =>
-          Promise.reject(
+      // The first call of the request's own: the stream consumers running in this process beside it
+      // (impression counts, co-engagement) write only the Stats table, and must not take the fault.
+      const stats = local.app.stack.tables.Stats as string;
+      const original = DynamoDBDocumentClient.prototype.send;
+      let injected = false;
+      const send = jest.spyOn(DynamoDBDocumentClient.prototype, 'send').mockImplementation(function (
+        this: DynamoDBDocumentClient,
+        command: { input?: unknown },
+        ...rest: unknown[]
+      ) {
+        if (!injected && !JSON.stringify(command.input ?? {}).includes(stats)) {
+          injected = true;
+          return Promise.reject(
             Object.assign(new Error('injected: socket hang up'), { name: 'TimeoutError' }),
-          )) as never);
+          );
+        }
+        return (original as (...args: unknown[]) => unknown).call(this, command, ...rest);
+      } as never);
       try {
         const failed = await local.call(request(), { user: 'fault-user' });
         expect(send).toHaveBeenCalled();
+        expect(injected).toBe(true);
         const body = failed.json<{ code: string; requestId: string }>();
         expect({ status: failed.status, body }).toEqual({
           status: 500,

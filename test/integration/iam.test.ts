@@ -176,6 +176,14 @@ describe('the stack as deployed, with IAM enforced', () => {
       }),
     ]);
     expect(lists.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    // The next page of a list reads its impression row back (GetItem on Impressions).
+    const similarPage = lists[1]?.json<{ nextToken?: string }>().nextToken;
+    expect(similarPage).toBeDefined();
+    const secondPage = await local.call({
+      method: 'GET',
+      path: `/items/iam-4/similar?limit=3&nextToken=${encodeURIComponent(similarPage as string)}`,
+    });
+    expect(secondPage.status).toBe(200);
     // Image URLs are presigned with the recommend function's credentials and fetched by the browser.
     const [firstItem] = lists[0]?.json<{ items: Array<{ imageUrl: string }> }>().items ?? [];
     expect((await fetch(firstItem?.imageUrl as string)).status).toBe(200);
