@@ -14,8 +14,14 @@
  *   npm run bench:load -- --baseline HEAD~1            # the events part beside the parent commit
  *   LOAD_EVENTS_ONLY=1 LOAD_EVENT_SECONDS=8 npm run bench:load -- --baseline main   # events part only
  *   LOAD_IMPRESSIONS_ONLY=1 npm run bench:load         # the impressions side-by-side part only
+ *   LOAD_FILTERED_ONLY=1 npm run bench:load            # the filtered-list side-by-side part only
  *   LOAD_SIDE_BY_SIDE=exploration LOAD_IMPRESSIONS_ONLY=1 npm run bench:load   # "on" = exploration only
  *   (or =impressions: "on" = impressions only), to split the cost
+ *
+ * Filtered part (test/support/load/filtered-side-by-side.ts): the personal list unfiltered and with a
+ * narrow filter (1% of the catalogue tagged `rare`, at most 150), LOAD_FILTERED_RATE (50 a second
+ * per arm), LOAD_FILTERED_SECONDS (40 per arm, in LOAD_FILTERED_ROUNDS = 4 alternating turns), for
+ * `filtered_over_unfiltered_p99`.
  *
  * Impressions part: LOAD_IMPRESSION_RATE (calls/s, both arms together: 60), LOAD_IMPRESSION_SECONDS (60),
  * run as deployed and again with the local impression counts consumer stopped (`request_path_only`).
@@ -36,6 +42,7 @@
  */
 import { type LocalApp, startLocalApp } from '../../infra/local/app';
 import { runEventWrites } from '../support/load/event-writes';
+import { runFilteredSideBySide } from '../support/load/filtered-side-by-side';
 import { runImpressionsSideBySide } from '../support/load/impressions-side-by-side';
 import { runLoad, seedCatalogue, seedProfiles, userIdOf } from '../support/load/scenario';
 
@@ -72,7 +79,17 @@ async function main(): Promise<void> {
     log(`impressions side by side, consumer stopped: ${JSON.stringify(requestPath)}`);
     return { ...asDeployed, request_path_only: requestPath };
   };
-  if (process.env.LOAD_IMPRESSIONS_ONLY) {
+  /** The personal list unfiltered and with a narrow filter (1% of the catalogue), side by side. */
+  const filteredPart = (app: LocalApp, users: number) =>
+    runFilteredSideBySide(app, {
+      users,
+      rate: numberFrom('LOAD_FILTERED_RATE', 50),
+      seconds: numberFrom('LOAD_FILTERED_SECONDS', 40),
+      rounds: numberFrom('LOAD_FILTERED_ROUNDS', 4),
+      warmupSeconds: numberFrom('LOAD_WARMUP_SECONDS', 10),
+      log,
+    });
+  if (process.env.LOAD_IMPRESSIONS_ONLY || process.env.LOAD_FILTERED_ONLY) {
     const app = await startLocalApp({ apiPort: 0, tablePrefix: `bench-${Date.now()}-` });
     try {
       const options = {
@@ -89,7 +106,10 @@ async function main(): Promise<void> {
       );
       await seedCatalogue(app, options);
       await seedProfiles(app, options, tokens);
-      process.stdout.write(`${JSON.stringify({ impressions: await impressionsPart(app, options.users) })}\n`);
+      const part = process.env.LOAD_FILTERED_ONLY
+        ? { filtered: await filteredPart(app, options.users) }
+        : { impressions: await impressionsPart(app, options.users) };
+      process.stdout.write(`${JSON.stringify(part)}\n`);
     } finally {
       await app.stop();
     }
@@ -119,7 +139,14 @@ async function main(): Promise<void> {
       const lost =
         load.events_counted !== load.events_accepted || load.events_stored !== load.events_accepted;
       log(lost ? 'EVENTS LOST OR DOUBLE-COUNTED' : 'every accepted event counted exactly once');
-      report = { ...load, events_consistent: !lost, impressions: await impressionsPart(app, load.users) };
+      const filtered = await filteredPart(app, load.users);
+      log(`filtered side by side: ${JSON.stringify(filtered)}`);
+      report = {
+        ...load,
+        events_consistent: !lost,
+        filtered,
+        impressions: await impressionsPart(app, load.users),
+      };
     } finally {
       await app.stop();
     }

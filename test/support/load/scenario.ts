@@ -123,6 +123,8 @@ export async function seedCatalogue(
         title: `Synthetic ${i}`,
         category,
         price: 5 + (i % 200),
+        // 1% of the catalogue is `rare`: the filtered part's narrow filter.
+        tags: i % 100 === 7 ? ['rare', 'load'] : ['load'],
         available: i % 50 !== 0,
         status: 'ready',
         source: {
@@ -182,7 +184,7 @@ const REQUEST_LOG = /^(GET|POST|DELETE|PUT|PATCH|HEAD|OPTIONS) \S+ -> \d{3} \(\d
  * The local server writes a line per request to stderr; at hundreds of requests a second that is
  * noise (and work) the load run does not need. Only those lines are held back, and only meanwhile.
  */
-async function withoutRequestLog<T>(work: () => Promise<T>): Promise<T> {
+export async function withoutRequestLog<T>(work: () => Promise<T>): Promise<T> {
   const write = process.stderr.write;
   process.stderr.write = ((chunk: unknown, ...rest: unknown[]) =>
     typeof chunk === 'string' && REQUEST_LOG.test(chunk)
