@@ -285,8 +285,8 @@ async function checkCategories(serving: Serving, requested: readonly string[] | 
 }
 
 /** Fillers for a list of fewer than `limit` matching items (`strict=false`): labelled as such. */
-const outsideFilters = (ranked: RankedItem[]): RankedItem[] =>
-  ranked.map((r) => ({ ...r, reason: { kind: 'outside_filters' } }));
+const outsideFilters = (ranked: ReadonlyArray<{ itemId: string; score: number }>): RankedItem[] =>
+  ranked.map(({ itemId, score }) => ({ itemId, score, reason: { kind: 'outside_filters' } }));
 
 /** How many fillers a list needs: none when strict, unfiltered or full. */
 const fillersWanted = (filters: ListFilters, limit: number, listed: number): number =>
@@ -700,7 +700,7 @@ async function withFillers(
     k: wanted,
     accept: (id, attributes) => !listed.has(id) && eligible(id, attributes),
   });
-  return [...ranked, ...outsideFilters(fillers.map((r) => ({ ...r, reason: { kind: 'outside_filters' } })))];
+  return [...ranked, ...outsideFilters(fillers)];
 }
 
 /** An item's base-space vector projected into the served learned space, when one serves. */
