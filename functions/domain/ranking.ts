@@ -44,6 +44,9 @@ export type Reason =
   /** Fewer items than asked for match the filters (`strict=false`): one of the best without them. */
   | { kind: 'outside_filters' };
 
+/** How deep exploration candidates are drawn for: five pages of 10 (see rankForUser). */
+export const EXPLORATION_HORIZON = 50;
+
 /** The fewest candidates a taste retrieves, however small its weight: three lists of 10. */
 export const MIN_TASTE_CANDIDATES = 30;
 
@@ -321,15 +324,16 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
   if (positions.length === 0 || !exploration) return organic.slice(0, request.limit);
   // Exploration: the new, little-shown items closest to the tastes, scored like the rest; a new item
   // that wins an ordinary slot keeps it and takes no exploration slot. How many are considered does
-  // not depend on the list's length (a list is the start of a longer one): as many as a list of the
-  // whole candidate pool has exploration slots, four times over, per taste.
+  // not depend on the list's length (a list is the start of a longer one): four per slot of the
+  // first EXPLORATION_HORIZON items, per taste (deeper pages may find no new item left for a slot,
+  // which then stays organic).
   const isNew = explorable(exploration, now);
   const acceptNew = (itemId: string, attributes: ItemAttributes) =>
     accept(itemId, attributes) && isNew(itemId, attributes);
   const fresh = new Map<string, ReturnType<typeof scoreOf>>();
   const k = Math.min(
     MAX_K,
-    4 * queries.length * Math.max(1, explorationSlots(exploration.settings, settings.candidatePool)),
+    4 * queries.length * Math.max(1, explorationSlots(exploration.settings, EXPLORATION_HORIZON)),
   );
   for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptNew })) {
     const vector = vectors.get(hit.itemId) ?? toUnit(index.vector(hit.itemId) as Float32Array);
