@@ -26,6 +26,7 @@ interface Arm {
   latencies: number[];
   errors: number;
   sent: number;
+  statuses: Record<string, number>;
 }
 
 const round1 = (value: number) => Math.round(value * 10) / 10;
@@ -43,10 +44,16 @@ export async function runFilteredSideBySide(app: LocalApp, options: FilteredOpti
       headers: { authorization: `Bearer ${token}` },
     }));
   const arms = {
-    unfiltered: { requests: requests(''), latencies: [], errors: 0, sent: 0 } as Arm & {
+    unfiltered: { requests: requests(''), latencies: [], errors: 0, sent: 0, statuses: {} } as Arm & {
       requests: ReturnType<typeof requests>;
     },
-    filtered: { requests: requests(`&${FILTER_QUERY}`), latencies: [], errors: 0, sent: 0 } as Arm & {
+    filtered: {
+      requests: requests(`&${FILTER_QUERY}`),
+      latencies: [],
+      errors: 0,
+      sent: 0,
+      statuses: {},
+    } as Arm & {
       requests: ReturnType<typeof requests>;
     },
   };
@@ -84,6 +91,8 @@ export async function runFilteredSideBySide(app: LocalApp, options: FilteredOpti
         arm.latencies.push(...result.latencies);
         arm.errors += result.errors;
         arm.sent += result.sent;
+        for (const [status, count] of Object.entries(result.statuses))
+          arm.statuses[status] = (arm.statuses[status] ?? 0) + count;
         options.log(`${name} round ${r + 1}: p50 ${round1(result.p50Ms)} ms, p99 ${round1(result.p99Ms)} ms`);
       }
     }
@@ -92,6 +101,7 @@ export async function runFilteredSideBySide(app: LocalApp, options: FilteredOpti
       return {
         requests: arm.sent,
         errors: arm.errors,
+        statuses: arm.statuses,
         p50_ms: round1(percentile(sorted, 0.5)),
         p99_ms: round1(percentile(sorted, 0.99)),
       };
