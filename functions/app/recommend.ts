@@ -453,15 +453,25 @@ const boundParts = (
   extra,
 ];
 
+/**
+ * A list request at its placement (its defaults applied), its filters read and checked (categories
+ * the catalogue has), and the time it is served at: what every list route starts from.
+ */
+async function listRequest<
+  Q extends FilterQuery & { limit?: number | undefined; placement?: string | undefined },
+>(deps: RecommendDeps, requested: Q) {
+  const query = atPlacement(deps, requested);
+  const filters = filtersOf(query, query.placementStrict);
+  await checkCategories(deps.serving, filters.filter?.categories);
+  return { query, filters, now: (deps.now ?? Date.now)() };
+}
+
 export async function recommendForUser(
   deps: RecommendDeps,
   userId: string,
   requested: z.output<typeof ListQuerySchema>,
 ): Promise<RecommendationList & { userId: string }> {
-  const query = atPlacement(deps, requested);
-  const filters = filtersOf(query, query.placementStrict);
-  const now = (deps.now ?? Date.now)();
-  await checkCategories(deps.serving, filters.filter?.categories);
+  const { query, filters, now } = await listRequest(deps, requested);
   const [stored, page] = await Promise.all([
     profileInActiveSpace(deps, userId),
     pageStart(
@@ -605,10 +615,7 @@ export async function similarItems(
   /** The user the list is shown to, when the caller is one. */
   viewer?: string,
 ): Promise<RecommendationList & { itemId: string }> {
-  const query = atPlacement(deps, requested);
-  const filters = filtersOf(query, query.placementStrict);
-  const now = (deps.now ?? Date.now)();
-  await checkCategories(deps.serving, filters.filter?.categories);
+  const { query, filters, now } = await listRequest(deps, requested);
   const page = await pageStart(
     deps,
     query.nextToken,
@@ -716,10 +723,7 @@ export async function searchByImage(
   /** The user the list is shown to, when the caller is one. */
   viewer?: string,
 ): Promise<RecommendationList & { queryMs: { embed: number } }> {
-  const query = atPlacement(deps, requested);
-  const filters = filtersOf(query, query.placementStrict);
-  const now = (deps.now ?? Date.now)();
-  await checkCategories(deps.serving, filters.filter?.categories);
+  const { query, filters, now } = await listRequest(deps, requested);
   // A next page must come with the same image: the token is bound to its bytes.
   const page = await pageStart(
     deps,
