@@ -12,6 +12,7 @@ import { Impressions } from './constructs/impressions';
 import { InterestTracking } from './constructs/interest-tracking';
 import { LearnedSimilarity } from './constructs/learned-similarity';
 import { LookalikeFunction } from './constructs/lookalike-function';
+import { Merchandising } from './constructs/merchandising';
 import { ActiveModelGuard } from './constructs/model-guard';
 import { ModelLayers } from './constructs/model-layers';
 import { Observability } from './constructs/observability';
@@ -82,6 +83,11 @@ export interface LookalikeStackProps extends StackProps {
   readonly impressionTtlDays?: number;
   /** Minutes a list's `nextToken` (its next page) is good for, up to the impressions' TTL. @default 60 */
   readonly pageTokenTtlMinutes?: number;
+  /**
+   * How long a recommend instance reuses the merchandising rules before checking their version
+   * (at most 5000 ms: a rule change is served within 5 s). @default 4000
+   */
+  readonly rulesCacheMs?: number;
   /** Alarms notify this topic. @default a new SNS topic (subscribe to it after deploying) */
   readonly alarmTopic?: ITopic;
   /**
@@ -107,6 +113,7 @@ export class LookalikeStack extends Stack {
   public readonly ingestion: CatalogueIngestion;
   public readonly tracking: InterestTracking;
   public readonly impressions: Impressions;
+  public readonly merchandising: Merchandising;
   public readonly api: RecommendationsApi;
   public readonly reembedding: Reembedding;
   public readonly observability: Observability;
@@ -197,6 +204,13 @@ export class LookalikeStack extends Stack {
       rotation: (props.rotation?.lists ?? 0) > 0,
     });
     this.impressions.eraseFrom(this.tracking.trackFunction);
+    // Merchandising rules: managed through /rules (track, the API's writer), applied by recommend.
+    this.merchandising = new Merchandising(this, 'Merchandising', {
+      removalPolicy,
+      rulesCacheMs: props.rulesCacheMs,
+    });
+    this.merchandising.manageFrom(this.tracking.trackFunction);
+    this.merchandising.readFrom(this.api.recommendFunction);
     this.reembedding = new Reembedding(this, 'Reembedding', {
       ...props.reembedding,
       itemsTable,

@@ -4,6 +4,7 @@
  * object-store.ts on S3, test/support/fakes/ in memory) implement them; test/support/contracts/ holds
  * the suite both must pass.
  */
+import type { Rule, RuleDefinition } from '../contract/rules';
 import type { CatalogueItem, ItemSource, ItemUpdateError } from '../domain/catalogue-item';
 import type { Impression } from '../domain/impressions';
 import type { EventType, InterestProfile } from '../domain/interest-profile';
@@ -218,6 +219,26 @@ export interface ImpressionHistory {
  * Where candidates come from. `exact`: the one in-memory index holds everything. `dynamodb-vector`:
  * each request gets a small index of over-fetched candidates (see DynamoVectorRetriever).
  */
+/** The merchandising rules and the version of the set they were read at. */
+export interface RuleSet {
+  version: number;
+  rules: Rule[];
+}
+
+/** Where the recommender reads the rules: the set's version alone (cheap), or all of it. */
+export interface RuleSetReader {
+  version(): Promise<number>;
+  read(): Promise<RuleSet>;
+}
+
+/** Where admins' changes to the rules are stored (functions/app/rules.ts). */
+export interface RuleRepository extends RuleSetReader {
+  get(ruleId: string): Promise<Rule | undefined>;
+  create(definition: RuleDefinition, now: number): Promise<Rule>;
+  update(ruleId: string, definition: RuleDefinition, expectedVersion: number, now: number): Promise<Rule>;
+  delete(ruleId: string, expectedVersion: number | undefined, now: number): Promise<void>;
+}
+
 export interface Serving {
   /**
    * An index holding at least the best `k` items for these queries that pass `filter`, plus

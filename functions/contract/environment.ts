@@ -12,6 +12,7 @@ export const ENV = {
   PROFILES_TABLE: 'PROFILES_TABLE',
   STATS_TABLE: 'STATS_TABLE',
   IMPRESSIONS_TABLE: 'IMPRESSIONS_TABLE',
+  RULES_TABLE: 'RULES_TABLE',
   CATALOGUE_BUCKET: 'CATALOGUE_BUCKET',
 
   // The model: where its manifest is (the model layer in Lambda), the active model and its dimension.
@@ -69,6 +70,8 @@ export const ENV = {
   // Days an impression (a list served) is kept.
   IMPRESSION_TTL_DAYS: 'IMPRESSION_TTL_DAYS',
   PAGE_TOKEN_TTL_MINUTES: 'PAGE_TOKEN_TTL_MINUTES',
+  /** How long an instance reuses the merchandising rules before checking their version (ms). */
+  RULES_CACHE_MS: 'RULES_CACHE_MS',
 
   // Only for stand-ins on a non-IP host, where virtual-hosted bucket names do not resolve.
   LOOKALIKE_S3_FORCE_PATH_STYLE: 'LOOKALIKE_S3_FORCE_PATH_STYLE',
@@ -87,6 +90,7 @@ export const RESOURCE_ENV = [
   ENV.PROFILES_TABLE,
   ENV.STATS_TABLE,
   ENV.IMPRESSIONS_TABLE,
+  ENV.RULES_TABLE,
   ENV.CATALOGUE_BUCKET,
 ] as const;
 

@@ -6,12 +6,13 @@ export type RouteFunction = 'track' | 'recommend';
 
 /**
  * user: a JWT whose user claim must match the user in the path or in every event (or an admin);
- * catalogue: any valid JWT; iam: signed by a trusted back end (SigV4).
+ * catalogue: any valid JWT; admin: a JWT with the admin scope or group (IdentityConfig), others get
+ * 403; iam: signed by a trusted back end (SigV4).
  */
-export type RouteAuth = 'user' | 'catalogue' | 'iam';
+export type RouteAuth = 'user' | 'catalogue' | 'admin' | 'iam';
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** API Gateway path syntax: {name} is one path segment. */
   path: string;
   function: RouteFunction;
@@ -69,6 +70,24 @@ export const ROUTES = [
     auth: 'catalogue',
     summary: 'Items that look like an uploaded image',
   },
+  // Merchandising rules (functions/contract/rules.ts): served by track, the API's writer.
+  { method: 'GET', path: '/rules', function: 'track', auth: 'admin', summary: 'Every merchandising rule' },
+  {
+    method: 'POST',
+    path: '/rules',
+    function: 'track',
+    auth: 'admin',
+    summary: 'Create a merchandising rule (boost, bury, pin or promote)',
+  },
+  { method: 'GET', path: '/rules/{ruleId}', function: 'track', auth: 'admin', summary: 'One rule' },
+  {
+    method: 'PUT',
+    path: '/rules/{ruleId}',
+    function: 'track',
+    auth: 'admin',
+    summary: 'Replace a rule (409 version_conflict unless `version` is the stored one)',
+  },
+  { method: 'DELETE', path: '/rules/{ruleId}', function: 'track', auth: 'admin', summary: 'Delete a rule' },
 ] as const satisfies readonly Route[];
 
 /** `routeKey` as API Gateway HTTP APIs write it into events, e.g. "GET /items/{itemId}". */

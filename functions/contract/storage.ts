@@ -118,12 +118,24 @@ export const IMPRESSIONS_TABLE: TableDefinition = {
 /** How the Impressions stream is delivered to the impression counters; the local twin polls the same way. */
 export const IMPRESSION_COUNTS_STREAM = { batchSize: 100, retryAttempts: 5 } as const;
 
+/**
+ * Merchandising rules (issue 20): one partition, pk `rules`: the set's row (sk `#set`: its version,
+ * +1 on every change, and how many rules it holds) and one row per rule (sk `rule#<ruleId>`). Every
+ * change writes both in one transaction, so a reader checks for changes with one GetItem.
+ */
+export const RULES_TABLE: TableDefinition = {
+  id: 'Rules',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+};
+
 export const TABLES: TableDefinition[] = [
   ITEMS_TABLE,
   EVENTS_TABLE,
   PROFILES_TABLE,
   STATS_TABLE,
   IMPRESSIONS_TABLE,
+  RULES_TABLE,
 ];
 
 /** Where catalogue tools put images; everything else in the bucket is ignored. */

@@ -80,7 +80,7 @@ export class InvalidRequest extends DomainError {
 /** An id that names nothing: an unknown (or deleted) item, an unknown user. */
 export class NotFound extends DomainError {
   readonly code: string;
-  constructor(what: 'item' | 'user', id: string) {
+  constructor(what: 'item' | 'user' | 'rule', id: string) {
     super(`unknown ${what}: ${id}`, { [`${what}Id`]: id });
     this.code = `unknown_${what}`;
   }
@@ -89,6 +89,20 @@ export class NotFound extends DomainError {
 /** The item exists but has no vector to compare with (rejected, or not embedded yet). */
 export class ItemNotReady extends DomainError {
   readonly code = 'item_not_ready';
+}
+
+/**
+ * The request contradicts what is stored: a write based on a stale version (`version_conflict`), or
+ * one past a stored limit (`too_many_rules`). Read again, then retry.
+ */
+export class Conflict extends DomainError {
+  constructor(
+    readonly code: string,
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
+    super(message, details);
+  }
 }
 
 /** The caller may not act on this user's data, or not through this route. */

@@ -2,13 +2,23 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { DynamoImpressionLog } from '../adapters/dynamodb/impression-log';
 import { MAX_PROFILE_ROW_BYTES, ProfileStore } from '../adapters/dynamodb/profile-store';
+import { RuleStore } from '../adapters/dynamodb/rule-store';
+import {
+  createRule,
+  DeleteRuleQuerySchema,
+  deleteRule,
+  getRule,
+  listRules,
+  type RulesDeps,
+  updateRule,
+} from '../app/rules';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps, UserWriteQueue } from '../app/track-events';
 import { MAX_JSON_BODY_BYTES } from '../contract/routes';
 import { Forbidden } from '../domain/errors';
 import { describeIssues, EventBatchSchema } from '../domain/event-schema';
 import { maxProfileBytes } from '../domain/interest-profile';
-import { BadRequest, type JsonResponse, json, parseJsonBody, pathUserId } from '../http/api';
-import { canActFor, resolveCaller } from '../http/identity';
+import { BadRequest, type JsonResponse, json, parseJsonBody, pathUserId, queryParameters } from '../http/api';
+import { canActFor, isAdmin, resolveCaller } from '../http/identity';
 import { apiFunction } from '../http/router';
 import { dynamoClient, s3Client } from '../platform/clients';
 import { observability } from '../platform/observability';
@@ -106,12 +116,55 @@ async function deleteUser(event: APIGatewayProxyEventV2): Promise<JsonResponse> 
   return json(200, { userId, erased: true, events, impressions: impressionsErased });
 }
 
+const rules: RulesDeps = {
+  repository: new RuleStore(dynamoClient(), env.rulesTable),
+  placements: env.placements,
+};
+/** Rules bodies are small: a rule with 100 item ids of 1 KB each is the largest. */
+const MAX_RULE_BODY_BYTES = 256 * 1024;
+
+/** The rules routes are for admins only: users get 403 (the route's authorizer has let them in). */
+function asAdmin(action: (event: APIGatewayProxyEventV2) => Promise<JsonResponse>) {
+  return async (event: APIGatewayProxyEventV2): Promise<JsonResponse> => {
+    if (!isAdmin(resolveCaller(event, identity)))
+      throw new Forbidden('merchandising rules are managed with an admin token (the admin scope or group)');
+    return action(event);
+  };
+}
+
+const ruleIdOf = (event: APIGatewayProxyEventV2) => event.pathParameters?.ruleId ?? '';
+
+async function changedRule(event: APIGatewayProxyEventV2, change: string, ruleId: string) {
+  const caller = resolveCaller(event, identity);
+  logger.info('rule changed', { change, ruleId, by: caller.kind === 'user' ? caller.userId : caller.kind });
+  metrics.addMetric(`rules_${change}`, MetricUnit.Count, 1);
+}
+
 export const { handler, router } = apiFunction(
   'track',
   {
     'POST /events': (event) => postEvents(event, false),
     'POST /events/import': (event) => postEvents(event, true),
     'DELETE /users/{userId}': deleteUser,
+    'GET /rules': asAdmin(async () => json(200, await listRules(rules))),
+    'POST /rules': asAdmin(async (event) => {
+      const rule = await createRule(rules, parseJsonBody(event, MAX_RULE_BODY_BYTES));
+      await changedRule(event, 'created', rule.ruleId);
+      return json(201, rule);
+    }),
+    'GET /rules/{ruleId}': asAdmin(async (event) => json(200, await getRule(rules, ruleIdOf(event)))),
+    'PUT /rules/{ruleId}': asAdmin(async (event) => {
+      const rule = await updateRule(rules, ruleIdOf(event), parseJsonBody(event, MAX_RULE_BODY_BYTES));
+      await changedRule(event, 'updated', rule.ruleId);
+      return json(200, rule);
+    }),
+    'DELETE /rules/{ruleId}': asAdmin(async (event) => {
+      const query = DeleteRuleQuerySchema.safeParse(queryParameters(event, new Set()));
+      if (!query.success) throw new BadRequest('invalid_query', describeIssues(query.error));
+      const deleted = await deleteRule(rules, ruleIdOf(event), query.data.version);
+      await changedRule(event, 'deleted', deleted.ruleId);
+      return json(200, deleted);
+    }),
   },
   { logger, metrics },
 );

@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { Contention } from '../app/errors';
 import { MAX_ITEM_ID_BYTES } from '../domain/catalogue-key';
 import {
+  Conflict,
   DomainError,
   Forbidden,
   InvalidImage,
@@ -44,6 +45,7 @@ export function errorResponse(error: unknown, requestId: string): JsonResponse {
   if (error instanceof InvalidRequest) return json(400, { ...error.toJSON(), requestId });
   if (error instanceof NotFound) return json(404, { ...error.toJSON(), requestId });
   if (error instanceof ItemNotReady) return json(409, { ...error.toJSON(), requestId });
+  if (error instanceof Conflict) return json(409, { ...error.toJSON(), requestId });
   if (error instanceof Forbidden) return json(403, { ...error.toJSON(), requestId });
   if (error instanceof InvalidImage) {
     return json(error.code === 'file_too_large' ? 413 : 422, { ...error.toJSON(), requestId });

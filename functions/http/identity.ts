@@ -66,3 +66,11 @@ export function canActFor(caller: Caller, userId: string): boolean {
   // Trusted back ends (IAM) and an API without authorizers (local development) act for anyone.
   return true;
 }
+
+/**
+ * May this caller manage the merchandising rules (the `admin` routes)? Only an admin token, or an API
+ * without authorizers (local development); the routes take no IAM callers (their authorizer is JWT).
+ */
+export function isAdmin(caller: Caller): boolean {
+  return caller.kind === 'unauthenticated' || (caller.kind === 'user' && caller.admin);
+}

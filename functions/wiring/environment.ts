@@ -3,6 +3,7 @@ import { ENV, SERVING_BACKENDS } from '../contract/environment';
 import { ExplorationConfigSchema } from '../contract/exploration';
 import { DEFAULT_IDENTITY_CONFIG } from '../contract/identity';
 import { DEFAULT_PLACEMENTS, PlacementsConfigSchema } from '../contract/placements';
+import { DEFAULT_RULES_CACHE_MS, RULES_FRESHNESS_MS } from '../contract/rules';
 import { DEFAULT_IMAGE_LIMITS } from '../domain/image-format';
 import { DEFAULT_IMPRESSION_TTL_DAYS } from '../domain/impressions';
 import {
@@ -252,6 +253,10 @@ export const FUNCTION_ENV = {
       [ENV.ITEMS_TABLE]: required(),
       // An erasure deletes the user's impressions too.
       [ENV.IMPRESSIONS_TABLE]: required(),
+      // The merchandising rules' routes (/rules) are served here, the API's writer.
+      [ENV.RULES_TABLE]: required(),
+      // Rules may name only the placements recommend accepts.
+      [ENV.PLACEMENTS]: json(PlacementsConfigSchema, DEFAULT_PLACEMENTS),
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
       [ENV.EVENT_TTL_DAYS]: number(90, { min: 1, max: 3650 }),
@@ -271,6 +276,8 @@ export const FUNCTION_ENV = {
           items: env[ENV.ITEMS_TABLE],
         },
         impressionsTable: env[ENV.IMPRESSIONS_TABLE],
+        rulesTable: env[ENV.RULES_TABLE],
+        placements: env[ENV.PLACEMENTS],
         modelId: env[ENV.ACTIVE_MODEL_ID],
         dim: env[ENV.MODEL_DIMENSION],
         /** Profiles are folded in the space the registry says serves (a learned projection's, say). */
@@ -294,6 +301,9 @@ export const FUNCTION_ENV = {
       [ENV.IMPRESSION_TTL_DAYS]: number(DEFAULT_IMPRESSION_TTL_DAYS, { min: 1, max: 3650 }),
       // Fractions allowed (the twin's tests expire tokens in seconds); the stack sets whole minutes.
       [ENV.PAGE_TOKEN_TTL_MINUTES]: number(DEFAULT_PAGE_TOKEN_TTL_MINUTES, { min: 0.001, max: 3650 * 1440 }),
+      [ENV.RULES_TABLE]: required(),
+      // A rule change must be served within RULES_FRESHNESS_MS: the cache's TTL cannot be longer.
+      [ENV.RULES_CACHE_MS]: number(DEFAULT_RULES_CACHE_MS, { min: 1, max: RULES_FRESHNESS_MS }),
       ...spaceFields,
       [ENV.ACTIVE_MODEL_ID]: required(),
       [ENV.MODEL_DIMENSION]: requiredNumber({ min: 1 }),
@@ -320,7 +330,9 @@ export const FUNCTION_ENV = {
         stats: env[ENV.STATS_TABLE],
         items: env[ENV.ITEMS_TABLE],
         impressions: env[ENV.IMPRESSIONS_TABLE],
+        rules: env[ENV.RULES_TABLE],
       },
+      rulesCacheMs: env[ENV.RULES_CACHE_MS],
       impressionTtlDays: env[ENV.IMPRESSION_TTL_DAYS],
       pageTokenTtlMs: env[ENV.PAGE_TOKEN_TTL_MINUTES] * 60_000,
       bucket: env[ENV.CATALOGUE_BUCKET],

@@ -137,6 +137,9 @@ export class RecommendationsApi extends Construct {
       ...(rotation ? { [ENV.ROTATION_LISTS]: String(rotation.lists) } : {}),
       ...(rotation?.weight !== undefined ? { [ENV.ROTATION_WEIGHT]: String(rotation.weight) } : {}),
     };
+    // Rules (served by track) may name only the placements recommend accepts.
+    if (props.placements !== undefined)
+      props.tracking.trackFunction.function.addEnvironment(ENV.PLACEMENTS, JSON.stringify(placements));
     this.recommendFunction = new LookalikeFunction(this, 'Recommend', {
       name: 'recommend',
       // Image search embeds with the active model: its layer, and its manifest when not the model layer's.
@@ -207,7 +210,12 @@ export class RecommendationsApi extends Construct {
             corsPreflight: {
               allowOrigins: props.allowedOrigins,
               allowHeaders: ['authorization', 'content-type'],
-              allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.DELETE],
+              allowMethods: [
+                CorsHttpMethod.GET,
+                CorsHttpMethod.POST,
+                CorsHttpMethod.PUT,
+                CorsHttpMethod.DELETE,
+              ],
               maxAge: Duration.hours(1),
             },
           }

@@ -18,6 +18,7 @@ import {
   IMPRESSIONS_TABLE,
   ITEMS_TABLE,
   PROFILES_TABLE,
+  RULES_TABLE,
   STATS_TABLE,
 } from '../../functions/contract/storage';
 import { UserIdSchema } from '../../functions/domain/event-schema';
@@ -166,6 +167,7 @@ export async function startLocalApp(options: LocalAppOptions = {}): Promise<Loca
     [ENV.PROFILES_TABLE]: stack.tables[PROFILES_TABLE.id] as string,
     [ENV.STATS_TABLE]: stack.tables[STATS_TABLE.id] as string,
     [ENV.IMPRESSIONS_TABLE]: stack.tables[IMPRESSIONS_TABLE.id] as string,
+    [ENV.RULES_TABLE]: stack.tables[RULES_TABLE.id] as string,
     [ENV.CATALOGUE_BUCKET]: stack.bucket,
     [ENV.ACTIVE_MODEL_ID]: manifest.modelId,
     [ENV.MODEL_DIMENSION]: String(manifest.output.dim),

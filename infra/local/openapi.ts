@@ -14,6 +14,12 @@ import {
   type searchByImage,
   type similarItems,
 } from '../../functions/app/recommend';
+import {
+  DeleteRuleQuerySchema,
+  type deleteRule,
+  type listRules,
+  type ruleView,
+} from '../../functions/app/rules';
 import type { recordEvents } from '../../functions/app/track-events';
 import {
   MAX_IMAGE_BODY_BYTES,
@@ -23,6 +29,7 @@ import {
   type RouteAuth,
   routeKey,
 } from '../../functions/contract/routes';
+import { RULE_LISTS, RuleConditionSchema, ruleSchemaWith } from '../../functions/contract/rules';
 import { INVALID_IMAGE_CODES } from '../../functions/domain/errors';
 import {
   EventBatchSchema,
@@ -215,6 +222,38 @@ const UserErased = component(
   }),
 );
 
+component('RuleCondition', RuleConditionSchema, 'Which items a rule is about: every part given must hold.');
+const RuleDefinition = component(
+  'RuleDefinition',
+  ruleSchemaWith({}),
+  `A merchandising rule. boost / bury: matching items' scores are multiplied / divided by factor (all rules on one item together stay within 1/10..10). pin: the item sits at position on the whole list (pages continue it) and nowhere else. promote: share of the slots go to the best matching items for this user. Applies to the lists named (${RULE_LISTS.join(', ')}; default personal and popular) on the placements named (* for all), from startsAt until endsAt.`,
+);
+const RuleUpdate = component(
+  'RuleUpdate',
+  ruleSchemaWith({
+    version: z.number().int().min(1).describe('The version read: a stale one gets 409 version_conflict'),
+  }),
+  'The whole new definition and the version it replaces.',
+);
+const RuleSchema = component(
+  'Rule',
+  ruleSchemaWith({
+    ruleId: z.string(),
+    version: z.number().int().min(1).describe('1 when created, +1 per update'),
+    status: z.enum(['active', 'scheduled', 'ended']).describe('Whether it is in effect now'),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+  }),
+);
+const RuleList = component(
+  'RuleList',
+  z.object({
+    version: z.number().int().nonnegative().describe("The rule set's version: +1 on every change"),
+    rules: z.array(RuleSchema).describe('Oldest first'),
+  }),
+);
+const RuleDeleted = component('RuleDeleted', z.object({ ruleId: z.string(), deleted: z.literal(true) }));
+
 /** `true` when A and B have the same property names. */
 type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -234,6 +273,9 @@ export type DocumentedResponsesMatch = Assert<
     SameKeys<z.output<typeof EventResultSchema>, Returned<typeof recordEvents>[number]>,
     Same<z.output<typeof EventResultSchema>['status'], Returned<typeof recordEvents>[number]['status']>,
     Same<z.output<typeof ReasonSchema>['kind'], Reason['kind']>,
+    SameKeys<z.output<typeof RuleList>, Returned<typeof listRules>>,
+    Same<z.output<typeof RuleSchema>['kind'], ReturnType<typeof ruleView>['kind']>,
+    SameKeys<z.output<typeof RuleDeleted>, Returned<typeof deleteRule>>,
   ]
 >;
 
@@ -248,7 +290,11 @@ const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string }
   401: { name: 'Unauthorized', description: 'No valid credentials' },
   403: { name: 'Forbidden', description: 'The caller may not act for this user' },
   404: { name: 'NotFound', description: 'Unknown item (code unknown_item) or no such route' },
-  409: { name: 'ItemNotReady', description: 'The item exists but has no vector yet (code item_not_ready)' },
+  409: {
+    name: 'Conflict',
+    description:
+      'The item exists but has no vector yet (code item_not_ready), or a rule write met a newer version (version_conflict) or the limit of rules (too_many_rules)',
+  },
   413: { name: 'PayloadTooLarge', description: 'The body is over the limit (code payload_too_large)' },
   415: { name: 'UnsupportedMediaType', description: 'Wrong Content-Type (code unsupported_media_type)' },
   422: {
@@ -263,14 +309,18 @@ const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string }
   },
 };
 
-type QuerySchema = typeof ListQuerySchema | typeof SimilarQuerySchema | typeof SearchQuerySchema;
+type QuerySchema =
+  | typeof ListQuerySchema
+  | typeof SimilarQuerySchema
+  | typeof SearchQuerySchema
+  | typeof DeleteRuleQuerySchema;
 
 interface OperationSpec {
   operationId: string;
   description: string;
   query?: QuerySchema;
-  body?: 'events' | 'image';
-  success: { status: 200 | 202; description: string; schema: z.ZodType };
+  body?: 'events' | 'image' | 'rule' | 'ruleUpdate';
+  success: { status: 200 | 201 | 202; description: string; schema: z.ZodType };
   errors: ErrorStatus[];
 }
 
@@ -327,12 +377,51 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
     success: { status: 200, description: 'Items, most similar first', schema: ImageSearchResults },
     errors: [400, 401, 413, 415, 422, 500],
   },
+  'GET /rules': {
+    operationId: 'listRules',
+    description:
+      "Every merchandising rule (active, scheduled and ended), oldest first, with the set's version.",
+    success: { status: 200, description: 'The rules', schema: RuleList },
+    errors: [401, 403, 500],
+  },
+  'POST /rules': {
+    operationId: 'createRule',
+    description:
+      'A new rule, served by every instance within 5 s (no deploy). Codes: invalid_rule, unknown_placement, too_many_rules (409, 100 at most).',
+    body: 'rule',
+    success: { status: 201, description: 'The rule as stored (version 1)', schema: RuleSchema },
+    errors: [400, 401, 403, 409, 413, 415, 500],
+  },
+  'GET /rules/{ruleId}': {
+    operationId: 'getRule',
+    description: 'One rule (unknown_rule: 404).',
+    success: { status: 200, description: 'The rule', schema: RuleSchema },
+    errors: [401, 403, 404, 500],
+  },
+  'PUT /rules/{ruleId}': {
+    operationId: 'updateRule',
+    description:
+      'Replaces the rule with a new definition, if version is still the stored one (else 409 version_conflict, with the stored version). To end a rule now, set endsAt.',
+    body: 'ruleUpdate',
+    success: { status: 200, description: 'The rule as stored (its version +1)', schema: RuleSchema },
+    errors: [400, 401, 403, 404, 409, 413, 415, 500],
+  },
+  'DELETE /rules/{ruleId}': {
+    operationId: 'deleteRule',
+    description:
+      'Deletes the rule; with ?version=N only if N is the stored version (else 409 version_conflict).',
+    query: DeleteRuleQuerySchema,
+    success: { status: 200, description: 'Deleted', schema: RuleDeleted },
+    errors: [400, 401, 403, 404, 409, 500],
+  },
 };
 
 const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
   userId: "The shop's user id",
   itemId: 'The image file name without its extension: catalogue/shoes/SKU-123.jpg is item SKU-123',
   limit: "How many items to return (default: the placement's limit, else 10)",
+  ruleId: 'The id the API gave the rule when it was created (r- and 22 characters)',
+  version: 'Delete only this version of the rule (else 409 version_conflict)',
   category:
     'Only items of these categories (repeat the parameter for several, up to 20: ?category=shoes&category=bags); a category the catalogue does not have is a 400 (unknown_category)',
   tag: 'Only items with these tags (repeat for several, up to 20); see tagMatch',
@@ -355,6 +444,7 @@ const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
 const PATH_PARAMETER_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   userId: TrackedEventSchema.shape.userId,
   itemId: TrackedEventSchema.shape.itemId,
+  ruleId: z.string().regex(/^r-[A-Za-z0-9_-]{22}$/),
 };
 
 const SECURITY: Readonly<Record<RouteAuth, { scheme: string; note: string }>> = {
@@ -363,6 +453,10 @@ const SECURITY: Readonly<Record<RouteAuth, { scheme: string; note: string }>> = 
     note: "Auth: a JWT whose user claim is the user in the path or in every event (or an admin's).",
   },
   catalogue: { scheme: 'bearerJwt', note: 'Auth: any valid JWT.' },
+  admin: {
+    scheme: 'bearerJwt',
+    note: 'Auth: an admin JWT (the admin scope, lookalike/admin by default, or the admin group); other tokens get 403.',
+  },
   iam: { scheme: 'sigv4', note: 'Auth: AWS Signature Version 4 by an IAM principal the stack trusts.' },
 };
 
@@ -408,6 +502,13 @@ function requestBody(kind: OperationSpec['body']): JsonObject | undefined {
       required: true,
       description: `At most ${MAX_JSON_BODY_BYTES} bytes of JSON.`,
       content: { 'application/json': { schema: schemaOrRef(EventBatch) } },
+    };
+  }
+  if (kind === 'rule' || kind === 'ruleUpdate') {
+    return {
+      required: true,
+      description: 'At most 262144 bytes of JSON.',
+      content: { 'application/json': { schema: schemaOrRef(kind === 'rule' ? RuleDefinition : RuleUpdate) } },
     };
   }
   if (kind === 'image') {

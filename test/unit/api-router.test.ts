@@ -73,6 +73,11 @@ function trackApi() {
     'POST /events': answer('events'),
     'POST /events/import': answer('import'),
     'DELETE /users/{userId}': answer('erase'),
+    'GET /rules': answer('rules'),
+    'POST /rules': answer('create-rule'),
+    'GET /rules/{ruleId}': answer('rule'),
+    'PUT /rules/{ruleId}': answer('update-rule'),
+    'DELETE /rules/{ruleId}': answer('delete-rule'),
   };
   return { seen, ...apiFunction('track', actions, { logger, metrics }) };
 }
@@ -101,6 +106,7 @@ describe("each API function's router", () => {
       [ENV.PROFILES_TABLE]: 'profiles',
       [ENV.STATS_TABLE]: 'stats',
       [ENV.IMPRESSIONS_TABLE]: 'impressions',
+      [ENV.RULES_TABLE]: 'rules',
       [ENV.CATALOGUE_BUCKET]: 'catalogue',
       [ENV.ACTIVE_MODEL_ID]: 'model',
       [ENV.MODEL_DIMENSION]: '64',

@@ -10,6 +10,7 @@ const tables = {
   [ENV.STATS_TABLE]: 'stats',
   [ENV.ITEMS_TABLE]: 'items',
   [ENV.IMPRESSIONS_TABLE]: 'impressions',
+  [ENV.RULES_TABLE]: 'rules',
   [ENV.CATALOGUE_BUCKET]: 'bucket',
   [ENV.ACTIVE_MODEL_ID]: 'model-a',
   [ENV.MODEL_DIMENSION]: '256',
@@ -43,9 +44,13 @@ describe('function environments', () => {
       stats: 'stats',
       items: 'items',
       impressions: 'impressions',
+      rules: 'rules',
     });
     expect(recommend.impressionTtlDays).toBe(30);
+    expect(recommend.rulesCacheMs).toBe(4000);
     expect(track.impressionsTable).toBe('impressions');
+    expect(track.rulesTable).toBe('rules');
+    expect(() => functionConfig('recommend', { ...tables, RULES_CACHE_MS: '5001' })).toThrow(/RULES_CACHE_MS/);
     expect(functionConfig('embed', tables).vectorIndex).toBeUndefined();
   });
 
@@ -91,6 +96,7 @@ describe('function environments', () => {
         [ENV.STATS_TABLE]: 'stats',
         [ENV.ITEMS_TABLE]: 'items',
         [ENV.IMPRESSIONS_TABLE]: 'impressions',
+        [ENV.RULES_TABLE]: 'rules',
         [ENV.CATALOGUE_BUCKET]: '',
         [ENV.ACTIVE_MODEL_ID]: 'model-a',
         [ENV.MODEL_DIMENSION]: 'many',
