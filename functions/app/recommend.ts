@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ExplorationConfig } from '../contract/exploration';
 import { DEFAULT_LIST_LIMIT, PLACEMENT_NAME, type PlacementsConfig } from '../contract/placements';
+import type { Rule } from '../contract/rules';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import { impressionDecay, impressionItems, newRecommendationId, type Strategy } from '../domain/impressions';
@@ -19,6 +20,14 @@ import {
   withRelativePrice,
 } from '../domain/list-filter';
 import {
+  applyPins,
+  boostMatcher,
+  type ListRules,
+  listRules,
+  scaledScore,
+  scoreAdjustment,
+} from '../domain/merchandising';
+import {
   DEFAULT_PAGE_TOKEN_TTL_MINUTES,
   encodePageToken,
   MAX_PAGED_ITEMS,
@@ -35,16 +44,21 @@ import {
   explorationPositions,
   explorationSlots,
   interleaveExploration,
+  interleavePromotions,
   type ListRequest,
   normalised,
+  promotedItem,
+  promotionCandidates,
   type RankedItem,
   type RankingSettings,
   type Reason,
   rankForUser,
   rankPopular,
+  slotPositions,
+  withRules,
 } from '../domain/ranking';
 import { isWellFormedUnicode } from '../domain/unicode';
-import type { ItemAttributes } from '../vector-index';
+import type { ItemAttributes, VectorIndex } from '../vector-index';
 import {
   type Aggregates,
   type CatalogueSnapshots,
@@ -109,6 +123,11 @@ export interface RecommendDeps {
   impressions?: ImpressionLog;
   /** How long a page's `nextToken` is good for (ms). @default 60 minutes */
   pageTokenTtlMs?: number;
+  /**
+   * The merchandising rules (issue 20), as this instance last read them: a cache that checks their
+   * version at most once per TTL (functions/adapters/dynamodb/rule-store.ts). Absent: no rules.
+   */
+  rules?: () => Promise<readonly Rule[]>;
   /** Told when recording a list failed; the list is still answered (the handler logs and counts it). */
   onImpressionFailed?: (error: unknown, list: { recommendationId: string; strategy: Strategy }) => void;
 }
@@ -466,13 +485,50 @@ async function listRequest<
   return { query, filters, now: (deps.now ?? Date.now)() };
 }
 
+/** Slots the promotions of a list take down to `depth`: the organic ranking must reach that much deeper. */
+const promotionSlots = (rules: ListRules | undefined, depth: number): number =>
+  (rules?.promotions ?? []).reduce((n, promotion) => n + slotPositions(promotion.share, depth).length, 0);
+
+/** The items the rules pin, which must be loaded with the candidates (the `dynamodb-vector` backend). */
+const pinnedIds = (rules: readonly Rule[]): string[] =>
+  rules.flatMap((rule) => (rule.kind === 'pin' ? [rule.itemId] : []));
+
+/**
+ * The list with its pins applied (functions/domain/merchandising.ts): a pinned item that may be shown
+ * here (`accept`, on its attributes in `index`) sits at its position and nowhere else.
+ */
+function pinned(
+  ranked: RankedItem[],
+  rules: ListRules | undefined,
+  index: Pick<VectorIndex, 'attributes'>,
+  accept: (itemId: string, attributes: ItemAttributes) => boolean,
+  depth: number,
+): RankedItem[] {
+  if (!rules || rules.pins.length === 0) return ranked;
+  const scores = new Map(ranked.map((r) => [r.itemId, r.score]));
+  return applyPins(
+    ranked,
+    rules.pins,
+    (itemId) => {
+      const attributes = index.attributes(itemId);
+      return attributes !== undefined && accept(itemId, attributes);
+    },
+    (pin) => ({
+      itemId: pin.itemId,
+      score: scores.get(pin.itemId) ?? 0,
+      reason: { kind: 'pinned', ruleId: pin.ruleId },
+    }),
+    depth,
+  );
+}
+
 export async function recommendForUser(
   deps: RecommendDeps,
   userId: string,
   requested: z.output<typeof ListQuerySchema>,
 ): Promise<RecommendationList & { userId: string }> {
   const { query, filters, now } = await listRequest(deps, requested);
-  const [stored, page] = await Promise.all([
+  const [stored, page, allRules] = await Promise.all([
     profileInActiveSpace(deps, userId),
     pageStart(
       deps,
@@ -481,6 +537,7 @@ export async function recommendForUser(
       ['user', userId, ...boundParts(filters, query.placement, { exclude: query.exclude ?? null })],
       now,
     ),
+    deps.rules?.() ?? [],
   ]);
   const depth = depthOf(page, query.limit);
   const request: ListRequest = {
@@ -494,23 +551,44 @@ export async function recommendForUser(
   let ranked: RankedItem[];
   if (!stored || stored.profile.centroids.length === 0) {
     strategy = 'popular';
+    const rules = listRules(allRules, { placement: query.placement ?? strategy, list: 'popular', now });
     const [popularity, exploration] = await Promise.all([decayedPopularity(deps, now), explorationRead]);
     const top = [...popularity]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 10 * depth + (stored?.profile.exclusions.length ?? 0));
-    const index = await deps.serving.forItems(top.map(([itemId]) => itemId));
+    const index = await deps.serving.forItems([...top.map(([itemId]) => itemId), ...pinnedIds(allRules)]);
     const accept = exclusionFilter(stored?.profile, request);
     const positions = explorationPositions(exploration?.settings, depth);
-    const organic = rankPopular(index, popularity, accept, depth + positions.length);
-    ranked = exploration
+    const organic = rankPopular(
+      index,
+      popularity,
+      accept,
+      depth + positions.length + promotionSlots(rules, depth),
+      rules,
+    );
+    const explored = exploration
       ? interleaveExploration(
           organic,
           explorationForNewcomers(index, accept, exploration, now),
           positions,
           { minRelevance: 0, floor: 'none' },
-          depth,
+          depth + promotionSlots(rules, depth),
         )
-      : organic.slice(0, depth);
+      : organic;
+    const promoted = interleavePromotions(
+      explored,
+      rules?.promotions ?? [],
+      (promotion) =>
+        rankPopular(
+          index,
+          popularity,
+          (id, a) => accept(id, a) && promotion.matches(id, a),
+          promotionCandidates(promotion.share),
+          rules,
+        ).map((r) => promotedItem(promotion.ruleId, r)),
+      depth,
+    );
+    ranked = pinned(promoted.slice(0, depth), rules, index, accept, depth);
     const wanted = fillersWanted(filters, depth, ranked.length);
     if (wanted > 0) {
       const listed = new Set(ranked.map((r) => r.itemId));
@@ -524,6 +602,7 @@ export async function recommendForUser(
     }
   } else {
     strategy = 'personal';
+    const rules = listRules(allRules, { placement: query.placement ?? strategy, list: 'personal', now });
     const { profile } = stored;
     const recent = profile.positives.slice(0, 10).map((p) => p.itemId);
     const factor = decayFactor({ anchor: deps.popularityEpoch }, now, deps.profileSettings.halfLifeDays);
@@ -540,6 +619,7 @@ export async function recommendForUser(
       ...profile.positives.map((p) => p.itemId),
       ...profile.penalties.map((p) => p.itemId),
       ...(coEngagement?.keys() ?? []),
+      ...pinnedIds(allRules),
     ];
     const index = await deps.serving.forQueries(queries, pool, {
       ...(filters.filter ? { filter: filters.filter } : {}),
@@ -554,7 +634,16 @@ export async function recommendForUser(
       coEngagement,
       ...(rotation && recentlyShown ? { recentlyShown, rotationWeight: rotation.weight } : {}),
     };
-    ranked = rankForUser({ ...inputs, ...(exploration ? { exploration } : {}) }, request);
+    ranked = pinned(
+      rankForUser(
+        { ...inputs, ...(exploration ? { exploration } : {}), ...(rules ? { rules } : {}) },
+        request,
+      ),
+      rules,
+      index,
+      exclusionFilter(profile, request),
+      depth,
+    );
     const wanted = fillersWanted(filters, depth, ranked.length);
     if (wanted > 0) {
       // The best of the rest, unfiltered, after the matching items: one more retrieval, only when short.
@@ -644,8 +733,13 @@ export async function similarItems(
       });
     filters.filter = withRelativePrice(filters.filter, ratio, price);
   }
+  const allRules = (await deps.rules?.()) ?? [];
+  const rules = listRules(allRules, { placement: query.placement ?? 'similar_item', list: 'similar', now });
   const [loaded, exploration] = await Promise.all([
-    deps.serving.forQueries([vector], depth + 1, filters.filter ? { filter: filters.filter } : {}),
+    deps.serving.forQueries([vector], depth + 1, {
+      ...(filters.filter ? { filter: filters.filter } : {}),
+      ...(rules?.pins.length ? { alsoLoad: pinnedIds(allRules) } : {}),
+    }),
     explorationFor(deps, query.placement, depth, now),
   ]);
   index = loaded;
@@ -654,19 +748,58 @@ export async function similarItems(
   const eligible = (id: string, attributes: ItemAttributes) => !excluded.has(id) && attributes.available;
   const accept = (id: string, attributes: ItemAttributes) => eligible(id, attributes) && matches(attributes);
   const positions = explorationPositions(exploration?.settings, depth);
-  const organic = index
-    .search({ queries: [vector], k: depth + positions.length, accept })
-    .map((r): RankedItem => ({ ...r, reason: { kind: 'similar_to_item', itemId } }));
+  const promotionDepth = depth + promotionSlots(rules, depth);
+  const similarTo = (hits: Array<{ itemId: string; score: number }>): RankedItem[] =>
+    hits.map((r) => {
+      const adjustment = scoreAdjustment(rules, r.itemId, index.attributes(r.itemId));
+      return {
+        itemId: r.itemId,
+        score: adjustment ? scaledScore(r.score, adjustment.factor) : r.score,
+        reason: withRules({ kind: 'similar_to_item', itemId }, adjustment?.ruleIds),
+      };
+    });
+  let organic = similarTo(index.search({ queries: [vector], k: promotionDepth + positions.length, accept }));
+  const boosted = boostMatcher(rules);
+  if (rules && rules.scores.length > 0) {
+    // Boosted items a little further away may now make the list: the closest of them join, then all re-sort.
+    const listed = new Set(organic.map((r) => r.itemId));
+    const more = boosted
+      ? index.search({
+          queries: [vector],
+          k: promotionDepth,
+          accept: (id, a) => !listed.has(id) && accept(id, a) && boosted(id, a),
+        })
+      : [];
+    organic = [...organic, ...similarTo(more)].sort(
+      (a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1),
+    );
+  }
   // New items that would not make the list on their own (those in it keep their place).
-  const ranked = exploration
+  const explored = exploration
     ? interleaveExploration(
         organic,
         explorationNear(index, vector, accept, exploration, now, itemId),
         positions,
         exploration.settings,
-        depth,
+        promotionDepth,
       )
-    : organic.slice(0, depth);
+    : organic;
+  const promoted = interleavePromotions(
+    explored,
+    rules?.promotions ?? [],
+    (promotion) =>
+      index
+        .search({
+          queries: [vector],
+          k: promotionCandidates(promotion.share),
+          accept: (id, a) => accept(id, a) && promotion.matches(id, a),
+        })
+        .map((hit) =>
+          promotedItem(promotion.ruleId, hit, { itemId, similarity: Math.round(hit.score * 1000) / 1000 }),
+        ),
+    depth,
+  );
+  const ranked = pinned(promoted.slice(0, depth), rules, index, accept, depth);
   const list = newList('similar_item', query.placement, viewer, now);
   const served = await servedPage(
     deps,

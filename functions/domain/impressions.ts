@@ -11,8 +11,11 @@ import type { StoredPage } from './paging';
 export const STRATEGIES = ['personal', 'popular', 'similar_item', 'similar_image'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
-/** Why an item is in a list: ranked (`organic`), or given an exploration slot. */
-export type ImpressionSource = 'organic' | 'exploration';
+/**
+ * Why an item is in a list: ranked (`organic`), given an exploration slot, or placed by a
+ * merchandising rule (a pin, a promotion's slot): attribution reports each source apart.
+ */
+export type ImpressionSource = 'organic' | 'exploration' | 'pinned' | 'promoted';
 
 /** The reason kind that marks an exploration slot (see functions/domain/ranking.ts). */
 export const EXPLORATION_REASON = 'exploration';
@@ -22,6 +25,8 @@ export interface ImpressionItem {
   /** 1-based. */
   position: number;
   source: ImpressionSource;
+  /** The merchandising rules that placed the item (pin, promotion) or scaled its score (boost, bury). */
+  rules?: string[];
 }
 
 export interface Impression {
@@ -43,15 +48,29 @@ export const DEFAULT_IMPRESSION_TTL_DAYS = 30;
 
 /** The items of a list as recorded, positions from 1, in the order served. */
 export function impressionItems(
-  items: ReadonlyArray<{ itemId: string; reason: { kind: string } }>,
+  items: ReadonlyArray<{
+    itemId: string;
+    reason: { kind: string; ruleId?: string; rules?: readonly string[] };
+  }>,
   /** Items shown on earlier pages of the same list: positions continue from there. */
   offset = 0,
 ): ImpressionItem[] {
-  return items.map((item, i) => ({
-    itemId: item.itemId,
-    position: offset + i + 1,
-    source: item.reason.kind === EXPLORATION_REASON ? 'exploration' : 'organic',
-  }));
+  return items.map((item, i) => {
+    const { kind, ruleId, rules } = item.reason;
+    const source: ImpressionSource =
+      kind === EXPLORATION_REASON
+        ? 'exploration'
+        : kind === 'pinned' || kind === 'promoted'
+          ? kind
+          : 'organic';
+    const ruleIds = [...(ruleId ? [ruleId] : []), ...(rules ?? [])];
+    return {
+      itemId: item.itemId,
+      position: offset + i + 1,
+      source,
+      ...(ruleIds.length > 0 ? { rules: ruleIds } : {}),
+    };
+  });
 }
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

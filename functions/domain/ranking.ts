@@ -1,10 +1,18 @@
 import { DEFAULT_EXPLORATION, type ExplorationSettings } from '../contract/exploration';
+import { MAX_RULE_FACTOR } from '../contract/rules';
 import { type ItemAttributes, MAX_K, type VectorIndex } from '../vector-index';
 
 export { DEFAULT_EXPLORATION, type ExplorationSettings };
 
 import { decayFactor, type InterestProfile, type ProfileSettings } from './interest-profile';
 import { filterPredicate, type ListFilter } from './list-filter';
+import {
+  boostMatcher,
+  type ListRules,
+  type PromotionRule,
+  scaledScore,
+  scoreAdjustment,
+} from './merchandising';
 
 export interface RankingSettings {
   /** MMR trade-off: 1 = relevance only, 0 = diversity only. */
@@ -33,7 +41,7 @@ export const DEFAULT_RANKING_SETTINGS: RankingSettings = {
   calibrationFloor: 0.5,
 };
 
-export type Reason =
+export type Reason = (
   | { kind: 'similar_to'; itemId: string; similarity: number }
   /** A new item given an exploration slot; `itemId` is what it looks like (a liked item, the item shown). */
   | { kind: 'exploration'; itemId?: string; similarity?: number; publishedAt: number }
@@ -42,7 +50,15 @@ export type Reason =
   | { kind: 'similar_to_item'; itemId: string }
   | { kind: 'similar_to_image' }
   /** Fewer items than asked for match the filters (`strict=false`): one of the best without them. */
-  | { kind: 'outside_filters' };
+  | { kind: 'outside_filters' }
+  /** Put at this position by a merchandising pin. */
+  | { kind: 'pinned'; ruleId: string }
+  /** In one of a promotion's slots; `itemId` is the liked item (or the item shown) it looks most like. */
+  | { kind: 'promoted'; ruleId: string; itemId?: string; similarity?: number }
+) & {
+  /** The boost and bury rules that scaled this item's score (issue 20). */
+  rules?: string[];
+};
 
 /** How deep exploration candidates are drawn for: five pages of 10 (see rankForUser). */
 export const EXPLORATION_HORIZON = 50;
@@ -90,14 +106,60 @@ const DAY_MS = 86_400_000;
  * ... slots; a list shorter than 10 has none).
  */
 export function explorationPositions(settings: ExplorationSettings | undefined, depth: number): number[] {
-  if (!settings || !(settings.share > 0)) return [];
+  return slotPositions(settings?.share ?? 0, depth);
+}
+
+/** The slots (0-based) a share of a list takes: the j-th at round((j + 1) / share) - 1, never the first. */
+export function slotPositions(share: number, depth: number): number[] {
+  if (!(share > 0)) return [];
   const positions: number[] = [];
   for (let j = 0; ; j++) {
-    const position = Math.max(j + 1, Math.round((j + 1) / settings.share) - 1);
+    const position = Math.max(j + 1, Math.round((j + 1) / share) - 1);
     if (position >= depth) return positions;
     positions.push(position);
   }
 }
+
+/** How many candidates a promotion draws for its slots: four per slot of the first EXPLORATION_HORIZON items. */
+export const promotionCandidates = (share: number): number =>
+  Math.min(MAX_K, 4 * Math.max(1, slotPositions(share, EXPLORATION_HORIZON).length));
+
+/**
+ * The list with each promotion's slots given to its candidates (best first, for this user), oldest
+ * rule first: a pick is the best candidate not listed yet; a slot without one stays as it was. The
+ * positions and candidates do not depend on `depth`, so a list is the start of any longer one.
+ */
+export function interleavePromotions(
+  list: readonly RankedItem[],
+  promotions: readonly PromotionRule[],
+  candidatesOf: (promotion: PromotionRule) => RankedItem[],
+  depth: number,
+): RankedItem[] {
+  let current = [...list];
+  for (const promotion of promotions) {
+    const positions = slotPositions(promotion.share, depth);
+    if (positions.length === 0) continue;
+    current = interleaveExploration(
+      current,
+      candidatesOf(promotion),
+      positions,
+      { minRelevance: 0, floor: 'none' },
+      depth,
+    );
+  }
+  return current;
+}
+
+/** A candidate for a promotion's slot, with its reason. */
+export const promotedItem = (
+  ruleId: string,
+  item: { itemId: string; score: number },
+  like?: { itemId: string; similarity: number },
+): RankedItem => ({
+  itemId: item.itemId,
+  score: item.score,
+  reason: { kind: 'promoted', ruleId, ...(like ? { itemId: like.itemId, similarity: like.similarity } : {}) },
+});
 
 /** Slots a list of `limit` gives to exploration. */
 export function explorationSlots(settings: ExplorationSettings | undefined, limit: number): number {
@@ -200,6 +262,8 @@ export interface PersonalInputs {
    */
   recentlyShown?: ReadonlySet<string>;
   rotationWeight?: number;
+  /** The merchandising rules in effect for this list (boosts, buries, promotions; pins are the caller's). */
+  rules?: ListRules;
 }
 
 /** Items that must not appear for this user and request. */
@@ -248,6 +312,16 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     const hits = index.search({ queries: [query], k: quota, candidates: quota, accept });
     for (const hit of hits) candidates.add(hit.itemId);
   });
+  // Boosted items join the pool too (the best of them for these tastes): a boost must be able to lift
+  // an item the tastes alone would not have retrieved.
+  const boosted = boostMatcher(inputs.rules);
+  if (boosted) {
+    const k = MIN_TASTE_CANDIDATES;
+    const acceptBoosted = (itemId: string, attributes: ItemAttributes) =>
+      accept(itemId, attributes) && boosted(itemId, attributes);
+    for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptBoosted }))
+      candidates.add(hit.itemId);
+  }
   // Co-engaged items join the pool even when they look different: that is the point of the signal.
   const co = inputs.coEngagement ?? new Map<string, number>();
   let coTotal = 0;
@@ -303,7 +377,25 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     const coScore = useCo ? (co.get(itemId) ?? 0) / coMax : 0;
     const rotated = rotation > 0 && inputs.recentlyShown?.has(itemId) ? rotation : 0;
     const score = visual - settings.penaltyWeight * penalty + settings.coEngagementWeight * coScore - rotated;
-    return { itemId, score, vector, coScore };
+    // Merchandising: boosts and buries scale the score (functions/domain/merchandising.ts).
+    const adjustment = scoreAdjustment(inputs.rules, itemId, index.attributes(itemId));
+    return {
+      itemId,
+      score: adjustment ? scaledScore(score, adjustment.factor) : score,
+      vector,
+      coScore,
+      rules: adjustment?.ruleIds,
+    };
+  };
+  /** Scores an item retrieved after the pool was scored (an exploration or promotion candidate). */
+  const scoreLate = (itemId: string) => {
+    const vector = vectors.get(itemId) ?? toUnit(index.vector(itemId) as Float32Array);
+    if (!similarities.has(itemId))
+      similarities.set(
+        itemId,
+        queries.map((q) => dot(q, vector)),
+      );
+    return scoreOf(itemId, vector);
   };
   const scored = [...vectors].map(([itemId, vector]) => scoreOf(itemId, vector));
   // Reasons only for what is shown: the liked item each pick looks most like.
@@ -313,15 +405,47 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
 
   const exploration = inputs.exploration;
   const positions = explorationPositions(exploration?.settings, request.limit);
+  const promotions = inputs.rules?.promotions ?? [];
+  const promotionSlots = promotions.reduce((n, p) => n + slotPositions(p.share, request.limit).length, 0);
   // Deep enough for every slot to stay organic (picks skip the organic items they list early).
-  const organic = maximalMarginalRelevance(scored, request.limit + positions.length, settings.mmrLambda).map(
-    ({ itemId, score, vector, coScore }) => ({
+  const organic = maximalMarginalRelevance(
+    scored,
+    request.limit + positions.length + promotionSlots,
+    settings.mmrLambda,
+  ).map(
+    ({ itemId, score, vector, coScore, rules }): RankedItem => ({
       itemId,
       score,
-      reason: reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined),
+      reason: withRules(reasonFor(vector, positives, coScore > 0.5 ? itemId : undefined), rules),
     }),
   );
-  if (positions.length === 0 || !exploration) return organic.slice(0, request.limit);
+  const promote = (list: RankedItem[]): RankedItem[] =>
+    promotions.length === 0
+      ? list.slice(0, request.limit)
+      : interleavePromotions(
+          list,
+          promotions,
+          (promotion) => {
+            // The best matching items for this user's tastes, scored like the rest.
+            const k = promotionCandidates(promotion.share);
+            const acceptPromoted = (itemId: string, attributes: ItemAttributes) =>
+              accept(itemId, attributes) && promotion.matches(itemId, attributes);
+            return index
+              .search({ queries, weights: blend, k, candidates: k, accept: acceptPromoted })
+              .map((hit) => scoreLate(hit.itemId))
+              .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
+              .map(({ itemId, score, vector }) => {
+                const like = reasonFor(vector, positives);
+                return promotedItem(
+                  promotion.ruleId,
+                  { itemId, score },
+                  like.kind === 'similar_to' ? like : undefined,
+                );
+              });
+          },
+          request.limit,
+        );
+  if (positions.length === 0 || !exploration) return promote(organic);
   // Exploration: the new, little-shown items closest to the tastes, scored like the rest; a new item
   // that wins an ordinary slot keeps it and takes no exploration slot. How many are considered does
   // not depend on the list's length (a list is the start of a longer one): four per slot of the
@@ -335,31 +459,33 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     MAX_K,
     4 * queries.length * Math.max(1, explorationSlots(exploration.settings, EXPLORATION_HORIZON)),
   );
-  for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptNew })) {
-    const vector = vectors.get(hit.itemId) ?? toUnit(index.vector(hit.itemId) as Float32Array);
-    if (!similarities.has(hit.itemId))
-      similarities.set(
-        hit.itemId,
-        queries.map((q) => dot(q, vector)),
-      );
-    fresh.set(hit.itemId, scoreOf(hit.itemId, vector));
-  }
+  for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptNew }))
+    fresh.set(hit.itemId, scoreLate(hit.itemId));
   const picks = [...fresh.values()]
     .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
-    .map(({ itemId, score, vector }): RankedItem => {
+    .map(({ itemId, score, vector, rules }): RankedItem => {
       const like = reasonFor(vector, positives);
       return {
         itemId,
         score,
-        reason: {
-          kind: 'exploration',
-          ...(like.kind === 'similar_to' ? { itemId: like.itemId, similarity: like.similarity } : {}),
-          publishedAt: index.attributes(itemId)?.publishedAt as number,
-        },
+        reason: withRules(
+          {
+            kind: 'exploration',
+            ...(like.kind === 'similar_to' ? { itemId: like.itemId, similarity: like.similarity } : {}),
+            publishedAt: index.attributes(itemId)?.publishedAt as number,
+          },
+          rules,
+        ),
       };
     });
-  return interleaveExploration(organic, picks, positions, exploration.settings, request.limit);
+  return promote(
+    interleaveExploration(organic, picks, positions, exploration.settings, request.limit + promotionSlots),
+  );
 }
+
+/** A reason with the boost and bury rules that scaled the item's score, if any. */
+export const withRules = (reason: Reason, rules: readonly string[] | undefined): Reason =>
+  rules && rules.length > 0 ? { ...reason, rules: [...rules] } : reason;
 
 function dot(a: Float32Array, b: Float32Array): number {
   let sum = 0;
@@ -505,13 +631,37 @@ export function rankPopular(
   popularity: Map<string, number>,
   accept: (itemId: string, attributes: ItemAttributes) => boolean,
   limit: number,
+  /** Boosts and buries scale popularity (functions/domain/merchandising.ts). */
+  rules?: ListRules,
 ): RankedItem[] {
-  const ranked: RankedItem[] = [];
+  let ranked: RankedItem[] = [];
   const sorted = [...popularity].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const scaled = (rules?.scores.length ?? 0) > 0;
+  // With boosts and buries, items are read down the popularity order until no item further down,
+  // boosted to the most, could reach the list; then sorted by their scaled popularity.
+  let threshold = Number.NEGATIVE_INFINITY;
   for (const [itemId, weight] of sorted) {
+    if (scaled && ranked.length >= limit && weight * MAX_RULE_FACTOR < threshold) break;
     const attributes = index.attributes(itemId);
     if (!attributes || !accept(itemId, attributes)) continue;
-    ranked.push({ itemId, score: weight, reason: { kind: 'popular' } });
+    if (!scaled) {
+      ranked.push({ itemId, score: weight, reason: { kind: 'popular' } });
+      if (ranked.length >= limit) return ranked;
+      continue;
+    }
+    const adjustment = scoreAdjustment(rules, itemId, attributes);
+    ranked.push({
+      itemId,
+      score: adjustment ? scaledScore(weight, adjustment.factor) : weight,
+      reason: withRules({ kind: 'popular' }, adjustment?.ruleIds),
+    });
+    if (ranked.length >= limit && (ranked.length === limit || ranked.length % 32 === 0)) {
+      ranked.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1));
+      threshold = (ranked[limit - 1] as RankedItem).score;
+    }
+  }
+  if (scaled) {
+    ranked = ranked.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1)).slice(0, limit);
     if (ranked.length >= limit) return ranked;
   }
   // A young catalogue has little popularity yet: fill with other eligible items, in a stable order.

@@ -34,8 +34,18 @@ const env = functionConfig('recommend');
 const { identity } = env;
 // The space served follows the spaces registry (a learned projection's promotion or rollback), read
 // at most once per SPACE_REFRESH_MS; the parsed environment is the use case's configuration.
-const servedDeps = createServedRecommend(env, undefined, (error) =>
-  logger.warn('spaces registry unreadable; serving the space last read', { error: error as Error }),
+const servedDeps = createServedRecommend(
+  {
+    ...env,
+    // Lists keep being served with the rules last read (none before the first read succeeds).
+    onRulesError: (error) => {
+      logger.warn('merchandising rules unreadable; serving the rules last read', { error: error as Error });
+      metrics.addMetric('rules_read_failed', MetricUnit.Count, 1);
+    },
+  },
+  undefined,
+  (error) =>
+    logger.warn('spaces registry unreadable; serving the space last read', { error: error as Error }),
 );
 // A profile of another space (a model switch, a promotion) is refolded in memory: what it costs, per request.
 const onRefold: RecommendDeps['onRefold'] = (refold) => {

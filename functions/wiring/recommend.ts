@@ -11,6 +11,7 @@ import { EventHistoryReader } from '../adapters/dynamodb/event-history';
 import { DynamoImpressionLog } from '../adapters/dynamodb/impression-log';
 import { CatalogueReader } from '../adapters/dynamodb/item-views';
 import { ProfileStoreReader, type ReaderTables } from '../adapters/dynamodb/profile-store';
+import { RuleCache, RuleStore } from '../adapters/dynamodb/rule-store';
 import { DynamoVectorRetriever, vectorServing } from '../adapters/dynamodb/vector-retriever';
 import { CatalogueIndex, exactServing } from '../adapters/s3/snapshot-index';
 import type { Serving } from '../app/ports';
@@ -19,6 +20,7 @@ import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
 import type { ServingBackend } from '../contract/environment';
 import type { ExplorationConfig } from '../contract/exploration';
 import type { PlacementsConfig } from '../contract/placements';
+import { DEFAULT_RULES_CACHE_MS } from '../contract/rules';
 import { VECTOR_INDEX_NAME } from '../contract/storage';
 import { DEFAULT_IMPRESSION_TTL_DAYS } from '../domain/impressions';
 import type { ProfileSettings } from '../domain/interest-profile';
@@ -39,11 +41,17 @@ export interface RecommendConfig {
     readonly events: string;
     /** Where each list served is recorded; absent: nothing is recorded (the offline evaluation). */
     readonly impressions?: string;
+    /** The merchandising rules; absent: none apply (the offline evaluation). */
+    readonly rules?: string;
   } & Readonly<ReaderTables>;
   /** Days an impression is kept. @default 30 */
   readonly impressionTtlDays?: number;
   /** How long a page's `nextToken` is good for (ms). @default 60 minutes */
   readonly pageTokenTtlMs?: number;
+  /** How long the rules read are reused before their version is checked (ms). @default 4000 */
+  readonly rulesCacheMs?: number;
+  /** Told when reading the rules fails (the rules last read keep serving). */
+  readonly onRulesError?: (error: unknown) => void;
   /** The catalogue bucket: item images and the exact index's snapshots. */
   readonly bucket: string;
   /** Where candidates come from (see Serving). */
@@ -130,6 +138,12 @@ export function createRecommendDeps(
         config.impressionTtlDays ?? DEFAULT_IMPRESSION_TTL_DAYS,
       )
     : undefined;
+  const rules = tables.rules
+    ? new RuleCache(new RuleStore(clients.dynamo, tables.rules), {
+        ttlMs: config.rulesCacheMs ?? DEFAULT_RULES_CACHE_MS,
+        ...(config.onRulesError ? { onError: config.onRulesError } : {}),
+      })
+    : undefined;
   return {
     serving,
     reader,
@@ -149,6 +163,7 @@ export function createRecommendDeps(
     ...(config.pageTokenTtlMs !== undefined ? { pageTokenTtlMs: config.pageTokenTtlMs } : {}),
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
     ...(impressions ? { impressions } : {}),
+    ...(rules ? { rules: () => rules.rules() } : {}),
     // Rotation reads the user's last lists back from the same table.
     ...(impressions && config.rotation && config.rotation.lists > 0 ? { shown: impressions } : {}),
   };

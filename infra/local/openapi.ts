@@ -103,30 +103,52 @@ const EventResults = component(
   }),
 );
 
+/** Every reason may name the boost and bury rules that scaled the item's score. */
+const ruled = {
+  rules: z
+    .array(z.string())
+    .optional()
+    .describe("The boost and bury rules (ids) that scaled this item's score"),
+};
 const ReasonSchema = component(
   'Reason',
   z.discriminatedUnion('kind', [
     z
-      .object({ kind: z.literal('similar_to'), itemId: z.string(), similarity: z.number() })
+      .object({ kind: z.literal('similar_to'), itemId: z.string(), similarity: z.number(), ...ruled })
       .describe('Looks like an item the user liked, bought or clicked'),
     z
-      .object({ kind: z.literal('co_engaged'), itemId: z.string() })
+      .object({ kind: z.literal('co_engaged'), itemId: z.string(), ...ruled })
       .describe('Users who engaged with that item also engaged with this one'),
-    z.object({ kind: z.literal('popular') }).describe('Popular overall (users without history)'),
-    z.object({ kind: z.literal('similar_to_item'), itemId: z.string() }),
-    z.object({ kind: z.literal('similar_to_image') }),
+    z.object({ kind: z.literal('popular'), ...ruled }).describe('Popular overall (users without history)'),
+    z.object({ kind: z.literal('similar_to_item'), itemId: z.string(), ...ruled }),
+    z.object({ kind: z.literal('similar_to_image'), ...ruled }),
     z
       .object({
         kind: z.literal('exploration'),
         itemId: z.string().optional().describe('The liked item (or the item shown) it looks most like'),
         similarity: z.number().optional(),
         publishedAt: z.number().describe('When the item went on offer (ms since 1970)'),
+        ...ruled,
       })
       .describe('A new item, shown little so far, given one of the exploration slots'),
     z
-      .object({ kind: z.literal('outside_filters') })
+      .object({ kind: z.literal('outside_filters'), ...ruled })
       .describe(
         'Fewer items than the limit match the filters and the list is not strict (strict=false): one of the best items without them',
+      ),
+    z
+      .object({ kind: z.literal('pinned'), ruleId: z.string(), ...ruled })
+      .describe('Put at this position by a merchandising pin (ruleId)'),
+    z
+      .object({
+        kind: z.literal('promoted'),
+        ruleId: z.string(),
+        itemId: z.string().optional().describe('The liked item (or the item shown) it looks most like'),
+        similarity: z.number().optional(),
+        ...ruled,
+      })
+      .describe(
+        "In one of a promotion's slots (ruleId): among the items it promotes, the best for this user",
       ),
   ]),
   'Why an item was recommended, for a "because you liked ..." line.',

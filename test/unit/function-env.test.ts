@@ -50,7 +50,9 @@ describe('function environments', () => {
     expect(recommend.rulesCacheMs).toBe(4000);
     expect(track.impressionsTable).toBe('impressions');
     expect(track.rulesTable).toBe('rules');
-    expect(() => functionConfig('recommend', { ...tables, RULES_CACHE_MS: '5001' })).toThrow(/RULES_CACHE_MS/);
+    expect(() => functionConfig('recommend', { ...tables, RULES_CACHE_MS: '5001' })).toThrow(
+      /RULES_CACHE_MS/,
+    );
     expect(functionConfig('embed', tables).vectorIndex).toBeUndefined();
   });
 

@@ -2,7 +2,16 @@ import { ROUTES, type RouteKey, routeKey } from '../../functions/contract/routes
 
 describe('RouteKey', () => {
   it("is exactly the keys of a function's routes in the table", () => {
-    const track: RouteKey<'track'>[] = ['POST /events', 'POST /events/import', 'DELETE /users/{userId}'];
+    const track: RouteKey<'track'>[] = [
+      'POST /events',
+      'POST /events/import',
+      'DELETE /users/{userId}',
+      'GET /rules',
+      'POST /rules',
+      'GET /rules/{ruleId}',
+      'PUT /rules/{ruleId}',
+      'DELETE /rules/{ruleId}',
+    ];
     // @ts-expect-error a recommend route is not one the track handler can dispatch on
     const foreign: RouteKey<'track'> = 'POST /search';
     // @ts-expect-error nor is a route the table does not have
