@@ -51,6 +51,29 @@ async function uploadCatalogue(app: LocalApp): Promise<void> {
 
 const cardsIn = (page: Page, list: string) => page.locator(`#${list} > li[data-item-id]`);
 
+/** Where a list first shows a category (0-based), or the list's length when it does not show it. */
+const rankOf = (categories: readonly string[], category: string) =>
+  categories.includes(category) ? categories.indexOf(category) : categories.length;
+
+/** A new shopper who likes three items of `category`, with the personal list that follows. */
+async function newShopperWhoLikes(page: Page, category: string): Promise<string[]> {
+  await page.getByRole('button', { name: 'New user' }).click();
+  await page.locator('#recommendations[data-profile-events="0"][aria-busy="false"]').waitFor();
+  await page.getByLabel('Category', { exact: true }).selectOption(category);
+  await page
+    .locator(`#catalogue > li:not([data-category="${category}"])`)
+    .first()
+    .waitFor({ state: 'detached' });
+  for (let i = 0; i < 3; i++) {
+    await cardsIn(page, 'catalogue')
+      .nth(i * 3)
+      .getByRole('button', { name: /^Like / })
+      .click();
+    await page.locator(`#recommendations[data-profile-events="${i + 1}"][aria-busy="false"]`).waitFor();
+  }
+  return categoriesOf(page, 'recommendations');
+}
+
 async function categoriesOf(page: Page, list: string): Promise<string[]> {
   const cards = cardsIn(page, list);
   const count = await cards.count();
@@ -180,4 +203,112 @@ describeInBrowser('demo page', () => {
     expect(buttonTexts.length).toBeGreaterThan(100);
     expect(buttonTexts.filter((text) => text.trim() === '')).toEqual([]);
   });
+
+  it('the admin panel shows the API error code and message of a rule the API refuses', async () => {
+    await page.goto(`${app?.url}/`);
+    await page.getByRole('button', { name: 'Merchandising rules' }).click();
+    const panel = page.getByRole('region', { name: 'Merchandising rules' });
+    await panel.getByText('No rules yet.').waitFor();
+
+    await panel.getByLabel('Name').fill('Bad placement');
+    await panel.getByLabel('Categories').fill(CATEGORY);
+    expect(await panel.getByLabel('Placements').inputValue()).toBe('*');
+    await panel.getByLabel('Placements').fill('Home Page');
+    await panel.getByRole('button', { name: 'Create rule' }).click();
+
+    const status = panel.getByRole('status');
+    await status.filter({ hasText: 'Could not create' }).waitFor();
+    expect(await status.textContent()).toMatch(
+      /^Could not create Bad placement: invalid_rule: placements\.0: .+ \(400\)$/,
+    );
+    expect(await status.getAttribute('class')).toContain('error');
+    expect(await panel.getByText('No rules yet.').isVisible()).toBe(true);
+    // The browser reports the refused request itself; nothing else may have gone wrong.
+    expect(pageErrors.filter((message) => !message.includes('status of 400'))).toEqual([]);
+    pageErrors.length = 0;
+    await page.getByRole('button', { name: 'Merchandising rules' }).click();
+    expect(await panel.isVisible()).toBe(false);
+  }, 30_000);
+
+  it('an admin boosts a category in the admin panel: it rises in a personal list, and the rule can be ended', async () => {
+    // Arrange: a shopper whose list is mostly one category, and a category below its top.
+    await page.goto(`${app?.url}/`);
+    const before = await newShopperWhoLikes(page, CATEGORY);
+    expect(before).toHaveLength(10);
+    const others = [...new Set(before.filter((category) => category !== before[0]))];
+    expect(others.length).toBeGreaterThan(0);
+    // The one shown lowest: the most room to rise.
+    const boosted = others.reduce((lowest, category) =>
+      rankOf(before, category) > rankOf(before, lowest) ? category : lowest,
+    );
+    const name = `Feature ${boosted}`;
+
+    // Act: create the boost through the panel.
+    await page.getByRole('button', { name: 'Merchandising rules' }).click();
+    const panel = page.getByRole('region', { name: 'Merchandising rules' });
+    // Each kind shows its own fields.
+    await panel.getByLabel('Kind').selectOption('pin');
+    expect(await panel.getByLabel('Item id').isVisible()).toBe(true);
+    expect(await panel.getByLabel('Categories').isVisible()).toBe(false);
+    await panel.getByLabel('Kind').selectOption('boost');
+    await panel.getByLabel('Name').fill(name);
+    await panel.getByLabel('Categories').fill(boosted);
+    await panel.getByLabel('Factor').fill('10');
+    await panel.getByLabel('Placements').fill('*');
+    expect(await panel.getByLabel('Item id').isVisible()).toBe(false);
+    await panel.getByRole('button', { name: 'Create rule' }).click();
+
+    const row = panel.locator('#rules > tr[data-rule-id]');
+    await row.filter({ hasText: name }).waitFor();
+    expect(await row.count()).toBe(1);
+    expect(await row.locator('th, td').allTextContents()).toEqual([
+      name,
+      'boost',
+      `scores × 10 for category ${boosted}`,
+      '*',
+      'active',
+      '1',
+      'EndDelete',
+    ]);
+    expect(await panel.getByRole('status').textContent()).toBe(`Created ${name} (active, version 1).`);
+
+    // The recommend function reads rules at most 4 s old: refresh the list until it shows the boost.
+    let after = before;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await page.waitForTimeout(500)) {
+      await page.getByRole('button', { name: 'Refresh recommendations' }).click();
+      await page.locator('#recommendations[aria-busy="false"]').waitFor();
+      after = await categoriesOf(page, 'recommendations');
+      if (rankOf(after, boosted) < rankOf(before, boosted)) break;
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const top = await page.locator('#recommendations').boundingBox();
+    const bottom = await panel.boundingBox();
+    if (!top || !bottom) throw new Error('the recommendations or the rules panel is not shown');
+    await page.screenshot({
+      path: join(ARTIFACTS, 'demo-rules.png'),
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1280, height: bottom.y + bottom.height + 16 },
+    });
+
+    // End it: the panel sends endsAt now with the version it read.
+    await panel.getByRole('button', { name: `End ${name}` }).click();
+    await panel.locator('#rules > tr[data-status="ended"]').waitFor();
+    expect(await row.locator('td').allTextContents()).toEqual([
+      'boost',
+      `scores × 10 for category ${boosted}`,
+      '*',
+      'ended',
+      '2',
+      'Delete',
+    ]);
+    expect(await panel.getByRole('status').textContent()).toBe(`Ended ${name} (ended, version 2).`);
+    await panel.getByRole('button', { name: `Delete ${name}` }).click();
+    await panel.getByText('No rules yet.').waitFor();
+    expect(await panel.getByRole('status').textContent()).toBe(`Deleted ${name}.`);
+    expect(pageErrors).toEqual([]);
+
+    // Last, as it needs the recommend function to apply rules: while the rule was active, the boosted
+    // category's first item came higher in the list than before.
+    expect(rankOf(after, boosted)).toBeLessThan(rankOf(before, boosted));
+  }, 60_000);
 });

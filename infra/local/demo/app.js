@@ -3,6 +3,8 @@
 const DEMO_USERS = ['alice', 'bob', 'carol'];
 const RECOMMENDATIONS = 10;
 const CATALOGUE_PAGE = 120;
+/** Who the merchandising rules panel acts as: the local issuer's admin tokens carry the admin scope. */
+const ADMIN_USER = 'merchandiser';
 
 const $ = (id) => document.getElementById(id);
 const elements = {
@@ -22,6 +24,15 @@ const elements = {
   catalogueCount: $('catalogue-count'),
   more: $('more'),
   searchFile: $('search-file'),
+  refresh: $('refresh'),
+  toggleRules: $('toggle-rules'),
+  rulesPanel: $('rules-panel'),
+  rulesHeading: $('rules-heading'),
+  rulesStatus: $('rules-status'),
+  rules: $('rules'),
+  reloadRules: $('reload-rules'),
+  ruleForm: $('rule-form'),
+  ruleCategoryOptions: $('rule-category-options'),
 };
 
 const state = {
@@ -34,6 +45,8 @@ const state = {
   eventsSent: 0,
   catalogue: { category: '', offset: 0, total: 0 },
   refreshes: 0,
+  /** The rules as last read, by id: ending or deleting one sends the version read. */
+  rules: new Map(),
 };
 
 class ApiError extends Error {
@@ -45,24 +58,29 @@ class ApiError extends Error {
 }
 
 /**
- * Bearer tokens per user from the local token endpoint, once it exists. While it answers 404, no
- * Authorization header is sent (the local API does not enforce authentication yet).
+ * Bearer tokens per caller (a user, or the admin) from the local token endpoint, once it exists.
+ * While it answers 404, no Authorization header is sent (the local API does not enforce
+ * authentication yet).
  */
-const tokens = { endpointMissing: false, byUser: new Map() };
+const tokens = { endpointMissing: false, byCaller: new Map() };
+const callerKey = (userId, admin) => `${admin ? 'admin' : 'user'}:${userId}`;
 
-function tokenFor(userId) {
+function tokenFor(userId, admin) {
   if (tokens.endpointMissing) return Promise.resolve(undefined);
   // The promise is cached, so calls made at the same moment share one token request.
-  if (!tokens.byUser.has(userId)) {
-    const pending = fetchToken(userId);
-    pending.catch(() => tokens.byUser.delete(userId));
-    tokens.byUser.set(userId, pending);
+  const key = callerKey(userId, admin);
+  if (!tokens.byCaller.has(key)) {
+    const pending = fetchToken(userId, admin);
+    pending.catch(() => tokens.byCaller.delete(key));
+    tokens.byCaller.set(key, pending);
   }
-  return tokens.byUser.get(userId);
+  return tokens.byCaller.get(key);
 }
 
-async function fetchToken(userId) {
-  const response = await fetch(`/local/token?userId=${encodeURIComponent(userId)}`);
+async function fetchToken(userId, admin) {
+  const query = new URLSearchParams({ userId });
+  if (admin) query.set('admin', 'true');
+  const response = await fetch(`/local/token?${query}`);
   if (response.status === 404) {
     tokens.endpointMissing = true;
     return undefined;
@@ -73,18 +91,23 @@ async function fetchToken(userId) {
   return typeof body === 'string' ? body : body.token || body.accessToken || body.access_token;
 }
 
-/** The one place that calls the API: JSON in and out, the caller's token, typed errors. */
+/**
+ * The one place that calls the API: JSON in and out, the caller's token (the current user's, or with
+ * `admin: true` the admin's), typed errors.
+ */
 async function api(path, options = {}) {
+  const { admin = false, ...init } = options;
+  const userId = admin ? ADMIN_USER : state.userId;
   const send = async () => {
-    const headers = new Headers(options.headers);
-    const token = await tokenFor(state.userId);
+    const headers = new Headers(init.headers);
+    const token = await tokenFor(userId, admin);
     if (token) headers.set('authorization', `Bearer ${token}`);
-    return fetch(path, { ...options, headers });
+    return fetch(path, { ...init, headers });
   };
   let response = await send();
-  if (response.status === 401 && tokens.byUser.has(state.userId)) {
+  if (response.status === 401 && tokens.byCaller.has(callerKey(userId, admin))) {
     // An expired token: fetch a fresh one, once.
-    tokens.byUser.delete(state.userId);
+    tokens.byCaller.delete(callerKey(userId, admin));
     response = await send();
   }
   const type = response.headers.get('content-type') || '';
@@ -93,8 +116,14 @@ async function api(path, options = {}) {
   return body;
 }
 
-const postJson = (path, body) =>
-  api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const sendJson = (method, path, body, options = {}) =>
+  api(path, {
+    ...options,
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+const postJson = (path, body) => sendJson('POST', path, body);
 
 function randomId(prefix) {
   if (crypto.randomUUID) return `${prefix}${crypto.randomUUID()}`;
@@ -289,6 +318,9 @@ function fillCategories(categories) {
     ),
   );
   select.value = current;
+  elements.ruleCategoryOptions.replaceChildren(
+    ...categories.map(({ category }) => element('option', { value: category })),
+  );
 }
 
 async function sendEvent(type, li) {
@@ -364,6 +396,180 @@ async function searchByImage(file) {
   }
 }
 
+// The merchandising rules panel (issue 20): /rules with the admin's token.
+
+function announceRules(message, isError = false) {
+  elements.rulesStatus.textContent = message;
+  elements.rulesStatus.classList.toggle('error', isError);
+}
+
+/** An API error as the admin should see it: its stable code and its message. */
+const ruleErrorText = (error) =>
+  error instanceof ApiError
+    ? `${error.code || `HTTP ${error.status}`}: ${error.message} (${error.status})`
+    : String(error);
+
+function conditionText(condition = {}) {
+  const parts = [];
+  if (condition.categories) parts.push(`category ${condition.categories.join(' or ')}`);
+  if (condition.tags) parts.push(`tag ${condition.tags.join(' or ')}`);
+  if (condition.itemIds) parts.push(`item ${condition.itemIds.map(titleOf).join(' or ')}`);
+  if (condition.minPrice !== undefined) parts.push(`price from ${condition.minPrice}`);
+  if (condition.maxPrice !== undefined) parts.push(`price up to ${condition.maxPrice}`);
+  if (condition.newerThanDays !== undefined)
+    parts.push(`published in the last ${condition.newerThanDays} days`);
+  return parts.join(' and ');
+}
+
+function ruleText(rule) {
+  switch (rule.kind) {
+    case 'boost':
+      return `scores × ${rule.factor} for ${conditionText(rule.condition)}`;
+    case 'bury':
+      return `scores ÷ ${rule.factor} for ${conditionText(rule.condition)}`;
+    case 'pin':
+      return `${titleOf(rule.itemId)} at position ${rule.position}`;
+    case 'promote':
+      return `${Math.round(rule.share * 100)}% of the slots for ${conditionText(rule.condition)}`;
+    default:
+      return '';
+  }
+}
+
+function ruleRow(rule) {
+  const name = rule.name;
+  const buttons = [
+    // A scheduled rule cannot end before it starts (the API refuses endsAt before startsAt): delete it.
+    ...(rule.status === 'active'
+      ? [
+          element('button', {
+            type: 'button',
+            'data-rule-action': 'end',
+            'aria-label': `End ${name}`,
+            text: 'End',
+          }),
+        ]
+      : []),
+    element('button', {
+      type: 'button',
+      'data-rule-action': 'delete',
+      'aria-label': `Delete ${name}`,
+      text: 'Delete',
+    }),
+  ];
+  return element('tr', { 'data-rule-id': rule.ruleId, 'data-status': rule.status }, [
+    element('th', { scope: 'row', text: name }),
+    element('td', { text: rule.kind }),
+    element('td', { text: ruleText(rule) }),
+    element('td', { text: rule.placements.join(', ') }),
+    element('td', { class: `rule-status ${rule.status}`, text: rule.status }),
+    element('td', { text: String(rule.version) }),
+    element('td', { class: 'rule-actions' }, buttons),
+  ]);
+}
+
+async function loadRules() {
+  try {
+    const { rules } = await api('/rules', { admin: true });
+    state.rules = new Map(rules.map((rule) => [rule.ruleId, rule]));
+    elements.rules.replaceChildren(
+      ...(rules.length > 0
+        ? rules.map(ruleRow)
+        : [element('tr', {}, [element('td', { colspan: 7, class: 'empty', text: 'No rules yet.' })])]),
+    );
+    return true;
+  } catch (error) {
+    announceRules(`Could not read the rules: ${ruleErrorText(error)}`, true);
+    return false;
+  }
+}
+
+const listOf = (value) =>
+  value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+
+/** The new rule the form describes (the API checks it; the browser checks only the fields' ranges). */
+function ruleFromForm(form) {
+  const field = (name) => form.elements.namedItem(name).value;
+  const kind = field('kind');
+  const placements = listOf(field('placements'));
+  const rule = { name: field('name').trim(), kind, placements: placements.length > 0 ? placements : ['*'] };
+  if (kind === 'pin') return { ...rule, itemId: field('itemId').trim(), position: Number(field('position')) };
+  const condition = { categories: listOf(field('categories')) };
+  if (kind === 'promote') return { ...rule, condition, share: Number(field('share')) / 100 };
+  return { ...rule, condition, factor: Number(field('factor')) };
+}
+
+/** Shows the fields of the chosen kind; hidden ones are disabled, so they are neither required nor sent. */
+function showRuleFields() {
+  const kind = elements.ruleForm.elements.namedItem('kind').value;
+  for (const field of elements.ruleForm.querySelectorAll('[data-kinds]')) {
+    const shown = field.dataset.kinds.split(' ').includes(kind);
+    field.hidden = !shown;
+    for (const input of field.querySelectorAll('input')) input.disabled = !shown;
+  }
+}
+
+async function createRule() {
+  const rule = ruleFromForm(elements.ruleForm);
+  try {
+    const created = await sendJson('POST', '/rules', rule, { admin: true });
+    elements.ruleForm.reset();
+    showRuleFields();
+    await loadRules();
+    announceRules(`Created ${created.name} (${created.status}, version ${created.version}).`);
+  } catch (error) {
+    announceRules(`Could not create ${rule.name}: ${ruleErrorText(error)}`, true);
+  }
+}
+
+/** Ends a rule now: the whole definition again, with endsAt now and the version read. */
+async function endRule(ruleId) {
+  const read = state.rules.get(ruleId);
+  if (!read) return;
+  // Only what the API added to the definition is dropped: a field unknown to this page still goes
+  // back (a whitelist would silently erase it), or the API refuses it with a message.
+  const update = { ...read, endsAt: new Date().toISOString() };
+  for (const key of ['ruleId', 'status', 'createdAt', 'updatedAt']) delete update[key];
+  try {
+    const ended = await sendJson('PUT', `/rules/${encodeURIComponent(ruleId)}`, update, { admin: true });
+    await loadRules();
+    announceRules(`Ended ${ended.name} (${ended.status}, version ${ended.version}).`);
+  } catch (error) {
+    announceRules(`Could not end ${read.name}: ${ruleErrorText(error)}`, true);
+    // A version conflict means someone else changed it: show what is stored now.
+    if (error instanceof ApiError && error.status === 409) await loadRules();
+  }
+}
+
+async function deleteRule(ruleId) {
+  const read = state.rules.get(ruleId);
+  if (!read) return;
+  try {
+    await api(`/rules/${encodeURIComponent(ruleId)}?version=${read.version}`, {
+      method: 'DELETE',
+      admin: true,
+    });
+    await loadRules();
+    announceRules(`Deleted ${read.name}.`);
+  } catch (error) {
+    announceRules(`Could not delete ${read.name}: ${ruleErrorText(error)}`, true);
+    if (error instanceof ApiError && error.status === 409) await loadRules();
+  }
+}
+
+function toggleRules() {
+  const open = elements.rulesPanel.hidden;
+  elements.rulesPanel.hidden = !open;
+  elements.toggleRules.setAttribute('aria-expanded', String(open));
+  if (open) {
+    elements.rulesHeading.focus();
+    loadRules();
+  }
+}
+
 function selectUser(userId) {
   state.userId = userId;
   state.actions = new Map();
@@ -402,6 +608,20 @@ elements.searchFile.addEventListener('change', () => {
   const [file] = elements.searchFile.files;
   if (file) searchByImage(file);
 });
+elements.refresh.addEventListener('click', () => refreshRecommendations());
+elements.toggleRules.addEventListener('click', toggleRules);
+elements.reloadRules.addEventListener('click', async () => {
+  if (await loadRules()) announceRules(`${state.rules.size} rule${state.rules.size === 1 ? '' : 's'}.`);
+});
+elements.ruleForm.elements.namedItem('kind').addEventListener('change', showRuleFields);
+elements.ruleForm.addEventListener('submit', createRule);
+elements.rules.addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-rule-action]');
+  if (!button) return;
+  const { ruleId } = button.closest('tr').dataset;
+  if (button.dataset.ruleAction === 'end') endRule(ruleId);
+  else deleteRule(ruleId);
+});
 elements.closeResults.addEventListener('click', () => {
   elements.resultsPanel.hidden = true;
   elements.searchFile.value = '';
@@ -409,5 +629,6 @@ elements.closeResults.addEventListener('click', () => {
 for (const form of document.querySelectorAll('form'))
   form.addEventListener('submit', (event) => event.preventDefault());
 
+showRuleFields();
 selectUser(state.userId);
 loadCatalogue();
