@@ -15,6 +15,7 @@
  *   LOAD_EVENTS_ONLY=1 LOAD_EVENT_SECONDS=8 npm run bench:load -- --baseline main   # events part only
  *   LOAD_IMPRESSIONS_ONLY=1 npm run bench:load         # the impressions side-by-side part only
  *   LOAD_FILTERED_ONLY=1 npm run bench:load            # the filtered-list side-by-side part only
+ *   LOAD_RULES_ONLY=1 npm run bench:load               # personal lists with 20 merchandising rules and none
  *   LOAD_SIDE_BY_SIDE=exploration LOAD_IMPRESSIONS_ONLY=1 npm run bench:load   # "on" = exploration only
  *   (or =impressions: "on" = impressions only), to split the cost
  *
@@ -40,10 +41,13 @@
  * one event loop, the client in another thread, DynamoDB Local in a JVM: all on this machine's cores.
  * Progress goes to stderr; the last stdout line is one JSON object. Never asserted on.
  */
+
+import { DEFAULT_RULES_CACHE_MS } from '../../functions/contract/rules';
 import { type LocalApp, startLocalApp } from '../../infra/local/app';
 import { runEventWrites } from '../support/load/event-writes';
 import { runFilteredSideBySide } from '../support/load/filtered-side-by-side';
 import { runImpressionsSideBySide } from '../support/load/impressions-side-by-side';
+import { runRulesSideBySide } from '../support/load/rules-side-by-side';
 import { runLoad, seedCatalogue, seedProfiles, userIdOf } from '../support/load/scenario';
 
 const numberFrom = (name: string, fallback: number) => {
@@ -89,7 +93,19 @@ async function main(): Promise<void> {
       warmupSeconds: numberFrom('LOAD_WARMUP_SECONDS', 10),
       log,
     });
-  if (process.env.LOAD_IMPRESSIONS_ONLY || process.env.LOAD_FILTERED_ONLY) {
+  /** The personal list with 20 active merchandising rules and with none, side by side (issue 20). */
+  const rulesPart = (app: LocalApp, users: number, categories: number) =>
+    runRulesSideBySide(app, {
+      users,
+      categories,
+      rate: numberFrom('LOAD_RULES_RATE', 20),
+      seconds: numberFrom('LOAD_RULES_SECONDS', 40),
+      rounds: numberFrom('LOAD_RULES_ROUNDS', 4),
+      warmupSeconds: numberFrom('LOAD_WARMUP_SECONDS', 10),
+      rulesCacheMs: DEFAULT_RULES_CACHE_MS,
+      log,
+    });
+  if (process.env.LOAD_IMPRESSIONS_ONLY || process.env.LOAD_FILTERED_ONLY || process.env.LOAD_RULES_ONLY) {
     const app = await startLocalApp({ apiPort: 0, tablePrefix: `bench-${Date.now()}-` });
     try {
       const options = {
@@ -106,9 +122,11 @@ async function main(): Promise<void> {
       );
       await seedCatalogue(app, options);
       await seedProfiles(app, options, tokens);
-      const part = process.env.LOAD_FILTERED_ONLY
-        ? { filtered: await filteredPart(app, options.users) }
-        : { impressions: await impressionsPart(app, options.users) };
+      const part = process.env.LOAD_RULES_ONLY
+        ? { rules: await rulesPart(app, options.users, options.categories) }
+        : process.env.LOAD_FILTERED_ONLY
+          ? { filtered: await filteredPart(app, options.users) }
+          : { impressions: await impressionsPart(app, options.users) };
       process.stdout.write(`${JSON.stringify(part)}\n`);
     } finally {
       await app.stop();
@@ -141,10 +159,13 @@ async function main(): Promise<void> {
       log(lost ? 'EVENTS LOST OR DOUBLE-COUNTED' : 'every accepted event counted exactly once');
       const filtered = await filteredPart(app, load.users);
       log(`filtered side by side: ${JSON.stringify(filtered)}`);
+      const rules = await rulesPart(app, load.users, 40);
+      log(`rules side by side: ${JSON.stringify(rules)}`);
       report = {
         ...load,
         events_consistent: !lost,
         filtered,
+        rules,
         impressions: await impressionsPart(app, load.users),
       };
     } finally {

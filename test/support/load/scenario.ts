@@ -86,7 +86,7 @@ function unit(values: Float32Array): Float32Array {
   return values.map((v) => v / norm);
 }
 
-const itemIdOf = (i: number) => `load-${String(i).padStart(6, '0')}`;
+export const itemIdOf = (i: number) => `load-${String(i).padStart(6, '0')}`;
 const categoryOf = (i: number, categories: number) => `style-${i % categories}`;
 
 /**
