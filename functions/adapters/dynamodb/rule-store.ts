@@ -156,8 +156,10 @@ export class RuleStore implements RuleSetReader {
               Update: {
                 TableName: this.table,
                 Key: ruleKey(ruleId),
-                UpdateExpression: 'SET definition = :definition, version = :next, updatedAt = :now',
+                // DEFINITION is one of DynamoDB's reserved words: it needs a placeholder.
+                UpdateExpression: 'SET #definition = :definition, version = :next, updatedAt = :now',
                 ConditionExpression: 'attribute_exists(pk) AND version = :expected',
+                ExpressionAttributeNames: { '#definition': 'definition' },
                 ExpressionAttributeValues: {
                   ':definition': definition,
                   ':next': expected + 1,
