@@ -23,11 +23,15 @@ interface RuleRow {
   version: number;
   createdAt: number;
   updatedAt: number;
-  definition: RuleDefinition;
+  /**
+   * The definition as JSON text, not a map: DynamoDB's numbers stop at 1e-130, and a definition may
+   * hold any double the contract allows (a share of 1e-200 would fail the write with a 500).
+   */
+  definition: string;
 }
 
 const ruleOf = (row: RuleRow): Rule => ({
-  ...row.definition,
+  ...(JSON.parse(row.definition) as RuleDefinition),
   ruleId: row.ruleId,
   version: row.version,
   createdAt: row.createdAt,
@@ -113,7 +117,7 @@ export class RuleStore implements RuleSetReader {
       version: 1,
       createdAt: now,
       updatedAt: now,
-      definition,
+      definition: JSON.stringify(definition),
     };
     row.sk = ruleKey(row.ruleId).sk;
     try {
@@ -161,7 +165,7 @@ export class RuleStore implements RuleSetReader {
                 ConditionExpression: 'attribute_exists(pk) AND version = :expected',
                 ExpressionAttributeNames: { '#definition': 'definition' },
                 ExpressionAttributeValues: {
-                  ':definition': definition,
+                  ':definition': JSON.stringify(definition),
                   ':next': expected + 1,
                   ':now': now,
                   ':expected': expected,
