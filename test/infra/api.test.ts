@@ -145,8 +145,8 @@ describe('interest tracking', () => {
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
     });
     const tables = ofType('AWS::DynamoDB::GlobalTable');
-    // Items, Events, Profiles, Stats and Impressions.
-    expect(tables).toHaveLength(5);
+    // Items, Events, Profiles, Stats, Impressions and Rules.
+    expect(tables).toHaveLength(6);
     for (const [, table] of tables) {
       expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
       expect(JSON.stringify(table.Properties.Replicas)).toContain('"PointInTimeRecoveryEnabled":true');
@@ -173,6 +173,12 @@ describe('interest tracking', () => {
         // An erasure reads the user's impressions and deletes them.
         'dynamodb:Query',
         'dynamodb:BatchWriteItem',
+        // The merchandising rules (/rules): read, and changed in transactions with the set's row.
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
       ].sort(),
     );
     const s3 = statementsOf('Track').filter((s) => [s.Action].flat().includes('s3:GetObject'));
@@ -218,6 +224,7 @@ describe('interest tracking', () => {
         'STATS_TABLE',
         'CATALOGUE_BUCKET',
         'EVENTS_TABLE',
+        'RULES_TABLE',
       ]),
     );
   });

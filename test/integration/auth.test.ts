@@ -1,7 +1,7 @@
 /**
  * The deployed authorizers, run locally: every route of the table through the API Gateway twin with
- * the local JWT issuer (user and catalogue routes) and SigV4 (the import route), plus the two ways a
- * developer gets a token (`GET /local/token` of `npm start` and `npm run token`).
+ * the local JWT issuer (user, catalogue and admin routes) and SigV4 (the import route), plus the two
+ * ways a developer gets a token (`GET /local/token` of `npm start` and `npm run token`).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -35,10 +35,42 @@ beforeAll(async () => {
 
 const userRoutes = ROUTES.filter((route) => route.auth === 'user');
 const catalogueRoutes = ROUTES.filter((route) => route.auth === 'catalogue');
+const adminRoutes = ROUTES.filter((route) => route.auth === 'admin');
 const importRoute = ROUTES.find((route) => route.path === '/events/import') as Route;
 
-/** A well-formed request for `route` that acts for `userId` (path user, or the user of the event). */
-function requestFor(route: Route, userId: string) {
+const ruleDefinition = {
+  name: 'auth boost',
+  kind: 'boost',
+  placements: ['*'],
+  condition: { tags: ['sale'] },
+  factor: 2,
+};
+/** A new merchandising rule, created by an admin. */
+async function newRule(): Promise<{ ruleId: string; version: number }> {
+  const response = await local.call(postJson('/rules', ruleDefinition), { admin: true });
+  if (response.status !== 201) throw new Error(`creating a rule: ${response.status} ${response.body}`);
+  return response.json();
+}
+/** The rule GET and PUT requests name (a DELETE deletes a rule of its own). */
+let sharedRule: Promise<{ ruleId: string; version: number }> | undefined;
+async function sharedRuleNow() {
+  sharedRule ??= newRule();
+  const { ruleId } = await sharedRule;
+  const response = await local.call({ method: 'GET', path: `/rules/${ruleId}` }, { admin: true });
+  return response.json<{ ruleId: string; version: number }>();
+}
+
+const rulesNow = async () =>
+  (await local.call({ method: 'GET', path: '/rules' }, { admin: true })).json<{
+    version: number;
+    rules: Array<{ ruleId: string; version: number }>;
+  }>();
+
+/**
+ * A well-formed request for `route` that acts for `userId` (path user, or the user of the event);
+ * on the rules routes, one that names an existing rule at its current version.
+ */
+async function requestFor(route: Route, userId: string) {
   const encoded = encodeURIComponent(userId);
   switch (routeKey(route)) {
     case 'POST /events':
@@ -62,6 +94,18 @@ function requestFor(route: Route, userId: string) {
         headers: { 'content-type': 'image/png' },
         body: readFileSync((catalogue[2] as (typeof catalogue)[number]).file),
       };
+    case 'GET /rules':
+      return { method: 'GET', path: '/rules' };
+    case 'POST /rules':
+      return postJson('/rules', ruleDefinition);
+    case 'GET /rules/{ruleId}':
+      return { method: 'GET', path: `/rules/${(await sharedRuleNow()).ruleId}` };
+    case 'PUT /rules/{ruleId}': {
+      const { ruleId, version } = await sharedRuleNow();
+      return { ...postJson(`/rules/${ruleId}`, { ...ruleDefinition, version }), method: 'PUT' };
+    }
+    case 'DELETE /rules/{ruleId}':
+      return { method: 'DELETE', path: `/rules/${(await newRule()).ruleId}` };
     default:
       throw new Error(`no request for ${routeKey(route)}: add one when adding the route`);
   }
@@ -105,7 +149,7 @@ type Outcome = { route: string; status: number | '2xx'; code?: string };
 
 /** What the caller got, with 2xx folded into one value so that a mismatch shows the whole answer. */
 async function outcome(route: Route, userId: string, as: Caller, headers: Record<string, string> = {}) {
-  const request = requestFor(route, userId);
+  const request = await requestFor(route, userId);
   const response = await local.call({ ...request, headers: { ...request.headers, ...headers } }, as);
   const body = response.json<{ code?: string }>();
   const result: Outcome =
@@ -128,11 +172,18 @@ async function expectOutcome(
 }
 
 it('covers every route of the table', () => {
-  expect([...userRoutes, ...catalogueRoutes, importRoute].map(routeKey).sort()).toEqual(
+  expect([...userRoutes, ...catalogueRoutes, ...adminRoutes, importRoute].map(routeKey).sort()).toEqual(
     ROUTES.map(routeKey).sort(),
   );
   expect(userRoutes.length).toBeGreaterThan(0);
   expect(catalogueRoutes.length).toBeGreaterThan(0);
+  expect(adminRoutes.map(routeKey).sort()).toEqual([
+    'DELETE /rules/{ruleId}',
+    'GET /rules',
+    'GET /rules/{ruleId}',
+    'POST /rules',
+    'PUT /rules/{ruleId}',
+  ]);
 });
 
 describe.each(userRoutes.map((route) => [routeKey(route), route] as const))(
@@ -157,7 +208,7 @@ describe.each(userRoutes.map((route) => [routeKey(route), route] as const))(
 
     it('answers 401 to expired, tampered, foreign-issuer, foreign-audience, foreign-key and unsigned tokens', async () => {
       for (const [name, token] of await refusedTokens(issuer(), owner)) {
-        const response = await local.call(requestFor(route, owner), { token });
+        const response = await local.call(await requestFor(route, owner), { token });
         expect([name, response.status, response.json<{ code: string }>().code]).toEqual([
           name,
           401,
@@ -193,13 +244,13 @@ describe('POST /events with a mixed batch', () => {
 
   it('reads the user from the configured claim only: a "userId" claim does not make a token speak for someone', async () => {
     const token = await issuer().token(owner, { claims: { userId: stranger, username: stranger } });
-    const response = await local.call(requestFor(userRoutes[0] as Route, stranger), { token });
+    const response = await local.call(await requestFor(userRoutes[0] as Route, stranger), { token });
     expect(response.status).toBe(403);
   });
 
   it('does not take an admin claim that is not the admin scope', async () => {
     const token = await issuer().token(owner, { claims: { admin: true, scope: 'lookalike/read admin' } });
-    const response = await local.call(requestFor(userRoutes[0] as Route, stranger), { token });
+    const response = await local.call(await requestFor(userRoutes[0] as Route, stranger), { token });
     expect(response.status).toBe(403);
   });
 });
@@ -238,7 +289,7 @@ describe.each(catalogueRoutes.map((route) => [routeKey(route), route] as const))
     it('answers 401 without a token and to refused tokens', async () => {
       await expectOutcome(route, owner, { anonymous: true }, 401, 'unauthorized');
       for (const [name, token] of await refusedTokens(issuer(), owner)) {
-        const response = await local.call(requestFor(route, owner), { token });
+        const response = await local.call(await requestFor(route, owner), { token });
         expect([name, response.status]).toEqual([name, 401]);
       }
     });
@@ -247,6 +298,60 @@ describe.each(catalogueRoutes.map((route) => [routeKey(route), route] as const))
       await expectOutcome(route, stranger, { user: stranger }, '2xx');
       await expectOutcome(route, owner, { user: `another user ${Date.now()}` }, '2xx');
       await expectOutcome(route, owner, { admin: true }, '2xx');
+    });
+  },
+);
+
+describe.each(adminRoutes.map((route) => [routeKey(route), route] as const))(
+  'admin route %s (merchandising rules)',
+  (_key, route) => {
+    it('answers 401 without a token, with a malformed authorization header, to refused tokens and to SigV4', async () => {
+      await expectOutcome(route, owner, { anonymous: true }, 401, 'unauthorized');
+      for (const authorization of ['Bearer', 'Basic b3duZXI6cGFzcw==', 'Bearer a.b.c']) {
+        const { result } = await outcome(route, owner, { anonymous: true }, { authorization });
+        expect([authorization, result]).toEqual([
+          authorization,
+          { route: routeKey(route), status: 401, code: 'unauthorized' },
+        ]);
+      }
+      for (const [name, token] of await refusedTokens(issuer(), 'ops')) {
+        const { result } = await outcome(route, owner, { token });
+        expect([name, result]).toEqual([name, { route: routeKey(route), status: 401, code: 'unauthorized' }]);
+      }
+      // The route's authorizer is JWT: a trusted back end's signature is no token.
+      await expectOutcome(route, owner, { iam: true }, 401, 'unauthorized');
+    });
+
+    it('answers 403 forbidden to user tokens, and changes nothing', async () => {
+      const before = await rulesNow();
+      const forbidden = await expectOutcome(route, owner, { user: owner }, 403, 'forbidden');
+      expect(forbidden).toMatchObject({ requestId: expect.any(String) });
+      await expectOutcome(route, stranger, { user: 'ops' }, 403, 'forbidden');
+      // Claims that look like rights but are not the admin scope or group.
+      for (const claims of [
+        { admin: true, scope: 'lookalike/read admin' },
+        { scope: 'x,lookalike/admin' },
+        { 'cognito:groups': ['editors', 'admin'] },
+        { 'cognito:groups': ['x,admin'] },
+      ]) {
+        const token = await issuer().token('ops', { claims });
+        const { result } = await outcome(route, owner, { token });
+        expect([claims, result]).toEqual([
+          claims,
+          { route: routeKey(route), status: 403, code: 'forbidden' },
+        ]);
+      }
+      // Every rule is still there at its version; on DELETE the set also holds the rules the refused
+      // requests were made for (each DELETE gets a rule of its own).
+      const after = await rulesNow();
+      expect(after.rules).toEqual(expect.arrayContaining(before.rules));
+      if (routeKey(route) !== 'DELETE /rules/{ruleId}') expect(after).toEqual(before);
+    });
+
+    it('answers 2xx to an admin token (the admin scope), and to a member of exactly the admin group', async () => {
+      await expectOutcome(route, owner, { admin: true }, '2xx');
+      const member = await issuer().token('ops', { claims: { 'cognito:groups': ['admin'] } });
+      await expectOutcome(route, owner, { token: member }, '2xx');
     });
   },
 );
@@ -264,7 +369,7 @@ describe(`bulk import ${routeKey(importRoute)}`, () => {
   });
 
   it('refuses a signed request whose body was changed after signing', async () => {
-    const request = requestFor(importRoute, owner) as ReturnType<typeof postJson>;
+    const request = (await requestFor(importRoute, owner)) as ReturnType<typeof postJson>;
     const headers = await signForLocalIam({
       method: 'POST',
       url: 'http://127.0.0.1/events/import',

@@ -2,8 +2,8 @@
  * The local twin enforces the IAM of the stack `cdk deploy` creates. A full run of every path
  * (upload, overwrite, metadata copy, delete, versioned delete, embed, compact, events, import, lists,
  * a refold on read, similar, search, item, erase (with the user's impressions), impression counts, backfill, a re-embedding batch, the deploy-time
- * model guard, a learned projection promoted and rolled back) must be granted call by call, and every grant in the
- * template must be used by that run or carry a stated reason.
+ * model guard, a learned projection promoted and rolled back, merchandising rules managed and read) must be granted call by call, and every grant in the
+ * template must be used by that run or carry a stated reason. The recommend role reads the rules and cannot change them.
  */
 import { readFileSync } from 'node:fs';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
@@ -13,10 +13,19 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
 } from '@aws-sdk/client-s3';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
+import { RuleCache, RuleStore } from '../../functions/adapters/dynamodb/rule-store';
 import { S3ObjectStore } from '../../functions/adapters/s3/object-store';
 import { promoteProjection, rollbackProjection } from '../../functions/app/learned-space';
 import { MODEL_GUARD_PROPERTY, MODEL_GUARD_RESOURCE_TYPE } from '../../functions/contract/model-guard';
+import type { RuleDefinition } from '../../functions/contract/rules';
 import { reconciledSequencer } from '../../functions/domain/catalogue-key';
 import { fitProjection } from '../../functions/domain/learned-similarity';
 import { Embedder } from '../../functions/embedding/embedder';
@@ -58,6 +67,14 @@ const USED_BY_AWS_FOR_THE_ROLE: Array<{ action: RegExp; reason: string }> = [
 ];
 
 const images = emojiImages('google').slice(0, 9);
+const rule: RuleDefinition = {
+  name: 'iam boost',
+  kind: 'boost',
+  placements: ['*'],
+  condition: { tags: ['sale'] },
+  factor: 2,
+};
+const rulesTable = () => local.app.stack.tables.Rules as string;
 const key = (i: number) => `catalogue/cat-${i % 3}/iam-${i}.png`;
 const s3 = () => createLocalS3Client(local.app.stack.endpoints.s3);
 
@@ -323,6 +340,30 @@ describe('the stack as deployed, with IAM enforced', () => {
     );
     expect(again).toMatchObject({ space, artefactWritten: false });
 
+    // Merchandising rules: an admin manages them through /rules, served by track (a Query, a GetItem,
+    // transactions of a rule's Put, Update or Delete with the set row's Update); a stale version's
+    // refusal reads the rule back. Recommend's rule cache reads every rule (a Query), then only the
+    // set's version (a GetItem) while it has not moved.
+    const ruleJson = (body: unknown) => ({
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const created = await local.call(postJson('/rules', rule));
+    expect(created.status).toBe(201);
+    const { ruleId } = created.json<{ ruleId: string }>();
+    const ruleChanges = [
+      await local.call({ method: 'GET', path: '/rules' }),
+      await local.call({ method: 'GET', path: `/rules/${ruleId}` }),
+      await local.call({ method: 'PUT', path: `/rules/${ruleId}`, ...ruleJson({ ...rule, version: 1 }) }),
+      await local.call({ method: 'PUT', path: `/rules/${ruleId}`, ...ruleJson({ ...rule, version: 1 }) }),
+      await local.call({ method: 'DELETE', path: `/rules/${ruleId}?version=2` }),
+      await local.call(postJson('/rules', rule)),
+    ];
+    expect(ruleChanges.map((response) => response.status)).toEqual([200, 200, 200, 409, 200, 201]);
+    const cache = new RuleCache(new RuleStore(dynamoClient(), rulesTable()), { ttlMs: 0 });
+    const served = await runAsFunction('recommend', async () => [await cache.rules(), await cache.rules()]);
+    expect(served.map((rules) => rules.map((r) => r.name))).toEqual([['iam boost'], ['iam boost']]);
+
     // The co-engagement function consumes the Events stream the commits wrote, and the impression
     // counts function the Impressions stream the lists wrote.
     await local.app.eventsStream.drain();
@@ -348,4 +389,56 @@ describe('the stack as deployed, with IAM enforced', () => {
       'train-similarity',
     ]);
   }, 300_000);
+
+  it('lets the recommend role read the merchandising rules and change none of them', async () => {
+    const documents = DynamoDBDocumentClient.from(dynamoClient());
+    const TableName = rulesTable();
+    const setRow = { pk: 'rules', sk: '#set' };
+    const before = await documents.send(new GetCommand({ TableName, Key: setRow }));
+    expect(before.Item?.version).toEqual(expect.any(Number));
+
+    const asRecommend = <T>(work: () => Promise<T>) =>
+      runAsFunction('recommend', work).then(
+        () => 'allowed',
+        (error: { name?: string }) => error.name,
+      );
+    const store = new RuleStore(dynamoClient(), TableName);
+    expect(await asRecommend(() => store.read())).toBe('allowed');
+    expect(await asRecommend(() => store.version())).toBe('allowed');
+    const refusals = [
+      await asRecommend(() =>
+        documents.send(
+          new PutCommand({ TableName, Item: { pk: 'rules', sk: 'rule#forged', definition: '{}' } }),
+        ),
+      ),
+      await asRecommend(() =>
+        documents.send(
+          new UpdateCommand({
+            TableName,
+            Key: setRow,
+            UpdateExpression: 'ADD version :one',
+            ExpressionAttributeValues: { ':one': 1 },
+          }),
+        ),
+      ),
+      await asRecommend(() => documents.send(new DeleteCommand({ TableName, Key: setRow }))),
+      // The store's own writes: a transaction is authorized part by part.
+      await asRecommend(() => store.create(rule, Date.now())),
+    ];
+    expect(refusals).toEqual(Array(4).fill('AccessDeniedException'));
+    const denied = local.app.iam
+      .denials()
+      .filter((call) => call.functionName === 'recommend')
+      .map((call) => call.action);
+    expect([...new Set(denied)].sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    // Nothing was written.
+    expect((await documents.send(new GetCommand({ TableName, Key: setRow }))).Item).toEqual(before.Item);
+    expect(
+      (await documents.send(new GetCommand({ TableName, Key: { pk: 'rules', sk: 'rule#forged' } }))).Item,
+    ).toBeUndefined();
+  });
 });

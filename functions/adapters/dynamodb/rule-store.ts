@@ -5,6 +5,7 @@ import {
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { RuleSet, RuleSetReader } from '../../app/ports';
 import { MAX_RULES, type Rule, type RuleDefinition } from '../../contract/rules';
@@ -23,16 +24,24 @@ interface RuleRow {
   version: number;
   createdAt: number;
   updatedAt: number;
-  definition: RuleDefinition;
+  /**
+   * The definition as JSON text, not a map: DynamoDB's numbers stop at 1e-130, and a definition may
+   * hold any double the contract allows (a share of 1e-200 would fail the write with a 500).
+   */
+  definition: string;
 }
 
 const ruleOf = (row: RuleRow): Rule => ({
-  ...row.definition,
+  ...(JSON.parse(row.definition) as RuleDefinition),
   ruleId: row.ruleId,
   version: row.version,
   createdAt: row.createdAt,
   updatedAt: row.updatedAt,
 });
+
+/** Tries of one change whose transaction met another on the same item (see `transact`). */
+const MAX_TRANSACTION_ATTEMPTS = 4;
+type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
 /** A new rule id: `r-` and 16 random bytes in base64url. */
 export const newRuleId = (): string => `r-${randomBytes(16).toString('base64url')}`;
@@ -113,29 +122,25 @@ export class RuleStore implements RuleSetReader {
       version: 1,
       createdAt: now,
       updatedAt: now,
-      definition,
+      definition: JSON.stringify(definition),
     };
     row.sk = ruleKey(row.ruleId).sk;
     try {
-      await this.documents.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: { TableName: this.table, Item: row, ConditionExpression: 'attribute_not_exists(pk)' },
-            },
-            {
-              Update: {
-                TableName: this.table,
-                Key: SET_KEY,
-                UpdateExpression: 'ADD version :one, #count :one SET updatedAt = :now',
-                ConditionExpression: 'attribute_not_exists(#count) OR #count < :max',
-                ExpressionAttributeNames: { '#count': 'count' },
-                ExpressionAttributeValues: { ':one': 1, ':max': MAX_RULES, ':now': now },
-              },
-            },
-          ],
-        }),
-      );
+      await this.transact([
+        {
+          Put: { TableName: this.table, Item: row, ConditionExpression: 'attribute_not_exists(pk)' },
+        },
+        {
+          Update: {
+            TableName: this.table,
+            Key: SET_KEY,
+            UpdateExpression: 'ADD version :one, #count :one SET updatedAt = :now',
+            ConditionExpression: 'attribute_not_exists(#count) OR #count < :max',
+            ExpressionAttributeNames: { '#count': 'count' },
+            ExpressionAttributeValues: { ':one': 1, ':max': MAX_RULES, ':now': now },
+          },
+        },
+      ]);
     } catch (error) {
       if (isCancelled(error) && reasonsOf(error)[1]?.Code === 'ConditionalCheckFailed')
         throw new Conflict('too_many_rules', `a stack keeps at most ${MAX_RULES} rules: delete ended ones`, {
@@ -149,29 +154,25 @@ export class RuleStore implements RuleSetReader {
   /** Replaces a rule's definition if its stored version is `expected` (else 409 `version_conflict`). */
   async update(ruleId: string, definition: RuleDefinition, expected: number, now: number): Promise<Rule> {
     try {
-      await this.documents.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.table,
-                Key: ruleKey(ruleId),
-                // DEFINITION is one of DynamoDB's reserved words: a bare `definition` fails validation.
-                UpdateExpression: 'SET #definition = :definition, version = :next, updatedAt = :now',
-                ConditionExpression: 'attribute_exists(pk) AND version = :expected',
-                ExpressionAttributeNames: { '#definition': 'definition' },
-                ExpressionAttributeValues: {
-                  ':definition': definition,
-                  ':next': expected + 1,
-                  ':now': now,
-                  ':expected': expected,
-                },
-              },
+      await this.transact([
+        {
+          Update: {
+            TableName: this.table,
+            Key: ruleKey(ruleId),
+            // DEFINITION is one of DynamoDB's reserved words: it needs a placeholder.
+            UpdateExpression: 'SET #definition = :definition, version = :next, updatedAt = :now',
+            ConditionExpression: 'attribute_exists(pk) AND version = :expected',
+            ExpressionAttributeNames: { '#definition': 'definition' },
+            ExpressionAttributeValues: {
+              ':definition': JSON.stringify(definition),
+              ':next': expected + 1,
+              ':now': now,
+              ':expected': expected,
             },
-            this.bumpSet(now, 0),
-          ],
-        }),
-      );
+          },
+        },
+        this.bumpSet(now, 0),
+      ]);
     } catch (error) {
       if (isCancelled(error) && reasonsOf(error)[0]?.Code === 'ConditionalCheckFailed')
         throw await this.whyRefused(ruleId, expected);
@@ -185,28 +186,43 @@ export class RuleStore implements RuleSetReader {
   /** Deletes a rule (if `expected` is given, only at that version). */
   async delete(ruleId: string, expected: number | undefined, now: number): Promise<void> {
     try {
-      await this.documents.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Delete: {
-                TableName: this.table,
-                Key: ruleKey(ruleId),
-                ConditionExpression:
-                  expected === undefined
-                    ? 'attribute_exists(pk)'
-                    : 'attribute_exists(pk) AND version = :expected',
-                ...(expected === undefined ? {} : { ExpressionAttributeValues: { ':expected': expected } }),
-              },
-            },
-            this.bumpSet(now, -1),
-          ],
-        }),
-      );
+      await this.transact([
+        {
+          Delete: {
+            TableName: this.table,
+            Key: ruleKey(ruleId),
+            ConditionExpression:
+              expected === undefined
+                ? 'attribute_exists(pk)'
+                : 'attribute_exists(pk) AND version = :expected',
+            ...(expected === undefined ? {} : { ExpressionAttributeValues: { ':expected': expected } }),
+          },
+        },
+        this.bumpSet(now, -1),
+      ]);
     } catch (error) {
       if (isCancelled(error) && reasonsOf(error)[0]?.Code === 'ConditionalCheckFailed')
         throw await this.whyRefused(ruleId, expected);
       throw error;
+    }
+  }
+
+  /**
+   * One change's transaction. DynamoDB cancels a transaction that meets another one on the same item
+   * (TransactionConflict: two admins' changes both write the set's row) and the SDK does not retry
+   * that, so it is tried again here, a few times with jittered backoff; a refused condition is final.
+   */
+  private async transact(items: TransactItems): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.documents.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        const codes = isCancelled(error) ? reasonsOf(error).map((reason) => reason.Code) : [];
+        const conflicted = codes.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
+        if (!conflicted || attempt >= MAX_TRANSACTION_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * (0.5 + Math.random())));
+      }
     }
   }
 

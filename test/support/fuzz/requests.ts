@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { DEFAULT_PLACEMENTS } from '../../../functions/contract/placements';
+import { RULE_LISTS } from '../../../functions/contract/rules';
 import { EVENT_TYPES } from '../../../functions/domain/interest-profile';
 import type { Caller } from '../local-app';
 
@@ -472,6 +473,393 @@ const unique = <T extends { eventId: string }>(event: T): T => {
 };
 
 /**
+ * Stands, in a request's path, for a rule created (at version 1) just before the request is sent: the
+ * fuzz test substitutes a new rule's id, so a valid PUT or DELETE names a rule that exists.
+ */
+export const FRESH_RULE = '{fresh-rule}';
+
+/** Labels (names, categories, tags) within `max` UTF-16 code units, the contract's unit. */
+const label = (max: number) =>
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((text) => text.length <= max);
+
+/** Times from two years ago to two years ahead, as `toISOString` writes them or with an offset. */
+const ruleTime = (now: number) =>
+  fc
+    .tuple(fc.integer({ min: now - 730 * DAY, max: now + 730 * DAY }), fc.boolean())
+    .map(([at, withOffset]) => {
+      const iso = new Date(at).toISOString();
+      if (!withOffset) return { at, text: iso };
+      // The same instant written at +02:00.
+      return { at, text: `${new Date(at + 2 * 3_600_000).toISOString().slice(0, -1)}+02:00` };
+    });
+
+/** Which items a boost, bury or promotion is about: at least one part, minPrice <= maxPrice. */
+function validCondition(catalogue: FuzzCatalogue) {
+  const price = fc.double({ min: 0, max: 1e12, noNaN: true, noDefaultInfinity: true });
+  return fc
+    .record(
+      {
+        itemIds: fc.uniqueArray(fc.oneof(fc.constantFrom(...catalogue.readyItemIds), plausibleId), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        categories: fc.uniqueArray(fc.oneof(fc.constantFrom(...catalogue.categories), label(128)), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        tags: fc.array(fc.oneof(fc.constantFrom('sale', 'new, in', 'red'), label(64)), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        prices: fc.tuple(fc.option(price, { nil: undefined }), fc.option(price, { nil: undefined })),
+        newerThanDays: fc.double({ min: 0, max: 3650, minExcluded: true, noNaN: true }),
+      },
+      { requiredKeys: [] },
+    )
+    .map(({ prices, ...rest }) => {
+      const [low, high] = [...(prices ?? [])]
+        .filter((p): p is number => p !== undefined)
+        .sort((a, b) => a - b);
+      const bounds =
+        low === undefined ? {} : high === undefined ? { minPrice: low } : { minPrice: low, maxPrice: high };
+      return { ...rest, ...bounds };
+    })
+    .filter((condition) => Object.keys(condition).length > 0);
+}
+
+/** A rule as the docs describe it: any of the four kinds, with any of the optional fields. */
+export function validRuleDefinition(catalogue: FuzzCatalogue, now: number) {
+  const common = fc
+    .record(
+      {
+        name: label(200),
+        placements: fc.array(fc.constantFrom(...Object.keys(DEFAULT_PLACEMENTS), '*'), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        lists: fc.uniqueArray(fc.constantFrom(...RULE_LISTS), { minLength: 1, maxLength: 3 }),
+        window: fc.tuple(
+          fc.option(ruleTime(now), { nil: undefined }),
+          fc.option(ruleTime(now), { nil: undefined }),
+        ),
+      },
+      { requiredKeys: ['name', 'placements'] },
+    )
+    .map(({ window, ...rest }) => {
+      const times = [window?.[0], window?.[1]].filter(
+        (t): t is { at: number; text: string } => t !== undefined,
+      );
+      times.sort((a, b) => a.at - b.at);
+      const [first, second] = times;
+      if (!first) return rest;
+      if (!second || second.at === first.at) return { ...rest, startsAt: first.text };
+      return { ...rest, startsAt: first.text, endsAt: second.text };
+    });
+  const factor = fc.double({ min: 1, max: 10, minExcluded: true, noNaN: true });
+  const kind = fc.oneof(
+    fc
+      .tuple(fc.constantFrom('boost', 'bury'), validCondition(catalogue), factor)
+      .map(([k, condition, f]) => ({
+        kind: k,
+        condition,
+        factor: f,
+      })),
+    fc
+      .tuple(
+        fc.oneof(fc.constantFrom(...catalogue.readyItemIds), plausibleId),
+        fc.integer({ min: 1, max: 100 }),
+      )
+      .map(([itemId, position]) => ({ kind: 'pin', itemId, position })),
+    fc
+      .tuple(validCondition(catalogue), fc.double({ min: 0, max: 0.5, minExcluded: true, noNaN: true }))
+      .map(([condition, share]) => ({ kind: 'promote', condition, share })),
+  );
+  return fc.tuple(common, kind).map(([c, k]) => ({ ...c, ...k }) as Record<string, unknown>);
+}
+
+/** What breaks a rule: one field of a valid rule replaced, or a field it must not have. */
+function brokenRuleField() {
+  const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined));
+  return fc.oneof(
+    fc.constantFrom<Record<string, unknown>>(
+      { kind: 'shuffle' },
+      { kind: 'BOOST' },
+      { kind: undefined },
+      { factor: 1 },
+      { factor: 11 },
+      { factor: 10.000001 },
+      { factor: 0 },
+      { factor: -2 },
+      { share: 0 },
+      { share: 0.6 },
+      { position: 0 },
+      { position: 101 },
+      { position: 2.5 },
+      { condition: {} },
+      { condition: { colour: 'red' } },
+      { condition: { minPrice: 5, maxPrice: 1 } },
+      { condition: { tags: [] } },
+      { condition: { itemIds: Array.from({ length: 101 }, (_, i) => `id-${i}`) } },
+      { condition: null },
+      { placements: [] },
+      { placements: ['nowhere'] },
+      { placements: ['Home Page'] },
+      { placements: ['constructor'] },
+      { placements: ['__proto__'] },
+      { lists: [] },
+      { lists: ['trending'] },
+      { name: '' },
+      { name: 'x'.repeat(201) },
+      { startsAt: '2030-01-01T00:00:00Z', endsAt: '2029-01-01T00:00:00Z' },
+      { startsAt: '2030-01-01T00:00:00Z', endsAt: '2030-01-01T00:00:00Z' },
+      { startsAt: 'tomorrow' },
+      { startsAt: '2030-01-01T00:00:00' },
+      { endsAt: '2030-02-30T00:00:00Z' },
+      { endsAt: 1893456000000 },
+      { version: 1 },
+      { ruleId: 'r-AAAAAAAAAAAAAAAAAAAAAA' },
+      { priority: 1 },
+      { status: 'active' },
+      { createdAt: '2030-01-01T00:00:00Z' },
+    ),
+    fc
+      .tuple(
+        fc.constantFrom(
+          'name',
+          'kind',
+          'placements',
+          'lists',
+          'condition',
+          'factor',
+          'share',
+          'itemId',
+          'position',
+        ),
+        anyValue,
+      )
+      .map(([field, value]) => ({ [field]: value })),
+    malformedId.map((name) => ({ name })),
+    malformedId.map((itemId) => ({ itemId, kind: 'pin', position: 1 })),
+    hostileTimestamp.map((startsAt) => ({ startsAt })),
+    hostileTimestamp.map((endsAt) => ({ endsAt })),
+  );
+}
+
+/** Raw rule texts a parser should survive: huge numbers, prototype keys, duplicate keys, junk. */
+const hostileRuleJson = fc.constantFrom(
+  '{"name":"n","kind":"boost","placements":["*"],"condition":{"tags":["a"]},"factor":1e400}',
+  '{"name":"n","kind":"boost","placements":["*"],"condition":{"minPrice":1e-400},"factor":2}',
+  '{"name":"n","kind":"promote","placements":["*"],"condition":{"tags":["a"]},"share":5e-324}',
+  '{"name":"n","kind":"pin","placements":["*"],"itemId":"a","position":1e2}',
+  '{"name":"n","kind":"pin","placements":["*"],"itemId":"a","position":123456789012345678901234567890}',
+  '{"name":"n","kind":"boost","placements":["*"],"condition":{"tags":["a"]},"factor":2,"__proto__":{"admin":true}}',
+  '{"name":"n","kind":"boost","placements":["*"],"condition":{"tags":["a"],"__proto__":{"x":1}},"factor":2}',
+  '{"name":"n","kind":"boost","placements":["*"],"condition":{"tags":["a"]},"factor":2,"constructor":{"prototype":{"polluted":true}}}',
+  '{"__proto__":{"name":"n","kind":"boost","placements":["*"],"condition":{"tags":["a"]},"factor":2}}',
+  '{"name":"n","kind":"boost","kind":"bury","placements":["*"],"condition":{"tags":["a"]},"factor":2}',
+  '{"name":"s\\ud800","kind":"boost","placements":["*"],"condition":{"tags":["a"]},"factor":2}',
+  '{"name":"n","kind":"boost","placements":"*","condition":{"tags":["a"]},"factor":2}',
+  '{"name":"n","kind":"boost","placements":["*"],"condition":{"tags":"a"},"factor":"2"}',
+  '{"name":"n","kind":"boost","placements":["*"],"condition":{"tags":["a"]},"factor":2,"version":9007199254740993}',
+  '[{"name":"n","kind":"boost","placements":["*"],"condition":{"tags":["a"]},"factor":2}]',
+  '\uFEFF{"name":"n","kind":"boost","placements":["*"],"condition":{"tags":["a"]},"factor":2}',
+  '{"name":"n",',
+  '{}',
+  'null',
+  '"rule"',
+  '0',
+);
+
+/** A rule body, with versions a client should not send on PUT: junk, zero, huge, fractional. */
+const hostileVersion = fc.oneof(
+  fc.constantFrom(0, -1, 1.5, 2 ** 53, 2 ** 53 + 2, 1e300, Number.MAX_VALUE, '1', null, true, [1], { n: 1 }),
+  fc.integer({ min: 1, max: 5 }),
+  fc.constant(undefined),
+);
+
+/** A rule id in the path: a fresh rule's, a well-formed unknown one, or anything at all. */
+const ruleIdInPath = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(FRESH_RULE) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .string({
+        unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-'),
+        minLength: 22,
+        maxLength: 22,
+      })
+      .map((id) => `r-${id}`),
+  },
+  { weight: 3, arbitrary: encodedHostileId },
+);
+
+/**
+ * The merchandising rules' routes (admin only): valid calls by an admin (list, create, read, replace
+ * at the version a fresh rule has, delete at or without it), and hostile ones: broken and raw bodies,
+ * odd content types, bad versions and ids, and every kind of caller.
+ */
+function rulesArbitrary(catalogue: FuzzCatalogue, users: fc.Arbitrary<string>, now: number) {
+  const definition = validRuleDefinition(catalogue, now);
+  const jsonType = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON');
+  const json = (method: string, path: string, contentType: string, body: unknown): FuzzRequest => ({
+    method,
+    path,
+    headers: { 'content-type': contentType },
+    body: JSON.stringify(body),
+  });
+  const admin: Caller = { admin: true };
+
+  const valid: fc.Arbitrary<FuzzCase> = fc.oneof(
+    fc.constant<FuzzCase>({
+      route: 'GET /rules',
+      request: { method: 'GET', path: '/rules' },
+      as: admin,
+      valid: true,
+    }),
+    fc.tuple(definition, jsonType).map(([body, contentType]) => ({
+      route: 'POST /rules',
+      request: json('POST', '/rules', contentType, body),
+      as: admin,
+      valid: true,
+    })),
+    fc.constant<FuzzCase>({
+      route: 'GET /rules/{ruleId}',
+      request: { method: 'GET', path: `/rules/${FRESH_RULE}` },
+      as: admin,
+      valid: true,
+    }),
+    fc.tuple(definition, jsonType).map(([body, contentType]) => ({
+      route: 'PUT /rules/{ruleId}',
+      request: json('PUT', `/rules/${FRESH_RULE}`, contentType, { ...body, version: 1 }),
+      as: admin,
+      valid: true,
+    })),
+    fc.constantFrom('', '?version=1').map((query) => ({
+      route: 'DELETE /rules/{ruleId}',
+      request: { method: 'DELETE', path: `/rules/${FRESH_RULE}${query}` },
+      as: admin,
+      valid: true,
+    })),
+  );
+
+  const hostileBody = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc
+        .tuple(definition, fc.array(brokenRuleField(), { minLength: 1, maxLength: 2 }))
+        .map(([body, changes]) => JSON.stringify(Object.assign({}, body, ...changes))),
+    },
+    { weight: 2, arbitrary: fc.jsonValue().map((value) => JSON.stringify(value) ?? '') },
+    { weight: 2, arbitrary: hostileRuleJson },
+    { weight: 1, arbitrary: deepNesting },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom([0xff], [0xed, 0xa0, 0x80], [0xc0, 0x80])
+        .map((bytes) =>
+          Buffer.concat([Buffer.from('{"name":"'), Buffer.from(bytes), Buffer.from('","kind":"pin"}')]),
+        ),
+    },
+    // Over the 256 KiB a rule body may have.
+    {
+      weight: 1,
+      arbitrary: fc.constant(null).map(() =>
+        JSON.stringify({
+          name: 'n',
+          kind: 'pin',
+          placements: ['*'],
+          itemId: 'x'.repeat(300_000),
+          position: 1,
+        }),
+      ),
+    },
+  );
+  const caller = fc.oneof(
+    { weight: 2, arbitrary: fc.constant<Caller>(admin) },
+    { weight: 2, arbitrary: anyCaller(users) },
+  );
+  const contentType = fc.option(fc.oneof(jsonType, anyContentType), { nil: undefined });
+  const headers = (type: string | undefined): Record<string, string> =>
+    type === undefined ? {} : { 'content-type': type };
+
+  const hostile: fc.Arbitrary<FuzzCase> = fc.oneof(
+    fc.tuple(anyQuery, caller).map(([query, as]) => ({
+      route: 'GET /rules',
+      request: { method: 'GET', path: `/rules${query}` },
+      as,
+      valid: false,
+    })),
+    fc.tuple(hostileBody, contentType, caller).map(([body, type, as]) => ({
+      route: 'POST /rules',
+      request: { method: 'POST', path: '/rules', headers: headers(type), body },
+      as,
+      valid: false,
+    })),
+    // A valid rule by a caller who may not manage rules.
+    fc.tuple(definition, anyCaller(users)).map(([body, as]) => ({
+      route: 'POST /rules',
+      request: json('POST', '/rules', 'application/json', body),
+      as,
+      valid: false,
+    })),
+    fc.tuple(ruleIdInPath, anyQuery, caller).map(([ruleId, query, as]) => ({
+      route: 'GET /rules/{ruleId}',
+      request: { method: 'GET', path: `/rules/${ruleId}${query}` },
+      as,
+      valid: false,
+    })),
+    fc.tuple(ruleIdInPath, hostileBody, contentType, caller).map(([ruleId, body, type, as]) => ({
+      route: 'PUT /rules/{ruleId}',
+      request: { method: 'PUT', path: `/rules/${ruleId}`, headers: headers(type), body },
+      as,
+      valid: false,
+    })),
+    fc.tuple(ruleIdInPath, definition, hostileVersion, caller).map(([ruleId, body, version, as]) => ({
+      route: 'PUT /rules/{ruleId}',
+      request: json('PUT', `/rules/${ruleId}`, 'application/json', { ...body, version }),
+      as,
+      valid: false,
+    })),
+    fc
+      .tuple(
+        ruleIdInPath,
+        fc.oneof(
+          anyQuery,
+          fc
+            .oneof(queryScalar, fc.constantFrom('1', '2', '1.0', '01', '+1', '1e0'))
+            .map((value) => `?${new URLSearchParams([['version', value]])}`),
+        ),
+        caller,
+      )
+      .map(([ruleId, query, as]) => ({
+        route: 'DELETE /rules/{ruleId}',
+        request: { method: 'DELETE', path: `/rules/${ruleId}${query}` },
+        as,
+        valid: false,
+      })),
+    // Methods the rules paths do not have.
+    fc
+      .tuple(
+        fc.constantFrom('PATCH', 'PUT', 'DELETE', 'POST'),
+        fc.constantFrom('/rules', `/rules/${FRESH_RULE}`),
+        caller,
+      )
+      .filter(([method, path]) =>
+        path === '/rules' ? method !== 'POST' : method === 'PATCH' || method === 'POST',
+      )
+      .map(([method, path, as]) => ({
+        route: 'no such route',
+        request: { method, path },
+        as,
+        valid: false,
+      })),
+  );
+
+  return fc.oneof({ weight: 1, arbitrary: valid }, { weight: 1, arbitrary: hostile });
+}
+
+/**
  * One arbitrary per route of the API (plus requests that match no route), each mixing valid cases
  * with hostile ones; `valid` says which is which.
  */
@@ -811,5 +1199,6 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
     'DELETE /users/{userId}': deleteUser,
     'POST /search': search,
     'headers and unknown paths': headersAndPaths,
+    '/rules (admin routes)': rulesArbitrary(catalogue, users, now),
   };
 }
