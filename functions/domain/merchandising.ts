@@ -10,9 +10,11 @@ import {
   type RuleCondition,
   type RuleList,
 } from '../contract/rules';
-import type { ItemAttributes } from '../vector-index';
+import type { ItemAttributes, VectorIndex } from '../vector-index';
 
 const DAY_MS = 86_400_000;
+/** `newerThanDays` is read to the minute: a rule's matching items are computed once a minute at most. */
+const MATCH_BUCKET_MS = 60_000;
 
 /** Whether an item matches a rule's condition: every part given holds (any value within a part). */
 export type ItemMatcher = (itemId: string, attributes: ItemAttributes) => boolean;
@@ -33,6 +35,8 @@ export interface PinRule {
 
 export interface PromotionRule {
   ruleId: string;
+  /** The rule at its version and the day it was compiled on: what `matchingItems` caches under. */
+  key: string;
   share: number;
   matches: ItemMatcher;
 }
@@ -116,6 +120,7 @@ export function listRules(rules: readonly Rule[], context: ListContext): ListRul
         promoted += share;
         compiled.promotions.push({
           ruleId: rule.ruleId,
+          key: `${rule.ruleId}@${rule.version}/${Math.floor(context.now / MATCH_BUCKET_MS)}`,
           share,
           matches: conditionMatcher(rule.condition, context.now),
         });
@@ -202,4 +207,57 @@ export function applyPins<T extends { itemId: string }>(
     list.push(pinned(bySlot.get(slot) as PinRule));
   }
   return list;
+}
+
+/** The most matching items `matchingItems` keeps per rule: a broader rule is searched for instead. */
+export const MAX_CACHED_MATCHES = 1000;
+
+/** A rule's matching items and their vectors, packed (row i of `vectors` is `itemIds[i]`'s). */
+export interface MatchingItems {
+  itemIds: string[];
+  vectors: Float32Array;
+}
+
+interface Matches {
+  generation: number;
+  byKey: Map<string, MatchingItems | undefined>;
+}
+const matchesByIndex = new WeakMap<VectorIndex, Matches>();
+
+/**
+ * The items of `index` a rule matches, with their vectors (its `key` names the rule, its version and
+ * the minute), or undefined when more than MAX_CACHED_MATCHES do. Computed once per index generation
+ * and key, so a narrow promotion costs each request a look at its own items, not a pass over the
+ * catalogue.
+ */
+export function matchingItems(
+  index: VectorIndex,
+  key: string,
+  matches: ItemMatcher,
+): MatchingItems | undefined {
+  let cached = matchesByIndex.get(index);
+  if (!cached || cached.generation !== index.generation) {
+    cached = { generation: index.generation, byKey: new Map() };
+    matchesByIndex.set(index, cached);
+  }
+  if (cached.byKey.has(key)) return cached.byKey.get(key);
+  const itemIds: string[] = [];
+  for (const itemId of index.ids()) {
+    const attributes = index.attributes(itemId);
+    if (!attributes || !matches(itemId, attributes)) continue;
+    itemIds.push(itemId);
+    if (itemIds.length > MAX_CACHED_MATCHES) break;
+  }
+  let result: MatchingItems | undefined;
+  if (itemIds.length <= MAX_CACHED_MATCHES) {
+    const vectors = new Float32Array(itemIds.length * index.dim);
+    itemIds.forEach((itemId, i) => {
+      vectors.set(index.vector(itemId) as Float32Array, i * index.dim);
+    });
+    result = { itemIds, vectors };
+  }
+  // Old keys (rule versions, minutes) leave with the next generation; bound them meanwhile.
+  if (cached.byKey.size > 1000) cached.byKey.clear();
+  cached.byKey.set(key, result);
+  return result;
 }

@@ -9,6 +9,8 @@ import { filterPredicate, type ListFilter } from './list-filter';
 import {
   boostMatcher,
   type ListRules,
+  type MatchingItems,
+  matchingItems,
   type PromotionRule,
   scaledScore,
   scoreAdjustment,
@@ -314,14 +316,60 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
   });
   // Boosted items join the pool too (the best of them for these tastes): a boost must be able to lift
   // an item the tastes alone would not have retrieved.
+  // The list's other searches with the blended tastes, from one scan of the index (searchMany):
+  // boosted items (joining the pool), exploration's new items, and each promotion's items.
   const boosted = boostMatcher(inputs.rules);
-  if (boosted) {
-    const k = MIN_TASTE_CANDIDATES;
-    const acceptBoosted = (itemId: string, attributes: ItemAttributes) =>
-      accept(itemId, attributes) && boosted(itemId, attributes);
-    for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptBoosted }))
-      candidates.add(hit.itemId);
-  }
+  const exploration = inputs.exploration;
+  const positions = explorationPositions(exploration?.settings, request.limit);
+  const explores = positions.length > 0 && exploration !== undefined;
+  const promotions = inputs.rules?.promotions ?? [];
+  const isNew = exploration ? explorable(exploration, now) : undefined;
+  const searches = [
+    ...(boosted
+      ? [
+          {
+            k: MIN_TASTE_CANDIDATES,
+            accept: (id: string, a: ItemAttributes) => accept(id, a) && boosted(id, a),
+          },
+        ]
+      : []),
+    ...(explores && exploration && isNew
+      ? [
+          {
+            // Four per slot of the first EXPLORATION_HORIZON items, per taste: a number that does not
+            // depend on the list's length (a list is the start of a longer one).
+            k: Math.min(
+              MAX_K,
+              4 * queries.length * Math.max(1, explorationSlots(exploration.settings, EXPLORATION_HORIZON)),
+            ),
+            accept: (id: string, a: ItemAttributes) => accept(id, a) && isNew(id, a),
+          },
+        ]
+      : []),
+    // A promotion of few items (a category, a launch) scores its own items below; a broad one is searched.
+    ...promotions.flatMap((promotion) =>
+      matchingItems(index, promotion.key, promotion.matches)
+        ? []
+        : [
+            {
+              k: promotionCandidates(promotion.share),
+              accept: (id: string, a: ItemAttributes) => promotion.matches(id, a) && accept(id, a),
+            },
+          ],
+    ),
+  ].map((search) => ({ ...search, candidates: search.k }));
+  const found = searches.length > 0 ? index.searchMany({ queries, weights: blend, searches }) : [];
+  const boostedHits = boosted ? (found.shift() ?? []) : [];
+  const explorationHits = explores ? (found.shift() ?? []) : [];
+  const promotionHits = promotions.map((promotion) => {
+    const items = matchingItems(index, promotion.key, promotion.matches);
+    return items
+      ? topOf(index, items, accept, queries, blend, promotionCandidates(promotion.share))
+      : (found.shift() ?? []);
+  });
+  // Boosted items join the pool too (the best of them for these tastes): a boost must be able to lift
+  // an item the tastes alone would not have retrieved.
+  for (const hit of boostedHits) candidates.add(hit.itemId);
   // Co-engaged items join the pool even when they look different: that is the point of the signal.
   const co = inputs.coEngagement ?? new Map<string, number>();
   let coTotal = 0;
@@ -403,9 +451,6 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     .map((p) => ({ itemId: p.itemId, vector: unitVector(p.itemId) }))
     .filter((p): p is { itemId: string; vector: Float32Array } => p.vector !== undefined);
 
-  const exploration = inputs.exploration;
-  const positions = explorationPositions(exploration?.settings, request.limit);
-  const promotions = inputs.rules?.promotions ?? [];
   const promotionSlots = promotions.reduce((n, p) => n + slotPositions(p.share, request.limit).length, 0);
   // Deep enough for every slot to stay organic (picks skip the organic items they list early).
   const organic = maximalMarginalRelevance(
@@ -425,13 +470,9 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
       : interleavePromotions(
           list,
           promotions,
-          (promotion) => {
+          (promotion) =>
             // The best matching items for this user's tastes, scored like the rest.
-            const k = promotionCandidates(promotion.share);
-            const acceptPromoted = (itemId: string, attributes: ItemAttributes) =>
-              accept(itemId, attributes) && promotion.matches(itemId, attributes);
-            return index
-              .search({ queries, weights: blend, k, candidates: k, accept: acceptPromoted })
+            (promotionHits[promotions.indexOf(promotion)] ?? [])
               .map((hit) => scoreLate(hit.itemId))
               .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
               .map(({ itemId, score, vector }) => {
@@ -441,26 +482,17 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
                   { itemId, score },
                   like.kind === 'similar_to' ? like : undefined,
                 );
-              });
-          },
+              }),
           request.limit,
         );
-  if (positions.length === 0 || !exploration) return promote(organic);
+  if (!explores || !exploration) return promote(organic);
   // Exploration: the new, little-shown items closest to the tastes, scored like the rest; a new item
   // that wins an ordinary slot keeps it and takes no exploration slot. How many are considered does
   // not depend on the list's length (a list is the start of a longer one): four per slot of the
   // first EXPLORATION_HORIZON items, per taste (deeper pages may find no new item left for a slot,
   // which then stays organic).
-  const isNew = explorable(exploration, now);
-  const acceptNew = (itemId: string, attributes: ItemAttributes) =>
-    accept(itemId, attributes) && isNew(itemId, attributes);
   const fresh = new Map<string, ReturnType<typeof scoreOf>>();
-  const k = Math.min(
-    MAX_K,
-    4 * queries.length * Math.max(1, explorationSlots(exploration.settings, EXPLORATION_HORIZON)),
-  );
-  for (const hit of index.search({ queries, weights: blend, k, candidates: k, accept: acceptNew }))
-    fresh.set(hit.itemId, scoreLate(hit.itemId));
+  for (const hit of explorationHits) fresh.set(hit.itemId, scoreLate(hit.itemId));
   const picks = [...fresh.values()]
     .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
     .map(({ itemId, score, vector, rules }): RankedItem => {
@@ -481,6 +513,39 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
   return promote(
     interleaveExploration(organic, picks, positions, exploration.settings, request.limit + promotionSlots),
   );
+}
+
+/**
+ * The `k` of `itemIds` (accepted ones only) with the best exact blended score: what `search` would
+ * answer with `accept` narrowed to these items, without a pass over the whole index.
+ */
+export function topOf(
+  index: VectorIndex,
+  items: MatchingItems,
+  accept: (itemId: string, attributes: ItemAttributes) => boolean,
+  queries: readonly Float32Array[],
+  weights: readonly number[],
+  k: number,
+): Array<{ itemId: string; score: number }> {
+  const { itemIds, vectors } = items;
+  const dim = index.dim;
+  // The blended query once: sum_q w_q (q . v) = (sum_q w_q q) . v.
+  const blended = new Float32Array(dim);
+  queries.forEach((query, q) => {
+    const w = weights[q] as number;
+    for (let j = 0; j < dim; j++) blended[j] = (blended[j] as number) + w * (query[j] as number);
+  });
+  const scored: Array<{ itemId: string; score: number }> = [];
+  for (let i = 0; i < itemIds.length; i++) {
+    const itemId = itemIds[i] as string;
+    const attributes = index.attributes(itemId);
+    if (!attributes || !accept(itemId, attributes)) continue;
+    let score = 0;
+    for (let j = 0, at = i * dim; j < dim; j++, at++)
+      score += (blended[j] as number) * (vectors[at] as number);
+    scored.push({ itemId, score });
+  }
+  return scored.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1)).slice(0, k);
 }
 
 /** A reason with the boost and bury rules that scaled the item's score, if any. */

@@ -7,6 +7,7 @@ import {
   MAX_LABEL_LENGTH,
   MAX_QUERIES,
   MAX_TAGS,
+  type MultiSearchRequest,
   type ScoredItem,
   type SearchRequest,
   type VectorIndex,
@@ -70,6 +71,8 @@ export class ExactIndex implements VectorIndex {
   private readonly itemIdOf: string[] = [];
   private readonly attributesOf: ItemAttributes[] = [];
   private count = 0;
+  /** +1 on every change of the rows (see VectorIndex.generation). */
+  private changes = 0;
   private capacity = 0;
   private int8!: Int8Array;
   private int16!: Int16Array;
@@ -98,6 +101,10 @@ export class ExactIndex implements VectorIndex {
     return this.count;
   }
 
+  get generation(): number {
+    return this.changes;
+  }
+
   upsert(itemId: string, vector: Float32Array, attributes: ItemAttributes): void {
     if (typeof itemId !== 'string' || itemId.length === 0 || itemId.length > MAX_LABEL_LENGTH) {
       throw new VectorIndexError('invalid_item', `item id must be 1..${MAX_LABEL_LENGTH} characters`);
@@ -111,6 +118,7 @@ export class ExactIndex implements VectorIndex {
       throw new VectorIndexError('invalid_item', `${itemId}: vector has a non-finite component`, { itemId });
     }
     const stored = storedAttributes(itemId, attributes);
+    this.changes++;
     let row = this.rowOf.get(itemId);
     if (row === undefined) {
       if (this.count === this.capacity) this.growTo(this.nextCapacity());
@@ -127,6 +135,7 @@ export class ExactIndex implements VectorIndex {
   remove(itemId: string): boolean {
     const row = this.rowOf.get(itemId);
     if (row === undefined) return false;
+    this.changes++;
     const last = this.count - 1;
     if (row !== last) {
       const movedId = this.itemIdOf[last] as string;
@@ -169,8 +178,30 @@ export class ExactIndex implements VectorIndex {
       search.candidates >= this.count
         ? this.eligibleRows(request.accept)
         : this.approximateTop(search, request.accept);
+    return this.rescored(rows, search);
+  }
+
+  searchMany(request: MultiSearchRequest): ScoredItem[][] {
+    const searches = request.searches.map((one) =>
+      resolveSearch({ queries: request.queries, weights: request.weights, ...one }, this.dim),
+    );
+    if (this.count === 0) return searches.map(() => []);
+    let scanned = false;
+    return searches.map((search, i) => {
+      const accept = request.searches[i]?.accept;
+      if (search.candidates >= this.count) return this.rescored(this.eligibleRows(accept), search);
+      // The first search that needs the scan runs it; the others select from the same scores.
+      if (!scanned) this.scanScores(search);
+      scanned = true;
+      return this.rescored(this.topRows(search.candidates, accept), search);
+    });
+  }
+
+  /** The rows' exact float32 blended scores, best first, the top k. */
+  private rescored(rows: ArrayLike<number>, search: ResolvedSearch): ScoredItem[] {
     const scored: ScoredItem[] = [];
-    for (const row of rows) {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as number;
       scored.push({
         itemId: this.itemIdOf[row] as string,
         score: blendedScore(
@@ -237,7 +268,12 @@ export class ExactIndex implements VectorIndex {
    * min(candidates, eligible) rows: k results whenever k eligible items exist.
    */
   private approximateTop(search: ResolvedSearch, accept: SearchRequest['accept']): Int32Array {
-    const scoresBase = this.scoresBase();
+    this.scanScores(search);
+    return this.topRows(search.candidates, accept);
+  }
+
+  /** The approximate (int8) blended score of every row, into the scores area for `topRows`. */
+  private scanScores(search: ResolvedSearch): void {
     this.scan(
       this.matrixBase,
       this.count,
@@ -246,11 +282,14 @@ export class ExactIndex implements VectorIndex {
       this.loadQueries(search),
       this.factorsBase,
       this.scalesBase(),
-      scoresBase,
+      this.scoresBase(),
     );
+  }
+
+  /** The `limit` eligible rows with the best scores of the last scan (see approximateTop). */
+  private topRows(limit: number, accept: SearchRequest['accept']): Int32Array {
     const scores = this.float32;
-    const first = scoresBase / 4;
-    const limit = search.candidates;
+    const first = this.scoresBase() / 4;
     const heapScores = new Float32Array(limit);
     const heapRows = new Int32Array(limit);
     let size = 0;

@@ -6,6 +6,7 @@ export {
   MAX_K,
   MAX_LABEL_LENGTH,
   MAX_TAGS,
+  type MultiSearchRequest,
   type ScoredItem,
   type SearchRequest,
   type VectorIndex,

@@ -35,9 +35,18 @@ export interface SearchRequest {
   accept?: (itemId: string, attributes: ItemAttributes) => boolean;
 }
 
+/** Several searches with the same queries and weights, each with its own k, candidates and filter. */
+export interface MultiSearchRequest {
+  queries: Float32Array[];
+  weights?: number[];
+  searches: Array<Pick<SearchRequest, 'k' | 'candidates' | 'accept'>>;
+}
+
 export interface VectorIndex {
   readonly dim: number;
   readonly size: number;
+  /** Moves on every upsert and remove: what was computed from the items at one generation holds until it moves. */
+  readonly generation: number;
   /** Adds the item, or replaces its vector and attributes if it is already indexed. */
   upsert(itemId: string, vector: Float32Array, attributes: ItemAttributes): void;
   /** True if the item was indexed. */
@@ -48,6 +57,11 @@ export interface VectorIndex {
   attributes(itemId: string): ItemAttributes | undefined;
   /** Top-k items by exact float32 blended score, best first; ties by item id. */
   search(request: SearchRequest): ScoredItem[];
+  /**
+   * What `search` answers for each of `searches`, from one approximate scan of the index: the
+   * searches of one list with the same query (exploration, boosts, promotions) share its cost.
+   */
+  searchMany(request: MultiSearchRequest): ScoredItem[][];
   ids(): IterableIterator<string>;
 }
 
