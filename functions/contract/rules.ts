@@ -18,7 +18,11 @@ export const MAX_PROMOTION_SHARE = 0.5;
 /** The deepest position a pin may name (1-based): five pages of 20. */
 export const MAX_PIN_POSITION = 100;
 /** Item ids one condition may name. */
-export const MAX_CONDITION_ITEMS = 100;
+export const MAX_CONDITION_ITEMS = 50;
+/** A rule's JSON body at most: 100 rules stay well under Lambda's 6 MB response (GET /rules) and one read. */
+export const MAX_RULE_BODY_BYTES = 32 * 1024;
+/** An item id's UTF-8 bytes at most, as catalogue keys allow (functions/domain/catalogue-key.ts). */
+const MAX_ITEM_ID_BYTES = 512;
 /** How long an instance reuses the rules it read before checking the rule set's version. */
 export const DEFAULT_RULES_CACHE_MS = 4000;
 /** A rule change must be served everywhere within this; the stack refuses a cache TTL above it. */
@@ -30,7 +34,15 @@ export type RuleList = (typeof RULE_LISTS)[number];
 
 const label = (max: number) => z.string().min(1).max(max).refine(wellFormed, 'must be well-formed Unicode');
 
-const itemId = z.string().min(1).max(1024).refine(wellFormed, 'must be well-formed Unicode');
+const itemId = z
+  .string()
+  .min(1)
+  .max(MAX_ITEM_ID_BYTES)
+  .refine(wellFormed, 'must be well-formed Unicode')
+  .refine(
+    (value) => Buffer.byteLength(value) <= MAX_ITEM_ID_BYTES,
+    `at most ${MAX_ITEM_ID_BYTES} UTF-8 bytes`,
+  );
 
 const placementName = z
   .string()

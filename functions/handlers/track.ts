@@ -14,6 +14,7 @@ import {
 } from '../app/rules';
 import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps, UserWriteQueue } from '../app/track-events';
 import { MAX_JSON_BODY_BYTES } from '../contract/routes';
+import { MAX_RULE_BODY_BYTES } from '../contract/rules';
 import { Forbidden } from '../domain/errors';
 import { describeIssues, EventBatchSchema } from '../domain/event-schema';
 import { maxProfileBytes } from '../domain/interest-profile';
@@ -120,8 +121,6 @@ const rules: RulesDeps = {
   repository: new RuleStore(dynamoClient(), env.rulesTable),
   placements: env.placements,
 };
-/** Rules bodies are small: a rule with 100 item ids of 1 KB each is the largest. */
-const MAX_RULE_BODY_BYTES = 256 * 1024;
 
 /** The rules routes are for admins only: users get 403 (the route's authorizer has let them in). */
 function asAdmin(action: (event: APIGatewayProxyEventV2) => Promise<JsonResponse>) {

@@ -29,7 +29,12 @@ import {
   type RouteAuth,
   routeKey,
 } from '../../functions/contract/routes';
-import { RULE_LISTS, RuleConditionSchema, ruleSchemaWith } from '../../functions/contract/rules';
+import {
+  MAX_RULE_BODY_BYTES,
+  RULE_LISTS,
+  RuleConditionSchema,
+  ruleSchemaWith,
+} from '../../functions/contract/rules';
 import { INVALID_IMAGE_CODES } from '../../functions/domain/errors';
 import {
   EventBatchSchema,
@@ -529,7 +534,7 @@ function requestBody(kind: OperationSpec['body']): JsonObject | undefined {
   if (kind === 'rule' || kind === 'ruleUpdate') {
     return {
       required: true,
-      description: 'At most 262144 bytes of JSON.',
+      description: `At most ${MAX_RULE_BODY_BYTES} bytes of JSON.`,
       content: { 'application/json': { schema: schemaOrRef(kind === 'rule' ? RuleDefinition : RuleUpdate) } },
     };
   }

@@ -243,6 +243,10 @@ async function main(): Promise<void> {
       ITEMS_TABLE: tables.Items as string,
       PROFILES_TABLE: tables.Profiles as string,
       STATS_TABLE: tables.Stats as string,
+      // Recommend reads these too (a refold, the lists' impressions, the merchandising rules).
+      EVENTS_TABLE: tables.Events as string,
+      IMPRESSIONS_TABLE: tables.Impressions as string,
+      RULES_TABLE: tables.Rules as string,
       CATALOGUE_BUCKET: stack.bucket,
       ACTIVE_MODEL_ID: modelId,
       MODEL_DIMENSION: String(dim),

@@ -358,8 +358,9 @@ describe('applyPins', () => {
             if (eligible(pin.itemId) && !first.has(pin.itemId)) first.set(pin.itemId, pin.slot);
           for (const [itemId, slot] of first) {
             const at = long.findIndex((i) => i.itemId === itemId);
-            if (organic >= depth + 5 && slot < depth + 5) expect(at).toBeGreaterThanOrEqual(slot);
-            if (slot < depth + 5) expect(at).toBeGreaterThanOrEqual(0);
+            if (organic >= depth + 5 && at >= 0) expect(at).toBeGreaterThanOrEqual(slot);
+            // Each older pin may push it one slot on: within the list even then, it is in it.
+            if (slot + pins.length < depth + 5 && organic >= depth + 5) expect(at).toBeGreaterThanOrEqual(0);
           }
         },
       ),

@@ -178,9 +178,10 @@ export class RuleStore implements RuleSetReader {
         throw await this.whyRefused(ruleId, expected);
       throw error;
     }
-    const stored = await this.get(ruleId);
-    if (!stored) throw new NotFound('rule', ruleId);
-    return stored;
+    // The rule as this write left it (a change since then is not this write's): only its creation
+    // time is read back, and a rule deleted meanwhile keeps the time of this write.
+    const createdAt = (await this.get(ruleId))?.createdAt ?? now;
+    return { ...definition, ruleId, version: expected + 1, createdAt, updatedAt: now };
   }
 
   /** Deletes a rule (if `expected` is given, only at that version). */

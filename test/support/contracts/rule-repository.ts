@@ -66,7 +66,7 @@ export const ROUND_TRIPS: Array<[string, RuleDefinition]> = [
       name: 'Pin \u0000 with a NUL and 🍓',
       kind: 'pin',
       placements: ['product'],
-      itemId: 'x'.repeat(1024),
+      itemId: 'x'.repeat(512),
       position: 100,
     }),
   ],
