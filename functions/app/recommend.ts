@@ -6,7 +6,12 @@ import type { Rule } from '../contract/rules';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import { impressionDecay, impressionItems, newRecommendationId, type Strategy } from '../domain/impressions';
-import { decayFactor, type ProfileSettings } from '../domain/interest-profile';
+import {
+  decayFactor,
+  HISTORY_KINDS,
+  type HistoryKind,
+  type ProfileSettings,
+} from '../domain/interest-profile';
 import { projectVector } from '../domain/learned-similarity';
 import type { ProjectionArtefact } from '../domain/learned-space';
 import {
@@ -73,7 +78,7 @@ import {
   type Serving,
   type StoredProfile,
 } from './ports';
-import { refoldProfile } from './refold';
+import { foldedWith, refoldProfile } from './refold';
 
 export interface RecommendDeps {
   serving: Serving;
@@ -138,6 +143,11 @@ export interface ProfileRefold {
   /** The space the stored profile was folded in; undefined for a legacy profile. */
   from: string | undefined;
   to: string;
+  /**
+   * Set when the profile was refolded for its fold or settings (an older fold version, other
+   * weights), in its own space: the settings id it was folded with.
+   */
+  fromSettings?: string;
   /** Raw events read. */
   events: number;
   /** Wall time of the refold: reading the events and the items' vectors, and the fold. */
@@ -210,6 +220,13 @@ export const SimilarQuerySchema = z.strictObject({
     .optional(),
 });
 export const SearchQuerySchema = z.strictObject({ limit, placement, ...filterShape });
+export const HistoryQuerySchema = z.strictObject({
+  kind: z.enum(HISTORY_KINDS),
+  limit: z.coerce.number().int().min(1).max(100).optional().describe('How many items to return (default 20)'),
+});
+
+/** Items of a history page when the request names no limit. */
+export const DEFAULT_HISTORY_LIMIT = 20;
 
 /** Query parameters that may be given more than once (each value kept whole, commas and all). */
 export const REPEATABLE_QUERY_PARAMETERS: ReadonlySet<string> = new Set(['category', 'tag', 'excludeIds']);
@@ -678,9 +695,16 @@ export async function recommendForUser(
  * is refolded in memory from the raw events with the active space's vectors: recommend writes
  * nothing, and the user's next event persists the refold (see `recordEvents`).
  */
-async function profileInActiveSpace(deps: RecommendDeps, userId: string): Promise<StoredProfile | undefined> {
+async function profileInActiveSpace(
+  deps: RecommendDeps,
+  userId: string,
+  options: { currentFold?: boolean } = {},
+): Promise<StoredProfile | undefined> {
   const stored = await deps.profiles.getProfile(userId);
-  if (!stored || foldedIn(stored, deps.modelId)) return stored;
+  if (!stored) return stored;
+  const inSpace = foldedIn(stored, deps.modelId);
+  const inFold = !options.currentFold || foldedWith(stored, deps.profileSettings);
+  if (inSpace && inFold) return stored;
   const started = performance.now();
   const refolded = await refoldProfile({ history: deps.history, catalogue: deps.catalogue }, userId, {
     epoch: stored.epoch,
@@ -691,10 +715,44 @@ async function profileInActiveSpace(deps: RecommendDeps, userId: string): Promis
     userId,
     from: stored.space,
     to: deps.modelId,
+    ...(inFold ? {} : { fromSettings: stored.settingsId }),
     events: refolded.events,
     ms: performance.now() - started,
   });
   return { ...stored, profile: refolded.profile, space: deps.modelId };
+}
+
+export interface HistoryItem extends ItemView {
+  /** When the user last viewed (or clicked) or bought the item: ISO 8601. */
+  at: string;
+}
+
+export interface UserHistory {
+  userId: string;
+  kind: HistoryKind;
+  /** Newest first, each item once; items deleted since are left out. */
+  items: HistoryItem[];
+}
+
+/**
+ * Recently viewed or bought items ("buy again"), newest first, with the lists' item views. A profile
+ * of an older fold (no typed lists) or another space is refolded in memory, as for a list: the
+ * history must not read as empty until the user's next event.
+ */
+export async function userHistory(
+  deps: RecommendDeps,
+  userId: string,
+  query: z.output<typeof HistoryQuerySchema>,
+): Promise<UserHistory> {
+  const stored = await profileInActiveSpace(deps, userId, { currentFold: true });
+  // The whole list (at most maxViewed or maxPurchased) is read, so deleted items do not shorten a page.
+  const entries = stored?.profile[query.kind] ?? [];
+  const views = await deps.reader.views(entries.map((entry) => entry.itemId));
+  const items = entries.flatMap((entry) => {
+    const view = views.get(entry.itemId);
+    return view ? [{ ...view, at: new Date(entry.at).toISOString() }] : [];
+  });
+  return { userId, kind: query.kind, items: items.slice(0, query.limit ?? DEFAULT_HISTORY_LIMIT) };
 }
 
 export async function similarItems(

@@ -1,11 +1,28 @@
+import { createHash } from 'node:crypto';
 import {
   foldEvents,
   type InterestProfile,
   NEGATIVE_TYPES,
+  PROFILE_FOLD_VERSION,
   type ProfileEvent,
   type ProfileSettings,
 } from '../domain/interest-profile';
-import { type CatalogueSnapshots, type EventHistory, isStale } from './ports';
+import { type CatalogueSnapshots, type EventHistory, isStale, type StoredProfile } from './ports';
+
+/**
+ * A hash of what a profile depends on besides its events, the settings and the fold's version: a
+ * change means profiles are rebuilt from raw events.
+ */
+export function settingsId(settings: ProfileSettings): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ fold: PROFILE_FOLD_VERSION, ...settings }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** Whether a stored profile was folded by this fold, with these settings. */
+export const foldedWith = (stored: Pick<StoredProfile, 'settingsId'>, settings: ProfileSettings): boolean =>
+  stored.settingsId === settingsId(settings);
 
 /** Where a profile is refolded from: the user's raw events and the items' vectors in the active space. */
 export interface RefoldSources {

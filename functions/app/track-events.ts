@@ -26,7 +26,7 @@ import {
   type StoredProfile,
   type UserWriteState,
 } from './ports';
-import { refoldProfile } from './refold';
+import { refoldProfile, settingsId } from './refold';
 
 export interface TrackingPolicy {
   settings: ProfileSettings;
@@ -76,10 +76,7 @@ export interface TrackDeps {
   queue?: UserWriteQueue;
 }
 
-/** A hash of the settings a profile depends on: a change means profiles are rebuilt from raw events. */
-export function settingsId(settings: ProfileSettings): string {
-  return createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
-}
+export { settingsId } from './refold';
 
 /** Canonical payload as sent (timestamp as given, not as defaulted), so a retry hashes the same. */
 function payloadHash(event: TrackedEvent): string {

@@ -51,6 +51,13 @@ export const ROUTES = [
   },
   {
     method: 'GET',
+    path: '/users/{userId}/history',
+    function: 'recommend',
+    auth: 'user',
+    summary: "A user's recently viewed or bought items, newest first",
+  },
+  {
+    method: 'GET',
     path: '/items/{itemId}',
     function: 'recommend',
     auth: 'catalogue',

@@ -10,6 +10,20 @@ export const EVENT_TYPES = ['view', 'click', 'like', 'add_to_cart', 'purchase', 
 export type EventType = (typeof EVENT_TYPES)[number];
 export const NEGATIVE_TYPES: ReadonlySet<EventType> = new Set(['dislike', 'hide']);
 export const EXCLUDING_TYPES: ReadonlySet<EventType> = new Set(['hide', 'purchase']);
+/** The typed histories (issue 22): what the user looked at, and what they bought. */
+export const HISTORY_KINDS = ['viewed', 'purchased'] as const;
+export type HistoryKind = (typeof HISTORY_KINDS)[number];
+const HISTORY_TYPES: Record<HistoryKind, ReadonlySet<EventType>> = {
+  viewed: new Set(['view', 'click']),
+  purchased: new Set(['purchase']),
+};
+
+/**
+ * The version of the fold itself (what a profile holds and how events change it), beside the
+ * settings: a profile folded by an older fold is rebuilt from its raw events (see `settingsId`).
+ * 2: the typed `viewed` and `purchased` lists.
+ */
+export const PROFILE_FOLD_VERSION = 2;
 
 export interface ProfileSettings {
   /** Weight of each event type; positive types pull centroids, dislike/hide feed the penalty set. */
@@ -22,6 +36,9 @@ export interface ProfileSettings {
   maxPenalties: number;
   maxExclusions: number;
   maxSeen: number;
+  /** Recently viewed (view and click events) and bought (purchase events) items, newest first. */
+  maxViewed: number;
+  maxPurchased: number;
   /** Recent positive items: the "because you liked" reasons and the co-engagement pairs. */
   maxPositives: number;
 }
@@ -34,6 +51,8 @@ export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
   maxPenalties: 100,
   maxExclusions: 1000,
   maxSeen: 300,
+  maxViewed: 100,
+  maxPurchased: 100,
   maxPositives: 50,
 };
 
@@ -71,6 +90,10 @@ export interface InterestProfile {
   penalties: WeightedItem[];
   exclusions: TimedItem[];
   seen: TimedItem[];
+  /** Items viewed or clicked, newest first, once each (at: the latest such event). */
+  viewed: TimedItem[];
+  /** Items bought, newest first, once each (at: the latest purchase). */
+  purchased: TimedItem[];
   positives: WeightedItem[];
   lastEventAt: number;
 }
@@ -99,6 +122,8 @@ export function emptyProfile(userId: string, dim: number, anchor: number): Inter
     penalties: [],
     exclusions: [],
     seen: [],
+    viewed: [],
+    purchased: [],
     positives: [],
     lastEventAt: 0,
   };
@@ -145,11 +170,13 @@ function rebase(profile: InterestProfile, newAnchor: number, halfLifeDays: numbe
  * Bytes each list may take in the stored profile (its JSON, item ids escaped as JSON escapes them).
  * Counts alone do not bound a row: an item id may be 512 bytes, and a control character in it takes
  * six once escaped, so 1,000 exclusions could need 3 MB against DynamoDB's 400 KB item limit. With
- * these budgets the lists need at most 192 KiB plus 4 KiB per centroid (see `maxProfileBytes`).
+ * these budgets the lists need at most 224 KiB plus 4 KiB per centroid (see `maxProfileBytes`).
  */
 export const PROFILE_LIST_BUDGETS = {
   exclusions: 96 * 1024,
   seen: 48 * 1024,
+  viewed: 16 * 1024,
+  purchased: 16 * 1024,
   penalties: 24 * 1024,
   positives: 24 * 1024,
   /** Per centroid, for its item ids. */
@@ -201,6 +228,8 @@ function recentCentroidItems(itemIds: string[], max: number): string[] {
 export function withinBudgets(profile: InterestProfile): InterestProfile {
   profile.exclusions = withinBytes(profile.exclusions, PROFILE_LIST_BUDGETS.exclusions);
   profile.seen = withinBytes(profile.seen, PROFILE_LIST_BUDGETS.seen);
+  profile.viewed = withinBytes(profile.viewed, PROFILE_LIST_BUDGETS.viewed);
+  profile.purchased = withinBytes(profile.purchased, PROFILE_LIST_BUDGETS.purchased);
   profile.penalties = withinBytes(profile.penalties, PROFILE_LIST_BUDGETS.penalties);
   profile.positives = withinBytes(profile.positives, PROFILE_LIST_BUDGETS.positives);
   for (const centroid of profile.centroids)
@@ -217,6 +246,8 @@ export function maxProfileBytes(settings: Pick<ProfileSettings, 'maxCentroids'>,
   const lists =
     PROFILE_LIST_BUDGETS.exclusions +
     PROFILE_LIST_BUDGETS.seen +
+    PROFILE_LIST_BUDGETS.viewed +
+    PROFILE_LIST_BUDGETS.purchased +
     PROFILE_LIST_BUDGETS.penalties +
     PROFILE_LIST_BUDGETS.positives;
   const centroid = Math.ceil((dim * 8) / 3) * 4 + PROFILE_LIST_BUDGETS.centroidItems + 128;
@@ -298,6 +329,17 @@ export function applyEvent(
     settings.maxSeen,
     PROFILE_LIST_BUDGETS.seen,
   );
+  for (const kind of HISTORY_KINDS) {
+    if (!HISTORY_TYPES[kind].has(event.type)) continue;
+    // A repeat moves the item to the front (its latest time), so each list names an item once.
+    profile[kind] = upsertTimed(
+      profile[kind],
+      event.itemId,
+      event.at,
+      kind === 'viewed' ? settings.maxViewed : settings.maxPurchased,
+      PROFILE_LIST_BUDGETS[kind],
+    );
+  }
   if (EXCLUDING_TYPES.has(event.type)) {
     profile.exclusions = upsertTimed(
       profile.exclusions,

@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import {
+  HistoryQuerySchema,
   itemDetails,
   ListQuerySchema,
   parseQuery,
@@ -11,6 +12,7 @@ import {
   SimilarQuerySchema,
   searchByImage,
   similarItems,
+  userHistory,
 } from '../app/recommend';
 import { MAX_IMAGE_BODY_BYTES } from '../contract/routes';
 import { Forbidden } from '../domain/errors';
@@ -47,12 +49,14 @@ const servedDeps = createServedRecommend(
   (error) =>
     logger.warn('spaces registry unreadable; serving the space last read', { error: error as Error }),
 );
-// A profile of another space (a model switch, a promotion) is refolded in memory: what it costs, per request.
+// A profile of another space (a model switch, a promotion), or of an older fold for the history, is
+// refolded in memory: what it costs, per request.
 const onRefold: RecommendDeps['onRefold'] = (refold) => {
   logger.info('profile refolded', {
     userId: refold.userId,
     fromSpace: refold.from ?? 'legacy',
     toSpace: refold.to,
+    ...(refold.fromSettings !== undefined ? { fromSettings: refold.fromSettings } : {}),
     events: refold.events,
     refoldMs: Math.round(refold.ms * 100) / 100,
   });
@@ -100,6 +104,16 @@ async function userRecommendations(event: APIGatewayProxyEventV2): Promise<JsonR
   return json(200, list);
 }
 
+async function history(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
+  const userId = pathUserId(event);
+  if (!canActFor(resolveCaller(event, identity), userId))
+    throw new Forbidden(`not allowed to read the history of ${userId}`);
+  const query = parseQuery(HistoryQuerySchema, queryParameters(event, new Set()));
+  const answer = await userHistory(await deps(), userId, query);
+  logger.info('history', { userId, kind: answer.kind, count: answer.items.length });
+  return json(200, answer);
+}
+
 async function similar(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   const itemId = pathItemId(event);
   return json(
@@ -142,6 +156,7 @@ export const { handler, router } = apiFunction(
   'recommend',
   {
     'GET /users/{userId}/recommendations': userRecommendations,
+    'GET /users/{userId}/history': history,
     'GET /items/{itemId}/similar': similar,
     'GET /items/{itemId}': item,
     'POST /search': search,

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import {
+  type HistoryItem,
+  HistoryQuerySchema,
   type itemDetails,
   ListQuerySchema,
   type RecommendationItem,
@@ -13,6 +15,7 @@ import {
   SimilarQuerySchema,
   type searchByImage,
   type similarItems,
+  type userHistory,
 } from '../../functions/app/recommend';
 import {
   DeleteRuleQuerySchema,
@@ -42,6 +45,7 @@ import {
   TrackedEventSchema,
 } from '../../functions/domain/event-schema';
 import { STRATEGIES } from '../../functions/domain/impressions';
+import { HISTORY_KINDS } from '../../functions/domain/interest-profile';
 import type { Reason } from '../../functions/domain/ranking';
 import { version } from '../../package.json';
 import type { ExtraRoute } from './api-server';
@@ -239,6 +243,24 @@ const ItemDetails = component(
   }),
 );
 
+const HistoryItemSchema = component(
+  'HistoryItem',
+  z.object({
+    ...itemViewShape,
+    at: isoTime.describe('When the user last viewed (or clicked) or bought the item'),
+  }),
+);
+const UserHistorySchema = component(
+  'UserHistory',
+  z.object({
+    userId: z.string(),
+    kind: z.enum(HISTORY_KINDS),
+    items: z
+      .array(HistoryItemSchema)
+      .describe('Newest first, each item once; items deleted since are left out'),
+  }),
+);
+
 const UserErased = component(
   'UserErased',
   z.object({
@@ -297,6 +319,9 @@ export type DocumentedResponsesMatch = Assert<
     SameKeys<z.output<typeof ImageSearchResults>, Returned<typeof searchByImage>>,
     SameKeys<z.output<typeof RecommendationItemSchema>, RecommendationItem>,
     SameKeys<z.output<typeof ItemDetails>, Returned<typeof itemDetails>>,
+    SameKeys<z.output<typeof UserHistorySchema>, Returned<typeof userHistory>>,
+    SameKeys<z.output<typeof HistoryItemSchema>, HistoryItem>,
+    Same<z.output<typeof UserHistorySchema>['kind'], Returned<typeof userHistory>['kind']>,
     SameKeys<z.output<typeof EventResultSchema>, Returned<typeof recordEvents>[number]>,
     Same<z.output<typeof EventResultSchema>['status'], Returned<typeof recordEvents>[number]['status']>,
     Same<z.output<typeof ReasonSchema>['kind'], Reason['kind']>,
@@ -338,6 +363,7 @@ const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string }
 
 type QuerySchema =
   | typeof ListQuerySchema
+  | typeof HistoryQuerySchema
   | typeof SimilarQuerySchema
   | typeof SearchQuerySchema
   | typeof DeleteRuleQuerySchema;
@@ -381,6 +407,14 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
       'Items for this user, each with a reason. A user without history gets popular items (strategy popular).',
     query: ListQuerySchema,
     success: { status: 200, description: 'Recommendations, best first', schema: UserRecommendations },
+    errors: [400, 401, 403, 500],
+  },
+  'GET /users/{userId}/history': {
+    operationId: 'getHistory',
+    description:
+      'Recently viewed (kind=viewed: view and click events) or bought (kind=purchased: "buy again") items, newest first, each once at its latest event, with the same item views as the lists. Up to 100 of each are kept.',
+    query: HistoryQuerySchema,
+    success: { status: 200, description: 'The history, newest first', schema: UserHistorySchema },
     errors: [400, 401, 403, 500],
   },
   'GET /items/{itemId}': {
@@ -463,6 +497,7 @@ const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "The previous page's nextToken: the next page continues the same ranking and never repeats an item of earlier pages. The other parameters must be the same (limit may change); a token that is altered or not one this API issued is a 400 invalid_token, another user's foreign_token, expired expired_token, erased (with the user) or past the impressions' TTL token_not_found, and one for another route, item, image, filter, exclusion, strictness or placement token_mismatch",
   excludeIds:
     'Items to leave out of this list (repeat the parameter for each id, e.g. what the page already shows): at most 50 ids and 4096 bytes, else a 400 (too_many_exclusions)',
+  kind: 'viewed: items the user viewed or clicked; purchased: items they bought',
   exclude: 'seen: leave out items the user has already interacted with',
   placement:
     "Where the list is shown: one of the stack's placements (default home, product, category, cart, checkout, account, search, email; another is a 400, unknown_placement), whose defaults (limit, MMR lambda) apply; recorded with the list's impression and echoed back. Default: the strategy's name",
@@ -513,13 +548,17 @@ function parameters(route: Route, query: QuerySchema | undefined): JsonObject[] 
   });
   if (!query) return inPath;
   const object = toJsonSchema(query) as { properties?: Record<string, JsonObject>; required?: string[] };
-  const inQuery = Object.entries(object.properties ?? {}).map(([name, schema]) => ({
-    name,
-    in: 'query',
-    required: object.required?.includes(name) ?? false,
-    ...(PARAMETER_DESCRIPTIONS[name] ? { description: PARAMETER_DESCRIPTIONS[name] } : {}),
-    schema,
-  }));
+  // A query schema's own description of a parameter (history's limit, say) wins over the shared one.
+  const inQuery = Object.entries(object.properties ?? {}).map(([name, { description, ...schema }]) => {
+    const text = (description as string | undefined) ?? PARAMETER_DESCRIPTIONS[name];
+    return {
+      name,
+      in: 'query',
+      required: object.required?.includes(name) ?? false,
+      ...(text ? { description: text } : {}),
+      schema,
+    };
+  });
   return [...inPath, ...inQuery];
 }
 

@@ -83,6 +83,8 @@ async function requestFor(route: Route, userId: string) {
       return { method: 'DELETE', path: `/users/${encoded}` };
     case 'GET /users/{userId}/recommendations':
       return { method: 'GET', path: `/users/${encoded}/recommendations?limit=5` };
+    case 'GET /users/{userId}/history':
+      return { method: 'GET', path: `/users/${encoded}/history?kind=viewed&limit=5` };
     case 'GET /items/{itemId}':
       return { method: 'GET', path: `/items/${itemIds[1]}` };
     case 'GET /items/{itemId}/similar':

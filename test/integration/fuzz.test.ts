@@ -29,6 +29,7 @@ const BUDGET: Record<string, number> = {
   'GET /items/{itemId}': 2000,
   'GET /items/{itemId}/similar': 1500,
   'GET /users/{userId}/recommendations': 1800,
+  'GET /users/{userId}/history': 600,
   'POST /events': 2000,
   'POST /events/import': 800,
   'DELETE /users/{userId}': 500,
@@ -231,6 +232,11 @@ describe('a fault inside a handler', () => {
     [
       'GET /users/{userId}/recommendations',
       () => ({ method: 'GET', path: '/users/fault-user/recommendations' }),
+      user,
+    ],
+    [
+      'GET /users/{userId}/history',
+      () => ({ method: 'GET', path: '/users/fault-user/history?kind=viewed' }),
       user,
     ],
     [

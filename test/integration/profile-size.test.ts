@@ -43,7 +43,8 @@ it('keeps the profile row under 400 KB with the longest ids the API accepts, and
     eventId: `${i}-`.padEnd(256, 'e'),
     userId,
     itemId,
-    type: i < 1100 ? 'hide' : 'like',
+    // Every list filled past its byte budget: hides and purchases (exclusions), purchases, views, likes.
+    type: i < 1000 ? 'hide' : i < 1040 ? 'purchase' : i < 1100 ? 'view' : 'like',
     timestamp: start + i * 1000,
   }));
   const statuses: number[] = [];
@@ -69,10 +70,16 @@ it('keeps the profile row under 400 KB with the longest ids the API accepts, and
   // What is kept is the most recent: the last hidden and liked items, newest first.
   const profile = (await store.getProfile(userId))?.profile;
   expect(profile?.eventCount).toBe(events.length);
-  expect(profile?.exclusions[0]?.itemId).toBe(itemIds[1099]);
+  expect(profile?.exclusions[0]?.itemId).toBe(itemIds[1039]);
   expect(profile?.positives[0]?.itemId).toBe(itemIds[1159]);
   expect(profile?.seen[0]?.itemId).toBe(itemIds[1159]);
+  expect(profile?.viewed[0]?.itemId).toBe(itemIds[1099]);
+  expect(profile?.purchased[0]?.itemId).toBe(itemIds[1039]);
   expect(profile?.exclusions.length).toBeGreaterThan(50);
+  // The typed lists hit their 16 KiB budgets (about 15 such ids each), not their counts.
+  expect(profile?.viewed.length).toBeGreaterThan(5);
+  expect(profile?.viewed.length).toBeLessThan(60);
+  expect(profile?.purchased.length).toBeLessThan(40);
 }, 120_000);
 
 it('has a local DynamoDB that refuses an item one byte over 400 KB, as AWS does', async () => {

@@ -90,6 +90,7 @@ const throwing = (failure: () => unknown) =>
       'GET /users/{userId}/recommendations': async () => {
         throw failure();
       },
+      'GET /users/{userId}/history': async () => json(200, {}),
       'GET /items/{itemId}': async () => json(200, {}),
       'GET /items/{itemId}/similar': async () => json(200, {}),
       'POST /search': async () => json(200, {}),

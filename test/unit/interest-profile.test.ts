@@ -1,10 +1,15 @@
-import { MAX_PROFILE_ROW_BYTES, serialiseProfile } from '../../functions/adapters/dynamodb/profile-store';
+import {
+  deserialiseProfile,
+  MAX_PROFILE_ROW_BYTES,
+  serialiseProfile,
+} from '../../functions/adapters/dynamodb/profile-store';
 import {
   applyEvent,
   DEFAULT_PROFILE_SETTINGS,
   decayedTotals,
   emptyProfile,
   foldEvents,
+  type InterestProfile,
   maxProfileBytes,
   type ProfileEvent,
   type ProfileSettings,
@@ -180,6 +185,75 @@ describe('negative feedback, exclusions and seen items', () => {
   });
 });
 
+describe('recently viewed and bought items', () => {
+  const view = (itemId: string, at: number, type: 'view' | 'click' = 'view'): ProfileEvent => ({
+    type,
+    itemId,
+    at,
+    vector: e1,
+  });
+  const buy = (itemId: string, at: number): ProfileEvent => ({ type: 'purchase', itemId, at, vector: e2 });
+
+  it('keeps views and clicks in viewed, purchases in purchased, newest first, each with its time', () => {
+    const profile = foldEvents(
+      'u',
+      3,
+      [
+        view('a', T0),
+        view('b', T0 + 1, 'click'),
+        buy('p', T0 + 2),
+        { type: 'like', itemId: 'l', at: T0 + 3, vector: e1 },
+        { type: 'add_to_cart', itemId: 'c', at: T0 + 4, vector: e1 },
+        { type: 'hide', itemId: 'h', at: T0 + 5 },
+        buy('q', T0 + 6),
+      ],
+      settings,
+    );
+    expect(profile.viewed).toEqual([
+      { itemId: 'b', at: T0 + 1 },
+      { itemId: 'a', at: T0 },
+    ]);
+    expect(profile.purchased).toEqual([
+      { itemId: 'q', at: T0 + 6 },
+      { itemId: 'p', at: T0 + 2 },
+    ]);
+  });
+
+  it('names an item once: viewing it again moves it to the front, an older event does not', () => {
+    const profile = foldEvents('u', 3, [view('a', T0), view('b', T0 + 1), view('a', T0 + 2)], settings);
+    expect(profile.viewed).toEqual([
+      { itemId: 'a', at: T0 + 2 },
+      { itemId: 'b', at: T0 + 1 },
+    ]);
+    // A late event (older than the latest view of the item) leaves it where it is.
+    applyEvent(profile, view('b', T0 - DAY), settings);
+    expect(profile.viewed.map((x) => x.itemId)).toEqual(['a', 'b']);
+    applyEvent(profile, buy('a', T0 + 3), settings);
+    applyEvent(profile, buy('a', T0 + 4), settings);
+    expect(profile.purchased).toEqual([{ itemId: 'a', at: T0 + 4 }]);
+  });
+
+  it('bounds each list, keeping the most recent', () => {
+    const events = Array.from({ length: 30 }, (_, i) =>
+      i % 2 === 0 ? view(`v${i}`, T0 + i) : buy(`p${i}`, T0 + i),
+    );
+    const bounded = foldEvents('u', 3, events, { ...settings, maxViewed: 3, maxPurchased: 2 });
+    expect(bounded.viewed.map((x) => x.itemId)).toEqual(['v28', 'v26', 'v24']);
+    expect(bounded.purchased.map((x) => x.itemId)).toEqual(['p29', 'p27']);
+    expect(DEFAULT_PROFILE_SETTINGS).toMatchObject({ maxViewed: 100, maxPurchased: 100 });
+  });
+
+  it('reads a profile stored by the previous fold (no typed lists) with empty ones', () => {
+    const previous = foldEvents('u', 3, [view('a', T0)], settings) as Partial<InterestProfile>;
+    delete previous.viewed;
+    delete previous.purchased;
+    const read = deserialiseProfile(serialiseProfile(previous as InterestProfile));
+    expect(read.viewed).toEqual([]);
+    expect(read.purchased).toEqual([]);
+    expect(read.seen).toEqual([{ itemId: 'a', at: T0 }]);
+  });
+});
+
 describe('the fold', () => {
   it('equals applying the events one by one in time order', () => {
     const events: ProfileEvent[] = [
@@ -200,20 +274,28 @@ describe('stored size', () => {
   const unitVector = (i: number) => unit(Math.cos(i), Math.sin(i), 0.1 * (i % 7));
 
   it('stays within its byte bound however long and escaped the ids, keeping the most recent', () => {
-    const events: ProfileEvent[] = Array.from({ length: 1500 }, (_, i) => ({
-      type: i % 3 === 0 ? 'purchase' : 'hide',
-      itemId: escapedId(i),
-      at: T0 + i * 1000,
-      ...(i % 3 === 0 ? { vector: unitVector(i) } : {}),
-    }));
+    const types = ['purchase', 'hide', 'view', 'click'] as const;
+    const events: ProfileEvent[] = Array.from({ length: 2000 }, (_, i) => {
+      const type = types[i % 4] as (typeof types)[number];
+      return {
+        type,
+        itemId: escapedId(i),
+        at: T0 + i * 1000,
+        ...(type === 'hide' ? {} : { vector: unitVector(i) }),
+      };
+    });
     const profile = foldEvents('u'.repeat(256), 3, events, DEFAULT_PROFILE_SETTINGS);
     const bytes = Buffer.byteLength(serialiseProfile(profile));
     // Counts alone would allow 1,000 exclusions of ~3 KB each.
     expect(bytes).toBeLessThanOrEqual(maxProfileBytes(DEFAULT_PROFILE_SETTINGS, 3));
     expect(maxProfileBytes(DEFAULT_PROFILE_SETTINGS, 128)).toBeLessThan(MAX_PROFILE_ROW_BYTES);
-    expect(profile.exclusions[0]?.itemId).toBe(escapedId(1499));
+    expect(profile.exclusions[0]?.itemId).toBe(escapedId(1997));
     expect(profile.exclusions.length).toBeGreaterThan(10);
-    expect(profile.eventCount).toBe(1500);
+    expect(profile.viewed[0]?.itemId).toBe(escapedId(1999));
+    expect(profile.viewed.length).toBeGreaterThan(3);
+    expect(profile.purchased[0]?.itemId).toBe(escapedId(1996));
+    expect(profile.purchased.length).toBeGreaterThan(3);
+    expect(profile.eventCount).toBe(2000);
     for (const centroid of profile.centroids)
       expect(centroid.itemIds[centroid.itemIds.length - 1]).toBe(
         escapedId(Math.max(...centroid.itemIds.map((id) => Number(id.split(':')[0])))),
@@ -233,13 +315,31 @@ describe('stored size', () => {
     expect(stepwise.seen.map((x) => x.itemId)).toEqual(forward.seen.map((x) => x.itemId));
   });
 
+  it('keeps the same typed lists whatever the order the events arrive in', () => {
+    const events: ProfileEvent[] = Array.from({ length: 400 }, (_, i) => ({
+      type: i % 2 === 0 ? 'view' : 'purchase',
+      itemId: escapedId(i % 150),
+      at: T0 + i * 1000,
+      vector: unitVector(i),
+    }));
+    const forward = foldEvents('u', 3, events, DEFAULT_PROFILE_SETTINGS);
+    const stepwise = emptyProfile('u', 3, T0);
+    for (const event of [...events].reverse()) applyEvent(stepwise, event, DEFAULT_PROFILE_SETTINGS);
+    expect(stepwise.viewed).toEqual(forward.viewed);
+    expect(stepwise.purchased).toEqual(forward.purchased);
+    expect(new Set(forward.viewed.map((x) => x.itemId)).size).toBe(forward.viewed.length);
+  });
+
   it('trims a profile stored before the budgets to them', () => {
     const stored = emptyProfile('u', 3, T0);
     stored.exclusions = Array.from({ length: 1000 }, (_, i) => ({ itemId: escapedId(i), at: T0 - i }));
+    stored.viewed = Array.from({ length: 100 }, (_, i) => ({ itemId: escapedId(i), at: T0 - i }));
     withinBudgets(stored);
     expect(Buffer.byteLength(serialiseProfile(stored))).toBeLessThanOrEqual(
       maxProfileBytes(DEFAULT_PROFILE_SETTINGS, 3),
     );
     expect(stored.exclusions[0]?.itemId).toBe(escapedId(0));
+    expect(stored.viewed[0]?.itemId).toBe(escapedId(0));
+    expect(stored.viewed.length).toBeLessThan(100);
   });
 });

@@ -3,6 +3,7 @@
  * duplicate and conflicting event ids, a lost race retried, and contention once retries run out.
  * test/integration/interest.test.ts and friends run the same path on DynamoDB Local.
  */
+import { createHash } from 'node:crypto';
 import { CommitConflict, Contention } from '../../functions/app/errors';
 import {
   DEFAULT_TRACKING_POLICY,
@@ -362,6 +363,49 @@ describe('recordEvents', () => {
           DEFAULT_PROFILE_SETTINGS,
         ),
       );
+    });
+
+    it('refolds a profile of the previous fold (no typed lists) from its raw events on the next event', async () => {
+      const { store, deps } = setUp();
+      const at = NOW - 3 * HOUR;
+      // Fold 1 hashed the settings alone, and its profiles had no viewed or purchased list.
+      const { maxViewed: _v, maxPurchased: _p, ...fold1Settings } = DEFAULT_PROFILE_SETTINGS;
+      const fold1Id = createHash('sha256').update(JSON.stringify(fold1Settings)).digest('hex').slice(0, 16);
+      const previous: Partial<InterestProfile> = foldEvents(
+        'ada',
+        DIM,
+        [{ type: 'purchase', itemId: 'shoe', at, vector: unit(0) }],
+        DEFAULT_PROFILE_SETTINGS,
+      );
+      delete previous.viewed;
+      delete previous.purchased;
+      await store.commit(
+        'ada',
+        [
+          {
+            userId: 'ada',
+            eventId: 'e1',
+            itemId: 'shoe',
+            type: 'purchase',
+            at,
+            payloadHash: 'fold1',
+            receivedAt: at,
+            expiresAt: Math.ceil(NOW / 1000) + 86_400,
+          },
+        ],
+        { profile: previous as InterestProfile, version: 1, settingsId: fold1Id, space: SPACE, epoch: NOW },
+        undefined,
+        [],
+        NOW,
+      );
+      expect(fold1Id).not.toBe(settingsId(DEFAULT_PROFILE_SETTINGS));
+
+      await recordEvents(deps, [{ ...likeAt('e2', 'hat', 1), type: 'view' }]);
+
+      const stored = (await store.getProfileHead('ada')).stored;
+      expect(stored?.settingsId).toBe(settingsId(DEFAULT_PROFILE_SETTINGS));
+      expect(stored?.profile.purchased).toEqual([{ itemId: 'shoe', at }]);
+      expect(stored?.profile.viewed).toEqual([{ itemId: 'hat', at: NOW - HOUR }]);
     });
 
     it('keeps a profile of the active space as it is: no events are read back', async () => {

@@ -109,11 +109,16 @@ export function serialiseProfile(profile: InterestProfile): string {
 }
 
 export function deserialiseProfile(state: string): InterestProfile {
-  const parsed = JSON.parse(state) as Omit<InterestProfile, 'centroids'> & {
+  const parsed = JSON.parse(state) as Omit<InterestProfile, 'centroids' | 'viewed' | 'purchased'> & {
     centroids: Array<Omit<InterestCentroid, 'sum'> & { sum: string }>;
+    viewed?: InterestProfile['viewed'];
+    purchased?: InterestProfile['purchased'];
   };
   return {
     ...parsed,
+    // A profile of fold 1 has no typed lists; its settingsId makes the next event refold it.
+    viewed: parsed.viewed ?? [],
+    purchased: parsed.purchased ?? [],
     centroids: parsed.centroids.map((c) => {
       const bytes = Buffer.from(c.sum, 'base64');
       return {

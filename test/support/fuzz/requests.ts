@@ -953,6 +953,58 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
     },
   );
 
+  /** `?kind=viewed|purchased&limit=` as the docs describe it, in either order. */
+  const historyQuery = fc
+    .tuple(
+      fc.constantFrom('viewed', 'purchased'),
+      fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
+      fc.boolean(),
+    )
+    .map(([kind, limit, limitFirst]) => {
+      const pairs: Array<[string, string]> = [['kind', kind]];
+      if (limit !== undefined) pairs[limitFirst ? 'unshift' : 'push'](['limit', String(limit)]);
+      return `?${new URLSearchParams(pairs).toString()}`;
+    });
+  const history: fc.Arbitrary<FuzzCase> = fc.oneof(
+    {
+      weight: 1,
+      arbitrary: fc.tuple(users, historyQuery, fc.boolean()).map(([userId, query, admin]) => ({
+        route: 'GET /users/{userId}/history',
+        request: { method: 'GET', path: `/users/${encodePathParam(userId)}/history${query}` },
+        as: admin ? { admin: true as const } : { user: userId },
+        valid: true,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.oneof(users.map(encodePathParam), encodedHostileId),
+          fc.oneof(
+            anyQuery,
+            // Near misses: a kind of another case or list, a repeated kind, a limit out of range.
+            fc.constantFrom(
+              '',
+              '?kind=Viewed',
+              '?kind=seen',
+              '?kind=viewed&kind=purchased',
+              '?kind=viewed&limit=0',
+              '?kind=purchased&limit=101',
+              '?kind=viewed&limit=1.5',
+              '?kind=viewed&placement=home',
+            ),
+          ),
+          anyCaller(users),
+        )
+        .map(([userId, query, as]) => ({
+          route: 'GET /users/{userId}/history',
+          request: { method: 'GET', path: `/users/${userId}/history${query}` },
+          as,
+          valid: false,
+        })),
+    },
+  );
+
   const eventsFor = (route: '/events' | '/events/import') => {
     const maxAgeMs = route === '/events' ? 29 * DAY : 89 * DAY;
     const validCase = users.chain((userId) =>
@@ -1154,6 +1206,7 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
             '/items',
             '/items/',
             '/users//recommendations',
+            '/users//history',
             '/events/',
             '/search/x',
             '//items/x',
@@ -1194,6 +1247,7 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
     'GET /items/{itemId}': item,
     'GET /items/{itemId}/similar': similar,
     'GET /users/{userId}/recommendations': recommendations,
+    'GET /users/{userId}/history': history,
     'POST /events': eventsFor('/events'),
     'POST /events/import': eventsFor('/events/import'),
     'DELETE /users/{userId}': deleteUser,
