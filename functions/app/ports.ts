@@ -36,6 +36,12 @@ export interface StoredEvent {
    */
   coItems?: string[];
   coWeight?: number;
+  /**
+   * On a basket event (add_to_cart, purchase): its frame weight, which marks it a basket event for
+   * the co-purchase counters, and its item's category when it had one.
+   */
+  basketWeight?: number;
+  category?: string;
 }
 
 export interface StoredProfile {
@@ -78,6 +84,7 @@ export interface ItemSnapshot {
   status: string;
   available: boolean;
   vector?: Float32Array;
+  category?: string;
 }
 
 /** What the event write path (and a refold on read) reads of the catalogue: each item's state and active-model vector. */
@@ -191,6 +198,19 @@ export interface Aggregates {
    * multiply by `impressionDecay` for impressions decayed to now).
    */
   impressions(): Promise<Map<string, number>>;
+}
+
+/**
+ * Co-purchase counters over every user (issue 22), fed off the request path by the Events stream's
+ * consumer: frame-weighted like popularity, so their ratios are decayed ones.
+ */
+export interface CoPurchases {
+  /** Items bought or put in a cart with `itemId` by the same users, with their weights (at most 200). */
+  with(itemId: string): Promise<Map<string, number>>;
+  /** Categories bought with items of `category`, with their weights. */
+  categoriesWith(category: string): Promise<Map<string, number>>;
+  /** Items of `partner` bought with items of `category`: what those buyers chose (at most 50). */
+  itemsBoughtWith(category: string, partner: string): Promise<Map<string, number>>;
 }
 
 /**

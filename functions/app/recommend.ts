@@ -3,6 +3,12 @@ import { z } from 'zod';
 import type { ExplorationConfig } from '../contract/exploration';
 import { DEFAULT_LIST_LIMIT, PLACEMENT_NAME, type PlacementsConfig } from '../contract/placements';
 import type { Rule } from '../contract/rules';
+import {
+  type CategoryFallback,
+  complementList,
+  NEAR_DUPLICATE_COSINE,
+  weightedCentroid,
+} from '../domain/complements';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import { impressionDecay, impressionItems, newRecommendationId, type Strategy } from '../domain/impressions';
@@ -67,6 +73,7 @@ import type { ItemAttributes, VectorIndex } from '../vector-index';
 import {
   type Aggregates,
   type CatalogueSnapshots,
+  type CoPurchases,
   type EventHistory,
   foldedIn,
   type ImageEmbedder,
@@ -89,6 +96,8 @@ export interface RecommendDeps {
   catalogue: CatalogueSnapshots;
   /** Popularity and co-engagement (in production reused for a few seconds: see AggregateCache). */
   aggregates: Aggregates;
+  /** Co-purchase counters (complements); absent: none, so complements are empty. */
+  coPurchases?: CoPurchases;
   /** Only image search embeds: the model may load on first use. */
   embedder: () => Promise<ImageEmbedder>;
   /**
@@ -227,6 +236,12 @@ export const HistoryQuerySchema = z.strictObject({
 
 /** Items of a history page when the request names no limit. */
 export const DEFAULT_HISTORY_LIMIT = 20;
+export const ComplementsQuerySchema = z.strictObject({
+  limit,
+  placement,
+  /** Complements come from other categories than the item's unless this is `true`. */
+  sameCategory: z.enum(['true', 'false']).optional(),
+});
 
 /** Query parameters that may be given more than once (each value kept whole, commas and all). */
 export const REPEATABLE_QUERY_PARAMETERS: ReadonlySet<string> = new Set(['category', 'tag', 'excludeIds']);
@@ -875,6 +890,125 @@ export async function similarItems(
     items: served.items,
     ...(served.nextToken ? { nextToken: served.nextToken } : {}),
   };
+}
+
+/** The categories most often bought with the item's that the fallback draws from. */
+const FALLBACK_CATEGORIES = 3;
+
+/** Cosine of two vectors (index vectors are unit length, a stored one may not be). */
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] ?? 0;
+    dot += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  return aa > 0 && bb > 0 ? dot / Math.sqrt(aa * bb) : 0;
+}
+
+/**
+ * "Goes with this" (issue 22): items bought or put in a cart together with `itemId`, then, when those
+ * are too few for the list, items of the categories most often bought with its category, closest to
+ * what those buyers chose there (functions/domain/complements.ts). Never the item itself nor its
+ * near-duplicates; other categories than the item's unless `sameCategory=true`. One page, recorded
+ * as an impression like the other lists.
+ */
+export async function complementItems(
+  deps: RecommendDeps,
+  itemId: string,
+  requested: z.output<typeof ComplementsQuerySchema>,
+  /** The user the list is shown to, when the caller is one. */
+  viewer?: string,
+): Promise<RecommendationList & { itemId: string }> {
+  const query = atPlacement(deps, requested);
+  const now = (deps.now ?? Date.now)();
+  const sameCategory = query.sameCategory === 'true';
+  const own = await deps.serving.forItems([itemId]);
+  let vector = own.vector(itemId);
+  let category = own.attributes(itemId)?.category;
+  if (!vector) {
+    const item = await deps.reader.get(itemId);
+    if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
+    vector = item.vectors[deps.modelId] ?? inServedSpace(deps, item.vectors);
+    if (!vector) throw new ItemNotReady(`item ${itemId} is ${item.status} and has no vector`);
+    category = item.category;
+  }
+  const itemVector = vector;
+  const vetted = new Map<string, boolean>();
+  const vet = (id: string, attributes: ItemAttributes | undefined, candidate: Float32Array | undefined) => {
+    const ok =
+      id !== itemId &&
+      attributes?.available === true &&
+      candidate !== undefined &&
+      (sameCategory || category === undefined || attributes.category !== category) &&
+      cosine(candidate, itemVector) <= NEAR_DUPLICATE_COSINE;
+    vetted.set(id, ok);
+    return ok;
+  };
+  const coPurchased = (await deps.coPurchases?.with(itemId)) ?? new Map<string, number>();
+  const loaded = await deps.serving.forItems([...coPurchased.keys()]);
+  for (const id of coPurchased.keys()) vet(id, loaded.attributes(id), loaded.vector(id));
+  const usable = [...coPurchased.keys()].filter((id) => vetted.get(id)).length;
+  const fallback: CategoryFallback[] =
+    usable < query.limit && category !== undefined && deps.coPurchases
+      ? await categoryFallback(deps, deps.coPurchases, category, sameCategory, query.limit, vet)
+      : [];
+  const ranked = complementList(itemId, coPurchased, fallback, query.limit, (id) => vetted.get(id) === true);
+  const list = newList('complements', query.placement, viewer, now);
+  const served = await servedPage(deps, list, ranked, { shown: [], key: '' }, query.limit);
+  return {
+    itemId,
+    recommendationId: list.recommendationId,
+    strategy: list.strategy,
+    placement: list.placement,
+    modelId: deps.modelId,
+    items: served.items,
+  };
+}
+
+/**
+ * The fallback of thin co-purchases: for each of the categories most often bought with `category`
+ * (its own left out unless `sameCategory`), its items closest to the centroid of those of its items
+ * that buyers of `category` chose.
+ */
+async function categoryFallback(
+  deps: RecommendDeps,
+  coPurchases: CoPurchases,
+  category: string,
+  sameCategory: boolean,
+  limit: number,
+  vet: (id: string, attributes: ItemAttributes | undefined, vector: Float32Array | undefined) => boolean,
+): Promise<CategoryFallback[]> {
+  const partners = [...(await coPurchases.categoriesWith(category))]
+    .filter(([partner, weight]) => weight > 0 && (sameCategory || partner !== category))
+    .sort(([a, wa], [b, wb]) => wb - wa || (a < b ? -1 : 1))
+    .slice(0, FALLBACK_CATEGORIES);
+  return Promise.all(
+    partners.map(async ([partner]): Promise<CategoryFallback> => {
+      const chosen = await coPurchases.itemsBoughtWith(category, partner);
+      const chosenIndex = await deps.serving.forItems([...chosen.keys()]);
+      const centroid = weightedCentroid(
+        [...chosen].flatMap(([id, weight]) => {
+          const vector = chosenIndex.vector(id);
+          return vector && weight > 0 ? [{ vector, weight }] : [];
+        }),
+      );
+      if (!centroid) return { category: partner, items: [] };
+      // Deeper than the list: near-duplicates of the item and items listed already are skipped.
+      const k = 2 * limit + 1;
+      const near = await deps.serving.forQueries([centroid], k, { filter: { categories: [partner] } });
+      const items = near.search({
+        queries: [centroid],
+        k,
+        accept: (id, attributes) => attributes.category === partner && vet(id, attributes, near.vector(id)),
+      });
+      return { category: partner, items };
+    }),
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { BASKET_TYPES } from '../domain/complements';
 import {
   describeInstant,
   describeIssues,
@@ -368,6 +369,7 @@ async function commitForUser(
       receivedAt: now,
       expiresAt: Math.ceil((c.at + policy.eventTtlMs) / 1000),
       ...pairs[i],
+      ...basketFields(policy, c, items.get(c.event.itemId)?.category),
     }));
     const popularity = profileEvents
       .filter((e) => !NEGATIVE_TYPES.has(e.type))
@@ -431,6 +433,21 @@ export function coEngagementPartners(
     seen.unshift(event.itemId);
     return partners.length > 0 ? { coItems: partners, coWeight: popularityWeight(policy, event) } : {};
   });
+}
+
+/**
+ * What marks a basket event (add_to_cart, purchase) for the co-purchase counters: its frame weight
+ * and its item's category. The Events stream's consumer pairs it with the user's earlier ones.
+ */
+function basketFields(
+  policy: TrackingPolicy,
+  candidate: Candidate,
+  category: string | undefined,
+): Pick<StoredEvent, 'basketWeight' | 'category'> {
+  if (!BASKET_TYPES.has(candidate.event.type)) return {};
+  const basketWeight = popularityWeight(policy, { type: candidate.event.type, at: candidate.at });
+  if (!(basketWeight > 0)) return {};
+  return { basketWeight, ...(category !== undefined ? { category } : {}) };
 }
 
 /** Folds every stored event of `epoch` again (after a change of weights, half-life or model). */

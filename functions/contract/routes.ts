@@ -71,6 +71,13 @@ export const ROUTES = [
     summary: 'Visually similar items',
   },
   {
+    method: 'GET',
+    path: '/items/{itemId}/complements',
+    function: 'recommend',
+    auth: 'catalogue',
+    summary: 'Items that go with this one (bought together)',
+  },
+  {
     method: 'POST',
     path: '/search',
     function: 'recommend',

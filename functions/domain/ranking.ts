@@ -57,6 +57,10 @@ export type Reason = (
   | { kind: 'pinned'; ruleId: string }
   /** In one of a promotion's slots; `itemId` is the liked item (or the item shown) it looks most like. */
   | { kind: 'promoted'; ruleId: string; itemId?: string; similarity?: number }
+  /** Bought or put in a cart together with `itemId`, the item shown (complements, issue 22). */
+  | { kind: 'co_purchased'; itemId: string }
+  /** Co-purchases are thin: from `category`, often bought with the item's, near what those buyers chose. */
+  | { kind: 'bought_with_category'; category: string }
 ) & {
   /** The boost and bury rules that scaled this item's score (issue 20). */
   rules?: string[];

@@ -1,6 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import {
+  ComplementsQuerySchema,
+  complementItems,
   HistoryQuerySchema,
   itemDetails,
   ListQuerySchema,
@@ -127,6 +129,19 @@ async function similar(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   );
 }
 
+async function complements(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
+  const itemId = pathItemId(event);
+  return json(
+    200,
+    await complementItems(
+      await deps(),
+      itemId,
+      parseQuery(ComplementsQuerySchema, queryParameters(event, new Set())),
+      viewerOf(event),
+    ),
+  );
+}
+
 async function item(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   return json(200, await itemDetails(await deps(), pathItemId(event)));
 }
@@ -158,6 +173,7 @@ export const { handler, router } = apiFunction(
     'GET /users/{userId}/recommendations': userRecommendations,
     'GET /users/{userId}/history': history,
     'GET /items/{itemId}/similar': similar,
+    'GET /items/{itemId}/complements': complements,
     'GET /items/{itemId}': item,
     'POST /search': search,
   },

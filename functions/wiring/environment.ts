@@ -373,8 +373,8 @@ export const FUNCTION_ENV = {
     })),
 
   'co-engagement': z
-    .object({ [ENV.STATS_TABLE]: required() })
-    .transform((env) => ({ statsTable: env[ENV.STATS_TABLE] })),
+    .object({ [ENV.STATS_TABLE]: required(), [ENV.EVENTS_TABLE]: required() })
+    .transform((env) => ({ statsTable: env[ENV.STATS_TABLE], eventsTable: env[ENV.EVENTS_TABLE] })),
 
   /** The Impressions stream's consumer: per-item impression counts in Stats. */
   'impression-counts': z

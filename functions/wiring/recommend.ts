@@ -7,6 +7,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { AggregateCache } from '../adapters/dynamodb/aggregate-cache';
+import { CoPurchaseReader } from '../adapters/dynamodb/co-purchases';
 import { EventHistoryReader } from '../adapters/dynamodb/event-history';
 import { DynamoImpressionLog } from '../adapters/dynamodb/impression-log';
 import { CatalogueReader } from '../adapters/dynamodb/item-views';
@@ -151,6 +152,7 @@ export function createRecommendDeps(
     history,
     catalogue: history,
     aggregates: new AggregateCache(profiles, { ttlMs: config.aggregateCacheMs ?? 30_000 }),
+    coPurchases: new CoPurchaseReader(clients.dynamo, tables.stats, config.aggregateCacheMs ?? 30_000),
     // Only image search embeds: onnxruntime and sharp load on its first use, not at every cold start.
     embedder: () => import('../embedding/embedder').then(({ getEmbedder }) => getEmbedder()),
     modelId,

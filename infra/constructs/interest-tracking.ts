@@ -100,7 +100,10 @@ export class InterestTracking extends Construct {
       name: 'co-engagement',
       memorySize: 512,
       timeout: Duration.minutes(1),
-    }).useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem']);
+    })
+      .useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem'])
+      // Events: a basket event's user's earlier basket events, for the co-purchase counters.
+      .useTable(this.eventsTable, ENV.EVENTS_TABLE, ['Query']);
     this.coEngagementDeadLetters = deadLetterQueue(
       this,
       'CoEngagementFailures',

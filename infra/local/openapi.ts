@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import {
+  ComplementsQuerySchema,
+  type complementItems,
   type HistoryItem,
   HistoryQuerySchema,
   type itemDetails,
@@ -159,6 +161,14 @@ const ReasonSchema = component(
       .describe(
         "In one of a promotion's slots (ruleId): among the items it promotes, the best for this user",
       ),
+    z
+      .object({ kind: z.literal('co_purchased'), itemId: z.string(), ...ruled })
+      .describe('Bought or put in a cart together with this item (itemId, the item shown) by the same users'),
+    z
+      .object({ kind: z.literal('bought_with_category'), category: z.string(), ...ruled })
+      .describe(
+        "Co-purchases of the item are too few: from this category, often bought with the item's, close to what those buyers chose",
+      ),
   ]),
   'Why an item was recommended, for a "because you liked ..." line.',
 );
@@ -204,6 +214,10 @@ const UserRecommendations = component(
   z.object({ userId: z.string(), ...recommendationListShape }),
 );
 const SimilarItems = component('SimilarItems', z.object({ itemId: z.string(), ...recommendationListShape }));
+const ComplementItems = component(
+  'ComplementItems',
+  z.object({ itemId: z.string(), ...recommendationListShape }),
+);
 const ImageSearchResults = component(
   'ImageSearchResults',
   z.object({ ...recommendationListShape, queryMs: z.object({ embed: z.number() }) }),
@@ -316,6 +330,7 @@ export type DocumentedResponsesMatch = Assert<
   [
     SameKeys<z.output<typeof UserRecommendations>, Returned<typeof recommendForUser>>,
     SameKeys<z.output<typeof SimilarItems>, Returned<typeof similarItems>>,
+    SameKeys<z.output<typeof ComplementItems>, Returned<typeof complementItems>>,
     SameKeys<z.output<typeof ImageSearchResults>, Returned<typeof searchByImage>>,
     SameKeys<z.output<typeof RecommendationItemSchema>, RecommendationItem>,
     SameKeys<z.output<typeof ItemDetails>, Returned<typeof itemDetails>>,
@@ -365,6 +380,7 @@ type QuerySchema =
   | typeof ListQuerySchema
   | typeof HistoryQuerySchema
   | typeof SimilarQuerySchema
+  | typeof ComplementsQuerySchema
   | typeof SearchQuerySchema
   | typeof DeleteRuleQuerySchema;
 
@@ -428,6 +444,16 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
     description: 'Items that look like this one, most similar first ("more like this").',
     query: SimilarQuerySchema,
     success: { status: 200, description: 'Similar items', schema: SimilarItems },
+    errors: [400, 401, 404, 409, 500],
+  },
+  'GET /items/{itemId}/complements': {
+    operationId: 'getComplements',
+    description:
+      '"Goes with this": items bought or put in a cart together with this one (reason co_purchased), best first; ' +
+      'when those are too few, items of the categories most often bought with its category, closest to what ' +
+      "those buyers chose there (reason bought_with_category). Never the item itself nor a near-duplicate (cosine above 0.95); other categories than the item's unless sameCategory=true. One page (no nextToken).",
+    query: ComplementsQuerySchema,
+    success: { status: 200, description: 'Complements, co-purchased first', schema: ComplementItems },
     errors: [400, 401, 404, 409, 500],
   },
   'POST /search': {

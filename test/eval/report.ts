@@ -270,6 +270,8 @@ export interface DocumentOptions {
   tuningNotes: string;
   /** The report run again with the previous model, compared with this one. */
   modelChange?: ModelComparison;
+  /** The complements' own simulation (test/eval/complements.ts), as its section. */
+  complementsSection?: string;
 }
 
 export function evaluationDocument(options: DocumentOptions): string {
@@ -310,6 +312,7 @@ export function evaluationDocument(options: DocumentOptions): string {
   const { modelChange } = options;
   const judged = runs.find((run) => run.role === 'report') ?? runs[runs.length - 1];
   if (modelChange && judged) sections.push(modelChangeSection(modelChange, runTitle(judged)));
+  if (options.complementsSection) sections.push(options.complementsSection);
   sections.push(
     `![Grouped bars: each metric for each method, ${reportFirst(runs)
       .map((r) => ROLE_TITLE[r.role].toLowerCase())

@@ -25,6 +25,7 @@ import { loadManifest } from '../../functions/embedding/model-manifest';
 import { PREVIOUS_DEFAULT_DESCRIPTOR } from '../../layers/model/chosen-descriptor';
 import { modelIdLabel } from '../../layers/model/descriptor';
 import { groupedBarChart } from './chart';
+import { COMPLEMENTS_SEEDS, complementsSection, runComplements } from './complements';
 import { type EvaluationResult, evaluate, markdownTable } from './evaluate';
 import { tuningSweep } from './methods';
 import { compareModels, type ModelComparison, modelChangeTables, modelChangeVerdict } from './model-change';
@@ -337,6 +338,11 @@ async function main(argv: string[]): Promise<void> {
         wallSeconds,
         tuningNotes: TUNING_NOTES,
         ...(modelChange ? { modelChange } : {}),
+        complementsSection: complementsSection(
+          await Promise.all(
+            COMPLEMENTS_SEEDS.map(async (seed) => ({ seed, result: await runComplements(seed) })),
+          ),
+        ),
       }),
     );
     process.stdout.write(`wrote ${out} and ${chart}\n`);

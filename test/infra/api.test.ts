@@ -209,6 +209,19 @@ describe('interest tracking', () => {
     expect(
       actionsOf('CoEngagement').filter((a) => /Put|Update|Delete|Write/.test(a) && a.startsWith('dynamodb:')),
     ).toEqual(['dynamodb:UpdateItem']);
+    // Its one read (co-purchases, issue 22): a basket event's user's earlier basket events, on the
+    // Events table itself.
+    const onEvents = statementsOf('CoEngagement').filter((s) =>
+      JSON.stringify(s.Resource).includes(eventsId),
+    );
+    // (Besides the stream's own read actions, which the event source mapping grants.)
+    expect(
+      onEvents
+        .flatMap((s) => [s.Action].flat())
+        .filter((a) => !/Stream|GetRecords|GetShardIterator/.test(a))
+        .sort(),
+    ).toEqual(['dynamodb:Query']);
+    expect(JSON.stringify(onEvents.map((s) => s.Resource))).not.toContain('/index/');
   });
 
   it('passes the recommender the names of the tables it reads, the Events table to refold profiles on read', () => {

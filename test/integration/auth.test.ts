@@ -89,6 +89,8 @@ async function requestFor(route: Route, userId: string) {
       return { method: 'GET', path: `/items/${itemIds[1]}` };
     case 'GET /items/{itemId}/similar':
       return { method: 'GET', path: `/items/${itemIds[1]}/similar?limit=2` };
+    case 'GET /items/{itemId}/complements':
+      return { method: 'GET', path: `/items/${itemIds[1]}/complements?limit=2` };
     case 'POST /search':
       return {
         method: 'POST',

@@ -28,6 +28,7 @@ const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const BUDGET: Record<string, number> = {
   'GET /items/{itemId}': 2000,
   'GET /items/{itemId}/similar': 1500,
+  'GET /items/{itemId}/complements': 800,
   'GET /users/{userId}/recommendations': 1800,
   'GET /users/{userId}/history': 600,
   'POST /events': 2000,

@@ -93,6 +93,7 @@ const throwing = (failure: () => unknown) =>
       'GET /users/{userId}/history': async () => json(200, {}),
       'GET /items/{itemId}': async () => json(200, {}),
       'GET /items/{itemId}/similar': async () => json(200, {}),
+      'GET /items/{itemId}/complements': async () => json(200, {}),
       'POST /search': async () => json(200, {}),
     },
     { logger, metrics, latencyMetric: true },

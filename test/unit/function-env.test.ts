@@ -183,7 +183,8 @@ describe('function environments', () => {
   });
 
   it('lists what each function reads; recommend reads the Events table (to refold a profile of another space)', () => {
-    expect(variablesOf('co-engagement')).toEqual([ENV.STATS_TABLE]);
+    // co-engagement also counts co-purchases: a basket event's user's earlier basket events (issue 22).
+    expect(variablesOf('co-engagement')).toEqual([ENV.STATS_TABLE, ENV.EVENTS_TABLE]);
     expect(variablesOf('impression-counts')).toEqual([ENV.STATS_TABLE]);
     expect(variablesOf('recommend')).toContain(ENV.EVENTS_TABLE);
     expect(variablesOf('track')).toContain(ENV.EVENTS_TABLE);

@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { StoredEvent } from '../../app/ports';
+import type { BasketHistory } from './co-purchases';
 import { type CounterIncrement, countStreamBatch, OnceCounters, transactionGroups } from './stats-counters';
 
 export { CounterConflict } from './stats-counters';
@@ -69,7 +70,12 @@ const incrementOf = ({ from, to, weight }: CoEngagementPair): CounterIncrement =
 export class CoEngagementCounters {
   readonly counters: OnceCounters;
 
-  constructor(client: DynamoDBClient, statsTable: string) {
+  constructor(
+    client: DynamoDBClient,
+    statsTable: string,
+    /** The users' basket events, for the co-purchase counters (issue 22); absent: none are counted. */
+    readonly baskets?: BasketHistory,
+  ) {
     this.counters = new OnceCounters(client, statsTable, 'co-engagement');
   }
 
@@ -97,14 +103,29 @@ const incrementsOfRecord = (record: DynamoDBRecord): CounterIncrement[] => {
   return event ? pairsOfEvent(event).map(incrementOf) : [];
 };
 
+const recordKey = (record: DynamoDBRecord) => record.eventID ?? record.dynamodb?.SequenceNumber ?? '';
+
 /**
- * Applies a batch of stream records' pairs in as few transactions as fit (see `countStreamBatch`).
+ * Applies a batch of stream records' pairs in as few transactions as fit (see `countStreamBatch`),
+ * with, for each basket event, its co-purchase increments (read from the user's earlier basket
+ * events first: one Query per user in the batch), in the same transaction as its co-engagement.
  * Returns the pairs counted and the records that still failed.
  */
 export async function countBatch(
   counters: CoEngagementCounters,
   records: readonly DynamoDBRecord[],
 ): Promise<{ pairs: number; failed: DynamoDBRecord[]; errors: unknown[] }> {
-  const { counted, failed, errors } = await countStreamBatch(counters.counters, records, incrementsOfRecord);
+  const coPurchases = counters.baskets
+    ? await counters.baskets.incrementsOf(
+        records.flatMap((record) => {
+          const event = acceptedEvent(record);
+          return event ? [{ key: recordKey(record), event }] : [];
+        }),
+      )
+    : new Map<string, CounterIncrement[]>();
+  const { counted, failed, errors } = await countStreamBatch(counters.counters, records, (record) => [
+    ...incrementsOfRecord(record),
+    ...(coPurchases.get(recordKey(record)) ?? []),
+  ]);
   return { pairs: counted, failed, errors };
 }

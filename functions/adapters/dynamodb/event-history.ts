@@ -56,11 +56,11 @@ export class EventHistoryReader implements EventHistory, CatalogueSnapshots {
 }
 
 /** What an item snapshot reads of an item row. */
-export type SnapshotRow = Pick<ItemRow, 'itemId' | 'status' | 'available' | 'vectors'>;
+export type SnapshotRow = Pick<ItemRow, 'itemId' | 'status' | 'available' | 'vectors' | 'category'>;
 
 /** The projection of an item row a snapshot needs: its state and the vector of `modelId` only. */
 export const snapshotProjection = (modelId: string) =>
-  itemProjection(['itemId', 'status', 'available'], modelId);
+  itemProjection(['itemId', 'status', 'available', 'category'], modelId);
 
 /** Item snapshots by id, with the vector of `modelId`. */
 export function itemSnapshots(rows: SnapshotRow[], modelId: string): Map<string, ItemSnapshot> {
@@ -72,6 +72,7 @@ export function itemSnapshots(rows: SnapshotRow[], modelId: string): Map<string,
       status: row.status,
       available: row.available !== false,
       ...(vector ? { vector } : {}),
+      ...(typeof row.category === 'string' ? { category: row.category } : {}),
     });
   }
   return found;

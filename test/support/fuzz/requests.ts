@@ -928,6 +928,49 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
     },
   );
 
+  // Complements take limit and sameCategory only (no filters, no paging).
+  const complementsQuery = fc
+    .record({
+      limit: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
+      sameCategory: fc.option(fc.constantFrom('true', 'false'), { nil: undefined }),
+    })
+    .map((query) => {
+      const parameters = new URLSearchParams();
+      if (query.limit !== undefined) parameters.set('limit', String(query.limit));
+      if (query.sameCategory !== undefined) parameters.set('sameCategory', query.sameCategory);
+      const text = parameters.toString();
+      return text ? `?${text}` : '';
+    });
+  const complements: fc.Arbitrary<FuzzCase> = fc.oneof(
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom(...catalogue.readyItemIds),
+          complementsQuery,
+          fc.oneof(
+            users.map((user): Caller => ({ user })),
+            fc.constant<Caller>({ admin: true }),
+          ),
+        )
+        .map(([itemId, query, as]) => ({
+          route: 'GET /items/{itemId}/complements',
+          request: { method: 'GET', path: `/items/${encodePathParam(itemId)}/complements${query}` },
+          as,
+          valid: true,
+        })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(anyItemId, anyQuery, anyCaller(users)).map(([itemId, query, as]) => ({
+        route: 'GET /items/{itemId}/complements',
+        request: { method: 'GET', path: `/items/${itemId}/complements${query}` },
+        as,
+        valid: false,
+      })),
+    },
+  );
+
   const recommendations: fc.Arbitrary<FuzzCase> = fc.oneof(
     {
       weight: 1,
@@ -1246,6 +1289,7 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
   return {
     'GET /items/{itemId}': item,
     'GET /items/{itemId}/similar': similar,
+    'GET /items/{itemId}/complements': complements,
     'GET /users/{userId}/recommendations': recommendations,
     'GET /users/{userId}/history': history,
     'POST /events': eventsFor('/events'),
