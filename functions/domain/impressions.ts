@@ -8,7 +8,7 @@ import type { StoredPage } from './paging';
  */
 
 /** The strategies a list is served by. */
-export const STRATEGIES = ['personal', 'popular', 'similar_item', 'similar_image'] as const;
+export const STRATEGIES = ['personal', 'popular', 'similar_item', 'similar_image', 'trending'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 /**

@@ -11,6 +11,8 @@ import {
   SimilarQuerySchema,
   searchByImage,
   similarItems,
+  TrendingQuerySchema,
+  trendingItems,
 } from '../app/recommend';
 import { MAX_IMAGE_BODY_BYTES } from '../contract/routes';
 import { Forbidden } from '../domain/errors';
@@ -113,6 +115,11 @@ async function similar(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   );
 }
 
+async function trending(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
+  const query = parseQuery(TrendingQuerySchema, queryParameters(event, REPEATABLE_QUERY_PARAMETERS));
+  return json(200, await trendingItems(await deps(), query, viewerOf(event)));
+}
+
 async function item(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   return json(200, await itemDetails(await deps(), pathItemId(event)));
 }
@@ -145,6 +152,7 @@ export const { handler, router } = apiFunction(
     'GET /items/{itemId}/similar': similar,
     'GET /items/{itemId}': item,
     'POST /search': search,
+    'GET /trending': trending,
   },
   { logger, metrics, latencyMetric: true },
 );

@@ -13,6 +13,8 @@ import {
   SimilarQuerySchema,
   type searchByImage,
   type similarItems,
+  TrendingQuerySchema,
+  type trendingItems,
 } from '../../functions/app/recommend';
 import {
   DeleteRuleQuerySchema,
@@ -125,6 +127,16 @@ const ReasonSchema = component(
       .object({ kind: z.literal('co_engaged'), itemId: z.string(), ...ruled })
       .describe('Users who engaged with that item also engaged with this one'),
     z.object({ kind: z.literal('popular'), ...ruled }).describe('Popular overall (users without history)'),
+    z
+      .object({
+        kind: z.literal('trending'),
+        recent: z
+          .number()
+          .describe('Engagement of the last day or so: event weights decayed with a 1-day half-life'),
+        expected: z.number().describe("What recent would be had engagement kept the item's 30-day pace"),
+        ...ruled,
+      })
+      .describe('Engagement rising faster than its long-run pace (GET /trending)'),
     z.object({ kind: z.literal('similar_to_item'), itemId: z.string(), ...ruled }),
     z.object({ kind: z.literal('similar_to_image'), ...ruled }),
     z
@@ -200,6 +212,7 @@ const UserRecommendations = component(
   z.object({ userId: z.string(), ...recommendationListShape }),
 );
 const SimilarItems = component('SimilarItems', z.object({ itemId: z.string(), ...recommendationListShape }));
+const TrendingItems = component('TrendingItems', z.object(recommendationListShape).omit({ nextToken: true }));
 const ImageSearchResults = component(
   'ImageSearchResults',
   z.object({ ...recommendationListShape, queryMs: z.object({ embed: z.number() }) }),
@@ -295,6 +308,7 @@ export type DocumentedResponsesMatch = Assert<
     SameKeys<z.output<typeof UserRecommendations>, Returned<typeof recommendForUser>>,
     SameKeys<z.output<typeof SimilarItems>, Returned<typeof similarItems>>,
     SameKeys<z.output<typeof ImageSearchResults>, Returned<typeof searchByImage>>,
+    SameKeys<z.output<typeof TrendingItems>, Returned<typeof trendingItems>>,
     SameKeys<z.output<typeof RecommendationItemSchema>, RecommendationItem>,
     SameKeys<z.output<typeof ItemDetails>, Returned<typeof itemDetails>>,
     SameKeys<z.output<typeof EventResultSchema>, Returned<typeof recordEvents>[number]>,
@@ -340,6 +354,7 @@ type QuerySchema =
   | typeof ListQuerySchema
   | typeof SimilarQuerySchema
   | typeof SearchQuerySchema
+  | typeof TrendingQuerySchema
   | typeof DeleteRuleQuerySchema;
 
 interface OperationSpec {
@@ -403,6 +418,14 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
     body: 'image',
     success: { status: 200, description: 'Items, most similar first', schema: ImageSearchResults },
     errors: [400, 401, 413, 415, 422, 500],
+  },
+  'GET /trending': {
+    operationId: 'getTrending',
+    description:
+      "Items whose engagement is rising fastest, overall or in the categories given: each item's last day or so (1-day half-life) against its 30-day pace, plus a floor. An item trends once its recent engagement weighs at least 3 (6 clicks, or one add to cart) and runs above that pace; the list may be short or empty. Reused per instance like popularity (30 s by default); recorded as an impression. No pages.",
+    query: TrendingQuerySchema,
+    success: { status: 200, description: 'Trending items, fastest rising first', schema: TrendingItems },
+    errors: [400, 401, 500],
   },
   'GET /rules': {
     operationId: 'listRules',
