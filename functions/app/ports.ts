@@ -12,6 +12,7 @@ import type { ItemAttributes } from '../domain/item-metadata';
 import type { ProjectionArtefact } from '../domain/learned-space';
 import type { ListFilter } from '../domain/list-filter';
 import type { StoredPage } from '../domain/paging';
+import type { RecentIncrement, RecentWeight } from '../domain/trending';
 import type { VectorIndex } from '../vector-index';
 
 /** A raw event as stored: the source of truth a profile can be rebuilt from. */
@@ -99,6 +100,13 @@ export interface EventHistory {
   allEvents(userId: string): Promise<StoredEvent[]>;
 }
 
+/** One event's share of the popularity counters: long-term (frame-weighted) and, when fresh, short-term. */
+export interface PopularityIncrement {
+  itemId: string;
+  weight: number;
+  recent?: RecentIncrement;
+}
+
 /**
  * A user's raw events and the interest profile folded from them, kept consistent by optimistic
  * versions and erasure epochs.
@@ -110,7 +118,7 @@ export interface ProfileRepository extends EventHistory {
   getEvents(userId: string, eventIds: string[]): Promise<Map<string, StoredEvent>>;
   /**
    * Stores new events (each stamped with `next.epoch`), the profile folded from them and their
-   * popularity, all or nothing. Throws CommitConflict (app/errors.ts), writing nothing, when the
+   * popularity (long-term, and the short-term `recent` share trending reads), all or nothing. Throws CommitConflict (app/errors.ts), writing nothing, when the
    * profile row is no longer at `expected` (undefined: there must be no row) or an event id is
    * already stored in the same or a later epoch.
    */
@@ -119,7 +127,7 @@ export interface ProfileRepository extends EventHistory {
     events: StoredEvent[],
     next: StoredProfile,
     expected: { version: number; epoch: number } | undefined,
-    popularity: Array<{ itemId: string; weight: number }>,
+    popularity: PopularityIncrement[],
     now: number,
   ): Promise<void>;
   /**
@@ -198,6 +206,11 @@ export interface Aggregates {
    * multiply by `impressionDecay` for impressions decayed to now).
    */
   impressions(): Promise<Map<string, number>>;
+  /**
+   * Short-term popularity of every item with some in the frames still kept (functions/domain/trending.ts;
+   * `recentMass` decays it to now).
+   */
+  recentPopularity(): Promise<Map<string, RecentWeight[]>>;
 }
 
 /**

@@ -68,6 +68,7 @@ import {
   slotPositions,
   withRules,
 } from '../domain/ranking';
+import { DEFAULT_TRENDING, type TrendingSettings, trendingScores } from '../domain/trending';
 import { isWellFormedUnicode } from '../domain/unicode';
 import type { ItemAttributes, VectorIndex } from '../vector-index';
 import {
@@ -114,6 +115,8 @@ export interface RecommendDeps {
   profileSettings: ProfileSettings;
   ranking: RankingSettings;
   popularityEpoch: number;
+  /** What makes an item trend (functions/domain/trending.ts). @default DEFAULT_TRENDING */
+  trending?: TrendingSettings;
   /**
    * Exploration slots for new items, per placement (`default` for the rest); absent: none. Image
    * search never explores: its list answers a photo, not a taste.
@@ -242,6 +245,8 @@ export const ComplementsQuerySchema = z.strictObject({
   /** Complements come from other categories than the item's unless this is `true`. */
   sameCategory: z.enum(['true', 'false']).optional(),
 });
+// One list, no pages: a trend moves faster than a reader pages, and a short list is its use.
+export const TrendingQuerySchema = z.strictObject({ limit, placement, category: categories });
 
 /** Query parameters that may be given more than once (each value kept whole, commas and all). */
 export const REPEATABLE_QUERY_PARAMETERS: ReadonlySet<string> = new Set(['category', 'tag', 'excludeIds']);
@@ -1089,6 +1094,67 @@ export async function searchByImage(
     items: served.items,
     ...(served.nextToken ? { nextToken: served.nextToken } : {}),
     queryMs: { embed: Math.round(embedMs) },
+  };
+}
+
+const DAY_MS = 86_400_000;
+const round = (value: number) => Math.round(value * 1e3) / 1e3;
+
+/**
+ * Items whose engagement is rising fastest (functions/domain/trending.ts), overall or in the given
+ * categories (400 `unknown_category` for one the catalogue lacks), available items only, from the
+ * short- and long-term popularity this instance last read (AggregateCache). No merchandising rules,
+ * exploration or fillers: the list reports a trend, and may be short or empty when nothing trends.
+ * Recorded as an impression like every list served.
+ */
+export async function trendingItems(
+  deps: RecommendDeps,
+  requested: z.output<typeof TrendingQuerySchema>,
+  /** The user the list is shown to, when the caller is one. */
+  viewer?: string,
+): Promise<Omit<RecommendationList, 'nextToken'>> {
+  const query = atPlacement(deps, requested);
+  const categories = query.category ? [...new Set(query.category)] : undefined;
+  await checkCategories(deps.serving, categories);
+  const now = (deps.now ?? Date.now)();
+  const [recent, popularity] = await Promise.all([
+    deps.aggregates.recentPopularity(),
+    decayedPopularity(deps, now),
+  ]);
+  const candidates = trendingScores({
+    recent,
+    popularity,
+    longHalfLifeMs: deps.profileSettings.halfLifeDays * DAY_MS,
+    settings: deps.trending ?? DEFAULT_TRENDING,
+    now,
+  });
+  const index = await deps.serving.forItems(candidates.map((c) => c.itemId));
+  const matches = filterPredicate(categories ? { categories } : undefined);
+  const ranked: RankedItem[] = [];
+  for (const candidate of candidates) {
+    if (ranked.length >= query.limit) break;
+    const attributes = index.attributes(candidate.itemId);
+    if (!attributes?.available || !matches(attributes)) continue;
+    ranked.push({
+      itemId: candidate.itemId,
+      score: candidate.score,
+      reason: { kind: 'trending', recent: round(candidate.recent), expected: round(candidate.expected) },
+    });
+  }
+  const list = newList('trending', query.placement, viewer, now);
+  const served = await servedPage(
+    deps,
+    list,
+    ranked,
+    { shown: [], key: pagingKey(['trending', categories ?? null, query.placement ?? null]) },
+    query.limit,
+  );
+  return {
+    recommendationId: list.recommendationId,
+    strategy: list.strategy,
+    placement: list.placement,
+    modelId: deps.modelId,
+    items: served.items,
   };
 }
 

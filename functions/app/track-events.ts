@@ -17,12 +17,14 @@ import {
   type ProfileSettings,
   withinBudgets,
 } from '../domain/interest-profile';
+import { DEFAULT_TRENDING, recentWeight } from '../domain/trending';
 import { CommitConflict, Contention } from './errors';
 import {
   type EventWriteStore,
   foldedIn,
   type ItemSnapshot,
   isStale,
+  type PopularityIncrement,
   type StoredEvent,
   type StoredProfile,
   type UserWriteState,
@@ -39,6 +41,8 @@ export interface TrackingPolicy {
   eventTtlMs: number;
   /** Start of the popularity frame (see README): fixed, so popularity sums are order independent. */
   popularityEpoch: number;
+  /** Half-life of the short-term popularity trending reads (functions/domain/trending.ts), ms. */
+  trendingHalfLifeMs: number;
   /**
    * Co-engagement pairs a positive event forms with the user's most recent positive items. Each
    * pair costs two counter updates, applied off the request path (see co-engagement.ts); at most
@@ -58,6 +62,7 @@ export const DEFAULT_TRACKING_POLICY: Omit<TrackingPolicy, 'settings'> = {
   maxAgeMs: 30 * DAY,
   eventTtlMs: 90 * DAY,
   popularityEpoch: Date.UTC(2025, 0, 1),
+  trendingHalfLifeMs: DEFAULT_TRENDING.halfLifeMs,
   coEngagementFanout: 10,
   coEngagementMinWeight: 0.5,
 };
@@ -373,7 +378,15 @@ async function commitForUser(
     }));
     const popularity = profileEvents
       .filter((e) => !NEGATIVE_TYPES.has(e.type))
-      .map((e) => ({ itemId: e.itemId, weight: popularityWeight(policy, e) }));
+      .map((e): PopularityIncrement => {
+        const recent = recentWeight(
+          { at: e.at, typeWeight: policy.settings.weights[e.type] },
+          policy.popularityEpoch,
+          policy.trendingHalfLifeMs,
+          now,
+        );
+        return { itemId: e.itemId, weight: popularityWeight(policy, e), ...(recent ? { recent } : {}) };
+      });
     try {
       await deps.store.commit(
         userId,

@@ -72,6 +72,8 @@ export const ENV = {
   PAGE_TOKEN_TTL_MINUTES: 'PAGE_TOKEN_TTL_MINUTES',
   /** How long an instance reuses the merchandising rules before checking their version (ms). */
   RULES_CACHE_MS: 'RULES_CACHE_MS',
+  /** Half-life of the short-term popularity trending reads (ms): track writes it, recommend reads it. */
+  TRENDING_HALF_LIFE_MS: 'TRENDING_HALF_LIFE_MS',
 
   // Only for stand-ins on a non-IP host, where virtual-hosted bucket names do not resolve.
   LOOKALIKE_S3_FORCE_PATH_STYLE: 'LOOKALIKE_S3_FORCE_PATH_STYLE',

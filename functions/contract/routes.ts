@@ -84,6 +84,14 @@ export const ROUTES = [
     auth: 'catalogue',
     summary: 'Items that look like an uploaded image',
   },
+  // Not under /items/, where `trending` would be taken for an item id.
+  {
+    method: 'GET',
+    path: '/trending',
+    function: 'recommend',
+    auth: 'catalogue',
+    summary: 'Items whose engagement is rising fastest',
+  },
   // Merchandising rules (functions/contract/rules.ts): served by track, the API's writer.
   { method: 'GET', path: '/rules', function: 'track', auth: 'admin', summary: 'Every merchandising rule' },
   {

@@ -8,7 +8,14 @@ import type { StoredPage } from './paging';
  */
 
 /** The strategies a list is served by. */
-export const STRATEGIES = ['personal', 'popular', 'similar_item', 'similar_image', 'complements'] as const;
+export const STRATEGIES = [
+  'personal',
+  'popular',
+  'similar_item',
+  'similar_image',
+  'complements',
+  'trending',
+] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 /**

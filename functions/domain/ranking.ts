@@ -49,6 +49,8 @@ export type Reason = (
   | { kind: 'exploration'; itemId?: string; similarity?: number; publishedAt: number }
   | { kind: 'co_engaged'; itemId: string }
   | { kind: 'popular' }
+  /** Engagement rising (issue 22): short-term mass now, and what the item's long-run pace predicts. */
+  | { kind: 'trending'; recent: number; expected: number }
   | { kind: 'similar_to_item'; itemId: string }
   | { kind: 'similar_to_image' }
   /** Fewer items than asked for match the filters (`strict=false`): one of the best without them. */

@@ -14,6 +14,8 @@ import {
   SimilarQuerySchema,
   searchByImage,
   similarItems,
+  TrendingQuerySchema,
+  trendingItems,
   userHistory,
 } from '../app/recommend';
 import { MAX_IMAGE_BODY_BYTES } from '../contract/routes';
@@ -142,6 +144,11 @@ async function complements(event: APIGatewayProxyEventV2): Promise<JsonResponse>
   );
 }
 
+async function trending(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
+  const query = parseQuery(TrendingQuerySchema, queryParameters(event, REPEATABLE_QUERY_PARAMETERS));
+  return json(200, await trendingItems(await deps(), query, viewerOf(event)));
+}
+
 async function item(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   return json(200, await itemDetails(await deps(), pathItemId(event)));
 }
@@ -176,6 +183,7 @@ export const { handler, router } = apiFunction(
     'GET /items/{itemId}/complements': complements,
     'GET /items/{itemId}': item,
     'POST /search': search,
+    'GET /trending': trending,
   },
   { logger, metrics, latencyMetric: true },
 );

@@ -36,6 +36,7 @@ const policy: TrackDeps['policy'] = {
   // Never beyond the TTL (environment.ts caps it): an event older than its own expiry would vanish at once.
   maxAgeMs: env.maxAgeMs,
   maxFutureMs: env.maxFutureMs,
+  trendingHalfLifeMs: env.trendingHalfLifeMs,
 };
 const base = { modelId: env.modelId, dim: env.dim };
 // Profiles are folded in the space recommend serves: the deployed model's, or its learned projection's

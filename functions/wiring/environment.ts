@@ -14,6 +14,7 @@ import {
 } from '../domain/interest-profile';
 import { DEFAULT_PAGE_TOKEN_TTL_MINUTES } from '../domain/paging';
 import { DEFAULT_RANKING_SETTINGS } from '../domain/ranking';
+import { DEFAULT_TRENDING } from '../domain/trending';
 
 /**
  * One typed environment schema per function: what each reads, parsed once at cold start. Every
@@ -157,6 +158,14 @@ const profileFields = {
   [ENV.CENTROID_JOIN_SIMILARITY]: number(DEFAULT_PROFILE_SETTINGS.joinSimilarity, { min: -1, max: 1 }),
 };
 
+/**
+ * The short-term popularity's half-life: track weighs events with it, recommend decays them with it,
+ * so both read the same variable. Whole milliseconds (the frames' starts name attributes), 1 s..7 days.
+ */
+const trendingFields = {
+  [ENV.TRENDING_HALF_LIFE_MS]: number(DEFAULT_TRENDING.halfLifeMs, { min: 1000, max: 7 * 86_400_000 }),
+};
+
 type ProfileFields = { [K in keyof typeof profileFields]: z.output<(typeof profileFields)[K]> };
 
 const profileSettingsOf = (env: ProfileFields): ProfileSettings => ({
@@ -264,6 +273,7 @@ export const FUNCTION_ENV = {
       [ENV.EVENT_MAX_FUTURE_SECONDS]: number(300, { min: 0 }),
       ...spaceFields,
       ...profileFields,
+      ...trendingFields,
       ...identityFields,
     })
     .transform((env) => {
@@ -286,6 +296,7 @@ export const FUNCTION_ENV = {
         /** An event older than its own TTL would be stored already expired. */
         maxAgeMs: Math.min(env[ENV.EVENT_MAX_AGE_DAYS] * DAY_MS, eventTtlMs),
         maxFutureMs: env[ENV.EVENT_MAX_FUTURE_SECONDS] * 1000,
+        trendingHalfLifeMs: Math.round(env[ENV.TRENDING_HALF_LIFE_MS]),
         profileSettings: profileSettingsOf(env),
         identity: identityOf(env),
       };
@@ -320,6 +331,7 @@ export const FUNCTION_ENV = {
       [ENV.ROTATION_LISTS]: number(0, { min: 0, max: 20 }),
       [ENV.ROTATION_WEIGHT]: number(0.3, { min: 0, max: 2 }),
       ...profileFields,
+      ...trendingFields,
       ...identityFields,
       ...modelFields,
     })
@@ -353,6 +365,7 @@ export const FUNCTION_ENV = {
       exploration: env[ENV.EXPLORATION],
       placements: env[ENV.PLACEMENTS],
       rotation: { lists: env[ENV.ROTATION_LISTS], weight: env[ENV.ROTATION_WEIGHT] },
+      trendingHalfLifeMs: Math.round(env[ENV.TRENDING_HALF_LIFE_MS]),
       profileSettings: profileSettingsOf(env),
       identity: identityOf(env),
     })),

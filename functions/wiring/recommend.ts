@@ -26,6 +26,7 @@ import { VECTOR_INDEX_NAME } from '../contract/storage';
 import { DEFAULT_IMPRESSION_TTL_DAYS } from '../domain/impressions';
 import type { ProfileSettings } from '../domain/interest-profile';
 import type { RankingSettings } from '../domain/ranking';
+import { DEFAULT_TRENDING } from '../domain/trending';
 import { dynamoClient, s3Client } from '../platform/clients';
 import { DEFAULT_SPACE_REFRESH_MS, spaceResolver } from './learned-space';
 
@@ -73,6 +74,8 @@ export interface RecommendConfig {
   readonly placements?: PlacementsConfig;
   /** Rotation (ROTATION_LISTS, ROTATION_WEIGHT); lists 0: off. */
   readonly rotation?: { readonly lists: number; readonly weight: number };
+  /** The short-term popularity's half-life (TRENDING_HALF_LIFE_MS). @default DEFAULT_TRENDING.halfLifeMs, 1 day */
+  readonly trendingHalfLifeMs?: number;
   /** @default DEFAULT_TRACKING_POLICY.popularityEpoch, the epoch the event write path weighs popularity from */
   readonly popularityEpoch?: number;
   /** How long the spaces registry's word is reused (see createServedRecommend). @default 60 s */
@@ -164,6 +167,7 @@ export function createRecommendDeps(
     ...(config.rotation && config.rotation.lists > 0 ? { rotation: config.rotation } : {}),
     ...(config.pageTokenTtlMs !== undefined ? { pageTokenTtlMs: config.pageTokenTtlMs } : {}),
     popularityEpoch: config.popularityEpoch ?? DEFAULT_TRACKING_POLICY.popularityEpoch,
+    trending: { ...DEFAULT_TRENDING, halfLifeMs: config.trendingHalfLifeMs ?? DEFAULT_TRENDING.halfLifeMs },
     ...(impressions ? { impressions } : {}),
     ...(rules ? { rules: () => rules.rules() } : {}),
     // Rotation reads the user's last lists back from the same table.

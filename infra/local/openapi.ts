@@ -17,6 +17,8 @@ import {
   SimilarQuerySchema,
   type searchByImage,
   type similarItems,
+  TrendingQuerySchema,
+  type trendingItems,
   type userHistory,
 } from '../../functions/app/recommend';
 import {
@@ -131,6 +133,16 @@ const ReasonSchema = component(
       .object({ kind: z.literal('co_engaged'), itemId: z.string(), ...ruled })
       .describe('Users who engaged with that item also engaged with this one'),
     z.object({ kind: z.literal('popular'), ...ruled }).describe('Popular overall (users without history)'),
+    z
+      .object({
+        kind: z.literal('trending'),
+        recent: z
+          .number()
+          .describe('Engagement of the last day or so: event weights decayed with a 1-day half-life'),
+        expected: z.number().describe("What recent would be had engagement kept the item's 30-day pace"),
+        ...ruled,
+      })
+      .describe('Engagement rising faster than its long-run pace (GET /trending)'),
     z.object({ kind: z.literal('similar_to_item'), itemId: z.string(), ...ruled }),
     z.object({ kind: z.literal('similar_to_image'), ...ruled }),
     z
@@ -218,6 +230,7 @@ const ComplementItems = component(
   'ComplementItems',
   z.object({ itemId: z.string(), ...recommendationListShape }),
 );
+const TrendingItems = component('TrendingItems', z.object(recommendationListShape).omit({ nextToken: true }));
 const ImageSearchResults = component(
   'ImageSearchResults',
   z.object({ ...recommendationListShape, queryMs: z.object({ embed: z.number() }) }),
@@ -332,6 +345,7 @@ export type DocumentedResponsesMatch = Assert<
     SameKeys<z.output<typeof SimilarItems>, Returned<typeof similarItems>>,
     SameKeys<z.output<typeof ComplementItems>, Returned<typeof complementItems>>,
     SameKeys<z.output<typeof ImageSearchResults>, Returned<typeof searchByImage>>,
+    SameKeys<z.output<typeof TrendingItems>, Returned<typeof trendingItems>>,
     SameKeys<z.output<typeof RecommendationItemSchema>, RecommendationItem>,
     SameKeys<z.output<typeof ItemDetails>, Returned<typeof itemDetails>>,
     SameKeys<z.output<typeof UserHistorySchema>, Returned<typeof userHistory>>,
@@ -382,6 +396,7 @@ type QuerySchema =
   | typeof SimilarQuerySchema
   | typeof ComplementsQuerySchema
   | typeof SearchQuerySchema
+  | typeof TrendingQuerySchema
   | typeof DeleteRuleQuerySchema;
 
 interface OperationSpec {
@@ -463,6 +478,14 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
     body: 'image',
     success: { status: 200, description: 'Items, most similar first', schema: ImageSearchResults },
     errors: [400, 401, 413, 415, 422, 500],
+  },
+  'GET /trending': {
+    operationId: 'getTrending',
+    description:
+      "Items whose engagement is rising fastest, overall or in the categories given: each item's last day or so (1-day half-life) against its 30-day pace, plus a floor. An item trends once its recent engagement weighs at least 3 (6 clicks, or one add to cart) and runs above that pace; the list may be short or empty. Reused per instance like popularity (30 s by default); recorded as an impression. No pages.",
+    query: TrendingQuerySchema,
+    success: { status: 200, description: 'Trending items, fastest rising first', schema: TrendingItems },
+    errors: [400, 401, 500],
   },
   'GET /rules': {
     operationId: 'listRules',

@@ -98,6 +98,8 @@ async function requestFor(route: Route, userId: string) {
         headers: { 'content-type': 'image/png' },
         body: readFileSync((catalogue[2] as (typeof catalogue)[number]).file),
       };
+    case 'GET /trending':
+      return { method: 'GET', path: '/trending?limit=5' };
     case 'GET /rules':
       return { method: 'GET', path: '/rules' };
     case 'POST /rules':

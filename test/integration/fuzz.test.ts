@@ -35,6 +35,7 @@ const BUDGET: Record<string, number> = {
   'POST /events/import': 800,
   'DELETE /users/{userId}': 500,
   'POST /search': 480,
+  'GET /trending': 800,
   'headers and unknown paths': 1000,
   '/rules (admin routes)': 1200,
 };

@@ -264,9 +264,9 @@ describe('the recommender’s aggregate cache over the stats table', () => {
   it('reuses popularity and co-engagement within its TTL, shares concurrent reads, and rereads after', async () => {
     const reads = { popularity: 0, coEngagement: 0 };
     const counting = {
-      popularity: () => {
+      popularityCounters: () => {
         reads.popularity += 1;
-        return store.popularity();
+        return store.popularityCounters();
       },
       impressions: () => store.impressions(),
       coEngagementFrom: (itemId: string) => {
@@ -288,8 +288,9 @@ describe('the recommender’s aggregate cache over the stats table', () => {
     expect(first).toEqual(new Map([['cache-b', 3]]));
     expect(second).toEqual(first);
     expect(reads.coEngagement).toBe(2);
-    const popular = await Promise.all([cache.popularity(), cache.popularity()]);
+    const popular = await Promise.all([cache.popularity(), cache.popularity(), cache.recentPopularity()]);
     expect(popular[1]).toBe(popular[0]);
+    // Trending's short-term counter comes from the same read.
     expect(reads.popularity).toBe(1);
 
     // A change inside the TTL is not seen yet; after it, it is.

@@ -95,6 +95,7 @@ const throwing = (failure: () => unknown) =>
       'GET /items/{itemId}/similar': async () => json(200, {}),
       'GET /items/{itemId}/complements': async () => json(200, {}),
       'POST /search': async () => json(200, {}),
+      'GET /trending': async () => json(200, {}),
     },
     { logger, metrics, latencyMetric: true },
   ).handler;

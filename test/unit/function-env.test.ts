@@ -56,6 +56,18 @@ describe('function environments', () => {
     expect(functionConfig('embed', tables).vectorIndex).toBeUndefined();
   });
 
+  it('gives track and recommend the same short-term popularity half-life: 1 day, or the one set (1 s..7 days)', () => {
+    expect(functionConfig('track', tables).trendingHalfLifeMs).toBe(86_400_000);
+    expect(functionConfig('recommend', tables).trendingHalfLifeMs).toBe(86_400_000);
+    const set = { ...tables, TRENDING_HALF_LIFE_MS: '2000' };
+    expect(functionConfig('track', set).trendingHalfLifeMs).toBe(2000);
+    expect(functionConfig('recommend', set).trendingHalfLifeMs).toBe(2000);
+    for (const bad of ['999', String(7 * 86_400_000 + 1), 'soon'])
+      expect(() => functionConfig('track', { ...tables, TRENDING_HALF_LIFE_MS: bad })).toThrow(
+        /TRENDING_HALF_LIFE_MS/,
+      );
+  });
+
   it('reads set values, treating blank as unset', () => {
     const config = functionConfig('recommend', {
       ...tables,

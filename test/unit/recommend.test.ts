@@ -762,6 +762,7 @@ describe('exploration and rotation', () => {
         popularity: () => store.popularity(),
         coEngagement: (itemIds) => store.coEngagement(itemIds),
         impressions: async () => new Map([['new-shoe', 5000 / factor]]),
+        recentPopularity: () => store.recentPopularity(),
       },
     };
     expect(ids(await recommendForUser(shown, 'ada', { limit: 5 }))).not.toContain('new-shoe');

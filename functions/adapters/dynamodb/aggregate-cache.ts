@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Aggregates } from '../../app/ports';
-import { type ProfileStoreReader, sumCoEngagement } from './profile-store';
+import type { RecentWeight } from '../../domain/trending';
+import { type PopularityCounters, type ProfileStoreReader, sumCoEngagement } from './profile-store';
 
 export interface AggregateCacheOptions {
   /** How long popularity, impressions and co-engagement rows are reused. @default 30 s */
@@ -12,19 +13,20 @@ export interface AggregateCacheOptions {
 type CoEngagementRows = Array<{ itemId: string; weight: number }>;
 
 /**
- * Popularity, impressions and co-engagement for the recommender, reused for a few seconds per process. All are
+ * Popularity (long- and short-term), impressions and co-engagement for the recommender, reused for a few seconds per process. All are
  * aggregates over every user (never one user's data), move slowly, and are read on every request:
  * without this, a personal list would cost one query per recent item. Concurrent misses for the same
  * key share one read.
  */
 export class AggregateCache implements Aggregates {
   private readonly coEngagementRows: LRUCache<string, CoEngagementRows>;
-  private readonly popularityCache: LRUCache<'all', Map<string, number>>;
+  // Both popularity counters come from one read of the same rows.
+  private readonly popularityCache: LRUCache<'all', PopularityCounters>;
   private readonly impressionsCache: LRUCache<'all', Map<string, number>>;
   private readonly ttl: number;
 
   constructor(
-    store: Pick<ProfileStoreReader, 'popularity' | 'impressions' | 'coEngagementFrom'>,
+    store: Pick<ProfileStoreReader, 'popularityCounters' | 'impressions' | 'coEngagementFrom'>,
     options: AggregateCacheOptions = {},
   ) {
     const ttl = Math.max(1, options.ttlMs ?? 30_000);
@@ -34,7 +36,7 @@ export class AggregateCache implements Aggregates {
       ttl,
       fetchMethod: (itemId) => store.coEngagementFrom(itemId),
     });
-    this.popularityCache = new LRUCache({ max: 1, ttl, fetchMethod: () => store.popularity() });
+    this.popularityCache = new LRUCache({ max: 1, ttl, fetchMethod: () => store.popularityCounters() });
     this.impressionsCache = new LRUCache({ max: 1, ttl, fetchMethod: () => store.impressions() });
   }
 
@@ -45,7 +47,12 @@ export class AggregateCache implements Aggregates {
 
   /** Frame-weighted popularity of every item with any (not yet decayed to now). */
   async popularity(): Promise<Map<string, number>> {
-    return (await this.popularityCache.fetch('all')) ?? new Map();
+    return (await this.popularityCache.fetch('all'))?.popularity ?? new Map();
+  }
+
+  /** Short-term popularity by frame (not yet decayed to now), from the same read as `popularity`. */
+  async recentPopularity(): Promise<Map<string, RecentWeight[]>> {
+    return (await this.popularityCache.fetch('all'))?.recent ?? new Map();
   }
 
   /**

@@ -18,6 +18,7 @@ import {
   type EventWriteStore,
   type ItemSnapshot,
   isStale,
+  type PopularityIncrement,
   type ProfileHead,
   type ProfileReader,
   type StoredEvent,
@@ -25,6 +26,7 @@ import {
   type UserWriteState,
 } from '../../app/ports';
 import type { InterestCentroid, InterestProfile } from '../../domain/interest-profile';
+import type { RecentWeight } from '../../domain/trending';
 import { batchGetAll, batchGetTables, type TableKeys } from './batch-get';
 import { EventHistoryReader, itemSnapshots, type SnapshotRow, snapshotProjection } from './event-history';
 import { IMPRESSION_SHARDS } from './impression-counts';
@@ -61,6 +63,76 @@ export const popularityShard = (itemId: string) => {
   for (const char of itemId) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) >>> 0;
   return `popularity#${hash % POPULARITY_SHARDS}`;
 };
+
+/** A Stats row: a counter (`weight`); popularity rows also carry short-term frames (`t<frameStart>`). */
+type StatsRow = { sk: string; weight: number } & Record<string, unknown>;
+
+/** Popularity's two counters as the Stats rows hold them. */
+export interface PopularityCounters {
+  popularity: Map<string, number>;
+  recent: Map<string, RecentWeight[]>;
+}
+
+/** The attribute of a short-term frame: `t` and the frame's start (epoch ms). */
+const RECENT_FRAME = /^t(\d+)$/;
+const recentAttribute = (frameStart: number) => `t${frameStart}`;
+
+function recentFramesOf(row: Record<string, unknown>): RecentWeight[] {
+  const frames: RecentWeight[] = [];
+  for (const [name, value] of Object.entries(row)) {
+    const match = RECENT_FRAME.exec(name);
+    if (match?.[1] && typeof value === 'number') frames.push({ frameStart: Number(match[1]), weight: value });
+  }
+  return frames.sort((a, b) => a.frameStart - b.frameStart);
+}
+
+interface MergedPopularity {
+  weight: number;
+  recent: Map<number, number>;
+  /** The frame the newest increment says to drop (two frames back). */
+  stale?: number;
+}
+
+/** A commit's increments per item: one update each (a transaction touches an item once). */
+function mergedPopularity(increments: readonly PopularityIncrement[]): Map<string, MergedPopularity> {
+  const merged = new Map<string, MergedPopularity>();
+  for (const { itemId, weight, recent } of increments) {
+    const counters = merged.get(itemId) ?? { weight: 0, recent: new Map<number, number>() };
+    counters.weight += weight;
+    if (recent) {
+      counters.recent.set(recent.frameStart, (counters.recent.get(recent.frameStart) ?? 0) + recent.weight);
+      counters.stale = Math.max(counters.stale ?? recent.staleFrameStart, recent.staleFrameStart);
+    }
+    merged.set(itemId, counters);
+  }
+  return merged;
+}
+
+/**
+ * One item's popularity update: the long-term weight and the short-term frames added on the same row
+ * (no extra transaction action), and the frame two back from the newest removed: it holds under
+ * 2^-16 of a fresh event's weight (functions/domain/trending.ts).
+ */
+function popularityUpdate(itemId: string, counters: MergedPopularity) {
+  const names: Record<string, string> = {};
+  const values: Record<string, number> = { ':w': counters.weight };
+  const adds = ['weight :w'];
+  [...counters.recent].forEach(([frameStart, weight], i) => {
+    names[`#t${i}`] = recentAttribute(frameStart);
+    values[`:t${i}`] = weight;
+    adds.push(`#t${i} :t${i}`);
+  });
+  // Both in one expression would overlap (ValidationException): a frame written now is not dropped.
+  const stale =
+    counters.stale !== undefined && !counters.recent.has(counters.stale) ? counters.stale : undefined;
+  if (stale !== undefined) names['#stale'] = recentAttribute(stale);
+  return {
+    Key: { pk: popularityShard(itemId), sk: itemId },
+    UpdateExpression: `ADD ${adds.join(', ')}${stale !== undefined ? ' REMOVE #stale' : ''}`,
+    ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+    ExpressionAttributeValues: values,
+  };
+}
 
 interface ProfileRow {
   userId: string;
@@ -159,13 +231,28 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
 
   /** Frame-weighted popularity of every item with any (see `popularityWeight`). */
   async popularity(): Promise<Map<string, number>> {
+    return (await this.popularityCounters()).popularity;
+  }
+
+  /** Short-term popularity per item, by frame (see functions/domain/trending.ts). */
+  async recentPopularity(): Promise<Map<string, RecentWeight[]>> {
+    return (await this.popularityCounters()).recent;
+  }
+
+  /** Both popularity counters, from one read of the popularity rows (one query per shard). */
+  async popularityCounters(): Promise<PopularityCounters> {
     const popularity = new Map<string, number>();
+    const recent = new Map<string, RecentWeight[]>();
     await Promise.all(
       Array.from({ length: POPULARITY_SHARDS }, async (_, shard) => {
-        for (const row of await this.queryAll(`popularity#${shard}`)) popularity.set(row.sk, row.weight);
+        for (const row of await this.queryAll(`popularity#${shard}`)) {
+          popularity.set(row.sk, row.weight ?? 0);
+          const frames = recentFramesOf(row);
+          if (frames.length > 0) recent.set(row.sk, frames);
+        }
       }),
     );
-    return popularity;
+    return { popularity, recent };
   }
 
   /** Frame-weighted impressions of every item shown (see impression-counts.ts): one query per shard. */
@@ -193,11 +280,8 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
     return (await this.queryAll(`co#${itemId}`, 200)).map((row) => ({ itemId: row.sk, weight: row.weight }));
   }
 
-  private async queryAll(
-    pk: string,
-    limit = Number.POSITIVE_INFINITY,
-  ): Promise<Array<{ sk: string; weight: number }>> {
-    const rows: Array<{ sk: string; weight: number }> = [];
+  private async queryAll(pk: string, limit = Number.POSITIVE_INFINITY): Promise<StatsRow[]> {
+    const rows: StatsRow[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.documents.send(
@@ -208,7 +292,7 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
           ExclusiveStartKey: startKey,
         }),
       );
-      rows.push(...((page.Items ?? []) as Array<{ sk: string; weight: number }>));
+      rows.push(...((page.Items ?? []) as StatsRow[]));
       startKey = page.LastEvaluatedKey;
     } while (startKey && rows.length < limit);
     return rows;
@@ -299,7 +383,7 @@ export class ProfileStore extends ProfileStoreReader implements EventWriteStore 
     events: StoredEvent[],
     next: StoredProfile,
     expected: { version: number; epoch: number } | undefined,
-    popularity: Array<{ itemId: string; weight: number }>,
+    popularity: PopularityIncrement[],
     now: number,
   ): Promise<void> {
     const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
@@ -345,17 +429,8 @@ export class ProfileStore extends ProfileStoreReader implements EventWriteStore 
             }),
       },
     });
-    const merged = new Map<string, number>();
-    for (const { itemId, weight } of popularity) merged.set(itemId, (merged.get(itemId) ?? 0) + weight);
-    for (const [itemId, weight] of merged) {
-      items.push({
-        Update: {
-          TableName: this.tables.stats,
-          Key: { pk: popularityShard(itemId), sk: itemId },
-          UpdateExpression: 'ADD weight :w',
-          ExpressionAttributeValues: { ':w': weight },
-        },
-      });
+    for (const [itemId, counters] of mergedPopularity(popularity)) {
+      items.push({ Update: { TableName: this.tables.stats, ...popularityUpdate(itemId, counters) } });
     }
     try {
       await this.documents.send(new TransactWriteCommand({ TransactItems: items }));

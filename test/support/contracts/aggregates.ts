@@ -4,12 +4,12 @@
  * DynamoDB Local (test/integration/), ProfileStoreReader and the AggregateCache over it.
  */
 import { randomBytes } from 'node:crypto';
-import type { Aggregates } from '../../../functions/app/ports';
+import type { Aggregates, PopularityIncrement } from '../../../functions/app/ports';
 
 export interface AggregatesFixture {
   aggregates: Aggregates;
-  /** Adds popularity as the event write path's commits do. */
-  addPopularity(weights: Array<{ itemId: string; weight: number }>): Promise<void>;
+  /** Adds popularity (and short-term popularity) as the event write path's commits do. */
+  addPopularity(weights: PopularityIncrement[]): Promise<void>;
   /** Adds impressions of items, as the Impressions stream's consumer does. */
   addImpressions(weights: Array<{ itemId: string; weight: number }>): Promise<void>;
   /** Adds co-engagement from one item to another, as the Events stream's consumer does. */
@@ -50,6 +50,43 @@ export function aggregatesContract(
         ]),
       );
       expect(popularity.has(id('never'))).toBe(false);
+    });
+
+    it('sums short-term popularity per frame beside the long-term weight, and drops the frame two back', async () => {
+      const [a, b, c] = [id('a'), id('b'), id('c')];
+      const frame = 1_000_000;
+      const at = (frameStart: number, weight: number) => ({
+        frameStart,
+        weight,
+        staleFrameStart: frameStart - 2 * frame,
+      });
+      await fixture.addPopularity([
+        { itemId: a, weight: 1, recent: at(frame, 2) },
+        { itemId: a, weight: 1, recent: at(2 * frame, 4) },
+        { itemId: b, weight: 0.5 },
+      ]);
+      await fixture.addPopularity([
+        { itemId: a, weight: 1, recent: at(2 * frame, 1) },
+        { itemId: c, weight: 1, recent: at(frame, 8) },
+      ]);
+      await fixture.addPopularity([{ itemId: c, weight: 1, recent: at(3 * frame, 1) }]);
+
+      const recent = await fixture.aggregates.recentPopularity();
+
+      expect(ours(await fixture.aggregates.popularity())).toEqual(
+        new Map([
+          [a, 3],
+          [b, 0.5],
+          [c, 2],
+        ]),
+      );
+      expect(recent.get(a)).toEqual([
+        { frameStart: frame, weight: 2 },
+        { frameStart: 2 * frame, weight: 5 },
+      ]);
+      expect(recent.has(b)).toBe(false);
+      // c's frame at 1x is two back from 3x: dropped.
+      expect(recent.get(c)).toEqual([{ frameStart: 3 * frame, weight: 1 }]);
     });
 
     it('sums the impressions added for each item, apart from popularity, and has none for an item never shown', async () => {

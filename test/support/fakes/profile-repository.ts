@@ -11,6 +11,7 @@ import {
   type EventWriteStore,
   type ItemSnapshot,
   isStale,
+  type PopularityIncrement,
   type ProfileHead,
   type ProfileReader,
   type StoredEvent,
@@ -18,6 +19,7 @@ import {
   type UserWriteState,
 } from '../../../functions/app/ports';
 import type { InterestProfile } from '../../../functions/domain/interest-profile';
+import type { RecentWeight } from '../../../functions/domain/trending';
 
 interface ProfileRow {
   version: number;
@@ -46,6 +48,8 @@ export class InMemoryProfileRepository implements EventWriteStore, ProfileReader
   /** Events by user, then by eventId. */
   private readonly events = new Map<string, Map<string, StoredEvent>>();
   private readonly popularityWeights = new Map<string, number>();
+  /** Short-term popularity per item and frame start (what the adapter's `t<frameStart>` attributes hold). */
+  private readonly recentWeights = new Map<string, Map<number, number>>();
   private readonly impressionWeights = new Map<string, number>();
   /** Co-engagement weight by source item, then by target item. */
   private readonly coEngagementWeights = new Map<string, Map<string, number>>();
@@ -120,7 +124,7 @@ export class InMemoryProfileRepository implements EventWriteStore, ProfileReader
     events: StoredEvent[],
     next: StoredProfile,
     expected: { version: number; epoch: number } | undefined,
-    popularity: Array<{ itemId: string; weight: number }>,
+    popularity: PopularityIncrement[],
     _now: number,
   ): Promise<void> {
     // A transaction may touch each item once (DynamoDB answers ValidationException otherwise).
@@ -150,8 +154,24 @@ export class InMemoryProfileRepository implements EventWriteStore, ProfileReader
       ...(next.space !== undefined ? { space: next.space } : {}),
       profile: structuredClone(next.profile),
     });
-    for (const { itemId, weight } of popularity)
+    for (const { itemId, weight, recent } of popularity) {
       this.popularityWeights.set(itemId, (this.popularityWeights.get(itemId) ?? 0) + weight);
+      if (!recent) continue;
+      const frames = this.recentWeights.get(itemId) ?? new Map<number, number>();
+      frames.set(recent.frameStart, (frames.get(recent.frameStart) ?? 0) + recent.weight);
+      frames.delete(recent.staleFrameStart);
+      this.recentWeights.set(itemId, frames);
+    }
+  }
+
+  /** Short-term popularity per item, by frame (see functions/domain/trending.ts). */
+  async recentPopularity(): Promise<Map<string, RecentWeight[]>> {
+    return new Map(
+      [...this.recentWeights].map(([itemId, frames]) => [
+        itemId,
+        [...frames].sort((a, b) => a[0] - b[0]).map(([frameStart, weight]) => ({ frameStart, weight })),
+      ]),
+    );
   }
 
   /** Same steps as the adapter's; in memory nothing interleaves, so an erasure always finishes. */

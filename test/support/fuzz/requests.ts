@@ -247,6 +247,27 @@ function validQuery(catalogue: FuzzCatalogue, options: { exclude: boolean }) {
     });
 }
 
+/** `?limit=&category=&placement=`, the parameters GET /trending takes, as a client would send them. */
+function trendingQuery(catalogue: FuzzCatalogue) {
+  return fc
+    .record(
+      {
+        limit: fc.integer({ min: 1, max: 100 }).map(String),
+        category: fc.uniqueArray(fc.constantFrom(...catalogue.categories), { minLength: 1, maxLength: 3 }),
+        placement: fc.constantFrom(...Object.keys(DEFAULT_PLACEMENTS)),
+      },
+      { requiredKeys: [] },
+    )
+    .map((query) => {
+      const pairs: Array<[string, string]> = [];
+      for (const [key, value] of Object.entries(query)) {
+        if (Array.isArray(value)) for (const one of value) pairs.push([key, one]);
+        else if (value !== undefined) pairs.push([key, value]);
+      }
+      return pairs.length === 0 ? '' : `?${new URLSearchParams(pairs).toString()}`;
+    });
+}
+
 export const CONTENT_TYPES = [
   'application/json',
   'application/json; charset=utf-8',
@@ -971,6 +992,35 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
     },
   );
 
+  const trending: fc.Arbitrary<FuzzCase> = fc.oneof(
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          trendingQuery(catalogue),
+          fc.oneof(
+            users.map((user): Caller => ({ user })),
+            fc.constant<Caller>({ admin: true }),
+          ),
+        )
+        .map(([query, as]) => ({
+          route: 'GET /trending',
+          request: { method: 'GET', path: `/trending${query}` },
+          as,
+          valid: true,
+        })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(anyQuery, anyCaller(users)).map(([query, as]) => ({
+        route: 'GET /trending',
+        request: { method: 'GET', path: `/trending${query}` },
+        as,
+        valid: false,
+      })),
+    },
+  );
+
   const recommendations: fc.Arbitrary<FuzzCase> = fc.oneof(
     {
       weight: 1,
@@ -1296,6 +1346,7 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
     'POST /events/import': eventsFor('/events/import'),
     'DELETE /users/{userId}': deleteUser,
     'POST /search': search,
+    'GET /trending': trending,
     'headers and unknown paths': headersAndPaths,
     '/rules (admin routes)': rulesArbitrary(catalogue, users, now),
   };
