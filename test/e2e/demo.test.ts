@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { ENV } from '../../functions/contract/environment';
 import { type LocalApp, startLocalApp } from '../../infra/local/app';
 import { createLocalS3Client } from '../../infra/local/aws-env';
 import { demoCatalogue, uploadDemoImages } from '../../infra/local/demo-catalogue';
@@ -50,6 +51,39 @@ async function uploadCatalogue(app: LocalApp): Promise<void> {
 }
 
 const cardsIn = (page: Page, list: string) => page.locator(`#${list} > li[data-item-id]`);
+
+async function titlesOf(page: Page, list: string): Promise<string[]> {
+  return page.locator(`#${list} > li[data-item-id] .title`).allTextContents();
+}
+
+/** Runs `refresh` every half second until `list`'s titles satisfy `done`, for up to `ms`; the last titles. */
+async function pollList(
+  page: Page,
+  list: string,
+  refresh: () => Promise<void>,
+  done: (titles: string[]) => boolean,
+  ms: number,
+): Promise<string[]> {
+  let titles: string[] = [];
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await page.waitForTimeout(500)) {
+    await refresh();
+    await page.locator(`#${list}[aria-busy="false"]`).waitFor();
+    titles = await titlesOf(page, list);
+    if (done(titles)) break;
+  }
+  return titles;
+}
+
+/** The current shopper buys the catalogue's card titled `title`; waits until the API took it. */
+async function buy(page: Page, title: string, eventsBefore: number): Promise<void> {
+  await page
+    .locator('#catalogue')
+    .getByRole('button', { name: `Buy ${title}`, exact: true })
+    .click();
+  await page
+    .locator(`#recommendations[data-profile-events="${eventsBefore + 1}"][aria-busy="false"]`)
+    .waitFor();
+}
 
 /** Where a list first shows a category (0-based), or the list's length when it does not show it. */
 const rankOf = (categories: readonly string[], category: string) =>
@@ -100,6 +134,9 @@ describeInBrowser('demo page', () => {
         staticDir: join(__dirname, '..', '..', 'infra', 'local', 'demo'),
         extraRoutes: [openApiRoute(), localCatalogueRoute()],
         embedConcurrency: 2,
+        // Trending and complements are read through a per-instance aggregate cache (30 s by default):
+        // a second, so the page shows a new trend or co-purchase within the test's patience.
+        environment: { [ENV.AGGREGATE_CACHE_MS]: '1000' },
         ...(sharedDynamoDb
           ? { dynamoEndpoint: sharedDynamoDb, tablePrefix: `e2e-${randomBytes(4).toString('hex')}-` }
           : {}),
@@ -311,4 +348,84 @@ describeInBrowser('demo page', () => {
     // category's first item came higher in the list than before.
     expect(rankOf(after, boosted)).toBeLessThan(rankOf(before, boosted));
   }, 60_000);
+
+  it('placements: buy again, recently viewed, trending and "goes with this" follow what shoppers do', async () => {
+    await page.goto(`${app?.url}/`);
+    await cardsIn(page, 'catalogue').first().waitFor();
+    // Two items of two other categories than the ones liked above (complements are of other categories).
+    const pick = async (category: string) => {
+      const card = page.locator(`#catalogue > li[data-category="${category}"]`).last();
+      return (await card.locator('.title').textContent()) ?? '';
+    };
+    const categories = [...new Set(await categoriesOf(page, 'catalogue'))].filter((c) => c !== CATEGORY);
+    const [categoryA, categoryB] = categories;
+    if (!categoryA || !categoryB) throw new Error('the demo catalogue has fewer than three categories');
+    const a = await pick(categoryA);
+    const b = await pick(categoryB);
+
+    // Two shoppers each buy A, then B.
+    for (let shopper = 0; shopper < 2; shopper++) {
+      await page.getByRole('button', { name: 'New user' }).click();
+      await page.locator('#recommendations[data-profile-events="0"][aria-busy="false"]').waitFor();
+      await page.locator('#buy-again[aria-busy="false"]').getByText('Nothing bought yet.').waitFor();
+      await buy(page, a, 0);
+      await buy(page, b, 1);
+      // Buy again: the shopper's purchases, newest first.
+      const bought = await pollList(
+        page,
+        'buy-again',
+        async () => {},
+        (titles) => titles.length === 2,
+        5_000,
+      );
+      expect(bought).toEqual([b, a]);
+    }
+
+    // Opening "More like this" on A is a view: A leads "Recently viewed".
+    await page
+      .locator('#catalogue')
+      .getByRole('button', { name: `More like ${a}`, exact: true })
+      .click();
+    await page.getByRole('heading', { name: `More like ${a}` }).waitFor();
+    await page.locator('#recently-viewed > li[data-item-id]').first().waitFor();
+    expect((await titlesOf(page, 'recently-viewed'))[0]).toBe(a);
+
+    // Four purchases within a minute, on items nobody engaged with before: both trend.
+    const trending = await pollList(
+      page,
+      'trending',
+      () => page.getByRole('button', { name: 'Refresh trending' }).click(),
+      (titles) => titles.includes(a) && titles.includes(b),
+      10_000,
+    );
+    expect(trending).toEqual(expect.arrayContaining([a, b]));
+    const trendingA = cardsIn(page, 'trending').filter({
+      has: page.getByRole('heading', { name: a, exact: true }),
+    });
+    expect(await trendingA.locator('.reason').textContent()).toBe('trending now');
+
+    // The Events stream's consumer counts A and B bought together, off the request path: "Goes with
+    // this" on A shows B once it has (re-opening A's "More like this" reloads the strip).
+    const goesWith = await pollList(
+      page,
+      'complements',
+      () =>
+        page
+          .locator('#catalogue')
+          .getByRole('button', { name: `More like ${a}`, exact: true })
+          .click(),
+      (titles) => titles.includes(b),
+      15_000,
+    );
+    expect(goesWith).toContain(b);
+    const complementB = cardsIn(page, 'complements').filter({
+      has: page.getByRole('heading', { name: b, exact: true }),
+    });
+    expect(await complementB.locator('.reason').textContent()).toBe(`bought together with ${a}`);
+    expect(await page.getByRole('heading', { name: 'Goes with this' }).isVisible()).toBe(true);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-placements.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
 });

@@ -2,6 +2,8 @@
 
 const DEMO_USERS = ['alice', 'bob', 'carol'];
 const RECOMMENDATIONS = 10;
+/** How many items the trending, "goes with this" and history strips show. */
+const STRIP = 10;
 const CATALOGUE_PAGE = 120;
 /** Who the merchandising rules panel acts as: the local issuer's admin tokens carry the admin scope. */
 const ADMIN_USER = 'merchandiser';
@@ -19,6 +21,13 @@ const elements = {
   results: $('results'),
   queryPreview: $('query-preview'),
   closeResults: $('close-results'),
+  complementsSection: $('complements-section'),
+  complements: $('complements'),
+  trending: $('trending'),
+  refreshTrending: $('refresh-trending'),
+  historyUser: $('history-user'),
+  recentlyViewed: $('recently-viewed'),
+  buyAgain: $('buy-again'),
   category: $('category'),
   catalogue: $('catalogue'),
   catalogueCount: $('catalogue-count'),
@@ -45,6 +54,8 @@ const state = {
   eventsSent: 0,
   catalogue: { category: '', offset: 0, total: 0 },
   refreshes: 0,
+  /** The latest request per strip (list element id): an older answer arriving later is dropped. */
+  strips: new Map(),
   /** The rules as last read, by id: ending or deleting one sends the version read. */
   rules: new Map(),
 };
@@ -164,6 +175,12 @@ function reasonText(reason) {
       return 'looks like your image';
     case 'popular':
       return 'popular right now';
+    case 'trending':
+      return 'trending now';
+    case 'co_purchased':
+      return `bought together with ${titleOf(reason.itemId)}`;
+    case 'bought_with_category':
+      return `its buyers also buy ${reason.category}`;
     case 'exploration':
       return reason.itemId ? `new in, like ${titleOf(reason.itemId)}` : 'new in';
     default:
@@ -182,7 +199,10 @@ function element(tag, attributes = {}, children = []) {
   return node;
 }
 
-/** An item card; `context` says where it is shown, sent with its events. */
+/**
+ * An item card; `context` says where it is shown, sent with its events, and the level of its title's
+ * heading (`h3` unless the list is under an h3 itself).
+ */
 function card(item, context) {
   const title = item.title || item.itemId;
   const done = state.actions.get(item.itemId);
@@ -228,7 +248,7 @@ function card(item, context) {
         loading: context.surface === 'catalogue' ? 'lazy' : undefined,
         decoding: 'async',
       }),
-      element('h3', { class: 'title', text: title }),
+      element(context.heading || 'h3', { class: 'title', text: title }),
       element('p', { class: 'category', text: item.category || 'uncategorised' }),
       ...(item.reason ? [element('p', { class: 'reason', text: reasonText(item.reason) })] : []),
       ...(done ? [element('p', { class: 'badge', text: ACTION_LABELS[done] || done })] : []),
@@ -272,6 +292,81 @@ async function refreshRecommendations() {
   } finally {
     if (refresh === state.refreshes) elements.recommendations.setAttribute('aria-busy', 'false');
   }
+}
+
+/**
+ * Fills a strip with the items of `load()` (an API answer with `items`), or `empty` when it has none.
+ * Only the newest request per strip is shown.
+ */
+async function fillStrip(list, load, { surface, empty, what, heading = 'h4' }) {
+  const request = (state.strips.get(list.id) || 0) + 1;
+  state.strips.set(list.id, request);
+  list.setAttribute('aria-busy', 'true');
+  try {
+    const answer = await load();
+    if (state.strips.get(list.id) !== request) return false;
+    renderList(list, answer.items, { surface, recommendationId: answer.recommendationId, heading });
+    if (answer.items.length === 0) list.append(element('li', { class: 'empty', text: empty }));
+    return true;
+  } catch (error) {
+    if (state.strips.get(list.id) === request) announce(`Could not load ${what}: ${errorText(error)}`, true);
+    return false;
+  } finally {
+    if (state.strips.get(list.id) === request) list.setAttribute('aria-busy', 'false');
+  }
+}
+
+function refreshTrending() {
+  return fillStrip(elements.trending, () => api(`/trending?limit=${STRIP}`), {
+    surface: 'trending',
+    empty:
+      'Nothing is trending right now: items trend when many people look at, cart or buy them in a short time.',
+    what: 'trending items',
+    heading: 'h3',
+  });
+}
+
+const HISTORY = {
+  viewed: {
+    list: () => elements.recentlyViewed,
+    surface: 'recently_viewed',
+    empty: 'Nothing viewed yet: open “More like this” on an item.',
+    what: 'what you viewed',
+  },
+  purchased: {
+    list: () => elements.buyAgain,
+    surface: 'buy_again',
+    empty: 'Nothing bought yet.',
+    what: 'what you bought',
+  },
+};
+
+/** The current user's history strips: `kinds` are `viewed` (Recently viewed) and `purchased` (Buy again). */
+function refreshHistory(kinds = ['viewed', 'purchased']) {
+  const userId = state.userId;
+  return Promise.all(
+    kinds.map((kind) => {
+      const { list, ...strip } = HISTORY[kind];
+      return fillStrip(
+        list(),
+        () => api(`/users/${encodeURIComponent(userId)}/history?kind=${kind}&limit=${STRIP}`),
+        strip,
+      );
+    }),
+  );
+}
+
+function loadComplements(itemId) {
+  elements.complementsSection.hidden = false;
+  return fillStrip(
+    elements.complements,
+    () => api(`/items/${encodeURIComponent(itemId)}/complements?limit=${STRIP}`),
+    {
+      surface: 'complements',
+      empty: `Nothing to go with ${titleOf(itemId)} yet: nobody has bought it with anything.`,
+      what: `what goes with ${titleOf(itemId)}`,
+    },
+  );
 }
 
 async function loadCatalogue(append = false) {
@@ -346,10 +441,39 @@ async function sendEvent(type, li) {
       node.querySelector('.actions').before(element('p', { class: 'badge', text: ACTION_LABELS[type] }));
     }
     announce(`${ACTION_LABELS[type]} ${title}. Updating your recommendations…`);
+    refreshTrending();
+    if (type === 'purchase') refreshHistory(['purchased']);
     if (await refreshRecommendations())
       announce(`${ACTION_LABELS[type]} ${title}. Your recommendations are updated.`);
   } catch (error) {
     announce(`Could not record that: ${errorText(error)}`, true);
+  }
+}
+
+/**
+ * Records that the user looked at an item (a `view` event, the "Recently viewed" strip's source),
+ * then updates the strip and the recommendations, which count views too.
+ */
+async function recordView(li) {
+  const itemId = li.dataset.itemId;
+  const context = { surface: li.dataset.surface };
+  if (li.dataset.recommendationId) context.recommendationId = li.dataset.recommendationId;
+  if (li.dataset.position !== undefined) context.position = Number(li.dataset.position);
+  const event = { eventId: randomId('demo-'), userId: state.userId, itemId, type: 'view', context };
+  try {
+    const { results } = await postJson('/events', { events: [event] });
+    if (event.userId !== state.userId) return;
+    if (results[0].status === 'rejected') {
+      announce(
+        `Could not record viewing ${titleOf(itemId)}: ${results[0].message} (${results[0].code})`,
+        true,
+      );
+      return;
+    }
+    state.eventsSent += 1;
+    await Promise.all([refreshHistory(['viewed']), refreshRecommendations()]);
+  } catch (error) {
+    announce(`Could not record viewing ${titleOf(itemId)}: ${errorText(error)}`, true);
   }
 }
 
@@ -374,6 +498,7 @@ async function moreLikeThis(li) {
   try {
     const list = await api(`/items/${encodeURIComponent(itemId)}/similar?limit=${RECOMMENDATIONS}`);
     showResults(`More like ${titleOf(itemId)}`, list);
+    loadComplements(itemId);
   } catch (error) {
     announce(`Could not find similar items: ${errorText(error)}`, true);
   }
@@ -387,6 +512,7 @@ async function searchByImage(file) {
       headers: { 'content-type': file.type || 'application/octet-stream' },
       body: file,
     });
+    elements.complementsSection.hidden = true;
     showResults(`Looks like ${file.name}`, list, URL.createObjectURL(file));
     announce(`${list.items.length} items look like ${file.name}.`);
   } catch (error) {
@@ -580,19 +706,23 @@ function selectUser(userId) {
   }
   elements.user.value = userId;
   elements.currentUser.textContent = userId;
+  elements.historyUser.textContent = userId;
   for (const node of document.querySelectorAll('.card')) {
     node.className = 'card';
     node.querySelector('.badge')?.remove();
   }
   refreshRecommendations();
+  refreshHistory();
 }
 
 document.addEventListener('click', (event) => {
   const button = event.target.closest('button[data-action]');
   if (!button) return;
   const li = button.closest('[data-item-id]');
-  if (button.dataset.action === 'similar') moreLikeThis(li);
-  else sendEvent(button.dataset.action, li);
+  if (button.dataset.action === 'similar') {
+    moreLikeThis(li);
+    recordView(li);
+  } else sendEvent(button.dataset.action, li);
 });
 elements.user.addEventListener('change', () => selectUser(elements.user.value));
 elements.newUser.addEventListener('click', () => {
@@ -609,6 +739,7 @@ elements.searchFile.addEventListener('change', () => {
   if (file) searchByImage(file);
 });
 elements.refresh.addEventListener('click', () => refreshRecommendations());
+elements.refreshTrending.addEventListener('click', () => refreshTrending());
 elements.toggleRules.addEventListener('click', toggleRules);
 elements.reloadRules.addEventListener('click', async () => {
   if (await loadRules()) announceRules(`${state.rules.size} rule${state.rules.size === 1 ? '' : 's'}.`);
@@ -631,4 +762,5 @@ for (const form of document.querySelectorAll('form'))
 
 showRuleFields();
 selectUser(state.userId);
+refreshTrending();
 loadCatalogue();
