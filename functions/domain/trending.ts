@@ -20,7 +20,10 @@ const DAY_MS = 86_400_000;
 export interface TrendingSettings {
   /** Half-life of the short counter (ms); the writer (track) and the reader (recommend) must agree. */
   halfLifeMs: number;
-  /** The least short-term mass (type weights decayed to now) an item needs to trend: 6 clicks, 1 cart add. */
+  /**
+   * The least short-term mass (type weights decayed to now) an item needs to trend: 12 clicks, two
+   * cart adds, a purchase and a like; one click, or one shopper's one purchase, is not a trend.
+   */
   minMass: number;
   /**
    * Added to an item's expected short-term mass before dividing: an item with little history needs
@@ -33,7 +36,7 @@ export interface TrendingSettings {
  * One day: short enough that a burst this afternoon shows against the month, long enough that the
  * daily rhythm (evenings busier than nights) does not make every item trend each evening.
  */
-export const DEFAULT_TRENDING: TrendingSettings = { halfLifeMs: DAY_MS, minMass: 3, floorMass: 2 };
+export const DEFAULT_TRENDING: TrendingSettings = { halfLifeMs: DAY_MS, minMass: 6, floorMass: 2 };
 
 /** The short counter's share of one event: the frame it falls in and its weight there. */
 export interface RecentWeight {

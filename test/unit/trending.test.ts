@@ -98,8 +98,10 @@ describe('trendingScores', () => {
 
   it('one click is not a trend: below the minimum mass nothing trends, however new the item', () => {
     expect(score(new Map([['one-click', 0.5]]), new Map([['one-click', 0.5]]))).toEqual([]);
-    expect(score(new Map([['just-under', 2.99]]), new Map())).toEqual([]);
-    expect(score(new Map([['at-minimum', 3]]), new Map()).map((c) => c.itemId)).toEqual(['at-minimum']);
+    // One shopper's one purchase (4) is not a trend either.
+    expect(score(new Map([['one-purchase', 4]]), new Map())).toEqual([]);
+    expect(score(new Map([['just-under', 5.99]]), new Map())).toEqual([]);
+    expect(score(new Map([['at-minimum', 6]]), new Map()).map((c) => c.itemId)).toEqual(['at-minimum']);
   });
 });
 
@@ -175,7 +177,7 @@ describe('trendingItems (in-memory fakes)', () => {
   it('lists items whose engagement bursts, fastest rising first, and records the list as an impression', async () => {
     const { deps, impressions, engage } = setUp();
     await engage('cap', 'add_to_cart', 4);
-    await engage('boot', 'click', 8);
+    await engage('boot', 'click', 16);
     await engage('sandal', 'click', 1);
 
     const list = await trending(deps, {}, 'ada');
@@ -197,7 +199,7 @@ describe('trendingItems (in-memory fakes)', () => {
     const { deps, engage } = setUp();
     await engage('cap', 'add_to_cart', 4);
     await engage('gone', 'add_to_cart', 4);
-    await engage('boot', 'add_to_cart', 2);
+    await engage('boot', 'add_to_cart', 3);
 
     expect((await trending(deps, { category: ['shoes'] })).items.map((i) => i.itemId)).toEqual(['boot']);
     expect((await trending(deps, { limit: 1 })).items.map((i) => i.itemId)).toEqual(['cap']);
@@ -212,9 +214,9 @@ describe('trendingItems (in-memory fakes)', () => {
     await engage('cap', 'add_to_cart', 4);
     expect((await trending(deps)).items.map((i) => i.itemId)).toEqual(['cap']);
 
-    advance(2 * DAY - HOUR);
+    advance(DAY - HOUR);
 
-    // 12 decayed by two half-lives is 3, the minimum: an hour before, still trending; an hour after, not.
+    // 12 decayed by one half-life is 6, the minimum: an hour before, still trending; an hour after, not.
     expect((await trending(deps)).items.map((i) => i.itemId)).toEqual(['cap']);
     advance(2 * HOUR);
     expect((await trending(deps)).items).toEqual([]);
