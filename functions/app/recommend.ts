@@ -3,12 +3,7 @@ import { z } from 'zod';
 import type { ExplorationConfig } from '../contract/exploration';
 import { DEFAULT_LIST_LIMIT, PLACEMENT_NAME, type PlacementsConfig } from '../contract/placements';
 import type { Rule } from '../contract/rules';
-import {
-  type CategoryFallback,
-  complementList,
-  NEAR_DUPLICATE_COSINE,
-  weightedCentroid,
-} from '../domain/complements';
+import { type CategoryFallback, complementList, NEAR_DUPLICATE_COSINE } from '../domain/complements';
 import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import { impressionDecay, impressionItems, newRecommendationId, type Strategy } from '../domain/impressions';
@@ -899,6 +894,26 @@ export async function similarItems(
 
 /** The categories most often bought with the item's that the fallback draws from. */
 const FALLBACK_CATEGORIES = 3;
+/** The most chosen items of a fallback category whose neighbours are its candidates. */
+const FALLBACK_ANCHORS = 8;
+
+/** A unit-length copy of a vector. */
+function unitCopy(vector: Float32Array): Float32Array {
+  let squares = 0;
+  for (const value of vector) squares += value * value;
+  const norm = Math.sqrt(squares) || 1;
+  return Float32Array.from(vector, (value) => value / norm);
+}
+
+/**
+ * How much an item looks like one that buyers chose: its cosine, sharpened (the fourth power of its
+ * positive part), so that what is near one chosen look counts more than what is halfway between two.
+ */
+function closeness(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += (a[i] as number) * (b[i] as number);
+  return Math.max(0, dot) ** 4;
+}
 
 /** Cosine of two vectors (index vectors are unit length, a stored one may not be). */
 function cosine(a: Float32Array, b: Float32Array): number {
@@ -977,8 +992,8 @@ export async function complementItems(
 
 /**
  * The fallback of thin co-purchases: for each of the categories most often bought with `category`
- * (its own left out unless `sameCategory`), its items closest to the centroid of those of its items
- * that buyers of `category` chose.
+ * (its own left out unless `sameCategory`), its items closest to those of its items that buyers of
+ * `category` chose: near the most chosen ones, scored by their closeness to every chosen one.
  */
 async function categoryFallback(
   deps: RecommendDeps,
@@ -996,21 +1011,38 @@ async function categoryFallback(
     partners.map(async ([partner]): Promise<CategoryFallback> => {
       const chosen = await coPurchases.itemsBoughtWith(category, partner);
       const chosenIndex = await deps.serving.forItems([...chosen.keys()]);
-      const centroid = weightedCentroid(
-        [...chosen].flatMap(([id, weight]) => {
-          const vector = chosenIndex.vector(id);
-          return vector && weight > 0 ? [{ vector, weight }] : [];
-        }),
-      );
-      if (!centroid) return { category: partner, items: [] };
-      // Deeper than the list: near-duplicates of the item and items listed already are skipped.
-      const k = 2 * limit + 1;
-      const near = await deps.serving.forQueries([centroid], k, { filter: { categories: [partner] } });
-      const items = near.search({
-        queries: [centroid],
-        k,
-        accept: (id, attributes) => attributes.category === partner && vet(id, attributes, near.vector(id)),
+      const picks = [...chosen].flatMap(([id, weight]) => {
+        const vector = chosenIndex.vector(id);
+        return vector && weight > 0 ? [{ vector: unitCopy(vector), weight }] : [];
       });
+      if (picks.length === 0) return { category: partner, items: [] };
+      // Candidates near the most chosen items (what buyers chose may be several looks, whose average
+      // would look like none of them), each scored by how close it is to everything chosen.
+      const anchors = [...picks].sort((a, b) => b.weight - a.weight).slice(0, FALLBACK_ANCHORS);
+      const k = 2 * limit + 1;
+      const near = await deps.serving.forQueries(
+        anchors.map((a) => a.vector),
+        k,
+        { filter: { categories: [partner] } },
+      );
+      const candidates = new Set<string>();
+      for (const anchor of anchors)
+        for (const hit of near.search({
+          queries: [anchor.vector],
+          k,
+          accept: (id, attributes) => attributes.category === partner && vet(id, attributes, near.vector(id)),
+        }))
+          candidates.add(hit.itemId);
+      const total = picks.reduce((sum, p) => sum + p.weight, 0);
+      const items = [...candidates]
+        .map((id) => {
+          const vector = unitCopy(near.vector(id) as Float32Array);
+          let score = 0;
+          for (const pick of picks) score += pick.weight * closeness(vector, pick.vector);
+          return { itemId: id, score: score / total };
+        })
+        .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1))
+        .slice(0, k);
       return { category: partner, items };
     }),
   );

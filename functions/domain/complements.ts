@@ -63,7 +63,10 @@ export function basketPartners(
 /** A category bought with the item's, and its best items near what those buyers chose in it. */
 export interface CategoryFallback {
   category: string;
-  /** Best first; `score` is the cosine to the centroid of that category's items bought with the item's category. */
+  /**
+   * Best first; `score` is how close each is to the items of that category bought with the item's
+   * category (the sharpened cosine to each, weighted by how often it was chosen).
+   */
   items: ReadonlyArray<{ itemId: string; score: number }>;
 }
 
@@ -107,21 +110,4 @@ export function complementList(
     }
   }
   return ranked;
-}
-
-/** The weighted mean of unit vectors, itself of unit length; undefined when there is none. */
-export function weightedCentroid(
-  vectors: ReadonlyArray<{ vector: Float32Array; weight: number }>,
-): Float32Array | undefined {
-  const first = vectors[0];
-  if (!first) return undefined;
-  const sum = new Float32Array(first.vector.length);
-  for (const { vector, weight } of vectors)
-    for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + weight * (vector[i] ?? 0);
-  let squares = 0;
-  for (const value of sum) squares += value * value;
-  const norm = Math.sqrt(squares);
-  if (!(norm > 0)) return undefined;
-  for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) / norm;
-  return sum;
 }

@@ -7,12 +7,7 @@
 import type { CoPurchases, StoredItem } from '../../functions/app/ports';
 import { complementItems, type RecommendDeps } from '../../functions/app/recommend';
 import { DEFAULT_TRACKING_POLICY } from '../../functions/app/track-events';
-import {
-  type BasketEvent,
-  basketPartners,
-  complementList,
-  weightedCentroid,
-} from '../../functions/domain/complements';
+import { type BasketEvent, basketPartners, complementList } from '../../functions/domain/complements';
 import { NotFound } from '../../functions/domain/errors';
 import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
 import { DEFAULT_RANKING_SETTINGS } from '../../functions/domain/ranking';
@@ -122,16 +117,6 @@ describe('complementList', () => {
 
     expect(list.map((r) => r.itemId)).toEqual(['hat', 'cap']);
   });
-});
-
-it('weightedCentroid is the unit mean of the vectors by weight', () => {
-  const centroid = weightedCentroid([
-    { vector: Float32Array.from([1, 0]), weight: 3 },
-    { vector: Float32Array.from([0, 1]), weight: 1 },
-  ]);
-
-  expect(Array.from(centroid ?? [])).toEqual([expect.closeTo(0.9487, 3), expect.closeTo(0.3162, 3)]);
-  expect(weightedCentroid([])).toBeUndefined();
 });
 
 describe('complementItems', () => {
