@@ -55,12 +55,12 @@ import {
   normalised,
   promotedItem,
   promotionCandidates,
+  promotionSlots,
   type RankedItem,
   type RankingSettings,
   type Reason,
   rankForUser,
   rankPopular,
-  slotPositions,
   withRules,
 } from '../domain/ranking';
 import { DEFAULT_TRENDING, type TrendingSettings, trendingScores } from '../domain/trending';
@@ -517,10 +517,6 @@ async function listRequest<
   return { query, filters, now: (deps.now ?? Date.now)() };
 }
 
-/** Slots the promotions of a list take down to `depth`: the organic ranking must reach that much deeper. */
-const promotionSlots = (rules: ListRules | undefined, depth: number): number =>
-  (rules?.promotions ?? []).reduce((n, promotion) => n + slotPositions(promotion.share, depth).length, 0);
-
 /** The items the rules pin, which must be loaded with the candidates (the `dynamodb-vector` backend). */
 const pinnedIds = (rules: readonly Rule[]): string[] =>
   rules.flatMap((rule) => (rule.kind === 'pin' ? [rule.itemId] : []));
@@ -595,7 +591,7 @@ export async function recommendForUser(
       index,
       popularity,
       accept,
-      depth + positions.length + promotionSlots(rules, depth),
+      depth + positions.length + promotionSlots(rules?.promotions ?? [], depth),
       rules,
     );
     const explored = exploration
@@ -604,7 +600,7 @@ export async function recommendForUser(
           explorationForNewcomers(index, accept, exploration, now),
           positions,
           { minRelevance: 0, floor: 'none' },
-          depth + promotionSlots(rules, depth),
+          depth + promotionSlots(rules?.promotions ?? [], depth),
         )
       : organic;
     const promoted = interleavePromotions(
@@ -787,16 +783,7 @@ export async function similarItems(
   );
   const depth = depthOf(page, query.limit);
   let index = await deps.serving.forQueries([], 0, {});
-  let vector = index.vector(itemId);
-  let price = index.attributes(itemId)?.price;
-  if (!vector) {
-    // Not served (unavailable, say) but known: its stored vector still says what it looks like.
-    const item = await deps.reader.get(itemId);
-    if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
-    vector = item.vectors[deps.modelId] ?? inServedSpace(deps, item.vectors);
-    if (!vector) throw new ItemNotReady(`item ${itemId} is ${item.status} and has no vector`);
-    price = item.price;
-  }
+  const { vector, price } = await referenceItem(deps, index, itemId);
   if (query.maxPriceRatio !== undefined) {
     const ratio = Number(query.maxPriceRatio);
     if (!(ratio > 0)) throw new InvalidRequest('invalid_query', 'maxPriceRatio: must be above 0');
@@ -821,7 +808,7 @@ export async function similarItems(
   const eligible = (id: string, attributes: ItemAttributes) => !excluded.has(id) && attributes.available;
   const accept = (id: string, attributes: ItemAttributes) => eligible(id, attributes) && matches(attributes);
   const positions = explorationPositions(exploration?.settings, depth);
-  const promotionDepth = depth + promotionSlots(rules, depth);
+  const promotionDepth = depth + promotionSlots(rules?.promotions ?? [], depth);
   const similarTo = (hits: Array<{ itemId: string; score: number }>): RankedItem[] =>
     hits.map((r) => {
       const adjustment = scoreAdjustment(rules, r.itemId, index.attributes(r.itemId));
@@ -947,17 +934,11 @@ export async function complementItems(
   const query = atPlacement(deps, requested);
   const now = (deps.now ?? Date.now)();
   const sameCategory = query.sameCategory === 'true';
-  const own = await deps.serving.forItems([itemId]);
-  let vector = own.vector(itemId);
-  let category = own.attributes(itemId)?.category;
-  if (!vector) {
-    const item = await deps.reader.get(itemId);
-    if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
-    vector = item.vectors[deps.modelId] ?? inServedSpace(deps, item.vectors);
-    if (!vector) throw new ItemNotReady(`item ${itemId} is ${item.status} and has no vector`);
-    category = item.category;
-  }
-  const itemVector = vector;
+  const { vector: itemVector, category } = await referenceItem(
+    deps,
+    await deps.serving.forItems([itemId]),
+    itemId,
+  );
   const vetted = new Map<string, boolean>();
   const vet = (id: string, attributes: ItemAttributes | undefined, candidate: Float32Array | undefined) => {
     const ok =
@@ -1070,6 +1051,28 @@ async function withFillers(
     accept: (id, attributes) => !listed.has(id) && eligible(id, attributes),
   });
   return [...ranked, ...outsideFilters(fillers)];
+}
+
+/**
+ * The item a list is about: its vector, price and category from the index, or, when it is not served
+ * (unavailable, say) but known, from its stored row, whose vector still says what it looks like.
+ * Unknown or deleted: 404; known without a vector in the served space: 409 item_not_ready.
+ */
+async function referenceItem(
+  deps: RecommendDeps,
+  index: Pick<VectorIndex, 'vector' | 'attributes'>,
+  itemId: string,
+): Promise<{ vector: Float32Array; price: number | undefined; category: string | undefined }> {
+  const vector = index.vector(itemId);
+  if (vector) {
+    const attributes = index.attributes(itemId);
+    return { vector, price: attributes?.price, category: attributes?.category };
+  }
+  const item = await deps.reader.get(itemId);
+  if (!item || item.status === 'deleted') throw new NotFound('item', itemId);
+  const stored = item.vectors[deps.modelId] ?? inServedSpace(deps, item.vectors);
+  if (!stored) throw new ItemNotReady(`item ${itemId} is ${item.status} and has no vector`);
+  return { vector: stored, price: item.price, category: item.category };
 }
 
 /** An item's base-space vector projected into the served learned space, when one serves. */

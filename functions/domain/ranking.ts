@@ -128,6 +128,10 @@ export function slotPositions(share: number, depth: number): number[] {
   }
 }
 
+/** Slots the promotions of a list take down to `depth`: the organic ranking must reach that much deeper. */
+export const promotionSlots = (promotions: readonly PromotionRule[], depth: number): number =>
+  promotions.reduce((n, promotion) => n + slotPositions(promotion.share, depth).length, 0);
+
 /** How many candidates a promotion draws for its slots: four per slot of the first EXPLORATION_HORIZON items. */
 export const promotionCandidates = (share: number): number =>
   Math.min(MAX_K, 4 * Math.max(1, slotPositions(share, EXPLORATION_HORIZON).length));
@@ -457,11 +461,11 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
     .map((p) => ({ itemId: p.itemId, vector: unitVector(p.itemId) }))
     .filter((p): p is { itemId: string; vector: Float32Array } => p.vector !== undefined);
 
-  const promotionSlots = promotions.reduce((n, p) => n + slotPositions(p.share, request.limit).length, 0);
+  const extraSlots = promotionSlots(promotions, request.limit);
   // Deep enough for every slot to stay organic (picks skip the organic items they list early).
   const organic = maximalMarginalRelevance(
     scored,
-    request.limit + positions.length + promotionSlots,
+    request.limit + positions.length + extraSlots,
     settings.mmrLambda,
   ).map(
     ({ itemId, score, vector, coScore, rules }): RankedItem => ({
@@ -517,7 +521,7 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
       };
     });
   return promote(
-    interleaveExploration(organic, picks, positions, exploration.settings, request.limit + promotionSlots),
+    interleaveExploration(organic, picks, positions, exploration.settings, request.limit + extraSlots),
   );
 }
 
