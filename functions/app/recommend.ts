@@ -45,6 +45,7 @@ import {
 import {
   type ExplorationInputs,
   exclusionFilter,
+  explorableItem,
   explorationForNewcomers,
   explorationNear,
   explorationPositions,
@@ -842,6 +843,7 @@ export async function similarItems(
         positions,
         exploration.settings,
         promotionDepth,
+        explorableItem(index, exploration, now),
       )
     : organic;
   const promoted = interleavePromotions(

@@ -191,6 +191,19 @@ export function explorable(
     shownOf(inputs, itemId) <= settings.maxImpressions;
 }
 
+/** Whether an item of the index may take an exploration slot (see `explorable`), by id. */
+export function explorableItem(
+  index: VectorIndex,
+  inputs: ExplorationInputs,
+  now: number,
+): (itemId: string) => boolean {
+  const isNew = explorable(inputs, now);
+  return (itemId) => {
+    const attributes = index.attributes(itemId);
+    return attributes !== undefined && isNew(itemId, attributes);
+  };
+}
+
 /**
  * The list down to `depth`: organic items (best first, the ranking's own order) with exploration
  * picks at `positions`. At each position the pick is the first candidate (best first) that is not
@@ -198,8 +211,10 @@ export function explorable(
  * their own), if it is relevant enough: its score at least `minRelevance` x the best organic score
  * (`floor: 'best'`) or x the score of the organic item it displaces (`'displaced'`; no floor where
  * no organic item is left, nor with `floor: 'none'`). A slot without such a pick stays organic; an
- * organic item already listed as a pick keeps that place. Nothing depends on `depth` but where the
- * list stops, so a list is the start of any longer one.
+ * organic item already listed as a pick keeps that place. With `isNew`, the share is the least share
+ * of new items rather than an addition to it: a slot stays organic when the list above it already
+ * holds as many new items as the slots so far (new items that won ordinary slots count). Nothing
+ * depends on `depth` but where the list stops, so a list is the start of any longer one.
  */
 export function interleaveExploration(
   organic: readonly RankedItem[],
@@ -207,9 +222,12 @@ export function interleaveExploration(
   positions: readonly number[],
   settings: Pick<ExplorationSettings, 'minRelevance'> & { floor: ExplorationSettings['floor'] | 'none' },
   depth: number,
+  isNew?: (itemId: string) => boolean,
 ): RankedItem[] {
   const list: RankedItem[] = [];
   const listed = new Set<string>();
+  // New items listed so far (picks and, with `isNew`, organic items that won their slot).
+  let listedNew = 0;
   const organicRank = new Map(organic.map((r, i) => [r.itemId, i]));
   const top = organic[0]?.score ?? 0;
   let o = 0;
@@ -222,6 +240,14 @@ export function interleaveExploration(
     const displaced = nextOrganic();
     if (slot < positions.length && list.length === positions[slot]) {
       slot++;
+      // The share is the least share of new items, not an addition to it: a list whose organic
+      // ranking already shows as many new items as it has slots so far needs no exploration pick.
+      if (isNew && displaced && listedNew >= slot) {
+        list.push(displaced);
+        listed.add(displaced.itemId);
+        if (isNew(displaced.itemId)) listedNew++;
+        continue;
+      }
       const floor =
         settings.floor === 'none'
           ? Number.NEGATIVE_INFINITY
@@ -236,6 +262,7 @@ export function interleaveExploration(
       if (pick && pick.score >= floor) {
         list.push(pick);
         listed.add(pick.itemId);
+        listedNew++;
         continue;
       }
     }
@@ -251,6 +278,7 @@ export function interleaveExploration(
     }
     list.push(displaced);
     listed.add(displaced.itemId);
+    if (isNew?.(displaced.itemId)) listedNew++;
   }
   return list;
 }
@@ -521,7 +549,14 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
       };
     });
   return promote(
-    interleaveExploration(organic, picks, positions, exploration.settings, request.limit + extraSlots),
+    interleaveExploration(
+      organic,
+      picks,
+      positions,
+      exploration.settings,
+      request.limit + extraSlots,
+      explorableItem(index, exploration, now),
+    ),
   );
 }
 

@@ -243,7 +243,7 @@ export function tuningSweep(): Variant[] {
     ...[0.6, 0.7, 0.8, 0.825, 0.85, 0.875, 0.9].map((v) =>
       exploration(`exploration floor displaced, minRelevance ${v}`, { floor: 'displaced', minRelevance: v }),
     ),
-    ...[0.8, 0.9].map((v) =>
+    ...[0.8, 0.85, 0.875, 0.9].map((v) =>
       exploration(`explorationShare 0.2, floor displaced, minRelevance ${v}`, {
         share: 0.2,
         floor: 'displaced',

@@ -76,6 +76,17 @@ less on one metric are the size of the paired standard errors above: noise, not 
   default is share 0.1, \`floor\` displaced, \`minRelevance\` 0.825: a fall of about 0.014 here, still
   above the 0.01 the issue allows, where every setting at or under 0.01 stays below the mean vector's
   cold-item hit rate. Recall@10 before the upload (no item is new) is unchanged by construction.
+- Exploration, second mechanism (issue 21): the share became the least share of new items rather than
+  an addition to it. A slot stays organic when the list above it already shows as many new items as
+  the slots so far, because a new item that wins an ordinary slot has already been explored, and a
+  second new item only pushes out a known one. The knobs were kept; the sweep above was re-read with
+  the mechanism in place. One slot now costs known items 0.009 of recall at 0.825 (0.454 against
+  0.463) and 0.010 at 0.8 (0.453), for a cold-item hit rate of 0.680 and 0.690 against the mean
+  vector's 0.700 (within its standard error, 0.032). The second rule would now move to two slots at
+  0.85 (0.710, recall 0.448: a fall of 0.015, beyond the 0.01 the issue allows). No setting meets both
+  of the issue's bounds on this run, so the recall bound, which every shopper pays, came first, and
+  the default stayed at share 0.1, \`floor\` displaced, \`minRelevance\` 0.825. This rule was stated
+  after the sweep was read.
 
 The learned similarity's rows use the trainer's own knobs (\`DEFAULT_LEARNED_SIMILARITY_KNOBS\`); they are the only
 knobs its sweep varies (the rows "+ learned, ..." below), and the profile and ranking settings stay at the defaults above.

@@ -413,7 +413,7 @@ describe('exploration and rotation', () => {
     expect(picks({ floor: 'displaced', minRelevance: best / tenth + 1e-6 })).toHaveLength(0);
   });
 
-  it('is off at share 0, and a new item that wins an ordinary slot keeps it without taking a slot', () => {
+  it('is off at share 0, and a new item that wins an ordinary slot keeps it and counts toward the share', () => {
     expect(rank({ exploration: exploration({ share: 0 }) })).toEqual(rank());
     // Halfway between the two tastes (each unit direction summed): the best candidate there is.
     const between = new Float64Array(4);
@@ -424,8 +424,11 @@ describe('exploration and rotation', () => {
     index.upsert('new-bullseye', normalised(between), fresh(1));
     try {
       const ranked = rank({ exploration: exploration({ share: 0.2 }) });
-      expect(ranked.find((r) => r.itemId === 'new-bullseye')?.reason.kind).toBe('similar_to');
-      expect(ranked.filter((r) => r.reason.kind === 'exploration')).toHaveLength(2);
+      const bullseye = ranked.findIndex((r) => r.itemId === 'new-bullseye');
+      expect(ranked[bullseye]?.reason.kind).toBe('similar_to');
+      // Share 0.2 of 10: slots at the 5th and 10th; the organic new item above the 5th fills the first.
+      expect(bullseye).toBeLessThan(4);
+      expect(ranked.filter((r) => r.reason.kind === 'exploration')).toHaveLength(1);
     } finally {
       index.remove('new-bullseye');
     }
@@ -504,6 +507,43 @@ describe('interleaveExploration', () => {
     expect(at('best', 0.85)).toContain('X');
   });
 
+  it('counts new items that won ordinary slots toward the share: such a list needs no pick', () => {
+    const isNew = (id: string) => id === 'c' || id === 'X' || id === 'Y';
+    // 'c' is new and organic, above the first slot: that slot stays organic; the second gets a pick.
+    expect(ids(interleaveExploration(organic, [item('X'), item('Y')], [4, 9], none, 10, isNew))).toEqual([
+      'a',
+      'b',
+      'c',
+      'd',
+      'e',
+      'f',
+      'g',
+      'h',
+      'i',
+      'X',
+    ]);
+    // Without a new organic item above it, the slot is explored as before.
+    const old = (id: string) => id === 'X';
+    expect(ids(interleaveExploration(organic, [item('X')], [4], none, 6, old))).toEqual([
+      'a',
+      'b',
+      'c',
+      'd',
+      'X',
+      'e',
+    ]);
+    // A new organic item below the slot does not count for it.
+    const late = (id: string) => id === 'X' || id === 'g';
+    expect(ids(interleaveExploration(organic, [item('X')], [4], none, 6, late))).toEqual([
+      'a',
+      'b',
+      'c',
+      'd',
+      'X',
+      'e',
+    ]);
+  });
+
   it('is a prefix of any longer list (pages continue it)', () => {
     fc.assert(
       fc.property(
@@ -513,10 +553,13 @@ describe('interleaveExploration', () => {
         fc.constantFrom('none' as const, 'best' as const, 'displaced' as const),
         fc.integer({ min: 1, max: 30 }),
         fc.integer({ min: 0, max: 20 }),
-        (organicIds, pickIds, share, floor, short, extra) => {
+        fc.boolean(),
+        (organicIds, pickIds, share, floor, short, extra, countNew) => {
           const scored = organicIds.map((id, i) => item(id, 1 - i / 40));
           const picks = pickIds.map((id, i) => item(id, 0.99 - i / 30));
           const settings = { minRelevance: 0.9, floor };
+          // New: the picks, and the organic items a pick may also be ('k'..'p').
+          const isNew = countNew ? (id: string) => /[A-Hk-p]/.test(id) : undefined;
           const list = (depth: number) =>
             ids(
               interleaveExploration(
@@ -525,6 +568,7 @@ describe('interleaveExploration', () => {
                 explorationPositions({ ...DEFAULT_EXPLORATION, share }, depth),
                 settings,
                 depth,
+                isNew,
               ),
             );
           const long = list(short + extra);
