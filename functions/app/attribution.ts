@@ -45,7 +45,14 @@ const day = z
 export const MetricsQuerySchema = z.strictObject({
   from: day.optional(),
   to: day.optional(),
-  placement: z.string().min(1).max(64).optional(),
+  placement: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe(
+      "Only this placement: one of the stack's, or a strategy's name (lists served without a placement)",
+    ),
   source: z.enum(SOURCES as [ImpressionSource, ...ImpressionSource[]]).optional(),
 });
 
