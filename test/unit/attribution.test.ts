@@ -2,6 +2,9 @@
  * Attribution (issue 25): how an event joins the list it names, what a list adds per cell, the
  * per-user sums kept additively, and the ratio estimator's 95% intervals (coverage on seeded data).
  */
+
+import { metricsReport } from '../../functions/app/attribution';
+import { DEFAULT_PLACEMENTS } from '../../functions/contract/placements';
 import {
   addSums,
   attributeEvent,
@@ -15,6 +18,8 @@ import {
   type ServedList,
   sumsDelta,
 } from '../../functions/domain/attribution';
+import { InvalidRequest } from '../../functions/domain/errors';
+import { InMemoryDailyMetrics } from '../support/fakes/daily-metrics';
 import { seededUniform } from '../support/seeded-random';
 
 const servedAt = Date.UTC(2026, 11, 1, 9, 30);
@@ -209,5 +214,92 @@ describe('ratio intervals', () => {
       high: null,
       standardError: null,
     });
+  });
+});
+
+describe('metricsReport (GET /admin/metrics) on daily rows', () => {
+  const day = (d: number) => `2026-12-0${d}`;
+  const cellSums = (
+    users: Array<{ impressions: number; clicks: number; purchases?: number; revenue?: number }>,
+  ) => {
+    const sums = emptySums();
+    for (const u of users) addSums(sums, sumsDelta(undefined, u).sums);
+    return sums;
+  };
+  const metrics = new InMemoryDailyMetrics();
+  metrics.rows.push(
+    {
+      day: day(1),
+      kind: 'cell',
+      cell: { placement: 'home', strategy: 'personal', source: 'organic' },
+      sums: cellSums([
+        { impressions: 10, clicks: 2 },
+        { impressions: 10, clicks: 0, purchases: 1, revenue: 30 },
+      ]),
+    },
+    {
+      day: day(2),
+      kind: 'cell',
+      cell: { placement: 'home', strategy: 'personal', source: 'organic' },
+      sums: cellSums([{ impressions: 20, clicks: 2 }]),
+    },
+    {
+      day: day(2),
+      kind: 'cell',
+      cell: { placement: 'home', strategy: 'personal', source: 'exploration' },
+      sums: cellSums([
+        { impressions: 4, clicks: 1 },
+        { impressions: 6, clicks: 0 },
+      ]),
+    },
+    {
+      day: day(2),
+      kind: 'cell',
+      cell: { placement: 'product', strategy: 'similar_item', source: 'organic' },
+      sums: cellSums([{ impressions: 8, clicks: 1 }]),
+    },
+    { day: day(2), kind: 'organic', sums: { ...emptySums(), clicks: 3, purchases: 1, revenue: 12.5 } },
+    { day: day(1), kind: 'unattributed', sums: { ...emptySums(), clicks: 1 } },
+  );
+  const deps = { metrics, placements: DEFAULT_PLACEMENTS, now: () => Date.parse('2026-12-03T10:00:00Z') };
+
+  it('sums the period per placement and source, with rates, intervals and the organic baseline', async () => {
+    const report = await metricsReport(deps, { from: day(1), to: day(2) });
+    expect(metrics.reads.at(-1)).toEqual([day(1), day(2)]);
+    const homeOrganic = report.placements.find((g) => g.placement === 'home' && g.source === 'organic');
+    expect(homeOrganic).toMatchObject({ impressions: 40, clicks: 4, purchases: 1, revenue: 30, userDays: 3 });
+    expect(homeOrganic?.clickThroughRate.value).toBeCloseTo(0.1, 12);
+    expect(homeOrganic?.clickThroughRate.low).toBeLessThan(0.1);
+    const exploration = report.placements.find((g) => g.source === 'exploration');
+    expect(exploration?.clickThroughVsOrganic?.value).toBeCloseTo(0.1 - 0.1, 12);
+    expect(report.daily.map((d) => [d.day, d.placement, d.impressions])).toEqual([
+      [day(1), 'home', 20],
+      [day(2), 'home', 30],
+      [day(2), 'product', 8],
+    ]);
+    expect(report.organic).toEqual({ clicks: 3, addToCarts: 0, purchases: 1, revenue: 12.5 });
+    expect(report.unattributed).toEqual({ clicks: 1, addToCarts: 0, purchases: 0, revenue: 0 });
+  });
+
+  it('filters by placement and source; defaults to the last 7 days', async () => {
+    const report = await metricsReport(deps, { placement: 'home', source: 'exploration' });
+    expect([report.from, report.to]).toEqual(['2026-11-27', '2026-12-03']);
+    expect(metrics.reads.at(-1)).toHaveLength(7);
+    expect(report.placements.map((g) => [g.placement, g.source, g.impressions])).toEqual([
+      ['home', 'exploration', 10],
+    ]);
+  });
+
+  it('refuses unknown placements, sources and parameters, bad days and periods', async () => {
+    for (const query of [
+      { placement: 'nowhere' },
+      { source: 'paid' },
+      { from: '2026-02-30' },
+      { from: day(3), to: day(1) },
+      { from: '2026-01-01', to: '2026-12-01' },
+      { extra: '1' },
+      { placement: ['home', 'product'] },
+    ])
+      await expect(metricsReport(deps, query)).rejects.toBeInstanceOf(InvalidRequest);
   });
 });
