@@ -61,14 +61,6 @@ const isStrategy = (name: string) => (STRATEGIES as readonly string[]).includes(
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const msOf = (value: string) => Date.parse(`${value}T00:00:00Z`);
 
-/** The rates a group reports, each over its items shown (impressions). */
-const RATES: Record<string, Measure> = {
-  clickThroughRate: 'clicks',
-  addToCartRate: 'carts',
-  purchaseRate: 'purchases',
-  revenuePerImpression: 'revenue',
-};
-
 function countsOf(sums: CellSums) {
   return {
     userDays: sums.units,
@@ -80,10 +72,17 @@ function countsOf(sums: CellSums) {
   };
 }
 
-function ratesOf(sums: CellSums): Record<string, RatioEstimate> {
-  return Object.fromEntries(
-    Object.entries(RATES).map(([name, measure]) => [name, ratioEstimate(ratioSums(sums, measure))]),
-  );
+/** The rates a group reports, each over its items shown (impressions). */
+function ratesOf(
+  sums: CellSums,
+): Record<'clickThroughRate' | 'addToCartRate' | 'purchaseRate' | 'revenuePerImpression', RatioEstimate> {
+  const rate = (measure: Measure) => ratioEstimate(ratioSums(sums, measure));
+  return {
+    clickThroughRate: rate('clicks'),
+    addToCartRate: rate('carts'),
+    purchaseRate: rate('purchases'),
+    revenuePerImpression: rate('revenue'),
+  };
 }
 
 const summed = <K>(groups: Map<string, { key: K; sums: CellSums }>, id: string, key: K, sums: CellSums) => {
