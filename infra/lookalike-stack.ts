@@ -204,6 +204,7 @@ export class LookalikeStack extends Stack {
       rotation: (props.rotation?.lists ?? 0) > 0,
     });
     this.impressions.eraseFrom(this.tracking.trackFunction);
+    this.impressions.attributeFrom(this.tracking.coEngagementFunction);
     // Merchandising rules: managed through /rules (track, the API's writer), applied by recommend.
     this.merchandising = new Merchandising(this, 'Merchandising', {
       removalPolicy,

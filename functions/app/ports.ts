@@ -5,6 +5,7 @@
  * the suite both must pass.
  */
 import type { Rule, RuleDefinition } from '../contract/rules';
+import type { CellKey, CellSums } from '../domain/attribution';
 import type { CatalogueItem, ItemSource, ItemUpdateError } from '../domain/catalogue-item';
 import type { Impression } from '../domain/impressions';
 import type { EventType, InterestProfile } from '../domain/interest-profile';
@@ -26,6 +27,10 @@ export interface StoredEvent {
   /** Hash of the payload as sent: a repeat with another payload is a conflict, not a duplicate. */
   payloadHash: string;
   recommendationId?: string;
+  /** The item's position in that list, as the client sent it (attribution, issue 25). */
+  position?: number;
+  /** On a purchase: the item's price when bought (attribution's revenue), when the item has one. */
+  price?: number;
   receivedAt: number;
   /** TTL, epoch seconds. */
   expiresAt: number;
@@ -86,6 +91,7 @@ export interface ItemSnapshot {
   available: boolean;
   vector?: Float32Array;
   category?: string;
+  price?: number;
 }
 
 /** What the event write path (and a refold on read) reads of the catalogue: each item's state and active-model vector. */
@@ -240,6 +246,23 @@ export interface ImpressionLog {
 export interface ImpressionEraser {
   /** Deletes every impression recorded for the user; returns how many. */
   eraseUser(userId: string): Promise<number>;
+}
+
+/** Attribution's per-user counts (issue 25), for an erasure: the daily rows hold sums over users only. */
+export interface AttributionEraser {
+  /** Deletes the user's attribution cells; returns how many. */
+  eraseUser(userId: string): Promise<number>;
+}
+
+/** One pre-aggregated daily row of attribution: a cell's per-user sums, or the day's organic or unattributed counts. */
+export type DailyMetricRow =
+  | { day: string; kind: 'cell'; cell: Omit<CellKey, 'day'>; sums: CellSums }
+  | { day: string; kind: 'organic' | 'unattributed'; sums: CellSums };
+
+/** The daily rows `GET /admin/metrics` reads (never the raw events). */
+export interface DailyMetrics {
+  /** Every row of each day given (UTC `YYYY-MM-DD`). */
+  dailyRows(days: readonly string[]): Promise<DailyMetricRow[]>;
 }
 
 /** What a user was shown lately: rotation reads it. */

@@ -10,6 +10,7 @@ import {
 } from '../domain/event-schema';
 import {
   applyEvent,
+  type EventType,
   emptyProfile,
   type InterestProfile,
   NEGATIVE_TYPES,
@@ -371,6 +372,10 @@ async function commitForUser(
       at: c.at,
       payloadHash: c.hash,
       ...(c.event.context?.recommendationId ? { recommendationId: c.event.context.recommendationId } : {}),
+      ...(c.event.context?.recommendationId && c.event.context.position !== undefined
+        ? { position: c.event.context.position }
+        : {}),
+      ...purchasePrice(c.event.type, items.get(c.event.itemId)?.price),
       receivedAt: now,
       expiresAt: Math.ceil((c.at + policy.eventTtlMs) / 1000),
       ...pairs[i],
@@ -462,6 +467,10 @@ function basketFields(
   if (!(basketWeight > 0)) return {};
   return { basketWeight, ...(category !== undefined ? { category } : {}) };
 }
+
+/** A purchase's revenue for attribution (issue 25): the item's price at the time, when it has one. */
+const purchasePrice = (type: EventType, price: number | undefined): Pick<StoredEvent, 'price'> =>
+  type === 'purchase' && price !== undefined ? { price } : {};
 
 /** Folds every stored event of `epoch` again (after a change of weights, half-life or model). */
 export async function rebuildProfile(deps: TrackDeps, userId: string, epoch = 0): Promise<InterestProfile> {

@@ -110,6 +110,14 @@ export const ROUTES = [
     summary: 'Replace a rule (409 version_conflict unless `version` is the stored one)',
   },
   { method: 'DELETE', path: '/rules/{ruleId}', function: 'track', auth: 'admin', summary: 'Delete a rule' },
+  // Attribution (issue 25): what the recommendations earn, from the pre-aggregated daily rows.
+  {
+    method: 'GET',
+    path: '/admin/metrics',
+    function: 'track',
+    auth: 'admin',
+    summary: 'Impressions, clicks, conversions and revenue per placement and source, with 95% intervals',
+  },
 ] as const satisfies readonly Route[];
 
 /** `routeKey` as API Gateway HTTP APIs write it into events, e.g. "GET /items/{itemId}". */

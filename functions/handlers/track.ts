@@ -1,8 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { AttributionCounters } from '../adapters/dynamodb/attribution-counters';
 import { DynamoImpressionLog } from '../adapters/dynamodb/impression-log';
 import { MAX_PROFILE_ROW_BYTES, ProfileStore } from '../adapters/dynamodb/profile-store';
 import { RuleStore } from '../adapters/dynamodb/rule-store';
+import { metricsReport } from '../app/attribution';
 import {
   createRule,
   DeleteRuleQuerySchema,
@@ -63,6 +65,8 @@ const storeFor = (space: string): ProfileStore => {
   return store;
 };
 const impressions = new DynamoImpressionLog(dynamoClient(), env.impressionsTable);
+// Attribution's daily rows (GET /admin/metrics) and the user's cells an erasure deletes (issue 25).
+const attribution = new AttributionCounters(dynamoClient(), env.tables.stats);
 // One queue per instance: this instance's requests for one user commit one after another.
 const queue = new UserWriteQueue();
 async function trackDeps(): Promise<TrackDeps> {
@@ -110,12 +114,13 @@ async function deleteUser(event: APIGatewayProxyEventV2): Promise<JsonResponse> 
     throw new Forbidden(`not allowed to erase ${userId}`);
   // Erasure does not depend on the space: any store erases the same rows. The user's impressions
   // (the lists served to them) go at the same time.
-  const [{ events }, impressionsErased] = await Promise.all([
+  const [{ events }, impressionsErased, attributionCells] = await Promise.all([
     storeFor((await spaces.resolve()).served).deleteUser(userId),
     impressions.eraseUser(userId),
+    attribution.eraseUser(userId),
   ]);
-  logger.info('user erased', { userId, events, impressions: impressionsErased });
-  return json(200, { userId, erased: true, events, impressions: impressionsErased });
+  logger.info('user erased', { userId, events, impressions: impressionsErased, attributionCells });
+  return json(200, { userId, erased: true, events, impressions: impressionsErased, attributionCells });
 }
 
 const rules: RulesDeps = {
@@ -123,11 +128,14 @@ const rules: RulesDeps = {
   placements: env.placements,
 };
 
-/** The rules routes are for admins only: users get 403 (the route's authorizer has let them in). */
-function asAdmin(action: (event: APIGatewayProxyEventV2) => Promise<JsonResponse>) {
+/** The rules and metrics routes are for admins only: users get 403 (the route's authorizer has let them in). */
+function asAdmin(
+  action: (event: APIGatewayProxyEventV2) => Promise<JsonResponse>,
+  what = 'merchandising rules are managed',
+) {
   return async (event: APIGatewayProxyEventV2): Promise<JsonResponse> => {
     if (!isAdmin(resolveCaller(event, identity)))
-      throw new Forbidden('merchandising rules are managed with an admin token (the admin scope or group)');
+      throw new Forbidden(`${what} with an admin token (the admin scope or group)`);
     return action(event);
   };
 }
@@ -165,6 +173,17 @@ export const { handler, router } = apiFunction(
       await changedRule(event, 'deleted', deleted.ruleId);
       return json(200, deleted);
     }),
+    'GET /admin/metrics': asAdmin(
+      async (event) =>
+        json(
+          200,
+          await metricsReport(
+            { metrics: attribution, placements: env.placements },
+            queryParameters(event, new Set()),
+          ),
+        ),
+      'attribution metrics are read',
+    ),
   },
   { logger, metrics },
 );

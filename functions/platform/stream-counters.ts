@@ -1,4 +1,4 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { inFlow } from './fair-queue';
 import { observability } from './observability';
@@ -17,6 +17,8 @@ export interface CounterStreamOptions<T extends CountedBatch> {
   count: (records: DynamoDBRecord[]) => Promise<T>;
   /** The metric of what a batch counted, and its value (not published when 0). */
   counted: (result: T) => { metric: string; value: number };
+  /** More metrics of what a batch counted (attribution's, with their dimensions). */
+  publish?: (result: T, metrics: Metrics) => void;
   /** Metric and log line for records whose update failed (they are retried by the stream mapping). */
   failureMetric: string;
   failureMessage: string;
@@ -40,6 +42,7 @@ export function counterStreamHandler<T extends CountedBatch>(
         );
         const { metric, value } = options.counted(result);
         if (value > 0) metrics.addMetric(metric, MetricUnit.Count, value);
+        options.publish?.(result, metrics);
         if (result.failed.length > 0) {
           metrics.addMetric(options.failureMetric, MetricUnit.Count, result.failed.length);
           logger.warn(options.failureMessage, {

@@ -386,8 +386,17 @@ export const FUNCTION_ENV = {
     })),
 
   'co-engagement': z
-    .object({ [ENV.STATS_TABLE]: required(), [ENV.EVENTS_TABLE]: required() })
-    .transform((env) => ({ statsTable: env[ENV.STATS_TABLE], eventsTable: env[ENV.EVENTS_TABLE] })),
+    .object({
+      [ENV.STATS_TABLE]: required(),
+      [ENV.EVENTS_TABLE]: required(),
+      // Attribution (issue 25) reads the list an event names.
+      [ENV.IMPRESSIONS_TABLE]: required(),
+    })
+    .transform((env) => ({
+      statsTable: env[ENV.STATS_TABLE],
+      eventsTable: env[ENV.EVENTS_TABLE],
+      impressionsTable: env[ENV.IMPRESSIONS_TABLE],
+    })),
 
   /** The Impressions stream's consumer: per-item impression counts in Stats. */
   'impression-counts': z

@@ -62,7 +62,9 @@ export class Impressions extends Construct {
       name: 'impression-counts',
       memorySize: 512,
       timeout: Duration.minutes(1),
-    }).useTable(props.statsTable, ENV.STATS_TABLE, ['UpdateItem']);
+      // The counters' and markers' updates; attribution's user cells, read and put on their version
+      // in the same transaction as the daily rows (issue 25).
+    }).useTable(props.statsTable, ENV.STATS_TABLE, ['UpdateItem', 'BatchGetItem', 'PutItem']);
     this.countsDeadLetters = deadLetterQueue(
       this,
       'CountsFailures',
@@ -95,6 +97,14 @@ export class Impressions extends Construct {
     );
     fn.function.addEnvironment(ENV.IMPRESSION_TTL_DAYS, String(this.ttlDays));
     fn.function.addEnvironment(ENV.PAGE_TOKEN_TTL_MINUTES, String(this.pageTokenTtlMinutes));
+  }
+
+  /**
+   * Attribution (issue 25): the Events stream's consumer reads the lists the events name (one
+   * BatchGetItem by user and recommendationId).
+   */
+  attributeFrom(fn: LookalikeFunction): void {
+    fn.useTable(this.table, ENV.IMPRESSIONS_TABLE, ['BatchGetItem']);
   }
 
   /** The track function's erasure reads a user's partition and deletes it. */

@@ -92,8 +92,9 @@ export class InterestTracking extends Construct {
         'UpdateItem',
         'DeleteItem',
       ])
-      // Stats: the popularity counters inside the commit transaction.
-      .useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem'])
+      // Stats: the popularity counters inside the commit transaction; attribution's daily rows
+      // (GET /admin/metrics, a Query per day) and the user's attribution cells an erasure deletes.
+      .useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem', 'Query', 'BatchWriteItem'])
       .useTable(props.itemsTable, ENV.ITEMS_TABLE, ['BatchGetItem']);
 
     this.coEngagementFunction = new LookalikeFunction(this, 'CoEngagement', {
@@ -101,7 +102,9 @@ export class InterestTracking extends Construct {
       memorySize: 512,
       timeout: Duration.minutes(1),
     })
-      .useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem'])
+      // Stats: the counters' and markers' updates; attribution's user cells, read (BatchGetItem)
+      // and put on their version in the same transaction as the daily rows (issue 25).
+      .useTable(this.statsTable, ENV.STATS_TABLE, ['UpdateItem', 'BatchGetItem', 'PutItem'])
       // Events: a basket event's user's earlier basket events, for the co-purchase counters.
       .useTable(this.eventsTable, ENV.EVENTS_TABLE, ['Query']);
     this.coEngagementDeadLetters = deadLetterQueue(

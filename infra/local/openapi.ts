@@ -4,6 +4,7 @@
  * docs/openapi.json (`npx tsx infra/local/write-openapi.ts` rewrites that). Served locally at /openapi.json.
  */
 import { z } from 'zod';
+import { MetricsQuerySchema, type metricsReport } from '../../functions/app/attribution';
 import {
   ComplementsQuerySchema,
   type complementItems,
@@ -330,6 +331,83 @@ const RuleList = component(
 );
 const RuleDeleted = component('RuleDeleted', z.object({ ruleId: z.string(), deleted: z.literal(true) }));
 
+const Estimate = component(
+  'RatioEstimate',
+  z
+    .object({
+      value: z.number().nullable().describe('The ratio (null: no impressions)'),
+      low: z.number().nullable().describe('Lower end of the 95% interval (null: fewer than 2 user-days)'),
+      high: z.number().nullable().describe('Upper end of the 95% interval'),
+      standardError: z.number().nullable().describe('Delta-method standard error, a user-day as the unit'),
+    })
+    .describe('A ratio over the items shown, with its 95% confidence interval'),
+);
+const metricCounts = {
+  userDays: z.number().int().describe('Users counted, once per day and cell (the unit of the intervals)'),
+  impressions: z.number().int().describe('Items shown in lists served'),
+  clicks: z.number().int(),
+  addToCarts: z.number().int(),
+  purchases: z.number().int(),
+  revenue: z.number().describe("Sum of the items' prices at purchase"),
+};
+const metricRates = {
+  clickThroughRate: Estimate,
+  addToCartRate: Estimate,
+  purchaseRate: Estimate,
+  revenuePerImpression: Estimate,
+};
+const source = z.enum(['organic', 'exploration', 'pinned', 'promoted']);
+const eventCounts = z.object({
+  clicks: z.number().int(),
+  addToCarts: z.number().int(),
+  purchases: z.number().int(),
+  revenue: z.number(),
+});
+const MetricsReportSchema = component(
+  'MetricsReport',
+  z.object({
+    from: z.string().describe('First day (UTC), YYYY-MM-DD'),
+    to: z.string().describe('Last day (UTC), YYYY-MM-DD'),
+    placement: z.string().optional(),
+    source: source.optional(),
+    unit: z.literal('user-day'),
+    confidence: z.literal(0.95),
+    placements: z
+      .array(
+        z.object({
+          placement: z.string(),
+          source,
+          ...metricCounts,
+          ...metricRates,
+          clickThroughVsOrganic: Estimate.optional().describe(
+            "This source's click-through rate minus the placement's organic one",
+          ),
+        }),
+      )
+      .describe('Per placement and item source, over the period'),
+    strategies: z
+      .array(
+        z.object({ placement: z.string(), strategy: z.string(), source, ...metricCounts, ...metricRates }),
+      )
+      .describe('Per placement, list strategy and item source'),
+    daily: z
+      .array(
+        z.object({
+          day: z.string(),
+          placement: z.string(),
+          ...metricCounts,
+          clickThroughRate: Estimate,
+          purchaseRate: Estimate,
+        }),
+      )
+      .describe('Per day and placement, every source together (the charts)'),
+    organic: eventCounts.describe('Events that named no list'),
+    unattributed: eventCounts.describe(
+      "Events that named a list the user was not served (unknown, expired, another user's) or an item not in it",
+    ),
+  }),
+);
+
 /** `true` when A and B have the same property names. */
 type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -357,6 +435,7 @@ export type DocumentedResponsesMatch = Assert<
     SameKeys<z.output<typeof RuleList>, Returned<typeof listRules>>,
     Same<z.output<typeof RuleSchema>['kind'], ReturnType<typeof ruleView>['kind']>,
     SameKeys<z.output<typeof RuleDeleted>, Returned<typeof deleteRule>>,
+    SameKeys<z.output<typeof MetricsReportSchema>, Returned<typeof metricsReport>>,
   ]
 >;
 
@@ -397,7 +476,8 @@ type QuerySchema =
   | typeof ComplementsQuerySchema
   | typeof SearchQuerySchema
   | typeof TrendingQuerySchema
-  | typeof DeleteRuleQuerySchema;
+  | typeof DeleteRuleQuerySchema
+  | typeof MetricsQuerySchema;
 
 interface OperationSpec {
   operationId: string;
@@ -524,6 +604,14 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
     success: { status: 200, description: 'Deleted', schema: RuleDeleted },
     errors: [400, 401, 403, 404, 409, 500],
   },
+  'GET /admin/metrics': {
+    operationId: 'getMetrics',
+    description:
+      "What the recommendations earn (issue 25), from pre-aggregated daily rows: per placement and item source (organic, exploration, pinned, promoted), and per strategy, the items shown, clicks, adds to cart, purchases and revenue (the price at purchase) of the events that named their list (context.recommendationId); click-through, add-to-cart and purchase rates and revenue per impression, each with a 95% interval (delta method, a user-day as the unit); per day and placement for charts; and the period's organic (no list named) and unattributed (a list the user was not served, or an item not in it) events. At most 92 days; default the last 7. Codes: invalid_query, unknown_placement.",
+    query: MetricsQuerySchema,
+    success: { status: 200, description: 'The metrics of the period', schema: MetricsReportSchema },
+    errors: [400, 401, 403, 500],
+  },
 };
 
 const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
@@ -548,6 +636,9 @@ const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
     'Items to leave out of this list (repeat the parameter for each id, e.g. what the page already shows): at most 50 ids and 4096 bytes, else a 400 (too_many_exclusions)',
   kind: 'viewed: items the user viewed or clicked; purchased: items they bought',
   exclude: 'seen: leave out items the user has already interacted with',
+  from: 'First day of the period (UTC), YYYY-MM-DD; default 6 days before to',
+  to: 'Last day of the period (UTC), YYYY-MM-DD; default today (at most 92 days from from)',
+  source: 'Only items placed by this source: organic (ranked), exploration, pinned or promoted (rules)',
   placement:
     "Where the list is shown: one of the stack's placements (default home, product, category, cart, checkout, account, search, email; another is a 400, unknown_placement), whose defaults (limit, MMR lambda) apply; recorded with the list's impression and echoed back. Default: the strategy's name",
 };

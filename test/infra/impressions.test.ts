@@ -159,9 +159,12 @@ describe('grants on impressions', () => {
     );
     expect([...fragments].sort()).toEqual([
       expect.stringMatching(/^ImpressionsCountsFunction/),
+      'InterestCoEngagementFunction',
       'InterestTrackFunction',
       'RecommendationsRecommendFunction',
     ]);
+    // The Events stream's consumer reads the lists events name (attribution, issue 25), nothing more.
+    expect(onImpressions('InterestCoEngagementFunction')).toEqual(['dynamodb:BatchGetItem']);
     // The consumer's grant on the table is the stream read the mapping needs.
     const consumer = statementsOf('ImpressionsCounts')
       .filter((s) => JSON.stringify(s.Resource).includes(impressionsId as string))
@@ -186,11 +189,11 @@ describe('the impression counts consumer', () => {
     });
   });
 
-  it('only updates counters in Stats, and reads nothing else', () => {
+  it("only updates counters in Stats and reads and puts attribution's user cells, and reads nothing else", () => {
     const writes = statementsOf('ImpressionsCounts')
       .filter((s) => JSON.stringify(s.Resource).includes(statsId as string))
       .flatMap((s) => [s.Action].flat());
-    expect(writes).toEqual(['dynamodb:UpdateItem']);
+    expect(writes.sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     expect(environmentOf('impression-counts')).toMatchObject({ STATS_TABLE: { Ref: statsId } });
   });
 

@@ -112,6 +112,8 @@ async function requestFor(route: Route, userId: string) {
     }
     case 'DELETE /rules/{ruleId}':
       return { method: 'DELETE', path: `/rules/${(await newRule()).ruleId}` };
+    case 'GET /admin/metrics':
+      return { method: 'GET', path: '/admin/metrics?placement=home' };
     default:
       throw new Error(`no request for ${routeKey(route)}: add one when adding the route`);
   }
@@ -185,6 +187,7 @@ it('covers every route of the table', () => {
   expect(catalogueRoutes.length).toBeGreaterThan(0);
   expect(adminRoutes.map(routeKey).sort()).toEqual([
     'DELETE /rules/{ruleId}',
+    'GET /admin/metrics',
     'GET /rules',
     'GET /rules/{ruleId}',
     'POST /rules',

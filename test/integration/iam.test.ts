@@ -340,6 +340,22 @@ describe('the stack as deployed, with IAM enforced', () => {
     );
     expect(again).toMatchObject({ space, artefactWritten: false });
 
+    // Attribution (issue 25): a click naming the user's list is joined to it by the Events stream's
+    // consumer (BatchGetItem on Impressions, the user's cell read and put on Stats); an admin reads
+    // the daily rows (a Query on Stats, track).
+    const named = learnedList.json<{ recommendationId: string; items: Array<{ itemId: string }> }>();
+    const attributed = {
+      eventId: 'iam-attributed',
+      userId: 'imported-user',
+      itemId: named?.items[0]?.itemId,
+      type: 'click',
+      context: { recommendationId: named?.recommendationId, position: 1 },
+    };
+    expect(
+      (await local.call(postJson('/events', { events: [attributed] }), { user: 'imported-user' })).status,
+    ).toBe(202);
+    expect((await local.call({ method: 'GET', path: '/admin/metrics' })).status).toBe(200);
+
     // Merchandising rules: an admin manages them through /rules, served by track (a Query, a GetItem,
     // transactions of a rule's Put, Update or Delete with the set row's Update); a stale version's
     // refusal reads the rule back. Recommend's rule cache reads every rule (a Query), then only the

@@ -78,6 +78,7 @@ function trackApi() {
     'GET /rules/{ruleId}': answer('rule'),
     'PUT /rules/{ruleId}': answer('update-rule'),
     'DELETE /rules/{ruleId}': answer('delete-rule'),
+    'GET /admin/metrics': answer('metrics'),
   };
   return { seen, ...apiFunction('track', actions, { logger, metrics }) };
 }

@@ -196,7 +196,8 @@ describe('function environments', () => {
 
   it('lists what each function reads; recommend reads the Events table (to refold a profile of another space)', () => {
     // co-engagement also counts co-purchases: a basket event's user's earlier basket events (issue 22).
-    expect(variablesOf('co-engagement')).toEqual([ENV.STATS_TABLE, ENV.EVENTS_TABLE]);
+    // ...and joins the events that name a list to it (attribution, issue 25).
+    expect(variablesOf('co-engagement')).toEqual([ENV.STATS_TABLE, ENV.EVENTS_TABLE, ENV.IMPRESSIONS_TABLE]);
     expect(variablesOf('impression-counts')).toEqual([ENV.STATS_TABLE]);
     expect(variablesOf('recommend')).toContain(ENV.EVENTS_TABLE);
     expect(variablesOf('track')).toContain(ENV.EVENTS_TABLE);

@@ -11,6 +11,7 @@ describe('RouteKey', () => {
       'GET /rules/{ruleId}',
       'PUT /rules/{ruleId}',
       'DELETE /rules/{ruleId}',
+      'GET /admin/metrics',
     ];
     // @ts-expect-error a recommend route is not one the track handler can dispatch on
     const foreign: RouteKey<'track'> = 'POST /search';

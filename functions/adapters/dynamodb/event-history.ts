@@ -56,11 +56,11 @@ export class EventHistoryReader implements EventHistory, CatalogueSnapshots {
 }
 
 /** What an item snapshot reads of an item row. */
-export type SnapshotRow = Pick<ItemRow, 'itemId' | 'status' | 'available' | 'vectors' | 'category'>;
+export type SnapshotRow = Pick<ItemRow, 'itemId' | 'status' | 'available' | 'vectors' | 'category' | 'price'>;
 
 /** The projection of an item row a snapshot needs: its state and the vector of `modelId` only. */
 export const snapshotProjection = (modelId: string) =>
-  itemProjection(['itemId', 'status', 'available', 'category'], modelId);
+  itemProjection(['itemId', 'status', 'available', 'category', 'price'], modelId);
 
 /** Item snapshots by id, with the vector of `modelId`. */
 export function itemSnapshots(rows: SnapshotRow[], modelId: string): Map<string, ItemSnapshot> {
@@ -73,6 +73,7 @@ export function itemSnapshots(rows: SnapshotRow[], modelId: string): Map<string,
       available: row.available !== false,
       ...(vector ? { vector } : {}),
       ...(typeof row.category === 'string' ? { category: row.category } : {}),
+      ...(typeof row.price === 'number' ? { price: row.price } : {}),
     });
   }
   return found;

@@ -35,6 +35,15 @@ const elements = {
   searchFile: $('search-file'),
   refresh: $('refresh'),
   toggleRules: $('toggle-rules'),
+  toggleMetrics: $('toggle-metrics'),
+  metricsPanel: $('metrics-panel'),
+  metricsHeading: $('metrics-heading'),
+  metricsStatus: $('metrics-status'),
+  reloadMetrics: $('reload-metrics'),
+  ctrChart: $('ctr-chart'),
+  conversionChart: $('conversion-chart'),
+  metricsRows: $('metrics-rows'),
+  metricsOther: $('metrics-other'),
   rulesPanel: $('rules-panel'),
   rulesHeading: $('rules-heading'),
   rulesStatus: $('rules-status'),
@@ -696,6 +705,174 @@ function toggleRules() {
   }
 }
 
+// The attribution panel (issue 25): GET /admin/metrics with the admin's token, drawn as inline SVG.
+
+const SVG = 'http://www.w3.org/2000/svg';
+const PLACEMENT_COLOURS = [
+  '#1f6feb',
+  '#d1242f',
+  '#1a7f37',
+  '#9a6700',
+  '#8250df',
+  '#bf3989',
+  '#0a7d8c',
+  '#57606a',
+];
+
+function svg(tag, attributes = {}, children = []) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === 'text') node.textContent = value;
+    else node.setAttribute(name, String(value));
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+const percent = (value, digits = 1) =>
+  value === null || value === undefined ? '–' : `${(value * 100).toFixed(digits)}%`;
+
+function daysOf(from, to) {
+  const days = [];
+  for (let at = Date.parse(`${from}T00:00:00Z`); at <= Date.parse(`${to}T00:00:00Z`); at += 86_400_000)
+    days.push(new Date(at).toISOString().slice(0, 10));
+  return days;
+}
+
+/**
+ * A line per placement over the period's days: the rate's value as a point, its 95% interval as a
+ * whisker; days without impressions leave a gap.
+ */
+function lineChart(figure, report, rateOf) {
+  for (const old of figure.querySelectorAll('svg, .legend')) old.remove();
+  const width = 560;
+  const height = 220;
+  const pad = { left: 48, right: 12, top: 12, bottom: 28 };
+  const days = daysOf(report.from, report.to);
+  const placements = [...new Set(report.daily.map((row) => row.placement))].sort();
+  const points = report.daily.filter((row) => row.impressions > 0 && rateOf(row).value !== null);
+  const top = Math.max(0.01, ...points.map((row) => rateOf(row).high ?? rateOf(row).value)) * 1.1;
+  const x = (day) => pad.left + ((width - pad.left - pad.right) * (days.indexOf(day) + 0.5)) / days.length;
+  const y = (value) => height - pad.bottom - ((height - pad.top - pad.bottom) * Math.max(0, value)) / top;
+  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'data-points': points.length });
+  for (const tick of [0, top / 2, top])
+    chart.append(
+      svg('line', { x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), class: 'grid' }),
+      svg('text', {
+        x: pad.left - 6,
+        y: y(tick) + 4,
+        'text-anchor': 'end',
+        class: 'tick',
+        text: percent(tick),
+      }),
+    );
+  for (const day of days)
+    chart.append(
+      svg('text', { x: x(day), y: height - 8, 'text-anchor': 'middle', class: 'tick', text: day.slice(5) }),
+    );
+  placements.forEach((placement, i) => {
+    const colour = PLACEMENT_COLOURS[i % PLACEMENT_COLOURS.length];
+    const rows = points.filter((row) => row.placement === placement).sort((a, b) => (a.day < b.day ? -1 : 1));
+    if (rows.length > 1)
+      chart.append(
+        svg('polyline', {
+          points: rows.map((row) => `${x(row.day)},${y(rateOf(row).value)}`).join(' '),
+          fill: 'none',
+          stroke: colour,
+          'stroke-width': 2,
+        }),
+      );
+    for (const row of rows) {
+      const rate = rateOf(row);
+      if (rate.low !== null)
+        chart.append(
+          svg('line', {
+            x1: x(row.day),
+            x2: x(row.day),
+            y1: y(rate.low),
+            y2: y(rate.high),
+            stroke: colour,
+            class: 'whisker',
+          }),
+        );
+      chart.append(
+        svg(
+          'circle',
+          {
+            cx: x(row.day),
+            cy: y(rate.value),
+            r: 4,
+            fill: colour,
+            'data-placement': placement,
+            'data-day': row.day,
+            'data-value': rate.value,
+          },
+          [
+            svg('title', {
+              text: `${placement} ${row.day}: ${percent(rate.value, 2)} (${percent(rate.low, 2)}–${percent(rate.high, 2)}), ${row.impressions} shown`,
+            }),
+          ],
+        ),
+      );
+    }
+  });
+  figure.append(chart);
+  figure.append(
+    element(
+      'ul',
+      { class: 'legend' },
+      placements.map((placement, i) =>
+        element('li', {
+          style: `--colour: ${PLACEMENT_COLOURS[i % PLACEMENT_COLOURS.length]}`,
+          text: placement,
+        }),
+      ),
+    ),
+  );
+}
+
+async function loadMetrics() {
+  elements.metricsStatus.textContent = 'Loading…';
+  try {
+    const report = await api('/admin/metrics', { admin: true });
+    lineChart(elements.ctrChart, report, (row) => row.clickThroughRate);
+    lineChart(elements.conversionChart, report, (row) => row.purchaseRate);
+    elements.metricsRows.replaceChildren(
+      ...report.placements.map((group) =>
+        element('tr', { 'data-placement': group.placement, 'data-source': group.source }, [
+          element('th', { scope: 'row', text: group.placement }),
+          element('td', { text: group.source }),
+          element('td', { class: 'impressions', text: String(group.impressions) }),
+          element('td', { text: String(group.clicks) }),
+          element('td', {
+            text: `${percent(group.clickThroughRate.value, 2)} (${percent(group.clickThroughRate.low, 2)} – ${percent(group.clickThroughRate.high, 2)})`,
+          }),
+          element('td', { text: String(group.addToCarts) }),
+          element('td', { text: String(group.purchases) }),
+          element('td', { text: group.revenue.toFixed(2) }),
+        ]),
+      ),
+    );
+    const { organic, unattributed } = report;
+    elements.metricsOther.textContent = `Organic (no list named): ${organic.clicks} clicks, ${organic.purchases} purchases. Unattributed (a list the user was not shown): ${unattributed.clicks} clicks, ${unattributed.purchases} purchases.`;
+    elements.metricsStatus.textContent = report.placements.length
+      ? `${report.from} to ${report.to}.`
+      : 'No lists served yet in the last 7 days.';
+  } catch (error) {
+    elements.metricsStatus.textContent = `Could not read the metrics: ${ruleErrorText(error)}`;
+  }
+}
+
+function toggleMetrics() {
+  const open = elements.metricsPanel.hidden;
+  elements.metricsPanel.hidden = !open;
+  elements.toggleMetrics.setAttribute('aria-expanded', String(open));
+  if (open) {
+    elements.metricsHeading.focus();
+    loadMetrics();
+  }
+}
+
 function selectUser(userId) {
   state.userId = userId;
   state.actions = new Map();
@@ -741,6 +918,8 @@ elements.searchFile.addEventListener('change', () => {
 elements.refresh.addEventListener('click', () => refreshRecommendations());
 elements.refreshTrending.addEventListener('click', () => refreshTrending());
 elements.toggleRules.addEventListener('click', toggleRules);
+elements.toggleMetrics.addEventListener('click', toggleMetrics);
+elements.reloadMetrics.addEventListener('click', loadMetrics);
 elements.reloadRules.addEventListener('click', async () => {
   if (await loadRules()) announceRules(`${state.rules.size} rule${state.rules.size === 1 ? '' : 's'}.`);
 });

@@ -881,6 +881,55 @@ function rulesArbitrary(catalogue: FuzzCatalogue, users: fc.Arbitrary<string>, n
 }
 
 /**
+ * GET /admin/metrics (admin only): a period, placement and source as an admin would ask, and hostile
+ * queries (any keys and values, bad days, reversed or too long periods, unknown placements and
+ * sources) from every kind of caller.
+ */
+function metricsArbitrary(users: fc.Arbitrary<string>, now: number) {
+  const admin: Caller = { admin: true };
+  const day = (offset: number) => new Date(now + offset * 86_400_000).toISOString().slice(0, 10);
+  const valid: fc.Arbitrary<FuzzCase> = fc
+    .record(
+      {
+        from: fc.integer({ min: -60, max: -30 }).map(day),
+        to: fc.integer({ min: -29, max: 0 }).map(day),
+        placement: fc.constantFrom('home', 'product', 'checkout', 'email', 'personal', 'similar_item'),
+        source: fc.constantFrom('organic', 'exploration', 'pinned', 'promoted'),
+      },
+      { requiredKeys: [] },
+    )
+    .map((query) => ({
+      route: 'GET /admin/metrics',
+      request: { method: 'GET', path: `/admin/metrics?${new URLSearchParams(query)}` },
+      as: admin,
+      valid: true,
+    }));
+  const badQuery = fc.oneof(
+    anyQuery,
+    fc
+      .tuple(
+        fc.constantFrom('from', 'to', 'placement', 'source'),
+        fc.oneof(
+          queryScalar,
+          fc.constantFrom('2026-02-30', '2026-13-01', '1999-1-1', '0000-00-00', 'nowhere', 'paid', ''),
+        ),
+      )
+      .map(([key, value]) => `?${new URLSearchParams([[key, value]])}`),
+    fc.constant(`?from=${day(0)}&to=${day(-1)}`),
+    fc.constant(`?from=${day(-200)}&to=${day(0)}`),
+  );
+  const hostile: fc.Arbitrary<FuzzCase> = fc
+    .tuple(badQuery, fc.oneof(fc.constant<Caller>(admin), anyCaller(users)))
+    .map(([query, as]) => ({
+      route: 'GET /admin/metrics',
+      request: { method: 'GET', path: `/admin/metrics${query}` },
+      as,
+      valid: false,
+    }));
+  return fc.oneof({ weight: 1, arbitrary: valid }, { weight: 1, arbitrary: hostile });
+}
+
+/**
  * One arbitrary per route of the API (plus requests that match no route), each mixing valid cases
  * with hostile ones; `valid` says which is which.
  */
@@ -1349,5 +1398,6 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
     'GET /trending': trending,
     'headers and unknown paths': headersAndPaths,
     '/rules (admin routes)': rulesArbitrary(catalogue, users, now),
+    'GET /admin/metrics': metricsArbitrary(users, now),
   };
 }
