@@ -76,7 +76,7 @@ describe('interest ids', () => {
       [like('red-1', unit(1, 0.3, 0), 0), like('blue-1', unit(0.3, 1, 0), 1)],
       settings,
     );
-    const [redId, blueId] = profile.centroids.map((c) => c.id as string);
+    const [redId, blueId] = profile.centroids.map((c) => c.id as string) as [string, string];
     applyInterestEdit(
       profile,
       { interestId: blueId, action: 'mute', at: T0 + 2 * HOUR, until: T0 + 50 * HOUR },
