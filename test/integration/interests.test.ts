@@ -197,6 +197,15 @@ it('forgets a taste for good: a rebuild from the raw events keeps it forgotten, 
   const grown = after.find((i) => i.label === 'hats');
   expect(grown?.interestId).not.toBe(hats.interestId);
   expect(grown?.items.map((item) => item.itemId)).toEqual([ofStyle(0)[7]]);
+
+  // The edits are events of the user's: erasure removes them with the rest.
+  expect((await store.allEvents(userId)).some((event) => event.type === 'interest_edit')).toBe(true);
+  expect(
+    (await local.call({ method: 'DELETE', path: `/users/${encodeURIComponent(userId)}` }, { user: userId }))
+      .status,
+  ).toBe(200);
+  expect(await store.allEvents(userId)).toEqual([]);
+  expect((await interestsOf(userId)).body.interests).toEqual([]);
 }, 60_000);
 
 it('answers 404 to an unknown interest, 400 to a bad edit, 403 to another user', async () => {
