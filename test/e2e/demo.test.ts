@@ -437,7 +437,7 @@ describeInBrowser('demo page', () => {
     const other = (
       await page
         .locator('#category option')
-        .evaluateAll((options) => options.map((option) => (option as HTMLOptionElement).value))
+        .evaluateAll((options) => options.map((option) => option.getAttribute('value') ?? ''))
     ).find((value) => value !== '' && value !== CATEGORY) as string;
     await page.getByLabel('Category', { exact: true }).selectOption(other);
     await page
@@ -457,17 +457,15 @@ describeInBrowser('demo page', () => {
       await page.locator('#tastes[aria-busy="false"]').waitFor();
       return tastes.locator('> li[data-interest-id]').evaluateAll((items) =>
         items.map((item) => ({
-          label: (item as HTMLElement).dataset.label,
-          muted: (item as HTMLElement).dataset.muted === 'true',
+          label: item.getAttribute('data-label'),
+          muted: item.getAttribute('data-muted') === 'true',
           images: item.querySelectorAll('img').length,
         })),
       );
     };
-    // The strip refreshes after each event; wait for the one after the last like.
-    await page.waitForFunction(
-      (category) => document.querySelector(`#tastes > li[data-label="${category}"]`) !== null,
-      CATEGORY,
-    );
+    // The strip refreshes after each event; wait until it shows both tastes.
+    for (const label of [CATEGORY, other])
+      await tastes.locator(`> li[data-label="${label}"]`).first().waitFor();
     const shown = await tastesOf();
     expect(shown.map((t) => t.label)).toEqual(expect.arrayContaining([CATEGORY, other]));
     for (const taste of shown) expect(taste.images).toBeGreaterThanOrEqual(1);
@@ -503,7 +501,9 @@ describeInBrowser('demo page', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     // The page down to the tastes strip, in page coordinates (the clicks above scrolled it).
-    const bottom = await tastes.evaluate((node) => node.getBoundingClientRect().bottom + window.scrollY);
+    const box = await tastes.boundingBox();
+    if (!box) throw new Error('the tastes strip is not shown');
+    const bottom = box.y + box.height + Number(await page.evaluate('window.scrollY'));
     await page.screenshot({
       path: join(ARTIFACTS, 'demo-tastes.png'),
       fullPage: true,
