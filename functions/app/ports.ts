@@ -8,7 +8,7 @@ import type { Rule, RuleDefinition } from '../contract/rules';
 import type { CellKey, CellSums } from '../domain/attribution';
 import type { CatalogueItem, ItemSource, ItemUpdateError } from '../domain/catalogue-item';
 import type { Impression } from '../domain/impressions';
-import type { EventType, InterestProfile } from '../domain/interest-profile';
+import type { EventType, InterestAction, InterestProfile } from '../domain/interest-profile';
 import type { ItemAttributes } from '../domain/item-metadata';
 import type { ProjectionArtefact } from '../domain/learned-space';
 import type { ListFilter } from '../domain/list-filter';
@@ -16,14 +16,21 @@ import type { StoredPage } from '../domain/paging';
 import type { RecentIncrement, RecentWeight } from '../domain/trending';
 import type { VectorIndex } from '../vector-index';
 
+/** The stored type of a shopper's edit of an interest: not an item event, never sent to POST /events. */
+export const INTEREST_EDIT = 'interest_edit';
+
 /** A raw event as stored: the source of truth a profile can be rebuilt from. */
 export interface StoredEvent {
   userId: string;
   eventId: string;
+  /** For an `interest_edit`, the interest's id (the row has no item). */
   itemId: string;
-  type: EventType;
+  /** An item event's type, or `interest_edit`: a shopper's edit of one interest (issue 23). */
+  type: EventType | typeof INTEREST_EDIT;
   /** Event time, ms. */
   at: number;
+  /** What an `interest_edit` did: the interest, the action and, for a mute or boost, its end (ms). */
+  edit?: { interestId: string; action: InterestAction; until?: number };
   /** Hash of the payload as sent: a repeat with another payload is a conflict, not a duplicate. */
   payloadHash: string;
   recommendationId?: string;
@@ -82,6 +89,11 @@ export interface ProfileHead {
 }
 
 /** An event is stale, i.e. erased or being erased, when it was accepted in an earlier epoch. */
+/** An item event (not an interest edit): what tastes, training and counters read. */
+export const isItemEvent = <E extends Pick<StoredEvent, 'type'>>(
+  event: E,
+): event is E & { type: EventType } => event.type !== INTEREST_EDIT;
+
 export const isStale = (event: Pick<StoredEvent, 'epoch'>, epoch: number) => (event.epoch ?? 0) < epoch;
 
 /** What the ranking needs of an item, read in bulk. */

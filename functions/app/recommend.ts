@@ -8,10 +8,14 @@ import { InvalidRequest, ItemNotReady, NotFound } from '../domain/errors';
 import { describeIssues } from '../domain/event-schema';
 import { impressionDecay, impressionItems, newRecommendationId, type Strategy } from '../domain/impressions';
 import {
+  cosine as centroidCosine,
   decayFactor,
   HISTORY_KINDS,
   type HistoryKind,
+  isBoosted,
+  isMuted,
   type ProfileSettings,
+  servingProfile,
 } from '../domain/interest-profile';
 import { projectVector } from '../domain/learned-similarity';
 import type { ProjectionArtefact } from '../domain/learned-space';
@@ -232,6 +236,9 @@ export const HistoryQuerySchema = z.strictObject({
   kind: z.enum(HISTORY_KINDS),
   limit: z.coerce.number().int().min(1).max(100).optional().describe('How many items to return (default 20)'),
 });
+
+/** GET /users/{userId}/interests takes no parameters. */
+export const InterestsQuerySchema = z.strictObject({});
 
 /** Items of a history page when the request names no limit. */
 export const DEFAULT_HISTORY_LIMIT = 20;
@@ -557,7 +564,7 @@ export async function recommendForUser(
   requested: z.output<typeof ListQuerySchema>,
 ): Promise<RecommendationList & { userId: string }> {
   const { query, filters, now } = await listRequest(deps, requested);
-  const [stored, page, allRules] = await Promise.all([
+  const [inSpace, page, allRules] = await Promise.all([
     profileInActiveSpace(deps, userId),
     pageStart(
       deps,
@@ -568,6 +575,8 @@ export async function recommendForUser(
     ),
     deps.rules?.() ?? [],
   ]);
+  // The shopper's edits in effect now: muted interests retrieve nothing, boosted ones weigh more.
+  const stored = inSpace && { ...inSpace, profile: servingProfile(inSpace.profile, now) };
   const depth = depthOf(page, query.limit);
   const request: ListRequest = {
     limit: depth,
@@ -765,6 +774,78 @@ export async function userHistory(
     return view ? [{ ...view, at: new Date(entry.at).toISOString() }] : [];
   });
   return { userId, kind: query.kind, items: items.slice(0, query.limit ?? DEFAULT_HISTORY_LIMIT) };
+}
+
+/** How many of an interest's members stand for it: those closest to its centroid (its medoids). */
+export const INTEREST_REPRESENTATIVES = 4;
+
+export interface InterestView {
+  /** Stable: a rebuild from the raw events gives the same id. */
+  interestId: string;
+  /** The interest's share of the profile's decayed weight (0..1; boosts not counted). */
+  weight: number;
+  /** The most common category among its members, when they have one. */
+  label?: string;
+  /** Member items still in the catalogue. */
+  memberCount: number;
+  /** Until when it is muted or boosted, ISO 8601, while it is. */
+  mutedUntil?: string;
+  boostedUntil?: string;
+  /** Its most representative members, closest to the centroid first, with their item views. */
+  items: ItemView[];
+}
+
+/**
+ * A user's interests as the shopper sees them (issue 23): heaviest first, each with its stable id,
+ * weight, label and its representative members. A profile of an older fold (no ids) or of another
+ * space is refolded in memory first, as for the history.
+ */
+export async function userInterests(
+  deps: RecommendDeps,
+  userId: string,
+): Promise<{ userId: string; interests: InterestView[] }> {
+  const now = (deps.now ?? Date.now)();
+  const stored = await profileInActiveSpace(deps, userId, { currentFold: true });
+  const centroids = stored?.profile.centroids ?? [];
+  if (!stored || centroids.length === 0) return { userId, interests: [] };
+  const factor = decayFactor(stored.profile, now, deps.profileSettings.halfLifeDays);
+  const total = centroids.reduce((sum, c) => sum + c.mass * factor, 0) || 1;
+  const members = [...new Set(centroids.flatMap((c) => c.itemIds))];
+  const [snapshots, views] = await Promise.all([
+    deps.catalogue.getItems(members),
+    deps.reader.views(members),
+  ]);
+  const interests = centroids.map((centroid): InterestView => {
+    const present = centroid.itemIds.filter((id) => snapshots.get(id)?.vector && views.has(id));
+    const closest = present
+      .map((id) => ({
+        id,
+        similarity: centroidCosine(centroid.sum, snapshots.get(id)?.vector as Float32Array),
+      }))
+      .sort((a, b) => b.similarity - a.similarity || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, INTEREST_REPRESENTATIVES);
+    const categories = new Map<string, number>();
+    for (const id of present) {
+      const category = snapshots.get(id)?.category;
+      if (category !== undefined) categories.set(category, (categories.get(category) ?? 0) + 1);
+    }
+    const label = [...categories].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0];
+    return {
+      interestId: centroid.id ?? '',
+      weight: Math.round(((centroid.mass * factor) / total) * 1e4) / 1e4,
+      ...(label !== undefined ? { label } : {}),
+      memberCount: present.length,
+      ...(isMuted(centroid, now)
+        ? { mutedUntil: new Date(centroid.mutedUntil as number).toISOString() }
+        : {}),
+      ...(isBoosted(centroid, now)
+        ? { boostedUntil: new Date(centroid.boostedUntil as number).toISOString() }
+        : {}),
+      items: closest.map(({ id }) => views.get(id) as ItemView),
+    };
+  });
+  interests.sort((a, b) => b.weight - a.weight || (a.interestId < b.interestId ? -1 : 1));
+  return { userId, interests };
 }
 
 export async function similarItems(

@@ -1,13 +1,21 @@
 import { createHash } from 'node:crypto';
 import {
   foldEvents,
+  type InterestEdit,
   type InterestProfile,
   NEGATIVE_TYPES,
   PROFILE_FOLD_VERSION,
   type ProfileEvent,
   type ProfileSettings,
 } from '../domain/interest-profile';
-import { type CatalogueSnapshots, type EventHistory, isStale, type StoredProfile } from './ports';
+import {
+  type CatalogueSnapshots,
+  type EventHistory,
+  isItemEvent,
+  isStale,
+  type StoredEvent,
+  type StoredProfile,
+} from './ports';
 
 /**
  * A hash of what a profile depends on besides its events, the settings and the fold's version: a
@@ -47,9 +55,10 @@ export async function refoldProfile(
   options: { epoch: number; dim: number; settings: ProfileSettings },
 ): Promise<Refolded> {
   const events = (await sources.history.allEvents(userId)).filter((event) => !isStale(event, options.epoch));
-  const items = await sources.catalogue.getItems(events.map((e) => e.itemId));
+  const itemEvents = events.filter(isItemEvent);
+  const items = await sources.catalogue.getItems(itemEvents.map((e) => e.itemId));
   const profileEvents: ProfileEvent[] = [];
-  for (const event of events) {
+  for (const event of itemEvents) {
     const vector = items.get(event.itemId)?.vector;
     // Items deleted since, or without a vector in the active space, no longer shape the tastes.
     if (!NEGATIVE_TYPES.has(event.type) && !vector) continue;
@@ -61,7 +70,23 @@ export async function refoldProfile(
     });
   }
   return {
-    profile: foldEvents(userId, options.dim, profileEvents, options.settings),
+    profile: foldEvents(userId, options.dim, profileEvents, options.settings, interestEdits(events)),
     events: events.length,
   };
+}
+
+/** The interest edits among stored events, as the fold takes them. */
+export function interestEdits(events: readonly StoredEvent[]): InterestEdit[] {
+  return events.flatMap((event) =>
+    event.edit
+      ? [
+          {
+            interestId: event.edit.interestId,
+            action: event.edit.action,
+            at: event.at,
+            ...(event.edit.until !== undefined ? { until: event.edit.until } : {}),
+          },
+        ]
+      : [],
+  );
 }

@@ -1,5 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { BASKET_TYPES } from '../domain/complements';
+import { NotFound } from '../domain/errors';
 import {
   describeInstant,
   describeIssues,
@@ -10,8 +12,10 @@ import {
 } from '../domain/event-schema';
 import {
   applyEvent,
+  applyInterestEdit,
   type EventType,
   emptyProfile,
+  type InterestEdit,
   type InterestProfile,
   NEGATIVE_TYPES,
   type ProfileEvent,
@@ -23,6 +27,7 @@ import { CommitConflict, Contention } from './errors';
 import {
   type EventWriteStore,
   foldedIn,
+  INTEREST_EDIT,
   type ItemSnapshot,
   isStale,
   type PopularityIncrement,
@@ -471,6 +476,112 @@ function basketFields(
 /** A purchase's revenue for attribution (issue 25): the item's price at the time, when it has one. */
 const purchasePrice = (type: EventType, price: number | undefined): Pick<StoredEvent, 'price'> =>
   type === 'purchase' && price !== undefined ? { price } : {};
+const HOUR = 3_600_000;
+/** The longest mute or boost: a year. */
+export const MAX_INTEREST_EDIT_HOURS = 8760;
+
+/** PATCH /users/{userId}/interests/{interestId}: mute or boost for some hours, or lift both. */
+export const InterestPatchSchema = z.discriminatedUnion('action', [
+  z.strictObject({
+    action: z.literal('mute'),
+    hours: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_INTEREST_EDIT_HOURS)
+      .default(7 * 24),
+  }),
+  z.strictObject({
+    action: z.literal('boost'),
+    hours: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_INTEREST_EDIT_HOURS)
+      .default(30 * 24),
+  }),
+  z.strictObject({ action: z.literal('reset') }),
+]);
+export type InterestPatch = z.output<typeof InterestPatchSchema> | { action: 'forget' };
+
+export interface InterestEdited {
+  userId: string;
+  interestId: string;
+  action: InterestEdit['action'];
+  /** End of the mute or boost, ISO 8601. */
+  until?: string;
+}
+
+/**
+ * A shopper's edit of one of their interests (issue 23), written like events are: the edit as an
+ * `interest_edit` row of the Events table and the profile it changes, in one transaction, so a
+ * rebuild from the raw events replays it and an erasure removes it. 404 when the profile holds no
+ * interest of that id (never one, merged into an older one, or forgotten).
+ */
+export async function editInterest(
+  deps: TrackDeps,
+  userId: string,
+  interestId: string,
+  patch: InterestPatch,
+): Promise<InterestEdited> {
+  const now = (deps.now ?? Date.now)();
+  const until = 'hours' in patch ? now + patch.hours * HOUR : undefined;
+  const edit: InterestEdit = { interestId, action: patch.action, at: now, ...(until ? { until } : {}) };
+  const eventId = `interest-edit-${randomUUID()}`;
+  const currentSettings = settingsId(deps.policy.settings);
+  return queueOf(deps).run(userId, async () => {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const read = await deps.store.readForCommit([], [{ userId, eventIds: [] }]);
+      const head = read.users.get(userId)?.head;
+      const current = head?.stored;
+      if (!head || !current || head.version === undefined) throw new NotFound('interest', interestId);
+      const profile =
+        current.settingsId !== currentSettings ||
+        current.profile.dim !== deps.dim ||
+        !foldedIn(current, deps.space)
+          ? await rebuildProfile(deps, userId, head.epoch)
+          : structuredClone(current.profile);
+      if (!profile.centroids.some((c) => c.id === interestId)) throw new NotFound('interest', interestId);
+      applyInterestEdit(profile, edit, deps.policy.settings);
+      const event: StoredEvent = {
+        userId,
+        eventId,
+        itemId: interestId,
+        type: INTEREST_EDIT,
+        at: now,
+        edit: { interestId, action: patch.action, ...(until ? { until } : {}) },
+        payloadHash: createHash('sha256')
+          .update(JSON.stringify([userId, interestId, patch.action, until ?? null]))
+          .digest('base64url')
+          .slice(0, 22),
+        receivedAt: now,
+        // A forget outlives the member events it refers to, which are older.
+        expiresAt: Math.ceil((now + deps.policy.eventTtlMs) / 1000),
+      };
+      const next: StoredProfile = {
+        profile: withinBudgets(profile),
+        version: head.version + 1,
+        settingsId: currentSettings,
+        space: deps.space,
+        epoch: head.epoch,
+      };
+      try {
+        await deps.store.commit(userId, [event], next, { version: head.version, epoch: head.epoch }, [], now);
+      } catch (error) {
+        if (!(error instanceof CommitConflict)) throw error;
+        await sleep(Math.min(500, 5 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random()));
+        continue;
+      }
+      return {
+        userId,
+        interestId,
+        action: patch.action,
+        ...(until ? { until: new Date(until).toISOString() } : {}),
+      };
+    }
+    throw new Contention(`too many concurrent writes to the profile of ${userId}; retry the request`);
+  });
+}
 
 /** Folds every stored event of `epoch` again (after a change of weights, half-life or model). */
 export async function rebuildProfile(deps: TrackDeps, userId: string, epoch = 0): Promise<InterestProfile> {

@@ -12,7 +12,7 @@ export type RouteFunction = 'track' | 'recommend';
 export type RouteAuth = 'user' | 'catalogue' | 'admin' | 'iam';
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** API Gateway path syntax: {name} is one path segment. */
   path: string;
   function: RouteFunction;
@@ -55,6 +55,28 @@ export const ROUTES = [
     function: 'recommend',
     auth: 'user',
     summary: "A user's recently viewed or bought items, newest first",
+  },
+  {
+    method: 'GET',
+    path: '/users/{userId}/interests',
+    function: 'recommend',
+    auth: 'user',
+    summary: "A user's interests (tastes) as the recommender sees them, each with its representative items",
+  },
+  // Edits are events in the user's log: served by track, the API's writer.
+  {
+    method: 'PATCH',
+    path: '/users/{userId}/interests/{interestId}',
+    function: 'track',
+    auth: 'user',
+    summary: 'Mute an interest for some hours, boost it, or reset both',
+  },
+  {
+    method: 'DELETE',
+    path: '/users/{userId}/interests/{interestId}',
+    function: 'track',
+    auth: 'user',
+    summary: 'Forget an interest: its items no longer shape the tastes',
   },
   {
     method: 'GET',

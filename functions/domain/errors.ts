@@ -80,7 +80,7 @@ export class InvalidRequest extends DomainError {
 /** An id that names nothing: an unknown (or deleted) item, an unknown user. */
 export class NotFound extends DomainError {
   readonly code: string;
-  constructor(what: 'item' | 'user' | 'rule', id: string) {
+  constructor(what: 'item' | 'user' | 'rule' | 'interest', id: string) {
     super(`unknown ${what}: ${id}`, { [`${what}Id`]: id });
     this.code = `unknown_${what}`;
   }

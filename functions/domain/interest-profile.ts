@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * A user's interest profile as a pure fold over their events (see README, "Interest profiles").
  *
@@ -22,8 +24,10 @@ const HISTORY_TYPES: Record<HistoryKind, ReadonlySet<EventType>> = {
  * The version of the fold itself (what a profile holds and how events change it), beside the
  * settings: a profile folded by an older fold is rebuilt from its raw events (see `settingsId`).
  * 2: the typed `viewed` and `purchased` lists.
+ * 3: interests a shopper can see and edit (issue 23): each centroid's stable id, mutes, boosts and
+ * forgotten items, from `interest_edit` events.
  */
-export const PROFILE_FOLD_VERSION = 2;
+export const PROFILE_FOLD_VERSION = 3;
 
 export interface ProfileSettings {
   /** Weight of each event type; positive types pull centroids, dislike/hide feed the penalty set. */
@@ -41,6 +45,8 @@ export interface ProfileSettings {
   maxPurchased: number;
   /** Recent positive items: the "because you liked" reasons and the co-engagement pairs. */
   maxPositives: number;
+  /** Items of forgotten interests kept out of the tastes (the most recent forgets win). */
+  maxForgotten: number;
 }
 
 export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
@@ -54,9 +60,22 @@ export const DEFAULT_PROFILE_SETTINGS: ProfileSettings = {
   maxViewed: 100,
   maxPurchased: 100,
   maxPositives: 50,
+  maxForgotten: 200,
 };
 
 export interface InterestCentroid {
+  /**
+   * Stable id (issue 23): a hash of the event that opened the centroid (time, item, type), so a
+   * rebuild from the raw events, which folds in the same order, names it the same. Absent on
+   * profiles of fold 2 and older, which are refolded.
+   */
+  id?: string;
+  /** When the opening event happened (ms): of two merging centroids, the older id survives. */
+  openedAt?: number;
+  /** The shopper muted this taste until then (ms): it retrieves nothing before. */
+  mutedUntil?: number;
+  /** The shopper boosted this taste until then (ms): its weight counts BOOST_FACTOR times. */
+  boostedUntil?: number;
   /** Frame-weighted sum of the unit vectors that joined; its direction is the taste. */
   sum: Float64Array;
   /** Frame-weighted mass: the decayed weight of the taste. */
@@ -95,6 +114,11 @@ export interface InterestProfile {
   /** Items bought, newest first, once each (at: the latest purchase). */
   purchased: TimedItem[];
   positives: WeightedItem[];
+  /**
+   * Items of interests the shopper forgot, newest first: their events shape no taste any more (they
+   * neither rebuild the forgotten interest nor join another). Absent before fold 3.
+   */
+  forgotten?: TimedItem[];
   lastEventAt: number;
 }
 
@@ -125,6 +149,7 @@ export function emptyProfile(userId: string, dim: number, anchor: number): Inter
     viewed: [],
     purchased: [],
     positives: [],
+    forgotten: [],
     lastEventAt: 0,
   };
 }
@@ -179,6 +204,7 @@ export const PROFILE_LIST_BUDGETS = {
   purchased: 16 * 1024,
   penalties: 24 * 1024,
   positives: 24 * 1024,
+  forgotten: 16 * 1024,
   /** Per centroid, for its item ids. */
   centroidItems: 4 * 1024,
 } as const;
@@ -232,6 +258,7 @@ export function withinBudgets(profile: InterestProfile): InterestProfile {
   profile.purchased = withinBytes(profile.purchased, PROFILE_LIST_BUDGETS.purchased);
   profile.penalties = withinBytes(profile.penalties, PROFILE_LIST_BUDGETS.penalties);
   profile.positives = withinBytes(profile.positives, PROFILE_LIST_BUDGETS.positives);
+  if (profile.forgotten) profile.forgotten = withinBytes(profile.forgotten, PROFILE_LIST_BUDGETS.forgotten);
   for (const centroid of profile.centroids)
     centroid.itemIds = recentCentroidItems(centroid.itemIds, centroid.itemIds.length);
   return profile;
@@ -249,8 +276,10 @@ export function maxProfileBytes(settings: Pick<ProfileSettings, 'maxCentroids'>,
     PROFILE_LIST_BUDGETS.viewed +
     PROFILE_LIST_BUDGETS.purchased +
     PROFILE_LIST_BUDGETS.penalties +
-    PROFILE_LIST_BUDGETS.positives;
-  const centroid = Math.ceil((dim * 8) / 3) * 4 + PROFILE_LIST_BUDGETS.centroidItems + 128;
+    PROFILE_LIST_BUDGETS.positives +
+    PROFILE_LIST_BUDGETS.forgotten;
+  // Besides the sum and the items: the id, the opening time, a mute and a boost.
+  const centroid = Math.ceil((dim * 8) / 3) * 4 + PROFILE_LIST_BUDGETS.centroidItems + 256;
   return lists + settings.maxCentroids * centroid + 256 * 6 + 1024;
 }
 
@@ -295,8 +324,15 @@ function mergeClosestPair(centroids: InterestCentroid[], maxItems: number): void
     }
   }
   const [i, j] = best;
-  const keep = centroids[i] as InterestCentroid;
-  const gone = centroids[j] as InterestCentroid;
+  // The merged interest keeps the older id (its earliest member event), and the later end of either
+  // one's mute and boost: a merge never lifts an edit the shopper made.
+  const [keep, gone] = openedBefore(centroids[j] as InterestCentroid, centroids[i] as InterestCentroid)
+    ? [centroids[j] as InterestCentroid, centroids[i] as InterestCentroid]
+    : [centroids[i] as InterestCentroid, centroids[j] as InterestCentroid];
+  keep.mutedUntil = laterEnd(keep.mutedUntil, gone.mutedUntil);
+  keep.boostedUntil = laterEnd(keep.boostedUntil, gone.boostedUntil);
+  if (keep.mutedUntil === undefined) delete keep.mutedUntil;
+  if (keep.boostedUntil === undefined) delete keep.boostedUntil;
   for (let d = 0; d < keep.sum.length; d++) keep.sum[d] = (keep.sum[d] as number) + (gone.sum[d] as number);
   keep.mass += gone.mass;
   keep.itemIds = recentCentroidItems(
@@ -304,7 +340,21 @@ function mergeClosestPair(centroids: InterestCentroid[], maxItems: number): void
     maxItems,
   );
   keep.lastAt = Math.max(keep.lastAt, gone.lastAt);
-  centroids.splice(j, 1);
+  centroids.splice(centroids.indexOf(gone), 1);
+}
+
+const openedBefore = (a: InterestCentroid, b: InterestCentroid) =>
+  (a.openedAt ?? 0) < (b.openedAt ?? 0) ||
+  ((a.openedAt ?? 0) === (b.openedAt ?? 0) && (a.id ?? '') < (b.id ?? ''));
+const laterEnd = (a: number | undefined, b: number | undefined) =>
+  a === undefined ? b : b === undefined ? a : Math.max(a, b);
+
+/** What every interest id looks like: `t` and 11 hex digits. */
+export const INTEREST_ID_PATTERN = /^t[0-9a-f]{11}$/;
+
+/** An interest's stable id: a hash of the event that opened it, as the fold orders events. */
+export function interestId(event: Pick<ProfileEvent, 'at' | 'itemId' | 'type'>): string {
+  return `t${createHash('sha256').update(`${event.at}\u0000${event.itemId}\u0000${event.type}`).digest('hex').slice(0, 11)}`;
 }
 
 const CENTROID_ITEMS = 20;
@@ -362,6 +412,8 @@ export function applyEvent(
     return profile;
   }
   if (weight <= 0) return profile;
+  // An item of a forgotten interest shapes no taste again, so forgetting survives a re-like.
+  if (profile.forgotten?.some((f) => f.itemId === event.itemId)) return profile;
   const vector = event.vector;
   if (!vector || vector.length !== profile.dim) {
     throw new Error(`a ${event.type} event needs the item's ${profile.dim}-d vector`);
@@ -396,27 +448,132 @@ export function applyEvent(
   } else {
     const sum = new Float64Array(vector.length);
     for (let d = 0; d < vector.length; d++) sum[d] = weight * (vector[d] as number);
-    profile.centroids.push({ sum, mass: weight, itemIds: [event.itemId], lastAt: event.at });
+    profile.centroids.push({
+      id: interestId(event),
+      openedAt: event.at,
+      sum,
+      mass: weight,
+      itemIds: [event.itemId],
+      lastAt: event.at,
+    });
     while (profile.centroids.length > settings.maxCentroids)
       mergeClosestPair(profile.centroids, CENTROID_ITEMS);
   }
   return profile;
 }
 
-/** The profile from scratch: a fold over events in time order (ties by item id, then type). */
+export const INTEREST_ACTIONS = ['mute', 'boost', 'reset', 'forget'] as const;
+export type InterestAction = (typeof INTEREST_ACTIONS)[number];
+
+/** A shopper's edit of one interest (issue 23), an event in their log like any other. */
+export interface InterestEdit {
+  interestId: string;
+  action: InterestAction;
+  /** Event time, ms. */
+  at: number;
+  /** End of a mute or boost (ms). */
+  until?: number;
+}
+
+/** While boosted, an interest's weight counts this many times. */
+export const BOOST_FACTOR = 2;
+
+/**
+ * Applies one edit; mutates and returns the profile. An id the profile does not hold (merged away
+ * into an older one, or forgotten already) changes nothing. Mute and boost last until `until`;
+ * reset lifts both; forget removes the interest and keeps its member items out of every taste.
+ */
+export function applyInterestEdit(
+  profile: InterestProfile,
+  edit: InterestEdit,
+  settings: ProfileSettings,
+): InterestProfile {
+  const index = profile.centroids.findIndex((c) => c.id === edit.interestId);
+  const centroid = profile.centroids[index];
+  if (!centroid) return profile;
+  profile.lastEventAt = Math.max(profile.lastEventAt, edit.at);
+  switch (edit.action) {
+    case 'mute':
+      centroid.mutedUntil = edit.until ?? edit.at;
+      break;
+    case 'boost':
+      centroid.boostedUntil = edit.until ?? edit.at;
+      break;
+    case 'reset':
+      delete centroid.mutedUntil;
+      delete centroid.boostedUntil;
+      break;
+    case 'forget': {
+      profile.centroids.splice(index, 1);
+      let forgotten = profile.forgotten ?? [];
+      for (const itemId of centroid.itemIds)
+        forgotten = upsertTimed(
+          forgotten,
+          itemId,
+          edit.at,
+          settings.maxForgotten,
+          PROFILE_LIST_BUDGETS.forgotten,
+        );
+      profile.forgotten = forgotten;
+      const members = new Set(centroid.itemIds);
+      profile.positives = profile.positives.filter((p) => !members.has(p.itemId));
+      break;
+    }
+  }
+  return profile;
+}
+
+/**
+ * The profile from scratch: a fold over events in time order (ties by item id, then type), each edit
+ * after the events of its instant.
+ */
 export function foldEvents(
   userId: string,
   dim: number,
   events: ProfileEvent[],
   settings: ProfileSettings = DEFAULT_PROFILE_SETTINGS,
+  edits: InterestEdit[] = [],
 ): InterestProfile {
   const ordered = [...events].sort(
     (a, b) =>
       a.at - b.at || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0) || a.type.localeCompare(b.type),
   );
-  const profile = emptyProfile(userId, dim, ordered[0]?.at ?? 0);
-  for (const event of ordered) applyEvent(profile, event, settings);
+  const orderedEdits = [...edits].sort(
+    (a, b) => a.at - b.at || (a.interestId < b.interestId ? -1 : a.interestId > b.interestId ? 1 : 0),
+  );
+  const first = Math.min(ordered[0]?.at ?? Infinity, orderedEdits[0]?.at ?? Infinity);
+  const profile = emptyProfile(userId, dim, Number.isFinite(first) ? first : 0);
+  let e = 0;
+  for (const event of ordered) {
+    while (e < orderedEdits.length && (orderedEdits[e] as InterestEdit).at < event.at)
+      applyInterestEdit(profile, orderedEdits[e++] as InterestEdit, settings);
+    applyEvent(profile, event, settings);
+  }
+  while (e < orderedEdits.length) applyInterestEdit(profile, orderedEdits[e++] as InterestEdit, settings);
   return profile;
+}
+
+export const isMuted = (centroid: Pick<InterestCentroid, 'mutedUntil'>, now: number) =>
+  centroid.mutedUntil !== undefined && centroid.mutedUntil > now;
+export const isBoosted = (centroid: Pick<InterestCentroid, 'boostedUntil'>, now: number) =>
+  centroid.boostedUntil !== undefined && centroid.boostedUntil > now;
+
+/**
+ * The profile as retrieval reads it at `now`: muted interests left out (and their member items out
+ * of the recent positives, which seed co-engagement), boosted ones weighing BOOST_FACTOR times.
+ * Returns the profile itself when no edit is in effect.
+ */
+export function servingProfile(profile: InterestProfile, now: number): InterestProfile {
+  const muted = profile.centroids.filter((c) => isMuted(c, now));
+  if (muted.length === 0 && !profile.centroids.some((c) => isBoosted(c, now))) return profile;
+  const mutedItems = new Set(muted.flatMap((c) => c.itemIds));
+  return {
+    ...profile,
+    centroids: profile.centroids
+      .filter((c) => !isMuted(c, now))
+      .map((c) => (isBoosted(c, now) ? { ...c, mass: c.mass * BOOST_FACTOR } : c)),
+    positives: profile.positives.filter((p) => !mutedItems.has(p.itemId)),
+  };
 }
 
 /** Decayed values at `now`, for ranking and for people. */

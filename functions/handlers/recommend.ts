@@ -4,6 +4,7 @@ import {
   ComplementsQuerySchema,
   complementItems,
   HistoryQuerySchema,
+  InterestsQuerySchema,
   itemDetails,
   ListQuerySchema,
   parseQuery,
@@ -17,6 +18,7 @@ import {
   TrendingQuerySchema,
   trendingItems,
   userHistory,
+  userInterests,
 } from '../app/recommend';
 import { MAX_IMAGE_BODY_BYTES } from '../contract/routes';
 import { Forbidden } from '../domain/errors';
@@ -118,6 +120,16 @@ async function history(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   return json(200, answer);
 }
 
+async function interests(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
+  const userId = pathUserId(event);
+  if (!canActFor(resolveCaller(event, identity), userId))
+    throw new Forbidden(`not allowed to read the interests of ${userId}`);
+  parseQuery(InterestsQuerySchema, queryParameters(event, new Set()));
+  const answer = await userInterests(await deps(), userId);
+  logger.info('interests', { userId, count: answer.interests.length });
+  return json(200, answer);
+}
+
 async function similar(event: APIGatewayProxyEventV2): Promise<JsonResponse> {
   const itemId = pathItemId(event);
   return json(
@@ -179,6 +191,7 @@ export const { handler, router } = apiFunction(
   {
     'GET /users/{userId}/recommendations': userRecommendations,
     'GET /users/{userId}/history': history,
+    'GET /users/{userId}/interests': interests,
     'GET /items/{itemId}/similar': similar,
     'GET /items/{itemId}/complements': complements,
     'GET /items/{itemId}': item,

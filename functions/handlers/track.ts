@@ -14,13 +14,29 @@ import {
   type RulesDeps,
   updateRule,
 } from '../app/rules';
-import { DEFAULT_TRACKING_POLICY, recordEvents, type TrackDeps, UserWriteQueue } from '../app/track-events';
+import {
+  DEFAULT_TRACKING_POLICY,
+  editInterest,
+  type InterestPatch,
+  InterestPatchSchema,
+  recordEvents,
+  type TrackDeps,
+  UserWriteQueue,
+} from '../app/track-events';
 import { MAX_JSON_BODY_BYTES } from '../contract/routes';
 import { MAX_RULE_BODY_BYTES } from '../contract/rules';
 import { Forbidden } from '../domain/errors';
 import { describeIssues, EventBatchSchema } from '../domain/event-schema';
 import { maxProfileBytes } from '../domain/interest-profile';
-import { BadRequest, type JsonResponse, json, parseJsonBody, pathUserId, queryParameters } from '../http/api';
+import {
+  BadRequest,
+  type JsonResponse,
+  json,
+  parseJsonBody,
+  pathInterestId,
+  pathUserId,
+  queryParameters,
+} from '../http/api';
 import { canActFor, isAdmin, resolveCaller } from '../http/identity';
 import { apiFunction } from '../http/router';
 import { dynamoClient, s3Client } from '../platform/clients';
@@ -123,6 +139,25 @@ async function deleteUser(event: APIGatewayProxyEventV2): Promise<JsonResponse> 
   return json(200, { userId, erased: true, events, impressions: impressionsErased, attributionCells });
 }
 
+/** An interest edit (issue 23): the user's own interests only, like every user route. */
+async function interestEdit(event: APIGatewayProxyEventV2, patch: InterestPatch): Promise<JsonResponse> {
+  const userId = pathUserId(event);
+  if (!canActFor(resolveCaller(event, identity), userId))
+    throw new Forbidden(`not allowed to edit the interests of ${userId}`);
+  const interestId = pathInterestId(event);
+  const edited = await editInterest(await trackDeps(), userId, interestId, patch);
+  logger.info('interest edited', { userId, interestId, action: edited.action });
+  metrics.addMetric(`interest_${edited.action}`, MetricUnit.Count, 1);
+  return json(200, edited);
+}
+
+function interestPatch(event: APIGatewayProxyEventV2): InterestPatch {
+  const parsed = InterestPatchSchema.safeParse(parseJsonBody(event, MAX_INTEREST_BODY_BYTES));
+  if (!parsed.success) throw new BadRequest('invalid_interest_edit', describeIssues(parsed.error));
+  return parsed.data;
+}
+const MAX_INTEREST_BODY_BYTES = 1024;
+
 const rules: RulesDeps = {
   repository: new RuleStore(dynamoClient(), env.rulesTable),
   placements: env.placements,
@@ -154,6 +189,8 @@ export const { handler, router } = apiFunction(
     'POST /events': (event) => postEvents(event, false),
     'POST /events/import': (event) => postEvents(event, true),
     'DELETE /users/{userId}': deleteUser,
+    'PATCH /users/{userId}/interests/{interestId}': (event) => interestEdit(event, interestPatch(event)),
+    'DELETE /users/{userId}/interests/{interestId}': (event) => interestEdit(event, { action: 'forget' }),
     'GET /rules': asAdmin(async () => json(200, await listRules(rules))),
     'POST /rules': asAdmin(async (event) => {
       const rule = await createRule(rules, parseJsonBody(event, MAX_RULE_BODY_BYTES));

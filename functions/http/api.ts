@@ -12,6 +12,7 @@ import {
   NotFound,
 } from '../domain/errors';
 import { UserIdSchema } from '../domain/event-schema';
+import { INTEREST_ID_PATTERN } from '../domain/interest-profile';
 import { isWellFormedUnicode } from '../domain/unicode';
 
 /** A request the HTTP layer refuses (body, content type, path parameters), with its status. */
@@ -115,6 +116,13 @@ export function pathUserId(event: APIGatewayProxyEventV2): string {
       'a user id is 1..256 characters of well-formed Unicode without control characters',
     );
   return userId;
+}
+
+/** The path's interest id: one of another shape names no interest and never could (404). */
+export function pathInterestId(event: APIGatewayProxyEventV2): string {
+  const interestId = event.pathParameters?.interestId ?? '';
+  if (!INTEREST_ID_PATTERN.test(interestId)) throw new NotFound('interest', interestId.slice(0, 64));
+  return interestId;
 }
 
 /**

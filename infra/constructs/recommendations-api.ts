@@ -214,6 +214,7 @@ export class RecommendationsApi extends Construct {
                 CorsHttpMethod.GET,
                 CorsHttpMethod.POST,
                 CorsHttpMethod.PUT,
+                CorsHttpMethod.PATCH,
                 CorsHttpMethod.DELETE,
               ],
               maxAge: Duration.hours(1),

@@ -21,6 +21,7 @@ import {
   TrendingQuerySchema,
   type trendingItems,
   type userHistory,
+  type userInterests,
 } from '../../functions/app/recommend';
 import {
   DeleteRuleQuerySchema,
@@ -28,7 +29,7 @@ import {
   type listRules,
   type ruleView,
 } from '../../functions/app/rules';
-import type { recordEvents } from '../../functions/app/track-events';
+import { type editInterest, InterestPatchSchema, type recordEvents } from '../../functions/app/track-events';
 import {
   MAX_IMAGE_BODY_BYTES,
   MAX_JSON_BODY_BYTES,
@@ -50,7 +51,11 @@ import {
   TrackedEventSchema,
 } from '../../functions/domain/event-schema';
 import { STRATEGIES } from '../../functions/domain/impressions';
-import { HISTORY_KINDS } from '../../functions/domain/interest-profile';
+import {
+  HISTORY_KINDS,
+  INTEREST_ACTIONS,
+  INTEREST_ID_PATTERN,
+} from '../../functions/domain/interest-profile';
 import type { Reason } from '../../functions/domain/ranking';
 import { version } from '../../package.json';
 import type { ExtraRoute } from './api-server';
@@ -289,6 +294,47 @@ const UserHistorySchema = component(
   }),
 );
 
+const InterestSchema = component(
+  'Interest',
+  z.object({
+    interestId: z
+      .string()
+      .describe("Stable: derived from the interest's earliest member event, so a rebuild gives the same id"),
+    weight: z
+      .number()
+      .describe("The interest's share of the profile's decayed weight (0..1, boosts not counted)"),
+    label: z.string().optional().describe('The most common category among its members'),
+    memberCount: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe('Member items still in the catalogue (the latest 20 at most)'),
+    mutedUntil: isoTime.optional().describe('While muted: when the mute ends'),
+    boostedUntil: isoTime.optional().describe('While boosted: when the boost ends'),
+    items: z
+      .array(z.object(itemViewShape))
+      .describe('Its 3-4 most representative members (closest to its centroid first), with item views'),
+  }),
+);
+const UserInterestsSchema = component(
+  'UserInterests',
+  z.object({ userId: z.string(), interests: z.array(InterestSchema).describe('Heaviest first') }),
+);
+const InterestPatch = component(
+  'InterestPatch',
+  InterestPatchSchema,
+  'mute: the interest retrieves nothing for hours (default 168); boost: it weighs twice for hours (default 720); reset: lifts both.',
+);
+const InterestEditedSchema = component(
+  'InterestEdited',
+  z.object({
+    userId: z.string(),
+    interestId: z.string(),
+    action: z.enum(INTEREST_ACTIONS),
+    until: isoTime.optional().describe('When the mute or boost ends'),
+  }),
+);
+
 const UserErased = component(
   'UserErased',
   z.object({
@@ -428,6 +474,9 @@ export type DocumentedResponsesMatch = Assert<
     SameKeys<z.output<typeof ItemDetails>, Returned<typeof itemDetails>>,
     SameKeys<z.output<typeof UserHistorySchema>, Returned<typeof userHistory>>,
     SameKeys<z.output<typeof HistoryItemSchema>, HistoryItem>,
+    SameKeys<z.output<typeof UserInterestsSchema>, Returned<typeof userInterests>>,
+    SameKeys<z.output<typeof InterestSchema>, Returned<typeof userInterests>['interests'][number]>,
+    SameKeys<z.output<typeof InterestEditedSchema>, Returned<typeof editInterest>>,
     Same<z.output<typeof UserHistorySchema>['kind'], Returned<typeof userHistory>['kind']>,
     SameKeys<z.output<typeof EventResultSchema>, Returned<typeof recordEvents>[number]>,
     Same<z.output<typeof EventResultSchema>['status'], Returned<typeof recordEvents>[number]['status']>,
@@ -449,7 +498,10 @@ const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string }
   },
   401: { name: 'Unauthorized', description: 'No valid credentials' },
   403: { name: 'Forbidden', description: 'The caller may not act for this user' },
-  404: { name: 'NotFound', description: 'Unknown item (code unknown_item) or no such route' },
+  404: {
+    name: 'NotFound',
+    description: 'Unknown item (code unknown_item), interest (unknown_interest) or rule, or no such route',
+  },
   409: {
     name: 'Conflict',
     description:
@@ -483,7 +535,7 @@ interface OperationSpec {
   operationId: string;
   description: string;
   query?: QuerySchema;
-  body?: 'events' | 'image' | 'rule' | 'ruleUpdate';
+  body?: 'events' | 'image' | 'rule' | 'ruleUpdate' | 'interestPatch';
   success: { status: 200 | 201 | 202; description: string; schema: z.ZodType };
   errors: ErrorStatus[];
 }
@@ -527,6 +579,28 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
     query: HistoryQuerySchema,
     success: { status: 200, description: 'The history, newest first', schema: UserHistorySchema },
     errors: [400, 401, 403, 500],
+  },
+  'GET /users/{userId}/interests': {
+    operationId: 'getInterests',
+    description:
+      "What the recommender believes the user likes: up to 4 interests (centroids in image space), heaviest first, each with a stable id, its weight, a label (its members' most common category) and its most representative items (closest to the centroid). A user sees only their own.",
+    success: { status: 200, description: 'The interests', schema: UserInterestsSchema },
+    errors: [400, 401, 403, 500],
+  },
+  'PATCH /users/{userId}/interests/{interestId}': {
+    operationId: 'editInterest',
+    description:
+      "Mutes an interest for some hours (it retrieves nothing for the personal list until then), boosts it (it weighs twice), or resets both. The edit is an event in the user's log: a rebuild from the raw events replays it, and erasing the user removes it. 404 unknown_interest for an id the profile does not hold (merged into an older interest, or forgotten).",
+    body: 'interestPatch',
+    success: { status: 200, description: 'The edit', schema: InterestEditedSchema },
+    errors: [400, 401, 403, 404, 413, 415, 500, 503],
+  },
+  'DELETE /users/{userId}/interests/{interestId}': {
+    operationId: 'forgetInterest',
+    description:
+      "Forgets an interest: it is removed, and its member items no longer shape any taste (liking one again does not rebuild it); new likes can grow a new interest, with a new id. An event in the user's log, like a mute.",
+    success: { status: 200, description: 'The edit (action forget)', schema: InterestEditedSchema },
+    errors: [401, 403, 404, 500, 503],
   },
   'GET /items/{itemId}': {
     operationId: 'getItem',
@@ -618,6 +692,7 @@ const PARAMETER_DESCRIPTIONS: Readonly<Record<string, string>> = {
   userId: "The shop's user id",
   itemId: 'The image file name without its extension: catalogue/shoes/SKU-123.jpg is item SKU-123',
   limit: "How many items to return (default: the placement's limit, else 10)",
+  interestId: 'An interest id from GET /users/{userId}/interests (t and 11 hex digits)',
   ruleId: 'The id the API gave the rule when it was created (r- and 22 characters)',
   version: 'Delete only this version of the rule (else 409 version_conflict)',
   category:
@@ -647,6 +722,7 @@ const PATH_PARAMETER_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   userId: TrackedEventSchema.shape.userId,
   itemId: TrackedEventSchema.shape.itemId,
   ruleId: z.string().regex(/^r-[A-Za-z0-9_-]{22}$/),
+  interestId: z.string().regex(INTEREST_ID_PATTERN),
 };
 
 const SECURITY: Readonly<Record<RouteAuth, { scheme: string; note: string }>> = {
@@ -715,6 +791,13 @@ function requestBody(kind: OperationSpec['body']): JsonObject | undefined {
       required: true,
       description: `At most ${MAX_RULE_BODY_BYTES} bytes of JSON.`,
       content: { 'application/json': { schema: schemaOrRef(kind === 'rule' ? RuleDefinition : RuleUpdate) } },
+    };
+  }
+  if (kind === 'interestPatch') {
+    return {
+      required: true,
+      description: 'At most 1024 bytes of JSON.',
+      content: { 'application/json': { schema: schemaOrRef(InterestPatch) } },
     };
   }
   if (kind === 'image') {

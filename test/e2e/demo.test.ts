@@ -428,4 +428,94 @@ describeInBrowser('demo page', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'demo-placements.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('your tastes: muting and forgetting a taste changes the "for you" list at once', async () => {
+    await page.goto(`${app?.url}/`);
+    await cardsIn(page, 'catalogue').first().waitFor();
+    await newShopperWhoLikes(page, CATEGORY);
+    // A second taste: three items of another category.
+    const other = (
+      await page
+        .locator('#category option')
+        .evaluateAll((options) => options.map((option) => option.getAttribute('value') ?? ''))
+    ).find((value) => value !== '' && value !== CATEGORY) as string;
+    await page.getByLabel('Category', { exact: true }).selectOption(other);
+    await page
+      .locator(`#catalogue > li:not([data-category="${other}"])`)
+      .first()
+      .waitFor({ state: 'detached' });
+    for (let i = 0; i < 3; i++) {
+      await cardsIn(page, 'catalogue')
+        .nth(i * 3)
+        .getByRole('button', { name: /^Like / })
+        .click();
+      await page.locator(`#recommendations[data-profile-events="${i + 4}"][aria-busy="false"]`).waitFor();
+    }
+    let events = 6;
+    const tastes = page.locator('#tastes');
+    const tastesOf = async () => {
+      await page.locator('#tastes[aria-busy="false"]').waitFor();
+      return tastes.locator('> li[data-interest-id]').evaluateAll((items) =>
+        items.map((item) => ({
+          label: item.getAttribute('data-label'),
+          muted: item.getAttribute('data-muted') === 'true',
+          images: item.querySelectorAll('img').length,
+        })),
+      );
+    };
+    // The strip refreshes after each event; wait until it shows both tastes.
+    for (const label of [CATEGORY, other])
+      await tastes.locator(`> li[data-label="${label}"]`).first().waitFor();
+    const shown = await tastesOf();
+    expect(shown.map((t) => t.label)).toEqual(expect.arrayContaining([CATEGORY, other]));
+    for (const taste of shown) expect(taste.images).toBeGreaterThanOrEqual(1);
+    expect(await tastes.locator('> li .title').first().textContent()).toMatch(/ · \d+%$/);
+    const count = (categories: string[]) => categories.filter((c) => c === CATEGORY).length;
+    const before = count(await categoriesOf(page, 'recommendations'));
+    expect(before).toBeGreaterThanOrEqual(3);
+
+    // Mute every taste labelled with the category: its items leave the list.
+    const edit = async (action: 'Mute' | 'Forget') => {
+      for (;;) {
+        const taste = tastes
+          .locator(`> li[data-label="${CATEGORY}"]${action === 'Mute' ? '[data-muted="false"]' : ''}`)
+          .first();
+        if ((await taste.count()) === 0) return;
+        await taste.getByRole('button', { name: new RegExp(`^${action} `) }).click();
+        events += 1;
+        await page.locator(`#recommendations[data-profile-events="${events}"][aria-busy="false"]`).waitFor();
+        await page.locator('#tastes[aria-busy="false"]').waitFor();
+      }
+    };
+    await edit('Mute');
+    const whileMuted = await tastesOf();
+    expect(whileMuted.filter((t) => t.label === CATEGORY).every((t) => t.muted)).toBe(true);
+    expect(await tastes.locator(`> li[data-label="${CATEGORY}"] .hint`).first().textContent()).toMatch(
+      /^Muted until /,
+    );
+    const muted = count(await categoriesOf(page, 'recommendations'));
+    expect(muted).toBeLessThan(before);
+    expect(await page.getByRole('status').first().textContent()).toBe(
+      `Muted the ${CATEGORY} taste for a day. Your recommendations are updated.`,
+    );
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // The page down to the tastes strip, in page coordinates (the clicks above scrolled it).
+    const box = await tastes.boundingBox();
+    if (!box) throw new Error('the tastes strip is not shown');
+    const bottom = box.y + box.height + Number(await page.evaluate('window.scrollY'));
+    await page.screenshot({
+      path: join(ARTIFACTS, 'demo-tastes.png'),
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1280, height: bottom + 16 },
+    });
+
+    // Forget it: it leaves the strip, and its items stay out of the list.
+    await edit('Forget');
+    const after = await tastesOf();
+    expect(after.map((t) => t.label)).not.toContain(CATEGORY);
+    expect(after.map((t) => t.label)).toContain(other);
+    expect(count(await categoriesOf(page, 'recommendations'))).toBeLessThan(before);
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
 });

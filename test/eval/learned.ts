@@ -5,6 +5,7 @@
  */
 import type { ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
 import { DEFAULT_GATE_POLICY, gateProjection } from '../../functions/app/learned-similarity-gate';
+import { isItemEvent } from '../../functions/app/ports';
 import { refoldProfile } from '../../functions/app/refold';
 import { DEFAULT_PROFILE_SETTINGS, type InterestProfile } from '../../functions/domain/interest-profile';
 import {
@@ -64,7 +65,8 @@ export async function eventsOf(store: ProfileStore, userIds: readonly string[]):
   const events: EngagementEvent[] = [];
   for (const userId of userIds)
     for (const event of await store.allEvents(userId))
-      events.push({ userId: event.userId, itemId: event.itemId, type: event.type, at: event.at });
+      if (isItemEvent(event))
+        events.push({ userId: event.userId, itemId: event.itemId, type: event.type, at: event.at });
   return events;
 }
 

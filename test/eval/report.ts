@@ -272,6 +272,8 @@ export interface DocumentOptions {
   modelChange?: ModelComparison;
   /** The complements' own simulation (test/eval/complements.ts), as its section. */
   complementsSection?: string;
+  /** Interests a shopper can see and edit (test/eval/interests.ts), as its section. */
+  interestsSection?: string;
 }
 
 export function evaluationDocument(options: DocumentOptions): string {
@@ -313,6 +315,7 @@ export function evaluationDocument(options: DocumentOptions): string {
   const judged = runs.find((run) => run.role === 'report') ?? runs[runs.length - 1];
   if (modelChange && judged) sections.push(modelChangeSection(modelChange, runTitle(judged)));
   if (options.complementsSection) sections.push(options.complementsSection);
+  if (options.interestsSection) sections.push(options.interestsSection);
   sections.push(
     `![Grouped bars: each metric for each method, ${reportFirst(runs)
       .map((r) => ROLE_TITLE[r.role].toLowerCase())

@@ -27,6 +27,7 @@ import { modelIdLabel } from '../../layers/model/descriptor';
 import { groupedBarChart } from './chart';
 import { COMPLEMENTS_SEEDS, complementsSection, runComplements } from './complements';
 import { type EvaluationResult, evaluate, markdownTable } from './evaluate';
+import { interestsSection, runInterests } from './interests';
 import { tuningSweep } from './methods';
 import { compareModels, type ModelComparison, modelChangeTables, modelChangeVerdict } from './model-change';
 import { claimHolds, evaluationDocument, type LabelledRun, reportFirst, runTitle } from './report';
@@ -354,6 +355,7 @@ async function main(argv: string[]): Promise<void> {
             COMPLEMENTS_SEEDS.map(async (seed) => ({ seed, result: await runComplements(seed) })),
           ),
         ),
+        interestsSection: interestsSection(await runInterests()),
       }),
     );
     process.stdout.write(`wrote ${out} and ${chart}\n`);

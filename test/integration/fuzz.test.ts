@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
+import { interestId } from '../../functions/domain/interest-profile';
 import {
   encodePathParam,
   FRESH_RULE,
@@ -31,6 +32,7 @@ const BUDGET: Record<string, number> = {
   'GET /items/{itemId}/complements': 800,
   'GET /users/{userId}/recommendations': 1800,
   'GET /users/{userId}/history': 600,
+  '/users/{userId}/interests': 800,
   'POST /events': 2000,
   'POST /events/import': 800,
   'DELETE /users/{userId}': 500,
@@ -59,7 +61,30 @@ beforeAll(async () => {
   );
   await local.upload('catalogue/faces/fz-rejected.png', Buffer.from('not an image at all\n'.repeat(10)));
   await local.app.queue.drain({ timeoutMs: 110_000 });
+  // A user with one interest the PATCH cases edit: its id is the hash of its opening event.
+  const planted = {
+    userId: 'fuzz tastes',
+    itemId: 'fz-0',
+    type: 'like' as const,
+    at: Date.now() - 86_400_000,
+  };
+  const liked = await local.call(
+    postJson('/events', {
+      events: [
+        {
+          eventId: 'fz-taste',
+          userId: planted.userId,
+          itemId: planted.itemId,
+          type: 'like',
+          timestamp: planted.at,
+        },
+      ],
+    }),
+    { user: planted.userId },
+  );
+  expect(liked.json<{ accepted: number }>().accepted).toBe(1);
   catalogue = {
+    interest: { userId: planted.userId, interestId: interestId(planted) },
     readyItemIds: ['fz-0', 'fz é+🍓', 'fz%25 100', 'fz?q#h', 'fz-plain'],
     rejectedItemIds: ['fz-rejected'],
     categories: ['faces', 'food'],

@@ -73,6 +73,8 @@ function trackApi() {
     'POST /events': answer('events'),
     'POST /events/import': answer('import'),
     'DELETE /users/{userId}': answer('erase'),
+    'PATCH /users/{userId}/interests/{interestId}': answer('edit-interest'),
+    'DELETE /users/{userId}/interests/{interestId}': answer('forget-interest'),
     'GET /rules': answer('rules'),
     'POST /rules': answer('create-rule'),
     'GET /rules/{ruleId}': answer('rule'),
@@ -92,6 +94,7 @@ const throwing = (failure: () => unknown) =>
         throw failure();
       },
       'GET /users/{userId}/history': async () => json(200, {}),
+      'GET /users/{userId}/interests': async () => json(200, {}),
       'GET /items/{itemId}': async () => json(200, {}),
       'GET /items/{itemId}/similar': async () => json(200, {}),
       'GET /items/{itemId}/complements': async () => json(200, {}),

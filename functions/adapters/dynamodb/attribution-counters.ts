@@ -22,6 +22,7 @@ import {
   sumsDelta,
 } from '../../domain/attribution';
 import type { ImpressionSource, Strategy } from '../../domain/impressions';
+import type { EventType } from '../../domain/interest-profile';
 import { batchGetAll } from './batch-get';
 import { acceptedEvent } from './co-engagement-counters';
 import type { ImpressionRow } from './impression-log';
@@ -420,7 +421,7 @@ export class AttributionCounters implements AttributionEraser, DailyMetrics {
   }
 }
 
-const eventOf = (event: StoredEvent) => ({
+const eventOf = (event: StoredEvent & { type: EventType }) => ({
   type: event.type,
   itemId: event.itemId,
   at: event.at,

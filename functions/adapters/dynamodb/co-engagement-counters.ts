@@ -1,7 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { StoredEvent } from '../../app/ports';
+import { isItemEvent, type StoredEvent } from '../../app/ports';
+import type { EventType } from '../../domain/interest-profile';
 import type { BasketHistory } from './co-purchases';
 import { type CounterIncrement, countStreamBatch, OnceCounters, transactionGroups } from './stats-counters';
 
@@ -48,11 +49,13 @@ export function pairsOfEvent(
  * an erasure had left stale (a modify). Removals (erasure, TTL) take nothing back: the counters
  * are aggregates without user ids.
  */
-export function acceptedEvent(record: DynamoDBRecord): StoredEvent | undefined {
+export function acceptedEvent(record: DynamoDBRecord): (StoredEvent & { type: EventType }) | undefined {
   if (record.eventName !== 'INSERT' && record.eventName !== 'MODIFY') return undefined;
   const image = record.dynamodb?.NewImage;
   if (!image) return undefined;
-  return unmarshall(image as Parameters<typeof unmarshall>[0]) as StoredEvent;
+  const event = unmarshall(image as Parameters<typeof unmarshall>[0]) as StoredEvent;
+  // A shopper's interest edit (issue 23) is no item event: no counter reads it.
+  return isItemEvent(event) ? event : undefined;
 }
 
 /** A stream record's pairs, and the id that marks it applied. */

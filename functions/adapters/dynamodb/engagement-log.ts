@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { EngagementLog } from '../../app/learned-similarity-gate';
-import { isStale, type StoredEvent } from '../../app/ports';
+import { isItemEvent, isStale, type StoredEvent } from '../../app/ports';
 import type { EngagementEvent } from '../../domain/learned-similarity';
 
 /** Scan segments read at once: a daily job's read, spread over a few partitions. */
@@ -77,6 +77,10 @@ export class EventsTableLog implements EngagementLog {
           !isStale(event, epochs.get(event.userId) ?? 0) &&
           !(typeof event.expiresAt === 'number' && event.expiresAt <= nowSeconds),
       )
-      .map(({ userId, itemId, type, at }) => ({ userId, itemId, type, at }));
+      .flatMap((event) =>
+        isItemEvent(event)
+          ? [{ userId: event.userId, itemId: event.itemId, type: event.type, at: event.at }]
+          : [],
+      );
   }
 }

@@ -26,6 +26,8 @@ const elements = {
   trending: $('trending'),
   refreshTrending: $('refresh-trending'),
   historyUser: $('history-user'),
+  tastes: $('tastes'),
+  tastesUser: $('tastes-user'),
   recentlyViewed: $('recently-viewed'),
   buyAgain: $('buy-again'),
   category: $('category'),
@@ -365,6 +367,112 @@ function refreshHistory(kinds = ['viewed', 'purchased']) {
   );
 }
 
+/** How long the "Mute" button mutes a taste. */
+const MUTE_HOURS = 24;
+
+const timeText = (iso) =>
+  new Date(iso).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+
+/** One interest of the "Your tastes" strip: its images, label, weight, and mute / forget buttons. */
+function tasteCard(interest, index) {
+  const name = interest.label ? `${interest.label} taste` : `taste ${index + 1}`;
+  const percent = Math.round(interest.weight * 100);
+  const muted = interest.mutedUntil !== undefined;
+  const images = interest.items.map((item) =>
+    element('img', {
+      src: item.imageUrl,
+      alt: item.title || item.itemId,
+      width: 48,
+      height: 48,
+      decoding: 'async',
+    }),
+  );
+  remember(interest.items);
+  return element(
+    'li',
+    {
+      class: `taste${muted ? ' muted' : ''}`,
+      'data-interest-id': interest.interestId,
+      'data-label': interest.label || '',
+      'data-muted': muted ? 'true' : 'false',
+    },
+    [
+      element('h3', { class: 'title', text: `${interest.label || 'A taste'} · ${percent}%` }),
+      element('div', { class: 'taste-images' }, images),
+      element('p', {
+        class: 'hint',
+        text: muted
+          ? `Muted until ${timeText(interest.mutedUntil)}`
+          : `${interest.memberCount} item${interest.memberCount === 1 ? '' : 's'} you engaged with`,
+      }),
+      element('div', { class: 'actions', role: 'group', 'aria-label': `Actions for ${name}` }, [
+        element('button', {
+          type: 'button',
+          class: 'action',
+          'data-taste-action': muted ? 'unmute' : 'mute',
+          'aria-label': `${muted ? 'Unmute' : 'Mute'} ${name}`,
+          text: muted ? 'Unmute' : 'Mute for a day',
+        }),
+        element('button', {
+          type: 'button',
+          class: 'action forget',
+          'data-taste-action': 'forget',
+          'aria-label': `Forget ${name}`,
+          text: 'Forget',
+        }),
+      ]),
+    ],
+  );
+}
+
+/** The "Your tastes" strip: the current user's interests (GET /users/{userId}/interests). */
+async function refreshTastes() {
+  const list = elements.tastes;
+  const userId = state.userId;
+  const request = (state.strips.get(list.id) || 0) + 1;
+  state.strips.set(list.id, request);
+  list.setAttribute('aria-busy', 'true');
+  try {
+    const { interests } = await api(`/users/${encodeURIComponent(userId)}/interests`);
+    if (state.strips.get(list.id) !== request || userId !== state.userId) return false;
+    list.replaceChildren(...interests.map(tasteCard));
+    if (interests.length === 0)
+      list.append(element('li', { class: 'empty', text: 'No tastes yet: like or buy a few things.' }));
+    return true;
+  } catch (error) {
+    if (state.strips.get(list.id) === request)
+      announce(`Could not load your tastes: ${errorText(error)}`, true);
+    return false;
+  } finally {
+    if (state.strips.get(list.id) === request) list.setAttribute('aria-busy', 'false');
+  }
+}
+
+/** Mutes (for MUTE_HOURS), unmutes or forgets a taste, then shows the tastes and the list again. */
+async function editTaste(action, li) {
+  const { interestId, label } = li.dataset;
+  const name = label ? `the ${label} taste` : 'that taste';
+  const path = `/users/${encodeURIComponent(state.userId)}/interests/${encodeURIComponent(interestId)}`;
+  try {
+    if (action === 'forget') await api(path, { method: 'DELETE' });
+    else
+      await sendJson(
+        'PATCH',
+        path,
+        action === 'mute' ? { action: 'mute', hours: MUTE_HOURS } : { action: 'reset' },
+      );
+    const done = { mute: `Muted ${name} for a day`, unmute: `Unmuted ${name}`, forget: `Forgot ${name}` }[
+      action
+    ];
+    announce(`${done}. Updating your recommendations…`);
+    state.eventsSent += 1;
+    await Promise.all([refreshTastes(), refreshRecommendations()]);
+    announce(`${done}. Your recommendations are updated.`);
+  } catch (error) {
+    announce(`Could not change ${name}: ${errorText(error)}`, true);
+  }
+}
+
 function loadComplements(itemId) {
   elements.complementsSection.hidden = false;
   return fillStrip(
@@ -452,6 +560,7 @@ async function sendEvent(type, li) {
     announce(`${ACTION_LABELS[type]} ${title}. Updating your recommendations…`);
     refreshTrending();
     if (type === 'purchase') refreshHistory(['purchased']);
+    refreshTastes();
     if (await refreshRecommendations())
       announce(`${ACTION_LABELS[type]} ${title}. Your recommendations are updated.`);
   } catch (error) {
@@ -884,14 +993,20 @@ function selectUser(userId) {
   elements.user.value = userId;
   elements.currentUser.textContent = userId;
   elements.historyUser.textContent = userId;
+  elements.tastesUser.textContent = userId;
   for (const node of document.querySelectorAll('.card')) {
     node.className = 'card';
     node.querySelector('.badge')?.remove();
   }
   refreshRecommendations();
   refreshHistory();
+  refreshTastes();
 }
 
+elements.tastes.addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-taste-action]');
+  if (button) editTaste(button.dataset.tasteAction, button.closest('[data-interest-id]'));
+});
 document.addEventListener('click', (event) => {
   const button = event.target.closest('button[data-action]');
   if (!button) return;

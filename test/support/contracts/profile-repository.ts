@@ -5,7 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CommitConflict } from '../../../functions/app/errors';
-import type { EventWriteStore, ItemSnapshot, StoredEvent, StoredProfile } from '../../../functions/app/ports';
+import {
+  type EventWriteStore,
+  type ItemSnapshot,
+  isItemEvent,
+  type StoredEvent,
+  type StoredProfile,
+} from '../../../functions/app/ports';
 import {
   applyEvent,
   DEFAULT_PROFILE_SETTINGS,
@@ -73,6 +79,7 @@ export function profileRepositoryContract(
     ): { next: StoredProfile; profile: InterestProfile } {
       const profile = emptyProfile(userId, DIM, T0);
       for (const [i, event] of events.entries()) {
+        if (!isItemEvent(event)) continue;
         const profileEvent = { type: event.type, itemId: event.itemId, at: event.at, vector: vector(i) };
         applyEvent(profile, profileEvent, DEFAULT_PROFILE_SETTINGS);
       }

@@ -4,6 +4,7 @@
  * Everything else may be refused, but only with a 4xx that carries a `code`.
  */
 import fc from 'fast-check';
+import { InterestPatchSchema } from '../../../functions/app/track-events';
 import { DEFAULT_PLACEMENTS } from '../../../functions/contract/placements';
 import { RULE_LISTS } from '../../../functions/contract/rules';
 import { EVENT_TYPES } from '../../../functions/domain/interest-profile';
@@ -35,6 +36,8 @@ export interface FuzzCatalogue {
   readonly categories: readonly string[];
   /** Small real images POST /search must answer with 200. */
   readonly images: ReadonlyArray<{ bytes: Buffer; contentType: string }>;
+  /** A user's interest that PATCH may edit (issue 23; never forgotten by the generators). */
+  readonly interest: { readonly userId: string; readonly interestId: string };
 }
 
 const DAY = 86_400_000;
@@ -1147,6 +1150,110 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
     },
   );
 
+  /**
+   * The interests routes (issue 23): GET for anyone's own (empty or not), PATCH of the one planted
+   * interest; hostile cases: unknown or malformed interest ids (404), bodies outside the schema
+   * (400), other users (403), no token (401). DELETE only on ids that name nothing, so the planted
+   * interest stays to be edited.
+   */
+  const { interest } = catalogue;
+  const interestsPath = (userId: string) => `/users/${encodePathParam(userId)}/interests`;
+  const validPatch = fc.oneof(
+    fc.record({ action: fc.constant('mute'), hours: fc.integer({ min: 1, max: 8760 }) }),
+    fc.record({ action: fc.constant('boost'), hours: fc.integer({ min: 1, max: 8760 }) }),
+    fc.constant({ action: 'mute' }),
+    fc.constant({ action: 'reset' }),
+  );
+  const hostilePatch = fc.oneof(
+    fc.constantFrom(
+      {},
+      { action: 'forget' },
+      { action: 'mute', hours: 0 },
+      { action: 'mute', hours: 8761 },
+      { action: 'boost', hours: 1.5 },
+      { action: 'reset', hours: 1 },
+      { action: 'MUTE' },
+      { action: 'mute', until: '2030-01-01' },
+      [],
+      null,
+    ),
+    fc.jsonValue(),
+  );
+  const interestIdInPath = fc.oneof(
+    fc.stringMatching(/^t[0-9a-f]{11}$/),
+    encodedHostileId,
+    fc.constantFrom('', 'T0123456789a', `${interest.interestId}x`),
+  );
+  const plantedPath = interestsPath(interest.userId);
+  const interests: fc.Arbitrary<FuzzCase> = fc.oneof(
+    {
+      weight: 1,
+      arbitrary: fc.tuple(users, fc.boolean()).map(([userId, admin]) => ({
+        route: 'GET /users/{userId}/interests',
+        request: { method: 'GET', path: interestsPath(userId) },
+        as: admin ? { admin: true as const } : { user: userId },
+        valid: true,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(validPatch, fc.boolean()).map(([body, admin]) => ({
+        route: 'PATCH /users/{userId}/interests/{interestId}',
+        request: {
+          method: 'PATCH',
+          path: `${plantedPath}/${interest.interestId}`,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        },
+        as: admin ? { admin: true as const } : { user: interest.userId },
+        valid: true,
+      })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(
+          fc.oneof(
+            fc.constant(plantedPath),
+            users.map(interestsPath),
+            encodedHostileId.map((id) => `/users/${id}/interests`),
+          ),
+          fc.oneof(fc.constant(interest.interestId), interestIdInPath),
+          fc.constantFrom('GET', 'PATCH', 'DELETE'),
+          fc.oneof(validPatch, hostilePatch),
+          anyCaller(users),
+        )
+        .filter(
+          ([path, interestId, method, body, as]) =>
+            // Left out, as they would be valid: an edit of the planted interest by its user or an
+            // admin; and a DELETE of it, which would forget it for the cases after.
+            !(
+              path === plantedPath &&
+              interestId === interest.interestId &&
+              (method === 'DELETE' ||
+                (method === 'PATCH' &&
+                  InterestPatchSchema.safeParse(body).success &&
+                  ('admin' in as || ('user' in as && as.user === interest.userId))))
+            ),
+        )
+        .map(([path, interestId, method, body, as]) => ({
+          route: `${method} /users/{userId}/interests${method === 'GET' ? '' : '/{interestId}'}`,
+          request:
+            method === 'GET'
+              ? // GET takes no query parameters.
+                { method, path: `${path}?limit=1` }
+              : {
+                  method,
+                  path: `${path}/${interestId}`,
+                  headers: { 'content-type': 'application/json' },
+                  body: JSON.stringify(body),
+                },
+          as,
+          valid: false,
+        })),
+    },
+  );
+
   const eventsFor = (route: '/events' | '/events/import') => {
     const maxAgeMs = route === '/events' ? 29 * DAY : 89 * DAY;
     const validCase = users.chain((userId) =>
@@ -1391,6 +1498,7 @@ export function routeArbitraries(catalogue: FuzzCatalogue, now = Date.now()) {
     'GET /items/{itemId}/complements': complements,
     'GET /users/{userId}/recommendations': recommendations,
     'GET /users/{userId}/history': history,
+    '/users/{userId}/interests': interests,
     'POST /events': eventsFor('/events'),
     'POST /events/import': eventsFor('/events/import'),
     'DELETE /users/{userId}': deleteUser,
