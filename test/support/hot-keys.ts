@@ -1,0 +1,360 @@
+/**
+ * The hot-key simulation (issue 24): a deterministic stream of events (Zipf item popularity, users in
+ * bursty sessions, a flash sale) driven through the real event write path (`recordEvents` with the
+ * real `ProfileStore`) and the real Events-stream consumer (`countBatch`: co-engagement and
+ * co-purchases), both on one RecordingDynamo (test/support/recording-dynamo.ts). Every written key
+ * is counted per simulated second; the result is the most writes one key (table, partition key,
+ * sort key) and one partition key (all its sort keys) took in one second, per key family.
+ *
+ * The stream is delivered as Lambda delivers it to the consumer (CO_ENGAGEMENT_STREAM): per stream
+ * shard (a user's records all in one, in order), a batch when `batchSize` records wait or the
+ * oldest has waited the batching window; the consumer is taken to answer at once, the worst case
+ * (a slower one gets larger batches, whose increments merge into fewer writes).
+ */
+import { createHash } from 'node:crypto';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { CoEngagementCounters, countBatch } from '../../functions/adapters/dynamodb/co-engagement-counters';
+import { BasketHistory } from '../../functions/adapters/dynamodb/co-purchases';
+import { vectorToBytes } from '../../functions/adapters/dynamodb/item-table';
+import { ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
+import {
+  DEFAULT_TRACKING_POLICY,
+  popularityWeight,
+  recordEvents,
+  type TrackDeps,
+  UserWriteQueue,
+} from '../../functions/app/track-events';
+import { CO_ENGAGEMENT_STREAM, type TableDefinition } from '../../functions/contract/storage';
+import { DEFAULT_PROFILE_SETTINGS, type EventType } from '../../functions/domain/interest-profile';
+import { SeededRandom } from '../eval/prng';
+import { EVENTS_PATH_TABLES, RecordingDynamo, type Row, type WrittenKey } from './recording-dynamo';
+
+export interface HotKeyOptions {
+  seconds: number;
+  eventsPerSecond: number;
+  items: number;
+  /** Zipf exponent of item popularity. */
+  zipf: number;
+  /** One item takes `share` of all events from `start` for `seconds`. */
+  flash: { start: number; seconds: number; share: number; itemRank: number };
+  seed: number;
+  /** Stream shards of the Events table (one per table partition; 1,000 transactional writes/s need several). */
+  streamShards: number;
+  /** Events per session: uniform in [min, max]; gap between a session's events (ms): uniform in [min, max]. */
+  sessionEvents: [number, number];
+  sessionGapMs: [number, number];
+}
+
+export const DEFAULT_HOT_KEY_OPTIONS: HotKeyOptions = {
+  seconds: 120,
+  eventsPerSecond: 1000,
+  items: 100_000,
+  zipf: 1.1,
+  flash: { start: 40, seconds: 60, share: 0.4, itemRank: 500 },
+  seed: 24,
+  streamShards: 4,
+  sessionEvents: [2, 12],
+  sessionGapMs: [200, 1500],
+};
+
+/** The most writes seen in one second on one key, and on one partition key, of a family. */
+export interface FamilyMaximum {
+  family: string;
+  /** Most writes to one key (pk + sk) in one simulated second, and which. */
+  keyMax: number;
+  key: string;
+  /** Most writes to one partition key (all its sort keys) in one simulated second, and which. */
+  partitionMax: number;
+  partition: string;
+  writes: number;
+}
+
+export interface HotKeyResult {
+  events: number;
+  accepted: number;
+  families: FamilyMaximum[];
+  /** The largest of the families' key maxima. */
+  keyMax: number;
+  /** Popularity as read back (summed over its rows) and as the accepted events should have added it. */
+  popularityCheck: { items: number; largestRelativeError: number };
+  streamBatches: number;
+}
+
+const TYPES: Array<[EventType, number]> = [
+  ['view', 0.55],
+  ['click', 0.25],
+  ['like', 0.05],
+  ['add_to_cart', 0.1],
+  ['purchase', 0.05],
+];
+const CATEGORIES = 40;
+const SPACE = 'sim-model';
+const DIM = 8;
+const T0 = Date.UTC(2026, 5, 1);
+
+/** A key's family: the table, and for Stats the partition key's prefix (`popularity#`, `co#`...). */
+function familyOf({ table, pk }: WrittenKey): string {
+  if (table !== 'Stats') return table;
+  const hash = pk.indexOf('#');
+  return `Stats ${hash >= 0 ? pk.slice(0, hash + 1) : pk}*`;
+}
+
+/** Per-second counts per key and per partition key, folded into each family's maxima. */
+class WriteCounter {
+  private second = 0;
+  private keys = new Map<string, { family: string; count: number }>();
+  private partitions = new Map<string, { family: string; count: number }>();
+  readonly families = new Map<string, FamilyMaximum>();
+
+  add(key: WrittenKey, second: number): void {
+    if (second !== this.second) this.flush(second);
+    const family = familyOf(key);
+    const partition = `${key.table} ${key.pk}`;
+    const whole = key.sk === undefined ? partition : `${partition} | ${key.sk}`;
+    const k = this.keys.get(whole) ?? { family, count: 0 };
+    k.count += 1;
+    this.keys.set(whole, k);
+    const p = this.partitions.get(partition) ?? { family, count: 0 };
+    p.count += 1;
+    this.partitions.set(partition, p);
+    const f = this.familyMax(family);
+    f.writes += 1;
+  }
+
+  private familyMax(family: string): FamilyMaximum {
+    let f = this.families.get(family);
+    if (!f) {
+      f = { family, keyMax: 0, key: '', partitionMax: 0, partition: '', writes: 0 };
+      this.families.set(family, f);
+    }
+    return f;
+  }
+
+  flush(next = this.second): void {
+    for (const [key, { family, count }] of this.keys) {
+      const f = this.familyMax(family);
+      if (count > f.keyMax) Object.assign(f, { keyMax: count, key: `${key} @${this.second}s` });
+    }
+    for (const [partition, { family, count }] of this.partitions) {
+      const f = this.familyMax(family);
+      if (count > f.partitionMax)
+        Object.assign(f, { partitionMax: count, partition: `${partition} @${this.second}s` });
+    }
+    this.keys = new Map();
+    this.partitions = new Map();
+    this.second = next;
+  }
+}
+
+interface SimEvent {
+  at: number;
+  userId: string;
+  itemId: string;
+  type: EventType;
+  eventId: string;
+}
+
+/** Item popularity ranks drawn by Zipf(s) over n items (inverse CDF, binary search). */
+function zipfSampler(n: number, s: number, random: SeededRandom): () => number {
+  const cdf = new Float64Array(n);
+  let total = 0;
+  for (let k = 0; k < n; k++) {
+    total += 1 / (k + 1) ** s;
+    cdf[k] = total;
+  }
+  return () => {
+    const u = random.next() * total;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((cdf[mid] as number) < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+const itemId = (rank: number) => `item-${rank}`;
+
+/** The events of the simulation, in time order: sessions started uniformly, some before t = 0. */
+export function simulatedEvents(options: HotKeyOptions): SimEvent[] {
+  const random = new SeededRandom(options.seed);
+  const zipf = zipfSampler(options.items, options.zipf, random);
+  const [minEvents, maxEvents] = options.sessionEvents;
+  const [minGap, maxGap] = options.sessionGapMs;
+  const meanEvents = (minEvents + maxEvents) / 2;
+  const lead = Math.ceil((maxEvents * maxGap) / 1000);
+  const sessions = Math.round(((options.seconds + lead) * options.eventsPerSecond) / meanEvents);
+  const events: SimEvent[] = [];
+  const { flash } = options;
+  for (let s = 0; s < sessions; s++) {
+    let at = T0 + (random.next() * (options.seconds + lead) - lead) * 1000;
+    // One user in ten comes back: their sessions share a profile (and its recent positives).
+    const userId = random.next() < 0.1 ? `user-r${random.int(Math.max(1, sessions / 50))}` : `user-${s}`;
+    const count = minEvents + random.int(maxEvents - minEvents + 1);
+    for (let e = 0; e < count; e++) {
+      at += minGap + random.next() * (maxGap - minGap);
+      const second = (at - T0) / 1000;
+      if (second >= options.seconds) break;
+      let pick = random.next();
+      let type: EventType = 'view';
+      for (const [t, p] of TYPES) {
+        if (pick < p) {
+          type = t;
+          break;
+        }
+        pick -= p;
+      }
+      const inFlash = second >= flash.start && second < flash.start + flash.seconds;
+      const rank = inFlash && random.next() < flash.share ? flash.itemRank : zipf();
+      if (second >= 0)
+        events.push({ at: Math.floor(at), userId, itemId: itemId(rank), type, eventId: `ev-${s}-${e}` });
+    }
+  }
+  return events.sort((a, b) => a.at - b.at || (a.eventId < b.eventId ? -1 : 1));
+}
+
+/** An item's row as the catalogue stores it: ready, with a vector of the active space and a category. */
+function itemRow(id: string): Row | undefined {
+  const rank = Number(id.slice('item-'.length));
+  if (!id.startsWith('item-') || !Number.isInteger(rank)) return undefined;
+  const random = new SeededRandom(rank, 7);
+  const vector = Float32Array.from({ length: DIM }, () => random.next() - 0.5);
+  return {
+    itemId: { S: id },
+    status: { S: 'ready' },
+    available: { BOOL: true },
+    category: { S: `cat-${rank % CATEGORIES}` },
+    vectors: { M: { [SPACE]: { B: Buffer.from(vectorToBytes(vector)).toString('base64') } } },
+  };
+}
+
+const shardOf = (userId: string, shards: number) =>
+  createHash('sha256').update(userId).digest().readUInt32BE(0) % shards;
+
+/**
+ * Runs the simulation: each event as one request (`recordEvents`, the worst case for merging) at
+ * its simulated time, the Events stream delivered in batches to the consumer as they fill.
+ */
+export async function simulateHotKeys(
+  options: HotKeyOptions = DEFAULT_HOT_KEY_OPTIONS,
+  log: (line: string) => void = () => undefined,
+): Promise<HotKeyResult> {
+  const dynamo = new RecordingDynamo(
+    {
+      items: EVENTS_PATH_TABLES.Items as TableDefinition,
+      events: EVENTS_PATH_TABLES.Events as TableDefinition,
+      profiles: EVENTS_PATH_TABLES.Profiles as TableDefinition,
+      stats: EVENTS_PATH_TABLES.Stats as TableDefinition,
+    },
+    (table, pk) => (table === 'items' ? itemRow(pk) : undefined),
+  );
+  let clock = T0;
+  const counter = new WriteCounter();
+  dynamo.onWrite = (key) => counter.add(key, Math.floor((clock - T0) / 1000));
+  const client = dynamo.client();
+  const store = new ProfileStore(
+    client,
+    { items: 'items', events: 'events', profiles: 'profiles', stats: 'stats' },
+    SPACE,
+  );
+  const policy = { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS };
+  const deps: TrackDeps = {
+    store,
+    policy,
+    space: SPACE,
+    dim: DIM,
+    now: () => clock,
+    queue: new UserWriteQueue(),
+  };
+  const consumer = new CoEngagementCounters(client, 'stats', new BasketHistory(client, 'events'));
+
+  const events = simulatedEvents(options);
+  log(`${events.length} events over ${options.seconds} s`);
+  const shards: Array<Array<{ at: number; record: DynamoDBRecord }>> = Array.from(
+    { length: options.streamShards },
+    () => [],
+  );
+  let streamRead = 0;
+  let batches = 0;
+  const { batchSize } = CO_ENGAGEMENT_STREAM;
+  const windowMs = 1000;
+  /** Moves new stream records to their shards, and runs every batch that is due at `clock`. */
+  const deliver = async (flushAll = false) => {
+    const records = dynamo.streams.get('events') ?? [];
+    for (; streamRead < records.length; streamRead++) {
+      const record = records[streamRead] as DynamoDBRecord & { dynamodb: { Keys: Row } };
+      const userId = String(record.dynamodb.Keys.userId?.S);
+      shards[shardOf(userId, options.streamShards)]?.push({ at: clock, record });
+    }
+    for (const shard of shards) {
+      while (
+        shard.length >= batchSize ||
+        (shard.length > 0 && (flushAll || clock - (shard[0]?.at ?? clock) >= windowMs))
+      ) {
+        const batch = shard.splice(0, batchSize).map((s) => s.record);
+        batches += 1;
+        const { failed } = await countBatch(consumer, batch);
+        if (failed.length > 0) throw new Error(`${failed.length} stream records failed`);
+      }
+    }
+  };
+
+  let accepted = 0;
+  const expected = new Map<string, number>();
+  let lastLog = 0;
+  for (const event of events) {
+    clock = event.at;
+    await deliver();
+    const [result] = await recordEvents(deps, [
+      { eventId: event.eventId, userId: event.userId, itemId: event.itemId, type: event.type },
+    ]);
+    if (result?.status === 'accepted') {
+      accepted += 1;
+      expected.set(
+        event.itemId,
+        (expected.get(event.itemId) ?? 0) + popularityWeight(policy, { type: event.type, at: event.at }),
+      );
+    }
+    if (clock - lastLog >= 10_000) {
+      lastLog = clock;
+      log(`t=${Math.floor((clock - T0) / 1000)} s, ${accepted} accepted`);
+    }
+  }
+  clock += windowMs;
+  await deliver(true);
+  counter.flush();
+
+  // Popularity read back through the real reader equals what the accepted events added (exactly once).
+  const popularity = await store.popularity();
+  let largestRelativeError = 0;
+  for (const [id, weight] of expected)
+    largestRelativeError = Math.max(
+      largestRelativeError,
+      Math.abs((popularity.get(id) ?? 0) - weight) / weight,
+    );
+  if (popularity.size !== expected.size) largestRelativeError = Number.POSITIVE_INFINITY;
+
+  const families = [...counter.families.values()].sort((a, b) => a.family.localeCompare(b.family));
+  return {
+    events: events.length,
+    accepted,
+    families,
+    keyMax: Math.max(...families.map((f) => f.keyMax)),
+    popularityCheck: { items: expected.size, largestRelativeError },
+    streamBatches: batches,
+  };
+}
+
+/** The result as a table, one family a line. */
+export function formatHotKeys(result: HotKeyResult): string {
+  const lines = [
+    `family                 key max/s  partition max/s  writes   hottest key`,
+    ...result.families.map(
+      (f) =>
+        `${f.family.padEnd(22)} ${String(f.keyMax).padStart(9)}  ${String(f.partitionMax).padStart(15)}  ${String(f.writes).padStart(8)}  ${f.key}`,
+    ),
+  ];
+  return lines.join('\n');
+}
