@@ -70,7 +70,8 @@ export const PROFILES_TABLE: TableDefinition = {
 };
 
 /**
- * Aggregates over all users: decayed item popularity (pk `popularity#<shard>`, sk itemId),
+ * Aggregates over all users: decayed item popularity (pk `popularity#<shard>`, sk itemId; an item's
+ * events spread over 4 consecutive shards by a hash of the event id, summed by the reader),
  * item-to-item co-engagement (pk `co#<itemId>`, sk other itemId), decayed impression counts (pk
  * `imp#<shard>`, sk itemId), and the stream consumers' markers of the records they have counted
  * (pk `applied#<record id>`, sk the consumer, expiring). No user ids are stored here.

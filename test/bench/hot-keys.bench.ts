@@ -25,10 +25,11 @@ async function main(): Promise<void> {
       `Zipf(${options.zipf}) over ${options.items} items, flash sale ${options.flash.share * 100}% for ${options.flash.seconds} s, ` +
       `${result.streamBatches} stream batches\n${formatHotKeys(result)}\n` +
       `per-key maximum: ${result.keyMax} writes/s (bound 300); popularity read back: ${result.popularityCheck.items} items, ` +
-      `largest relative error ${result.popularityCheck.largestRelativeError.toExponential(2)}\n`,
+      `largest relative error ${result.popularityCheck.largestRelativeError.toExponential(2)}, ` +
+      `${result.popularityRows} popularity rows\n`,
   );
   process.stdout.write(
-    `${JSON.stringify({ keyMax: result.keyMax, families: result.families.map(({ family, keyMax, partitionMax }) => ({ family, keyMax, partitionMax })) })}\n`,
+    `${JSON.stringify({ keyMax: result.keyMax, popularityRows: result.popularityRows, items: result.popularityCheck.items, families: result.families.map(({ family, keyMax, partitionMax }) => ({ family, keyMax, partitionMax })) })}\n`,
   );
 }
 

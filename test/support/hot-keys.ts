@@ -16,7 +16,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { CoEngagementCounters, countBatch } from '../../functions/adapters/dynamodb/co-engagement-counters';
 import { BasketHistory } from '../../functions/adapters/dynamodb/co-purchases';
 import { vectorToBytes } from '../../functions/adapters/dynamodb/item-table';
-import { ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
+import { POPULARITY_SHARDS, ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
 import {
   DEFAULT_TRACKING_POLICY,
   popularityWeight,
@@ -24,10 +24,10 @@ import {
   type TrackDeps,
   UserWriteQueue,
 } from '../../functions/app/track-events';
-import { CO_ENGAGEMENT_STREAM, type TableDefinition } from '../../functions/contract/storage';
+import { CO_ENGAGEMENT_STREAM } from '../../functions/contract/storage';
 import { DEFAULT_PROFILE_SETTINGS, type EventType } from '../../functions/domain/interest-profile';
 import { SeededRandom } from '../eval/prng';
-import { EVENTS_PATH_TABLES, RecordingDynamo, type Row, type WrittenKey } from './recording-dynamo';
+import { EVENTS_PATH_TABLES, eventsPathDynamo, type Row, type WrittenKey } from './recording-dynamo';
 
 export interface HotKeyOptions {
   seconds: number;
@@ -77,6 +77,8 @@ export interface HotKeyResult {
   keyMax: number;
   /** Popularity as read back (summed over its rows) and as the accepted events should have added it. */
   popularityCheck: { items: number; largestRelativeError: number };
+  /** Popularity rows the reader reads (all of the `popularity#<shard>` partitions): its cost. */
+  popularityRows: number;
   streamBatches: number;
 }
 
@@ -241,24 +243,14 @@ export async function simulateHotKeys(
   options: HotKeyOptions = DEFAULT_HOT_KEY_OPTIONS,
   log: (line: string) => void = () => undefined,
 ): Promise<HotKeyResult> {
-  const dynamo = new RecordingDynamo(
-    {
-      items: EVENTS_PATH_TABLES.Items as TableDefinition,
-      events: EVENTS_PATH_TABLES.Events as TableDefinition,
-      profiles: EVENTS_PATH_TABLES.Profiles as TableDefinition,
-      stats: EVENTS_PATH_TABLES.Stats as TableDefinition,
-    },
-    (table, pk) => (table === 'items' ? itemRow(pk) : undefined),
+  const dynamo = eventsPathDynamo((table, pk) =>
+    table === EVENTS_PATH_TABLES.items ? itemRow(pk) : undefined,
   );
   let clock = T0;
   const counter = new WriteCounter();
   dynamo.onWrite = (key) => counter.add(key, Math.floor((clock - T0) / 1000));
   const client = dynamo.client();
-  const store = new ProfileStore(
-    client,
-    { items: 'items', events: 'events', profiles: 'profiles', stats: 'stats' },
-    SPACE,
-  );
+  const store = new ProfileStore(client, EVENTS_PATH_TABLES, SPACE);
   const policy = { ...DEFAULT_TRACKING_POLICY, settings: DEFAULT_PROFILE_SETTINGS };
   const deps: TrackDeps = {
     store,
@@ -268,7 +260,11 @@ export async function simulateHotKeys(
     now: () => clock,
     queue: new UserWriteQueue(),
   };
-  const consumer = new CoEngagementCounters(client, 'stats', new BasketHistory(client, 'events'));
+  const consumer = new CoEngagementCounters(
+    client,
+    EVENTS_PATH_TABLES.stats,
+    new BasketHistory(client, EVENTS_PATH_TABLES.events),
+  );
 
   const events = simulatedEvents(options);
   log(`${events.length} events over ${options.seconds} s`);
@@ -282,7 +278,7 @@ export async function simulateHotKeys(
   const windowMs = 1000;
   /** Moves new stream records to their shards, and runs every batch that is due at `clock`. */
   const deliver = async (flushAll = false) => {
-    const records = dynamo.streams.get('events') ?? [];
+    const records = dynamo.streams.get(EVENTS_PATH_TABLES.events) ?? [];
     for (; streamRead < records.length; streamRead++) {
       const record = records[streamRead] as DynamoDBRecord & { dynamodb: { Keys: Row } };
       const userId = String(record.dynamodb.Keys.userId?.S);
@@ -343,6 +339,9 @@ export async function simulateHotKeys(
     families,
     keyMax: Math.max(...families.map((f) => f.keyMax)),
     popularityCheck: { items: expected.size, largestRelativeError },
+    popularityRows: Array.from({ length: POPULARITY_SHARDS }, (_, shard) =>
+      dynamo.rows(EVENTS_PATH_TABLES.stats, `popularity#${shard}`),
+    ).flat().length,
     streamBatches: batches,
   };
 }

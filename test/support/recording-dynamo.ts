@@ -62,6 +62,21 @@ const scalar = (value: AttributeValue | undefined): string => {
 
 class ConditionFailed extends Error {}
 
+/** A request's input, as the JSON protocol carries it (the fields the operations here read). */
+interface OperationInput {
+  TableName: string;
+  Key: Row;
+  Item: Row;
+  RequestItems: Record<string, unknown>;
+  TransactItems: Array<{ Put?: OperationInput; Update?: OperationInput; Delete?: OperationInput }>;
+  KeyConditionExpression: string;
+  FilterExpression?: string;
+  UpdateExpression: string;
+  ConditionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Row;
+}
+
 export class RecordingDynamo {
   private readonly tables = new Map<string, Table>();
   private sequence = 0;
@@ -242,7 +257,7 @@ export class RecordingDynamo {
     return { Items: items, Count: items.length, ScannedCount: scanned };
   }
 
-  private operate(operation: string, input: Record<string, never>): unknown {
+  private operate(operation: string, input: OperationInput): unknown {
     switch (operation) {
       case 'GetItem': {
         const item = this.get(input.TableName, input.Key);
@@ -281,7 +296,7 @@ export class RecordingDynamo {
         return { UnprocessedItems: {} };
       }
       case 'TransactWriteItems': {
-        const actions = input.TransactItems as Array<Record<string, never>>;
+        const actions = input.TransactItems;
         const applies: Array<() => void> = [];
         const reasons: Array<{ Code: string }> = [];
         let failed = false;
@@ -311,7 +326,7 @@ export class RecordingDynamo {
     const operation = target.split('.')[1] ?? '';
     const body =
       request.body instanceof Uint8Array ? new TextDecoder().decode(request.body) : String(request.body);
-    const input = JSON.parse(body) as Record<string, never>;
+    const input = JSON.parse(body) as OperationInput;
     try {
       return response(200, this.operate(operation, input));
     } catch (error) {
@@ -345,10 +360,13 @@ function response(statusCode: number, body: unknown): HttpResponse {
   };
 }
 
-/** The tables of the events path, named by their logical id. */
-export const EVENTS_PATH_TABLES: Record<string, TableDefinition> = {
-  Items: ITEMS_TABLE,
-  Events: EVENTS_TABLE,
-  Profiles: PROFILES_TABLE,
-  Stats: STATS_TABLE,
-};
+/** The events path's tables by the names the simulation gives them (the StoreTables of ProfileStore). */
+export const EVENTS_PATH_TABLES = { items: 'items', events: 'events', profiles: 'profiles', stats: 'stats' };
+
+/** A RecordingDynamo with the events path's tables (Items, Events with its stream, Profiles, Stats). */
+export function eventsPathDynamo(lazyRow?: (table: string, pk: string) => Row | undefined): RecordingDynamo {
+  return new RecordingDynamo(
+    { items: ITEMS_TABLE, events: EVENTS_TABLE, profiles: PROFILES_TABLE, stats: STATS_TABLE },
+    lazyRow,
+  );
+}
