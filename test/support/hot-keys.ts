@@ -4,7 +4,10 @@
  * real `ProfileStore`) and the real Events-stream consumer (`countBatch`: co-engagement and
  * co-purchases), both on one RecordingDynamo (test/support/recording-dynamo.ts). Every written key
  * is counted per simulated second; the result is the most writes one key (table, partition key,
- * sort key) and one partition key (all its sort keys) took in one second, per key family.
+ * sort key) and one partition key (all its sort keys) took in one second, per key family; and the
+ * same for the layout before issue 24 (one popularity row per item, one co-engagement partition key
+ * per item), read off the same writes: with one event per request and the consumer merging per
+ * counter, each write there maps to exactly one write in the old layout (`unshardedKey`).
  *
  * The stream is delivered as Lambda delivers it to the consumer (CO_ENGAGEMENT_STREAM): per stream
  * shard (a user's records all in one, in order), a batch when `batchSize` records wait or the
@@ -13,10 +16,20 @@
  */
 import { createHash } from 'node:crypto';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { CoEngagementCounters, countBatch } from '../../functions/adapters/dynamodb/co-engagement-counters';
+import {
+  acceptedEvent,
+  CO_ENGAGEMENT_SHARDS,
+  CoEngagementCounters,
+  countBatch,
+  pairsOfEvent,
+} from '../../functions/adapters/dynamodb/co-engagement-counters';
 import { BasketHistory } from '../../functions/adapters/dynamodb/co-purchases';
 import { vectorToBytes } from '../../functions/adapters/dynamodb/item-table';
-import { POPULARITY_SHARDS, ProfileStore } from '../../functions/adapters/dynamodb/profile-store';
+import {
+  POPULARITY_SHARDS,
+  ProfileStore,
+  popularityShard,
+} from '../../functions/adapters/dynamodb/profile-store';
 import {
   DEFAULT_TRACKING_POLICY,
   popularityWeight,
@@ -43,6 +56,8 @@ export interface HotKeyOptions {
   /** Events per session: uniform in [min, max]; gap between a session's events (ms): uniform in [min, max]. */
   sessionEvents: [number, number];
   sessionGapMs: [number, number];
+  /** Partition keys the consumer spreads an item's co-engagement counters over (1: the layout before). */
+  coEngagementShards: number;
 }
 
 export const DEFAULT_HOT_KEY_OPTIONS: HotKeyOptions = {
@@ -55,6 +70,7 @@ export const DEFAULT_HOT_KEY_OPTIONS: HotKeyOptions = {
   streamShards: 4,
   sessionEvents: [2, 12],
   sessionGapMs: [200, 1500],
+  coEngagementShards: CO_ENGAGEMENT_SHARDS,
 };
 
 /** The most writes seen in one second on one key, and on one partition key, of a family. */
@@ -67,18 +83,28 @@ export interface FamilyMaximum {
   partitionMax: number;
   partition: string;
   writes: number;
+  /** The same in the layout before issue 24 (see `unshardedKey`): the "before" of the shards. */
+  unshardedKeyMax: number;
+  unshardedPartitionMax: number;
+  unshardedPartition: string;
 }
 
 export interface HotKeyResult {
   events: number;
   accepted: number;
   families: FamilyMaximum[];
-  /** The largest of the families' key maxima. */
+  /** The largest of the families' key maxima, and of their partition key maxima. */
   keyMax: number;
+  partitionMax: number;
   /** Popularity as read back (summed over its rows) and as the accepted events should have added it. */
   popularityCheck: { items: number; largestRelativeError: number };
   /** Popularity rows the reader reads (all of the `popularity#<shard>` partitions): its cost. */
   popularityRows: number;
+  /**
+   * Co-engagement read back through the reader (`coEngagementFrom`, every partition of an item)
+   * against the pairs the delivered events formed, for the flash item and the 20 most popular.
+   */
+  coEngagementCheck: { items: number; pairs: number; largestRelativeError: number };
   streamBatches: number;
 }
 
@@ -94,23 +120,38 @@ const SPACE = 'sim-model';
 const DIM = 8;
 const T0 = Date.UTC(2026, 5, 1);
 
-/** A key's family: the table, and for Stats the partition key's prefix (`popularity#`, `co#`...). */
+/** The co-engagement shards 1.. (`co<s>#<item>`); shard 0 is `co#<item>`. */
+const CO_SHARD = /^co\d+#/;
+
+/**
+ * A key's family: the table, and for Stats the partition key's prefix (`popularity#`, `co#`...;
+ * every co-engagement shard is `co#`).
+ */
 function familyOf({ table, pk }: WrittenKey): string {
   if (table !== 'Stats') return table;
+  if (CO_SHARD.test(pk)) return 'Stats co#*';
   const hash = pk.indexOf('#');
   return `Stats ${hash >= 0 ? pk.slice(0, hash + 1) : pk}*`;
 }
 
-/** Per-second counts per key and per partition key, folded into each family's maxima. */
-class WriteCounter {
-  private second = 0;
-  private keys = new Map<string, { family: string; count: number }>();
-  private partitions = new Map<string, { family: string; count: number }>();
-  readonly families = new Map<string, FamilyMaximum>();
+/**
+ * The key a write would have had before issue 24: an item's popularity on its home row (spread 0),
+ * its co-engagement counters all in `co#<item>`. Each event is its own request and the consumer
+ * merges per counter, so the writes map one to one.
+ */
+export function unshardedKey(key: WrittenKey): WrittenKey {
+  if (key.table !== 'Stats' || key.sk === undefined) return key;
+  if (key.pk.startsWith('popularity#')) return { ...key, pk: popularityShard(key.sk) };
+  if (CO_SHARD.test(key.pk)) return { ...key, pk: `co#${key.pk.slice(key.pk.indexOf('#') + 1)}` };
+  return key;
+}
 
-  add(key: WrittenKey, second: number): void {
-    if (second !== this.second) this.flush(second);
-    const family = familyOf(key);
+/** Per-second writes per key and per partition key. */
+class SecondCounts {
+  keys = new Map<string, { family: string; count: number }>();
+  partitions = new Map<string, { family: string; count: number }>();
+
+  add(key: WrittenKey, family: string): void {
     const partition = `${key.table} ${key.pk}`;
     const whole = key.sk === undefined ? partition : `${partition} | ${key.sk}`;
     const k = this.keys.get(whole) ?? { family, count: 0 };
@@ -119,31 +160,64 @@ class WriteCounter {
     const p = this.partitions.get(partition) ?? { family, count: 0 };
     p.count += 1;
     this.partitions.set(partition, p);
-    const f = this.familyMax(family);
-    f.writes += 1;
+  }
+}
+
+/** Per-second counts per key and per partition key, folded into each family's maxima. */
+class WriteCounter {
+  private second = 0;
+  private now = new SecondCounts();
+  private before = new SecondCounts();
+  readonly families = new Map<string, FamilyMaximum>();
+
+  add(key: WrittenKey, second: number): void {
+    if (second !== this.second) this.flush(second);
+    const family = familyOf(key);
+    this.now.add(key, family);
+    this.before.add(unshardedKey(key), family);
+    this.familyMax(family).writes += 1;
   }
 
   private familyMax(family: string): FamilyMaximum {
     let f = this.families.get(family);
     if (!f) {
-      f = { family, keyMax: 0, key: '', partitionMax: 0, partition: '', writes: 0 };
+      f = {
+        family,
+        keyMax: 0,
+        key: '',
+        partitionMax: 0,
+        partition: '',
+        writes: 0,
+        unshardedKeyMax: 0,
+        unshardedPartitionMax: 0,
+        unshardedPartition: '',
+      };
       this.families.set(family, f);
     }
     return f;
   }
 
   flush(next = this.second): void {
-    for (const [key, { family, count }] of this.keys) {
+    const at = ` @${this.second}s`;
+    for (const [key, { family, count }] of this.now.keys) {
       const f = this.familyMax(family);
-      if (count > f.keyMax) Object.assign(f, { keyMax: count, key: `${key} @${this.second}s` });
+      if (count > f.keyMax) Object.assign(f, { keyMax: count, key: key + at });
     }
-    for (const [partition, { family, count }] of this.partitions) {
+    for (const [partition, { family, count }] of this.now.partitions) {
       const f = this.familyMax(family);
-      if (count > f.partitionMax)
-        Object.assign(f, { partitionMax: count, partition: `${partition} @${this.second}s` });
+      if (count > f.partitionMax) Object.assign(f, { partitionMax: count, partition: partition + at });
     }
-    this.keys = new Map();
-    this.partitions = new Map();
+    for (const { family, count } of this.before.keys.values()) {
+      const f = this.familyMax(family);
+      f.unshardedKeyMax = Math.max(f.unshardedKeyMax, count);
+    }
+    for (const [partition, { family, count }] of this.before.partitions) {
+      const f = this.familyMax(family);
+      if (count > f.unshardedPartitionMax)
+        Object.assign(f, { unshardedPartitionMax: count, unshardedPartition: partition + at });
+    }
+    this.now = new SecondCounts();
+    this.before = new SecondCounts();
     this.second = next;
   }
 }
@@ -264,6 +338,7 @@ export async function simulateHotKeys(
     client,
     EVENTS_PATH_TABLES.stats,
     new BasketHistory(client, EVENTS_PATH_TABLES.events),
+    options.coEngagementShards,
   );
 
   const events = simulatedEvents(options);
@@ -274,6 +349,8 @@ export async function simulateHotKeys(
   );
   let streamRead = 0;
   let batches = 0;
+  /** The pairs the delivered records formed: from -> to -> weight. */
+  const pairs = new Map<string, Map<string, number>>();
   const { batchSize } = CO_ENGAGEMENT_STREAM;
   const windowMs = 1000;
   /** Moves new stream records to their shards, and runs every batch that is due at `clock`. */
@@ -293,6 +370,14 @@ export async function simulateHotKeys(
         batches += 1;
         const { failed } = await countBatch(consumer, batch);
         if (failed.length > 0) throw new Error(`${failed.length} stream records failed`);
+        for (const record of batch) {
+          const event = acceptedEvent(record);
+          for (const { from, to, weight } of event ? pairsOfEvent(event) : []) {
+            const partners = pairs.get(from) ?? new Map<string, number>();
+            partners.set(to, (partners.get(to) ?? 0) + weight);
+            pairs.set(from, partners);
+          }
+        }
       }
     }
   };
@@ -332,28 +417,55 @@ export async function simulateHotKeys(
     );
   if (popularity.size !== expected.size) largestRelativeError = Number.POSITIVE_INFINITY;
 
+  // Co-engagement read back (every partition of each item) equals what the delivered events paired.
+  let coPairs = 0;
+  let coError = 0;
+  const sources = [itemId(options.flash.itemRank), ...Array.from({ length: 20 }, (_, rank) => itemId(rank))];
+  for (const source of sources) {
+    const read = new Map(
+      (await store.coEngagementFrom(source)).map(({ itemId: to, weight }) => [to, weight] as const),
+    );
+    const partners = pairs.get(source) ?? new Map<string, number>();
+    if (read.size !== partners.size) coError = Number.POSITIVE_INFINITY;
+    for (const [to, weight] of partners) {
+      coPairs += 1;
+      coError = Math.max(coError, Math.abs((read.get(to) ?? 0) - weight) / weight);
+    }
+  }
+
   const families = [...counter.families.values()].sort((a, b) => a.family.localeCompare(b.family));
   return {
     events: events.length,
     accepted,
     families,
     keyMax: Math.max(...families.map((f) => f.keyMax)),
+    partitionMax: Math.max(...families.map((f) => f.partitionMax)),
     popularityCheck: { items: expected.size, largestRelativeError },
     popularityRows: Array.from({ length: POPULARITY_SHARDS }, (_, shard) =>
       dynamo.rows(EVENTS_PATH_TABLES.stats, `popularity#${shard}`),
     ).flat().length,
+    coEngagementCheck: { items: sources.length, pairs: coPairs, largestRelativeError: coError },
     streamBatches: batches,
   };
 }
 
 /** The result as a table, one family a line. */
 export function formatHotKeys(result: HotKeyResult): string {
+  const change = (before: number, after: number) =>
+    (before === after ? String(after) : `${before} -> ${after}`).padStart(15);
   const lines = [
-    `family                 key max/s  partition max/s  writes   hottest key`,
+    `family                 key max/s (before -> now)  partition key max/s (before -> now)  writes`,
     ...result.families.map(
       (f) =>
-        `${f.family.padEnd(22)} ${String(f.keyMax).padStart(9)}  ${String(f.partitionMax).padStart(15)}  ${String(f.writes).padStart(8)}  ${f.key}`,
+        `${f.family.padEnd(22)} ${change(f.unshardedKeyMax, f.keyMax).padStart(26)}  ${change(f.unshardedPartitionMax, f.partitionMax).padStart(35)}  ${String(f.writes).padStart(7)}`,
     ),
+    'busiest key, and partition key, per family (now; before if it differs):',
+    ...result.families.flatMap((f) => [
+      `  ${f.family}: key ${f.key}; partition key ${f.partition}`,
+      ...(f.unshardedPartitionMax !== f.partitionMax
+        ? [`    before: partition key ${f.unshardedPartition}`]
+        : []),
+    ]),
   ];
   return lines.join('\n');
 }

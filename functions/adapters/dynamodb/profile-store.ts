@@ -28,8 +28,10 @@ import {
 import type { InterestCentroid, InterestProfile } from '../../domain/interest-profile';
 import type { RecentWeight } from '../../domain/trending';
 import { batchGetAll, batchGetTables, type TableKeys } from './batch-get';
+import { coEngagementPartition, coEngagementPartitions } from './co-engagement-counters';
 import { EventHistoryReader, itemSnapshots, type SnapshotRow, snapshotProjection } from './event-history';
 import { IMPRESSION_SHARDS } from './impression-counts';
+import { mix32, stringHash } from './key-hash';
 
 export interface StoreTables {
   events: string;
@@ -57,6 +59,9 @@ export type ReaderTables = Pick<StoreTables, 'profiles' | 'stats'>;
  */
 export const MAX_PROFILE_ROW_BYTES = 380 * 1024;
 
+/** Co-engagement rows read per source item, across its partitions (`coEngagementFrom`). */
+const CO_ENGAGEMENT_ROWS = 200;
+
 /** Partition keys of the popularity rows (`popularity#0` .. `popularity#7`): the reader queries each. */
 export const POPULARITY_SHARDS = 8;
 /**
@@ -66,20 +71,6 @@ export const POPULARITY_SHARDS = 8;
  * the one row an item had before, so rows written then are read as they are.
  */
 export const POPULARITY_SPREAD = 4;
-
-const stringHash = (value: string) => {
-  let hash = 0;
-  for (const char of value) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) >>> 0;
-  return hash;
-};
-
-/** MurmurHash3's finaliser: every bit of the input moves the low bits (sequential event ids spread). */
-const mix32 = (value: number) => {
-  let h = value >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-};
 
 /**
  * The partition key of one popularity row of `itemId`: its home shard, moved by the event's spread
@@ -319,9 +310,20 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
     );
   }
 
-  /** Frame-weighted co-engagement from one item to others (at most the first 200 rows). */
+  /**
+   * Frame-weighted co-engagement from one item to others: one query per partition of its counters
+   * (CO_ENGAGEMENT_SHARDS, issued together, see `coEngagementPartition`), each stopping after the
+   * page that passes 200 / CO_ENGAGEMENT_SHARDS rows (about 200 rows an item, as one partition
+   * gave before). A partner counted both in the item's first partition (written before the
+   * partitions) and in its own is summed.
+   */
   async coEngagementFrom(itemId: string): Promise<Array<{ itemId: string; weight: number }>> {
-    return (await this.queryAll(`co#${itemId}`, 200)).map((row) => ({ itemId: row.sk, weight: row.weight }));
+    const partitions = coEngagementPartitions(itemId);
+    const limit = Math.ceil(CO_ENGAGEMENT_ROWS / partitions.length);
+    const shards = await Promise.all(partitions.map((pk) => this.queryAll(pk, limit)));
+    const weights = new Map<string, number>();
+    for (const row of shards.flat()) weights.set(row.sk, (weights.get(row.sk) ?? 0) + row.weight);
+    return [...weights].map(([partner, weight]) => ({ itemId: partner, weight }));
   }
 
   private async queryAll(pk: string, limit = Number.POSITIVE_INFINITY): Promise<StatsRow[]> {
@@ -493,7 +495,7 @@ export class ProfileStore extends ProfileStoreReader implements EventWriteStore 
         this.documents.send(
           new UpdateCommand({
             TableName: this.tables.stats,
-            Key: { pk: `co#${from}`, sk: to },
+            Key: { pk: coEngagementPartition(from, to), sk: to },
             UpdateExpression: 'ADD weight :w',
             ExpressionAttributeValues: { ':w': weight },
           }),
