@@ -123,6 +123,11 @@ export interface PopularityIncrement {
   itemId: string;
   weight: number;
   recent?: RecentIncrement;
+  /**
+   * The event it comes from: an adapter may spread an item's increments over several counter rows
+   * by it (so one viral item is not one hot key), the same event always to the same row.
+   */
+  eventId?: string;
 }
 
 /**

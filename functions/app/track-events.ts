@@ -386,17 +386,23 @@ async function commitForUser(
       ...pairs[i],
       ...basketFields(policy, c, items.get(c.event.itemId)?.category),
     }));
-    const popularity = profileEvents
-      .filter((e) => !NEGATIVE_TYPES.has(e.type))
-      .map((e): PopularityIncrement => {
-        const recent = recentWeight(
-          { at: e.at, typeWeight: policy.settings.weights[e.type] },
-          policy.popularityEpoch,
-          policy.trendingHalfLifeMs,
-          now,
-        );
-        return { itemId: e.itemId, weight: popularityWeight(policy, e), ...(recent ? { recent } : {}) };
-      });
+    const popularity = profileEvents.flatMap((e, i): PopularityIncrement[] => {
+      if (NEGATIVE_TYPES.has(e.type)) return [];
+      const recent = recentWeight(
+        { at: e.at, typeWeight: policy.settings.weights[e.type] },
+        policy.popularityEpoch,
+        policy.trendingHalfLifeMs,
+        now,
+      );
+      return [
+        {
+          itemId: e.itemId,
+          weight: popularityWeight(policy, e),
+          ...(recent ? { recent } : {}),
+          eventId: (ordered[i] as Candidate).event.eventId,
+        },
+      ];
+    });
     try {
       await deps.store.commit(
         userId,

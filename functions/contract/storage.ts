@@ -70,10 +70,13 @@ export const PROFILES_TABLE: TableDefinition = {
 };
 
 /**
- * Aggregates over all users: decayed item popularity (pk `popularity#<shard>`, sk itemId),
- * item-to-item co-engagement (pk `co#<itemId>`, sk other itemId), decayed impression counts (pk
- * `imp#<shard>`, sk itemId), and the stream consumers' markers of the records they have counted
- * (pk `applied#<record id>`, sk the consumer, expiring). No user ids are stored here.
+ * Aggregates over all users: decayed item popularity (pk `popularity#<shard>`, sk itemId; an item's
+ * events spread over 4 consecutive shards by a hash of the event id, summed by the reader),
+ * item-to-item co-engagement (pk `co#<itemId>`, and `co<s>#<itemId>` for s = 1..3: a counter
+ * lives in partition hash(other item) mod 4 of its item, shard 0 being `co#`; sk other itemId),
+ * decayed impression counts (pk `imp#<shard>`, sk itemId), and the stream consumers' markers of
+ * the records they have counted (pk `applied#<record id>`, sk the consumer, expiring). No user ids
+ * are stored here.
  */
 export const STATS_TABLE: TableDefinition = {
   id: 'Stats',

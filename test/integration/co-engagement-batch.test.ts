@@ -2,13 +2,18 @@
  * The co-engagement consumer merges a stream batch's increments per counter and writes them in few
  * transactions, and still counts each record exactly once: a redelivered record, in a batch cut
  * differently (as a partial-batch retry or a timed-out invocation redelivers), adds nothing again.
- * Real DynamoDB Local (the Stats table of a local stack), stream records as Lambda receives them.
+ * An item's counters are spread over its partition keys (issue 24) and read together with the
+ * rows written before, all in `co#<item>`. Real DynamoDB Local (the Stats table of a local stack),
+ * stream records as Lambda receives them.
  */
+import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import {
   acceptedEvent,
   CoEngagementCounters,
+  coEngagementPartition,
+  coEngagementPartitions,
   countBatch,
   pairsOfEvent,
 } from '../../functions/adapters/dynamodb/co-engagement-counters';
@@ -106,3 +111,60 @@ function pairsOf(record: DynamoDBRecord) {
   const event = acceptedEvent(record);
   return event ? pairsOfEvent(event) : [];
 }
+
+it("spreads an item's counters over its partition keys and reads them with the rows written before (all in co#<item>)", async () => {
+  const client = dynamoClient();
+  const documents = DynamoDBDocumentClient.from(client);
+  const stats = local.app.stack.tables.Stats as string;
+  const from = 'legacy-co-viral';
+  const partners = Array.from({ length: 16 }, (_, i) => `legacy-co-${i}`);
+  // The layout before issue 24: every counter of an item in one partition key, co#<item>.
+  for (const to of partners)
+    await documents.send(
+      new UpdateCommand({
+        TableName: stats,
+        Key: { pk: `co#${from}`, sk: to },
+        UpdateExpression: 'ADD weight :w',
+        ExpressionAttributeValues: { ':w': 2 },
+      }),
+    );
+  const counters = new CoEngagementCounters(client, stats);
+  // One stream record pairs the item with the first 10 partners (both directions).
+  const record = recordOf(0);
+  const event = {
+    ...(acceptedEvent(record) as StoredEvent),
+    itemId: from,
+    coItems: partners.slice(0, 10),
+    coWeight: 3,
+  };
+  const result = await countBatch(counters, [
+    { ...record, eventID: 'legacy-co-record', dynamodb: { NewImage: marshall(event) as never } },
+  ]);
+  expect(result).toEqual({ pairs: 20, failed: [], errors: [] });
+
+  // Each partition key holds exactly the partners its hash names (shard 0 also the old rows).
+  const partitionRows = await Promise.all(
+    coEngagementPartitions(from).map(async (pk) => {
+      const page = await documents.send(
+        new QueryCommand({
+          TableName: stats,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+        }),
+      );
+      return (page.Items ?? []).map((row) => row.sk as string);
+    }),
+  );
+  expect(partitionRows.filter((rows) => rows.length > 0).length).toBeGreaterThan(1);
+  for (const [shard, rows] of partitionRows.entries())
+    for (const to of rows)
+      if (shard > 0) expect(coEngagementPartition(from, to)).toBe(coEngagementPartitions(from)[shard]);
+
+  const store = profileStoreOf(local.app);
+  const read = new Map((await store.coEngagementFrom(from)).map((row) => [row.itemId, row.weight]));
+  expect(read).toEqual(new Map(partners.map((to, i) => [to, i < 10 ? 5 : 2])));
+  // And the other direction, written by the same record, in each partner's partitions.
+  expect(
+    (await store.coEngagementFrom(partners[3] as string)).find((row) => row.itemId === from)?.weight,
+  ).toBe(3);
+});

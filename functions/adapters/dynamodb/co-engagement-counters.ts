@@ -4,6 +4,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { isItemEvent, type StoredEvent } from '../../app/ports';
 import type { EventType } from '../../domain/interest-profile';
 import type { BasketHistory } from './co-purchases';
+import { mix32, stringHash } from './key-hash';
 import { type CounterIncrement, countStreamBatch, OnceCounters, transactionGroups } from './stats-counters';
 
 export { CounterConflict } from './stats-counters';
@@ -64,11 +65,30 @@ export interface RecordPairs {
   pairs: CoEngagementPair[];
 }
 
-const incrementOf = ({ from, to, weight }: CoEngagementPair): CounterIncrement => ({
-  pk: `co#${from}`,
-  sk: to,
-  weight,
-});
+/**
+ * Partitions one item's co-engagement counters are spread over (issue 24): the counter from `from`
+ * to `to` lives in partition `hash(to) mod CO_ENGAGEMENT_SHARDS` of `from`, so a flash-sale item
+ * whose partners all gain at once writes to 4 partition keys, not one (each of its rows was already
+ * under the bound; their sum on one partition key was not). The reader queries all of them at once.
+ */
+export const CO_ENGAGEMENT_SHARDS = 4;
+
+/**
+ * The partition key of shard `shard` of `from`'s counters. Shard 0 is `co#<from>`, the one partition
+ * an item had before: rows written then are read as they are (a partner in another shard since is
+ * summed over both). The others are `co<shard>#<from>`: the shard stands before the `#`, as an
+ * item id may hold `#` (`co#<from>#1` would be item `<from>#1`'s first partition).
+ */
+export const coEngagementShardKey = (from: string, shard: number): string =>
+  shard === 0 ? `co#${from}` : `co${shard}#${from}`;
+
+/** The partition key of the counter from `from` to `to` (a stable hash of `to`: always the same). */
+export const coEngagementPartition = (from: string, to: string, shards = CO_ENGAGEMENT_SHARDS): string =>
+  coEngagementShardKey(from, mix32(stringHash(to)) % shards);
+
+/** Every partition key of `from`'s counters, the reader's queries. */
+export const coEngagementPartitions = (from: string): string[] =>
+  Array.from({ length: CO_ENGAGEMENT_SHARDS }, (_, shard) => coEngagementShardKey(from, shard));
 
 export class CoEngagementCounters {
   readonly counters: OnceCounters;
@@ -78,14 +98,29 @@ export class CoEngagementCounters {
     statsTable: string,
     /** The users' basket events, for the co-purchase counters (issue 22); absent: none are counted. */
     readonly baskets?: BasketHistory,
+    /**
+     * Partitions written per item (at most CO_ENGAGEMENT_SHARDS, which the reader reads): 1 writes
+     * every counter to `co#<from>`, the layout before issue 24 (the simulation's "before").
+     */
+    readonly shards = CO_ENGAGEMENT_SHARDS,
   ) {
+    if (!Number.isInteger(shards) || shards < 1 || shards > CO_ENGAGEMENT_SHARDS)
+      throw new Error(`shards must be an integer in 1..${CO_ENGAGEMENT_SHARDS}`);
     this.counters = new OnceCounters(client, statsTable, 'co-engagement');
+  }
+
+  /** A pair's counter increment, in its partition. */
+  incrementOf({ from, to, weight }: CoEngagementPair): CounterIncrement {
+    return { pk: coEngagementPartition(from, to, this.shards), sk: to, weight };
   }
 
   /** Adds the pairs of several records, each record's once (see OnceCounters.addOnce). */
   addOnce(records: readonly RecordPairs[], now = Date.now()): Promise<Set<string>> {
     return this.counters.addOnce(
-      records.map(({ recordId, pairs }) => ({ recordId, increments: pairs.map(incrementOf) })),
+      records.map(({ recordId, pairs }) => ({
+        recordId,
+        increments: pairs.map((pair) => this.incrementOf(pair)),
+      })),
       now,
     );
   }
@@ -101,9 +136,9 @@ export function transactionsOf(records: readonly RecordPairs[]): RecordPairs[][]
 }
 
 /** The pairs a stream record's event forms, as counter increments. */
-const incrementsOfRecord = (record: DynamoDBRecord): CounterIncrement[] => {
+const incrementsOfRecord = (counters: CoEngagementCounters, record: DynamoDBRecord): CounterIncrement[] => {
   const event = acceptedEvent(record);
-  return event ? pairsOfEvent(event).map(incrementOf) : [];
+  return event ? pairsOfEvent(event).map((pair) => counters.incrementOf(pair)) : [];
 };
 
 const recordKey = (record: DynamoDBRecord) => record.eventID ?? record.dynamodb?.SequenceNumber ?? '';
@@ -127,7 +162,7 @@ export async function countBatch(
       )
     : new Map<string, CounterIncrement[]>();
   const { counted, failed, errors } = await countStreamBatch(counters.counters, records, (record) => [
-    ...incrementsOfRecord(record),
+    ...incrementsOfRecord(counters, record),
     ...(coPurchases.get(recordKey(record)) ?? []),
   ]);
   return { pairs: counted, failed, errors };

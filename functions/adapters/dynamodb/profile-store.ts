@@ -28,8 +28,10 @@ import {
 import type { InterestCentroid, InterestProfile } from '../../domain/interest-profile';
 import type { RecentWeight } from '../../domain/trending';
 import { batchGetAll, batchGetTables, type TableKeys } from './batch-get';
+import { coEngagementPartition, coEngagementPartitions } from './co-engagement-counters';
 import { EventHistoryReader, itemSnapshots, type SnapshotRow, snapshotProjection } from './event-history';
 import { IMPRESSION_SHARDS } from './impression-counts';
+import { mix32, stringHash } from './key-hash';
 
 export interface StoreTables {
   events: string;
@@ -57,11 +59,26 @@ export type ReaderTables = Pick<StoreTables, 'profiles' | 'stats'>;
  */
 export const MAX_PROFILE_ROW_BYTES = 380 * 1024;
 
+/** Co-engagement rows read per source item, across its partitions (`coEngagementFrom`). */
+const CO_ENGAGEMENT_ROWS = 200;
+
+/** Partition keys of the popularity rows (`popularity#0` .. `popularity#7`): the reader queries each. */
 export const POPULARITY_SHARDS = 8;
-export const popularityShard = (itemId: string) => {
-  let hash = 0;
-  for (const char of itemId) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) >>> 0;
-  return `popularity#${hash % POPULARITY_SHARDS}`;
+/**
+ * Rows one item's popularity is spread over (issue 24): an event adds to the row of its item's home
+ * shard plus `spread(eventId)` (mod POPULARITY_SHARDS), so a viral item is 4 keys on 4 partition
+ * keys, each taking a quarter of its writes, and the reader sums them. Spread 0 is the home shard:
+ * the one row an item had before, so rows written then are read as they are.
+ */
+export const POPULARITY_SPREAD = 4;
+
+/**
+ * The partition key of one popularity row of `itemId`: its home shard, moved by the event's spread
+ * (a hash of its id, so a retried commit writes the same row; without one, the home shard).
+ */
+export const popularityShard = (itemId: string, eventId?: string) => {
+  const spread = eventId === undefined ? 0 : mix32(stringHash(eventId)) % POPULARITY_SPREAD;
+  return `popularity#${(stringHash(itemId) + spread) % POPULARITY_SHARDS}`;
 };
 
 /** A Stats row: a counter (`weight`); popularity rows also carry short-term frames (`t<frameStart>`). */
@@ -87,23 +104,28 @@ function recentFramesOf(row: Record<string, unknown>): RecentWeight[] {
 }
 
 interface MergedPopularity {
+  itemId: string;
+  /** The row's partition key (see `popularityShard`). */
+  pk: string;
   weight: number;
   recent: Map<number, number>;
   /** The frame the newest increment says to drop (two frames back). */
   stale?: number;
 }
 
-/** A commit's increments per item: one update each (a transaction touches an item once). */
+/** A commit's increments per row: one update each (a transaction touches a row once). */
 function mergedPopularity(increments: readonly PopularityIncrement[]): Map<string, MergedPopularity> {
   const merged = new Map<string, MergedPopularity>();
-  for (const { itemId, weight, recent } of increments) {
-    const counters = merged.get(itemId) ?? { weight: 0, recent: new Map<number, number>() };
+  for (const { itemId, weight, recent, eventId } of increments) {
+    const pk = popularityShard(itemId, eventId);
+    const key = `${pk}\u0000${itemId}`;
+    const counters = merged.get(key) ?? { itemId, pk, weight: 0, recent: new Map<number, number>() };
     counters.weight += weight;
     if (recent) {
       counters.recent.set(recent.frameStart, (counters.recent.get(recent.frameStart) ?? 0) + recent.weight);
       counters.stale = Math.max(counters.stale ?? recent.staleFrameStart, recent.staleFrameStart);
     }
-    merged.set(itemId, counters);
+    merged.set(key, counters);
   }
   return merged;
 }
@@ -113,7 +135,7 @@ function mergedPopularity(increments: readonly PopularityIncrement[]): Map<strin
  * (no extra transaction action), and the frame two back from the newest removed: it holds under
  * 2^-16 of a fresh event's weight (functions/domain/trending.ts).
  */
-function popularityUpdate(itemId: string, counters: MergedPopularity) {
+function popularityUpdate(counters: MergedPopularity) {
   const names: Record<string, string> = {};
   const values: Record<string, number> = { ':w': counters.weight };
   const adds = ['weight :w'];
@@ -127,7 +149,7 @@ function popularityUpdate(itemId: string, counters: MergedPopularity) {
     counters.stale !== undefined && !counters.recent.has(counters.stale) ? counters.stale : undefined;
   if (stale !== undefined) names['#stale'] = recentAttribute(stale);
   return {
-    Key: { pk: popularityShard(itemId), sk: itemId },
+    Key: { pk: counters.pk, sk: counters.itemId },
     UpdateExpression: `ADD ${adds.join(', ')}${stale !== undefined ? ' REMOVE #stale' : ''}`,
     ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
     ExpressionAttributeValues: values,
@@ -239,19 +261,32 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
     return (await this.popularityCounters()).recent;
   }
 
-  /** Both popularity counters, from one read of the popularity rows (one query per shard). */
+  /**
+   * Both popularity counters, from one read of the popularity rows (one query per shard): an item's
+   * rows (up to POPULARITY_SPREAD, see `popularityShard`) summed, its short-term frames per frame.
+   */
   async popularityCounters(): Promise<PopularityCounters> {
-    const popularity = new Map<string, number>();
-    const recent = new Map<string, RecentWeight[]>();
-    await Promise.all(
-      Array.from({ length: POPULARITY_SHARDS }, async (_, shard) => {
-        for (const row of await this.queryAll(`popularity#${shard}`)) {
-          popularity.set(row.sk, row.weight ?? 0);
-          const frames = recentFramesOf(row);
-          if (frames.length > 0) recent.set(row.sk, frames);
-        }
-      }),
+    const shards = await Promise.all(
+      Array.from({ length: POPULARITY_SHARDS }, (_, shard) => this.queryAll(`popularity#${shard}`)),
     );
+    const popularity = new Map<string, number>();
+    const frames = new Map<string, Map<number, number>>();
+    for (const row of shards.flat()) {
+      popularity.set(row.sk, (popularity.get(row.sk) ?? 0) + (row.weight ?? 0));
+      for (const { frameStart, weight } of recentFramesOf(row)) {
+        const item = frames.get(row.sk) ?? new Map<number, number>();
+        item.set(frameStart, (item.get(frameStart) ?? 0) + weight);
+        frames.set(row.sk, item);
+      }
+    }
+    const recent = new Map<string, RecentWeight[]>();
+    for (const [itemId, item] of frames)
+      recent.set(
+        itemId,
+        [...item]
+          .map(([frameStart, weight]) => ({ frameStart, weight }))
+          .sort((a, b) => a.frameStart - b.frameStart),
+      );
     return { popularity, recent };
   }
 
@@ -275,9 +310,20 @@ export class ProfileStoreReader implements ProfileReader, Aggregates {
     );
   }
 
-  /** Frame-weighted co-engagement from one item to others (at most the first 200 rows). */
+  /**
+   * Frame-weighted co-engagement from one item to others: one query per partition of its counters
+   * (CO_ENGAGEMENT_SHARDS, issued together, see `coEngagementPartition`), each stopping after the
+   * page that passes 200 / CO_ENGAGEMENT_SHARDS rows (about 200 rows an item, as one partition
+   * gave before). A partner counted both in the item's first partition (written before the
+   * partitions) and in its own is summed.
+   */
   async coEngagementFrom(itemId: string): Promise<Array<{ itemId: string; weight: number }>> {
-    return (await this.queryAll(`co#${itemId}`, 200)).map((row) => ({ itemId: row.sk, weight: row.weight }));
+    const partitions = coEngagementPartitions(itemId);
+    const limit = Math.ceil(CO_ENGAGEMENT_ROWS / partitions.length);
+    const shards = await Promise.all(partitions.map((pk) => this.queryAll(pk, limit)));
+    const weights = new Map<string, number>();
+    for (const row of shards.flat()) weights.set(row.sk, (weights.get(row.sk) ?? 0) + row.weight);
+    return [...weights].map(([partner, weight]) => ({ itemId: partner, weight }));
   }
 
   private async queryAll(pk: string, limit = Number.POSITIVE_INFINITY): Promise<StatsRow[]> {
@@ -429,8 +475,8 @@ export class ProfileStore extends ProfileStoreReader implements EventWriteStore 
             }),
       },
     });
-    for (const [itemId, counters] of mergedPopularity(popularity)) {
-      items.push({ Update: { TableName: this.tables.stats, ...popularityUpdate(itemId, counters) } });
+    for (const counters of mergedPopularity(popularity).values()) {
+      items.push({ Update: { TableName: this.tables.stats, ...popularityUpdate(counters) } });
     }
     try {
       await this.documents.send(new TransactWriteCommand({ TransactItems: items }));
@@ -449,7 +495,7 @@ export class ProfileStore extends ProfileStoreReader implements EventWriteStore 
         this.documents.send(
           new UpdateCommand({
             TableName: this.tables.stats,
-            Key: { pk: `co#${from}`, sk: to },
+            Key: { pk: coEngagementPartition(from, to), sk: to },
             UpdateExpression: 'ADD weight :w',
             ExpressionAttributeValues: { ':w': weight },
           }),

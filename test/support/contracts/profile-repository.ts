@@ -171,6 +171,24 @@ export function profileRepositoryContract(
       expect(popularity.get(b)).toBeCloseTo(0.25, 10);
     });
 
+    it("adds one item's popularity from many events exactly once, each increment by its event id", async () => {
+      const userId = id('user');
+      const item = id('viral');
+      const events = Array.from({ length: 30 }, (_, i) => eventOf(userId, `e${i}`, item, T0 + i));
+      const increments = events.map((event, i) => ({ itemId: item, weight: 1 + i, eventId: event.eventId }));
+      const { next } = profileOf(userId, events, 1, 1000);
+      await repository.commit(userId, events, next, undefined, increments, T0);
+      const total = increments.reduce((sum, { weight }) => sum + weight, 0);
+      expect((await fixture.popularity()).get(item)).toBeCloseTo(total, 10);
+
+      // The same events again (a redelivery after the commit): refused whole, their popularity not added.
+      const again = profileOf(userId, events, 2, 1000).next;
+      await expect(
+        repository.commit(userId, events, again, { version: 1, epoch: 1000 }, increments, T0),
+      ).rejects.toBeInstanceOf(CommitConflict);
+      expect((await fixture.popularity()).get(item)).toBeCloseTo(total, 10);
+    });
+
     it('keeps the space a profile was folded in, and reads a row stored without one as legacy (no space)', async () => {
       const [folded, legacy] = [id('folded'), id('legacy')];
       const { next } = profileOf(folded, [eventOf(folded, 'e1', id('item'))], 1, 1000);
