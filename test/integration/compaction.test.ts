@@ -7,6 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-s
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import {
   CatalogueIndex,
+  downloadSnapshot,
   type IndexLoad,
   readPointer,
   snapshotPrefix,
@@ -259,6 +260,26 @@ describe('format 3, the format before the int8 rows were stored', () => {
       expect(fromFormat4.index.search(request)).toEqual(fromFormat3.index.search(request));
     }
     expect((await (await load(0)).writeSnapshot()).written).toBe(false);
+  });
+});
+
+describe('downloadSnapshot', () => {
+  it('reads an object of several ranged parts into one aligned buffer, byte for byte', async () => {
+    // Three 8 MiB parts and a few bytes: the head part, parts side by side, and a short last one.
+    const body = Buffer.alloc(3 * 8 * 1024 * 1024 + 3);
+    const fill = seededUniform(11);
+    for (let i = 0; i < body.length; i += 4096) body[i] = Math.floor(fill() * 256);
+    body[body.length - 1] = 0xee;
+    for (const [key, bytes] of [
+      ['index/download/large.bin', body],
+      ['index/download/small.bin', body.subarray(0, 100)],
+    ] as const) {
+      await stack.s3Client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: bytes }));
+      const downloaded = await downloadSnapshot(stack.s3Client, stack.bucket, key);
+      expect(downloaded.byteOffset).toBe(0);
+      expect(downloaded.byteLength).toBe(bytes.length);
+      expect(Buffer.from(downloaded).equals(bytes)).toBe(true);
+    }
   });
 });
 
