@@ -33,7 +33,8 @@ import { VectorIndexError } from './vector-index-error';
  *   ..  zero padding up to the float offset
  *   ..  count x dim f32    exact embeddings in item order
  * Version 4 stores the int8 copy: a cold start copies it into the kernel's memory as it is instead of
- * re-quantising every row (about a quarter more bytes to download, a third of the load time saved).
+ * re-quantising every row, for a quarter more bytes to download at 128 dimensions (README, "Capacity":
+ * on the shared development machine the two formats' cold starts were within its noise).
  * Version 3 is version 4 without the int8 rows and scales (header 32 bytes, the float32 rows at the
  * matrix offset); its rows are quantised on load. Older versions (still read) stop after a prefix of
  * the per-item sections, and their items load without what is missing: version 1 has neither

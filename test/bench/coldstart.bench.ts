@@ -1,7 +1,8 @@
 /**
  * `npm run bench:coldstart`: the recommend function's cold start and memory on the local stack, at
  * 100k, 500k and 1M catalogue items and at 128 and 256 dimensions (COLDSTART_SIZES=100k,500k,1m,
- * COLDSTART_DIMS=128,256; BENCH_COLD_RUNS=3 cold starts per point, the median reported).
+ * COLDSTART_DIMS=128,256; BENCH_COLD_RUNS=3 cold starts per point, the median reported;
+ * COLDSTART_FORMAT=3 stores format-3 snapshots instead, quantised at load, for a before/after).
  *
  * For each dimension, the index snapshot of each size is built as the compactor builds it
  * (ExactIndex.upsert of every item, ExactIndex.serialise: format 4) from seeded synthetic unit
@@ -59,6 +60,8 @@ type SizeLabel = keyof typeof SIZES;
 /** The catalogue the base memory is measured over: small enough to be all runtime and code. */
 const BASE_ITEMS = 1_000;
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);
+/** COLDSTART_FORMAT=3 stores the format before the int8 rows (quantised at load), for a before/after. */
+const FORMAT = Number(process.env.COLDSTART_FORMAT ?? SNAPSHOT_VERSION) as 3 | 4;
 const WRITE_BATCH = 25;
 const WRITES_IN_FLIGHT = 8;
 const STYLES = 200;
@@ -184,7 +187,7 @@ async function storeSnapshot(
       price: priceOf(row),
     });
   }
-  const body = index.serialise();
+  const body = index.serialise(FORMAT);
   const key = `${snapshotPrefix(modelId)}snapshot-${String(watermark).padStart(15, '0')}-${items}.bin`;
   await s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream' }),
@@ -195,7 +198,7 @@ async function storeSnapshot(
     count: items,
     modelId,
     createdAt: watermark,
-    format: SNAPSHOT_VERSION,
+    format: FORMAT,
   };
   await s3.send(
     new PutObjectCommand({
@@ -281,7 +284,12 @@ async function main(): Promise<void> {
     });
 
     const points: Point[] = [];
-    const report: Record<string, unknown> = { cold_runs: COLD_RUNS, model_id: manifest.modelId };
+    if (FORMAT !== 3 && FORMAT !== 4) throw new Error(`COLDSTART_FORMAT ${FORMAT}: use 3 or 4`);
+    const report: Record<string, unknown> = {
+      cold_runs: COLD_RUNS,
+      model_id: manifest.modelId,
+      snapshot_format: FORMAT,
+    };
     const capacity: Record<string, unknown> = {};
     for (const dim of dims) {
       // The manifest's own space at its dimension; a bench space at any other (recommend only needs
@@ -334,7 +342,7 @@ async function main(): Promise<void> {
               `cold and warm answers differ: ${JSON.stringify(first)} vs ${JSON.stringify(second)}`,
             );
           }
-          if (child.indexLoad?.format !== SNAPSHOT_VERSION) {
+          if (child.indexLoad?.format !== FORMAT) {
             throw new Error(`the snapshot was not loaded: ${JSON.stringify(child.indexLoad)}`);
           }
           log(
