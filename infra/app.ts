@@ -15,11 +15,14 @@ async function main(): Promise<void> {
   // The rollout's knobs (`npm run rollout -- switch` prints the exact `-c activeModelId=<id>` to deploy).
   const models = contextList(app.node.tryGetContext('models'));
   const activeModelId: unknown = app.node.tryGetContext('activeModelId');
+  // `-c expectedCatalogueItems=500000` sizes the recommend function (README, "Capacity").
+  const expectedCatalogueItems = Number(app.node.tryGetContext('expectedCatalogueItems') ?? Number.NaN);
   new LookalikeStack(app, app.node.tryGetContext('stackName') ?? 'Lookalike', {
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
     ...(typeof modelDir === 'string' && modelDir ? { modelDir: resolve(modelDir) } : {}),
     ...(models.length ? { models } : {}),
     ...(typeof activeModelId === 'string' && activeModelId ? { activeModelId } : {}),
+    ...(Number.isNaN(expectedCatalogueItems) ? {} : { expectedCatalogueItems }),
   });
   app.synth();
 }

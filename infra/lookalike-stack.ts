@@ -54,8 +54,18 @@ export interface LookalikeStackProps extends StackProps {
   readonly dataRemovalPolicy?: RemovalPolicy;
   /** Tries of an upload's notification before it is dead-lettered. @default 5 */
   readonly ingestMaxReceiveCount?: number;
-  /** 'exact' (in-memory, up to a few hundred thousand items) or 'dynamodb-vector'. @default 'exact' */
+  /**
+   * 'exact' (in-memory: the ceiling for `expectedCatalogueItems` is in the README, "Capacity") or
+   * 'dynamodb-vector'. @default 'exact'
+   */
   readonly servingBackend?: ServingBackend;
+  /**
+   * Items the catalogue is expected to hold: sizes the recommend function's memory for the exact
+   * index, and warns at synth past its ceiling (README, "Capacity"). @default unknown: 2048 MB, no warning
+   */
+  readonly expectedCatalogueItems?: number;
+  /** The recommend function's memory (MB). @default sized from expectedCatalogueItems (see RecommendationsApiProps) */
+  readonly recommendMemorySize?: number;
   /** Use an existing identity provider instead of creating a Cognito user pool. @default a new user pool */
   readonly jwt?: JwtSettings;
   /** JWT claim with the shop's user id. @default 'sub' */
@@ -185,6 +195,8 @@ export class LookalikeStack extends Stack {
       layers: this.layers,
       tracking: this.tracking,
       backend: props.servingBackend,
+      expectedCatalogueItems: props.expectedCatalogueItems,
+      recommendMemorySize: props.recommendMemorySize,
       jwt: props.jwt,
       userClaim: props.userClaim,
       allowedOrigins: props.allowedOrigins,

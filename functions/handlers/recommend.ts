@@ -46,6 +46,11 @@ const servedDeps = createServedRecommend(
   {
     ...env,
     // Lists keep being served with the rules last read (none before the first read succeeds).
+    // Where a cold start's index load went: the figures README "Capacity" sizes the function by.
+    onIndexLoaded: (load) => {
+      logger.info('vector index loaded', { ...load });
+      metrics.addMetric('index_load_ms', MetricUnit.Milliseconds, load.downloadMs + load.buildMs);
+    },
     onRulesError: (error) => {
       logger.warn('merchandising rules unreadable; serving the rules last read', { error: error as Error });
       metrics.addMetric('rules_read_failed', MetricUnit.Count, 1);

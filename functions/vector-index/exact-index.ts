@@ -1,7 +1,7 @@
 import { Float32Rows } from './float32-rows';
 import { INT8_KERNEL_WASM_BASE64 } from './int8-kernel.wasm';
 import { blendedScore, byScoreThenId, isFiniteVector, type ResolvedSearch, resolveSearch } from './scoring';
-import { decodeSnapshot, encodeSnapshot } from './snapshot';
+import { decodeSnapshot, encodeSnapshot, type QuantisedRows, type WritableSnapshotVersion } from './snapshot';
 import {
   type ItemAttributes,
   MAX_LABEL_LENGTH,
@@ -69,7 +69,12 @@ export class ExactIndex implements VectorIndex {
   private readonly exact: Float32Rows;
   private readonly rowOf = new Map<string, number>();
   private readonly itemIdOf: string[] = [];
-  private readonly attributesOf: ItemAttributes[] = [];
+  /**
+   * Per row; a hole is an item still in the row a snapshot loaded it into, whose attributes are built
+   * on first use by `snapshotAttributes` (see attributesAt).
+   */
+  private readonly attributesOf: (ItemAttributes | undefined)[] = [];
+  private snapshotAttributes: ((row: number) => ItemAttributes) | undefined;
   private count = 0;
   /** +1 on every change of the rows (see VectorIndex.generation). */
   private changes = 0;
@@ -143,7 +148,7 @@ export class ExactIndex implements VectorIndex {
       this.int8.copyWithin(this.rowByte(row), this.rowByte(last), this.rowByte(last) + this.stride);
       this.float32[this.scalesBase() / 4 + row] = this.float32[this.scalesBase() / 4 + last] as number;
       this.itemIdOf[row] = movedId;
-      this.attributesOf[row] = this.attributesOf[last] as ItemAttributes;
+      this.attributesOf[row] = this.attributesAt(last);
       this.rowOf.set(movedId, row);
     }
     this.itemIdOf.pop();
@@ -164,7 +169,7 @@ export class ExactIndex implements VectorIndex {
 
   attributes(itemId: string): ItemAttributes | undefined {
     const row = this.rowOf.get(itemId);
-    return row === undefined ? undefined : this.attributesOf[row];
+    return row === undefined ? undefined : this.attributesAt(row);
   }
 
   ids(): IterableIterator<string> {
@@ -216,48 +221,87 @@ export class ExactIndex implements VectorIndex {
     return scored.sort(byScoreThenId).slice(0, search.k);
   }
 
-  serialise(): Uint8Array {
-    return encodeSnapshot({
-      dim: this.dim,
-      itemIds: this.itemIdOf,
-      attributes: this.attributesOf,
-      rows: this.exact,
-    });
+  /** The snapshot of this index, in the current format unless told (format 3 for tests and comparisons). */
+  serialise(version?: WritableSnapshotVersion): Uint8Array {
+    // The int8 rows and their scales are contiguous in wasm memory: the encoder copies them from there.
+    const quantised: QuantisedRows = {
+      stride: this.stride,
+      rows: new Uint8Array(this.memory.buffer, this.matrixBase, this.count * this.stride),
+      scales: new Uint8Array(this.memory.buffer, this.scalesBase(), 4 * this.count),
+    };
+    return encodeSnapshot(
+      {
+        dim: this.dim,
+        itemIds: this.itemIdOf,
+        attributes: Array.from({ length: this.count }, (_, row) => this.attributesAt(row)),
+        rows: this.exact,
+        quantised,
+      },
+      version,
+    );
   }
 
   /**
    * Loads a snapshot from serialise(). The exact vectors stay in `bytes` (when it is 4-byte aligned,
-   * as a freshly read S3 body is) instead of being copied, so the index owns `bytes` from now on.
+   * as a freshly read S3 body is) instead of being copied, so the index owns `bytes` from now on. A
+   * format-4 snapshot's int8 rows and scales are copied into the kernel's memory as they are (one copy
+   * each, no re-quantising); older formats are quantised row by row.
    */
   static deserialise(bytes: Uint8Array): ExactIndex {
-    const { dim, itemIds, attributes, matrix } = decodeSnapshot(bytes);
-    const index = new ExactIndex(dim, { initialCapacity: itemIds.length });
-    index.exact.adopt(itemIds.length, matrix);
-    for (let row = 0; row < itemIds.length; row++) {
-      if (!index.quantise(row, index.exact.block(row), index.exact.offset(row))) {
-        throw new VectorIndexError(
-          'corrupt_snapshot',
-          `corrupt vector index snapshot: item ${row} is not finite`,
-        );
+    const { dim, itemIds, attributeOf, matrix, quantised } = decodeSnapshot(bytes);
+    const count = itemIds.length;
+    const index = new ExactIndex(dim, { initialCapacity: count });
+    index.exact.adopt(count, matrix);
+    if (quantised && quantised.stride === index.stride) {
+      index.adoptQuantised(count, quantised);
+    } else {
+      // Older formats, or int8 rows of another kernel step: quantised here, as upsert does.
+      for (let row = 0; row < count; row++) {
+        if (!index.quantise(row, index.exact.block(row), index.exact.offset(row))) {
+          throw new VectorIndexError(
+            'corrupt_snapshot',
+            `corrupt vector index snapshot: item ${row} is not finite`,
+          );
+        }
       }
+    }
+    for (let row = 0; row < count; row++) {
       const itemId = itemIds[row] as string;
       index.rowOf.set(itemId, row);
       index.itemIdOf.push(itemId);
-      index.attributesOf.push(attributes[row] as ItemAttributes);
+      // undefined, not a hole: the array keeps V8's fast elements.
+      index.attributesOf.push(undefined);
     }
-    if (index.rowOf.size !== itemIds.length) {
+    index.snapshotAttributes = attributeOf;
+    if (index.rowOf.size !== count) {
       throw new VectorIndexError('corrupt_snapshot', 'corrupt vector index snapshot: duplicate item ids');
     }
-    index.count = itemIds.length;
+    index.count = count;
     return index;
+  }
+
+  /** Copies stored int8 rows and scales into wasm memory; every scale must be finite and >= 0. */
+  private adoptQuantised(count: number, { rows, scales }: QuantisedRows): void {
+    this.int8.set(new Int8Array(rows.buffer, rows.byteOffset, rows.byteLength), this.matrixBase);
+    const scalesBase = this.scalesBase();
+    new Uint8Array(this.memory.buffer, scalesBase, 4 * count).set(scales);
+    const stored = this.float32.subarray(scalesBase / 4, scalesBase / 4 + count);
+    for (let row = 0; row < count; row++) {
+      const scale = stored[row] as number;
+      if (!(Number.isFinite(scale) && scale >= 0)) {
+        throw new VectorIndexError(
+          'corrupt_snapshot',
+          `corrupt vector index snapshot: item ${row} has int8 scale ${scale}`,
+        );
+      }
+    }
   }
 
   /** Without candidates to skip, every eligible row is re-ranked exactly. */
   private eligibleRows(accept: SearchRequest['accept']): number[] {
     const rows: number[] = [];
     for (let row = 0; row < this.count; row++) {
-      if (!accept || accept(this.itemIdOf[row] as string, this.attributesOf[row] as ItemAttributes))
-        rows.push(row);
+      if (!accept || accept(this.itemIdOf[row] as string, this.attributesAt(row))) rows.push(row);
     }
     return rows;
   }
@@ -296,7 +340,7 @@ export class ExactIndex implements VectorIndex {
     for (let row = 0; row < this.count; row++) {
       const score = scores[first + row] as number;
       if (size === limit && score <= (heapScores[0] as number)) continue;
-      if (accept && !accept(this.itemIdOf[row] as string, this.attributesOf[row] as ItemAttributes)) continue;
+      if (accept && !accept(this.itemIdOf[row] as string, this.attributesAt(row))) continue;
       if (size < limit) {
         let child = size++;
         while (child > 0) {
@@ -381,6 +425,16 @@ export class ExactIndex implements VectorIndex {
     this.float32 = new Float32Array(this.memory.buffer);
     this.capacity = capacity;
     this.int8.copyWithin(this.scalesBase(), oldScalesBase, oldScalesBase + 4 * this.count);
+  }
+
+  /** Row `row`'s attributes, built from the snapshot on first use (then kept). */
+  private attributesAt(row: number): ItemAttributes {
+    let attributes = this.attributesOf[row];
+    if (attributes === undefined) {
+      attributes = (this.snapshotAttributes as (row: number) => ItemAttributes)(row);
+      this.attributesOf[row] = attributes;
+    }
+    return attributes;
   }
 
   private rowByte(row: number): number {

@@ -14,7 +14,7 @@ import { CatalogueReader } from '../adapters/dynamodb/item-views';
 import { ProfileStoreReader, type ReaderTables } from '../adapters/dynamodb/profile-store';
 import { RuleCache, RuleStore } from '../adapters/dynamodb/rule-store';
 import { DynamoVectorRetriever, vectorServing } from '../adapters/dynamodb/vector-retriever';
-import { CatalogueIndex, exactServing } from '../adapters/s3/snapshot-index';
+import { CatalogueIndex, exactServing, type IndexLoad } from '../adapters/s3/snapshot-index';
 import type { Serving } from '../app/ports';
 import type { RecommendDeps } from '../app/recommend';
 import { DEFAULT_TRACKING_POLICY } from '../app/track-events';
@@ -54,6 +54,8 @@ export interface RecommendConfig {
   readonly rulesCacheMs?: number;
   /** Told when reading the rules fails (the rules last read keep serving). */
   readonly onRulesError?: (error: unknown) => void;
+  /** Told, phase by phase, how the exact index loaded (once per process, at its first use). */
+  readonly onIndexLoaded?: (load: IndexLoad) => void;
   /** The catalogue bucket: item images and the exact index's snapshots. */
   readonly bucket: string;
   /** Where candidates come from (see Serving). */
@@ -118,6 +120,7 @@ export function createRecommendDeps(
       dim,
       refreshIntervalMs: config.indexRefreshMs ?? 2000,
       onChanged: (itemIds) => reader.forget(itemIds),
+      ...(config.onIndexLoaded ? { onLoaded: config.onIndexLoaded } : {}),
     });
     catalogue.catch(() => {
       catalogue = undefined;

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
 import {
   CorsHttpMethod,
   HttpApi,
@@ -34,6 +34,12 @@ import { deadLetterQueue } from './dead-letter-queue';
 import type { InterestTracking } from './interest-tracking';
 import { LookalikeFunction } from './lookalike-function';
 import type { ModelLayers } from './model-layers';
+import {
+  capacityWarnings,
+  exactIndexCeiling,
+  MIN_RECOMMEND_MEMORY_MB,
+  recommendMemoryMb,
+} from './recommend-capacity';
 
 export type { ServingBackend };
 
@@ -61,7 +67,18 @@ export interface RecommendationsApiProps {
   readonly throttleRateLimit?: number;
   /** @default 400 */
   readonly throttleBurstLimit?: number;
-  /** @default 2048 (MB): the exact index lives in memory, and more memory buys more CPU */
+  /**
+   * Items the catalogue is expected to hold. With the `exact` backend it sizes the recommend
+   * function's memory (see recommendMemorySize) and warns at synth when the in-memory index would
+   * pass its ceiling (cold start over 2 s, or memory over 80% of the function's): README, "Capacity".
+   * @default unknown: 2048 MB and no warning
+   */
+  readonly expectedCatalogueItems?: number;
+  /**
+   * @default with `exact`, measured MB per item x expectedCatalogueItems x 1.5 + 130 MB, in whole
+   * 64 MB, from 2048 to 10,240 (infra/constructs/recommend-capacity.ts) when it is given; else 2048. The exact index
+   * lives in memory, and more memory buys more CPU.
+   */
   readonly recommendMemorySize?: number;
   /**
    * Exploration slots for new items, per placement too; checked at synth. `{ share: 0 }` turns it off.
@@ -126,6 +143,29 @@ export class RecommendationsApi extends Construct {
       ...(props.userClaim ? { [ENV.USER_CLAIM]: props.userClaim } : {}),
     };
 
+    const expectedItems = props.expectedCatalogueItems;
+    if (expectedItems !== undefined && !(Number.isSafeInteger(expectedItems) && expectedItems >= 1))
+      throw new Error('RecommendationsApi: expectedCatalogueItems must be a whole number of at least 1');
+    const dim = manifest.output.dim;
+    // Sized from the catalogue only when the stack is told its size and the index is in memory.
+    const sizedFor = backend === 'exact' ? expectedItems : undefined;
+    const recommendMemorySize =
+      props.recommendMemorySize ??
+      (sizedFor !== undefined ? recommendMemoryMb(sizedFor, dim) : MIN_RECOMMEND_MEMORY_MB);
+    if (sizedFor !== undefined) {
+      const reasons = capacityWarnings(sizedFor, dim, recommendMemorySize);
+      if (reasons.length > 0) {
+        Annotations.of(this).addWarningV2(
+          '@lookalike/exact-index-capacity',
+          `expectedCatalogueItems ${sizedFor.toLocaleString('en-US')} at ${dim} dimensions is past what ` +
+            `the exact serving index holds in one function: ${reasons.join('; ')}. Up to about ` +
+            `${exactIndexCeiling(dim, recommendMemorySize).toLocaleString('en-US')} items fit in ` +
+            `${recommendMemorySize} MB; serve this catalogue with servingBackend 'dynamodb-vector' ` +
+            `(README, "Capacity").`,
+        );
+      }
+    }
+
     const { rotation } = props;
     if (rotation && !(Number.isInteger(rotation.lists) && rotation.lists >= 0 && rotation.lists <= 20))
       throw new Error('RecommendationsApi: rotation.lists must be a whole number from 0 to 20');
@@ -144,7 +184,7 @@ export class RecommendationsApi extends Construct {
       name: 'recommend',
       // Image search embeds with the active model: its layer, and its manifest when not the model layer's.
       layers: [props.layers.runtimeLayer, active.layer],
-      memorySize: props.recommendMemorySize ?? 2048,
+      memorySize: recommendMemorySize,
       timeout: Duration.seconds(29),
       environment: {
         ...shared,

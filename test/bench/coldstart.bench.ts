@@ -1,58 +1,76 @@
 /**
- * `npm run bench:coldstart`: the recommend function's cold start on the local stack, at 10k and
- * 100k catalogue items (COLDSTART_SIZES=10k,100k).
+ * `npm run bench:coldstart`: the recommend function's cold start and memory on the local stack, at
+ * 100k, 500k and 1M catalogue items and at 128 and 256 dimensions (COLDSTART_SIZES=100k,500k,1m,
+ * COLDSTART_DIMS=128,256; BENCH_COLD_RUNS=3 cold starts per point, the median reported;
+ * COLDSTART_FORMAT=3 stores format-3 snapshots instead, quantised at load, for a before/after).
  *
- * The items table is filled with synthetic unit vectors at the manifest dimension, in the row format
- * CatalogueRepository.putIfNewer writes; the catalogue is back-dated (one change a second, the last
- * an hour ago), so the snapshot's change-feed overlap at load holds about a minute of changes. The
- * index snapshot is written as the compactor writes it (CatalogueIndex.load + writeSnapshot), and one
- * user gets a profile through the track core (recordEvents). Then a fresh `node` process loads the
- * esbuild bundle of functions/handlers/recommend.ts (built as deployed: CJS, minified, the SDK
- * bundled, the native modules external) and asks for that user's recommendations twice; cold_ms is the time
- * from the child's start to its first response, which must be `personal` and list the same items in
- * the same order as the warm second response.
+ * For each dimension, the index snapshot of each size is built as the compactor builds it
+ * (ExactIndex.upsert of every item, ExactIndex.serialise: format 4) from seeded synthetic unit
+ * vectors (FastSyntheticVectors: 200 styles, row r of style r % 200), and stored with its pointer
+ * as CatalogueIndex.writeSnapshot stores them. The items table holds the rows a list can show: every
+ * item of the two styles the user likes (1% of the catalogue), in the format
+ * CatalogueRepository.putIfNewer writes, the last minute of them after the snapshot's watermark minus
+ * the change feed's overlap, so a load applies about 60 changes as it would in service. Items are
+ * old (published over a year ago): no exploration slot asks for a row that is not there. One user per
+ * dimension gets a profile through the track core (recordEvents).
  *
- * The where-does-the-time-go figures (load_*) are the same steps as CatalogueIndex.load, timed in
- * this (warm) process. Progress goes to stderr; the last stdout line is one JSON object. Timings are
- * never asserted on.
+ * Then a fresh `node` process loads the esbuild bundle of functions/handlers/recommend.ts (built as
+ * deployed: CJS, minified, the SDK bundled, the native modules external) and asks for that user's
+ * recommendations twice. cold_ms is the time from the child's start to its first response, which must
+ * be `personal` and list the same items in the same order as the warm second response. The phases:
+ * boot (node itself), module load (require of the bundle), and the first request, split by the
+ * handler's own 'vector index loaded' log line into pointer, download, build (decode + index) and
+ * change feed, the rest being the request itself (profile, search, item views, impression).
+ *
+ * Memory: the child's peak RSS after its first response. A first child over a 1k-item snapshot gives
+ * the base (runtime, SDK, code); MB per item at a size is (peak - base) / items. The fit over all sizes
+ * (least squares, per dimension) gives the figures infra/constructs/recommend-capacity.ts sizes the
+ * function with, printed at the end. cold_cpu_ms is the child's CPU time to its first answer, a
+ * figure a shared machine inflates less than the wall clock. Progress goes to stderr; a table and, last, one JSON object go
+ * to stdout. Timings are never asserted on.
  */
 import { rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import { CHANGE_FEED, vectorToBytes } from '../../functions/adapters/dynamodb/item-table';
 import { ProfileStore, storeTablesOf } from '../../functions/adapters/dynamodb/profile-store';
 import {
-  CatalogueIndex,
-  type CatalogueIndexDeps,
-  readPointer,
+  type IndexLoad,
+  type SnapshotPointer,
+  snapshotPrefix,
 } from '../../functions/adapters/s3/snapshot-index';
 import { DEFAULT_TRACKING_POLICY, recordEvents } from '../../functions/app/track-events';
 import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
 import { defaultManifestPath } from '../../functions/embedding/embedder';
 import { loadManifest } from '../../functions/embedding/model-manifest';
-import { ExactIndex } from '../../functions/vector-index';
+import { ExactIndex, SNAPSHOT_VERSION } from '../../functions/vector-index';
 import { EXTERNAL_MODULES } from '../../infra/constructs/model-layers';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { startLocalStack } from '../../infra/local/harness';
 import { bundleForNode, REPO_ROOT, runNodeChild, scratchDir } from './support/child-process';
 import { median, progress, round } from './support/stats';
-import { SyntheticVectors } from './support/synthetic-vectors';
+import { FastSyntheticVectors } from './support/synthetic-vectors';
 
-const SIZES = { '10k': 10_000, '100k': 100_000 } as const;
+const SIZES = { '100k': 100_000, '500k': 500_000, '1m': 1_000_000 } as const;
 type SizeLabel = keyof typeof SIZES;
-const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 5);
-const BREAKDOWN_REPEATS = 3;
+/** The catalogue the base memory is measured over: small enough to be all runtime and code. */
+const BASE_ITEMS = 1_000;
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);
+/** COLDSTART_FORMAT=3 stores the format before the int8 rows (quantised at load), for a before/after. */
+const FORMAT = Number(process.env.COLDSTART_FORMAT ?? SNAPSHOT_VERSION) as 3 | 4;
 const WRITE_BATCH = 25;
 const WRITES_IN_FLIGHT = 8;
-/** One catalogue change a second, the last one an hour before the bench started. */
-const CHANGE_STEP_MS = 1000;
-const USER_ID = 'coldstart-user';
-/** The items the user likes: three of style 12 and three of style 77 (see SyntheticVectors). */
+const STYLES = 200;
+/** The two styles the user likes; their items are the rows in the items table. */
+const LIKED_STYLES = [12, 77];
 const LIKED = [12, 212, 412, 77, 277, 477];
+/** The change feed's default overlap (CatalogueIndex), which a load re-reads behind the watermark. */
+const OVERLAP_MS = 60_000;
+const YEAR_MS = 365 * 86_400_000;
 
 const log = progress('coldstart');
 
@@ -62,19 +80,44 @@ interface ChildReport {
   firstRequestMs: number;
   coldMs: number;
   warmMs: number;
+  peakRssMb: number;
+  cpuMs: number;
+  indexLoad?: IndexLoad;
   first: { statusCode?: number; strategy?: string; itemIds: string[]; body?: string };
   second: { statusCode?: number; strategy?: string; itemIds: string[]; body?: string };
 }
 
-const itemId = (row: number) => `item-${String(row).padStart(6, '0')}`;
+interface Point {
+  dim: number;
+  items: number;
+  cold_ms: number;
+  /** The child's CPU time (user + system) to its first answer: cold_ms on an idle machine, roughly. */
+  cold_cpu_ms: number;
+  mb_per_item: number;
+  peak_rss_mb: number;
+  snapshot_mb: number;
+  boot_ms: number;
+  module_load_ms: number;
+  pointer_ms: number;
+  download_ms: number;
+  build_ms: number;
+  change_feed_ms: number;
+  change_feed_rows: number;
+  request_rest_ms: number;
+  warm_ms: number;
+}
+
+const itemId = (row: number) => `item-${String(row).padStart(7, '0')}`;
+const categoryOf = (row: number) => `category-${row % 40}`;
+const priceOf = (row: number) => 10 + (row % 90);
 
 /** A catalogue item as ingestion creates it (see functions/app/ingest.ts). */
 function catalogueItem(row: number, vector: Float32Array, modelId: string, changedAt: number): CatalogueItem {
   return {
     itemId: itemId(row),
     title: `Item ${row}`,
-    category: `category-${row % 40}`,
-    price: 10 + (row % 90),
+    category: categoryOf(row),
+    price: priceOf(row),
     available: true,
     status: 'ready',
     source: {
@@ -92,100 +135,86 @@ function catalogueItem(row: number, vector: Float32Array, modelId: string, chang
   };
 }
 
-/** The row CatalogueRepository.putIfNewer writes for an item (no vector index configured). */
+/**
+ * The row CatalogueRepository.putIfNewer writes for an item (no vector index configured), published
+ * a year before its change.
+ */
 function itemRow(item: CatalogueItem, changedAt: number): Record<string, unknown> {
   return {
     ...item,
+    publishedAt: changedAt - YEAR_MS,
     vectors: Object.fromEntries(Object.entries(item.vectors).map(([model, v]) => [model, vectorToBytes(v)])),
     changeFeed: CHANGE_FEED,
     changedAt,
   };
 }
 
-async function writeItems(
-  documents: DynamoDBDocumentClient,
-  table: string,
-  rows: { from: number; to: number },
-  itemAt: (row: number) => { item: CatalogueItem; changedAt: number },
-): Promise<void> {
-  let next = rows.from;
-  let written = 0;
-  const started = performance.now();
+async function writeRows(documents: DynamoDBDocumentClient, table: string, rows: Record<string, unknown>[]) {
+  let next = 0;
   const writer = async () => {
-    while (next < rows.to) {
+    while (next < rows.length) {
       const first = next;
-      const end = Math.min(rows.to, first + WRITE_BATCH);
-      next = end;
-      let requests = Array.from({ length: end - first }, (_, i) => {
-        const { item, changedAt } = itemAt(first + i);
-        return { PutRequest: { Item: itemRow(item, changedAt) } };
-      });
+      next = Math.min(rows.length, first + WRITE_BATCH);
+      let requests = rows.slice(first, next).map((Item) => ({ PutRequest: { Item } }));
       for (let attempt = 0; requests.length > 0; attempt++) {
         if (attempt > 0)
           await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
         const result = await documents.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
         requests = (result.UnprocessedItems?.[table] ?? []) as typeof requests;
       }
-      written += end - first;
-      if (written % 10_000 < WRITE_BATCH) {
-        log(
-          `  ${rows.from + written} items written (${Math.round(written / ((performance.now() - started) / 1000))}/s)`,
-        );
-      }
     }
   };
   await Promise.all(Array.from({ length: WRITES_IN_FLIGHT }, writer));
 }
 
-/**
- * The steps of CatalogueIndex.load one by one, in this (warm) process, median of a few repeats:
- * pointer read, snapshot download, deserialise (int8 re-quantisation included), and the change-feed
- * read after the watermark (a refresh of a loaded index re-reads the same overlap window).
- */
-async function loadBreakdown(deps: CatalogueIndexDeps) {
-  const pointerMs: number[] = [];
-  const downloadMs: number[] = [];
-  const deserialiseMs: number[] = [];
-  const changeFeedMs: number[] = [];
-  let snapshotBytes = 0;
-  let items = 0;
-  let changedRows = 0;
-  for (let repeat = 0; repeat < BREAKDOWN_REPEATS; repeat++) {
-    const pointer = await time(pointerMs, () => readPointer(deps.s3, deps.bucket, deps.modelId));
-    if (!pointer) throw new Error('no snapshot pointer');
-    const bytes = await time(downloadMs, async () => {
-      const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: pointer.key }));
-      return object.Body?.transformToByteArray();
+/** The snapshot of rows [0, items), as the compactor writes it, and its pointer. */
+async function storeSnapshot(
+  s3: S3Client,
+  bucket: string,
+  modelId: string,
+  vectors: FastSyntheticVectors,
+  items: number,
+  watermark: number,
+): Promise<number> {
+  const index = new ExactIndex(vectors.dim, { initialCapacity: items });
+  const vector = new Float32Array(vectors.dim);
+  const publishedAt = watermark - YEAR_MS;
+  for (let row = 0; row < items; row++) {
+    index.upsert(itemId(row), vectors.vector(row, vector), {
+      category: categoryOf(row),
+      available: true,
+      publishedAt,
+      price: priceOf(row),
     });
-    if (!bytes) throw new Error('empty snapshot');
-    snapshotBytes = bytes.byteLength;
-    items = (await time(deserialiseMs, () => ExactIndex.deserialise(bytes))).size;
   }
-  const catalogue = await CatalogueIndex.load(deps);
-  for (let repeat = 0; repeat < BREAKDOWN_REPEATS; repeat++) {
-    changedRows = await time(changeFeedMs, () => catalogue.refresh());
-  }
-  return {
-    snapshot_mb: round(snapshotBytes / 1e6, 1),
-    items,
-    load_pointer_ms: round(median(pointerMs), 1),
-    load_download_ms: round(median(downloadMs), 1),
-    load_deserialise_ms: round(median(deserialiseMs), 1),
-    load_change_feed_ms: round(median(changeFeedMs), 1),
-    change_feed_rows: changedRows,
+  const body = index.serialise(FORMAT);
+  const key = `${snapshotPrefix(modelId)}snapshot-${String(watermark).padStart(15, '0')}-${items}.bin`;
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream' }),
+  );
+  const pointer: SnapshotPointer = {
+    key,
+    watermark,
+    count: items,
+    modelId,
+    createdAt: watermark,
+    format: FORMAT,
   };
-}
-
-async function time<T>(samples: number[], work: () => Promise<T> | T): Promise<T> {
-  const started = performance.now();
-  const result = await work();
-  samples.push(performance.now() - started);
-  return result;
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: `${snapshotPrefix(modelId)}latest.json`,
+      Body: JSON.stringify(pointer),
+      ContentType: 'application/json',
+    }),
+  );
+  return body.byteLength;
 }
 
 async function giveUserAProfile(
   dynamo: DynamoDBClient,
   tables: Record<string, string>,
+  userId: string,
   modelId: string,
   dim: number,
 ) {
@@ -197,13 +226,27 @@ async function giveUserAProfile(
       space: modelId,
       dim,
     },
-    LIKED.map((row, i) => ({ eventId: `like-${i}`, userId: USER_ID, itemId: itemId(row), type: 'like' })),
+    LIKED.map((row, i) => ({ eventId: `like-${dim}-${i}`, userId, itemId: itemId(row), type: 'like' })),
   );
   const refused = results.filter((r) => r.status !== 'accepted');
   if (refused.length > 0) throw new Error(`events not accepted: ${JSON.stringify(refused)}`);
-  const stored = await store.getProfile(USER_ID);
+  const stored = await store.getProfile(userId);
   if (!stored || stored.profile.centroids.length === 0) throw new Error('the user has no interest profile');
-  return stored.profile.centroids.length;
+}
+
+/** Least squares y = slope * x + intercept. */
+function straightLine(points: ReadonlyArray<readonly [number, number]>) {
+  const n = points.length;
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - meanX) * (y - meanY);
+    sxx += (x - meanX) ** 2;
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  return { slope, intercept: meanY - slope * meanX };
 }
 
 async function main(): Promise<void> {
@@ -211,13 +254,13 @@ async function main(): Promise<void> {
   for (const label of labels) {
     if (!(label in SIZES)) throw new Error(`unknown size ${label}; use ${Object.keys(SIZES).join(',')}`);
   }
+  const sizes = labels.map((label) => SIZES[label]).sort((a, b) => a - b);
+  const dims = (process.env.COLDSTART_DIMS ?? '128,256').split(',').map(Number);
   const manifestPath = defaultManifestPath();
   const { manifest } = loadManifest(manifestPath);
-  const { modelId } = manifest;
-  const { dim } = manifest.output;
-  const largest = Math.max(...labels.map((label) => SIZES[label]));
-  const firstChangeAt = Date.now() - 3_600_000 - largest * CHANGE_STEP_MS;
-  const vectors = new SyntheticVectors(dim, 20_260_101);
+  const largest = Math.max(...sizes);
+  // Every snapshot's watermark: its rows' changes end a minute after it (see the header).
+  const watermark = Date.now() - 3_600_000;
 
   const dir = scratchDir('coldstart-bench');
   const stack = await startLocalStack({ bucketName: 'lookalike-coldstart', tablePrefix: 'coldstart-' });
@@ -233,117 +276,170 @@ async function main(): Promise<void> {
     const childScript = await bundleForNode(
       join(__dirname, 'support/recommend-cold-start.ts'),
       join(dir, 'child.js'),
-      {
-        external: [],
-      },
+      { external: [] },
     );
     const tables = stack.tables as Record<string, string>;
-    const childEnv: Record<string, string> = {
-      ...stack.env,
-      ITEMS_TABLE: tables.Items as string,
-      PROFILES_TABLE: tables.Profiles as string,
-      STATS_TABLE: tables.Stats as string,
-      // Recommend reads these too (a refold, the lists' impressions, the merchandising rules).
-      EVENTS_TABLE: tables.Events as string,
-      IMPRESSIONS_TABLE: tables.Impressions as string,
-      RULES_TABLE: tables.Rules as string,
-      CATALOGUE_BUCKET: stack.bucket,
-      ACTIVE_MODEL_ID: modelId,
-      MODEL_DIMENSION: String(dim),
-      LOOKALIKE_MODEL_MANIFEST: manifestPath,
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-    };
     const documents = DynamoDBDocumentClient.from(dynamo, {
       marshallOptions: { removeUndefinedValues: true },
     });
-    const repository = new CatalogueRepository(dynamo, tables.Items as string);
-    const deps: CatalogueIndexDeps = {
-      dynamo,
-      s3,
-      itemsTable: tables.Items as string,
-      bucket: stack.bucket,
-      modelId,
-      dim,
+
+    const points: Point[] = [];
+    if (FORMAT !== 3 && FORMAT !== 4) throw new Error(`COLDSTART_FORMAT ${FORMAT}: use 3 or 4`);
+    const report: Record<string, unknown> = {
+      cold_runs: COLD_RUNS,
+      model_id: manifest.modelId,
+      snapshot_format: FORMAT,
     };
-    const itemAt = (row: number) => {
-      const changedAt = firstChangeAt + row * CHANGE_STEP_MS;
-      return { item: catalogueItem(row, vectors.vector(row), modelId, changedAt), changedAt };
-    };
+    const capacity: Record<string, unknown> = {};
+    for (const dim of dims) {
+      // The manifest's own space at its dimension; a bench space at any other (recommend only needs
+      // the id and the dimension, image search is not asked).
+      const modelId = dim === manifest.output.dim ? manifest.modelId : `coldstart-bench-${dim}d`;
+      const userId = `coldstart-user-${dim}`;
+      const vectors = new FastSyntheticVectors(dim, 20_260_101, STYLES);
 
-    const report: Record<string, unknown> = { dim, model_id: modelId, cold_runs: COLD_RUNS };
-    let loaded = 0;
-    let profileCentroids = 0;
-    for (const label of [...labels].sort((a, b) => SIZES[a] - SIZES[b])) {
-      const size = SIZES[label];
-      log(
-        `${label}: writing items ${loaded}..${size - 1} (batches of ${WRITE_BATCH}, ${WRITES_IN_FLIGHT} in flight)`,
-      );
-      const writeStarted = performance.now();
-      await writeItems(documents, tables.Items as string, { from: loaded, to: size }, itemAt);
-      log(`${label}: ${size - loaded} items in ${round((performance.now() - writeStarted) / 1000, 1)} s`);
-      loaded = size;
-      // The rows must read back as the repository's own items, or the bench would test another format.
-      const sample = itemAt(size - 1).item;
-      const readBack = await repository.get(sample.itemId);
-      const sampleVector = sample.vectors[modelId] as Float32Array;
-      if (
-        readBack?.status !== 'ready' ||
-        readBack.category !== sample.category ||
-        !Buffer.from((readBack.vectors[modelId] as Float32Array).buffer).equals(
-          Buffer.from(sampleVector.buffer),
-        )
-      ) {
-        throw new Error(`item ${sample.itemId} does not read back as written`);
-      }
+      const shown: number[] = [];
+      for (let row = 0; row < largest; row++) if (LIKED_STYLES.includes(row % STYLES)) shown.push(row);
+      log(`${dim}-d: writing the ${shown.length} rows of the liked styles`);
+      const rows = shown.map((row, k) => {
+        // The last minute of them lands after the snapshot's watermark minus the overlap.
+        const changedAt = watermark - OVERLAP_MS + 60_000 - (shown.length - 1 - k) * 1000;
+        return itemRow(catalogueItem(row, vectors.vector(row), modelId, changedAt), changedAt);
+      });
+      await writeRows(documents, tables.Items as string, rows);
+      await giveUserAProfile(dynamo, tables, userId, modelId, dim);
 
-      log(`${label}: compacting (CatalogueIndex.load + writeSnapshot)`);
-      const compactStarted = performance.now();
-      const compactor = await CatalogueIndex.load(deps);
-      const { pointer } = await compactor.writeSnapshot();
-      const compactMs = performance.now() - compactStarted;
-      if (pointer.count !== size) throw new Error(`snapshot holds ${pointer.count} items, not ${size}`);
-      log(
-        `${label}: snapshot of ${pointer.count} items, watermark ${new Date(pointer.watermark).toISOString()}`,
-      );
-      if (profileCentroids === 0) profileCentroids = await giveUserAProfile(dynamo, tables, modelId, dim);
-
-      const runs: ChildReport[] = [];
-      for (let run = 0; run < COLD_RUNS; run++) {
-        const { report: child } = await runNodeChild<ChildReport>(
-          childScript,
-          [handlerBundle, USER_ID],
-          childEnv,
-        );
-        const { first, second } = child;
-        if (first.statusCode !== 200 || first.strategy !== 'personal' || first.itemIds.length === 0) {
-          throw new Error(`first answer is not a personal list: ${JSON.stringify(first)}`);
-        }
-        if (second.statusCode !== 200 || JSON.stringify(second.itemIds) !== JSON.stringify(first.itemIds)) {
-          throw new Error(
-            `cold and warm answers differ: ${JSON.stringify(first)} vs ${JSON.stringify(second)}`,
-          );
-        }
-        log(
-          `${label}: cold run ${run + 1}/${COLD_RUNS}: ${round(child.coldMs, 0)} ms (boot ${round(child.bootMs, 0)}, require ${round(child.requireMs, 0)}, first request ${round(child.firstRequestMs, 0)}; warm ${round(child.warmMs, 1)})`,
-        );
-        runs.push(child);
-      }
-      log(`${label}: load breakdown`);
-      const breakdown = await loadBreakdown(deps);
-      report[`cold_ms_${label}`] = round(median(runs.map((r) => r.coldMs)), 1);
-      report[label] = {
-        cold_ms: round(median(runs.map((r) => r.coldMs)), 1),
-        boot_ms: round(median(runs.map((r) => r.bootMs)), 1),
-        require_ms: round(median(runs.map((r) => r.requireMs)), 1),
-        first_request_ms: round(median(runs.map((r) => r.firstRequestMs)), 1),
-        warm_ms: round(median(runs.map((r) => r.warmMs)), 1),
-        compaction_ms: round(compactMs, 0),
-        ...breakdown,
+      const childEnv: Record<string, string> = {
+        ...stack.env,
+        ITEMS_TABLE: tables.Items as string,
+        PROFILES_TABLE: tables.Profiles as string,
+        STATS_TABLE: tables.Stats as string,
+        EVENTS_TABLE: tables.Events as string,
+        IMPRESSIONS_TABLE: tables.Impressions as string,
+        RULES_TABLE: tables.Rules as string,
+        CATALOGUE_BUCKET: stack.bucket,
+        ACTIVE_MODEL_ID: modelId,
+        MODEL_DIMENSION: String(dim),
+        LOOKALIKE_MODEL_MANIFEST: manifestPath,
+        // INFO: the child reads the handler's 'vector index loaded' line (and prints no log).
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_METRICS_DISABLED: 'true',
       };
-      log(`${label}: ${JSON.stringify(report[label])}`);
+      const coldStarts = async (label: string) => {
+        const runs: ChildReport[] = [];
+        for (let run = 0; run < COLD_RUNS; run++) {
+          const { report: child } = await runNodeChild<ChildReport>(
+            childScript,
+            [handlerBundle, userId],
+            childEnv,
+          );
+          const { first, second } = child;
+          if (first.statusCode !== 200 || first.strategy !== 'personal' || first.itemIds.length === 0) {
+            throw new Error(`first answer is not a personal list: ${JSON.stringify(first)}`);
+          }
+          if (second.statusCode !== 200 || JSON.stringify(second.itemIds) !== JSON.stringify(first.itemIds)) {
+            throw new Error(
+              `cold and warm answers differ: ${JSON.stringify(first)} vs ${JSON.stringify(second)}`,
+            );
+          }
+          if (child.indexLoad?.format !== FORMAT) {
+            throw new Error(`the snapshot was not loaded: ${JSON.stringify(child.indexLoad)}`);
+          }
+          log(
+            `${label}: cold run ${run + 1}/${COLD_RUNS}: ${round(child.coldMs, 0)} ms (boot ${round(child.bootMs, 0)}, module load ${round(child.requireMs, 0)}, first request ${round(child.firstRequestMs, 0)}: ${JSON.stringify(child.indexLoad)}; peak RSS ${round(child.peakRssMb, 0)} MB)`,
+          );
+          runs.push(child);
+        }
+        return runs;
+      };
+
+      log(`${dim}-d: base memory over ${BASE_ITEMS} items`);
+      await storeSnapshot(s3, stack.bucket, modelId, vectors, BASE_ITEMS, watermark);
+      const baseRssMb = median((await coldStarts(`${dim}-d base`)).map((run) => run.peakRssMb));
+
+      const dimPoints: Point[] = [];
+      for (const items of sizes) {
+        const label = `${dim}-d ${items}`;
+        log(`${label}: building and storing the snapshot`);
+        const started = performance.now();
+        const snapshotBytes = await storeSnapshot(s3, stack.bucket, modelId, vectors, items, watermark);
+        log(
+          `${label}: ${round(snapshotBytes / 1e6, 0)} MB in ${round((performance.now() - started) / 1000, 1)} s`,
+        );
+        const runs = await coldStarts(label);
+        const m = (pick: (run: ChildReport) => number) => round(median(runs.map(pick)), 1);
+        const loadOf = (run: ChildReport) => run.indexLoad as IndexLoad;
+        const peak = median(runs.map((run) => run.peakRssMb));
+        const point: Point = {
+          dim,
+          items,
+          cold_ms: m((run) => run.coldMs),
+          cold_cpu_ms: m((run) => run.cpuMs),
+          mb_per_item: round((peak - baseRssMb) / items, 6),
+          peak_rss_mb: round(peak, 0),
+          snapshot_mb: round(snapshotBytes / 1e6, 1),
+          boot_ms: m((run) => run.bootMs),
+          module_load_ms: m((run) => run.requireMs),
+          pointer_ms: m((run) => loadOf(run).pointerMs),
+          download_ms: m((run) => loadOf(run).downloadMs),
+          build_ms: m((run) => loadOf(run).buildMs),
+          change_feed_ms: m((run) => loadOf(run).changeFeedMs),
+          change_feed_rows: loadOf(runs[0] as ChildReport).changedRows,
+          request_rest_ms: m((run) => {
+            const load = loadOf(run);
+            return run.firstRequestMs - load.pointerMs - load.downloadMs - load.buildMs - load.changeFeedMs;
+          }),
+          warm_ms: m((run) => run.warmMs),
+        };
+        log(`${label}: ${JSON.stringify(point)}`);
+        dimPoints.push(point);
+        points.push(point);
+        report[`cold_ms_${Object.keys(SIZES).find((key) => SIZES[key as SizeLabel] === items)}_${dim}d`] =
+          point.cold_ms;
+      }
+      // The stack's sizing inputs (infra/constructs/recommend-capacity.ts): memory and cold start
+      // as straight lines in the item count.
+      const memory = straightLine(dimPoints.map((p) => [p.items, p.peak_rss_mb] as const));
+      // CPU time, not the wall clock: on a shared machine the wall clock measures the other work too.
+      const cold = straightLine(dimPoints.map((p) => [p.items, p.cold_cpu_ms] as const));
+      const wall = straightLine(dimPoints.map((p) => [p.items, p.cold_ms] as const));
+      capacity[`${dim}d`] = {
+        base_rss_mb: round(baseRssMb, 0),
+        mb_per_item: round(memory.slope, 7),
+        rss_intercept_mb: round(memory.intercept, 0),
+        cold_cpu_ms_per_million_items: round(cold.slope * 1e6, 0),
+        cold_cpu_ms_intercept: round(cold.intercept, 0),
+        items_at_2s_cold_cpu: cold.slope > 0 ? Math.round((2000 - cold.intercept) / cold.slope) : null,
+        cold_wall_ms_per_million_items: round(wall.slope * 1e6, 0),
+        cold_wall_ms_intercept: round(wall.intercept, 0),
+      };
     }
-    report.profile_centroids = profileCentroids;
+    const manifestDim = manifest.output.dim;
+    const headline = points.find((p) => p.items === SIZES['100k'] && p.dim === manifestDim);
+    if (headline) {
+      report.cold_ms_100k = headline.cold_ms;
+      report.cold_cpu_ms_100k = headline.cold_cpu_ms;
+    }
+    report.load_average = loadavg().map((load) => round(load, 2));
+    report.capacity = capacity;
+    report.points = points;
+
+    const columns = [
+      'dim',
+      'items',
+      'cold_ms',
+      'cold_cpu_ms',
+      'mb_per_item',
+      'peak_rss_mb',
+      'snapshot_mb',
+      'module_load_ms',
+      'download_ms',
+      'build_ms',
+      'change_feed_ms',
+      'request_rest_ms',
+    ] as const;
+    process.stdout.write(`${columns.join('\t')}\n`);
+    for (const point of points) process.stdout.write(`${columns.map((c) => point[c]).join('\t')}\n`);
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } finally {
     dynamo.destroy();

@@ -5,7 +5,13 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
-import { CatalogueIndex, readPointer, snapshotPrefix } from '../../functions/adapters/s3/snapshot-index';
+import {
+  CatalogueIndex,
+  downloadSnapshot,
+  type IndexLoad,
+  readPointer,
+  snapshotPrefix,
+} from '../../functions/adapters/s3/snapshot-index';
 import { ExactIndex } from '../../functions/vector-index';
 import { useLocalStack } from '../support/local-stack';
 import { seededUniform } from '../support/seeded-random';
@@ -42,7 +48,7 @@ async function addItems(
 }
 
 let modelId = 'model-0';
-const load = (overlapMs?: number) =>
+const load = (overlapMs?: number, onLoaded?: (load: IndexLoad) => void) =>
   CatalogueIndex.load({
     dynamo: stack.dynamoDbClient,
     s3: stack.s3Client,
@@ -51,12 +57,19 @@ const load = (overlapMs?: number) =>
     modelId,
     dim: DIM,
     overlapMs,
+    ...(onLoaded ? { onLoaded } : {}),
   });
 
 /** The snapshot the pointer names, as stored. */
 async function storedSnapshot(key: string): Promise<Buffer> {
   const object = await stack.s3Client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
   return Buffer.from((await object.Body?.transformToByteArray()) as Uint8Array);
+}
+
+/** A format-4 snapshot as format 3 writes it: no int8 rows or scales (they are quantised on load). */
+function asFormat3(v4: Buffer): Buffer {
+  expect(v4.readUInt16LE(4)).toBe(4);
+  return Buffer.from(ExactIndex.deserialise(new Uint8Array(v4)).serialise(3));
 }
 
 /** A format-3 snapshot as format 2 wrote it: no prices, tag offsets, tag references or tag labels. */
@@ -147,7 +160,7 @@ describe('tags and prices', () => {
     await addItems(repository, 6, extra);
     const { pointer, written } = await (await load()).writeSnapshot();
     expect(written).toBe(true);
-    expect(pointer.format).toBe(3);
+    expect(pointer.format).toBe(4);
     const snapshot = ExactIndex.deserialise(new Uint8Array(await storedSnapshot(pointer.key)));
     expect(snapshot.attributes(`item-${first}`)).toMatchObject({ tags: ['tag-0', 'ünï-🧵'], price: 0.99 });
     expect(snapshot.attributes(`item-${first + 1000}`)).toMatchObject({
@@ -168,7 +181,7 @@ describe('tags and prices', () => {
     const { pointer } = await (await load()).writeSnapshot();
     // The same snapshot as the code before format 3 left it: format 2, and a pointer without a format.
     const { format: _format, ...oldPointer } = pointer;
-    const v2 = asFormat2(await storedSnapshot(pointer.key));
+    const v2 = asFormat2(asFormat3(await storedSnapshot(pointer.key)));
     expect(ExactIndex.deserialise(new Uint8Array(v2)).attributes(`item-${first}`)).toStrictEqual({
       available: true,
       publishedAt: first + 1000,
@@ -193,13 +206,80 @@ describe('tags and prices', () => {
     expect(rewrite.written).toBe(true);
     expect(rewrite.pointer).toMatchObject({
       watermark: pointer.watermark,
-      format: 3,
+      format: 4,
       previousKey: pointer.key,
     });
     const snapshot = ExactIndex.deserialise(new Uint8Array(await storedSnapshot(rewrite.pointer.key)));
     expect(snapshot.attributes(`item-${first}`)).toMatchObject({ tags: ['tag-0', 'ünï-🧵'], price: 0.99 });
     // Now current: the next compaction at the same watermark has nothing to write.
     expect((await (await load(0)).writeSnapshot()).written).toBe(false);
+  });
+});
+
+describe('format 3, the format before the int8 rows were stored', () => {
+  it('is read as it is (not rebuilt from the rows), and the next compaction rewrites it as format 4', async () => {
+    modelId = 'model-format-3';
+    const repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items as string);
+    const first = clock;
+    await addItems(repository, 40, (i) => ({ tags: [`tag-${i % 3}`], price: i + 0.5 }));
+    const { pointer } = await (await load()).writeSnapshot();
+    // The bucket as the code before format 4 left it: a format-3 snapshot and pointer.
+    await stack.s3Client.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: pointer.key,
+        Body: asFormat3(await storedSnapshot(pointer.key)),
+      }),
+    );
+    await stack.s3Client.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: `${snapshotPrefix(modelId)}latest.json`,
+        Body: JSON.stringify({ ...pointer, format: 3 }),
+      }),
+    );
+
+    const loads: IndexLoad[] = [];
+    // No overlap: the 40 rows are applied again only if the snapshot was not read.
+    const fromFormat3 = await load(0, (loaded) => loads.push(loaded));
+    expect(loads[0]).toMatchObject({ format: 3, items: 40, changedRows: 0 });
+    expect(fromFormat3.watermark).toBe(pointer.watermark);
+    expect(fromFormat3.index.attributes(`item-${first + 1000}`)).toMatchObject({
+      tags: ['tag-1'],
+      price: 1.5,
+    });
+
+    const rewrite = await fromFormat3.writeSnapshot();
+    expect(rewrite).toMatchObject({ written: true, pointer: { format: 4, watermark: pointer.watermark } });
+    expect((await storedSnapshot(rewrite.pointer.key)).readUInt16LE(4)).toBe(4);
+    const fromFormat4 = await load(0, (loaded) => loads.push(loaded));
+    expect(loads[1]).toMatchObject({ format: 4, items: 40, changedRows: 0 });
+    for (let q = 0; q < 10; q++) {
+      const query = Float32Array.from({ length: DIM }, () => random() - 0.5);
+      const request = { queries: [query], k: 5, candidates: 5 };
+      expect(fromFormat4.index.search(request)).toEqual(fromFormat3.index.search(request));
+    }
+    expect((await (await load(0)).writeSnapshot()).written).toBe(false);
+  });
+});
+
+describe('downloadSnapshot', () => {
+  it('reads an object of several ranged parts into one aligned buffer, byte for byte', async () => {
+    // Three 8 MiB parts and a few bytes: the head part, parts side by side, and a short last one.
+    const body = Buffer.alloc(3 * 8 * 1024 * 1024 + 3);
+    const fill = seededUniform(11);
+    for (let i = 0; i < body.length; i += 4096) body[i] = Math.floor(fill() * 256);
+    body[body.length - 1] = 0xee;
+    for (const [key, bytes] of [
+      ['index/download/large.bin', body],
+      ['index/download/small.bin', body.subarray(0, 100)],
+    ] as const) {
+      await stack.s3Client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: bytes }));
+      const downloaded = await downloadSnapshot(stack.s3Client, stack.bucket, key);
+      expect(downloaded.byteOffset).toBe(0);
+      expect(downloaded.byteLength).toBe(bytes.length);
+      expect(Buffer.from(downloaded).equals(bytes)).toBe(true);
+    }
   });
 });
 

@@ -231,11 +231,16 @@ describe('ExactIndex snapshots', () => {
   original.upsert('tags-no-price', query(), { available: false, tags: ['summer'] });
   const snapshot = original.serialise();
 
-  it('round-trips ids, vectors, attributes and search results', () => {
+  const format3 = original.serialise(3);
+
+  it('round-trips ids, vectors, attributes and search results, in format 4 and format 3', () => {
     // An odd offset forces the copying path; a fresh buffer is adopted without a copy.
-    const unaligned = new Uint8Array(snapshot.length + 1).subarray(1);
-    unaligned.set(snapshot);
-    for (const bytes of [snapshot.slice(), unaligned]) {
+    const unaligned = (bytes: Uint8Array) => {
+      const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+      shifted.set(bytes);
+      return shifted;
+    };
+    for (const bytes of [snapshot.slice(), unaligned(snapshot), format3.slice(), unaligned(format3)]) {
       const loaded = ExactIndex.deserialise(bytes);
       expect(loaded.dim).toBe(DIM);
       expect([...loaded.ids()]).toEqual([...original.ids()]);
@@ -254,8 +259,51 @@ describe('ExactIndex snapshots', () => {
     }
   });
 
-  it('writes format 3, whose items keep their tags (in order, frozen) and exact prices', () => {
-    expect(Buffer.from(snapshot.buffer, snapshot.byteOffset, 6).readUInt16LE(4)).toBe(3);
+  it('loads format 3 and format 4 into the same int8 rows: identical results on every search path', () => {
+    const fromFormat3 = ExactIndex.deserialise(format3.slice());
+    const fromFormat4 = ExactIndex.deserialise(snapshot.slice());
+    // The int8 rows and scales format 3 re-quantises on load are the bytes format 4 stored.
+    expect(Buffer.from(fromFormat3.serialise()).equals(Buffer.from(snapshot))).toBe(true);
+    const hats = (_: string, attributes: ItemAttributes) => attributes.category === 'hats';
+    for (let q = 0; q < 20; q++) {
+      const queries = [query(), query()];
+      // candidates below the item count: the int8 scan chooses what is re-ranked.
+      const requests: SearchRequest[] = [
+        { queries: [queries[0] as Float32Array], k: 10, candidates: 10 },
+        { queries, weights: [0.6, 0.4], k: 25, candidates: 40 },
+        { queries: [queries[1] as Float32Array], k: 10, candidates: 12, accept: hats },
+      ];
+      for (const request of requests) {
+        const expected = fromFormat3.search(request);
+        expect(expected).toHaveLength(request.k);
+        expect(fromFormat4.search(request)).toEqual(expected);
+      }
+      const many = {
+        queries,
+        searches: [
+          { k: 10, candidates: 10 },
+          { k: 5, candidates: 8, accept: hats },
+        ],
+      };
+      expect(fromFormat4.searchMany(many)).toEqual(fromFormat3.searchMany(many));
+    }
+  });
+
+  it("keeps each item's attributes when removals move loaded rows", () => {
+    const loaded = ExactIndex.deserialise(snapshot.slice());
+    const removed = [...original.ids()].filter((_, i) => i % 5 === 1);
+    for (const itemId of removed) expect(loaded.remove(itemId)).toBe(true);
+    expect(loaded.size).toBe(original.size - removed.length);
+    for (const itemId of loaded.ids()) expect(loaded.attributes(itemId)).toEqual(original.attributes(itemId));
+    const written = ExactIndex.deserialise(loaded.serialise());
+    for (const itemId of loaded.ids())
+      expect(written.attributes(itemId)).toEqual(original.attributes(itemId));
+  });
+
+  it('writes format 4 (format 3 on request), whose items keep their tags (in order, frozen) and exact prices', () => {
+    const versionOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, 6).readUInt16LE(4);
+    expect(versionOf(snapshot)).toBe(4);
+    expect(versionOf(format3)).toBe(3);
     const loaded = ExactIndex.deserialise(snapshot.slice());
     expect(loaded.attributes('tagged')).toStrictEqual({
       category: 'coats',
@@ -279,8 +327,9 @@ describe('ExactIndex snapshots', () => {
       expect(Object.isFrozen(attributes)).toBe(true);
       if (attributes.tags) expect(Object.isFrozen(attributes.tags)).toBe(true);
     }
-    // A loaded index writes the same bytes again.
+    // A loaded index writes the same bytes again, in either format.
     expect(Buffer.from(loaded.serialise()).equals(Buffer.from(snapshot))).toBe(true);
+    expect(Buffer.from(loaded.serialise(3)).equals(Buffer.from(format3))).toBe(true);
   });
 
   it('reads format 1 (no publishedAt section): the same items, none of them dated', () => {
@@ -329,9 +378,10 @@ describe('ExactIndex snapshots', () => {
       return 'accepted';
     };
     const newerVersion = snapshot.slice();
-    newerVersion[4] = 4;
+    newerVersion[4] = 5;
     expect(codeOf(newerVersion)).toBe('unsupported_snapshot');
     expect(codeOf(snapshot.subarray(0, snapshot.length - 4))).toBe('corrupt_snapshot');
+    expect(codeOf(format3.subarray(0, format3.length - 4))).toBe('corrupt_snapshot');
     expect(codeOf(new TextEncoder().encode('definitely not a snapshot, just some words'))).toBe(
       'corrupt_snapshot',
     );
@@ -341,9 +391,57 @@ describe('ExactIndex snapshots', () => {
     const duplicateIds = Buffer.from(twins.serialise());
     duplicateIds.write('a', duplicateIds.indexOf('twin-b') + 5);
     expect(codeOf(duplicateIds)).toBe('corrupt_snapshot');
-    const nanVector = snapshot.slice();
+    // Format 3 quantises on load, which finds a non-finite vector; format 4 checks the stored scales.
+    const nanVector = format3.slice();
     new DataView(nanVector.buffer).setFloat32(nanVector.length - 4, Number.NaN, true);
     expect(codeOf(nanVector)).toBe('corrupt_snapshot');
+    const header = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, 40);
+    const matrixOffset = header(snapshot).readUInt32LE(24);
+    const stride = header(snapshot).readUInt32LE(32);
+    for (const scale of [Number.NaN, -0.5, Number.POSITIVE_INFINITY]) {
+      const badScale = snapshot.slice();
+      new DataView(badScale.buffer).setFloat32(matrixOffset + original.size * stride + 8, scale, true);
+      expect(codeOf(badScale)).toBe('corrupt_snapshot');
+    }
+    for (const [at, value] of [
+      [32, DIM - 1], // a stride shorter than a row
+      [36, header(snapshot).readUInt32LE(36) + 64], // float rows past the end
+      [36, matrixOffset], // float rows over the int8 rows
+      [6, 32], // a format-4 header of format 3's size
+    ] as const) {
+      const bad = snapshot.slice();
+      if (at === 6) header(bad).writeUInt16LE(value, at);
+      else header(bad).writeUInt32LE(value, at);
+      expect(codeOf(bad)).toBe('corrupt_snapshot');
+    }
+  });
+
+  it('re-quantises int8 rows of another stride than the kernel reads', () => {
+    // A format-4 snapshot whose rows a different kernel step laid out: 256 bytes per row, not 224.
+    const small = new ExactIndex(DIM);
+    const vectors = Array.from({ length: 5 }, query);
+    vectors.forEach((vector, i) => {
+      small.upsert(`s-${i}`, vector, { available: true });
+    });
+    const bytes = Buffer.from(small.serialise());
+    const count = 5;
+    const matrixOffset = bytes.readUInt32LE(24);
+    const stride = bytes.readUInt32LE(32);
+    expect(stride).toBe(224);
+    const wide = 256;
+    const floatOffset = Math.ceil((matrixOffset + count * (wide + 4)) / 64) * 64;
+    const rewritten = Buffer.alloc(floatOffset + count * DIM * 4);
+    bytes.copy(rewritten, 0, 0, matrixOffset);
+    rewritten.writeUInt32LE(wide, 32);
+    rewritten.writeUInt32LE(floatOffset, 36);
+    // Garbage int8 rows and scales: they are ignored, the rows are quantised from the floats.
+    rewritten.fill(0x55, matrixOffset, matrixOffset + count * (wide + 4));
+    bytes.copy(rewritten, floatOffset, bytes.readUInt32LE(36));
+    const loaded = ExactIndex.deserialise(new Uint8Array(rewritten));
+    expect(Buffer.from(loaded.serialise()).equals(bytes)).toBe(true);
+    expect(loaded.search({ queries: [vectors[3] as Float32Array], k: 1, candidates: 1 })[0]?.itemId).toBe(
+      's-3',
+    );
   });
 });
 
@@ -361,7 +459,7 @@ describe('snapshots written by older code', () => {
       expect(Object.isFrozen(loaded.attributes(itemId))).toBe(true);
     }
     expect(loaded.search({ queries: [Float32Array.from([0.6, 0.8, 0, 0])], k: 1 })[0]?.itemId).toBe('bag-02');
-    // Written again, it is format 3 with the same contents.
+    // Written again, it is format 4 with the same contents.
     const rewritten = ExactIndex.deserialise(loaded.serialise());
     for (const [itemId, vector, attributes] of V2_FIXTURE_ITEMS) {
       expect(rewritten.vector(itemId)).toEqual(Float32Array.from(vector));
@@ -425,7 +523,7 @@ describe('item tags and prices', () => {
     small.upsert('b', vector, { available: true, price: 0 });
     small.upsert('c', vector, { available: false, tags: ['tan', 'ünï-🧵'] });
     small.upsert('d', vector, { available: true });
-    const good = small.serialise();
+    const good = small.serialise(3);
     const codeOf = (change: (bytes: Buffer) => void) => {
       const bytes = good.slice();
       change(Buffer.from(bytes.buffer, 0, 132));
