@@ -173,6 +173,9 @@ describe('interest tracking', () => {
         // An erasure reads the user's impressions and deletes them.
         'dynamodb:Query',
         'dynamodb:BatchWriteItem',
+        // An erasure reads the user's attribution cells on Stats and deletes them (issue 25).
+        'dynamodb:Query',
+        'dynamodb:BatchWriteItem',
         // The merchandising rules (/rules): read, and changed in transactions with the set's row.
         'dynamodb:GetItem',
         'dynamodb:Query',
@@ -205,10 +208,12 @@ describe('interest tracking', () => {
       StartingPosition: 'TRIM_HORIZON',
       DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
     });
-    // Its only writes: the counters.
+    // Its only writes: the counters, and attribution's per-user cells (put on their version; issue 25).
     expect(
-      actionsOf('CoEngagement').filter((a) => /Put|Update|Delete|Write/.test(a) && a.startsWith('dynamodb:')),
-    ).toEqual(['dynamodb:UpdateItem']);
+      actionsOf('CoEngagement')
+        .filter((a) => /Put|Update|Delete|Write/.test(a) && a.startsWith('dynamodb:'))
+        .sort(),
+    ).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
     // Its one read (co-purchases, issue 22): a basket event's user's earlier basket events, on the
     // Events table itself.
     const onEvents = statementsOf('CoEngagement').filter((s) =>

@@ -182,7 +182,7 @@ describe('the /rules routes', () => {
     const [[, api] = []] = inspect(withOrigins).ofType('AWS::ApiGatewayV2::Api');
     expect(api?.Properties.CorsConfiguration).toMatchObject({
       AllowOrigins: ['https://admin.example.com'],
-      AllowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
+      AllowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
       AllowHeaders: ['authorization', 'content-type'],
     });
     const [[, defaultApi] = []] = deployed.ofType('AWS::ApiGatewayV2::Api');

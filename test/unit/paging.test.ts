@@ -43,8 +43,9 @@ function catalogue() {
       vector: v.map((x) => x / norm),
       category: `cat-${i % 3}`,
       price: 5 + (i % 50),
-      // Every 8th item is new (exploration's candidates); the rest went on sale months ago.
-      publishedAt: i % 8 === 0 ? NOW - 2 * DAY : NOW - 200 * DAY,
+      // Every 40th item is new (exploration's candidates; few enough that the organic ranking alone
+      // leaves the share of new items short, so slots are explored); the rest went on sale months ago.
+      publishedAt: i % 40 === 0 ? NOW - 2 * DAY : NOW - 200 * DAY,
     };
   });
 }
