@@ -6,6 +6,8 @@ describe('RouteKey', () => {
       'POST /events',
       'POST /events/import',
       'DELETE /users/{userId}',
+      'PATCH /users/{userId}/interests/{interestId}',
+      'DELETE /users/{userId}/interests/{interestId}',
       'GET /rules',
       'POST /rules',
       'GET /rules/{ruleId}',
