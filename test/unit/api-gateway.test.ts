@@ -577,7 +577,7 @@ describe('local API server', () => {
   }, 5_000);
 
   it('stops reading a chunked body at the limit', async () => {
-    const result = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+    const result = await new Promise<{ status: number | 'reset'; sent: number }>((resolve, reject) => {
       const req = httpRequest(`${server.url}/search`, {
         method: 'POST',
         headers: { 'content-type': 'image/png' },
@@ -585,7 +585,14 @@ describe('local API server', () => {
       const chunk = Buffer.alloc(64 * 1024, 2);
       let sent = 0;
       let answered = false;
-      req.on('error', (error) => (answered ? undefined : reject(error)));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (answered) return;
+        answered = true;
+        // The server answers 413 and closes; a write racing the close can be reset before the
+        // client has parsed the answer (TCP drops it). Either way the server stopped reading.
+        if (error.code === 'EPIPE' || error.code === 'ECONNRESET') resolve({ status: 'reset', sent });
+        else reject(error);
+      });
       req.on('response', (res) => {
         answered = true;
         res.resume();
@@ -606,7 +613,7 @@ describe('local API server', () => {
       pump();
     });
 
-    expect(result.status).toBe(413);
+    expect([413, 'reset']).toContain(result.status);
     expect(result.sent).toBeLessThan(32 * 1024 * 1024);
     expect(handled).toEqual([]);
   });
