@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { BASKET_TYPES } from '../domain/complements';
 import { NotFound } from '../domain/errors';
@@ -10,6 +10,7 @@ import {
   type TrackedEvent,
   TrackedEventSchema,
 } from '../domain/event-schema';
+import { uuidV7Generator } from '../domain/impressions';
 import {
   applyEvent,
   applyInterestEdit,
@@ -36,6 +37,9 @@ import {
   type UserWriteState,
 } from './ports';
 import { refoldProfile, settingsId } from './refold';
+
+/** Ids of interest edits (issue 23). */
+const newEditId = uuidV7Generator();
 
 export interface TrackingPolicy {
   settings: ProfileSettings;
@@ -533,7 +537,9 @@ export async function editInterest(
   const now = (deps.now ?? Date.now)();
   const until = 'hours' in patch ? now + patch.hours * HOUR : undefined;
   const edit: InterestEdit = { interestId, action: patch.action, at: now, ...(until ? { until } : {}) };
-  const eventId = `interest-edit-${randomUUID()}`;
+  // Time-ordered (UUIDv7, monotonic in a process): the Events table returns a user's edits in the
+  // order they were made, which the fold keeps for edits of one interest in the same millisecond.
+  const eventId = `interest-edit-${newEditId(now)}`;
   const currentSettings = settingsId(deps.policy.settings);
   return queueOf(deps).run(userId, async () => {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
