@@ -1,10 +1,5 @@
 import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { AttributionEraser, DailyMetricRow, DailyMetrics, StoredEvent } from '../../app/ports';
@@ -25,6 +20,7 @@ import type { ImpressionSource, Strategy } from '../../domain/impressions';
 import type { EventType } from '../../domain/interest-profile';
 import { batchGetAll } from './batch-get';
 import { acceptedEvent } from './co-engagement-counters';
+import { erasePartition } from './erase-partition';
 import type { ImpressionRow } from './impression-log';
 import { CounterConflict, MAX_TRANSACTION_ACTIONS, transactionGroups } from './stats-counters';
 
@@ -387,37 +383,7 @@ export class AttributionCounters implements AttributionEraser, DailyMetrics {
 
   /** Deletes the user's cells (their counts not folded into anything but the daily sums). */
   async eraseUser(userId: string): Promise<number> {
-    let deleted = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.statsTable,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `${USER_CELL_PK_PREFIX}${userId}` },
-          ProjectionExpression: 'pk, sk',
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const keys = (page.Items ?? []) as Array<{ pk: string; sk: string }>;
-      for (let i = 0; i < keys.length; i += 25) {
-        let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
-        for (let attempt = 1; requests.length > 0; attempt++) {
-          if (attempt > 8)
-            throw new Error(`${requests.length} attribution deletes stayed unprocessed; erase again`);
-          if (attempt > 1)
-            await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt * Math.random()));
-          const { UnprocessedItems } = await this.documents.send(
-            new BatchWriteCommand({ RequestItems: { [this.statsTable]: requests } }),
-          );
-          requests = (UnprocessedItems?.[this.statsTable] ?? []) as typeof requests;
-        }
-      }
-      deleted += keys.length;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return deleted;
+    return erasePartition(this.documents, this.statsTable, `${USER_CELL_PK_PREFIX}${userId}`, 'attribution');
   }
 }
 

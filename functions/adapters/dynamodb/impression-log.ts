@@ -1,11 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ImpressionEraser, ImpressionHistory, ImpressionLog } from '../../app/ports';
 import {
   anonymousImpressionKey,
@@ -16,6 +10,7 @@ import {
   type Strategy,
 } from '../../domain/impressions';
 import type { StoredPage } from '../../domain/paging';
+import { erasePartition } from './erase-partition';
 
 /** One list served, as the Impressions table holds it (see IMPRESSIONS_TABLE). */
 export interface ImpressionRow {
@@ -51,10 +46,6 @@ export function impressionRow(impression: Impression, ttlDays: number): Impressi
     expiresAt: Math.ceil(impression.servedAt / 1000 + ttlDays * 86_400),
   };
 }
-
-/** Deletes a BatchWriteItem takes at once. */
-const BATCH_WRITE_LIMIT = 25;
-const MAX_UNPROCESSED_ATTEMPTS = 8;
 
 /**
  * The Impressions table: recommend puts one row per list (PutItem) and reads a list's paging record
@@ -125,38 +116,6 @@ export class DynamoImpressionLog implements ImpressionLog, ImpressionEraser, Imp
    * deletes retried with backoff. A list served while the erasure runs may be recorded after it.
    */
   async eraseUser(userId: string): Promise<number> {
-    let deleted = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': userId },
-          ProjectionExpression: 'pk, sk',
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const keys = (page.Items ?? []) as Array<{ pk: string; sk: string }>;
-      for (let i = 0; i < keys.length; i += BATCH_WRITE_LIMIT)
-        await this.deleteAll(keys.slice(i, i + BATCH_WRITE_LIMIT));
-      deleted += keys.length;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return deleted;
-  }
-
-  private async deleteAll(keys: Array<{ pk: string; sk: string }>): Promise<void> {
-    let requests = keys.map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } }));
-    for (let attempt = 1; requests.length > 0; attempt++) {
-      if (attempt > MAX_UNPROCESSED_ATTEMPTS)
-        throw new Error(`${requests.length} impression deletes stayed unprocessed; erase again to finish`);
-      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt * Math.random()));
-      const { UnprocessedItems } = await this.documents.send(
-        new BatchWriteCommand({ RequestItems: { [this.table]: requests } }),
-      );
-      requests = (UnprocessedItems?.[this.table] ?? []) as typeof requests;
-    }
+    return erasePartition(this.documents, this.table, userId, 'impression');
   }
 }
