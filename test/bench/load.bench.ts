@@ -28,7 +28,7 @@
  * run as deployed and again with the local impression counts consumer stopped (`request_path_only`).
  *
  * Events part: LOAD_EVENT_RATE (50), LOAD_EVENT_SECONDS per app (20, in LOAD_EVENT_ROUNDS = 4
- * alternating turns), LOAD_EVENT_USERS (50), LOAD_EVENTS_PER_REQUEST (20), LOAD_EVENT_ALONE (20
+ * alternating turns, after LOAD_EVENT_WARMUP_SECONDS = 10 discarded per app), LOAD_EVENT_USERS (50), LOAD_EVENTS_PER_REQUEST (20), LOAD_EVENT_ALONE (20
  * requests one at a time, for the time spent inside DynamoDB), LOAD_BASELINE_REV or `--baseline`.
  *
  * Recommendation requests arrive open-loop and evenly spaced from a worker thread, and latency runs
@@ -176,6 +176,7 @@ async function main(): Promise<void> {
     rate: numberFrom('LOAD_EVENT_RATE', 50),
     seconds: numberFrom('LOAD_EVENT_SECONDS', 20),
     rounds: numberFrom('LOAD_EVENT_ROUNDS', 4),
+    warmupSeconds: numberFrom('LOAD_EVENT_WARMUP_SECONDS', 10),
     users: numberFrom('LOAD_EVENT_USERS', 50),
     eventsPerRequest: numberFrom('LOAD_EVENTS_PER_REQUEST', 20),
     sequentialRequests: numberFrom('LOAD_EVENT_ALONE', 20),

@@ -4,7 +4,8 @@
  * into that commit's worktree and runs it there). Seeds `LOAD_EVENT_ITEMS` synthetic items, sends the
  * parent `{ url, tokens, itemIds }` over IPC, then answers `calls` messages with the DynamoDB calls
  * the request path made since the previous one (Items, Events and Profiles tables: not the stream
- * consumer's), and stops on `stop`.
+ * consumer's), and stops on `stop`. LOAD_EVENT_CONSUMERS=stopped stops the local stream consumers
+ * once the catalogue is seeded, for the request path's own figures.
  */
 
 import { dynamoClient } from '../../../functions/platform/clients';
@@ -18,6 +19,13 @@ async function main(): Promise<void> {
   const app = await startLocalApp({ apiPort: 0, tablePrefix: `bench-events-${Date.now()}-` });
   const itemIds = Array.from({ length: items }, (_, i) => `bench-event-item-${i}`);
   await seedSyntheticItems(app, itemIds);
+  // LOAD_EVENT_CONSUMERS=stopped: the request path alone. In AWS the stream consumers (co-engagement,
+  // popularity's readers, attribution) are other functions on other machines; here they share this
+  // process's event loop and DynamoDB Local's JVM with the requests, and run behind them on the backlog.
+  if (process.env.LOAD_EVENT_CONSUMERS === 'stopped') {
+    await app.eventsStream.stop();
+    await app.impressionsStream.stop();
+  }
   const tokens = await Promise.all(
     Array.from({ length: users }, (_, u) => app.issuer?.token(`bench-user-${u}`) ?? Promise.resolve('')),
   );

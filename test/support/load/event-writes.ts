@@ -19,6 +19,8 @@ export interface EventWriteOptions {
   /** Measured seconds per app, split into `rounds` turns. */
   readonly seconds: number;
   readonly rounds: number;
+  /** Discarded seconds per app before the first round (JIT, DynamoDB Local's JVM, first profiles). */
+  readonly warmupSeconds: number;
   readonly users: number;
   readonly eventsPerRequest: number;
   /** Requests sent one at a time for the DynamoDB share. */
@@ -172,13 +174,15 @@ export async function runEventWrites(options: EventWriteOptions): Promise<EventW
         sent: 0,
       });
     }
-    // A discarded warm-up round each (JIT, connections, first profiles).
+    // A discarded warm-up round each (JIT, connections, first profiles). 2 s was too short: the first
+    // measured round of either app ran at 4-5x the later rounds' latency (DynamoDB Local's JVM still
+    // compiling), and being 1 of 4 rounds it set both apps' p99.
     for (const entry of apps)
       await openLoop({
         origin: entry.app.url,
         rate: options.rate,
-        seconds: 2,
-        requests: requestsFor(entry.app, options, options.rate * 2, 'warm'),
+        seconds: options.warmupSeconds,
+        requests: requestsFor(entry.app, options, Math.ceil(options.rate * options.warmupSeconds) + 1, 'warm'),
       });
     const perRound = options.seconds / options.rounds;
     for (let round = 0; round < options.rounds; round++) {
