@@ -182,7 +182,12 @@ export async function runEventWrites(options: EventWriteOptions): Promise<EventW
         origin: entry.app.url,
         rate: options.rate,
         seconds: options.warmupSeconds,
-        requests: requestsFor(entry.app, options, Math.ceil(options.rate * options.warmupSeconds) + 1, 'warm'),
+        requests: requestsFor(
+          entry.app,
+          options,
+          Math.ceil(options.rate * options.warmupSeconds) + 1,
+          'warm',
+        ),
       });
     const perRound = options.seconds / options.rounds;
     for (let round = 0; round < options.rounds; round++) {
