@@ -3,7 +3,7 @@
  * (functions/adapters/dynamodb/attribution-counters.ts), never the raw events: counts, rates and
  * their 95% intervals per placement and source, per strategy, and per day for the charts.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PlacementsConfig } from '../contract/placements';
 import {
   addSums,

@@ -2,7 +2,7 @@
  * Managing the merchandising rules (issue 20): admins create, replace and delete them through
  * `/rules`; the recommender reads them (functions/domain/merchandising.ts applies them).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PlacementsConfig } from '../contract/placements';
 import {
   RULE_ID,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BASKET_TYPES } from '../domain/complements';
 import { NotFound } from '../domain/errors';
 import {

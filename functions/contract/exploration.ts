@@ -2,7 +2,7 @@
  * Exploration settings: shared by the recommend function (which reads them from EXPLORATION), the
  * stack (its `exploration` prop, checked at synth) and the local twin.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PLACEMENT_NAME } from './placements';
 
 /**

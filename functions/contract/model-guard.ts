@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The deploy-time model guard's custom resource (infra/constructs/model-guard.ts) and the properties

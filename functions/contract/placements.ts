@@ -2,7 +2,7 @@
  * Named placements: where on the site a list is shown. Shared by the recommend function (which reads
  * them from PLACEMENTS), the stack (its `placements` prop, checked at synth) and the local twin.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A placement's name: lower-case letters, digits, `-` and `_`, at most 64. */
 export const PLACEMENT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;

@@ -3,7 +3,7 @@
  * track function (which stores them through `/rules`), the recommend function (which applies them),
  * the OpenAPI document and the demo page's admin panel.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PLACEMENT_NAME } from './placements';
 
 // No lone surrogate: DynamoDB stores U+FFFD in its place (see functions/domain/unicode.ts).

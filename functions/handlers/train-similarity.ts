@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type TrainingRecord, type TrainingTrigger, trainSimilarity } from '../app/train-similarity';
 import { VECTOR_ATTRIBUTE } from '../contract/storage';
 import { dynamoClient, s3Client } from '../platform/clients';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENV, SERVING_BACKENDS } from '../contract/environment';
 import { ExplorationConfigSchema } from '../contract/exploration';
 import { DEFAULT_IDENTITY_CONFIG } from '../contract/identity';

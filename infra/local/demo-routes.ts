@@ -6,7 +6,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { itemProjection } from '../../functions/adapters/dynamodb/item-table';
 import { CatalogueReader, VIEW_ATTRIBUTES, type ViewRow } from '../../functions/adapters/dynamodb/item-views';
 import type { ItemView } from '../../functions/app/ports';

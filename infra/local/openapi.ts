@@ -3,7 +3,7 @@
  * handlers validate with, so it cannot drift from the code: a unit test compares it with the checked-in
  * docs/openapi.json (`npx tsx infra/local/write-openapi.ts` rewrites that). Served locally at /openapi.json.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MetricsQuerySchema, type metricsReport } from '../../functions/app/attribution';
 import {
   ComplementsQuerySchema,

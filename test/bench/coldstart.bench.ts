@@ -324,6 +324,7 @@ async function main(): Promise<void> {
         // INFO: the child reads the handler's 'vector index loaded' line (and prints no log).
         POWERTOOLS_LOG_LEVEL: 'INFO',
         POWERTOOLS_METRICS_DISABLED: 'true',
+        ...(process.env.COLDSTART_TRACE ? { COLDSTART_TRACE: process.env.COLDSTART_TRACE } : {}),
       };
       const coldStarts = async (label: string) => {
         const runs: ChildReport[] = [];

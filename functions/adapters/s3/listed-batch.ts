@@ -4,7 +4,7 @@
  * (ListObjectsV2: `Key`, `Etag`, `Size`, `LastModified` in epoch seconds; an S3 Inventory manifest:
  * the inventory's CSV columns as strings, keys URL-encoded). Only here are those shapes read.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ListedObject } from '../../app/backfill';
 import { decodeNotificationKey } from './notifications';
 

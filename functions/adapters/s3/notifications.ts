@@ -4,7 +4,7 @@
  */
 import { parse } from '@aws-lambda-powertools/parser';
 import { JSONStringified } from '@aws-lambda-powertools/parser/helpers';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ObjectChange } from '../../app/ports';
 
 /** S3 notifications form-encode keys: '+' for space and %XX for the rest. */

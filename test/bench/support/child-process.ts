@@ -44,6 +44,8 @@ export interface ChildRun<T> {
 /**
  * Runs `node script ...args` in a fresh process (no tsx, no inherited NODE_OPTIONS) whose externals
  * resolve from the repository's node_modules, and parses the last stdout line as JSON.
+ * BENCH_CHILD_NODE_ARGS (space-separated) goes before the script: `--cpu-prof --cpu-prof-dir=/tmp/p`
+ * profiles each child.
  */
 export function runNodeChild<T>(
   script: string,
@@ -52,7 +54,8 @@ export function runNodeChild<T>(
 ): Promise<ChildRun<T>> {
   const started = performance.now();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
+    const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
       env: { PATH: process.env.PATH ?? '', NODE_PATH: join(REPO_ROOT, 'node_modules'), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

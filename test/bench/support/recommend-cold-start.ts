@@ -79,6 +79,29 @@ const context = {
   succeed: () => undefined,
 } as Context;
 
+/**
+ * COLDSTART_TRACE=<file>: every HTTP call of the first request (the SDK's DynamoDB and S3 requests),
+ * with its start and end on this process's clock, is appended to the file as one JSON line, to see
+ * which waits run one after another.
+ */
+const traced: Array<{ call: string; startMs: number; endMs?: number }> = [];
+if (process.env.COLDSTART_TRACE) {
+  const http = require('node:http') as typeof import('node:http');
+  const original = http.request;
+  http.request = ((...args: Parameters<typeof http.request>) => {
+    const options = args[0] as { method?: string; path?: string; headers?: Record<string, string> };
+    const entry = {
+      call: `${options.method} ${options.headers?.['x-amz-target'] ?? options.path?.slice(0, 60)}`,
+      startMs: performance.now(),
+      endMs: undefined as number | undefined,
+    };
+    traced.push(entry);
+    const request = original(...args);
+    request.on('response', (response) => response.on('end', () => (entry.endMs = performance.now())));
+    return request;
+  }) as typeof http.request;
+}
+
 function summary(response: APIGatewayProxyStructuredResultV2) {
   const body = JSON.parse(response.body ?? '{}') as { strategy?: string; items?: { itemId: string }[] };
   return {
@@ -96,6 +119,11 @@ async function main(): Promise<void> {
   const firstStarted = performance.now();
   const first = await handler(recommendationsRequest(userId), context);
   const firstAnswered = performance.now();
+  if (process.env.COLDSTART_TRACE)
+    require('node:fs').appendFileSync(
+      process.env.COLDSTART_TRACE,
+      `${JSON.stringify({ firstStarted, firstAnswered, calls: traced.map((c) => ({ ...c, ms: (c.endMs ?? 0) - c.startMs })) })}\n`,
+    );
   // CPU time to the first answer: what the cold start costs when the machine is not shared.
   const { user, system } = process.cpuUsage();
   const second = await handler(recommendationsRequest(userId), context);
