@@ -326,6 +326,12 @@ export interface Serving {
   forItems(itemIds: string[]): Promise<VectorIndex>;
   /** Categories the catalogue serves, when the backend can tell; undefined when it cannot. */
   categories(): Promise<Set<string> | undefined>;
+  /**
+   * Starts what the first query needs (a cold start's index load) without waiting for it, so that a
+   * request's own reads run meanwhile; settles when it is done, never rejects (the query that needs
+   * the index reports a failure). Absent when a backend loads nothing up front.
+   */
+  prepare?(): Promise<void>;
 }
 
 /**

@@ -558,7 +558,30 @@ function pinned(
   );
 }
 
-export async function recommendForUser(
+export function recommendForUser(
+  deps: RecommendDeps,
+  userId: string,
+  requested: z.output<typeof ListQuerySchema>,
+): Promise<RecommendationList & { userId: string }> {
+  return withIndexLoading(deps, () => listForUser(deps, userId, requested));
+}
+
+/**
+ * Runs a list's work with the serving index's load started beside it (Serving.prepare): on a cold
+ * start the snapshot downloads while the list reads the profile, the page, the rules and the
+ * aggregates, or while image search loads its model. The load is awaited before the answer, failed
+ * or not, so nothing runs after it (Lambda freezes an instance once it has answered).
+ */
+async function withIndexLoading<T>(deps: RecommendDeps, work: () => Promise<T>): Promise<T> {
+  const loading = deps.serving.prepare?.();
+  try {
+    return await work();
+  } finally {
+    await loading;
+  }
+}
+
+async function listForUser(
   deps: RecommendDeps,
   userId: string,
   requested: z.output<typeof ListQuerySchema>,
@@ -848,11 +871,20 @@ export async function userInterests(
   return { userId, interests };
 }
 
-export async function similarItems(
+export function similarItems(
   deps: RecommendDeps,
   itemId: string,
   requested: z.output<typeof SimilarQuerySchema>,
   /** The user the list is shown to, when the caller is one. */
+  viewer?: string,
+): Promise<RecommendationList & { itemId: string }> {
+  return withIndexLoading(deps, () => listLikeItem(deps, itemId, requested, viewer));
+}
+
+async function listLikeItem(
+  deps: RecommendDeps,
+  itemId: string,
+  requested: z.output<typeof SimilarQuerySchema>,
   viewer?: string,
 ): Promise<RecommendationList & { itemId: string }> {
   const { query, filters, now } = await listRequest(deps, requested);
@@ -1164,11 +1196,20 @@ function inServedSpace(deps: RecommendDeps, vectors: Record<string, Float32Array
   return deps.projection && base ? projectVector(deps.projection, base) : undefined;
 }
 
-export async function searchByImage(
+export function searchByImage(
   deps: RecommendDeps,
   image: Uint8Array,
   requested: z.output<typeof SearchQuerySchema>,
   /** The user the list is shown to, when the caller is one. */
+  viewer?: string,
+): Promise<RecommendationList & { queryMs: { embed: number } }> {
+  return withIndexLoading(deps, () => listLikePhoto(deps, image, requested, viewer));
+}
+
+async function listLikePhoto(
+  deps: RecommendDeps,
+  image: Uint8Array,
+  requested: z.output<typeof SearchQuerySchema>,
   viewer?: string,
 ): Promise<RecommendationList & { queryMs: { embed: number } }> {
   const { query, filters, now } = await listRequest(deps, requested);

@@ -235,7 +235,8 @@ describe('format 3, the format before the int8 rows were stored', () => {
       new PutObjectCommand({
         Bucket: stack.bucket,
         Key: `${snapshotPrefix(modelId)}latest.json`,
-        Body: JSON.stringify({ ...pointer, format: 3 }),
+        // Pointers of that code named no size either: the first part is read alone to learn it.
+        Body: JSON.stringify({ ...pointer, format: 3, bytes: undefined }),
       }),
     );
 
@@ -275,11 +276,40 @@ describe('downloadSnapshot', () => {
       ['index/download/small.bin', body.subarray(0, 100)],
     ] as const) {
       await stack.s3Client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: bytes }));
-      const downloaded = await downloadSnapshot(stack.s3Client, stack.bucket, key);
-      expect(downloaded.byteOffset).toBe(0);
-      expect(downloaded.byteLength).toBe(bytes.length);
-      expect(Buffer.from(downloaded).equals(bytes)).toBe(true);
+      // Without the size (older pointers: the first part alone, then the rest), and with it (all at once).
+      for (const known of [undefined, bytes.length]) {
+        const downloaded = await downloadSnapshot(stack.s3Client, stack.bucket, key, known);
+        expect(downloaded.byteOffset).toBe(0);
+        expect(downloaded.byteLength).toBe(bytes.length);
+        expect(Buffer.from(downloaded).equals(bytes)).toBe(true);
+      }
     }
+  });
+
+  it('refuses an object whose size is not the one the pointer names', async () => {
+    const key = 'index/download/resized.bin';
+    await stack.s3Client.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: Buffer.alloc(3 * 1024 * 1024) }),
+    );
+    for (const named of [2 * 1024 * 1024, 4 * 1024 * 1024]) {
+      await expect(downloadSnapshot(stack.s3Client, stack.bucket, key, named)).rejects.toThrow(
+        `snapshot ${key}: ${3 * 1024 * 1024} bytes, the pointer says ${named}`,
+      );
+    }
+  });
+
+  it("a compaction's pointer names its snapshot's size, and a cold start loads it", async () => {
+    modelId = 'model-sized-pointer';
+    const repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items as string);
+    await addItems(repository, 30);
+    const { pointer } = await (await load()).writeSnapshot();
+    expect(pointer.bytes).toBe((await storedSnapshot(pointer.key)).length);
+    expect(await readPointer(stack.s3Client, stack.bucket, modelId)).toEqual(pointer);
+    const loads: IndexLoad[] = [];
+    const loaded = await load(0, (phases) => loads.push(phases));
+    expect(loads[0]).toMatchObject({ format: 4, items: 30, snapshotBytes: pointer.bytes, changedRows: 0 });
+    expect(loads[0]?.totalMs).toBeGreaterThan(0);
+    expect(loaded.watermark).toBe(pointer.watermark);
   });
 });
 

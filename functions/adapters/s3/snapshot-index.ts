@@ -31,6 +31,11 @@ export interface SnapshotPointer {
   previousKey?: string;
   /** The snapshot's format (SNAPSHOT_VERSION when written); absent from pointers older than format 3. */
   format?: number;
+  /**
+   * The snapshot's size in bytes: a cold start asks for every part of it at once. Absent from older
+   * pointers, whose snapshot's first part is read alone to learn its size.
+   */
+  bytes?: number;
 }
 
 export interface CatalogueIndexDeps {
@@ -64,9 +69,15 @@ export interface IndexLoad {
   downloadMs: number;
   /** Decoding the snapshot and building the index over it (re-quantising too, for format 3). */
   buildMs: number;
-  /** Reading and applying the changes after the snapshot's watermark. */
+  /**
+   * Reading the changes after the snapshot's watermark, which runs beside the download (it needs only
+   * the pointer's watermark), and applying them after the build: the read's own time, not a phase
+   * that follows the build.
+   */
   changeFeedMs: number;
   changedRows: number;
+  /** From the pointer's read to the index ready: the load's wall clock (less than its phases' sum). */
+  totalMs: number;
 }
 
 /**
@@ -109,39 +120,50 @@ export class CatalogueIndex {
       mark = now;
       return elapsed;
     };
+    const started = performance.now();
     const pointer = await readPointer(deps.s3, deps.bucket, deps.modelId);
     const pointerMs = lap();
-    let index = new ExactIndex(deps.dim);
-    let watermark = 0;
-    let format: number | undefined;
-    let snapshotBytes = 0;
-    let downloadMs = 0;
     // A snapshot in a format that lacks attributes the rows hold (before 3), or a newer one than this
     // code reads (after a rollback), is not read. The index is built from the rows instead, as before
     // the first snapshot, and the next compaction writes this code's format even at the same
     // watermark (a format-3 snapshot is read, and also rewritten as format 4).
-    if (pointer && LOADED_FORMATS.has(pointer.format)) {
-      const bytes = await downloadSnapshot(deps.s3, deps.bucket, pointer.key);
+    const snapshot = pointer && LOADED_FORMATS.has(pointer.format) ? pointer : undefined;
+    const watermark = snapshot?.watermark ?? 0;
+    // The changes after the watermark are read while the snapshot downloads: they need only the
+    // pointer, and a cold start then waits for the longer of the two, not for both in turn.
+    let changeFeedMs = 0;
+    const changes = changedRowsSince(
+      DynamoDBDocumentClient.from(deps.dynamo),
+      deps,
+      sinceWatermark(watermark, deps.overlapMs),
+    ).then((rows) => {
+      changeFeedMs = performance.now() - started - pointerMs;
+      return rows;
+    });
+    // Awaited below; marked handled here in case the download fails first and the load gives up.
+    changes.catch(() => undefined);
+    let index = new ExactIndex(deps.dim);
+    let snapshotBytes = 0;
+    let downloadMs = 0;
+    if (snapshot) {
+      const bytes = await downloadSnapshot(deps.s3, deps.bucket, snapshot.key, snapshot.bytes);
       downloadMs = lap();
-      if (bytes) {
-        index = ExactIndex.deserialise(bytes);
-        watermark = pointer.watermark;
-        format = pointer.format;
-        snapshotBytes = bytes.byteLength;
-      }
+      index = ExactIndex.deserialise(bytes);
+      snapshotBytes = bytes.byteLength;
     }
     const buildMs = lap();
     const catalogue = new CatalogueIndex(deps, index, watermark);
-    const changedRows = await catalogue.refresh(Date.now());
+    const changedRows = catalogue.apply(await changes, Date.now());
     deps.onLoaded?.({
-      ...(format !== undefined ? { format } : {}),
+      ...(snapshot?.format !== undefined ? { format: snapshot.format } : {}),
       items: index.size,
       snapshotBytes,
       pointerMs,
       downloadMs,
       buildMs,
-      changeFeedMs: lap(),
+      changeFeedMs,
       changedRows,
+      totalMs: performance.now() - started,
     });
     return catalogue;
   }
@@ -176,8 +198,12 @@ export class CatalogueIndex {
   }
 
   private async applyChanges(now: number): Promise<number> {
-    const since = this.watermark === 0 ? -1 : this.watermark - (this.deps.overlapMs ?? 60_000);
-    const changed = await this.changedSince(since);
+    const since = sinceWatermark(this.watermark, this.deps.overlapMs);
+    return this.apply(await changedRowsSince(this.documents, this.deps, since), now);
+  }
+
+  /** Applies changed rows (in change order) to the index and moves the watermark over them. */
+  private apply(changed: readonly ChangedRow[], now: number): number {
     for (const row of changed) {
       const vector = rowVector(row, this.deps.modelId);
       if (row.status === 'ready' && vector) {
@@ -192,33 +218,6 @@ export class CatalogueIndex {
     return changed.length;
   }
 
-  /** Items changed after `since` (ms), with what the index needs. */
-  private async changedSince(since: number): Promise<ChangedRow[]> {
-    const ids: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.deps.itemsTable,
-          IndexName: ITEMS_CHANGE_INDEX,
-          KeyConditionExpression: 'changeFeed = :feed AND changedAt > :since',
-          ExpressionAttributeValues: { ':feed': CHANGE_FEED, ':since': since },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const row of page.Items ?? []) ids.push(row.itemId as string);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    const rows = await batchGetAll<ChangedRow>(
-      this.documents,
-      this.deps.itemsTable,
-      [...new Set(ids)].map((itemId) => ({ itemId })),
-      itemProjection(CHANGED_ATTRIBUTES, this.deps.modelId),
-    );
-    // Apply in change order so that the watermark only moves forward over applied changes.
-    return rows.sort((a, b) => a.changedAt - b.changedAt);
-  }
-
   /**
    * Writes this index as the new snapshot and switches the pointer to it, unless the stored pointer is
    * already at this watermark or past it. The switch is a conditional write on the pointer's ETag, so
@@ -228,6 +227,7 @@ export class CatalogueIndex {
   async writeSnapshot(now = Date.now()): Promise<SnapshotWrite> {
     const { s3, bucket, modelId } = this.deps;
     let written: string | undefined;
+    let writtenBytes = 0;
     for (let attempt = 1; ; attempt++) {
       const stored = await readStoredPointer(s3, bucket, modelId);
       if (stored && isCurrent(stored.pointer, this.watermark)) {
@@ -237,11 +237,13 @@ export class CatalogueIndex {
       }
       if (!written) {
         written = `${snapshotPrefix(modelId)}snapshot-${String(this.watermark).padStart(15, '0')}-${now}.bin`;
+        const body = this.index.serialise();
+        writtenBytes = body.byteLength;
         await s3.send(
           new PutObjectCommand({
             Bucket: bucket,
             Key: written,
-            Body: this.index.serialise(),
+            Body: body,
             ContentType: 'application/octet-stream',
           }),
         );
@@ -255,6 +257,7 @@ export class CatalogueIndex {
         createdAt: now,
         ...(previous ? { previousKey: previous.key } : {}),
         format: SNAPSHOT_VERSION,
+        bytes: writtenBytes,
       };
       try {
         await s3.send(
@@ -278,6 +281,41 @@ export class CatalogueIndex {
       return { pointer, written: true };
     }
   }
+}
+
+/** Where a read of the change feed starts: everything without a snapshot, else the overlap before its watermark. */
+const sinceWatermark = (watermark: number, overlapMs = 60_000) =>
+  watermark === 0 ? -1 : watermark - overlapMs;
+
+/** Items changed after `since` (ms), with what the index needs, in change order. */
+async function changedRowsSince(
+  documents: DynamoDBDocumentClient,
+  deps: CatalogueIndexDeps,
+  since: number,
+): Promise<ChangedRow[]> {
+  const ids: string[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new QueryCommand({
+        TableName: deps.itemsTable,
+        IndexName: ITEMS_CHANGE_INDEX,
+        KeyConditionExpression: 'changeFeed = :feed AND changedAt > :since',
+        ExpressionAttributeValues: { ':feed': CHANGE_FEED, ':since': since },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const row of page.Items ?? []) ids.push(row.itemId as string);
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  const rows = await batchGetAll<ChangedRow>(
+    documents,
+    deps.itemsTable,
+    [...new Set(ids)].map((itemId) => ({ itemId })),
+    itemProjection(CHANGED_ATTRIBUTES, deps.modelId),
+  );
+  // Apply in change order so that the watermark only moves forward over applied changes.
+  return rows.sort((a, b) => a.changedAt - b.changedAt);
 }
 
 export interface SnapshotWrite {
@@ -316,11 +354,14 @@ async function readStoredPointer(
 }
 
 /**
- * Bytes per ranged GET of a snapshot, and how many run side by side: one S3 connection streams
- * roughly 90 MB/s into a Lambda function, several stream several times that (a 1M x 256 snapshot is
- * 1.3 GB).
+ * Ranged GETs of a snapshot, and how many run side by side: one S3 connection streams roughly
+ * 90 MB/s into a Lambda function, several stream several times that (a 1M x 256 snapshot is 1.3 GB).
+ * With the size known (the pointer's `bytes`), a snapshot is cut into at least as many parts as run
+ * side by side (so a 68 MB one is 8 parts of 8.5 MB, all at once), each 1 to 16 MiB.
  */
 const DOWNLOAD_PART_BYTES = 8 * 1024 * 1024;
+const MIN_PART_BYTES = 1024 * 1024;
+const MAX_PART_BYTES = 16 * 1024 * 1024;
 const DOWNLOAD_PARTS_IN_FLIGHT = 8;
 
 /**
@@ -328,22 +369,47 @@ const DOWNLOAD_PARTS_IN_FLIGHT = 8;
  * belong, with no list of chunks to concatenate (which needs the snapshot's size twice at the peak).
  * The buffer starts an ArrayBuffer, so the index adopts its float32 rows without a copy.
  */
-export async function downloadSnapshot(s3: S3Client, bucket: string, key: string): Promise<Uint8Array> {
-  const part = (first: number, last: number) =>
-    s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${first}-${last}` }));
-  const head = await part(0, DOWNLOAD_PART_BYTES - 1);
-  // "bytes 0-8388607/67800576"; absent when a server ignores the range and sends the whole object.
-  const total = Number(head.ContentRange?.split('/')[1] ?? head.ContentLength);
-  if (!Number.isSafeInteger(total) || total < 0) throw new Error(`snapshot ${key}: no usable length`);
-  const bytes = new Uint8Array(total);
-  const headLength = await readInto(head.Body, bytes, 0);
-  let next = headLength;
+export async function downloadSnapshot(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  /** The snapshot's size when the pointer says it: then every part is asked for at once. */
+  knownBytes?: number,
+): Promise<Uint8Array> {
+  const part = async (first: number, last: number) => {
+    const response = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${first}-${last}` }),
+    );
+    // "bytes 0-8388607/67800576"; absent when a server ignores the range and sends the whole object.
+    const total = Number(response.ContentRange?.split('/')[1] ?? response.ContentLength);
+    if (!Number.isSafeInteger(total) || total < 0) throw new Error(`snapshot ${key}: no usable length`);
+    return { response, total };
+  };
+  let bytes: Uint8Array;
+  let next: number;
+  let partBytes = DOWNLOAD_PART_BYTES;
+  if (knownBytes !== undefined && Number.isSafeInteger(knownBytes) && knownBytes > 0) {
+    bytes = new Uint8Array(knownBytes);
+    next = 0;
+    partBytes = Math.min(
+      MAX_PART_BYTES,
+      Math.max(MIN_PART_BYTES, Math.ceil(knownBytes / DOWNLOAD_PARTS_IN_FLIGHT)),
+    );
+  } else {
+    const head = await part(0, DOWNLOAD_PART_BYTES - 1);
+    bytes = new Uint8Array(head.total);
+    next = await readInto(head.response.Body, bytes, 0);
+  }
+  const total = bytes.byteLength;
   const worker = async () => {
     while (next < total) {
       const first = next;
-      const last = Math.min(total, first + DOWNLOAD_PART_BYTES) - 1;
+      const last = Math.min(total, first + partBytes) - 1;
       next = last + 1;
-      const length = await readInto((await part(first, last)).Body, bytes, first);
+      const { response, total: stored } = await part(first, last);
+      // A pointer naming another size than the object has (a snapshot replaced under its key) is refused.
+      if (stored !== total) throw new Error(`snapshot ${key}: ${stored} bytes, the pointer says ${total}`);
+      const length = await readInto(response.Body, bytes, first);
       if (length !== last - first + 1) throw new Error(`snapshot ${key}: part at ${first} was cut short`);
     }
   };
@@ -387,5 +453,10 @@ export function exactServing(
     forQueries: async () => (await fresh()).index,
     forItems: async () => (await fresh()).index,
     categories: async () => (await fresh()).categories(),
+    prepare: () =>
+      catalogue().then(
+        () => undefined,
+        () => undefined,
+      ),
   };
 }
