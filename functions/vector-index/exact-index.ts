@@ -1,6 +1,6 @@
-import { Float32Rows } from './float32-rows';
 import { INT8_KERNEL_WASM_BASE64 } from './int8-kernel.wasm';
-import { blendedScore, byScoreThenId, isFiniteVector, type ResolvedSearch, resolveSearch } from './scoring';
+import { Int16Rows } from './int16-rows';
+import { byScoreThenId, isFiniteVector, type ResolvedSearch, resolveSearch } from './scoring';
 import { decodeSnapshot, encodeSnapshot, type QuantisedRows, type WritableSnapshotVersion } from './snapshot';
 import {
   type ItemAttributes,
@@ -40,12 +40,14 @@ function int8Kernel(): object {
 }
 
 /**
- * In-memory top-N over unit embeddings that returns exact float32 scores.
+ * In-memory top-N over unit embeddings that returns exact scores of the vectors it holds.
  *
- * Each item is held twice: exactly (float32, in JS blocks) and as int8 with a per-item symmetric scale
- * (in wasm memory). A search scans the int8 copy with a SIMD kernel, reading a quarter of the bytes a
- * float32 scan would, keeps the best `candidates` eligible rows in a bounded min-heap, and re-ranks
- * those exactly in float32.
+ * Each item is held twice: as int16 with a power-of-two scale per item (in JS blocks: the vector
+ * the index holds, within 2^-15 of its largest |component|, see Int16Rows), and as int8 with a
+ * per-item symmetric scale (in wasm memory), quantised from the int16 row. A search scans the int8
+ * copy with a SIMD kernel, reading a quarter of the bytes a float32 scan would, keeps the best
+ * `candidates` eligible rows in a bounded min-heap, and re-ranks those exactly over the int16 rows
+ * (scores equal, bit for bit, to float64 dot products with the dequantised vectors).
  *
  * Wasm memory layout: query rows (int16) | query factors | one float32 staging row | int8 matrix |
  * row scales | approximate scores. It grows by capacity doubling; the matrix stays in place and the
@@ -66,7 +68,7 @@ export class ExactIndex implements VectorIndex {
   private readonly memory: WasmMemory;
   private readonly scan: ScanKernel;
   private readonly quantiseStaged: QuantiseKernel;
-  private readonly exact: Float32Rows;
+  private readonly exact: Int16Rows;
   private readonly rowOf = new Map<string, number>();
   private readonly itemIdOf: string[] = [];
   /**
@@ -93,7 +95,7 @@ export class ExactIndex implements VectorIndex {
     this.factorsBase = MAX_QUERIES * this.stride * 2;
     this.stagingBase = this.factorsBase + 64;
     this.matrixBase = this.stagingBase + this.stride * 4;
-    this.exact = new Float32Rows(dim);
+    this.exact = new Int16Rows(dim);
     this.memory = new wasmApi.Memory({ initial: 1, maximum: MAX_WASM_PAGES });
     const instance = new wasmApi.Instance(int8Kernel(), { index: { memory: this.memory } });
     const kernel = instance.exports as { scan: ScanKernel; quantise: QuantiseKernel };
@@ -133,7 +135,8 @@ export class ExactIndex implements VectorIndex {
     }
     this.exact.reserve(this.count);
     this.exact.write(row, vector);
-    this.quantise(row, vector, 0);
+    // The int8 row comes from the int16 row, as a snapshot's load makes it: the same either way.
+    this.quantiseFromExact(row);
     this.attributesOf[row] = stored;
   }
 
@@ -202,26 +205,20 @@ export class ExactIndex implements VectorIndex {
     });
   }
 
-  /** The rows' exact float32 blended scores, best first, the top k. */
+  /** The rows' exact blended scores, best first, the top k. */
   private rescored(rows: ArrayLike<number>, search: ResolvedSearch): ScoredItem[] {
     const scored: ScoredItem[] = [];
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as number;
       scored.push({
         itemId: this.itemIdOf[row] as string,
-        score: blendedScore(
-          this.exact.block(row),
-          this.exact.offset(row),
-          search.queries,
-          search.weights,
-          this.dim,
-        ),
+        score: this.exact.blendedScore(row, search.queries, search.weights),
       });
     }
     return scored.sort(byScoreThenId).slice(0, search.k);
   }
 
-  /** The snapshot of this index, in the current format unless told (format 3 for tests and comparisons). */
+  /** The snapshot of this index, in the current format unless told (3 or 4 for tests and comparisons). */
   serialise(version?: WritableSnapshotVersion): Uint8Array {
     // The int8 rows and their scales are contiguous in wasm memory: the encoder copies them from there.
     const quantised: QuantisedRows = {
@@ -242,27 +239,40 @@ export class ExactIndex implements VectorIndex {
   }
 
   /**
-   * Loads a snapshot from serialise(). The exact vectors stay in `bytes` (when it is 4-byte aligned,
-   * as a freshly read S3 body is) instead of being copied, so the index owns `bytes` from now on. A
-   * format-4 snapshot's int8 rows and scales are copied into the kernel's memory as they are (one copy
-   * each, no re-quantising); older formats are quantised row by row.
+   * Loads a snapshot from serialise(). A format-5 snapshot's int16 rows and scales stay in `bytes`
+   * (when it is aligned, as a freshly read S3 body is) instead of being copied, so the index owns
+   * `bytes` from now on; the int8 rows are quantised from them, as upsert does. Older formats' float32
+   * rows are quantised to int16 first (and format 4's stored int8 rows left aside: they came from
+   * the float32 rows).
    */
   static deserialise(bytes: Uint8Array): ExactIndex {
-    const { dim, itemIds, attributeOf, matrix, quantised } = decodeSnapshot(bytes);
+    const { dim, itemIds, attributeOf, exact } = decodeSnapshot(bytes);
     const count = itemIds.length;
     const index = new ExactIndex(dim, { initialCapacity: count });
-    index.exact.adopt(count, matrix);
-    if (quantised && quantised.stride === index.stride) {
-      index.adoptQuantised(count, quantised);
+    if (exact.kind === 'int16') {
+      index.exact.adopt(count, exact.rows, exact.scales);
     } else {
-      // Older formats, or int8 rows of another kernel step: quantised here, as upsert does.
+      index.exact.reserve(count);
+      const floats =
+        exact.matrix.byteOffset % 4 === 0
+          ? new Float32Array(exact.matrix.buffer, exact.matrix.byteOffset, count * dim)
+          : new Float32Array(exact.matrix.slice(0, count * dim * 4).buffer);
       for (let row = 0; row < count; row++) {
-        if (!index.quantise(row, index.exact.block(row), index.exact.offset(row))) {
+        const vector = floats.subarray(row * dim, (row + 1) * dim);
+        if (!isFiniteVector(vector))
           throw new VectorIndexError(
             'corrupt_snapshot',
             `corrupt vector index snapshot: item ${row} is not finite`,
           );
-        }
+        index.exact.write(row, vector);
+      }
+    }
+    for (let row = 0; row < count; row++) {
+      if (!index.quantiseFromExact(row)) {
+        throw new VectorIndexError(
+          'corrupt_snapshot',
+          `corrupt vector index snapshot: item ${row} has int16 scale ${index.exact.scale(row)}`,
+        );
       }
     }
     for (let row = 0; row < count; row++) {
@@ -278,23 +288,6 @@ export class ExactIndex implements VectorIndex {
     }
     index.count = count;
     return index;
-  }
-
-  /** Copies stored int8 rows and scales into wasm memory; every scale must be finite and >= 0. */
-  private adoptQuantised(count: number, { rows, scales }: QuantisedRows): void {
-    this.int8.set(new Int8Array(rows.buffer, rows.byteOffset, rows.byteLength), this.matrixBase);
-    const scalesBase = this.scalesBase();
-    new Uint8Array(this.memory.buffer, scalesBase, 4 * count).set(scales);
-    const stored = this.float32.subarray(scalesBase / 4, scalesBase / 4 + count);
-    for (let row = 0; row < count; row++) {
-      const scale = stored[row] as number;
-      if (!(Number.isFinite(scale) && scale >= 0)) {
-        throw new VectorIndexError(
-          'corrupt_snapshot',
-          `corrupt vector index snapshot: item ${row} has int8 scale ${scale}`,
-        );
-      }
-    }
   }
 
   /** Without candidates to skip, every eligible row is re-ranked exactly. */
@@ -387,12 +380,13 @@ export class ExactIndex implements VectorIndex {
   }
 
   /**
-   * int8 row = round(v * 127 / max|v|) (in wasm: 10x faster than JS, which matters when a snapshot
-   * loads); the row's scale max|v| / 127 turns int8 dots back into cosines. False if not finite.
+   * int8 row = round(v * 127 / max|v|) of the int16 row's values v (in wasm: 10x faster than JS, which
+   * matters when a snapshot loads); the row's scale max|v| / 127 turns int8 dots back into cosines.
+   * False if the row is not finite (a corrupt snapshot's scale).
    */
-  private quantise(row: number, source: Float32Array, offset: number): boolean {
+  private quantiseFromExact(row: number): boolean {
     // Only the first dim floats are ever written, so the staging row's padding stays zero.
-    this.float32.set(source.subarray(offset, offset + this.dim), this.stagingBase / 4);
+    this.exact.readInto(row, this.float32, this.stagingBase / 4);
     const maxAbs = this.quantiseStaged(this.stagingBase, this.stride, this.rowByte(row));
     this.float32[this.scalesBase() / 4 + row] = maxAbs / INT8_MAX;
     return Number.isFinite(maxAbs);

@@ -1,21 +1,22 @@
 import { endianness } from 'node:os';
-import type { Float32Rows } from './float32-rows';
+import type { Int16Rows } from './int16-rows';
 import { type ItemAttributes, MAX_TAGS } from './types';
 import { VectorIndexError } from './vector-index-error';
 
 /*
- * Snapshot layout, version 4, little-endian:
+ * Snapshot layout, version 5, little-endian:
  *   0   "LKVI"             magic
- *   4   u16 version        4
+ *   4   u16 version        5
  *   6   u16 header bytes   40 (32 before version 4)
  *   8   u32 dim
  *   12  u32 count          items
  *   16  u32 categories     distinct category labels
  *   20  u32 label bytes    the label section below
- *   24  u32 matrix offset  multiple of 64: the int8 rows (version 4), the float32 rows (before)
+ *   24  u32 matrix offset  multiple of 64: the int16 scales (version 5), the int8 rows (version 4),
+ *                          the float32 rows (before)
  *   28  u32 tags           distinct tag labels (a reserved 0 before version 3)
- *   32  u32 int8 stride    bytes per int8 row: dim rounded up to the kernel's step (version 4 only)
- *   36  u32 float offset   multiple of 64: the float32 rows (version 4 only)
+ *   32  u32 int8 stride    bytes per int8 row: dim rounded up to the kernel's step (version 4; 0 in 5)
+ *   36  u32 rows offset    multiple of 64: the int16 rows (version 5), the float32 rows (version 4)
  *   H   count x u32        attributes: bit 0 available, bits 1..31 category number + 1 (0 = none)
  *   ..  count x u32        publishedAt in whole seconds since 1970 (0 = unknown)
  *   ..  count x f64        price, NaN = none (f64: a price of 19.99 compares equal to a filter's 19.99);
@@ -26,27 +27,32 @@ import { VectorIndexError } from './vector-index-error';
  *   ..  labels             count item ids, then the category labels, then the tag labels; each a u16
  *                          byte length + UTF-8
  *   ..  zero padding up to the matrix offset
- *   version 4 only:
+ *   version 5:
+ *   ..  count x f32        each row's int16 scale: a power of two, or 0 for an all-zero row
+ *   ..  zero padding up to the rows offset
+ *   ..  count x dim i16    the embeddings as the index holds them (Int16Rows): component = q x scale
+ *   version 4:
  *   ..  count x stride i8  the int8 rows as the index quantised them (round(v x 127 / max|v|), zero
  *                          padding to the stride)
  *   ..  count x f32        each row's scale, max|v| / 127
  *   ..  zero padding up to the float offset
  *   ..  count x dim f32    exact embeddings in item order
- * Version 4 stores the int8 copy: a cold start copies it into the kernel's memory as it is instead of
- * re-quantising every row, for a quarter more bytes to download at 128 dimensions (README, "Capacity":
- * on the shared development machine the two formats' cold starts were within its noise).
- * Version 3 is version 4 without the int8 rows and scales (header 32 bytes, the float32 rows at the
- * matrix offset); its rows are quantised on load. Older versions (still read) stop after a prefix of
+ * Version 5 stores the int16 rows the index re-ranks with, and no int8 copy: 30 MB at 100k x 128
+ * against version 4's 68 MB. A cold start's cost grows with the bytes it downloads and touches
+ * (README, "Capacity"), and quantising the int8 rows from the int16 ones at load costs less than
+ * downloading them. Version 4 stored float32 rows and an int8 copy; version 3 is version 4 without
+ * the int8 rows and scales (header 32 bytes, the float32 rows at the matrix offset). Both are read,
+ * their float32 rows quantised to int16 on load. Older versions (still read) stop after a prefix of
  * the per-item sections, and their items load without what is missing: version 1 has neither
  * publishedAt (its items count as old) nor prices nor tags; version 2 has publishedAt but no prices
  * or tags.
  */
 const MAGIC = 0x49564b4c; // "LKVI" read as a little-endian u32
-export const SNAPSHOT_VERSION = 4;
-/** Versions decodeSnapshot reads: 1 lacks publishedAt, 1 and 2 lack prices and tags, 1-3 the int8 rows. */
-const READABLE_VERSIONS = new Set([1, 2, 3, 4]);
-/** Versions encodeSnapshot writes: 3 only on request (tests, and comparing the two loads). */
-export type WritableSnapshotVersion = 3 | 4;
+export const SNAPSHOT_VERSION = 5;
+/** Versions decodeSnapshot reads: 1 lacks publishedAt, 1 and 2 lack prices and tags, 1-4 hold float32 rows. */
+const READABLE_VERSIONS = new Set([1, 2, 3, 4, 5]);
+/** Versions encodeSnapshot writes: 3 and 4 only on request (tests, and comparing loads). */
+export type WritableSnapshotVersion = 3 | 4 | 5;
 const headerBytesOf = (version: number) => (version >= 4 ? 40 : 32);
 const MATRIX_ALIGNMENT = 64;
 
@@ -64,10 +70,15 @@ export interface SnapshotContents {
   /** Item ids in row order. */
   itemIds: readonly string[];
   attributes: readonly ItemAttributes[];
-  rows: Float32Rows;
+  rows: Int16Rows;
   /** Needed for version 4. */
   quantised?: QuantisedRows;
 }
+
+/** A snapshot's embeddings: int16 rows and their scales (version 5), or float32 rows (before). */
+export type SnapshotRows =
+  | { kind: 'int16'; rows: Uint8Array; scales: Uint8Array }
+  | { kind: 'float32'; matrix: Uint8Array };
 
 export interface DecodedSnapshot {
   dim: number;
@@ -78,10 +89,8 @@ export interface DecodedSnapshot {
    * the 100k+ objects a query does not look at. Every item was checked by decodeSnapshot.
    */
   attributeOf: (row: number) => ItemAttributes;
-  /** count x dim float32 bytes, a view into the snapshot (not necessarily 4-byte aligned). */
-  matrix: Uint8Array;
-  /** Views into the snapshot (version 4); absent before, when the rows are quantised on load. */
-  quantised?: QuantisedRows;
+  /** Views into the snapshot (not necessarily aligned). */
+  exact: SnapshotRows;
 }
 
 /** Where each section starts in a snapshot of this version (see the layout above). */
@@ -118,7 +127,8 @@ export function encodeSnapshot(
   const labelsStart = referencesStart + 4 * referenceCount;
   const matrixOffset = alignUp(labelsStart + labelBytes, MATRIX_ALIGNMENT);
   let floatOffset = matrixOffset;
-  if (version >= 4) {
+  if (version === 5) floatOffset = alignUp(matrixOffset + 4 * count, MATRIX_ALIGNMENT);
+  if (version === 4) {
     if (
       !quantised ||
       quantised.stride < dim ||
@@ -129,7 +139,7 @@ export function encodeSnapshot(
     }
     floatOffset = alignUp(matrixOffset + count * (quantised.stride + 4), MATRIX_ALIGNMENT);
   }
-  const bytes = new Uint8Array(floatOffset + count * dim * 4);
+  const bytes = new Uint8Array(floatOffset + count * dim * (version === 5 ? 2 : 4));
   // Buffer methods only ever see the part before the matrix: in Node 20, Buffer#write into a Buffer
   // longer than 2 GiB silently writes nothing (a 1M x 768 snapshot is 3 GB).
   const prefix = Buffer.from(bytes.buffer, 0, matrixOffset);
@@ -144,7 +154,7 @@ export function encodeSnapshot(
   prefix.writeUInt32LE(matrixOffset, 24);
   prefix.writeUInt32LE(tagNumbers.size, 28);
   if (version >= 4) {
-    prefix.writeUInt32LE(quantised?.stride as number, 32);
+    prefix.writeUInt32LE(version === 4 ? (quantised?.stride as number) : 0, 32);
     prefix.writeUInt32LE(floatOffset, 36);
   }
   let reference = 0;
@@ -169,11 +179,17 @@ export function encodeSnapshot(
     prefix.writeUInt16LE(length, cursor);
     cursor += 2 + length;
   }
-  if (version >= 4 && quantised) {
+  if (version === 5) {
+    rows.copyOut(count, bytes.subarray(floatOffset), bytes.subarray(matrixOffset, matrixOffset + 4 * count));
+    return bytes;
+  }
+  if (version === 4 && quantised) {
     bytes.set(quantised.rows, matrixOffset);
     bytes.set(quantised.scales, matrixOffset + count * quantised.stride);
   }
-  rows.copyOut(count, bytes.subarray(floatOffset));
+  // Versions 3 and 4 hold float32 rows: the int16 rows' values, exactly.
+  const floats = new Float32Array(bytes.buffer, floatOffset, count * dim);
+  for (let row = 0; row < count; row++) rows.readInto(row, floats, row * dim);
   return bytes;
 }
 
@@ -202,18 +218,23 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   if (header.readUInt16LE(6) !== headerBytes || bytes.byteLength < headerBytes)
     corrupt('section sizes do not add up');
   const extension = Buffer.from(bytes.buffer, bytes.byteOffset, headerBytes);
-  const stride = version >= 4 ? extension.readUInt32LE(32) : 0;
+  const stride = version === 4 ? extension.readUInt32LE(32) : 0;
   const floatOffset = version >= 4 ? extension.readUInt32LE(36) : matrixOffset;
+  const rowBytes = dim * (version === 5 ? 2 : 4);
   const { publishedStart, pricesStart, tagOffsetsStart, referencesStart } = sectionStarts(version, count);
   if (
     dim < 1 ||
     (version < 3 && tagCount !== 0) ||
     referencesStart > matrixOffset ||
-    (version >= 4 &&
+    (version === 4 &&
       (stride < dim ||
         floatOffset % MATRIX_ALIGNMENT !== 0 ||
         floatOffset < matrixOffset + count * (stride + 4))) ||
-    floatOffset + count * dim * 4 !== bytes.byteLength
+    (version === 5 &&
+      (extension.readUInt32LE(32) !== 0 ||
+        floatOffset % MATRIX_ALIGNMENT !== 0 ||
+        floatOffset < matrixOffset + 4 * count)) ||
+    floatOffset + count * rowBytes !== bytes.byteLength
   ) {
     corrupt('section sizes do not add up');
   }
@@ -289,16 +310,19 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     }
     return Object.freeze(attributes);
   };
-  const matrix = bytes.subarray(floatOffset);
-  const decoded = { dim, itemIds: itemIds.ids, attributeOf, matrix };
-  if (version < 4) return decoded;
-  const scalesStart = matrixOffset + count * stride;
-  const quantised: QuantisedRows = {
-    stride,
-    rows: bytes.subarray(matrixOffset, scalesStart),
-    scales: bytes.subarray(scalesStart, scalesStart + 4 * count),
-  };
-  return { ...decoded, quantised };
+  const decoded = { dim, itemIds: itemIds.ids, attributeOf };
+  if (version < 5) return { ...decoded, exact: { kind: 'float32', matrix: bytes.subarray(floatOffset) } };
+  const scales = bytes.subarray(matrixOffset, matrixOffset + 4 * count);
+  const scaleView = new DataView(scales.buffer, scales.byteOffset, scales.byteLength);
+  for (let row = 0; row < count; row++) {
+    const scale = scaleView.getFloat32(4 * row, true);
+    // A power of two (or 0): what Int16Rows writes, and what keeps its scores exact.
+    if (
+      !(scale === 0 || (Number.isFinite(scale) && scale > 0 && 2 ** Math.round(Math.log2(scale)) === scale))
+    )
+      corrupt(`item ${row} has int16 scale ${scale}`);
+  }
+  return { ...decoded, exact: { kind: 'int16', rows: bytes.subarray(floatOffset), scales } };
 }
 
 /**

@@ -66,10 +66,10 @@ async function storedSnapshot(key: string): Promise<Buffer> {
   return Buffer.from((await object.Body?.transformToByteArray()) as Uint8Array);
 }
 
-/** A format-4 snapshot as format 3 writes it: no int8 rows or scales (they are quantised on load). */
-function asFormat3(v4: Buffer): Buffer {
-  expect(v4.readUInt16LE(4)).toBe(4);
-  return Buffer.from(ExactIndex.deserialise(new Uint8Array(v4)).serialise(3));
+/** A format-5 snapshot as format 3 or 4 writes it: float32 rows (quantised on load), and format 4's int8 copy. */
+function asFormat(version: 3 | 4, v5: Buffer): Buffer {
+  expect(v5.readUInt16LE(4)).toBe(5);
+  return Buffer.from(ExactIndex.deserialise(new Uint8Array(v5)).serialise(version));
 }
 
 /** A format-3 snapshot as format 2 wrote it: no prices, tag offsets, tag references or tag labels. */
@@ -160,7 +160,7 @@ describe('tags and prices', () => {
     await addItems(repository, 6, extra);
     const { pointer, written } = await (await load()).writeSnapshot();
     expect(written).toBe(true);
-    expect(pointer.format).toBe(4);
+    expect(pointer.format).toBe(5);
     const snapshot = ExactIndex.deserialise(new Uint8Array(await storedSnapshot(pointer.key)));
     expect(snapshot.attributes(`item-${first}`)).toMatchObject({ tags: ['tag-0', 'ünï-🧵'], price: 0.99 });
     expect(snapshot.attributes(`item-${first + 1000}`)).toMatchObject({
@@ -181,7 +181,7 @@ describe('tags and prices', () => {
     const { pointer } = await (await load()).writeSnapshot();
     // The same snapshot as the code before format 3 left it: format 2, and a pointer without a format.
     const { format: _format, ...oldPointer } = pointer;
-    const v2 = asFormat2(asFormat3(await storedSnapshot(pointer.key)));
+    const v2 = asFormat2(asFormat(3, await storedSnapshot(pointer.key)));
     expect(ExactIndex.deserialise(new Uint8Array(v2)).attributes(`item-${first}`)).toStrictEqual({
       available: true,
       publishedAt: first + 1000,
@@ -206,7 +206,7 @@ describe('tags and prices', () => {
     expect(rewrite.written).toBe(true);
     expect(rewrite.pointer).toMatchObject({
       watermark: pointer.watermark,
-      format: 4,
+      format: 5,
       previousKey: pointer.key,
     });
     const snapshot = ExactIndex.deserialise(new Uint8Array(await storedSnapshot(rewrite.pointer.key)));
@@ -216,52 +216,55 @@ describe('tags and prices', () => {
   });
 });
 
-describe('format 3, the format before the int8 rows were stored', () => {
-  it('is read as it is (not rebuilt from the rows), and the next compaction rewrites it as format 4', async () => {
-    modelId = 'model-format-3';
-    const repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items as string);
-    const first = clock;
-    await addItems(repository, 40, (i) => ({ tags: [`tag-${i % 3}`], price: i + 0.5 }));
-    const { pointer } = await (await load()).writeSnapshot();
-    // The bucket as the code before format 4 left it: a format-3 snapshot and pointer.
-    await stack.s3Client.send(
-      new PutObjectCommand({
-        Bucket: stack.bucket,
-        Key: pointer.key,
-        Body: asFormat3(await storedSnapshot(pointer.key)),
-      }),
-    );
-    await stack.s3Client.send(
-      new PutObjectCommand({
-        Bucket: stack.bucket,
-        Key: `${snapshotPrefix(modelId)}latest.json`,
-        // Pointers of that code named no size either: the first part is read alone to learn it.
-        Body: JSON.stringify({ ...pointer, format: 3, bytes: undefined }),
-      }),
-    );
+describe('formats 3 and 4, the float32 formats before the int16 rows', () => {
+  it.each([3, 4] as const)(
+    'format %i is read as it is (not rebuilt from the rows), and the next compaction rewrites it as format 5',
+    async (version) => {
+      modelId = `model-format-${version}`;
+      const repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items as string);
+      const first = clock;
+      await addItems(repository, 40, (i) => ({ tags: [`tag-${i % 3}`], price: i + 0.5 }));
+      const { pointer } = await (await load()).writeSnapshot();
+      // The bucket as the code before format 5 left it: a format-3 or 4 snapshot and pointer.
+      await stack.s3Client.send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: pointer.key,
+          Body: asFormat(version, await storedSnapshot(pointer.key)),
+        }),
+      );
+      await stack.s3Client.send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: `${snapshotPrefix(modelId)}latest.json`,
+          // Pointers of that code named no size either: the first part is read alone to learn it.
+          Body: JSON.stringify({ ...pointer, format: version, bytes: undefined }),
+        }),
+      );
 
-    const loads: IndexLoad[] = [];
-    // No overlap: the 40 rows are applied again only if the snapshot was not read.
-    const fromFormat3 = await load(0, (loaded) => loads.push(loaded));
-    expect(loads[0]).toMatchObject({ format: 3, items: 40, changedRows: 0 });
-    expect(fromFormat3.watermark).toBe(pointer.watermark);
-    expect(fromFormat3.index.attributes(`item-${first + 1000}`)).toMatchObject({
-      tags: ['tag-1'],
-      price: 1.5,
-    });
+      const loads: IndexLoad[] = [];
+      // No overlap: the 40 rows are applied again only if the snapshot was not read.
+      const fromOld = await load(0, (loaded) => loads.push(loaded));
+      expect(loads[0]).toMatchObject({ format: version, items: 40, changedRows: 0 });
+      expect(fromOld.watermark).toBe(pointer.watermark);
+      expect(fromOld.index.attributes(`item-${first + 1000}`)).toMatchObject({
+        tags: ['tag-1'],
+        price: 1.5,
+      });
 
-    const rewrite = await fromFormat3.writeSnapshot();
-    expect(rewrite).toMatchObject({ written: true, pointer: { format: 4, watermark: pointer.watermark } });
-    expect((await storedSnapshot(rewrite.pointer.key)).readUInt16LE(4)).toBe(4);
-    const fromFormat4 = await load(0, (loaded) => loads.push(loaded));
-    expect(loads[1]).toMatchObject({ format: 4, items: 40, changedRows: 0 });
-    for (let q = 0; q < 10; q++) {
-      const query = Float32Array.from({ length: DIM }, () => random() - 0.5);
-      const request = { queries: [query], k: 5, candidates: 5 };
-      expect(fromFormat4.index.search(request)).toEqual(fromFormat3.index.search(request));
-    }
-    expect((await (await load(0)).writeSnapshot()).written).toBe(false);
-  });
+      const rewrite = await fromOld.writeSnapshot();
+      expect(rewrite).toMatchObject({ written: true, pointer: { format: 5, watermark: pointer.watermark } });
+      expect((await storedSnapshot(rewrite.pointer.key)).readUInt16LE(4)).toBe(5);
+      const fromFormat5 = await load(0, (loaded) => loads.push(loaded));
+      expect(loads[1]).toMatchObject({ format: 5, items: 40, changedRows: 0 });
+      for (let q = 0; q < 10; q++) {
+        const query = Float32Array.from({ length: DIM }, () => random() - 0.5);
+        const request = { queries: [query], k: 5, candidates: 5 };
+        expect(fromFormat5.index.search(request)).toEqual(fromOld.index.search(request));
+      }
+      expect((await (await load(0)).writeSnapshot()).written).toBe(false);
+    },
+  );
 });
 
 describe('downloadSnapshot', () => {
@@ -307,7 +310,7 @@ describe('downloadSnapshot', () => {
     expect(await readPointer(stack.s3Client, stack.bucket, modelId)).toEqual(pointer);
     const loads: IndexLoad[] = [];
     const loaded = await load(0, (phases) => loads.push(phases));
-    expect(loads[0]).toMatchObject({ format: 4, items: 30, snapshotBytes: pointer.bytes, changedRows: 0 });
+    expect(loads[0]).toMatchObject({ format: 5, items: 30, snapshotBytes: pointer.bytes, changedRows: 0 });
     expect(loads[0]?.totalMs).toBeGreaterThan(0);
     expect(loaded.watermark).toBe(pointer.watermark);
   });

@@ -17,6 +17,15 @@ import { seededUniform } from '../support/seeded-random';
 
 // Not a multiple of the kernel's 32-component step, so row and query padding is exercised.
 const DIM = 200;
+
+/** The index's copy of `vector`: every component within 2^-15 of the largest |component| (Int16Rows). */
+function expectHeldAs(held: Float32Array | undefined, vector: Float32Array): void {
+  expect(held).toBeInstanceOf(Float32Array);
+  const maxAbs = vector.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
+  (held as Float32Array).forEach((value, j) => {
+    expect(Math.abs(value - (vector[j] as number))).toBeLessThanOrEqual(maxAbs * 2 ** -15 + 1e-45);
+  });
+}
 const CATEGORIES = ['shoes', 'bags', 'hats', 'coats'];
 /** A format-2 snapshot and what it holds: see test/fixtures/README.md (written at commit f910eb8). */
 const V2_FIXTURE = join(__dirname, '../fixtures/snapshots/v2-small.lkvi');
@@ -163,11 +172,33 @@ describe('ExactIndex updates', () => {
     const probe = query();
     updated.upsert('item-10', probe, { category: 'hats', available: false });
     expect(updated.size).toBe(items.length);
-    expect(updated.vector('item-10')).toEqual(probe);
+    expectHeldAs(updated.vector('item-10'), probe);
     expect(updated.attributes('item-10')).toEqual({ category: 'hats', available: false });
     expect(updated.search({ queries: [probe], k: 1 })).toEqual([
       { itemId: 'item-10', score: expect.any(Number) },
     ]);
+  });
+
+  it('holds each vector as int16 with a power-of-two scale: within 2^-15 of its largest component, and a fixed point', () => {
+    const held = indexOf(items);
+    for (const { itemId, embedding } of items.slice(0, 200)) {
+      const vector = held.vector(itemId) as Float32Array;
+      expectHeldAs(vector, embedding);
+      // Upserting the vector the index holds changes nothing (a snapshot's round trip).
+      held.upsert(itemId, vector, { available: true });
+      expect(
+        Buffer.from((held.vector(itemId) as Float32Array).buffer).equals(Buffer.from(vector.buffer)),
+      ).toBe(true);
+    }
+    // Extremes: an all-zero row, a tiny one, one at the float32 range's top.
+    for (const [id, vector] of [
+      ['zero', new Float32Array(DIM)],
+      ['tiny', Float32Array.from({ length: DIM }, (_, j) => (j % 2 ? 1 : -1) * 1e-40)],
+      ['huge', Float32Array.from({ length: DIM }, (_, j) => (j - DIM / 2) * 1e36)],
+    ] as const) {
+      held.upsert(id, vector, { available: true });
+      expectHeldAs(held.vector(id), vector);
+    }
   });
 
   it('never returns a removed item, and the items moved into removed rows stay searchable', () => {
@@ -233,7 +264,7 @@ describe('ExactIndex snapshots', () => {
 
   const format3 = original.serialise(3);
 
-  it('round-trips ids, vectors, attributes and search results, in format 4 and format 3', () => {
+  it('round-trips ids, vectors, attributes and search results, in format 5 and format 3', () => {
     // An odd offset forces the copying path; a fresh buffer is adopted without a copy.
     const unaligned = (bytes: Uint8Array) => {
       const shifted = new Uint8Array(bytes.length + 1).subarray(1);
@@ -259,10 +290,10 @@ describe('ExactIndex snapshots', () => {
     }
   });
 
-  it('loads format 3 and format 4 into the same int8 rows: identical results on every search path', () => {
+  it('loads format 3 and format 5 into the same int16 and int8 rows: identical results on every search path', () => {
     const fromFormat3 = ExactIndex.deserialise(format3.slice());
-    const fromFormat4 = ExactIndex.deserialise(snapshot.slice());
-    // The int8 rows and scales format 3 re-quantises on load are the bytes format 4 stored.
+    const fromFormat5 = ExactIndex.deserialise(snapshot.slice());
+    // The float32 rows format 3 holds quantise back to the int16 rows format 5 stored.
     expect(Buffer.from(fromFormat3.serialise()).equals(Buffer.from(snapshot))).toBe(true);
     const hats = (_: string, attributes: ItemAttributes) => attributes.category === 'hats';
     for (let q = 0; q < 20; q++) {
@@ -276,7 +307,7 @@ describe('ExactIndex snapshots', () => {
       for (const request of requests) {
         const expected = fromFormat3.search(request);
         expect(expected).toHaveLength(request.k);
-        expect(fromFormat4.search(request)).toEqual(expected);
+        expect(fromFormat5.search(request)).toEqual(expected);
       }
       const many = {
         queries,
@@ -285,7 +316,7 @@ describe('ExactIndex snapshots', () => {
           { k: 5, candidates: 8, accept: hats },
         ],
       };
-      expect(fromFormat4.searchMany(many)).toEqual(fromFormat3.searchMany(many));
+      expect(fromFormat5.searchMany(many)).toEqual(fromFormat3.searchMany(many));
     }
   });
 
@@ -300,10 +331,13 @@ describe('ExactIndex snapshots', () => {
       expect(written.attributes(itemId)).toEqual(original.attributes(itemId));
   });
 
-  it('writes format 4 (format 3 on request), whose items keep their tags (in order, frozen) and exact prices', () => {
+  it('writes format 5 (3 and 4 on request), whose items keep their tags (in order, frozen) and exact prices', () => {
     const versionOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, 6).readUInt16LE(4);
-    expect(versionOf(snapshot)).toBe(4);
+    expect(versionOf(snapshot)).toBe(5);
     expect(versionOf(format3)).toBe(3);
+    expect(versionOf(original.serialise(4))).toBe(4);
+    // int16 rows instead of float32 ones and no int8 copy: under half of format 4's bytes at 200-d.
+    expect(snapshot.byteLength / original.serialise(4).byteLength).toBeLessThan(0.5);
     const loaded = ExactIndex.deserialise(snapshot.slice());
     expect(loaded.attributes('tagged')).toStrictEqual({
       category: 'coats',
@@ -327,9 +361,10 @@ describe('ExactIndex snapshots', () => {
       expect(Object.isFrozen(attributes)).toBe(true);
       if (attributes.tags) expect(Object.isFrozen(attributes.tags)).toBe(true);
     }
-    // A loaded index writes the same bytes again, in either format.
+    // A loaded index writes the same bytes again, in any format.
     expect(Buffer.from(loaded.serialise()).equals(Buffer.from(snapshot))).toBe(true);
     expect(Buffer.from(loaded.serialise(3)).equals(Buffer.from(format3))).toBe(true);
+    expect(Buffer.from(loaded.serialise(4)).equals(Buffer.from(original.serialise(4)))).toBe(true);
   });
 
   it('reads format 1 (no publishedAt section): the same items, none of them dated', () => {
@@ -352,7 +387,7 @@ describe('ExactIndex snapshots', () => {
     for (const [itemId, vector, attributes] of V2_FIXTURE_ITEMS) {
       const { publishedAt: _dropped, ...undated } = attributes;
       expect(loaded.attributes(itemId)).toStrictEqual(undated);
-      expect(loaded.vector(itemId)).toEqual(Float32Array.from(vector));
+      expectHeldAs(loaded.vector(itemId), Float32Array.from(vector));
     }
   });
 
@@ -378,7 +413,7 @@ describe('ExactIndex snapshots', () => {
       return 'accepted';
     };
     const newerVersion = snapshot.slice();
-    newerVersion[4] = 5;
+    newerVersion[4] = 6;
     expect(codeOf(newerVersion)).toBe('unsupported_snapshot');
     expect(codeOf(snapshot.subarray(0, snapshot.length - 4))).toBe('corrupt_snapshot');
     expect(codeOf(format3.subarray(0, format3.length - 4))).toBe('corrupt_snapshot');
@@ -391,39 +426,46 @@ describe('ExactIndex snapshots', () => {
     const duplicateIds = Buffer.from(twins.serialise());
     duplicateIds.write('a', duplicateIds.indexOf('twin-b') + 5);
     expect(codeOf(duplicateIds)).toBe('corrupt_snapshot');
-    // Format 3 quantises on load, which finds a non-finite vector; format 4 checks the stored scales.
-    const nanVector = format3.slice();
-    new DataView(nanVector.buffer).setFloat32(nanVector.length - 4, Number.NaN, true);
-    expect(codeOf(nanVector)).toBe('corrupt_snapshot');
+    // Formats 3 and 4 quantise their float32 rows on load, which finds a non-finite vector; format 5
+    // checks the stored scales (a power of two, or 0).
+    for (const floats of [format3, original.serialise(4)]) {
+      const nanVector = floats.slice();
+      new DataView(nanVector.buffer).setFloat32(nanVector.length - 4, Number.NaN, true);
+      expect(codeOf(nanVector)).toBe('corrupt_snapshot');
+    }
     const header = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, 40);
     const matrixOffset = header(snapshot).readUInt32LE(24);
-    const stride = header(snapshot).readUInt32LE(32);
-    for (const scale of [Number.NaN, -0.5, Number.POSITIVE_INFINITY]) {
+    for (const scale of [Number.NaN, -0.5, Number.POSITIVE_INFINITY, 0.3, -0]) {
       const badScale = snapshot.slice();
-      new DataView(badScale.buffer).setFloat32(matrixOffset + original.size * stride + 8, scale, true);
-      expect(codeOf(badScale)).toBe('corrupt_snapshot');
+      new DataView(badScale.buffer).setFloat32(matrixOffset + 8, scale, true);
+      expect(codeOf(badScale)).toBe(Object.is(scale, -0) ? 'accepted' : 'corrupt_snapshot');
     }
-    for (const [at, value] of [
-      [32, DIM - 1], // a stride shorter than a row
-      [36, header(snapshot).readUInt32LE(36) + 64], // float rows past the end
-      [36, matrixOffset], // float rows over the int8 rows
-      [6, 32], // a format-4 header of format 3's size
+    const format4 = original.serialise(4);
+    for (const [bytes, at, value] of [
+      [format4, 32, DIM - 1], // a stride shorter than a row
+      [format4, 36, header(format4).readUInt32LE(36) + 64], // float rows past the end
+      [format4, 36, header(format4).readUInt32LE(24)], // float rows over the int8 rows
+      [format4, 6, 32], // a format-4 header of format 3's size
+      [snapshot, 32, 224], // a stride in format 5, which has no int8 rows
+      [snapshot, 36, header(snapshot).readUInt32LE(36) + 64], // int16 rows past the end
+      [snapshot, 36, matrixOffset], // int16 rows over the scales
+      [snapshot, 6, 32], // a format-5 header of format 3's size
     ] as const) {
-      const bad = snapshot.slice();
+      const bad = bytes.slice();
       if (at === 6) header(bad).writeUInt16LE(value, at);
       else header(bad).writeUInt32LE(value, at);
       expect(codeOf(bad)).toBe('corrupt_snapshot');
     }
   });
 
-  it('re-quantises int8 rows of another stride than the kernel reads', () => {
+  it("ignores a format-4 snapshot's int8 rows (another stride, or garbage): they are quantised again", () => {
     // A format-4 snapshot whose rows a different kernel step laid out: 256 bytes per row, not 224.
     const small = new ExactIndex(DIM);
     const vectors = Array.from({ length: 5 }, query);
     vectors.forEach((vector, i) => {
       small.upsert(`s-${i}`, vector, { available: true });
     });
-    const bytes = Buffer.from(small.serialise());
+    const bytes = Buffer.from(small.serialise(4));
     const count = 5;
     const matrixOffset = bytes.readUInt32LE(24);
     const stride = bytes.readUInt32LE(32);
@@ -438,7 +480,8 @@ describe('ExactIndex snapshots', () => {
     rewritten.fill(0x55, matrixOffset, matrixOffset + count * (wide + 4));
     bytes.copy(rewritten, floatOffset, bytes.readUInt32LE(36));
     const loaded = ExactIndex.deserialise(new Uint8Array(rewritten));
-    expect(Buffer.from(loaded.serialise()).equals(bytes)).toBe(true);
+    expect(Buffer.from(loaded.serialise(4)).equals(bytes)).toBe(true);
+    expect(Buffer.from(loaded.serialise()).equals(Buffer.from(small.serialise()))).toBe(true);
     expect(loaded.search({ queries: [vectors[3] as Float32Array], k: 1, candidates: 1 })[0]?.itemId).toBe(
       's-3',
     );
@@ -453,16 +496,16 @@ describe('snapshots written by older code', () => {
     expect(loaded.dim).toBe(4);
     expect([...loaded.ids()]).toEqual(V2_FIXTURE_ITEMS.map(([itemId]) => itemId));
     for (const [itemId, vector, attributes] of V2_FIXTURE_ITEMS) {
-      expect(loaded.vector(itemId)).toEqual(Float32Array.from(vector));
+      expectHeldAs(loaded.vector(itemId), Float32Array.from(vector));
       // toStrictEqual: no tags or price key at all, not even an undefined one.
       expect(loaded.attributes(itemId)).toStrictEqual(attributes);
       expect(Object.isFrozen(loaded.attributes(itemId))).toBe(true);
     }
     expect(loaded.search({ queries: [Float32Array.from([0.6, 0.8, 0, 0])], k: 1 })[0]?.itemId).toBe('bag-02');
-    // Written again, it is format 4 with the same contents.
+    // Written again, it is format 5 with the same contents.
     const rewritten = ExactIndex.deserialise(loaded.serialise());
-    for (const [itemId, vector, attributes] of V2_FIXTURE_ITEMS) {
-      expect(rewritten.vector(itemId)).toEqual(Float32Array.from(vector));
+    for (const [itemId, , attributes] of V2_FIXTURE_ITEMS) {
+      expect(rewritten.vector(itemId)).toEqual(loaded.vector(itemId));
       expect(rewritten.attributes(itemId)).toStrictEqual(attributes);
     }
   });

@@ -67,7 +67,7 @@ export interface IndexLoad {
   pointerMs: number;
   /** GetObject and reading the body into one buffer. */
   downloadMs: number;
-  /** Decoding the snapshot and building the index over it (re-quantising too, for format 3). */
+  /** Decoding the snapshot and building the index over it (quantising the int8 rows; before format 5, the int16 rows too). */
   buildMs: number;
   /**
    * Reading the changes after the snapshot's watermark, which runs beside the download (it needs only
@@ -82,9 +82,9 @@ export interface IndexLoad {
 
 /**
  * Snapshot formats that hold every attribute the rows do, so that loading one loses nothing: 3 (tags
- * and prices) and 4 (3 plus the int8 rows, loaded without re-quantising).
+ * and prices), 4 (3 plus int8 rows) and 5 (int16 rows instead of float32 ones).
  */
-const LOADED_FORMATS: ReadonlySet<number | undefined> = new Set([3, SNAPSHOT_VERSION]);
+const LOADED_FORMATS: ReadonlySet<number | undefined> = new Set([3, 4, SNAPSHOT_VERSION]);
 
 export const snapshotPrefix = (modelId: string) => `${INDEX_PREFIX}${modelId}/`;
 const pointerKey = (modelId: string) => `${snapshotPrefix(modelId)}latest.json`;
@@ -126,7 +126,7 @@ export class CatalogueIndex {
     // A snapshot in a format that lacks attributes the rows hold (before 3), or a newer one than this
     // code reads (after a rollback), is not read. The index is built from the rows instead, as before
     // the first snapshot, and the next compaction writes this code's format even at the same
-    // watermark (a format-3 snapshot is read, and also rewritten as format 4).
+    // watermark (a format-3 or 4 snapshot is read, and also rewritten as format 5).
     const snapshot = pointer && LOADED_FORMATS.has(pointer.format) ? pointer : undefined;
     const watermark = snapshot?.watermark ?? 0;
     // The changes after the watermark are read while the snapshot downloads: they need only the

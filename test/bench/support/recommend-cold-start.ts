@@ -24,7 +24,16 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
   const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
   if (text.startsWith('{') && text.includes('"vector index loaded"')) {
     const line = JSON.parse(text) as Record<string, unknown>;
-    const phases = ['format', 'items', 'snapshotBytes', 'pointerMs', 'downloadMs', 'buildMs', 'changeFeedMs', 'totalMs'];
+    const phases = [
+      'format',
+      'items',
+      'snapshotBytes',
+      'pointerMs',
+      'downloadMs',
+      'buildMs',
+      'changeFeedMs',
+      'totalMs',
+    ];
     indexLoad = Object.fromEntries([...phases, 'changedRows'].map((key) => [key, line[key]]));
   }
   const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
