@@ -15,7 +15,7 @@ export interface ItemAttributes {
 
 export interface ScoredItem {
   itemId: string;
-  /** Exact float32 blended cosine: sum over queries of weight * (query . item). */
+  /** Exact blended cosine with the item's vector as the index holds it: sum over queries of weight * (query . item). */
   score: number;
 }
 
@@ -52,10 +52,13 @@ export interface VectorIndex {
   /** True if the item was indexed. */
   remove(itemId: string): boolean;
   has(itemId: string): boolean;
-  /** A copy of the item's exact float32 embedding. */
+  /**
+   * A copy of the item's embedding as the index holds it (ExactIndex: int16 with a power-of-two
+   * scale, within 2^-15 of its largest |component| of what was upserted).
+   */
   vector(itemId: string): Float32Array | undefined;
   attributes(itemId: string): ItemAttributes | undefined;
-  /** Top-k items by exact float32 blended score, best first; ties by item id. */
+  /** Top-k items by exact blended score, best first; ties by item id. */
   search(request: SearchRequest): ScoredItem[];
   /**
    * What `search` answers for each of `searches`, from one approximate scan of the index: the

@@ -140,16 +140,22 @@ export class CatalogueIndex {
       changeFeedMs = performance.now() - started - pointerMs;
       return rows;
     });
-    // Awaited below; marked handled here in case the download fails first and the load gives up.
+    // Awaited below; marked handled now, or a failure while the download runs would be unhandled.
     changes.catch(() => undefined);
     let index = new ExactIndex(deps.dim);
     let snapshotBytes = 0;
     let downloadMs = 0;
     if (snapshot) {
-      const bytes = await downloadSnapshot(deps.s3, deps.bucket, snapshot.key, snapshot.bytes);
-      downloadMs = lap();
-      index = ExactIndex.deserialise(bytes);
-      snapshotBytes = bytes.byteLength;
+      try {
+        const bytes = await downloadSnapshot(deps.s3, deps.bucket, snapshot.key, snapshot.bytes);
+        downloadMs = lap();
+        index = ExactIndex.deserialise(bytes);
+        snapshotBytes = bytes.byteLength;
+      } catch (error) {
+        // The load fails; its read of the change feed ends first, so nothing outlives the request.
+        await changes.catch(() => undefined);
+        throw error;
+      }
     }
     const buildMs = lap();
     const catalogue = new CatalogueIndex(deps, index, watermark);
