@@ -273,6 +273,34 @@ describe('recommendForUser', () => {
     await expect(refused).rejects.toBeInstanceOf(InvalidRequest);
     await expect(refused).rejects.toMatchObject({ code: 'unknown_category' });
   });
+
+  it('starts the index load with the list and answers only once it has settled, refused or not', async () => {
+    const { deps } = setUp();
+    const events: string[] = [];
+    const pending: Array<() => void> = [];
+    const prepared = () =>
+      new Promise<void>((resolve) => {
+        events.push('load started');
+        pending.push(() => {
+          events.push('load done');
+          resolve();
+        });
+      });
+    const withLoad = { ...deps, serving: { ...deps.serving, prepare: prepared } };
+    const answered = recommendForUser(withLoad, 'nobody', { limit: 3 }).then(() => events.push('answered'));
+    const refused = recommendForUser(withLoad, 'ada', { limit: 3, category: ['shoez'] }).catch(() =>
+      events.push('refused'),
+    );
+    // Neither call answers while its load runs, though neither needs the index for long.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(events).toEqual(['load started', 'load started']);
+    for (const finish of pending) finish();
+    await Promise.all([answered, refused]);
+    expect(events.slice(0, 4)).toEqual(['load started', 'load started', 'load done', 'load done']);
+    expect(events.lastIndexOf('load done')).toBeLessThan(
+      Math.min(events.indexOf('answered'), events.indexOf('refused')),
+    );
+  });
 });
 
 describe('placements', () => {
