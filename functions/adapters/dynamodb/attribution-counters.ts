@@ -1,4 +1,4 @@
-import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
@@ -23,6 +23,7 @@ import { acceptedEvent } from './co-engagement-counters';
 import { erasePartition } from './erase-partition';
 import type { ImpressionRow } from './impression-log';
 import { CounterConflict, MAX_TRANSACTION_ACTIONS, transactionGroups } from './stats-counters';
+import { appliedBefore } from './transaction-cancel';
 
 /**
  * Attribution's counters (issue 25), in the Stats table, fed by the Impressions stream (impressions
@@ -338,12 +339,7 @@ export class AttributionCounters implements AttributionEraser, DailyMetrics {
         await this.documents.send(new TransactWriteCommand({ TransactItems: actions }));
         return new Set(pending.map((record) => record.recordId));
       } catch (error) {
-        if (!isCancelled(error)) throw error;
-        const reasons =
-          (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
-        const applied = new Set(
-          pending.filter((_, i) => reasons[i]?.Code === 'ConditionalCheckFailed').map((r) => r.recordId),
-        );
+        const applied = appliedBefore(error, pending);
         pending = pending.filter((record) => !applied.has(record.recordId));
         if (applied.size === 0 && attempt >= MAX_ATTEMPTS)
           throw new CounterConflict('concurrent updates of the same attribution cells');
@@ -411,7 +407,3 @@ function dailyRow(day: string, item: Record<string, unknown>): DailyMetricRow | 
     sums,
   };
 }
-
-const isCancelled = (error: unknown) =>
-  error instanceof TransactionCanceledException ||
-  (error as { name?: string }).name === 'TransactionCanceledException';

@@ -1,8 +1,4 @@
-import {
-  type DynamoDBClient,
-  TransactionCanceledException,
-  type TransactWriteItem,
-} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient, TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
@@ -32,6 +28,7 @@ import { coEngagementPartition, coEngagementPartitions } from './co-engagement-c
 import { EventHistoryReader, itemSnapshots, type SnapshotRow, snapshotProjection } from './event-history';
 import { IMPRESSION_SHARDS } from './impression-counts';
 import { mix32, stringHash } from './key-hash';
+import { isCancelled } from './transaction-cancel';
 
 export interface StoreTables {
   events: string;
@@ -481,7 +478,7 @@ export class ProfileStore extends ProfileStoreReader implements EventWriteStore 
     try {
       await this.documents.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
-      if (isTransactionCanceled(error)) {
+      if (isCancelled(error)) {
         throw new CommitConflict('a concurrent write changed the profile or stored one of the events');
       }
       throw error;
@@ -596,10 +593,6 @@ async function forEachLimited<T>(
     }),
   );
 }
-
-const isTransactionCanceled = (error: unknown) =>
-  error instanceof TransactionCanceledException ||
-  (error as { name?: string }).name === 'TransactionCanceledException';
 
 export type { TransactWriteItem };
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -10,6 +10,7 @@ import {
 import type { RuleSet, RuleSetReader } from '../../app/ports';
 import { MAX_RULES, type Rule, type RuleDefinition } from '../../contract/rules';
 import { Conflict, NotFound } from '../../domain/errors';
+import { cancellationReasons, isCancelled } from './transaction-cancel';
 
 /** The one partition of the Rules table (see RULES_TABLE): the set's row and one row per rule. */
 const PARTITION = 'rules';
@@ -45,12 +46,6 @@ type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
 /** A new rule id: `r-` and 16 random bytes in base64url. */
 export const newRuleId = (): string => `r-${randomBytes(16).toString('base64url')}`;
-
-const isCancelled = (error: unknown) =>
-  error instanceof TransactionCanceledException ||
-  (error as { name?: string }).name === 'TransactionCanceledException';
-const reasonsOf = (error: unknown): Array<{ Code?: string }> =>
-  (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
 
 /**
  * The merchandising rules in DynamoDB. Every change is one transaction of the rule's row and the
@@ -142,7 +137,7 @@ export class RuleStore implements RuleSetReader {
         },
       ]);
     } catch (error) {
-      if (isCancelled(error) && reasonsOf(error)[1]?.Code === 'ConditionalCheckFailed')
+      if (isCancelled(error) && cancellationReasons(error)[1]?.Code === 'ConditionalCheckFailed')
         throw new Conflict('too_many_rules', `a stack keeps at most ${MAX_RULES} rules: delete ended ones`, {
           maxRules: MAX_RULES,
         });
@@ -174,7 +169,7 @@ export class RuleStore implements RuleSetReader {
         this.bumpSet(now, 0),
       ]);
     } catch (error) {
-      if (isCancelled(error) && reasonsOf(error)[0]?.Code === 'ConditionalCheckFailed')
+      if (isCancelled(error) && cancellationReasons(error)[0]?.Code === 'ConditionalCheckFailed')
         throw await this.whyRefused(ruleId, expected);
       throw error;
     }
@@ -202,7 +197,7 @@ export class RuleStore implements RuleSetReader {
         this.bumpSet(now, -1),
       ]);
     } catch (error) {
-      if (isCancelled(error) && reasonsOf(error)[0]?.Code === 'ConditionalCheckFailed')
+      if (isCancelled(error) && cancellationReasons(error)[0]?.Code === 'ConditionalCheckFailed')
         throw await this.whyRefused(ruleId, expected);
       throw error;
     }
@@ -219,7 +214,7 @@ export class RuleStore implements RuleSetReader {
         await this.documents.send(new TransactWriteCommand({ TransactItems: items }));
         return;
       } catch (error) {
-        const codes = isCancelled(error) ? reasonsOf(error).map((reason) => reason.Code) : [];
+        const codes = isCancelled(error) ? cancellationReasons(error).map((reason) => reason.Code) : [];
         const conflicted = codes.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
         if (!conflicted || attempt >= MAX_TRANSACTION_ATTEMPTS) throw error;
         await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * (0.5 + Math.random())));

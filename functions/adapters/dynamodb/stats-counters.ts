@@ -1,6 +1,7 @@
-import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { appliedBefore } from './transaction-cancel';
 
 /**
  * Counters in the Stats table fed by a stream consumer, each stream record counted exactly once: a
@@ -93,12 +94,7 @@ export class OnceCounters {
         );
         return new Set(pending.map((record) => record.recordId));
       } catch (error) {
-        if (!isCancelled(error)) throw error;
-        const reasons =
-          (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
-        const applied = new Set(
-          pending.filter((_, i) => reasons[i]?.Code === 'ConditionalCheckFailed').map((r) => r.recordId),
-        );
+        const applied = appliedBefore(error, pending);
         if (applied.size === 0)
           throw new CounterConflict(`a concurrent update of the same ${this.consumer} counters`);
         pending = pending.filter((record) => !applied.has(record.recordId));
@@ -107,10 +103,6 @@ export class OnceCounters {
     return new Set();
   }
 }
-
-const isCancelled = (error: unknown) =>
-  error instanceof TransactionCanceledException ||
-  (error as { name?: string }).name === 'TransactionCanceledException';
 
 /**
  * Groups records, in stream order, into transactions of at most 100 actions: a marker per record

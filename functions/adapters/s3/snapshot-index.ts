@@ -105,10 +105,11 @@ export class CatalogueIndex {
     private readonly deps: CatalogueIndexDeps,
     index: ExactIndex,
     watermark: number,
+    documents: DynamoDBDocumentClient,
   ) {
     this.index = index;
     this.watermark = watermark;
-    this.documents = DynamoDBDocumentClient.from(deps.dynamo);
+    this.documents = documents;
   }
 
   /** Snapshot (if any) + the changes after it. */
@@ -132,14 +133,13 @@ export class CatalogueIndex {
     // The changes after the watermark are read while the snapshot downloads: they need only the
     // pointer, and a cold start then waits for the longer of the two, not for both in turn.
     let changeFeedMs = 0;
-    const changes = changedRowsSince(
-      DynamoDBDocumentClient.from(deps.dynamo),
-      deps,
-      sinceWatermark(watermark, deps.overlapMs),
-    ).then((rows) => {
-      changeFeedMs = performance.now() - started - pointerMs;
-      return rows;
-    });
+    const documents = DynamoDBDocumentClient.from(deps.dynamo);
+    const changes = changedRowsSince(documents, deps, sinceWatermark(watermark, deps.overlapMs)).then(
+      (rows) => {
+        changeFeedMs = performance.now() - started - pointerMs;
+        return rows;
+      },
+    );
     // Awaited below; marked handled now, or a failure while the download runs would be unhandled.
     changes.catch(() => undefined);
     let index = new ExactIndex(deps.dim);
@@ -158,7 +158,7 @@ export class CatalogueIndex {
       }
     }
     const buildMs = lap();
-    const catalogue = new CatalogueIndex(deps, index, watermark);
+    const catalogue = new CatalogueIndex(deps, index, watermark, documents);
     const changedRows = catalogue.apply(await changes, Date.now());
     deps.onLoaded?.({
       ...(snapshot?.format !== undefined ? { format: snapshot.format } : {}),
