@@ -1,6 +1,5 @@
 import { INT8_KERNEL_WASM_BASE64 } from './int8-kernel.wasm';
-import { Int16Rows } from './int16-rows';
-import { byScoreThenId, isFiniteVector, type ResolvedSearch, resolveSearch } from './scoring';
+import { blendedScore, byScoreThenId, isFiniteVector, type ResolvedSearch, resolveSearch } from './scoring';
 import { decodeSnapshot, encodeSnapshot, type QuantisedRows, type WritableSnapshotVersion } from './snapshot';
 import {
   type ItemAttributes,
@@ -42,12 +41,13 @@ function int8Kernel(): object {
 /**
  * In-memory top-N over unit embeddings that returns exact scores of the vectors it holds.
  *
- * Each item is held twice: as int16 with a power-of-two scale per item (in JS blocks: the vector
- * the index holds, within 2^-15 of its largest |component|, see Int16Rows), and as int8 with a
- * per-item symmetric scale (in wasm memory), quantised from the int16 row. A search scans the int8
- * copy with a SIMD kernel, reading a quarter of the bytes a float32 scan would, keeps the best
- * `candidates` eligible rows in a bounded min-heap, and re-ranks those exactly over the int16 rows
- * (scores equal, bit for bit, to float64 dot products with the dequantised vectors).
+ * Each item is held once, as int8 with a per-item symmetric scale (max|v| / 127), in wasm memory:
+ * the vector the index holds is q x scale (within scale / 2 of each component of the vector it was
+ * given; a cosine moves by about 1e-3). A search scans the rows with a SIMD kernel against int16
+ * queries, keeps the best `candidates` eligible rows in a bounded min-heap, and re-ranks those with
+ * the float32 queries over the held vectors (scores equal, bit for bit, to the reference's float64
+ * dot products with `vector()`). A snapshot stores the rows and scales as they are held, so a load
+ * copies them into wasm memory and quantises nothing (issue 24).
  *
  * Wasm memory layout: query rows (int16) | query factors | one float32 staging row | int8 matrix |
  * row scales | approximate scores. It grows by capacity doubling; the matrix stays in place and the
@@ -68,7 +68,6 @@ export class ExactIndex implements VectorIndex {
   private readonly memory: WasmMemory;
   private readonly scan: ScanKernel;
   private readonly quantiseStaged: QuantiseKernel;
-  private readonly exact: Int16Rows;
   private readonly rowOf = new Map<string, number>();
   private readonly itemIdOf: string[] = [];
   /**
@@ -95,7 +94,6 @@ export class ExactIndex implements VectorIndex {
     this.factorsBase = MAX_QUERIES * this.stride * 2;
     this.stagingBase = this.factorsBase + 64;
     this.matrixBase = this.stagingBase + this.stride * 4;
-    this.exact = new Int16Rows(dim);
     this.memory = new wasmApi.Memory({ initial: 1, maximum: MAX_WASM_PAGES });
     const instance = new wasmApi.Instance(int8Kernel(), { index: { memory: this.memory } });
     const kernel = instance.exports as { scan: ScanKernel; quantise: QuantiseKernel };
@@ -133,10 +131,9 @@ export class ExactIndex implements VectorIndex {
       this.rowOf.set(itemId, row);
       this.itemIdOf[row] = itemId;
     }
-    this.exact.reserve(this.count);
-    this.exact.write(row, vector);
-    // The int8 row comes from the int16 row, as a snapshot's load makes it: the same either way.
-    this.quantiseFromExact(row);
+    // Only the first dim floats are ever written, so the staging row's padding stays zero.
+    this.float32.set(vector, this.stagingBase / 4);
+    this.quantiseStagedInto(row);
     this.attributesOf[row] = stored;
   }
 
@@ -147,7 +144,6 @@ export class ExactIndex implements VectorIndex {
     const last = this.count - 1;
     if (row !== last) {
       const movedId = this.itemIdOf[last] as string;
-      this.exact.move(last, row);
       this.int8.copyWithin(this.rowByte(row), this.rowByte(last), this.rowByte(last) + this.stride);
       this.float32[this.scalesBase() / 4 + row] = this.float32[this.scalesBase() / 4 + last] as number;
       this.itemIdOf[row] = movedId;
@@ -167,7 +163,10 @@ export class ExactIndex implements VectorIndex {
 
   vector(itemId: string): Float32Array | undefined {
     const row = this.rowOf.get(itemId);
-    return row === undefined ? undefined : this.exact.read(row);
+    if (row === undefined) return undefined;
+    const out = new Float32Array(this.dim);
+    this.dequantiseInto(row, out, 0);
+    return out;
   }
 
   attributes(itemId: string): ItemAttributes | undefined {
@@ -208,11 +207,14 @@ export class ExactIndex implements VectorIndex {
   /** The rows' exact blended scores, best first, the top k. */
   private rescored(rows: ArrayLike<number>, search: ResolvedSearch): ScoredItem[] {
     const scored: ScoredItem[] = [];
+    const staging = this.stagingBase / 4;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as number;
+      // The held vector, as vector() gives it, scored as the reference scores it.
+      this.dequantiseInto(row, this.float32, staging);
       scored.push({
         itemId: this.itemIdOf[row] as string,
-        score: this.exact.blendedScore(row, search.queries, search.weights),
+        score: blendedScore(this.float32, staging, search.queries, search.weights, this.dim),
       });
     }
     return scored.sort(byScoreThenId).slice(0, search.k);
@@ -221,6 +223,7 @@ export class ExactIndex implements VectorIndex {
   /** The snapshot of this index, in the current format unless told (3 or 4 for tests and comparisons). */
   serialise(version?: WritableSnapshotVersion): Uint8Array {
     // The int8 rows and their scales are contiguous in wasm memory: the encoder copies them from there.
+    // Formats 3 and 4 store the held vectors as float32 (exactly: q x scale is a float32).
     const quantised: QuantisedRows = {
       stride: this.stride,
       rows: new Uint8Array(this.memory.buffer, this.matrixBase, this.count * this.stride),
@@ -231,28 +234,46 @@ export class ExactIndex implements VectorIndex {
         dim: this.dim,
         itemIds: this.itemIdOf,
         attributes: Array.from({ length: this.count }, (_, row) => this.attributesAt(row)),
-        rows: this.exact,
         quantised,
+        readRow: (row, target, at) => this.dequantiseInto(row, target, at),
       },
       version,
     );
   }
 
   /**
-   * Loads a snapshot from serialise(). A format-5 snapshot's int16 rows and scales stay in `bytes`
-   * (when it is aligned, as a freshly read S3 body is) instead of being copied, so the index owns
-   * `bytes` from now on; the int8 rows are quantised from them, as upsert does. Older formats' float32
-   * rows are quantised to int16 first (and format 4's stored int8 rows left aside: they came from
-   * the float32 rows).
+   * Loads a snapshot from serialise(). A format-6 snapshot's int8 rows and scales are copied into
+   * wasm memory as they are (one copy each when the rows have this index's stride): nothing is
+   * quantised. Format 5's int16 rows and older formats' float32 rows are quantised to int8 row by
+   * row, as upsert quantises a vector.
    */
   static deserialise(bytes: Uint8Array): ExactIndex {
     const { dim, itemIds, attributeOf, exact } = decodeSnapshot(bytes);
     const count = itemIds.length;
     const index = new ExactIndex(dim, { initialCapacity: count });
-    if (exact.kind === 'int16') {
-      index.exact.adopt(count, exact.rows, exact.scales);
+    const staging = index.stagingBase / 4;
+    if (exact.kind === 'int8') {
+      const matrix = new Uint8Array(index.memory.buffer);
+      if (exact.stride === index.stride) {
+        matrix.set(exact.rows, index.matrixBase);
+      } else {
+        // Another kernel step laid the rows out: each row's components move, the padding is zero.
+        for (let row = 0; row < count; row++) {
+          const from = row * exact.stride;
+          matrix.set(exact.rows.subarray(from, from + dim), index.rowByte(row));
+        }
+      }
+      matrix.set(exact.scales, index.scalesBase());
+    } else if (exact.kind === 'int16') {
+      const view = new DataView(exact.rows.buffer, exact.rows.byteOffset, exact.rows.byteLength);
+      const scales = new DataView(exact.scales.buffer, exact.scales.byteOffset, exact.scales.byteLength);
+      for (let row = 0; row < count; row++) {
+        const scale = scales.getFloat32(4 * row, true);
+        for (let j = 0; j < dim; j++)
+          index.float32[staging + j] = view.getInt16(2 * (row * dim + j), true) * scale;
+        index.quantiseStagedInto(row);
+      }
     } else {
-      index.exact.reserve(count);
       const floats =
         exact.matrix.byteOffset % 4 === 0
           ? new Float32Array(exact.matrix.buffer, exact.matrix.byteOffset, count * dim)
@@ -264,15 +285,8 @@ export class ExactIndex implements VectorIndex {
             'corrupt_snapshot',
             `corrupt vector index snapshot: item ${row} is not finite`,
           );
-        index.exact.write(row, vector);
-      }
-    }
-    for (let row = 0; row < count; row++) {
-      if (!index.quantiseFromExact(row)) {
-        throw new VectorIndexError(
-          'corrupt_snapshot',
-          `corrupt vector index snapshot: item ${row} has int16 scale ${index.exact.scale(row)}`,
-        );
+        index.float32.set(vector, staging);
+        index.quantiseStagedInto(row);
       }
     }
     for (let row = 0; row < count; row++) {
@@ -380,16 +394,21 @@ export class ExactIndex implements VectorIndex {
   }
 
   /**
-   * int8 row = round(v * 127 / max|v|) of the int16 row's values v (in wasm: 10x faster than JS, which
-   * matters when a snapshot loads); the row's scale max|v| / 127 turns int8 dots back into cosines.
-   * False if the row is not finite (a corrupt snapshot's scale).
+   * int8 row = round(v * 127 / max|v|) of the staged float32 row v (in wasm: 10x faster than JS,
+   * which matters when an older snapshot loads); the row's scale max|v| / 127 turns int8 dots back
+   * into cosines.
    */
-  private quantiseFromExact(row: number): boolean {
-    // Only the first dim floats are ever written, so the staging row's padding stays zero.
-    this.exact.readInto(row, this.float32, this.stagingBase / 4);
+  private quantiseStagedInto(row: number): void {
     const maxAbs = this.quantiseStaged(this.stagingBase, this.stride, this.rowByte(row));
     this.float32[this.scalesBase() / 4 + row] = maxAbs / INT8_MAX;
-    return Number.isFinite(maxAbs);
+  }
+
+  /** Writes row `row`'s held vector (each component q x scale, a float32) into `target` at `at`. */
+  private dequantiseInto(row: number, target: Float32Array, at: number): void {
+    const int8 = this.int8;
+    const first = this.rowByte(row);
+    const scale = this.float32[this.scalesBase() / 4 + row] as number;
+    for (let j = 0; j < this.dim; j++) target[at + j] = (int8[first + j] as number) * scale;
   }
 
   /** Double, but stop at what 4 GiB of wasm memory holds (5.4M items at 768 dimensions) rather than fail. */

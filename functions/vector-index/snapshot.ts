@@ -1,22 +1,23 @@
 import { endianness } from 'node:os';
-import type { Int16Rows } from './int16-rows';
 import { type ItemAttributes, MAX_TAGS } from './types';
 import { VectorIndexError } from './vector-index-error';
 
 /*
- * Snapshot layout, version 5, little-endian:
+ * Snapshot layout, version 6, little-endian:
  *   0   "LKVI"             magic
- *   4   u16 version        5
+ *   4   u16 version        6
  *   6   u16 header bytes   40 (32 before version 4)
  *   8   u32 dim
  *   12  u32 count          items
  *   16  u32 categories     distinct category labels
  *   20  u32 label bytes    the label section below
- *   24  u32 matrix offset  multiple of 64: the int16 scales (version 5), the int8 rows (version 4),
- *                          the float32 rows (before)
+ *   24  u32 matrix offset  multiple of 64: the int8 rows (versions 6 and 4), the int16 scales
+ *                          (version 5), the float32 rows (before)
  *   28  u32 tags           distinct tag labels (a reserved 0 before version 3)
- *   32  u32 int8 stride    bytes per int8 row: dim rounded up to the kernel's step (version 4; 0 in 5)
- *   36  u32 rows offset    multiple of 64: the int16 rows (version 5), the float32 rows (version 4)
+ *   32  u32 int8 stride    bytes per int8 row: dim rounded up to the kernel's step (versions 6 and 4;
+ *                          0 in 5)
+ *   36  u32 rows offset    multiple of 64: the int8 scales (version 6), the int16 rows (version 5),
+ *                          the float32 rows (version 4)
  *   H   count x u32        attributes: bit 0 available, bits 1..31 category number + 1 (0 = none)
  *   ..  count x u32        publishedAt in whole seconds since 1970 (0 = unknown)
  *   ..  count x f64        price, NaN = none (f64: a price of 19.99 compares equal to a filter's 19.99);
@@ -27,36 +28,42 @@ import { VectorIndexError } from './vector-index-error';
  *   ..  labels             count item ids, then the category labels, then the tag labels; each a u16
  *                          byte length + UTF-8
  *   ..  zero padding up to the matrix offset
+ *   version 6:
+ *   ..  count x stride i8  the rows as the index holds them (round(v x 127 / max|v|), zero padding to
+ *                          the stride)
+ *   ..  zero padding up to the rows offset
+ *   ..  count x f32        each row's scale, max|v| / 127: component j is row[j] x scale
  *   version 5:
  *   ..  count x f32        each row's int16 scale: a power of two, or 0 for an all-zero row
  *   ..  zero padding up to the rows offset
- *   ..  count x dim i16    the embeddings as the index holds them (Int16Rows): component = q x scale
+ *   ..  count x dim i16    int16 embeddings: component = q x scale
  *   version 4:
- *   ..  count x stride i8  the int8 rows as the index quantised them (round(v x 127 / max|v|), zero
- *                          padding to the stride)
+ *   ..  count x stride i8  int8 rows, as in version 6
  *   ..  count x f32        each row's scale, max|v| / 127
  *   ..  zero padding up to the float offset
  *   ..  count x dim f32    exact embeddings in item order
- * Version 5 stores the int16 rows the index re-ranks with, and no int8 copy: 30 MB at 100k x 128
- * against version 4's 68 MB. A cold start's cost grows with the bytes it downloads and touches
- * (README, "Capacity"), and quantising the int8 rows from the int16 ones at load costs less than
- * downloading them. Version 4 stored float32 rows and an int8 copy; version 3 is version 4 without
- * the int8 rows and scales (header 32 bytes, the float32 rows at the matrix offset). Both are read,
- * their float32 rows quantised to int16 on load. Older versions (still read) stop after a prefix of
- * the per-item sections, and their items load without what is missing: version 1 has neither
- * publishedAt (its items count as old) nor prices nor tags; version 2 has publishedAt but no prices
- * or tags.
+ * Version 6 stores the int8 rows and scales the index holds and searches, as they are: a load copies
+ * them into the index and quantises nothing, and 100k x 128 is 17 MB against version 5's 29 MB (the
+ * int16 rows the index re-ranked with then) and version 4's 68 MB. A cold start's cost grows with the
+ * bytes it downloads and touches (README, "Capacity"). Versions 3 to 5 are still read: their int16 or
+ * float32 rows are quantised to int8 on load (format 4's stored int8 rows are left aside: the float32
+ * rows are what they came from). Older versions (still read) stop after a prefix of the per-item
+ * sections, and their items load without what is missing: version 1 has neither publishedAt (its
+ * items count as old) nor prices nor tags; version 2 has publishedAt but no prices or tags.
  */
 const MAGIC = 0x49564b4c; // "LKVI" read as a little-endian u32
-export const SNAPSHOT_VERSION = 5;
-/** Versions decodeSnapshot reads: 1 lacks publishedAt, 1 and 2 lack prices and tags, 1-4 hold float32 rows. */
-const READABLE_VERSIONS = new Set([1, 2, 3, 4, 5]);
-/** Versions encodeSnapshot writes: 3 and 4 only on request (tests, and comparing loads). */
-export type WritableSnapshotVersion = 3 | 4 | 5;
+export const SNAPSHOT_VERSION = 6;
+/**
+ * Versions decodeSnapshot reads: 1 lacks publishedAt, 1 and 2 lack prices and tags, 1-4 hold float32
+ * rows, 5 int16 rows, 6 the int8 rows.
+ */
+const READABLE_VERSIONS = new Set([1, 2, 3, 4, 5, 6]);
+/** Versions encodeSnapshot writes: 3 to 5 only on request (tests, and comparing loads). */
+export type WritableSnapshotVersion = 3 | 4 | 5 | 6;
 const headerBytesOf = (version: number) => (version >= 4 ? 40 : 32);
 const MATRIX_ALIGNMENT = 64;
 
-/** The index's int8 copy: rows of `stride` bytes and one scale per row, both in item order. */
+/** The index's int8 rows: `stride` bytes each and one scale per row, both in item order. */
 export interface QuantisedRows {
   stride: number;
   /** count x stride bytes (int8 values). */
@@ -70,13 +77,18 @@ export interface SnapshotContents {
   /** Item ids in row order. */
   itemIds: readonly string[];
   attributes: readonly ItemAttributes[];
-  rows: Int16Rows;
-  /** Needed for version 4. */
-  quantised?: QuantisedRows;
+  /** The rows as the index holds them (versions 6 and 4). */
+  quantised: QuantisedRows;
+  /** Writes row `row`'s held vector as float32 into `target` at `at` (versions 3 to 5). */
+  readRow: (row: number, target: Float32Array, at: number) => void;
 }
 
-/** A snapshot's embeddings: int16 rows and their scales (version 5), or float32 rows (before). */
+/**
+ * A snapshot's embeddings: int8 rows and their scales (version 6), int16 rows and their scales
+ * (version 5), or float32 rows (before).
+ */
 export type SnapshotRows =
+  | { kind: 'int8'; stride: number; rows: Uint8Array; scales: Uint8Array }
   | { kind: 'int16'; rows: Uint8Array; scales: Uint8Array }
   | { kind: 'float32'; matrix: Uint8Array };
 
@@ -103,7 +115,7 @@ function sectionStarts(version: number, count: number) {
 }
 
 export function encodeSnapshot(
-  { dim, itemIds, attributes, rows, quantised }: SnapshotContents,
+  { dim, itemIds, attributes, quantised, readRow }: SnapshotContents,
   version: WritableSnapshotVersion = SNAPSHOT_VERSION,
 ): Uint8Array {
   assertLittleEndianHost();
@@ -126,20 +138,20 @@ export function encodeSnapshot(
   const { publishedStart, pricesStart, tagOffsetsStart, referencesStart } = sectionStarts(version, count);
   const labelsStart = referencesStart + 4 * referenceCount;
   const matrixOffset = alignUp(labelsStart + labelBytes, MATRIX_ALIGNMENT);
-  let floatOffset = matrixOffset;
-  if (version === 5) floatOffset = alignUp(matrixOffset + 4 * count, MATRIX_ALIGNMENT);
-  if (version === 4) {
-    if (
-      !quantised ||
-      quantised.stride < dim ||
-      quantised.rows.byteLength !== count * quantised.stride ||
-      quantised.scales.byteLength !== 4 * count
-    ) {
-      throw new Error('a version 4 snapshot needs the int8 rows and scales of every item');
-    }
-    floatOffset = alignUp(matrixOffset + count * (quantised.stride + 4), MATRIX_ALIGNMENT);
+  if (
+    quantised.stride < dim ||
+    quantised.rows.byteLength !== count * quantised.stride ||
+    quantised.scales.byteLength !== 4 * count
+  ) {
+    throw new Error('a snapshot needs the int8 rows and scales of every item');
   }
-  const bytes = new Uint8Array(floatOffset + count * dim * (version === 5 ? 2 : 4));
+  // Version 6: the scales after the rows; 5: the int16 rows after their scales; 4: the float32 rows
+  // after the int8 rows and scales.
+  let floatOffset = matrixOffset;
+  if (version === 6) floatOffset = alignUp(matrixOffset + count * quantised.stride, MATRIX_ALIGNMENT);
+  if (version === 5) floatOffset = alignUp(matrixOffset + 4 * count, MATRIX_ALIGNMENT);
+  if (version === 4) floatOffset = alignUp(matrixOffset + count * (quantised.stride + 4), MATRIX_ALIGNMENT);
+  const bytes = new Uint8Array(floatOffset + count * (version === 6 ? 4 : dim * (version === 5 ? 2 : 4)));
   // Buffer methods only ever see the part before the matrix: in Node 20, Buffer#write into a Buffer
   // longer than 2 GiB silently writes nothing (a 1M x 768 snapshot is 3 GB).
   const prefix = Buffer.from(bytes.buffer, 0, matrixOffset);
@@ -154,7 +166,7 @@ export function encodeSnapshot(
   prefix.writeUInt32LE(matrixOffset, 24);
   prefix.writeUInt32LE(tagNumbers.size, 28);
   if (version >= 4) {
-    prefix.writeUInt32LE(version === 4 ? (quantised?.stride as number) : 0, 32);
+    prefix.writeUInt32LE(version === 5 ? 0 : quantised.stride, 32);
     prefix.writeUInt32LE(floatOffset, 36);
   }
   let reference = 0;
@@ -179,18 +191,58 @@ export function encodeSnapshot(
     prefix.writeUInt16LE(length, cursor);
     cursor += 2 + length;
   }
-  if (version === 5) {
-    rows.copyOut(count, bytes.subarray(floatOffset), bytes.subarray(matrixOffset, matrixOffset + 4 * count));
+  if (version === 6) {
+    bytes.set(quantised.rows, matrixOffset);
+    bytes.set(quantised.scales, floatOffset);
     return bytes;
   }
-  if (version === 4 && quantised) {
+  if (version === 5) {
+    writeInt16Rows(count, dim, readRow, bytes, matrixOffset, floatOffset);
+    return bytes;
+  }
+  if (version === 4) {
     bytes.set(quantised.rows, matrixOffset);
     bytes.set(quantised.scales, matrixOffset + count * quantised.stride);
   }
-  // Versions 3 and 4 hold float32 rows: the int16 rows' values, exactly.
+  // Versions 3 and 4 hold float32 rows: the held vectors' values, exactly.
   const floats = new Float32Array(bytes.buffer, floatOffset, count * dim);
-  for (let row = 0; row < count; row++) rows.readInto(row, floats, row * dim);
+  for (let row = 0; row < count; row++) readRow(row, floats, row * dim);
   return bytes;
+}
+
+/**
+ * Version 5's rows: each held vector as int16 components times a power-of-two scale, the least 2^e
+ * with max|v| / 2^e <= 32767 (0 for an all-zero row), written before the int16 rows.
+ */
+function writeInt16Rows(
+  count: number,
+  dim: number,
+  readRow: SnapshotContents['readRow'],
+  bytes: Uint8Array,
+  scalesStart: number,
+  rowsStart: number,
+): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const row = new Float32Array(dim);
+  for (let r = 0; r < count; r++) {
+    readRow(r, row, 0);
+    let maxAbs = 0;
+    for (let j = 0; j < dim; j++) maxAbs = Math.max(maxAbs, Math.abs(row[j] as number));
+    let scale = 0;
+    if (maxAbs > 0) {
+      scale = 2 ** Math.ceil(Math.log2(maxAbs / 32_767));
+      // Math.log2 may round either way at a boundary: settle it exactly.
+      while (maxAbs / scale > 32_767) scale *= 2;
+      while (scale > 2 ** -149 && maxAbs / (scale / 2) <= 32_767) scale /= 2;
+    }
+    view.setFloat32(scalesStart + 4 * r, scale, true);
+    for (let j = 0; j < dim; j++)
+      view.setInt16(
+        rowsStart + 2 * (r * dim + j),
+        scale === 0 ? 0 : Math.round((row[j] as number) / scale),
+        true,
+      );
+  }
 }
 
 export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
@@ -218,9 +270,10 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   if (header.readUInt16LE(6) !== headerBytes || bytes.byteLength < headerBytes)
     corrupt('section sizes do not add up');
   const extension = Buffer.from(bytes.buffer, bytes.byteOffset, headerBytes);
-  const stride = version === 4 ? extension.readUInt32LE(32) : 0;
+  const stride = version === 4 || version === 6 ? extension.readUInt32LE(32) : 0;
   const floatOffset = version >= 4 ? extension.readUInt32LE(36) : matrixOffset;
-  const rowBytes = dim * (version === 5 ? 2 : 4);
+  // What follows the last offset: version 6's scales, version 5's int16 rows, the float32 rows.
+  const rowBytes = version === 6 ? 4 : dim * (version === 5 ? 2 : 4);
   const { publishedStart, pricesStart, tagOffsetsStart, referencesStart } = sectionStarts(version, count);
   if (
     dim < 1 ||
@@ -230,6 +283,10 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
       (stride < dim ||
         floatOffset % MATRIX_ALIGNMENT !== 0 ||
         floatOffset < matrixOffset + count * (stride + 4))) ||
+    (version === 6 &&
+      (stride < dim ||
+        floatOffset % MATRIX_ALIGNMENT !== 0 ||
+        floatOffset < matrixOffset + count * stride)) ||
     (version === 5 &&
       (extension.readUInt32LE(32) !== 0 ||
         floatOffset % MATRIX_ALIGNMENT !== 0 ||
@@ -312,11 +369,28 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   };
   const decoded = { dim, itemIds: itemIds.ids, attributeOf };
   if (version < 5) return { ...decoded, exact: { kind: 'float32', matrix: bytes.subarray(floatOffset) } };
+  if (version === 6) {
+    const scales = bytes.subarray(floatOffset, floatOffset + 4 * count);
+    const scaleView = new DataView(scales.buffer, scales.byteOffset, scales.byteLength);
+    for (let row = 0; row < count; row++) {
+      const scale = scaleView.getFloat32(4 * row, true);
+      if (!(Number.isFinite(scale) && scale >= 0)) corrupt(`item ${row} has int8 scale ${scale}`);
+    }
+    return {
+      ...decoded,
+      exact: {
+        kind: 'int8',
+        stride,
+        rows: bytes.subarray(matrixOffset, matrixOffset + count * stride),
+        scales,
+      },
+    };
+  }
   const scales = bytes.subarray(matrixOffset, matrixOffset + 4 * count);
   const scaleView = new DataView(scales.buffer, scales.byteOffset, scales.byteLength);
   for (let row = 0; row < count; row++) {
     const scale = scaleView.getFloat32(4 * row, true);
-    // A power of two (or 0): what Int16Rows writes, and what keeps its scores exact.
+    // A power of two (or 0): what version 5's writer wrote.
     if (
       !(scale === 0 || (Number.isFinite(scale) && scale > 0 && 2 ** Math.round(Math.log2(scale)) === scale))
     )

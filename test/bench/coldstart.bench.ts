@@ -2,10 +2,11 @@
  * `npm run bench:coldstart`: the recommend function's cold start and memory on the local stack, at
  * 100k, 500k and 1M catalogue items and at 128 and 256 dimensions (COLDSTART_SIZES=100k,500k,1m,
  * COLDSTART_DIMS=128,256; BENCH_COLD_RUNS=3 cold starts per point, the median reported;
- * COLDSTART_FORMAT=4 or 3 stores the float32 formats instead, quantised at load, for a before/after).
+ * COLDSTART_FORMAT=5 (int16 rows), 4 or 3 (float32 rows) stores an older format instead, quantised
+ * to int8 at load, for a before/after in one run).
  *
  * For each dimension, the index snapshot of each size is built as the compactor builds it
- * (ExactIndex.upsert of every item, ExactIndex.serialise: format 5) from seeded synthetic unit
+ * (ExactIndex.upsert of every item, ExactIndex.serialise: format 6) from seeded synthetic unit
  * vectors (FastSyntheticVectors: 200 styles, row r of style r % 200), and stored with its pointer
  * as CatalogueIndex.writeSnapshot stores them. The items table holds the rows a list can show: every
  * item of the two styles the user likes (1% of the catalogue), in the format
@@ -62,8 +63,8 @@ type SizeLabel = keyof typeof SIZES;
 /** The catalogue the base memory is measured over: small enough to be all runtime and code. */
 const BASE_ITEMS = 1_000;
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);
-/** COLDSTART_FORMAT=4 (float32 rows and the int8 copy) or 3 (float32 rows), for a before/after. */
-const FORMAT = Number(process.env.COLDSTART_FORMAT ?? SNAPSHOT_VERSION) as 3 | 4 | 5;
+/** COLDSTART_FORMAT=5 (int16 rows), 4 (float32 rows and an int8 copy) or 3 (float32 rows), for a before/after. */
+const FORMAT = Number(process.env.COLDSTART_FORMAT ?? SNAPSHOT_VERSION) as 3 | 4 | 5 | 6;
 const WRITE_BATCH = 25;
 const WRITES_IN_FLIGHT = 8;
 const STYLES = 200;
@@ -290,7 +291,7 @@ async function main(): Promise<void> {
     });
 
     const points: Point[] = [];
-    if (![3, 4, 5].includes(FORMAT)) throw new Error(`COLDSTART_FORMAT ${FORMAT}: use 3, 4 or 5`);
+    if (![3, 4, 5, 6].includes(FORMAT)) throw new Error(`COLDSTART_FORMAT ${FORMAT}: use 3, 4, 5 or 6`);
     const report: Record<string, unknown> = {
       cold_runs: COLD_RUNS,
       model_id: manifest.modelId,

@@ -66,10 +66,13 @@ async function storedSnapshot(key: string): Promise<Buffer> {
   return Buffer.from((await object.Body?.transformToByteArray()) as Uint8Array);
 }
 
-/** A format-5 snapshot as format 3 or 4 writes it: float32 rows (quantised on load), and format 4's int8 copy. */
-function asFormat(version: 3 | 4, v5: Buffer): Buffer {
-  expect(v5.readUInt16LE(4)).toBe(5);
-  return Buffer.from(ExactIndex.deserialise(new Uint8Array(v5)).serialise(version));
+/**
+ * A format-6 snapshot as an older format writes it: int16 rows (5) or float32 rows (3 and 4, and
+ * format 4's int8 copy), quantised to int8 on load.
+ */
+function asFormat(version: 3 | 4 | 5, v6: Buffer): Buffer {
+  expect(v6.readUInt16LE(4)).toBe(6);
+  return Buffer.from(ExactIndex.deserialise(new Uint8Array(v6)).serialise(version));
 }
 
 /** A format-3 snapshot as format 2 wrote it: no prices, tag offsets, tag references or tag labels. */
@@ -160,7 +163,7 @@ describe('tags and prices', () => {
     await addItems(repository, 6, extra);
     const { pointer, written } = await (await load()).writeSnapshot();
     expect(written).toBe(true);
-    expect(pointer.format).toBe(5);
+    expect(pointer.format).toBe(6);
     const snapshot = ExactIndex.deserialise(new Uint8Array(await storedSnapshot(pointer.key)));
     expect(snapshot.attributes(`item-${first}`)).toMatchObject({ tags: ['tag-0', 'ünï-🧵'], price: 0.99 });
     expect(snapshot.attributes(`item-${first + 1000}`)).toMatchObject({
@@ -206,7 +209,7 @@ describe('tags and prices', () => {
     expect(rewrite.written).toBe(true);
     expect(rewrite.pointer).toMatchObject({
       watermark: pointer.watermark,
-      format: 5,
+      format: 6,
       previousKey: pointer.key,
     });
     const snapshot = ExactIndex.deserialise(new Uint8Array(await storedSnapshot(rewrite.pointer.key)));
@@ -216,29 +219,27 @@ describe('tags and prices', () => {
   });
 });
 
-describe('formats 3 and 4, the float32 formats before the int16 rows', () => {
-  it.each([3, 4] as const)(
-    'format %i is read as it is (not rebuilt from the rows), and the next compaction rewrites it as format 5',
+describe('formats 3 to 5, the float32 and int16 formats before the int8 rows', () => {
+  it.each([3, 4, 5] as const)(
+    'format %i is read as it is (not rebuilt from the rows), and the next compaction rewrites it as format 6',
     async (version) => {
       modelId = `model-format-${version}`;
       const repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items as string);
       const first = clock;
       await addItems(repository, 40, (i) => ({ tags: [`tag-${i % 3}`], price: i + 0.5 }));
       const { pointer } = await (await load()).writeSnapshot();
-      // The bucket as the code before format 5 left it: a format-3 or 4 snapshot and pointer.
+      // The bucket as older code left it: a format-3, 4 or 5 snapshot and pointer.
+      const older = asFormat(version, await storedSnapshot(pointer.key));
+      const size = older.length;
       await stack.s3Client.send(
-        new PutObjectCommand({
-          Bucket: stack.bucket,
-          Key: pointer.key,
-          Body: asFormat(version, await storedSnapshot(pointer.key)),
-        }),
+        new PutObjectCommand({ Bucket: stack.bucket, Key: pointer.key, Body: older }),
       );
       await stack.s3Client.send(
         new PutObjectCommand({
           Bucket: stack.bucket,
           Key: `${snapshotPrefix(modelId)}latest.json`,
-          // Pointers of that code named no size either: the first part is read alone to learn it.
-          Body: JSON.stringify({ ...pointer, format: version, bytes: undefined }),
+          // Pointers before format 5 named no size either: the first part is read alone to learn it.
+          Body: JSON.stringify({ ...pointer, format: version, bytes: version === 5 ? size : undefined }),
         }),
       );
 
@@ -253,14 +254,14 @@ describe('formats 3 and 4, the float32 formats before the int16 rows', () => {
       });
 
       const rewrite = await fromOld.writeSnapshot();
-      expect(rewrite).toMatchObject({ written: true, pointer: { format: 5, watermark: pointer.watermark } });
-      expect((await storedSnapshot(rewrite.pointer.key)).readUInt16LE(4)).toBe(5);
-      const fromFormat5 = await load(0, (loaded) => loads.push(loaded));
-      expect(loads[1]).toMatchObject({ format: 5, items: 40, changedRows: 0 });
+      expect(rewrite).toMatchObject({ written: true, pointer: { format: 6, watermark: pointer.watermark } });
+      expect((await storedSnapshot(rewrite.pointer.key)).readUInt16LE(4)).toBe(6);
+      const fromFormat6 = await load(0, (loaded) => loads.push(loaded));
+      expect(loads[1]).toMatchObject({ format: 6, items: 40, changedRows: 0 });
       for (let q = 0; q < 10; q++) {
         const query = Float32Array.from({ length: DIM }, () => random() - 0.5);
         const request = { queries: [query], k: 5, candidates: 5 };
-        expect(fromFormat5.index.search(request)).toEqual(fromOld.index.search(request));
+        expect(fromFormat6.index.search(request)).toEqual(fromOld.index.search(request));
       }
       expect((await (await load(0)).writeSnapshot()).written).toBe(false);
     },
@@ -310,7 +311,7 @@ describe('downloadSnapshot', () => {
     expect(await readPointer(stack.s3Client, stack.bucket, modelId)).toEqual(pointer);
     const loads: IndexLoad[] = [];
     const loaded = await load(0, (phases) => loads.push(phases));
-    expect(loads[0]).toMatchObject({ format: 5, items: 30, snapshotBytes: pointer.bytes, changedRows: 0 });
+    expect(loads[0]).toMatchObject({ format: 6, items: 30, snapshotBytes: pointer.bytes, changedRows: 0 });
     expect(loads[0]?.totalMs).toBeGreaterThan(0);
     expect(loaded.watermark).toBe(pointer.watermark);
   });

@@ -86,7 +86,8 @@ const CATALOGUE: Fixture[] = [
   { itemId: 'hat', category: 'hats', vector: unit(0, 1, 0, 0), price: 25, tags: ['wool'] },
   { itemId: 'cap', category: 'hats', vector: unit(0.1, 1, 0, 0), price: 15, tags: ['canvas'] },
   { itemId: 'scarf', category: 'scarves', vector: unit(0, 0, 1, 0), tags: ['wool'] },
-  { itemId: 'boot', category: 'shoes', vector: unit(1, 0.1, 0, 0), unserved: true, price: 150 },
+  // Between blue (1, 0.05) and brown (1, 0.2), nearer brown by more than the index's int8 rounding.
+  { itemId: 'boot', category: 'shoes', vector: unit(1, 0.13, 0, 0), unserved: true, price: 150 },
   { itemId: 'rejected-shoe', category: 'shoes', status: 'rejected' },
   { itemId: 'deleted-shoe', category: 'shoes', status: 'deleted' },
 ];
@@ -449,7 +450,7 @@ describe('similarItems', () => {
 
   it('finds items like one the index does not serve, from its stored vector', async () => {
     const { deps } = setUp();
-    expect(ids(await similarItems(deps, 'boot', { limit: 2 }))).toEqual(['blue-shoe', 'brown-shoe']);
+    expect(ids(await similarItems(deps, 'boot', { limit: 2 }))).toEqual(['brown-shoe', 'blue-shoe']);
   });
 
   it('answers NotFound for an unknown or deleted item and ItemNotReady for one without a vector', async () => {

@@ -18,12 +18,16 @@ import { seededUniform } from '../support/seeded-random';
 // Not a multiple of the kernel's 32-component step, so row and query padding is exercised.
 const DIM = 200;
 
-/** The index's copy of `vector`: every component within 2^-15 of the largest |component| (Int16Rows). */
+/**
+ * The index's copy of `vector`: int8 times a per-item scale max|v| / 127, so every component within
+ * half a step, max|v| / 254 (and the float32 rounding in the quantiser and of the product: 1e-4 of a
+ * step; 1e-42 for a subnormal row, whose float32 scale has few significant bits).
+ */
 function expectHeldAs(held: Float32Array | undefined, vector: Float32Array): void {
   expect(held).toBeInstanceOf(Float32Array);
   const maxAbs = vector.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
   (held as Float32Array).forEach((value, j) => {
-    expect(Math.abs(value - (vector[j] as number))).toBeLessThanOrEqual(maxAbs * 2 ** -15 + 1e-45);
+    expect(Math.abs(value - (vector[j] as number))).toBeLessThanOrEqual((maxAbs / 254) * (1 + 1e-4) + 1e-42);
   });
 }
 const CATEGORIES = ['shoes', 'bags', 'hats', 'coats'];
@@ -179,7 +183,7 @@ describe('ExactIndex updates', () => {
     ]);
   });
 
-  it('holds each vector as int16 with a power-of-two scale: within 2^-15 of its largest component, and a fixed point', () => {
+  it('holds each vector as int8 with a per-item scale: within half a step of each component, and a fixed point', () => {
     const held = indexOf(items);
     for (const { itemId, embedding } of items.slice(0, 200)) {
       const vector = held.vector(itemId) as Float32Array;
@@ -264,8 +268,8 @@ describe('ExactIndex snapshots', () => {
 
   const format3 = original.serialise(3);
 
-  it('round-trips ids, vectors, attributes and search results, in format 5 and format 3', () => {
-    // An odd offset forces the copying path; a fresh buffer is adopted without a copy.
+  it('round-trips ids, vectors, attributes and search results, in format 6 and format 3', () => {
+    // An odd offset: the rows and scales are copied into wasm memory byte for byte either way.
     const unaligned = (bytes: Uint8Array) => {
       const shifted = new Uint8Array(bytes.length + 1).subarray(1);
       shifted.set(bytes);
@@ -290,11 +294,23 @@ describe('ExactIndex snapshots', () => {
     }
   });
 
-  it('loads format 3 and format 5 into the same int16 and int8 rows: identical results on every search path', () => {
+  it('loads formats 3 and 6 into the same int8 rows (format 5 within a step): identical results on every search path', () => {
     const fromFormat3 = ExactIndex.deserialise(format3.slice());
-    const fromFormat5 = ExactIndex.deserialise(snapshot.slice());
-    // The float32 rows format 3 holds quantise back to the int16 rows format 5 stored.
+    const fromFormat6 = ExactIndex.deserialise(snapshot.slice());
+    // The float32 rows format 3 holds (the held vectors) quantise back to the int8 rows format 6 stored.
     expect(Buffer.from(fromFormat3.serialise()).equals(Buffer.from(snapshot))).toBe(true);
+    // Format 5's int16 rows are within 2^-15 of them: quantised again, a component moves by a step at
+    // most (a rounding tie that the int16 rounding tipped).
+    const format5 = original.serialise(5);
+    expect(Buffer.from(format5.buffer, format5.byteOffset, 6).readUInt16LE(4)).toBe(5);
+    const fromFormat5 = ExactIndex.deserialise(format5);
+    for (const itemId of original.ids()) {
+      const [held, reloaded] = [fromFormat6.vector(itemId), fromFormat5.vector(itemId)] as Float32Array[];
+      const step = (held as Float32Array).reduce((max, v) => Math.max(max, Math.abs(v)), 0) / 127;
+      (reloaded as Float32Array).forEach((value, j) => {
+        expect(Math.abs(value - ((held as Float32Array)[j] as number))).toBeLessThanOrEqual(step * 1.001);
+      });
+    }
     const hats = (_: string, attributes: ItemAttributes) => attributes.category === 'hats';
     for (let q = 0; q < 20; q++) {
       const queries = [query(), query()];
@@ -307,7 +323,7 @@ describe('ExactIndex snapshots', () => {
       for (const request of requests) {
         const expected = fromFormat3.search(request);
         expect(expected).toHaveLength(request.k);
-        expect(fromFormat5.search(request)).toEqual(expected);
+        expect(fromFormat6.search(request)).toEqual(expected);
       }
       const many = {
         queries,
@@ -316,7 +332,7 @@ describe('ExactIndex snapshots', () => {
           { k: 5, candidates: 8, accept: hats },
         ],
       };
-      expect(fromFormat5.searchMany(many)).toEqual(fromFormat3.searchMany(many));
+      expect(fromFormat6.searchMany(many)).toEqual(fromFormat3.searchMany(many));
     }
   });
 
@@ -331,13 +347,13 @@ describe('ExactIndex snapshots', () => {
       expect(written.attributes(itemId)).toEqual(original.attributes(itemId));
   });
 
-  it('writes format 5 (3 and 4 on request), whose items keep their tags (in order, frozen) and exact prices', () => {
+  it('writes format 6 (3 and 4 on request), whose items keep their tags (in order, frozen) and exact prices', () => {
     const versionOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, 6).readUInt16LE(4);
-    expect(versionOf(snapshot)).toBe(5);
+    expect(versionOf(snapshot)).toBe(6);
     expect(versionOf(format3)).toBe(3);
     expect(versionOf(original.serialise(4))).toBe(4);
-    // int16 rows instead of float32 ones and no int8 copy: under half of format 4's bytes at 200-d.
-    expect(snapshot.byteLength / original.serialise(4).byteLength).toBeLessThan(0.5);
+    // The int8 rows and scales only, no float32 rows: under 30% of format 4's bytes at 200-d.
+    expect(snapshot.byteLength / original.serialise(4).byteLength).toBeLessThan(0.3);
     const loaded = ExactIndex.deserialise(snapshot.slice());
     expect(loaded.attributes('tagged')).toStrictEqual({
       category: 'coats',
@@ -413,7 +429,7 @@ describe('ExactIndex snapshots', () => {
       return 'accepted';
     };
     const newerVersion = snapshot.slice();
-    newerVersion[4] = 6;
+    newerVersion[4] = 7;
     expect(codeOf(newerVersion)).toBe('unsupported_snapshot');
     expect(codeOf(snapshot.subarray(0, snapshot.length - 4))).toBe('corrupt_snapshot');
     expect(codeOf(format3.subarray(0, format3.length - 4))).toBe('corrupt_snapshot');
@@ -426,8 +442,8 @@ describe('ExactIndex snapshots', () => {
     const duplicateIds = Buffer.from(twins.serialise());
     duplicateIds.write('a', duplicateIds.indexOf('twin-b') + 5);
     expect(codeOf(duplicateIds)).toBe('corrupt_snapshot');
-    // Formats 3 and 4 quantise their float32 rows on load, which finds a non-finite vector; format 5
-    // checks the stored scales (a power of two, or 0).
+    // Formats 3 and 4 quantise their float32 rows on load, which finds a non-finite vector; format 6
+    // checks the stored scales (finite, not negative).
     for (const floats of [format3, original.serialise(4)]) {
       const nanVector = floats.slice();
       new DataView(nanVector.buffer).setFloat32(nanVector.length - 4, Number.NaN, true);
@@ -435,10 +451,11 @@ describe('ExactIndex snapshots', () => {
     }
     const header = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, 40);
     const matrixOffset = header(snapshot).readUInt32LE(24);
+    const scalesOffset = header(snapshot).readUInt32LE(36);
     for (const scale of [Number.NaN, -0.5, Number.POSITIVE_INFINITY, 0.3, -0]) {
       const badScale = snapshot.slice();
-      new DataView(badScale.buffer).setFloat32(matrixOffset + 8, scale, true);
-      expect(codeOf(badScale)).toBe(Object.is(scale, -0) ? 'accepted' : 'corrupt_snapshot');
+      new DataView(badScale.buffer).setFloat32(scalesOffset + 8, scale, true);
+      expect(codeOf(badScale)).toBe(Number.isFinite(scale) && scale >= 0 ? 'accepted' : 'corrupt_snapshot');
     }
     const format4 = original.serialise(4);
     for (const [bytes, at, value] of [
@@ -446,10 +463,11 @@ describe('ExactIndex snapshots', () => {
       [format4, 36, header(format4).readUInt32LE(36) + 64], // float rows past the end
       [format4, 36, header(format4).readUInt32LE(24)], // float rows over the int8 rows
       [format4, 6, 32], // a format-4 header of format 3's size
-      [snapshot, 32, 224], // a stride in format 5, which has no int8 rows
-      [snapshot, 36, header(snapshot).readUInt32LE(36) + 64], // int16 rows past the end
-      [snapshot, 36, matrixOffset], // int16 rows over the scales
-      [snapshot, 6, 32], // a format-5 header of format 3's size
+      [snapshot, 32, DIM - 1], // a stride shorter than a row
+      [snapshot, 32, 256], // rows that would run over the scales
+      [snapshot, 36, scalesOffset + 64], // scales past the end
+      [snapshot, 36, matrixOffset], // scales over the int8 rows
+      [snapshot, 6, 32], // a format-6 header of format 3's size
     ] as const) {
       const bad = bytes.slice();
       if (at === 6) header(bad).writeUInt16LE(value, at);
@@ -502,7 +520,7 @@ describe('snapshots written by older code', () => {
       expect(Object.isFrozen(loaded.attributes(itemId))).toBe(true);
     }
     expect(loaded.search({ queries: [Float32Array.from([0.6, 0.8, 0, 0])], k: 1 })[0]?.itemId).toBe('bag-02');
-    // Written again, it is format 5 with the same contents.
+    // Written again, it is format 6 with the same contents.
     const rewritten = ExactIndex.deserialise(loaded.serialise());
     for (const [itemId, , attributes] of V2_FIXTURE_ITEMS) {
       expect(rewritten.vector(itemId)).toEqual(loaded.vector(itemId));
@@ -516,6 +534,53 @@ describe('snapshots written by older code', () => {
     expect(() => ExactIndex.deserialise(bytes)).toThrow(
       expect.objectContaining({ code: 'corrupt_snapshot' }),
     );
+  });
+});
+
+describe('format-5 snapshots (int16 rows), written before format 6', () => {
+  /** See test/fixtures/README.md: written by snapshots/make-v5-small.ts at commit 8a29435. */
+  const V5_FIXTURE = join(__dirname, '../fixtures/snapshots/v5-small.lkvi');
+  const V5_FIXTURE_ITEMS: Array<[string, number[], ItemAttributes]> = [
+    [
+      'tee-01',
+      [1, 0, 0, 0],
+      { category: 'tops', available: true, publishedAt: 1_764_500_000_000, price: 19.99 },
+    ],
+    ['bag-02', [0.6, 0.8, 0, 0], { category: 'bags', available: true, tags: ['leather', 'red'] }],
+    ['chapeau-ünï-🧢', [0.5, 0.5, 0.5, 0.5], { category: 'chapeaux-🎩', available: false, price: 0 }],
+    ['plain-04', [0, 0, -0.6, 0.8], { available: true }],
+    ['tee-05', [-0.1, 0.7, -0.1, 0.7], { category: 'tops', available: true, tags: ['red'] }],
+  ];
+
+  it('loads the committed fixture: its int16 rows quantised to int8, attributes as written', () => {
+    const bytes = new Uint8Array(readFileSync(V5_FIXTURE));
+    expect(Buffer.from(bytes.buffer, bytes.byteOffset, 6).readUInt16LE(4)).toBe(5);
+    const loaded = ExactIndex.deserialise(bytes);
+    expect([...loaded.ids()]).toEqual(V5_FIXTURE_ITEMS.map(([itemId]) => itemId));
+    for (const [itemId, vector, attributes] of V5_FIXTURE_ITEMS) {
+      // Two roundings: int16 (2^-15 of the largest component), then int8 (half of 1/127 of it).
+      const maxAbs = Math.max(...vector.map(Math.abs));
+      (loaded.vector(itemId) as Float32Array).forEach((value, j) => {
+        expect(Math.abs(value - (vector[j] as number))).toBeLessThanOrEqual(maxAbs / 254 + maxAbs * 2 ** -14);
+      });
+      expect(loaded.attributes(itemId)).toStrictEqual(attributes);
+    }
+    // Written again, it is format 6 and holds the same vectors.
+    const rewritten = ExactIndex.deserialise(loaded.serialise());
+    for (const [itemId] of V5_FIXTURE_ITEMS) expect(rewritten.vector(itemId)).toEqual(loaded.vector(itemId));
+    expect(loaded.search({ queries: [Float32Array.from([0, 1, 0, 1])], k: 1 })[0]?.itemId).toBe('tee-05');
+  });
+
+  it('refuses a format-5 scale that is not a power of two (or 0)', () => {
+    const bytes = new Uint8Array(readFileSync(V5_FIXTURE));
+    const matrixOffset = Buffer.from(bytes.buffer, bytes.byteOffset, 40).readUInt32LE(24);
+    for (const scale of [0.3, Number.NaN, -0.5]) {
+      const bad = bytes.slice();
+      new DataView(bad.buffer).setFloat32(matrixOffset + 4, scale, true);
+      expect(() => ExactIndex.deserialise(bad)).toThrow(
+        expect.objectContaining({ code: 'corrupt_snapshot' }),
+      );
+    }
   });
 });
 

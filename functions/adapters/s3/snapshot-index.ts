@@ -67,7 +67,10 @@ export interface IndexLoad {
   pointerMs: number;
   /** GetObject and reading the body into one buffer. */
   downloadMs: number;
-  /** Decoding the snapshot and building the index over it (quantising the int8 rows; before format 5, the int16 rows too). */
+  /**
+   * Decoding the snapshot and building the index over it: copying the int8 rows and scales into it
+   * (format 6), or quantising them from the int16 (5) or float32 rows (3 and 4).
+   */
   buildMs: number;
   /**
    * Reading the changes after the snapshot's watermark, which runs beside the download (it needs only
@@ -82,9 +85,10 @@ export interface IndexLoad {
 
 /**
  * Snapshot formats that hold every attribute the rows do, so that loading one loses nothing: 3 (tags
- * and prices), 4 (3 plus int8 rows) and 5 (int16 rows instead of float32 ones).
+ * and prices), 4 (3 plus int8 rows), 5 (int16 rows instead of float32 ones) and 6 (the int8 rows
+ * only, as the index holds them).
  */
-const LOADED_FORMATS: ReadonlySet<number | undefined> = new Set([3, 4, SNAPSHOT_VERSION]);
+const LOADED_FORMATS: ReadonlySet<number | undefined> = new Set([3, 4, 5, SNAPSHOT_VERSION]);
 
 export const snapshotPrefix = (modelId: string) => `${INDEX_PREFIX}${modelId}/`;
 const pointerKey = (modelId: string) => `${snapshotPrefix(modelId)}latest.json`;
@@ -127,7 +131,7 @@ export class CatalogueIndex {
     // A snapshot in a format that lacks attributes the rows hold (before 3), or a newer one than this
     // code reads (after a rollback), is not read. The index is built from the rows instead, as before
     // the first snapshot, and the next compaction writes this code's format even at the same
-    // watermark (a format-3 or 4 snapshot is read, and also rewritten as format 5).
+    // watermark (a format 3 to 5 snapshot is read, and also rewritten as format 6).
     const snapshot = pointer && LOADED_FORMATS.has(pointer.format) ? pointer : undefined;
     const watermark = snapshot?.watermark ?? 0;
     // The changes after the watermark are read while the snapshot downloads: they need only the
