@@ -53,8 +53,8 @@ export interface VectorIndex {
   remove(itemId: string): boolean;
   has(itemId: string): boolean;
   /**
-   * A copy of the item's embedding as the index holds it (ExactIndex: int16 with a power-of-two
-   * scale, within 2^-15 of its largest |component| of what was upserted).
+   * A copy of the item's embedding as the index holds it (ExactIndex: int8 times a per-item scale,
+   * max|v| / 127, so within half of that of each component of what was upserted).
    */
   vector(itemId: string): Float32Array | undefined;
   attributes(itemId: string): ItemAttributes | undefined;
