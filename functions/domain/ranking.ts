@@ -184,11 +184,20 @@ export function explorable(
   now: number,
 ): (itemId: string, attributes: ItemAttributes) => boolean {
   const { settings } = inputs;
-  const newerThan = now - settings.maxAgeDays * DAY_MS;
+  const newerThan = explorationCutoff(inputs, now);
   return (itemId, attributes) =>
     attributes.publishedAt !== undefined &&
     attributes.publishedAt > newerThan &&
     shownOf(inputs, itemId) <= settings.maxImpressions;
+}
+
+/**
+ * The publishedAt (ms) an item must be after to count as new (see `explorable`): the searches for
+ * new items pass it as `publishedAfter`, so the index skips old items without building their
+ * attributes (at a cold start, most of a 100k catalogue).
+ */
+export function explorationCutoff(inputs: ExplorationInputs, now: number): number {
+  return now - inputs.settings.maxAgeDays * DAY_MS;
 }
 
 /** Whether an item of the index may take an exploration slot (see `explorable`), by id. */
@@ -381,6 +390,7 @@ export function rankForUser(inputs: PersonalInputs, request: ListRequest): Ranke
               4 * queries.length * Math.max(1, explorationSlots(exploration.settings, EXPLORATION_HORIZON)),
             ),
             accept: (id: string, a: ItemAttributes) => accept(id, a) && isNew(id, a),
+            publishedAfter: explorationCutoff(exploration, now),
           },
         ]
       : []),
@@ -697,6 +707,7 @@ export function explorationNear(
     queries: [vector],
     k: EXPLORATION_NEAR_CANDIDATES,
     accept: (id, a) => accept(id, a) && isNew(id, a),
+    publishedAfter: explorationCutoff(exploration, now),
   });
   return hits.map((hit) => ({
     itemId: hit.itemId,

@@ -1,6 +1,7 @@
 import { INT8_KERNEL_WASM_BASE64 } from './int8-kernel.wasm';
 import { blendedScore, byScoreThenId, isFiniteVector, type ResolvedSearch, resolveSearch } from './scoring';
 import { decodeSnapshot, encodeSnapshot, type QuantisedRows, type WritableSnapshotVersion } from './snapshot';
+import type { SnapshotIds } from './snapshot-ids';
 import {
   type ItemAttributes,
   MAX_LABEL_LENGTH,
@@ -68,14 +69,23 @@ export class ExactIndex implements VectorIndex {
   private readonly memory: WasmMemory;
   private readonly scan: ScanKernel;
   private readonly quantiseStaged: QuantiseKernel;
-  private readonly rowOf = new Map<string, number>();
-  private readonly itemIdOf: string[] = [];
+  /** Rows of the items upserted since the snapshot (all of them without one). */
+  private readonly added = new Map<string, number>();
+  /** The loaded snapshot's ids, read in place (see SnapshotIds). */
+  private snapshotIds: SnapshotIds | undefined;
+  /**
+   * Per row; undefined where the row still holds the item the snapshot loaded there (its id is read
+   * from the snapshot when asked). Every row written since holds its id.
+   */
+  private readonly itemIdOf: (string | undefined)[] = [];
   /**
    * Per row; a hole is an item still in the row a snapshot loaded it into, whose attributes are built
    * on first use by `snapshotAttributes` (see attributesAt).
    */
   private readonly attributesOf: (ItemAttributes | undefined)[] = [];
   private snapshotAttributes: ((row: number) => ItemAttributes) | undefined;
+  /** Each row's publishedAt (ms; NaN when unknown), for searches' `publishedAfter`. */
+  private published = new Float64Array(0);
   private count = 0;
   /** +1 on every change of the rows (see VectorIndex.generation). */
   private changes = 0;
@@ -124,45 +134,48 @@ export class ExactIndex implements VectorIndex {
     }
     const stored = storedAttributes(itemId, attributes);
     this.changes++;
-    let row = this.rowOf.get(itemId);
+    let row = this.rowOf(itemId);
     if (row === undefined) {
       if (this.count === this.capacity) this.growTo(this.nextCapacity());
       row = this.count++;
-      this.rowOf.set(itemId, row);
+      this.added.set(itemId, row);
       this.itemIdOf[row] = itemId;
     }
     // Only the first dim floats are ever written, so the staging row's padding stays zero.
     this.float32.set(vector, this.stagingBase / 4);
     this.quantiseStagedInto(row);
     this.attributesOf[row] = stored;
+    this.published[row] = stored.publishedAt ?? Number.NaN;
   }
 
   remove(itemId: string): boolean {
-    const row = this.rowOf.get(itemId);
+    const row = this.rowOf(itemId);
     if (row === undefined) return false;
     this.changes++;
     const last = this.count - 1;
     if (row !== last) {
-      const movedId = this.itemIdOf[last] as string;
+      const movedId = this.idAt(last);
       this.int8.copyWithin(this.rowByte(row), this.rowByte(last), this.rowByte(last) + this.stride);
       this.float32[this.scalesBase() / 4 + row] = this.float32[this.scalesBase() / 4 + last] as number;
       this.itemIdOf[row] = movedId;
       this.attributesOf[row] = this.attributesAt(last);
-      this.rowOf.set(movedId, row);
+      this.published[row] = this.published[last] as number;
+      if (this.added.has(movedId)) this.added.set(movedId, row);
+      else this.snapshotIds?.move(movedId, row);
     }
     this.itemIdOf.pop();
     this.attributesOf.pop();
-    this.rowOf.delete(itemId);
+    if (!this.added.delete(itemId)) this.snapshotIds?.remove(itemId);
     this.count = last;
     return true;
   }
 
   has(itemId: string): boolean {
-    return this.rowOf.has(itemId);
+    return this.rowOf(itemId) !== undefined;
   }
 
   vector(itemId: string): Float32Array | undefined {
-    const row = this.rowOf.get(itemId);
+    const row = this.rowOf(itemId);
     if (row === undefined) return undefined;
     const out = new Float32Array(this.dim);
     this.dequantiseInto(row, out, 0);
@@ -170,12 +183,13 @@ export class ExactIndex implements VectorIndex {
   }
 
   attributes(itemId: string): ItemAttributes | undefined {
-    const row = this.rowOf.get(itemId);
+    const row = this.rowOf(itemId);
     return row === undefined ? undefined : this.attributesAt(row);
   }
 
-  ids(): IterableIterator<string> {
-    return this.rowOf.keys();
+  /** Every item's id, in row order. */
+  *ids(): IterableIterator<string> {
+    for (let row = 0; row < this.count; row++) yield this.idAt(row);
   }
 
   search(request: SearchRequest): ScoredItem[] {
@@ -183,8 +197,8 @@ export class ExactIndex implements VectorIndex {
     if (this.count === 0) return [];
     const rows =
       search.candidates >= this.count
-        ? this.eligibleRows(request.accept)
-        : this.approximateTop(search, request.accept);
+        ? this.eligibleRows(request.accept, request.publishedAfter)
+        : this.approximateTop(search, request.accept, request.publishedAfter);
     return this.rescored(rows, search);
   }
 
@@ -196,11 +210,13 @@ export class ExactIndex implements VectorIndex {
     let scanned = false;
     return searches.map((search, i) => {
       const accept = request.searches[i]?.accept;
-      if (search.candidates >= this.count) return this.rescored(this.eligibleRows(accept), search);
+      const publishedAfter = request.searches[i]?.publishedAfter;
+      if (search.candidates >= this.count)
+        return this.rescored(this.eligibleRows(accept, publishedAfter), search);
       // The first search that needs the scan runs it; the others select from the same scores.
       if (!scanned) this.scanScores(search);
       scanned = true;
-      return this.rescored(this.topRows(search.candidates, accept), search);
+      return this.rescored(this.topRows(search.candidates, accept, publishedAfter), search);
     });
   }
 
@@ -213,7 +229,7 @@ export class ExactIndex implements VectorIndex {
       // The held vector, as vector() gives it, scored as the reference scores it.
       this.dequantiseInto(row, this.float32, staging);
       scored.push({
-        itemId: this.itemIdOf[row] as string,
+        itemId: this.idAt(row),
         score: blendedScore(this.float32, staging, search.queries, search.weights, this.dim),
       });
     }
@@ -232,7 +248,7 @@ export class ExactIndex implements VectorIndex {
     return encodeSnapshot(
       {
         dim: this.dim,
-        itemIds: this.itemIdOf,
+        itemIds: Array.from({ length: this.count }, (_, row) => this.idAt(row)),
         attributes: Array.from({ length: this.count }, (_, row) => this.attributesAt(row)),
         quantised,
         readRow: (row, target, at) => this.dequantiseInto(row, target, at),
@@ -248,8 +264,8 @@ export class ExactIndex implements VectorIndex {
    * row, as upsert quantises a vector.
    */
   static deserialise(bytes: Uint8Array): ExactIndex {
-    const { dim, itemIds, attributeOf, exact } = decodeSnapshot(bytes);
-    const count = itemIds.length;
+    const { dim, ids, attributeOf, publishedAtOf, exact } = decodeSnapshot(bytes);
+    const count = ids.count;
     const index = new ExactIndex(dim, { initialCapacity: count });
     const staging = index.stagingBase / 4;
     if (exact.kind === 'int8') {
@@ -290,27 +306,31 @@ export class ExactIndex implements VectorIndex {
       }
     }
     for (let row = 0; row < count; row++) {
-      const itemId = itemIds[row] as string;
-      index.rowOf.set(itemId, row);
-      index.itemIdOf.push(itemId);
-      // undefined, not a hole: the array keeps V8's fast elements.
+      // undefined, not a hole: the arrays keep V8's fast elements.
+      index.itemIdOf.push(undefined);
       index.attributesOf.push(undefined);
+      index.published[row] = publishedAtOf(row) ?? Number.NaN;
     }
+    index.snapshotIds = ids;
     index.snapshotAttributes = attributeOf;
-    if (index.rowOf.size !== count) {
-      throw new VectorIndexError('corrupt_snapshot', 'corrupt vector index snapshot: duplicate item ids');
-    }
     index.count = count;
     return index;
   }
 
   /** Without candidates to skip, every eligible row is re-ranked exactly. */
-  private eligibleRows(accept: SearchRequest['accept']): number[] {
+  private eligibleRows(accept: SearchRequest['accept'], publishedAfter?: number): number[] {
     const rows: number[] = [];
     for (let row = 0; row < this.count; row++) {
-      if (!accept || accept(this.itemIdOf[row] as string, this.attributesAt(row))) rows.push(row);
+      if (this.publishedTooEarly(row, publishedAfter)) continue;
+      if (!accept || accept(this.idAt(row), this.attributesAt(row))) rows.push(row);
     }
     return rows;
+  }
+
+  /** Whether `publishedAfter` lets the row be skipped unasked (see SearchRequest.publishedAfter). */
+  private publishedTooEarly(row: number, publishedAfter: number | undefined): boolean {
+    // NaN (unknown) compares false: skipped too.
+    return publishedAfter !== undefined && !((this.published[row] as number) > publishedAfter);
   }
 
   /**
@@ -318,9 +338,13 @@ export class ExactIndex implements VectorIndex {
    * rows that would enter the heap, so a selective filter costs little and the heap holds
    * min(candidates, eligible) rows: k results whenever k eligible items exist.
    */
-  private approximateTop(search: ResolvedSearch, accept: SearchRequest['accept']): Int32Array {
+  private approximateTop(
+    search: ResolvedSearch,
+    accept: SearchRequest['accept'],
+    publishedAfter?: number,
+  ): Int32Array {
     this.scanScores(search);
-    return this.topRows(search.candidates, accept);
+    return this.topRows(search.candidates, accept, publishedAfter);
   }
 
   /** The approximate (int8) blended score of every row, into the scores area for `topRows`. */
@@ -338,7 +362,7 @@ export class ExactIndex implements VectorIndex {
   }
 
   /** The `limit` eligible rows with the best scores of the last scan (see approximateTop). */
-  private topRows(limit: number, accept: SearchRequest['accept']): Int32Array {
+  private topRows(limit: number, accept: SearchRequest['accept'], publishedAfter?: number): Int32Array {
     const scores = this.float32;
     const first = this.scoresBase() / 4;
     const heapScores = new Float32Array(limit);
@@ -347,7 +371,8 @@ export class ExactIndex implements VectorIndex {
     for (let row = 0; row < this.count; row++) {
       const score = scores[first + row] as number;
       if (size === limit && score <= (heapScores[0] as number)) continue;
-      if (accept && !accept(this.itemIdOf[row] as string, this.attributesAt(row))) continue;
+      if (this.publishedTooEarly(row, publishedAfter)) continue;
+      if (accept && !accept(this.idAt(row), this.attributesAt(row))) continue;
       if (size < limit) {
         let child = size++;
         while (child > 0) {
@@ -438,6 +463,19 @@ export class ExactIndex implements VectorIndex {
     this.float32 = new Float32Array(this.memory.buffer);
     this.capacity = capacity;
     this.int8.copyWithin(this.scalesBase(), oldScalesBase, oldScalesBase + 4 * this.count);
+    const published = new Float64Array(capacity);
+    published.set(this.published.subarray(0, this.count));
+    this.published = published;
+  }
+
+  /** The row of `itemId`, if it is held. */
+  private rowOf(itemId: string): number | undefined {
+    return this.added.get(itemId) ?? this.snapshotIds?.rowOf(itemId);
+  }
+
+  /** Row `row`'s item id (one the snapshot loaded there is read from it). */
+  private idAt(row: number): string {
+    return this.itemIdOf[row] ?? (this.snapshotIds as SnapshotIds).idAt(row);
   }
 
   /** Row `row`'s attributes, built from the snapshot on first use (then kept). */

@@ -1,4 +1,5 @@
 import { endianness } from 'node:os';
+import { SnapshotIds } from './snapshot-ids';
 import { type ItemAttributes, MAX_TAGS } from './types';
 import { VectorIndexError } from './vector-index-error';
 
@@ -94,13 +95,15 @@ export type SnapshotRows =
 
 export interface DecodedSnapshot {
   dim: number;
-  /** Not checked for duplicates here: the loader's id map finds them for free. */
-  itemIds: string[];
+  /** The item ids in row order, read in place (no strings made); a duplicate was refused. */
+  ids: SnapshotIds;
   /**
    * Item `row`'s attributes, built when asked (a frozen object per call): a cold start builds none of
    * the 100k+ objects a query does not look at. Every item was checked by decodeSnapshot.
    */
   attributeOf: (row: number) => ItemAttributes;
+  /** Item `row`'s publishedAt (ms), as attributeOf gives it, without building its attributes. */
+  publishedAtOf: (row: number) => number | undefined;
   /** Views into the snapshot (not necessarily aligned). */
   exact: SnapshotRows;
 }
@@ -347,13 +350,17 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     if (!Number.isNaN(price) && !(Number.isFinite(price) && price >= 0))
       corrupt(`item ${row} has price ${price}`);
   }
+  const publishedAtOf = (row: number): number | undefined => {
+    const seconds = version >= 2 ? view.getUint32(publishedStart + 4 * row, true) : 0;
+    return seconds === 0 ? undefined : seconds * 1000;
+  };
   const attributeOf = (row: number): ItemAttributes => {
     const word = view.getUint32(headerBytes + 4 * row, true);
     const categoryNumber = Math.floor(word / 2);
     const attributes: ItemAttributes = { available: word % 2 === 1 };
     if (categoryNumber !== 0) attributes.category = categories[categoryNumber - 1] as string;
-    const seconds = version >= 2 ? view.getUint32(publishedStart + 4 * row, true) : 0;
-    if (seconds !== 0) attributes.publishedAt = seconds * 1000;
+    const publishedAt = publishedAtOf(row);
+    if (publishedAt !== undefined) attributes.publishedAt = publishedAt;
     if (version >= 3) {
       const first = view.getUint32(tagOffsetsStart + 4 * row, true);
       const end = view.getUint32(tagOffsetsStart + 4 * row + 4, true);
@@ -367,7 +374,7 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     }
     return Object.freeze(attributes);
   };
-  const decoded = { dim, itemIds: itemIds.ids, attributeOf };
+  const decoded = { dim, ids: itemIds.ids, attributeOf, publishedAtOf };
   if (version < 5) return { ...decoded, exact: { kind: 'float32', matrix: bytes.subarray(floatOffset) } };
   if (version === 6) {
     const scales = bytes.subarray(floatOffset, floatOffset + 4 * count);
@@ -400,8 +407,8 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
 }
 
 /**
- * The first `count` labels. Ids are usually ASCII: then the whole run decodes as one latin1 string
- * cut into substrings, several times faster than a UTF-8 decode per id at 100k items.
+ * The first `count` labels, the item ids, in place: their positions, and whether the run is ASCII
+ * (then a latin1 decode of an id is its UTF-8 one, and faster).
  */
 function readItemIds(prefix: Buffer, labelsStart: number, labelsEnd: number, count: number) {
   const starts = new Uint32Array(count + 1);
@@ -414,19 +421,10 @@ function readItemIds(prefix: Buffer, labelsStart: number, labelsEnd: number, cou
   }
   starts[count] = cursor;
   let ascii = true;
+  // The u16 lengths are in the run too: a length byte >= 0x80 (ids of 128+ bytes) takes the UTF-8
+  // decode, which is as correct and only slower.
   for (let at = labelsStart; at < cursor && ascii; at++) ascii = (prefix[at] as number) < 0x80;
-  // The u16 lengths are in the run too: 2 bytes that each substring skips. A length byte >= 0x80
-  // (ids of 128+ bytes) takes the UTF-8 path, which is as correct and only slower.
-  const run = ascii ? prefix.toString('latin1', labelsStart, cursor) : '';
-  const ids = new Array<string>(count);
-  for (let i = 0; i < count; i++) {
-    const start = (starts[i] as number) + 2;
-    const end = starts[i + 1] as number;
-    ids[i] = ascii
-      ? run.substring(start - labelsStart, end - labelsStart)
-      : prefix.toString('utf8', start, end);
-  }
-  return { ids, end: cursor };
+  return { ids: new SnapshotIds(prefix, starts, count, ascii), end: cursor };
 }
 
 function corrupt(reason: string): never {

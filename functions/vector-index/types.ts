@@ -33,13 +33,19 @@ export interface SearchRequest {
    * k items come back whenever k eligible items exist. Must not modify the index.
    */
   accept?: (itemId: string, attributes: ItemAttributes) => boolean;
+  /**
+   * A hint for a filter on new items (ms): an item published at or before it, or of unknown date,
+   * may be skipped without `accept` being asked, which must still refuse it. The exact index then
+   * does not build the attributes of every old item a search for new ones visits.
+   */
+  publishedAfter?: number;
 }
 
 /** Several searches with the same queries and weights, each with its own k, candidates and filter. */
 export interface MultiSearchRequest {
   queries: Float32Array[];
   weights?: number[];
-  searches: Array<Pick<SearchRequest, 'k' | 'candidates' | 'accept'>>;
+  searches: Array<Pick<SearchRequest, 'k' | 'candidates' | 'accept' | 'publishedAfter'>>;
 }
 
 export interface VectorIndex {

@@ -347,6 +347,42 @@ describe('ExactIndex snapshots', () => {
       expect(written.attributes(itemId)).toEqual(original.attributes(itemId));
   });
 
+  it('reads ids in place after a load: removals, moves and re-added ids agree with an index built by upserts', () => {
+    const built = new ExactIndex(DIM);
+    const ids = ['ünï-0', ...Array.from({ length: 400 }, (_, i) => `id-${i}`), '🧢-cap', 'x'.repeat(1024)];
+    const vectors = new Map(ids.map((id) => [id, query()]));
+    for (const id of ids) built.upsert(id, vectors.get(id) as Float32Array, { available: true });
+    const loaded = ExactIndex.deserialise(built.serialise());
+    const replacement = query();
+    const apply = (index: ExactIndex) => {
+      for (let i = 0; i < 400; i += 9) expect(index.remove(`id-${i}`)).toBe(true);
+      expect(index.remove('ünï-0')).toBe(true);
+      expect(index.remove('ünï-0')).toBe(false);
+      index.upsert('id-9', replacement, { available: false });
+      index.upsert('id-18', vectors.get('id-18') as Float32Array, { available: true, category: 'back' });
+      index.upsert('new-one', vectors.get('id-1') as Float32Array, { available: true });
+      index.upsert('🧢-cap', vectors.get('🧢-cap') as Float32Array, { available: true, price: 3 });
+    };
+    const replayed = new ExactIndex(DIM);
+    for (const id of ids) replayed.upsert(id, vectors.get(id) as Float32Array, { available: true });
+    apply(replayed);
+    apply(loaded);
+    expect(new Set(loaded.ids())).toEqual(new Set(replayed.ids()));
+    expect(loaded.size).toBe(replayed.size);
+    for (const id of [...ids, 'new-one', 'never-there', 'id-', '']) {
+      expect(loaded.has(id)).toBe(replayed.has(id));
+      expect(loaded.attributes(id)).toEqual(replayed.attributes(id));
+      expect(loaded.vector(id)).toEqual(replayed.vector(id));
+    }
+    for (let q = 0; q < 5; q++) {
+      const request = { queries: [query()], k: 25, candidates: 60 };
+      expect(loaded.search(request)).toEqual(replayed.search(request));
+    }
+    // Written again and loaded, it holds the same items.
+    const again = ExactIndex.deserialise(loaded.serialise());
+    expect([...again.ids()]).toEqual([...loaded.ids()]);
+  });
+
   it('writes format 6 (3 and 4 on request), whose items keep their tags (in order, frozen) and exact prices', () => {
     const versionOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, 6).readUInt16LE(4);
     expect(versionOf(snapshot)).toBe(6);
@@ -580,6 +616,60 @@ describe('format-5 snapshots (int16 rows), written before format 6', () => {
       expect(() => ExactIndex.deserialise(bad)).toThrow(
         expect.objectContaining({ code: 'corrupt_snapshot' }),
       );
+    }
+  });
+});
+
+describe('publishedAfter, the hint of searches for new items', () => {
+  const { items, query } = syntheticCatalogue(23, 3_000);
+  const DAY = 86_400_000;
+  const NOW = Date.UTC(2026, 11, 1);
+  /** Every tenth item is new (published within the last week); the others are old or undated. */
+  const build = () => {
+    const index = new ExactIndex(DIM);
+    items.forEach(({ itemId, embedding }, i) => {
+      const publishedAt = i % 10 === 0 ? NOW - (i % 7) * DAY : i % 3 === 0 ? undefined : NOW - 400 * DAY;
+      index.upsert(itemId, embedding, {
+        available: true,
+        ...(publishedAt === undefined ? {} : { publishedAt }),
+      });
+    });
+    return index;
+  };
+  const cutoff = NOW - 14 * DAY;
+  const isNew = (_: string, a: ItemAttributes) => a.publishedAt !== undefined && a.publishedAt > cutoff;
+
+  it('gives what the filter alone gives, without asking it about old or undated items', () => {
+    const index = build();
+    const loaded = ExactIndex.deserialise(index.serialise());
+    // A removal moves the last row into the hole: its date moves with it.
+    for (const pruned of [index, loaded]) for (let i = 0; i < 300; i += 7) pruned.remove(`item-${i}`);
+    for (const searched of [index, loaded]) {
+      for (let q = 0; q < 5; q++) {
+        const queries = [query()];
+        for (const candidates of [40, 10_000]) {
+          let asked = 0;
+          const counted = (id: string, a: ItemAttributes) => {
+            asked++;
+            expect(isNew(id, a)).toBe(true);
+            return true;
+          };
+          const hinted = searched.search({
+            queries,
+            k: 20,
+            candidates,
+            accept: counted,
+            publishedAfter: cutoff,
+          });
+          expect(hinted).toEqual(searched.search({ queries, k: 20, candidates, accept: isNew }));
+          expect(asked).toBeGreaterThan(0);
+          const many = searched.searchMany({
+            queries,
+            searches: [{ k: 20, candidates, accept: counted, publishedAfter: cutoff }],
+          });
+          expect(many[0]).toEqual(hinted);
+        }
+      }
     }
   });
 });
