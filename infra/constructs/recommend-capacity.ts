@@ -16,16 +16,16 @@ export interface MeasuredCapacity {
 }
 
 /**
- * bench:coldstart, 2026-12-01, snapshot format 6 (the int8 rows as held), 100k / 500k / 1M items,
- * 3 cold starts per point, least squares per dimension, on the idle 2-core development machine (one
- * run of both dimensions, nothing else running). Memory is the peak RSS's slope; the cold
+ * bench:coldstart, 2026-12-01, snapshot format 6 (the int8 rows as held) and the ids read in place,
+ * 100k / 500k / 1M items, 3 cold starts per point, least squares per dimension, on the idle 2-core
+ * development machine (one run of both dimensions, nothing else running). Memory is the peak RSS's slope; the cold
  * start is the child process's CPU time to its first answer, which on this machine is about its wall
  * clock (README, "Capacity", has both). Re-run it and copy its `capacity` figures here when the
  * index, the snapshot format or the default model changes.
  */
 export const MEASURED_CAPACITY: readonly MeasuredCapacity[] = [
-  { dim: 128, mbPerItem: 0.0006207, coldMsPerMillionItems: 4_289, coldMsBase: 656 },
-  { dim: 256, mbPerItem: 0.0009242, coldMsPerMillionItems: 5_506, coldMsBase: 848 },
+  { dim: 128, mbPerItem: 0.000345, coldMsPerMillionItems: 2_505, coldMsBase: 1152 },
+  { dim: 256, mbPerItem: 0.0005741, coldMsPerMillionItems: 4_176, coldMsBase: 898 },
 ];
 
 /** The runtime, the bundle and the SDK clients before any item: the bench's base (1k items). */

@@ -50,7 +50,7 @@ describe('recommend memory from the expected catalogue', () => {
     expect(recommendMemoryMb(100_000_000, dim)).toBe(LAMBDA_MAX_MEMORY_MB);
     // A wider model needs more per item.
     expect(capacityAt(256).mbPerItem).toBeGreaterThan(capacityAt(128).mbPerItem);
-    expect(recommendMemoryMb(1_500_000, 256)).toBeGreaterThan(recommendMemoryMb(1_500_000, 128));
+    expect(recommendMemoryMb(5_000_000, 256)).toBeGreaterThan(recommendMemoryMb(5_000_000, 128));
   });
 
   it('keeps 2048 MB and warns of nothing when the catalogue size is not given', () => {
@@ -77,7 +77,7 @@ describe('recommend memory from the expected catalogue', () => {
   });
 
   it('warns when an explicit memory is too small for the catalogue, and refuses a bad size', () => {
-    const items = 200_000;
+    const items = 300_000;
     const memory = 256;
     expect(capacityWarnings(items, dim, memory).join()).toMatch(/over 80% of the function's 256 MB/);
     const small = synth('CapacitySmall', { expectedCatalogueItems: items, recommendMemorySize: memory });
