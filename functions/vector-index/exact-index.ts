@@ -84,8 +84,8 @@ export class ExactIndex implements VectorIndex {
    */
   private readonly attributesOf: (ItemAttributes | undefined)[] = [];
   private snapshotAttributes: ((row: number) => ItemAttributes) | undefined;
-  /** Each row's publishedAt (ms; NaN when unknown), for searches' `publishedAfter`. */
-  private published = new Float64Array(0);
+  /** A loaded row's publishedAt, read from the snapshot without building its attributes. */
+  private snapshotPublishedAt: ((row: number) => number | undefined) | undefined;
   private count = 0;
   /** +1 on every change of the rows (see VectorIndex.generation). */
   private changes = 0;
@@ -145,7 +145,6 @@ export class ExactIndex implements VectorIndex {
     this.float32.set(vector, this.stagingBase / 4);
     this.quantiseStagedInto(row);
     this.attributesOf[row] = stored;
-    this.published[row] = stored.publishedAt ?? Number.NaN;
   }
 
   remove(itemId: string): boolean {
@@ -159,7 +158,6 @@ export class ExactIndex implements VectorIndex {
       this.float32[this.scalesBase() / 4 + row] = this.float32[this.scalesBase() / 4 + last] as number;
       this.itemIdOf[row] = movedId;
       this.attributesOf[row] = this.attributesAt(last);
-      this.published[row] = this.published[last] as number;
       if (this.added.has(movedId)) this.added.set(movedId, row);
       else this.snapshotIds?.move(movedId, row);
     }
@@ -309,10 +307,10 @@ export class ExactIndex implements VectorIndex {
       // undefined, not a hole: the arrays keep V8's fast elements.
       index.itemIdOf.push(undefined);
       index.attributesOf.push(undefined);
-      index.published[row] = publishedAtOf(row) ?? Number.NaN;
     }
     index.snapshotIds = ids;
     index.snapshotAttributes = attributeOf;
+    index.snapshotPublishedAt = publishedAtOf;
     index.count = count;
     return index;
   }
@@ -329,8 +327,11 @@ export class ExactIndex implements VectorIndex {
 
   /** Whether `publishedAfter` lets the row be skipped unasked (see SearchRequest.publishedAfter). */
   private publishedTooEarly(row: number, publishedAfter: number | undefined): boolean {
-    // NaN (unknown) compares false: skipped too.
-    return publishedAfter !== undefined && !((this.published[row] as number) > publishedAfter);
+    if (publishedAfter === undefined) return false;
+    // As attributesAt: a row without attributes still holds the item the snapshot loaded there.
+    const held = this.attributesOf[row];
+    const publishedAt = held ? held.publishedAt : this.snapshotPublishedAt?.(row);
+    return !(publishedAt !== undefined && publishedAt > publishedAfter);
   }
 
   /**
@@ -463,9 +464,6 @@ export class ExactIndex implements VectorIndex {
     this.float32 = new Float32Array(this.memory.buffer);
     this.capacity = capacity;
     this.int8.copyWithin(this.scalesBase(), oldScalesBase, oldScalesBase + 4 * this.count);
-    const published = new Float64Array(capacity);
-    published.set(this.published.subarray(0, this.count));
-    this.published = published;
   }
 
   /** The row of `itemId`, if it is held. */

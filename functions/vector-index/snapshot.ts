@@ -282,14 +282,11 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     dim < 1 ||
     (version < 3 && tagCount !== 0) ||
     referencesStart > matrixOffset ||
-    (version === 4 &&
+    // The int8 rows (version 4: and their scales) lie between the matrix offset and the next one.
+    ((version === 4 || version === 6) &&
       (stride < dim ||
         floatOffset % MATRIX_ALIGNMENT !== 0 ||
-        floatOffset < matrixOffset + count * (stride + 4))) ||
-    (version === 6 &&
-      (stride < dim ||
-        floatOffset % MATRIX_ALIGNMENT !== 0 ||
-        floatOffset < matrixOffset + count * stride)) ||
+        floatOffset < matrixOffset + count * (stride + (version === 4 ? 4 : 0)))) ||
     (version === 5 &&
       (extension.readUInt32LE(32) !== 0 ||
         floatOffset % MATRIX_ALIGNMENT !== 0 ||
