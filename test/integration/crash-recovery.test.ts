@@ -21,7 +21,7 @@ import { Embedder } from '../../functions/embedding/embedder';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { startS3Local } from '../../infra/local/s3-local';
 import { emojiImages } from '../support/images';
-import { killHard, npmStart, printed, type RunningStart, untilReady } from '../support/npm-start';
+import { killHard, npmStartReady, printed, type RunningStart } from '../support/npm-start';
 
 /** `npm start` names its tables `lookalike-<id>` (infra/local/harness.ts). */
 const ITEMS_TABLE = 'lookalike-Items';
@@ -84,8 +84,7 @@ describe('npm start after a crash', () => {
   });
 
   it('ends with every item in its bucket state after SIGKILL during uploads, overwrites and deletes', async () => {
-    running = await npmStart(dataDir);
-    await untilReady(running);
+    running = await npmStartReady(dataDir);
     let target = endpointsOf(running);
     const first = Array.from({ length: 12 }, (_, n) => n);
     await Promise.all(first.map((n) => put(target, n, n)));
@@ -116,8 +115,7 @@ describe('npm start after a crash', () => {
     offline.s3.destroy();
     await s3.stop();
 
-    running = await npmStart(dataDir);
-    await untilReady(running);
+    running = await npmStartReady(dataDir);
     target = endpointsOf(running);
 
     const bucket = await bucketState(target);

@@ -14,10 +14,9 @@ import {
   interrupt,
   killHard,
   npmRunTrain,
-  npmStart,
+  npmStartReady,
   printed,
   type RunningStart,
-  untilReady,
 } from '../support/npm-start';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -251,8 +250,7 @@ describe('npm start', () => {
 
   it('gets ready, turns an upload into an item within 10 s, and its quick-start commands work', async () => {
     const files = { 'my-photo.jpg': await photo('athletic_shoe') };
-    running = await npmStart(dataDir);
-    await untilReady(running);
+    running = await npmStartReady(dataDir);
     const { stdout } = running.output;
     const api = printed(stdout, 'API');
     bucket = /bucket: (\S+)/.exec(stdout)?.[1] ?? '';
@@ -319,8 +317,7 @@ describe('npm start', () => {
     client.destroy();
     await s3.stop();
 
-    running = await npmStart(dataDir);
-    await untilReady(running);
+    running = await npmStartReady(dataDir);
     const api = printed(running.output.stdout, 'API');
     expect(await itemStatus(api, 'OFFLINE-1')).toMatchObject({
       status: 200,

@@ -11,14 +11,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import type { TrainingRecord } from '../../functions/app/train-similarity';
 import { SPACES_REGISTRY_KEY } from '../../functions/contract/storage';
 import { buildCatalogue, PRESETS, simulateUsers } from '../eval/simulation';
-import {
-  killHard,
-  npmRunTrain,
-  npmStart,
-  printed,
-  type RunningStart,
-  untilReady,
-} from '../support/npm-start';
+import { killHard, npmRunTrain, npmStartReady, printed, type RunningStart } from '../support/npm-start';
 
 const DAY_MS = 86_400_000;
 
@@ -71,8 +64,7 @@ describe('npm run train', () => {
   };
 
   beforeAll(async () => {
-    running = await npmStart(dataDir, { LOOKALIKE_TRAIN_EVERY_MINUTES: '0' });
-    await untilReady(running);
+    running = await npmStartReady(dataDir, { LOOKALIKE_TRAIN_EVERY_MINUTES: '0' });
     api = printed(running.output.stdout, 'API');
     bucket = /bucket: (\S+)/.exec(running.output.stdout)?.[1] ?? '';
     s3 = new S3Client({

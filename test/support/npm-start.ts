@@ -67,6 +67,28 @@ export async function untilReady(running: RunningStart, timeoutMs = 90_000): Pro
   }
 }
 
+/**
+ * `npmStart` until it is ready. Its free ports are only free when picked: another test running
+ * beside it may bind one before `npm start` does, and then it exits with EADDRINUSE. That start is
+ * tried again on fresh ports (3 times at most); any other failure kills what it started and throws.
+ */
+export async function npmStartReady(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<RunningStart> {
+  for (let attempt = 1; ; attempt++) {
+    const running = await npmStart(dataDir, env);
+    try {
+      await untilReady(running);
+      return running;
+    } catch (error) {
+      await killHard(running);
+      const portTaken = running.child.exitCode !== null && /EADDRINUSE/.test(running.output.stderr);
+      if (!portTaken || attempt >= 3) throw error;
+    }
+  }
+}
+
 /** Ctrl-C in a terminal: SIGINT to the whole process group. Resolves with the exit code. */
 export async function interrupt(running: RunningStart): Promise<number | null> {
   if (running.child.pid !== undefined && running.child.exitCode === null)
