@@ -1,6 +1,12 @@
 import { INT8_KERNEL_WASM_BASE64 } from './int8-kernel.wasm';
 import { blendedScore, byScoreThenId, isFiniteVector, type ResolvedSearch, resolveSearch } from './scoring';
-import { decodeSnapshot, encodeSnapshot, type QuantisedRows, type WritableSnapshotVersion } from './snapshot';
+import {
+  checkInt8Scales,
+  decodeSnapshot,
+  encodeSnapshot,
+  type QuantisedRows,
+  type WritableSnapshotVersion,
+} from './snapshot';
 import type { SnapshotIds } from './snapshot-ids';
 import {
   type ItemAttributes,
@@ -32,6 +38,19 @@ type ScanKernel = (
   scales: number,
   scores: number,
 ) => void;
+
+/**
+ * An empty index with room for `count` items, and the views of its memory that a version-6
+ * snapshot's int8 rows and scales are downloaded into (ExactIndex.receiving, deserialise).
+ */
+export interface RowsInPlace {
+  index: ExactIndex;
+  count: number;
+  /** count x stride bytes: where the rows go. */
+  rows: Uint8Array;
+  /** count x f32: where the scales go. */
+  scales: Uint8Array;
+}
 
 let compiledKernel: object | undefined;
 function int8Kernel(): object {
@@ -99,7 +118,7 @@ export class ExactIndex implements VectorIndex {
       throw new VectorIndexError('dimension_mismatch', `dim must be an integer in 1..65536, got ${dim}`);
     }
     this.dim = dim;
-    this.stride = Math.ceil(dim / KERNEL_STEP) * KERNEL_STEP;
+    this.stride = ExactIndex.strideFor(dim);
     this.queryRange = queryRangeFor(this.stride);
     this.factorsBase = MAX_QUERIES * this.stride * 2;
     this.stagingBase = this.factorsBase + 64;
@@ -255,18 +274,58 @@ export class ExactIndex implements VectorIndex {
     );
   }
 
+  /** Bytes per int8 row of an index of `dim` dimensions (a snapshot's rows must have it to be adopted in place). */
+  static strideFor(dim: number): number {
+    return Math.ceil(dim / KERNEL_STEP) * KERNEL_STEP;
+  }
+
+  /**
+   * An empty index with room for `count` items, and where a version-6 snapshot's rows and scales
+   * go in its memory: a download writes them there, and deserialise(prefix, { placed }) adopts them
+   * with no copy. The views are valid until the index next grows (nothing grows it before then).
+   */
+  static receiving(dim: number, count: number): RowsInPlace {
+    const index = new ExactIndex(dim, { initialCapacity: count });
+    const buffer = index.memory.buffer;
+    return {
+      index,
+      count,
+      rows: new Uint8Array(buffer, index.matrixBase, count * index.stride),
+      scales: new Uint8Array(buffer, index.scalesBase(), 4 * count),
+    };
+  }
+
   /**
    * Loads a snapshot from serialise(). A format-6 snapshot's int8 rows and scales are copied into
    * wasm memory as they are (one copy each when the rows have this index's stride): nothing is
    * quantised. Format 5's int16 rows and older formats' float32 rows are quantised to int8 row by
    * row, as upsert quantises a vector.
+   *
+   * With `placed`, `bytes` is only the prefix of a version-6 snapshot of `byteLength` bytes (its
+   * bytes before the rows) whose rows and scales were downloaded into `placed.rows` (receiving):
+   * they are checked where they are and adopted, and the index returned is `placed.rows.index`.
+   * A snapshot whose header disagrees (another layout, count or dimension) is refused as corrupt.
    */
-  static deserialise(bytes: Uint8Array): ExactIndex {
-    const { dim, ids, attributeOf, publishedAtOf, exact } = decodeSnapshot(bytes);
+  static deserialise(bytes: Uint8Array, placed?: { rows: RowsInPlace; byteLength: number }): ExactIndex {
+    const { dim, ids, attributeOf, publishedAtOf, exact } = decodeSnapshot(
+      bytes,
+      placed && { byteLength: placed.byteLength },
+    );
     const count = ids.count;
-    const index = new ExactIndex(dim, { initialCapacity: count });
+    const index = placed?.rows.index ?? new ExactIndex(dim, { initialCapacity: count });
     const staging = index.stagingBase / 4;
-    if (exact.kind === 'int8') {
+    if (exact.kind === 'placed') {
+      const into = placed?.rows;
+      if (!into || dim !== index.dim || count !== into.count || exact.stride !== index.stride)
+        throw new VectorIndexError(
+          'corrupt_snapshot',
+          'corrupt vector index snapshot: its rows are not where its pointer says',
+        );
+      checkInt8Scales(
+        new DataView(into.scales.buffer, into.scales.byteOffset, into.scales.byteLength),
+        count,
+      );
+    } else if (exact.kind === 'int8') {
       const matrix = new Uint8Array(index.memory.buffer);
       if (exact.stride === index.stride) {
         matrix.set(exact.rows, index.matrixBase);

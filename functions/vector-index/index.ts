@@ -1,6 +1,6 @@
-export { ExactIndex } from './exact-index';
+export { ExactIndex, type RowsInPlace } from './exact-index';
 export { exactSearchReference } from './reference';
-export { SNAPSHOT_VERSION } from './snapshot';
+export { SNAPSHOT_VERSION, type SnapshotLayout, snapshotLayout } from './snapshot';
 export {
   type ItemAttributes,
   MAX_K,

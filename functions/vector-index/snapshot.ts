@@ -90,6 +90,8 @@ export interface SnapshotContents {
  */
 export type SnapshotRows =
   | { kind: 'int8'; stride: number; rows: Uint8Array; scales: Uint8Array }
+  /** Version 6 decoded from its prefix alone: the rows and scales were written elsewhere (SnapshotLayout). */
+  | { kind: 'placed'; stride: number }
   | { kind: 'int16'; rows: Uint8Array; scales: Uint8Array }
   | { kind: 'float32'; matrix: Uint8Array };
 
@@ -248,7 +250,40 @@ function writeInt16Rows(
   }
 }
 
-export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
+/**
+ * Where a version-6 snapshot keeps its int8 rows and scales. A pointer carries it (CatalogueIndex
+ * writeSnapshot), so that a cold start can download the rows and scales straight into the index's
+ * memory (ExactIndex.receiving) and keep only the bytes before them: no buffer of the snapshot's size,
+ * no copy of its rows.
+ */
+export interface SnapshotLayout {
+  /** Where the rows start: every byte before is the header and the per-item sections (a multiple of 64). */
+  matrixOffset: number;
+  /** Bytes per row. */
+  stride: number;
+  /** Where the count x f32 scales start, after the rows and their padding (a multiple of 64). */
+  scalesOffset: number;
+}
+
+/** A version-6 snapshot's layout, read from its header; undefined for another version or a short header. */
+export function snapshotLayout(bytes: Uint8Array): SnapshotLayout | undefined {
+  if (bytes.byteLength < headerBytesOf(SNAPSHOT_VERSION)) return undefined;
+  const header = Buffer.from(bytes.buffer, bytes.byteOffset, headerBytesOf(SNAPSHOT_VERSION));
+  if (header.readUInt32LE(0) !== MAGIC || header.readUInt16LE(4) !== 6) return undefined;
+  return {
+    matrixOffset: header.readUInt32LE(24),
+    stride: header.readUInt32LE(32),
+    scalesOffset: header.readUInt32LE(36),
+  };
+}
+
+/**
+ * Reads a snapshot. With `placed`, `bytes` is only a version-6 snapshot's prefix (everything before
+ * its rows, SnapshotLayout.matrixOffset bytes) of a snapshot of `placed.byteLength` bytes, whose rows
+ * and scales a download wrote elsewhere: the sections are checked against that length, and `exact`
+ * is `placed` (the caller checks the scales where they are).
+ */
+export function decodeSnapshot(bytes: Uint8Array, placed?: { byteLength: number }): DecodedSnapshot {
   assertLittleEndianHost();
   if (bytes.byteLength < 32) corrupt('not a vector index snapshot');
   const header = Buffer.from(bytes.buffer, bytes.byteOffset, 32);
@@ -272,6 +307,9 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   const headerBytes = headerBytesOf(version);
   if (header.readUInt16LE(6) !== headerBytes || bytes.byteLength < headerBytes)
     corrupt('section sizes do not add up');
+  if (placed && (version !== 6 || bytes.byteLength !== matrixOffset))
+    corrupt('its rows are not where its pointer says');
+  const byteLength = placed?.byteLength ?? bytes.byteLength;
   const extension = Buffer.from(bytes.buffer, bytes.byteOffset, headerBytes);
   const stride = version === 4 || version === 6 ? extension.readUInt32LE(32) : 0;
   const floatOffset = version >= 4 ? extension.readUInt32LE(36) : matrixOffset;
@@ -291,7 +329,7 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
       (extension.readUInt32LE(32) !== 0 ||
         floatOffset % MATRIX_ALIGNMENT !== 0 ||
         floatOffset < matrixOffset + 4 * count)) ||
-    floatOffset + count * rowBytes !== bytes.byteLength
+    floatOffset + count * rowBytes !== byteLength
   ) {
     corrupt('section sizes do not add up');
   }
@@ -373,13 +411,10 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   };
   const decoded = { dim, ids: itemIds.ids, attributeOf, publishedAtOf };
   if (version < 5) return { ...decoded, exact: { kind: 'float32', matrix: bytes.subarray(floatOffset) } };
+  if (placed) return { ...decoded, exact: { kind: 'placed', stride } };
   if (version === 6) {
     const scales = bytes.subarray(floatOffset, floatOffset + 4 * count);
-    const scaleView = new DataView(scales.buffer, scales.byteOffset, scales.byteLength);
-    for (let row = 0; row < count; row++) {
-      const scale = scaleView.getFloat32(4 * row, true);
-      if (!(Number.isFinite(scale) && scale >= 0)) corrupt(`item ${row} has int8 scale ${scale}`);
-    }
+    checkInt8Scales(new DataView(scales.buffer, scales.byteOffset, scales.byteLength), count);
     return {
       ...decoded,
       exact: {
@@ -422,6 +457,14 @@ function readItemIds(prefix: Buffer, labelsStart: number, labelsEnd: number, cou
   // decode, which is as correct and only slower.
   for (let at = labelsStart; at < cursor && ascii; at++) ascii = (prefix[at] as number) < 0x80;
   return { ids: new SnapshotIds(prefix, starts, count, ascii), end: cursor };
+}
+
+/** Version 6's scales (and the index's): max|v| / 127 of each row, finite and not negative. */
+export function checkInt8Scales(scales: DataView, count: number): void {
+  for (let row = 0; row < count; row++) {
+    const scale = scales.getFloat32(4 * row, true);
+    if (!(Number.isFinite(scale) && scale >= 0)) corrupt(`item ${row} has int8 scale ${scale}`);
+  }
 }
 
 function corrupt(reason: string): never {

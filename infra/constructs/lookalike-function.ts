@@ -63,6 +63,11 @@ export class LookalikeFunction extends Construct {
       bundling: {
         externalModules: EXTERNAL_MODULES,
         format: OutputFormat.CJS,
+        // The packages' ES module builds first: esbuild drops what a function does not import (the
+        // S3 client's other commands and their serialisers), which CommonJS builds do not let it.
+        // The recommend bundle goes from 1.19 to 0.93 MB and its require from ~265 to ~205 ms
+        // (README, "Capacity").
+        mainFields: ['module', 'main'],
         minify: true,
         sourceMap: true,
         target: 'node24',

@@ -50,11 +50,12 @@ import type { CatalogueItem } from '../../functions/domain/catalogue-item';
 import { DEFAULT_PROFILE_SETTINGS } from '../../functions/domain/interest-profile';
 import { defaultManifestPath } from '../../functions/embedding/embedder';
 import { loadManifest } from '../../functions/embedding/model-manifest';
-import { ExactIndex, SNAPSHOT_VERSION } from '../../functions/vector-index';
+import { ExactIndex, SNAPSHOT_VERSION, snapshotLayout } from '../../functions/vector-index';
 import { EXTERNAL_MODULES } from '../../infra/constructs/model-layers';
+import { recommendMemoryMb } from '../../infra/constructs/recommend-capacity';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../../infra/local/aws-env';
 import { startLocalStack } from '../../infra/local/harness';
-import { bundleForNode, REPO_ROOT, runNodeChild, scratchDir } from './support/child-process';
+import { bundleForNode, lambdaNodeArgs, REPO_ROOT, runNodeChild, scratchDir } from './support/child-process';
 import { median, progress, round } from './support/stats';
 import { FastSyntheticVectors } from './support/synthetic-vectors';
 
@@ -93,6 +94,8 @@ interface ChildReport {
 interface Point {
   dim: number;
   items: number;
+  /** The recommend function's memory at this size (recommendMemoryMb): the child's node options follow it. */
+  memory_mb: number;
   cold_ms: number;
   /** The child's CPU time (user + system) to its first answer: cold_ms on an idle machine, roughly. */
   cold_cpu_ms: number;
@@ -198,6 +201,7 @@ async function storeSnapshot(
   await s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream' }),
   );
+  const layout = snapshotLayout(body);
   const pointer: SnapshotPointer = {
     key,
     watermark,
@@ -206,6 +210,8 @@ async function storeSnapshot(
     createdAt: watermark,
     format: FORMAT,
     bytes: body.byteLength,
+    // COLDSTART_LAYOUT=0: a pointer as written before layouts, whose snapshot is read into one buffer.
+    ...(layout && process.env.COLDSTART_LAYOUT !== '0' ? { layout } : {}),
   };
   await s3.send(
     new PutObjectCommand({
@@ -333,13 +339,17 @@ async function main(): Promise<void> {
         POWERTOOLS_METRICS_DISABLED: 'true',
         ...(process.env.COLDSTART_TRACE ? { COLDSTART_TRACE: process.env.COLDSTART_TRACE } : {}),
       };
-      const coldStarts = async (label: string) => {
+      // Each child runs as Lambda runs the function the stack sizes for that catalogue: with the
+      // runtime's node options for its memory, and the variable saying it.
+      const coldStarts = async (label: string, items: number) => {
+        const memoryMb = recommendMemoryMb(items, dim);
         const runs: ChildReport[] = [];
         for (let run = 0; run < COLD_RUNS; run++) {
           const { report: child } = await runNodeChild<ChildReport>(
             childScript,
             [handlerBundle, userId],
-            childEnv,
+            { ...childEnv, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb) },
+            lambdaNodeArgs(memoryMb),
           );
           const { first, second } = child;
           if (first.statusCode !== 200 || first.strategy !== 'personal' || first.itemIds.length === 0) {
@@ -363,7 +373,7 @@ async function main(): Promise<void> {
 
       log(`${dim}-d: base memory over ${BASE_ITEMS} items`);
       await storeSnapshot(s3, stack.bucket, modelId, vectors, BASE_ITEMS, watermark);
-      const baseRssMb = median((await coldStarts(`${dim}-d base`)).map((run) => run.peakRssMb));
+      const baseRssMb = median((await coldStarts(`${dim}-d base`, BASE_ITEMS)).map((run) => run.peakRssMb));
 
       const dimPoints: Point[] = [];
       for (const items of sizes) {
@@ -374,13 +384,14 @@ async function main(): Promise<void> {
         log(
           `${label}: ${round(snapshotBytes / 1e6, 0)} MB in ${round((performance.now() - started) / 1000, 1)} s`,
         );
-        const runs = await coldStarts(label);
+        const runs = await coldStarts(label, items);
         const m = (pick: (run: ChildReport) => number) => round(median(runs.map(pick)), 1);
         const loadOf = (run: ChildReport) => run.indexLoad as IndexLoad;
         const peak = median(runs.map((run) => run.peakRssMb));
         const point: Point = {
           dim,
           items,
+          memory_mb: recommendMemoryMb(items, dim),
           cold_ms: m((run) => run.coldMs),
           cold_cpu_ms: m((run) => run.cpuMs),
           mb_per_item: round((peak - baseRssMb) / items, 6),

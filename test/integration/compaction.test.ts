@@ -7,12 +7,13 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-s
 import { CatalogueRepository } from '../../functions/adapters/dynamodb/item-store';
 import {
   CatalogueIndex,
+  downloadRanges,
   downloadSnapshot,
   type IndexLoad,
   readPointer,
   snapshotPrefix,
 } from '../../functions/adapters/s3/snapshot-index';
-import { ExactIndex } from '../../functions/vector-index';
+import { ExactIndex, type SnapshotLayout, snapshotLayout } from '../../functions/vector-index';
 import { useLocalStack } from '../support/local-stack';
 import { seededUniform } from '../support/seeded-random';
 
@@ -314,6 +315,71 @@ describe('downloadSnapshot', () => {
     expect(loads[0]).toMatchObject({ format: 6, items: 30, snapshotBytes: pointer.bytes, changedRows: 0 });
     expect(loads[0]?.totalMs).toBeGreaterThan(0);
     expect(loaded.watermark).toBe(pointer.watermark);
+  });
+});
+
+describe("a pointer with its snapshot's layout", () => {
+  it('downloads ranges of an object into their own buffers, dropping the bytes between them', async () => {
+    const key = 'index/download/ranges.bin';
+    const body = Buffer.alloc(2 * 1024 * 1024 + 77);
+    const fill = seededUniform(13);
+    for (let i = 0; i < body.length; i++) body[i] = Math.floor(fill() * 256);
+    await stack.s3Client.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body }));
+    // Ranges that start and end inside the 1 MiB parts and across their edges.
+    const ranges = [
+      { offset: 0, target: new Uint8Array(1000) },
+      { offset: 1024 * 1024 - 10, target: new Uint8Array(1024 * 1024) },
+      { offset: body.length - 50, target: new Uint8Array(50) },
+    ];
+    await downloadRanges(stack.s3Client, stack.bucket, key, body.length, ranges);
+    for (const { offset, target } of ranges)
+      expect(Buffer.from(target).equals(body.subarray(offset, offset + target.length))).toBe(true);
+    await expect(downloadRanges(stack.s3Client, stack.bucket, key, body.length + 1, ranges)).rejects.toThrow(
+      `snapshot ${key}: ${body.length} bytes, the pointer says ${body.length + 1}`,
+    );
+  });
+
+  it('a compaction writes where the rows and scales lie, and a cold start downloads them straight into the index', async () => {
+    modelId = 'model-layout';
+    const repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items as string);
+    await addItems(repository, 50, (i) => ({ tags: [`tag-${i % 4}`], price: i }));
+    const { pointer } = await (await load()).writeSnapshot();
+    const stored = await storedSnapshot(pointer.key);
+    expect(pointer.layout).toEqual(snapshotLayout(stored));
+    const loads: IndexLoad[] = [];
+    const loaded = await load(0, (phases) => loads.push(phases));
+    expect(loads[0]).toMatchObject({ format: 6, items: 50, snapshotBytes: stored.length, rowsInPlace: true });
+    // The index it built is the snapshot, byte for byte.
+    expect(Buffer.from(loaded.index.serialise()).equals(stored)).toBe(true);
+  });
+
+  it('reads the snapshot whole when the layout is not its own, or not usable', async () => {
+    modelId = 'model-wrong-layout';
+    const repository = new CatalogueRepository(stack.dynamoDbClient, stack.tables.Items as string);
+    await addItems(repository, 20);
+    const { pointer } = await (await load()).writeSnapshot();
+    const stored = await storedSnapshot(pointer.key);
+    const layout = pointer.layout as SnapshotLayout;
+    for (const wrong of [
+      // Plausible, but not where this snapshot's rows are: refused once downloaded, then read whole.
+      { ...layout, matrixOffset: layout.matrixOffset - 64 },
+      // Not usable at all: another stride, scales past the end, offsets that are not whole numbers.
+      { ...layout, stride: layout.stride + 32 },
+      { ...layout, scalesOffset: layout.scalesOffset + 4 },
+      { ...layout, matrixOffset: 'x' },
+    ]) {
+      await stack.s3Client.send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: `${snapshotPrefix(modelId)}latest.json`,
+          Body: JSON.stringify({ ...pointer, layout: wrong }),
+        }),
+      );
+      const loads: IndexLoad[] = [];
+      const loaded = await load(0, (phases) => loads.push(phases));
+      expect(loads[0]).toMatchObject({ format: 6, items: 20, changedRows: 0, rowsInPlace: false });
+      expect(Buffer.from(loaded.index.serialise()).equals(stored)).toBe(true);
+    }
   });
 });
 

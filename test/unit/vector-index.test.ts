@@ -5,6 +5,8 @@ import {
   exactSearchReference,
   type ItemAttributes,
   type SearchRequest,
+  type SnapshotLayout,
+  snapshotLayout,
   VectorIndexError,
 } from '../../functions/vector-index';
 import {
@@ -447,6 +449,79 @@ describe('ExactIndex snapshots', () => {
     const index = new ExactIndex(DIM);
     for (const publishedAt of [-1, 1.5, Number.NaN])
       expect(() => index.upsert('bad', query(), { available: true, publishedAt })).toThrow(/publishedAt/);
+  });
+
+  /** What a download of `bytes` by its layout leaves: the prefix, and the rows and scales in a receiving index. */
+  const placedLoad = (bytes: Uint8Array, count = ExactIndex.deserialise(bytes.slice()).size) => {
+    const layout = snapshotLayout(bytes) as SnapshotLayout;
+    const rows = ExactIndex.receiving(DIM, count);
+    rows.rows.set(bytes.subarray(layout.matrixOffset, layout.matrixOffset + rows.rows.byteLength));
+    rows.scales.set(bytes.subarray(layout.scalesOffset, layout.scalesOffset + rows.scales.byteLength));
+    return { prefix: bytes.slice(0, layout.matrixOffset), rows, byteLength: bytes.byteLength };
+  };
+
+  it("adopts format 6's rows and scales where a download put them: the same index as a load of the whole", () => {
+    const layout = snapshotLayout(snapshot) as SnapshotLayout;
+    expect(layout).toEqual({
+      matrixOffset: expect.any(Number),
+      stride: ExactIndex.strideFor(DIM),
+      scalesOffset: layout.matrixOffset + Math.ceil((original.size * ExactIndex.strideFor(DIM)) / 64) * 64,
+    });
+    expect(layout.matrixOffset % 64).toBe(0);
+    expect(snapshotLayout(format3)).toBeUndefined();
+    const { prefix, rows, byteLength } = placedLoad(snapshot);
+    const loaded = ExactIndex.deserialise(prefix, { rows, byteLength });
+    expect(loaded).toBe(rows.index);
+    // Byte for byte what it was loaded from, so every id, attribute and vector came through.
+    expect(Buffer.from(loaded.serialise()).equals(Buffer.from(snapshot))).toBe(true);
+    const request = { queries: [query(), query()], weights: [0.7, 0.3], k: 30 };
+    expect(loaded.search(request)).toEqual(original.search(request));
+    // It grows past the size it was made for, its rows moving with it.
+    const added = Array.from({ length: 3000 }, (_, i) => [`added-${i}`, query()] as const);
+    for (const [itemId, vector] of added) loaded.upsert(itemId, vector, { available: true });
+    expect(loaded.search(request).slice(0, 5)).toEqual(
+      ExactIndex.deserialise(loaded.serialise()).search(request).slice(0, 5),
+    );
+    expectHeldAs(loaded.vector('tagged'), original.vector('tagged') as Float32Array);
+  });
+
+  it("refuses rows placed by a layout that is not the snapshot's, or scales that are not finite", () => {
+    const codeOf = (load: () => unknown) => {
+      try {
+        load();
+      } catch (error) {
+        return (error as VectorIndexError).code;
+      }
+      return 'accepted';
+    };
+    const { prefix, rows, byteLength } = placedLoad(snapshot);
+    // A prefix cut elsewhere than the matrix offset, another length, another count or dimension.
+    expect(
+      codeOf(() => ExactIndex.deserialise(prefix.subarray(0, prefix.length - 64), { rows, byteLength })),
+    ).toBe('corrupt_snapshot');
+    expect(codeOf(() => ExactIndex.deserialise(prefix, { rows, byteLength: byteLength + 64 }))).toBe(
+      'corrupt_snapshot',
+    );
+    expect(
+      codeOf(() =>
+        ExactIndex.deserialise(prefix, { rows: ExactIndex.receiving(DIM, original.size - 1), byteLength }),
+      ),
+    ).toBe('corrupt_snapshot');
+    expect(
+      codeOf(() =>
+        ExactIndex.deserialise(prefix, { rows: ExactIndex.receiving(DIM + 1, original.size), byteLength }),
+      ),
+    ).toBe('corrupt_snapshot');
+    // Not format 6.
+    expect(
+      codeOf(() => ExactIndex.deserialise(format3.slice(0, 64), { rows, byteLength: format3.length })),
+    ).toBe('corrupt_snapshot');
+    const nan = placedLoad(snapshot);
+    new DataView(nan.rows.scales.buffer, nan.rows.scales.byteOffset).setFloat32(4 * 7, Number.NaN, true);
+    expect(codeOf(() => ExactIndex.deserialise(nan.prefix, { rows: nan.rows, byteLength }))).toBe(
+      'corrupt_snapshot',
+    );
+    expect(codeOf(() => ExactIndex.deserialise(prefix, { rows, byteLength }))).toBe('accepted');
   });
 
   it('round-trips an empty index', () => {

@@ -3,7 +3,13 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Serving } from '../../app/ports';
 import { INDEX_PREFIX, ITEMS_CHANGE_INDEX } from '../../contract/storage';
-import { ExactIndex, SNAPSHOT_VERSION } from '../../vector-index';
+import {
+  ExactIndex,
+  SNAPSHOT_VERSION,
+  type SnapshotLayout,
+  snapshotLayout,
+  VectorIndexError,
+} from '../../vector-index';
 import { batchGetAll } from '../dynamodb/batch-get';
 import {
   CHANGE_FEED,
@@ -36,6 +42,12 @@ export interface SnapshotPointer {
    * pointers, whose snapshot's first part is read alone to learn its size.
    */
   bytes?: number;
+  /**
+   * Where a format-6 snapshot keeps its rows and scales: a cold start downloads them straight into
+   * the index and the rest into a buffer of the bytes before them. Absent from older pointers, whose
+   * snapshot is read into one buffer and copied.
+   */
+  layout?: SnapshotLayout;
 }
 
 export interface CatalogueIndexDeps {
@@ -65,8 +77,10 @@ export interface IndexLoad {
   items: number;
   snapshotBytes: number;
   pointerMs: number;
-  /** GetObject and reading the body into one buffer. */
+  /** GetObject and reading the body: into the index's memory and a buffer of the rest, or into one buffer. */
   downloadMs: number;
+  /** Whether the rows and scales were downloaded straight into the index (a pointer with a layout). */
+  rowsInPlace: boolean;
   /**
    * Decoding the snapshot and building the index over it: copying the int8 rows and scales into it
    * (format 6), or quantising them from the int16 (5) or float32 rows (3 and 4).
@@ -146,21 +160,45 @@ export class CatalogueIndex {
     );
     // Awaited below; marked handled now, or a failure while the download runs would be unhandled.
     changes.catch(() => undefined);
-    let index = new ExactIndex(deps.dim);
+    let index: ExactIndex | undefined;
     let snapshotBytes = 0;
     let downloadMs = 0;
+    let rowsInPlace = false;
     if (snapshot) {
       try {
-        const bytes = await downloadSnapshot(deps.s3, deps.bucket, snapshot.key, snapshot.bytes);
-        downloadMs = lap();
-        index = ExactIndex.deserialise(bytes);
-        snapshotBytes = bytes.byteLength;
+        // The rows and scales straight into the index when the pointer says where they lie.
+        const layout = placedLayout(snapshot, deps.dim);
+        if (layout) {
+          try {
+            const rows = ExactIndex.receiving(deps.dim, snapshot.count);
+            const prefix = new Uint8Array(layout.matrixOffset);
+            await downloadRanges(deps.s3, deps.bucket, snapshot.key, layout.bytes, [
+              { offset: 0, target: prefix },
+              { offset: layout.matrixOffset, target: rows.rows },
+              { offset: layout.scalesOffset, target: rows.scales },
+            ]);
+            downloadMs = lap();
+            index = ExactIndex.deserialise(prefix, { rows, byteLength: layout.bytes });
+            snapshotBytes = layout.bytes;
+            rowsInPlace = true;
+          } catch (error) {
+            // A pointer whose layout is not its snapshot's: the snapshot is read as a whole instead.
+            if (!(error instanceof VectorIndexError && error.code === 'corrupt_snapshot')) throw error;
+          }
+        }
+        if (!index) {
+          const bytes = await downloadSnapshot(deps.s3, deps.bucket, snapshot.key, snapshot.bytes);
+          downloadMs = lap();
+          index = ExactIndex.deserialise(bytes);
+          snapshotBytes = bytes.byteLength;
+        }
       } catch (error) {
         // The load fails; its read of the change feed ends first, so nothing outlives the request.
         await changes.catch(() => undefined);
         throw error;
       }
     }
+    index ??= new ExactIndex(deps.dim);
     const buildMs = lap();
     const catalogue = new CatalogueIndex(deps, index, watermark, documents);
     const changedRows = catalogue.apply(await changes, Date.now());
@@ -170,6 +208,7 @@ export class CatalogueIndex {
       snapshotBytes,
       pointerMs,
       downloadMs,
+      rowsInPlace,
       buildMs,
       changeFeedMs,
       changedRows,
@@ -238,6 +277,7 @@ export class CatalogueIndex {
     const { s3, bucket, modelId } = this.deps;
     let written: string | undefined;
     let writtenBytes = 0;
+    let writtenLayout: SnapshotLayout | undefined;
     for (let attempt = 1; ; attempt++) {
       const stored = await readStoredPointer(s3, bucket, modelId);
       if (stored && isCurrent(stored.pointer, this.watermark)) {
@@ -249,6 +289,7 @@ export class CatalogueIndex {
         written = `${snapshotPrefix(modelId)}snapshot-${String(this.watermark).padStart(15, '0')}-${now}.bin`;
         const body = this.index.serialise();
         writtenBytes = body.byteLength;
+        writtenLayout = snapshotLayout(body);
         await s3.send(
           new PutObjectCommand({
             Bucket: bucket,
@@ -268,6 +309,7 @@ export class CatalogueIndex {
         ...(previous ? { previousKey: previous.key } : {}),
         format: SNAPSHOT_VERSION,
         bytes: writtenBytes,
+        ...(writtenLayout ? { layout: writtenLayout } : {}),
       };
       try {
         await s3.send(
@@ -375,9 +417,81 @@ const MAX_PART_BYTES = 16 * 1024 * 1024;
 const DOWNLOAD_PARTS_IN_FLIGHT = 8;
 
 /**
- * A snapshot read into one buffer allocated once at its full size: parts are written where they
- * belong, with no list of chunks to concatenate (which needs the snapshot's size twice at the peak).
- * The buffer starts an ArrayBuffer, so the index adopts its float32 rows without a copy.
+ * The layout a pointer gives for downloading its snapshot's rows and scales into the index, when it
+ * is usable: format 6, its size known, rows of this index's stride, and sections that fit that size.
+ * A pointer is data: anything else reads the snapshot as a whole.
+ */
+function placedLayout(
+  pointer: SnapshotPointer,
+  dim: number,
+): (SnapshotLayout & { bytes: number }) | undefined {
+  const { layout, bytes, count, format } = pointer;
+  if (format !== SNAPSHOT_VERSION || !layout || bytes === undefined) return undefined;
+  const { matrixOffset, stride, scalesOffset } = layout;
+  const whole = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+  if (![matrixOffset, stride, scalesOffset, bytes, count].every(whole)) return undefined;
+  if (
+    stride !== ExactIndex.strideFor(dim) ||
+    matrixOffset < 40 ||
+    scalesOffset < matrixOffset + count * stride ||
+    scalesOffset + 4 * count !== bytes
+  )
+    return undefined;
+  return { matrixOffset, stride, scalesOffset, bytes };
+}
+
+/** A range of the snapshot object, starting at `offset`, and the buffer its bytes are written into. */
+export interface DownloadRange {
+  offset: number;
+  target: Uint8Array;
+}
+
+async function getPart(s3: S3Client, bucket: string, key: string, first: number, last: number) {
+  const response = await s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${first}-${last}` }),
+  );
+  // "bytes 0-8388607/67800576"; absent when a server ignores the range and sends the whole object.
+  const total = Number(response.ContentRange?.split('/')[1] ?? response.ContentLength);
+  if (!Number.isSafeInteger(total) || total < 0) throw new Error(`snapshot ${key}: no usable length`);
+  return { response, total };
+}
+
+/**
+ * Downloads the `total` bytes of a snapshot from `from` on, in parts side by side, each byte
+ * written where a range says (a byte in no range is dropped: the padding before the scales). No list
+ * of chunks is kept and concatenated, which would need the snapshot's size twice at the peak.
+ */
+export async function downloadRanges(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  total: number,
+  ranges: readonly DownloadRange[],
+  { from = 0, partBytes = partBytesFor(total) }: { from?: number; partBytes?: number } = {},
+): Promise<void> {
+  let next = from;
+  const worker = async () => {
+    while (next < total) {
+      const first = next;
+      const last = Math.min(total, first + partBytes) - 1;
+      next = last + 1;
+      const { response, total: stored } = await getPart(s3, bucket, key, first, last);
+      // A pointer naming another size than the object has (a snapshot replaced under its key) is refused.
+      if (stored !== total) throw new Error(`snapshot ${key}: ${stored} bytes, the pointer says ${total}`);
+      const length = await readInto(response.Body, ranges, first, last + 1);
+      if (length !== last - first + 1) throw new Error(`snapshot ${key}: part at ${first} was cut short`);
+    }
+  };
+  await Promise.all(Array.from({ length: DOWNLOAD_PARTS_IN_FLIGHT }, worker));
+}
+
+function partBytesFor(total: number): number {
+  return Math.min(MAX_PART_BYTES, Math.max(MIN_PART_BYTES, Math.ceil(total / DOWNLOAD_PARTS_IN_FLIGHT)));
+}
+
+/**
+ * A snapshot read into one buffer allocated once at its full size. The buffer starts an
+ * ArrayBuffer, so the index could adopt views of it without a copy.
  */
 export async function downloadSnapshot(
   s3: S3Client,
@@ -386,54 +500,40 @@ export async function downloadSnapshot(
   /** The snapshot's size when the pointer says it: then every part is asked for at once. */
   knownBytes?: number,
 ): Promise<Uint8Array> {
-  const part = async (first: number, last: number) => {
-    const response = await s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${first}-${last}` }),
-    );
-    // "bytes 0-8388607/67800576"; absent when a server ignores the range and sends the whole object.
-    const total = Number(response.ContentRange?.split('/')[1] ?? response.ContentLength);
-    if (!Number.isSafeInteger(total) || total < 0) throw new Error(`snapshot ${key}: no usable length`);
-    return { response, total };
-  };
-  let bytes: Uint8Array;
-  let next: number;
-  let partBytes = DOWNLOAD_PART_BYTES;
   if (knownBytes !== undefined && Number.isSafeInteger(knownBytes) && knownBytes > 0) {
-    bytes = new Uint8Array(knownBytes);
-    next = 0;
-    partBytes = Math.min(
-      MAX_PART_BYTES,
-      Math.max(MIN_PART_BYTES, Math.ceil(knownBytes / DOWNLOAD_PARTS_IN_FLIGHT)),
-    );
-  } else {
-    const head = await part(0, DOWNLOAD_PART_BYTES - 1);
-    bytes = new Uint8Array(head.total);
-    next = await readInto(head.response.Body, bytes, 0);
+    const bytes = new Uint8Array(knownBytes);
+    await downloadRanges(s3, bucket, key, knownBytes, [{ offset: 0, target: bytes }]);
+    return bytes;
   }
-  const total = bytes.byteLength;
-  const worker = async () => {
-    while (next < total) {
-      const first = next;
-      const last = Math.min(total, first + partBytes) - 1;
-      next = last + 1;
-      const { response, total: stored } = await part(first, last);
-      // A pointer naming another size than the object has (a snapshot replaced under its key) is refused.
-      if (stored !== total) throw new Error(`snapshot ${key}: ${stored} bytes, the pointer says ${total}`);
-      const length = await readInto(response.Body, bytes, first);
-      if (length !== last - first + 1) throw new Error(`snapshot ${key}: part at ${first} was cut short`);
-    }
-  };
-  await Promise.all(Array.from({ length: DOWNLOAD_PARTS_IN_FLIGHT }, worker));
+  // The first part says the size.
+  const head = await getPart(s3, bucket, key, 0, DOWNLOAD_PART_BYTES - 1);
+  const bytes = new Uint8Array(head.total);
+  const ranges = [{ offset: 0, target: bytes }];
+  const from = await readInto(head.response.Body, ranges, 0, head.total);
+  await downloadRanges(s3, bucket, key, head.total, ranges, { from, partBytes: DOWNLOAD_PART_BYTES });
   return bytes;
 }
 
-/** Streams a body into `target` at `offset`; returns how many bytes it held. */
-async function readInto(body: unknown, target: Uint8Array, offset: number): Promise<number> {
+/**
+ * Streams a body that starts at `offset` of the snapshot into the ranges; returns how many bytes it
+ * held. A body past `end` (more than was asked for) is refused.
+ */
+async function readInto(
+  body: unknown,
+  ranges: readonly DownloadRange[],
+  offset: number,
+  end: number,
+): Promise<number> {
   let at = offset;
   for await (const chunk of body as AsyncIterable<Uint8Array>) {
-    if (at + chunk.byteLength > target.byteLength) throw new Error('snapshot body longer than its length');
-    target.set(chunk, at);
-    at += chunk.byteLength;
+    const chunkEnd = at + chunk.byteLength;
+    if (chunkEnd > end) throw new Error('snapshot body longer than its length');
+    for (const { offset: start, target } of ranges) {
+      const from = Math.max(at, start);
+      const to = Math.min(chunkEnd, start + target.byteLength);
+      if (from < to) target.set(chunk.subarray(from - at, to - at), from - start);
+    }
+    at = chunkEnd;
   }
   return at - offset;
 }

@@ -14,7 +14,7 @@ export function scratchDir(prefix: string): string {
 export interface BundleOptions {
   /** Left to `require` at run time (resolved through NODE_PATH, see {@link runNodeChild}). */
   external: string[];
-  /** @default false */
+  /** @default false (BENCH_NO_MINIFY=1 keeps every bundle's names readable, for CPU profiles) */
   minify?: boolean;
 }
 
@@ -27,8 +27,10 @@ export async function bundleForNode(entry: string, outfile: string, options: Bun
     platform: 'node',
     target: 'node24',
     format: 'cjs',
+    // As LookalikeFunction bundles: the packages' ES module builds first, so unused code is dropped.
+    mainFields: ['module', 'main'],
     external: options.external,
-    minify: options.minify ?? false,
+    minify: (options.minify ?? false) && !process.env.BENCH_NO_MINIFY,
     logLevel: 'error',
   });
   return outfile;
@@ -42,20 +44,38 @@ export interface ChildRun<T> {
 }
 
 /**
- * Runs `node script ...args` in a fresh process (no tsx, no inherited NODE_OPTIONS) whose externals
- * resolve from the repository's node_modules, and parses the last stdout line as JSON.
- * BENCH_CHILD_NODE_ARGS (space-separated) goes before the script: `--cpu-prof --cpu-prof-dir=/tmp/p`
- * profiles each child.
+ * The options the Lambda Node.js runtime starts `node` with for a function of `memoryMb` (its
+ * bootstrap script, /var/runtime/bootstrap in the public.ecr.aws/lambda/nodejs images): a tenth of
+ * the memory for the young generation, in two semi-spaces, and the rest for the old one. A child run
+ * without them gets V8's defaults for this machine's 24 GiB instead, and collects garbage differently.
+ */
+export function lambdaNodeArgs(memoryMb: number): string[] {
+  const newSpace = Math.floor(memoryMb / 10);
+  return [
+    '--expose-gc',
+    '--max-http-header-size',
+    '81920',
+    `--max-semi-space-size=${Math.floor(newSpace / 2)}`,
+    `--max-old-space-size=${memoryMb - newSpace}`,
+  ];
+}
+
+/**
+ * Runs `node ...nodeArgs script ...args` in a fresh process (no tsx, no inherited NODE_OPTIONS) whose
+ * externals resolve from the repository's node_modules, and parses the last stdout line as JSON.
+ * BENCH_CHILD_NODE_ARGS (space-separated) goes before the script too: `--cpu-prof
+ * --cpu-prof-dir=/tmp/p` profiles each child.
  */
 export function runNodeChild<T>(
   script: string,
   args: string[],
   env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
 ): Promise<ChildRun<T>> {
   const started = performance.now();
   return new Promise((resolvePromise, reject) => {
-    const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+    const extraArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, ...extraArgs, script, ...args], {
       env: { PATH: process.env.PATH ?? '', NODE_PATH: join(REPO_ROOT, 'node_modules'), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

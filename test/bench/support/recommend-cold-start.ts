@@ -30,6 +30,7 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       'snapshotBytes',
       'pointerMs',
       'downloadMs',
+      'rowsInPlace',
       'buildMs',
       'changeFeedMs',
       'totalMs',
@@ -91,7 +92,7 @@ const context = {
 /**
  * COLDSTART_TRACE=<file>: every HTTP call of the first request (the SDK's DynamoDB and S3 requests),
  * with its start and end on this process's clock, is appended to the file as one JSON line, to see
- * which waits run one after another.
+ * which waits run one after another. A DynamoDB call names its table and its key or key values.
  */
 const traced: Array<{ call: string; startMs: number; endMs?: number }> = [];
 if (process.env.COLDSTART_TRACE) {
@@ -106,6 +107,20 @@ if (process.env.COLDSTART_TRACE) {
     };
     traced.push(entry);
     const request = original(...args);
+    const end = request.end.bind(request) as (...rest: unknown[]) => unknown;
+    (request as { end: (...rest: unknown[]) => unknown }).end = (chunk?: unknown, ...rest: unknown[]) => {
+      const text =
+        typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString() : '';
+      if (text.startsWith('{')) {
+        const body = JSON.parse(text) as {
+          TableName?: string;
+          ExpressionAttributeValues?: unknown;
+          Key?: unknown;
+        };
+        entry.call += ` ${body.TableName ?? ''} ${JSON.stringify(body.ExpressionAttributeValues ?? body.Key ?? '').slice(0, 90)}`;
+      }
+      return end(chunk, ...rest);
+    };
     request.on('response', (response) => response.on('end', () => (entry.endMs = performance.now())));
     return request;
   }) as typeof http.request;
