@@ -440,6 +440,23 @@ function placedLayout(
   return { matrixOffset, stride, scalesOffset, bytes };
 }
 
+/**
+ * Bytes a download receives between two minor garbage collections, when the runtime exposes `gc`
+ * (the Lambda Node.js runtime starts node with --expose-gc). Each socket chunk is garbage once copied
+ * out, but in the young generation Lambda gives a function (a twentieth of its memory per semi-space)
+ * V8 collects them only every few tens of MB: every chunk then lands in fresh memory, whose first
+ * write costs a page fault per 4 KB. Collected every 2 MB, the chunks' memory is reused instead.
+ * bench:coldstart at 100k x 128 (17 MB), 11 alternating rounds: download 400-610 -> 350-500 ms, the
+ * cold start's median about 75 ms lower on average.
+ */
+const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
+const minorGc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
+
+/** What the parts of one download have received since the last collection (see COLLECT_EVERY_BYTES). */
+interface DownloadPace {
+  uncollected: number;
+}
+
 /** A range of the snapshot object, starting at `offset`, and the buffer its bytes are written into. */
 export interface DownloadRange {
   offset: number;
@@ -470,6 +487,7 @@ export async function downloadRanges(
   { from = 0, partBytes = partBytesFor(total) }: { from?: number; partBytes?: number } = {},
 ): Promise<void> {
   let next = from;
+  const pace: DownloadPace = { uncollected: 0 };
   const worker = async () => {
     while (next < total) {
       const first = next;
@@ -478,7 +496,7 @@ export async function downloadRanges(
       const { response, total: stored } = await getPart(s3, bucket, key, first, last);
       // A pointer naming another size than the object has (a snapshot replaced under its key) is refused.
       if (stored !== total) throw new Error(`snapshot ${key}: ${stored} bytes, the pointer says ${total}`);
-      const length = await readInto(response.Body, ranges, first, last + 1);
+      const length = await readInto(response.Body, ranges, first, last + 1, pace);
       if (length !== last - first + 1) throw new Error(`snapshot ${key}: part at ${first} was cut short`);
     }
   };
@@ -509,7 +527,7 @@ export async function downloadSnapshot(
   const head = await getPart(s3, bucket, key, 0, DOWNLOAD_PART_BYTES - 1);
   const bytes = new Uint8Array(head.total);
   const ranges = [{ offset: 0, target: bytes }];
-  const from = await readInto(head.response.Body, ranges, 0, head.total);
+  const from = await readInto(head.response.Body, ranges, 0, head.total, { uncollected: 0 });
   await downloadRanges(s3, bucket, key, head.total, ranges, { from, partBytes: DOWNLOAD_PART_BYTES });
   return bytes;
 }
@@ -523,11 +541,17 @@ async function readInto(
   ranges: readonly DownloadRange[],
   offset: number,
   end: number,
+  pace: DownloadPace,
 ): Promise<number> {
   let at = offset;
   for await (const chunk of body as AsyncIterable<Uint8Array>) {
     const chunkEnd = at + chunk.byteLength;
     if (chunkEnd > end) throw new Error('snapshot body longer than its length');
+    pace.uncollected += chunk.byteLength;
+    if (minorGc && pace.uncollected >= COLLECT_EVERY_BYTES) {
+      pace.uncollected = 0;
+      minorGc({ type: 'minor' });
+    }
     for (const { offset: start, target } of ranges) {
       const from = Math.max(at, start);
       const to = Math.min(chunkEnd, start + target.byteLength);
