@@ -16,16 +16,17 @@ export interface MeasuredCapacity {
 }
 
 /**
- * bench:coldstart, 2026-12-01, snapshot format 6 (the int8 rows as held) and the ids read in place,
- * 100k / 500k / 1M items, 3 cold starts per point, least squares per dimension, on the idle 2-core
- * development machine (one run of both dimensions, nothing else running). Memory is the peak RSS's slope; the cold
- * start is the child process's CPU time to its first answer, which on this machine is about its wall
- * clock (README, "Capacity", has both). Re-run it and copy its `capacity` figures here when the
- * index, the snapshot format or the default model changes.
+ * bench:coldstart, 2026-12-01, snapshot format 6 downloaded straight into the index (the pointer's
+ * layout), each cold process run with the Lambda Node.js runtime's options for the function's
+ * memory, 100k / 500k / 1M items, 3 cold starts per point, least squares per dimension, on the 2-core
+ * development machine (one run of both dimensions). Memory is the peak RSS's slope; the cold start is
+ * the child process's CPU time to its first answer, which on this machine is about its wall clock
+ * (README, "Capacity", has both). Re-run it and copy its `capacity` figures here when the index, the
+ * snapshot format or the default model changes.
  */
 export const MEASURED_CAPACITY: readonly MeasuredCapacity[] = [
-  { dim: 128, mbPerItem: 0.000345, coldMsPerMillionItems: 2_505, coldMsBase: 1152 },
-  { dim: 256, mbPerItem: 0.0005741, coldMsPerMillionItems: 4_176, coldMsBase: 898 },
+  { dim: 128, mbPerItem: 0.0002491, coldMsPerMillionItems: 1_558, coldMsBase: 929 },
+  { dim: 256, mbPerItem: 0.0003784, coldMsPerMillionItems: 1_964, coldMsBase: 843 },
 ];
 
 /** The runtime, the bundle and the SDK clients before any item: the bench's base (1k items). */

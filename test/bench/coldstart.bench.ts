@@ -3,7 +3,9 @@
  * 100k, 500k and 1M catalogue items and at 128 and 256 dimensions (COLDSTART_SIZES=100k,500k,1m,
  * COLDSTART_DIMS=128,256; BENCH_COLD_RUNS=3 cold starts per point, the median reported;
  * COLDSTART_FORMAT=5 (int16 rows), 4 or 3 (float32 rows) stores an older format instead, quantised
- * to int8 at load, for a before/after in one run).
+ * to int8 at load, for a before/after in one run; COLDSTART_LAYOUT=0 stores a format-6 pointer
+ * without its snapshot's layout, as written before it had one: the snapshot is then read into one
+ * buffer and its rows copied, instead of downloaded straight into the index).
  *
  * For each dimension, the index snapshot of each size is built as the compactor builds it
  * (ExactIndex.upsert of every item, ExactIndex.serialise: format 6) from seeded synthetic unit
@@ -16,8 +18,11 @@
  * dimension gets a profile through the track core (recordEvents).
  *
  * Then a fresh `node` process loads the esbuild bundle of functions/handlers/recommend.ts (built as
- * deployed: CJS, minified, the SDK bundled, the native modules external) and asks for that user's
- * recommendations twice. cold_ms is the time from the child's start to its first response, which must
+ * deployed: CJS from the packages' ES module builds, minified, the SDK bundled, the native modules
+ * external) and asks for that user's recommendations twice. It runs as Lambda's Node.js runtime runs
+ * the function the stack sizes for that catalogue (recommendMemoryMb): with the runtime's options
+ * for that memory (lambdaNodeArgs: young and old generation sizes, --expose-gc) and
+ * AWS_LAMBDA_FUNCTION_MEMORY_SIZE. cold_ms is the time from the child's start to its first response, which must
  * be `personal` and list the same items in the same order as the warm second response. The phases:
  * boot (node itself), module load (require of the bundle), and the first request, with the handler's
  * own 'vector index loaded' log line: pointer, download, build (decode + index), change feed (read

@@ -77,8 +77,10 @@ describe('recommend memory from the expected catalogue', () => {
   });
 
   it('warns when an explicit memory is too small for the catalogue, and refuses a bad size', () => {
-    const items = 300_000;
+    // Under the cold-start ceiling, but its index alone would fill most of 256 MB.
+    const items = 400_000;
     const memory = 256;
+    expect(items).toBeLessThan(exactIndexCeiling(dim, 2048));
     expect(capacityWarnings(items, dim, memory).join()).toMatch(/over 80% of the function's 256 MB/);
     const small = synth('CapacitySmall', { expectedCatalogueItems: items, recommendMemorySize: memory });
     expect(small.memory).toBe(memory);
