@@ -446,8 +446,9 @@ function placedLayout(
  * out, but in the young generation Lambda gives a function (a twentieth of its memory per semi-space)
  * V8 collects them only every few tens of MB: every chunk then lands in fresh memory, whose first
  * write costs a page fault per 4 KB. Collected every 2 MB, the chunks' memory is reused instead.
- * bench:coldstart at 100k x 128 (17 MB), 11 alternating rounds: download 400-610 -> 350-500 ms, the
- * cold start's median about 75 ms lower on average.
+ * bench:coldstart at 100k x 128 (17 MB), 4 alternating rounds: without, download 422-492 ms and
+ * cold start 1,062-1,182 ms (medians of 3); every 2 MB, 343-400 and 958-1,055; every 4 MB and 8 MB
+ * about the same as 2 MB (a collection costs 0.5-17 ms).
  */
 const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
 const minorGc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -64,7 +64,8 @@ export function lambdaNodeArgs(memoryMb: number): string[] {
  * Runs `node ...nodeArgs script ...args` in a fresh process (no tsx, no inherited NODE_OPTIONS) whose
  * externals resolve from the repository's node_modules, and parses the last stdout line as JSON.
  * BENCH_CHILD_NODE_ARGS (space-separated) goes before the script too: `--cpu-prof
- * --cpu-prof-dir=/tmp/p` profiles each child.
+ * --cpu-prof-dir=/tmp/p` profiles each child; BENCH_CHILD_STDOUT=<file> appends each child's whole
+ * stdout to the file (with `--trace-gc`, its collections).
  */
 export function runNodeChild<T>(
   script: string,
@@ -90,6 +91,7 @@ export function runNodeChild<T>(
     child.on('error', reject);
     child.on('close', (code) => {
       const wallMs = performance.now() - started;
+      if (process.env.BENCH_CHILD_STDOUT) appendFileSync(process.env.BENCH_CHILD_STDOUT, stdout);
       const last = stdout.trim().split('\n').pop() ?? '';
       if (code !== 0) {
         reject(new Error(`child ${script} exited with ${code}: ${stderr.slice(-2000)}`));
