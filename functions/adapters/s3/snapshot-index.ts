@@ -82,8 +82,9 @@ export interface IndexLoad {
   /** Whether the rows and scales were downloaded straight into the index (a pointer with a layout). */
   rowsInPlace: boolean;
   /**
-   * Decoding the snapshot and building the index over it: copying the int8 rows and scales into it
-   * (format 6), or quantising them from the int16 (5) or float32 rows (3 and 4).
+   * Decoding the snapshot and building the index over it: checking the int8 rows' scales where the
+   * download put them (format 6 with a layout), copying the rows and scales in (format 6 without),
+   * or quantising them from the int16 (5) or float32 rows (3 and 4).
    */
   buildMs: number;
   /**
@@ -426,7 +427,8 @@ function placedLayout(
   dim: number,
 ): (SnapshotLayout & { bytes: number }) | undefined {
   const { layout, bytes, count, format } = pointer;
-  if (format !== SNAPSHOT_VERSION || !layout || bytes === undefined) return undefined;
+  // The layout is format 6's (snapshotLayout): a later format says where its sections lie itself.
+  if (format !== 6 || !layout || bytes === undefined) return undefined;
   const { matrixOffset, stride, scalesOffset } = layout;
   const whole = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
   if (![matrixOffset, stride, scalesOffset, bytes, count].every(whole)) return undefined;
