@@ -1,4 +1,4 @@
-export { ExactIndex, type RowsInPlace } from './exact-index';
+export { ExactIndex } from './exact-index';
 export { exactSearchReference } from './reference';
 export { SNAPSHOT_VERSION, type SnapshotLayout, snapshotLayout } from './snapshot';
 export {

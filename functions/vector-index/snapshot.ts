@@ -267,8 +267,8 @@ export interface SnapshotLayout {
 
 /** A version-6 snapshot's layout, read from its header; undefined for another version or a short header. */
 export function snapshotLayout(bytes: Uint8Array): SnapshotLayout | undefined {
-  if (bytes.byteLength < headerBytesOf(SNAPSHOT_VERSION)) return undefined;
-  const header = Buffer.from(bytes.buffer, bytes.byteOffset, headerBytesOf(SNAPSHOT_VERSION));
+  if (bytes.byteLength < headerBytesOf(6)) return undefined;
+  const header = Buffer.from(bytes.buffer, bytes.byteOffset, headerBytesOf(6));
   if (header.readUInt32LE(0) !== MAGIC || header.readUInt16LE(4) !== 6) return undefined;
   return {
     matrixOffset: header.readUInt32LE(24),
